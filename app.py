@@ -1,0 +1,21 @@
+"""Ilopiste registers: wiring only. Logic lives in chalicelib/."""
+
+from chalice import Chalice
+
+from chalicelib.api.authorizer import authorizer_bp
+from chalicelib.api.partner import partner_bp
+from chalicelib.api.public import public_bp
+from chalicelib.api.routing import normalise_error_response
+from chalicelib.api.selfservice import selfservice_bp
+from chalicelib.api.staff import staff_bp
+from chalicelib.config import settings
+
+settings()  # refuse to start outside the EU/EEA, before anything else runs
+
+app = Chalice(app_name="ilopiste")
+app.register_middleware(normalise_error_response, "http")
+app.register_blueprint(authorizer_bp)
+app.register_blueprint(public_bp)
+app.register_blueprint(staff_bp)
+app.register_blueprint(selfservice_bp)
+app.register_blueprint(partner_bp)

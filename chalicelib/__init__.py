@@ -1,0 +1,1 @@
+"""Ilopiste registers: the domain below the Chalice wiring in app.py."""

@@ -1,0 +1,1 @@
+"""HTTP layer: one blueprint per audience, all routes declared through `routing.route`."""

@@ -1,0 +1,146 @@
+"""Route declaration shared by the blueprints.
+
+`route()` registers a Chalice route, records it in the route policy (`auth.ROUTES`),
+checks the caller's roles again inside the handler, parses JSON bodies safely and turns
+domain errors into `{"error": {...}}` responses. Handlers receive a `Call` and never
+touch Chalice's request object.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import audit
+from chalicelib.auth import ANONYMOUS, ROUTES, Principal, RouteSpec
+from chalicelib.errors import DomainError, Forbidden, ValidationFailed
+from chalicelib.registers import Role
+
+from .authorizer import jwt_authorizer
+
+log = logging.getLogger(__name__)
+MAX_PAGE = 100
+
+
+@dataclass
+class Call:
+    """What a handler needs of one HTTP request."""
+
+    principal: Principal
+    request_id: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    raw_body: bytes
+
+    def json(self) -> Any:
+        """The JSON body, or a 400 that says why it is not one."""
+        if not self.raw_body:
+            raise ValidationFailed("A JSON request body is required.", code="invalid_json")
+        try:
+            return json.loads(self.raw_body)
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationFailed("The request body is not valid JSON.", code="invalid_json") from None
+
+    def audit(self, accesses: Iterable[audit.Access]) -> None:
+        audit.record(self.principal, accesses, self.request_id)
+
+    def limit(self, default: int = 25) -> int:
+        raw = self.query.get("limit")
+        if raw is None:
+            return default
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+            raise ValidationFailed(f"limit must be a whole number from 1 to {MAX_PAGE}.", code="invalid_query")
+        return int(raw)
+
+    def only_query(self, *allowed: str) -> None:
+        """Refuse query parameters the route does not know (typos should not pass silently)."""
+        unknown = sorted(set(self.query) - set(allowed))
+        if unknown:
+            raise ValidationFailed(f"Unknown query parameter(s): {', '.join(unknown)}.", code="invalid_query")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, ensure_ascii=False, default=str),
+        status_code=status,
+        headers={"Content-Type": "application/json", "Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def error_response(exc: DomainError) -> Response:
+    return json_response(exc.to_body(), status=exc.status)
+
+
+def route(
+    bp: Blueprint,
+    path: str,
+    method: str,
+    roles: Iterable[Role] = (),
+    *,
+    summary: str = "",
+    status: int = 200,
+    content_types: list[str] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare one route method; `roles` empty means anyone may call it."""
+    allowed = frozenset(roles)
+    ROUTES.append(RouteSpec(path=path, method=method, roles=allowed, summary=summary, tags=(bp._import_name.rsplit(".", 1)[-1],)))
+
+    def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(handler)
+        def view(**params: str) -> Response:
+            request = bp.current_request
+            context = request.context or {}
+            principal = Principal.from_context(context.get("authorizer")) if allowed else ANONYMOUS
+            call = Call(
+                principal=principal,
+                request_id=str(context.get("requestId", "")),
+                query=dict(request.query_params or {}),
+                headers={k.lower(): v for k, v in (request.headers or {}).items()},
+                raw_body=request.raw_body or b"",
+            )
+            try:
+                if allowed and not principal.has_any(allowed):
+                    raise Forbidden("This principal may not use this resource.")
+                result = handler(call, **params)
+            except DomainError as exc:
+                return error_response(exc)
+            if isinstance(result, Response):
+                return result
+            return json_response(result, status=status)
+
+        bp.route(
+            path,
+            methods=[method],
+            authorizer=jwt_authorizer if allowed else None,
+            content_types=content_types or ["application/json"],
+        )(view)
+        return handler
+
+    return decorator
+
+
+def normalise_error_response(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """HTTP middleware: give Chalice's own errors (400/404/405/415/500) our JSON shape."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        code = str(body["Code"])
+        message = str(body.get("Message", ""))
+        if response.status_code >= 500:
+            # Chalice already logged the traceback; the client gets no internals.
+            code, message = "internal_error", "An internal error occurred."
+        elif code == "BadRequestError":
+            code = "bad_request"
+        response = json_response({"error": {"code": _snake(code), "message": message}}, response.status_code)
+    return response
+
+
+def _snake(name: str) -> str:
+    out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    return out.removesuffix("_error") if out.endswith("_error") and out != "_error" else out

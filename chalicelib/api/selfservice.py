@@ -1,0 +1,69 @@
+"""Routes for a registered customer's contact person: their own data only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import customers
+from chalicelib.audit import Access
+from chalicelib.registers import CUSTOMER, ORDER, Role
+from chalicelib.validation import StrictModel, dump, parse, schema
+
+from .routing import Call, route
+from .staff import apply_update, read_records
+
+selfservice_bp = Blueprint(__name__)
+CUSTOMER_ONLY = (Role.CUSTOMER,)
+_SELF_EDITABLE = frozenset(f.name for f in CUSTOMER.fields if f.self_editable)
+
+
+class Consent(StrictModel):
+    consent_service_messages: bool
+
+
+def _own_id(call: Call) -> str:
+    # The id comes from the verified token, never from the request: no way to name another.
+    return call.principal.customer_id
+
+
+@route(selfservice_bp, "/me", "GET", CUSTOMER_ONLY, summary="Everything held about me (machine-readable)")
+def me(call: Call) -> dict[str, Any]:
+    customer_id = _own_id(call)
+    profile = customers.get_customer(customer_id)
+    orders = customers.all_orders(customer_id)
+    return {
+        "register": customers.REGISTER,
+        "customer": read_records(call, [profile], "export")[0],
+        "orders": read_records(call, orders, "export"),
+    }
+
+
+@route(selfservice_bp, "/me", "PATCH", CUSTOMER_ONLY, summary="Correct my data")
+def update_me(call: Call) -> dict[str, Any]:
+    body = parse(schema(CUSTOMER, "update", _SELF_EDITABLE), call.json())
+    return apply_update(call, _own_id(call), body)
+
+
+@route(selfservice_bp, "/me/consent", "PUT", CUSTOMER_ONLY, summary="Give or withdraw consent to service messages")
+def set_consent(call: Call) -> dict[str, Any]:
+    body = parse(Consent, call.json())
+    item = customers.set_consent(_own_id(call), body.consent_service_messages)  # type: ignore[attr-defined]
+    call.audit([Access("update", customers.REGISTER, _own_id(call), ("consent_service_messages",))])
+    return customers.present(item, call.principal.roles)
+
+
+@route(selfservice_bp, "/me/orders", "POST", CUSTOMER_ONLY, status=201, summary="Place an order")
+def place_order(call: Call) -> dict[str, Any]:
+    data = dump(parse(schema(ORDER, "create"), call.json()))
+    item = customers.add_order(_own_id(call), data)
+    call.audit([Access("create", customers.REGISTER, item["order_id"], ("items",))])
+    return customers.present(item, call.principal.roles)
+
+
+@route(selfservice_bp, "/me/orders", "GET", CUSTOMER_ONLY, summary="List my orders")
+def my_orders(call: Call) -> dict[str, Any]:
+    call.only_query("limit", "cursor")
+    page = customers.list_orders(_own_id(call), call.limit(), call.query.get("cursor"))
+    return {"items": read_records(call, page["items"], "list"), "next_cursor": page["next_cursor"]}

@@ -1,0 +1,179 @@
+"""Routes for named staff persons (group `staff`; `dpo` includes staff)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from chalice import Blueprint
+from pydantic import BaseModel
+
+from chalicelib import accounts, audit, customers
+from chalicelib.audit import Access
+from chalicelib.errors import ValidationFailed
+from chalicelib.registers import CUSTOMER, ORDER, RESELLER_END_USER, STAFF_ROLES, Role
+from chalicelib.validation import StrictModel, Service, dump, parse, schema
+
+from .routing import Call, route
+
+staff_bp = Blueprint(__name__)
+STAFF = STAFF_ROLES
+DPO = (Role.DPO,)
+RESELLER_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class ContractEnd(StrictModel):
+    end_date: date
+
+
+class Services(StrictModel):
+    active_services: list[Service]
+
+
+def read_records(call: Call, items: list[dict[str, Any]], action: str = "read") -> list[dict[str, Any]]:
+    """Present records to the caller and audit each one it is shown."""
+    shown = [customers.present(i, call.principal.roles) for i in items]
+    call.audit(
+        Access(action, customers.REGISTER, customers.record_id(i), customers.personal_fields(i)) for i in items
+    )
+    return shown
+
+
+@route(staff_bp, "/customers", "GET", STAFF, summary="List or search customers")
+def list_customers(call: Call) -> dict[str, Any]:
+    call.only_query("limit", "cursor", "q", "status", "email")
+    if email := call.query.get("email"):
+        try:
+            found = customers.find_by_email(email)
+        except ValueError:
+            raise ValidationFailed("email is not a valid address.", code="invalid_query") from None
+        return {"items": read_records(call, [found] if found else [], "search"), "next_cursor": None}
+    status = call.query.get("status")
+    if status not in (None, "active", "ended", "erased"):
+        raise ValidationFailed("status must be active, ended or erased.", code="invalid_query")
+    page = customers.list_customers(call.limit(), call.query.get("cursor"), call.query.get("q"), status)
+    return {"items": read_records(call, page["items"], "list"), "next_cursor": page["next_cursor"]}
+
+
+@route(staff_bp, "/customers", "POST", STAFF, status=201, summary="Create a customer (an invitation is emailed)")
+def create_customer(call: Call) -> dict[str, Any]:
+    data = dump(parse(schema(CUSTOMER, "create"), call.json()))
+    item = customers.create_customer(data)
+    try:
+        accounts.create_customer_login(item["username"], item["email"], item["customer_id"], None)
+    except Exception:
+        customers.delete_new_customer(item)
+        raise
+    call.audit([Access("create", customers.REGISTER, item["customer_id"], customers.personal_fields(item))])
+    return customers.present(item, call.principal.roles)
+
+
+@route(staff_bp, "/customers/{customer_id}", "GET", STAFF, summary="Get a customer")
+def get_customer(call: Call, customer_id: str) -> dict[str, Any]:
+    return read_records(call, [customers.get_customer(customer_id)])[0]
+
+
+def apply_update(call: Call, customer_id: str, body: BaseModel) -> dict[str, Any]:
+    """Rectify a customer and keep the login's email in step; audited with the field names."""
+    changes = dump(body)
+    before = customers.get_customer(customer_id)
+    item = customers.update_customer(customer_id, changes)
+    if "email" in changes and item["email"] != before["email"]:
+        accounts.update_login_email(item["username"], item["email"])
+    call.audit([Access("update", customers.REGISTER, customer_id, tuple(changes))])
+    return customers.present(item, call.principal.roles)
+
+
+@route(staff_bp, "/customers/{customer_id}", "PATCH", STAFF, summary="Rectify a customer's data")
+def update_customer(call: Call, customer_id: str) -> dict[str, Any]:
+    return apply_update(call, customer_id, parse(schema(CUSTOMER, "update"), call.json()))
+
+
+@route(staff_bp, "/customers/{customer_id}/contract-end", "POST", STAFF, summary="End the contract")
+def end_contract(call: Call, customer_id: str) -> dict[str, Any]:
+    body = parse(ContractEnd, call.json())
+    item = customers.end_contract(customer_id, body.end_date)  # type: ignore[attr-defined]
+    call.audit([Access("end_contract", customers.REGISTER, customer_id, ("status",))])
+    return customers.present(item, call.principal.roles)
+
+
+@route(staff_bp, "/customers/{customer_id}/reactivation", "POST", STAFF, summary="Re-activate an ended contract")
+def reactivate(call: Call, customer_id: str) -> dict[str, Any]:
+    item = customers.reactivate(customer_id)
+    call.audit([Access("reactivate", customers.REGISTER, customer_id, ("status",))])
+    return customers.present(item, call.principal.roles)
+
+
+@route(staff_bp, "/customers/{customer_id}/services", "PUT", STAFF, summary="Set active services and prices")
+def set_services(call: Call, customer_id: str) -> dict[str, Any]:
+    body = parse(Services, call.json())
+    item = customers.set_services(customer_id, dump(body)["active_services"])
+    call.audit([Access("update", customers.REGISTER, customer_id, ("active_services",))])
+    return customers.present(item, call.principal.roles)
+
+
+@route(staff_bp, "/customers/{customer_id}/orders", "GET", STAFF, summary="List a customer's orders")
+def list_orders(call: Call, customer_id: str) -> dict[str, Any]:
+    call.only_query("limit", "cursor")
+    page = customers.list_orders(customer_id, call.limit(), call.query.get("cursor"))
+    return {"items": read_records(call, page["items"], "list"), "next_cursor": page["next_cursor"]}
+
+
+@route(staff_bp, "/customers/{customer_id}/orders", "POST", STAFF, status=201, summary="Add an order")
+def add_order(call: Call, customer_id: str) -> dict[str, Any]:
+    data = dump(parse(schema(ORDER, "create"), call.json()))
+    item = customers.add_order(customer_id, data)
+    call.audit([Access("create", customers.REGISTER, item["order_id"], ("items",))])
+    return customers.present(item, call.principal.roles)
+
+
+def _reseller(partner_id: str) -> str:
+    if not re.match(RESELLER_ID, partner_id):
+        raise ValidationFailed("partner_id is not valid.", code="invalid_path")
+    return partner_id
+
+
+@route(staff_bp, "/resellers/{partner_id}/end-users", "GET", STAFF, summary="List a reseller's end users")
+def list_end_users(call: Call, partner_id: str) -> dict[str, Any]:
+    call.only_query("limit", "cursor")
+    page = customers.list_end_users(_reseller(partner_id), call.limit(), call.query.get("cursor"))
+    return {"items": read_records(call, page["items"], "list"), "next_cursor": page["next_cursor"]}
+
+
+@route(staff_bp, "/resellers/{partner_id}/end-users", "POST", STAFF, status=201, summary="Add a reseller's end user")
+def add_end_user(call: Call, partner_id: str) -> dict[str, Any]:
+    return create_end_user(call, _reseller(partner_id))
+
+
+@route(staff_bp, "/resellers/{partner_id}/end-users/{end_user_id}", "DELETE", STAFF, summary="Remove an end user")
+def remove_end_user(call: Call, partner_id: str, end_user_id: str) -> dict[str, Any]:
+    return delete_end_user(call, _reseller(partner_id), end_user_id)
+
+
+def create_end_user(call: Call, partner_id: str) -> dict[str, Any]:
+    """Shared by staff and the reseller itself: only name and email are accepted."""
+    data = dump(parse(schema(RESELLER_END_USER, "create"), call.json()))
+    item = customers.add_end_user(partner_id, data)
+    call.audit([Access("create", customers.REGISTER, item["end_user_id"], ("name", "email"))])
+    return customers.present(item, call.principal.roles)
+
+
+def delete_end_user(call: Call, partner_id: str, end_user_id: str) -> dict[str, Any]:
+    customers.remove_end_user(partner_id, end_user_id)
+    call.audit([Access("delete", customers.REGISTER, end_user_id, ("name", "email"))])
+    return {"deleted": True, "end_user_id": end_user_id}
+
+
+@route(staff_bp, "/audit/records/{register}/{record_id}", "GET", DPO, summary="Audit events of one record")
+def audit_by_record(call: Call, register: str, record_id: str) -> dict[str, Any]:
+    call.only_query("limit", "cursor")
+    if register not in ("customers", "prospects", "suppression", "system"):
+        raise ValidationFailed("register must be customers, prospects, suppression or system.", code="invalid_path")
+    return audit.by_record(register, record_id, call.limit(50), call.query.get("cursor"))
+
+
+@route(staff_bp, "/audit/principals/{principal_id}", "GET", DPO, summary="Audit events caused by one principal")
+def audit_by_principal(call: Call, principal_id: str) -> dict[str, Any]:
+    call.only_query("limit", "cursor")
+    return audit.by_principal(principal_id, call.limit(50), call.query.get("cursor"))

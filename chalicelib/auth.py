@@ -1,0 +1,170 @@
+"""Who is calling: Cognito-issued ID tokens to a principal, and the route policy.
+
+The route policy is one table (`ROUTES`) filled as the API blueprints declare their
+routes. The authorizer turns it into an API Gateway policy for the caller's roles; the
+handlers check it again before touching data, and the access-control tests read it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import jwt
+from jwt import PyJWKClient
+
+from chalicelib.config import settings
+from chalicelib.errors import Forbidden, Unauthenticated
+from chalicelib.registers import Role
+
+# Group → roles granted. dpo includes staff; a reseller is also a partner.
+_GROUP_ROLES: dict[str, frozenset[Role]] = {
+    "dpo": frozenset({Role.DPO, Role.STAFF}),
+    "staff": frozenset({Role.STAFF}),
+    "partner": frozenset({Role.PARTNER}),
+    "customer": frozenset({Role.CUSTOMER}),
+}
+_PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller (or the anonymous one)."""
+
+    principal_id: str
+    roles: frozenset[Role]
+    username: str = ""
+    partner_id: str = ""
+    customer_id: str = ""
+
+    @property
+    def is_staff(self) -> bool:
+        return Role.STAFF in self.roles
+
+    def has_any(self, roles: frozenset[Role]) -> bool:
+        return bool(self.roles & roles)
+
+    def require(self, *roles: Role) -> None:
+        """Refuse unless the principal holds one of `roles` (the app's own check)."""
+        if not self.roles & set(roles):
+            raise Forbidden("This principal may not use this resource.")
+
+    def to_context(self) -> dict[str, str]:
+        """Flat string context, as API Gateway passes authorizer context to handlers."""
+        return {
+            "principal_id": self.principal_id,
+            "roles": ",".join(sorted(r.value for r in self.roles)),
+            "username": self.username,
+            "partner_id": self.partner_id,
+            "customer_id": self.customer_id,
+        }
+
+    @classmethod
+    def from_context(cls, context: dict[str, Any] | None) -> Principal:
+        if not context or not context.get("principal_id"):
+            return ANONYMOUS
+        roles = frozenset(Role(r) for r in str(context.get("roles", "")).split(",") if r)
+        return cls(
+            principal_id=str(context["principal_id"]),
+            roles=roles,
+            username=str(context.get("username", "")),
+            partner_id=str(context.get("partner_id", "")),
+            customer_id=str(context.get("customer_id", "")),
+        )
+
+
+ANONYMOUS = Principal(principal_id="anonymous", roles=frozenset({Role.ANONYMOUS}))
+# The system itself (import, sweeper) in audit events.
+SYSTEM_IMPORT = Principal(principal_id="system:partner_import", roles=frozenset())
+SYSTEM_SWEEPER = Principal(principal_id="system:retention_sweeper", roles=frozenset())
+
+
+@lru_cache(maxsize=4)
+def _jwks_client(url: str) -> PyJWKClient:
+    # Keys are cached for the container's life; an unknown `kid` triggers one refetch.
+    return PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """Map a verified ID token's claims to a principal."""
+    groups = claims.get("cognito:groups") or []
+    if not isinstance(groups, list):
+        groups = [groups]
+    roles: set[Role] = set()
+    for group in groups:
+        roles |= _GROUP_ROLES.get(str(group), frozenset())
+    partner_id = str(claims.get("custom:partner_id", ""))
+    if Role.PARTNER in roles:
+        if not _PARTNER_ID.match(partner_id):
+            # A partner without a well-formed partner_id cannot be scoped: refuse it.
+            roles.discard(Role.PARTNER)
+            partner_id = ""
+        elif claims.get("custom:partner_type") == "reseller":
+            roles.add(Role.RESELLER)
+    customer_id = str(claims.get("custom:customer_id", ""))
+    if Role.CUSTOMER in roles and not customer_id:
+        roles.discard(Role.CUSTOMER)
+    if not roles:
+        raise Forbidden("The token carries no role of this system.")
+    return Principal(
+        principal_id=str(claims["sub"]),
+        roles=frozenset(roles),
+        username=str(claims.get("cognito:username", "")),
+        partner_id=partner_id if Role.PARTNER in roles else "",
+        customer_id=customer_id if Role.CUSTOMER in roles else "",
+    )
+
+
+def verify_token(token: str) -> Principal:
+    """Verify a Cognito ID token (signature, issuer, audience, expiry, use) → principal."""
+    token = token.strip()
+    if token.lower().startswith("bearer "):
+        token = token[7:].strip()
+    if not token:
+        raise Unauthenticated("Missing token.")
+    conf = settings()
+    try:
+        signing_key = _jwks_client(conf.jwks_url).get_signing_key_from_jwt(token)
+        claims = jwt.decode(
+            token,
+            signing_key.key,
+            algorithms=["RS256"],
+            audience=conf.user_pool_client_id,
+            issuer=conf.token_issuer,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "token_use"]},
+            leeway=30,
+        )
+    except jwt.PyJWTError:
+        raise Unauthenticated("The token is not valid.") from None
+    if claims.get("token_use") != "id":
+        raise Unauthenticated("An ID token is required.")
+    return principal_from_claims(claims)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One method of one route and the roles that may call it (empty: anyone)."""
+
+    path: str
+    method: str
+    roles: frozenset[Role]
+    summary: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def public(self) -> bool:
+        return not self.roles
+
+
+ROUTES: list[RouteSpec] = []
+
+
+def allowed_routes(principal: Principal) -> list[tuple[str, str]]:
+    """(path, method) pairs the principal may invoke, path params as `*` for API Gateway."""
+    out = []
+    for spec in ROUTES:
+        if spec.roles and principal.has_any(spec.roles):
+            out.append((re.sub(r"\{[^}]+\}", "*", spec.path), spec.method))
+    return out

@@ -1,0 +1,31 @@
+"""The one source of "now", so tests and the sweeper's `as_of` can move time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+_source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+
+
+def now() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return _source()
+
+
+def iso(moment: datetime | None = None) -> str:
+    """`moment` (default now) as an ISO 8601 UTC timestamp with seconds."""
+    return (moment or now()).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@contextmanager
+def frozen(moment: datetime) -> Iterator[None]:
+    """Fix the clock at `moment` inside the block (tests, `as_of` runs)."""
+    global _source
+    previous = _source
+    _source = lambda: moment  # noqa: E731
+    try:
+        yield
+    finally:
+        _source = previous

@@ -1,0 +1,95 @@
+"""Settings from the environment, and the EU/EEA region guard.
+
+Ground floor: imports nothing else of the app. Everything that varies between the
+local stack, tests and AWS stages is read here once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+# AWS regions physically inside the EU/EEA. London (eu-west-2) and Zurich
+# (eu-central-2) are outside the EEA, so the notice's promise excludes them.
+EU_EEA_REGIONS: tuple[str, ...] = (
+    "eu-north-1",
+    "eu-west-1",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-south-1",
+    "eu-south-2",
+)
+DEFAULT_REGION = "eu-north-1"
+
+
+class RegionNotAllowed(RuntimeError):
+    """Raised at start-up when the configured region is outside the EU/EEA."""
+
+
+def require_eu_region(region: str | None) -> str:
+    """Return `region` if it is an EU/EEA region, else refuse with a clear message."""
+    if region not in EU_EEA_REGIONS:
+        raise RegionNotAllowed(
+            f"Refusing to start in region {region!r}: personal data must stay in the "
+            f"EU/EEA. Allowed regions: {', '.join(EU_EEA_REGIONS)}."
+        )
+    return region
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings; table and resource names come from the infrastructure."""
+
+    stage: str
+    region: str
+    customers_table: str
+    prospects_table: str
+    suppression_table: str
+    audit_table: str
+    import_runs_table: str
+    upload_bucket: str
+    import_queue_url: str
+    user_pool_id: str
+    user_pool_client_id: str
+    jwks_url: str
+    pseudonym_key_secret: str
+    unsubscribe_secret: str
+
+    @property
+    def is_prod(self) -> bool:
+        return self.stage == "prod"
+
+    @property
+    def token_issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+
+def _region_from_env() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """Read the settings once per process (Lambda container)."""
+    env = os.environ
+    region = require_eu_region(_region_from_env())
+    pool = env.get("USER_POOL_ID", "")
+    issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool}"
+    return Settings(
+        stage=env.get("STAGE", "dev"),
+        region=region,
+        customers_table=env.get("CUSTOMERS_TABLE", "customers"),
+        prospects_table=env.get("PROSPECTS_TABLE", "prospects"),
+        suppression_table=env.get("SUPPRESSION_TABLE", "suppression"),
+        audit_table=env.get("AUDIT_TABLE", "audit"),
+        import_runs_table=env.get("IMPORT_RUNS_TABLE", "import_runs"),
+        upload_bucket=env.get("UPLOAD_BUCKET", ""),
+        import_queue_url=env.get("IMPORT_QUEUE_URL", ""),
+        user_pool_id=pool,
+        user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
+        # Local stack: the emulator serves the pool's JWKS at its own address.
+        jwks_url=env.get("COGNITO_JWKS_URL") or f"{issuer}/.well-known/jwks.json",
+        pseudonym_key_secret=env.get("PSEUDONYM_KEY_SECRET", "ilopiste/pseudonym-key"),
+        unsubscribe_secret=env.get("UNSUBSCRIBE_SECRET", "ilopiste/unsubscribe-key"),
+    )

@@ -1,0 +1,447 @@
+"""The customer register: profiles, their orders, and resellers' end users.
+
+Storage layout in the customers table (keys from infra/resources.json):
+  CUSTOMER#<id> / PROFILE         the customer and its contact person
+  CUSTOMER#<id> / ORDER#<id>      an order (a bookkeeping voucher)
+  EMAIL#<email> / UNIQUE          guard: contact emails are unique
+  USERNAME#<name> / UNIQUE        guard: usernames are unique
+  RESELLER#<partner> / ENDUSER#<id>  a reseller's end user: name and email only
+Profiles and end users appear in the `by_list` index; records with a due retention
+action carry `retention_rule` + `retention_due_at`, which makes `retention_due` sparse.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib import clock, store
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.registers import CUSTOMER, CUSTOMER_REGISTER, ORDER, RESELLER_END_USER, Role
+from chalicelib.validation import email_key
+
+REGISTER = CUSTOMER_REGISTER.key
+PROFILE = "PROFILE"
+GRACE_MONTHS = CUSTOMER_REGISTER.rule("customer_grace").after.months
+BOOKKEEPING_MONTHS = CUSTOMER_REGISTER.rule("order_bookkeeping").after.months
+# Fiscal year end (month, day); Wauranoja Oy's fiscal year is the calendar year.
+FISCAL_YEAR_END = (12, 31)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _pk(customer_id: str) -> str:
+    return f"CUSTOMER#{customer_id}"
+
+
+def _email_guard(email_norm: str) -> dict[str, str]:
+    return {"pk": f"EMAIL#{email_norm}", "sk": "UNIQUE"}
+
+
+def _username_guard(username: str) -> dict[str, str]:
+    return {"pk": f"USERNAME#{username}", "sk": "UNIQUE"}
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` plus whole months, clamped to the month's end (Feb 29 + 12 months → Feb 28)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def order_deletion_date(ordered: date, fiscal_year_end: tuple[int, int] = FISCAL_YEAR_END) -> date:
+    """When an order may go: 6 years from the end of the year its fiscal year ended."""
+    fy_end = date(ordered.year, *fiscal_year_end)
+    if ordered > fy_end:
+        fy_end = date(ordered.year + 1, *fiscal_year_end)
+    return add_months(date(fy_end.year, 12, 31), BOOKKEEPING_MONTHS) + timedelta(days=1)
+
+
+def _transact(items: list[dict[str, Any]], conflict_message: str) -> None:
+    try:
+        store.client("dynamodb").transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "TransactionCanceledException":
+            reasons = exc.response.get("CancellationReasons") or []
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                raise Conflict(conflict_message) from None
+        raise
+
+
+_SERIALIZER = TypeSerializer()
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _SERIALIZER.serialize(v) for k, v in item.items() if v is not None}
+
+
+def _key(item: dict[str, str]) -> dict[str, Any]:
+    return {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
+
+
+def create_customer(data: dict[str, Any]) -> dict[str, Any]:
+    """Create a customer with unique email and username, atomically with their guards."""
+    customer_id = new_id()
+    now = clock.iso()
+    norm = email_key(data["email"])
+    consent = data.pop("consent_service_messages", None)
+    item: dict[str, Any] = {
+        "pk": _pk(customer_id),
+        "sk": PROFILE,
+        "entity": "customer",
+        "customer_id": customer_id,
+        **data,
+        "email_norm": norm,
+        "org_search": data["organization"].lower(),
+        "status": "active",
+        "active_services": data.get("active_services") or [],
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+        "list_pk": "CUSTOMER",
+        "list_sk": f"{now}#{customer_id}",
+    }
+    if consent is not None:
+        item["consent_service_messages"] = {"given": consent, "at": now}
+    table = store.customers().name
+    guard = {"customer_id": customer_id, "entity": "guard"}
+    _transact(
+        [
+            {"Put": {"TableName": table, "Item": _serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"TableName": table, "Item": _serialize({**_email_guard(norm), **guard}),
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"TableName": table, "Item": _serialize({**_username_guard(data["username"]), **guard}),
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+        ],
+        "A customer with this email address or username already exists.",
+    )
+    return item
+
+
+def delete_new_customer(item: dict[str, Any]) -> None:
+    """Undo `create_customer` when a later step of registration fails."""
+    table = store.customers().name
+    store.client("dynamodb").transact_write_items(
+        TransactItems=[
+            {"Delete": {"TableName": table, "Key": _key({"pk": item["pk"], "sk": PROFILE})}},
+            {"Delete": {"TableName": table, "Key": _key(_email_guard(item["email_norm"]))}},
+            {"Delete": {"TableName": table, "Key": _key(_username_guard(item["username"]))}},
+        ]
+    )
+
+
+def get_customer(customer_id: str) -> dict[str, Any]:
+    item = store.customers().get_item(Key={"pk": _pk(customer_id), "sk": PROFILE}, ConsistentRead=True).get("Item")
+    if not item:
+        raise NotFound("No such customer.")
+    return item
+
+
+def find_by_email(email: str) -> dict[str, Any] | None:
+    """The customer whose contact email is `email`, via the email index (no Scan)."""
+    resp = store.customers().query(
+        IndexName="by_email",
+        KeyConditionExpression=Key("email_norm").eq(email_key(email)) & Key("pk").begins_with("CUSTOMER#"),
+    )
+    items = [i for i in resp["Items"] if i.get("sk") == PROFILE]
+    return items[0] if items else None
+
+
+def list_customers(limit: int, cursor: str | None, q: str | None = None, status: str | None = None) -> dict[str, Any]:
+    """A page of customers, oldest first, with a cursor that stays valid as data changes."""
+    kwargs: dict[str, Any] = {
+        "IndexName": "by_list",
+        "KeyConditionExpression": Key("list_pk").eq("CUSTOMER"),
+        "Limit": limit,
+    }
+    filters = []
+    if q:
+        filters.append(Attr("org_search").contains(q.lower()))
+    if status:
+        filters.append(Attr("status").eq(status))
+    if filters:
+        expr = filters[0]
+        for f in filters[1:]:
+            expr = expr & f
+        kwargs["FilterExpression"] = expr
+    start = store.decode_cursor(cursor, {"pk", "sk", "list_pk", "list_sk"})
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = store.customers().query(**kwargs)
+    return {"items": resp["Items"], "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
+
+
+def update_customer(customer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Rectify fields; an email change moves its uniqueness guard atomically.
+
+    The username is the login's immutable name and cannot be changed here.
+    """
+    if "username" in changes:
+        raise ValidationFailed("The username cannot be changed.", details=[{"field": "username", "reason": "immutable"}])
+    if not changes:
+        raise ValidationFailed("Nothing to update.")
+    current = get_customer(customer_id)
+    if current["status"] == "erased":
+        raise Conflict("This customer's contact data has been erased.")
+    now = clock.iso()
+    removals = [k for k, v in changes.items() if v is None]
+    required = [k for k in removals if CUSTOMER.field(k).required or k == "consent_service_messages"]
+    if required:
+        raise ValidationFailed(f"Required field(s) cannot be removed: {', '.join(sorted(required))}.")
+    updates: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
+    if "consent_service_messages" in updates:
+        updates["consent_service_messages"] = {"given": updates["consent_service_messages"], "at": now}
+    if "organization" in updates:
+        updates["org_search"] = updates["organization"].lower()
+    if "email" in updates:
+        updates["email_norm"] = email_key(updates["email"])
+    updates["updated_at"] = now
+    names = {f"#f{i}": k for i, k in enumerate(updates)}
+    values = {f":v{i}": v for i, v in enumerate(updates.values())}
+    values[":version"] = current["version"]
+    values[":one"] = 1
+    set_expr = ", ".join(f"#f{i} = :v{i}" for i in range(len(updates))) + ", #version = #version + :one"
+    names["#version"] = "version"
+    if removals:
+        names.update({f"#r{i}": k for i, k in enumerate(removals)})
+        set_expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals)))
+    table = store.customers().name
+    transact: list[dict[str, Any]] = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": _key({"pk": _pk(customer_id), "sk": PROFILE}),
+                "UpdateExpression": "SET " + set_expr,
+                "ConditionExpression": "#version = :version",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": _serialize(values),
+            }
+        }
+    ]
+    guard = {"customer_id": customer_id, "entity": "guard"}
+    if "email_norm" in updates and updates["email_norm"] != current["email_norm"]:
+        transact.append({"Put": {"TableName": table, "Item": _serialize({**_email_guard(updates["email_norm"]), **guard}),
+                                 "ConditionExpression": "attribute_not_exists(pk)"}})
+        transact.append({"Delete": {"TableName": table, "Key": _key(_email_guard(current["email_norm"]))}})
+    _transact(transact, "The record changed meanwhile, or the email address is taken.")
+    return get_customer(customer_id)
+
+
+def _set_status(customer_id: str, expr: str, values: dict[str, Any], names: dict[str, str], condition: str) -> dict[str, Any]:
+    try:
+        store.customers().update_item(
+            Key={"pk": _pk(customer_id), "sk": PROFILE},
+            UpdateExpression=expr,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ExpressionAttributeNames=names,
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            get_customer(customer_id)  # 404 if it does not exist at all
+            raise Conflict("The customer is not in a state that allows this.") from None
+        raise
+    return get_customer(customer_id)
+
+
+def end_contract(customer_id: str, end_date: date) -> dict[str, Any]:
+    """End the contract; the re-activation grace period starts at `end_date`."""
+    due = add_months(end_date, GRACE_MONTHS)
+    return _set_status(
+        customer_id,
+        "SET #s = :ended, contract_end = :end, retention_rule = :rule, retention_due_at = :due, updated_at = :now",
+        {":ended": "ended", ":end": end_date.isoformat(), ":rule": "customer_grace", ":due": due.isoformat(),
+         ":now": clock.iso(), ":active": "active"},
+        {"#s": "status"},
+        "attribute_exists(pk) AND #s = :active",
+    )
+
+
+def reactivate(customer_id: str) -> dict[str, Any]:
+    """Re-activate an ended contract within its grace period."""
+    return _set_status(
+        customer_id,
+        "SET #s = :active, updated_at = :now REMOVE contract_end, retention_rule, retention_due_at",
+        {":active": "active", ":ended": "ended", ":now": clock.iso()},
+        {"#s": "status"},
+        "attribute_exists(pk) AND #s = :ended",
+    )
+
+
+def set_services(customer_id: str, services: list[dict[str, Any]]) -> dict[str, Any]:
+    return _set_status(
+        customer_id,
+        "SET active_services = :s, updated_at = :now",
+        {":s": services, ":now": clock.iso(), ":erased": "erased"},
+        {"#s": "status"},
+        "attribute_exists(pk) AND #s <> :erased",
+    )
+
+
+def set_consent(customer_id: str, given: bool) -> dict[str, Any]:
+    return _set_status(
+        customer_id,
+        "SET consent_service_messages = :c, updated_at = :now",
+        {":c": {"given": given, "at": clock.iso()}, ":now": clock.iso(), ":erased": "erased"},
+        {"#s": "status"},
+        "attribute_exists(pk) AND #s <> :erased",
+    )
+
+
+def add_order(customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Record an order; only an active, registered customer can order."""
+    customer = get_customer(customer_id)
+    if customer["status"] != "active":
+        raise Conflict("Only a customer with an active contract can place an order.")
+    now = clock.now()
+    order_id = new_id()
+    total = sum((Decimal(i["unit_price"]) * i["quantity"] for i in data["items"]), Decimal("0"))
+    item = {
+        "pk": _pk(customer_id),
+        "sk": f"ORDER#{clock.iso(now)}#{order_id}",
+        "entity": "order",
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "ordered_at": clock.iso(now),
+        "items": data["items"],
+        "total": str(total.quantize(Decimal("0.01"))),
+        "currency": "EUR",
+        "retention_rule": "order_bookkeeping",
+        "retention_due_at": order_deletion_date(now.date()).isoformat(),
+    }
+    if data.get("reference"):
+        item["reference"] = data["reference"]
+    store.customers().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    return item
+
+
+def list_orders(customer_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    get_customer(customer_id)
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("pk").eq(_pk(customer_id)) & Key("sk").begins_with("ORDER#"),
+        "Limit": limit,
+        "ScanIndexForward": False,
+    }
+    start = store.decode_cursor(cursor, {"pk", "sk"})
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = store.customers().query(**kwargs)
+    return {"items": resp["Items"], "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
+
+
+def all_orders(customer_id: str) -> list[dict[str, Any]]:
+    """Every order of a customer (for access requests)."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(_pk(customer_id)) & Key("sk").begins_with("ORDER#")}
+    while True:
+        resp = store.customers().query(**kwargs)
+        items.extend(resp["Items"])
+        if "LastEvaluatedKey" not in resp:
+            return items
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _end_user_pk(partner_id: str) -> str:
+    return f"RESELLER#{partner_id}"
+
+
+def add_end_user(partner_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A reseller's end user: the notice allows only name and email."""
+    end_user_id = new_id()
+    now = clock.iso()
+    item = {
+        "pk": _end_user_pk(partner_id),
+        "sk": f"ENDUSER#{end_user_id}",
+        "entity": "reseller_end_user",
+        "end_user_id": end_user_id,
+        "partner_id": partner_id,
+        "name": data["name"],
+        "email": data["email"],
+        "email_norm": email_key(data["email"]),
+        "created_at": now,
+        "list_pk": f"ENDUSER#{partner_id}",
+        "list_sk": f"{now}#{end_user_id}",
+    }
+    store.customers().put_item(Item=item)
+    return item
+
+
+def get_end_user(partner_id: str, end_user_id: str) -> dict[str, Any]:
+    item = store.customers().get_item(
+        Key={"pk": _end_user_pk(partner_id), "sk": f"ENDUSER#{end_user_id}"}, ConsistentRead=True
+    ).get("Item")
+    if not item:
+        raise NotFound("No such end user.")
+    return item
+
+
+def remove_end_user(partner_id: str, end_user_id: str) -> None:
+    """Removed by the reseller: deleted at once (retention rule `end_user_removed`)."""
+    try:
+        store.customers().delete_item(
+            Key={"pk": _end_user_pk(partner_id), "sk": f"ENDUSER#{end_user_id}"},
+            ConditionExpression="attribute_exists(pk)",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise NotFound("No such end user.") from None
+        raise
+
+
+def list_end_users(partner_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("pk").eq(_end_user_pk(partner_id)) & Key("sk").begins_with("ENDUSER#"),
+        "Limit": limit,
+    }
+    start = store.decode_cursor(cursor, {"pk", "sk"})
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = store.customers().query(**kwargs)
+    return {"items": resp["Items"], "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
+
+
+_ID_FIELD = {"customer": "customer_id", "order": "order_id", "reseller_end_user": "end_user_id"}
+
+
+def record_id(item: dict[str, Any]) -> str:
+    """The record's id as the audit trail names it."""
+    return str(item[_ID_FIELD[item["entity"]]])
+
+
+_META = {
+    "customer": ("customer_id", "status", "contract_end", "created_at", "updated_at", "version"),
+    "order": ("order_id", "customer_id", "ordered_at", "total", "currency", "retention_due_at"),
+    "reseller_end_user": ("end_user_id", "partner_id", "created_at"),
+}
+_TYPES = {"customer": CUSTOMER, "order": ORDER, "reseller_end_user": RESELLER_END_USER}
+
+
+def present(item: dict[str, Any], roles: frozenset[Role]) -> dict[str, Any]:
+    """The record as a principal with `roles` may see it: register fields plus metadata."""
+    entity = item["entity"]
+    record_type = _TYPES[entity]
+    visible = {f.name for f in record_type.fields if f.visible_to & roles}
+    out = {k: item[k] for k in _META[entity] if k in item}
+    out.update({k: item[k] for k in record_type.field_names if k in visible and k in item})
+    if "legal_hold" in item and roles & {Role.STAFF, Role.DPO}:
+        out["legal_hold"] = item["legal_hold"]
+    return out
+
+
+def personal_fields(item: dict[str, Any]) -> tuple[str, ...]:
+    """Names of the personal-data fields this record holds (for audit events)."""
+    record_type = _TYPES[item["entity"]]
+    return tuple(f.name for f in record_type.fields if f.personal and f.name in item)

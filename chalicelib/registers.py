@@ -1,0 +1,386 @@
+"""The two registers of the privacy notice, declared once.
+
+Every other module reads these definitions: request validation (which fields exist and
+who may write them), response shaping (who may see what), the audit trail (which
+fields were touched), the retention sweeper (periods and actions) and the rendered
+privacy notice. A promise of the notice lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Role(str, Enum):
+    """Kinds of principal (DESIGN §2)."""
+
+    ANONYMOUS = "anonymous"
+    CUSTOMER = "customer"
+    PARTNER = "partner"
+    RESELLER = "reseller"
+    STAFF = "staff"
+    DPO = "dpo"
+
+
+class Kind(str, Enum):
+    """Value kinds; each has one validation rule in `validation`."""
+
+    TEXT = "text"
+    EMAIL = "email"
+    PHONE = "phone"
+    BUSINESS_ID = "business_id"
+    USERNAME = "username"
+    ADDRESS = "address"
+    SERVICES = "services"
+    ORDER_ITEMS = "order_items"
+    CONSENT = "consent"
+    URL = "url"
+
+
+STAFF_ROLES = frozenset({Role.STAFF, Role.DPO})
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text in both languages of the notice."""
+
+    fi: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.fi
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record type: its rule, who sees it and whether it is personal."""
+
+    name: str
+    kind: Kind
+    label: Text
+    visible_to: frozenset[Role]
+    max_length: int = 200
+    required: bool = False
+    personal: bool = True
+    # Fields a person writes about themself (self-service) besides staff.
+    self_editable: bool = False
+
+
+@dataclass(frozen=True)
+class Period:
+    """A retention period in whole months, days or at once (0)."""
+
+    months: int = 0
+    days: int = 0
+
+    @property
+    def text(self) -> Text:
+        if self.months and self.months % 12 == 0:
+            years = self.months // 12
+            return Text(f"{years} vuotta", f"{years} years" if years > 1 else "1 year")
+        if self.months:
+            return Text(f"{self.months} kuukautta", f"{self.months} months")
+        if self.days:
+            return Text(f"{self.days} päivää", f"{self.days} days")
+        return Text("heti", "immediately")
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """One row of the retention schedule (DESIGN §2): data, trigger, period, action."""
+
+    name: str
+    record_type: str
+    event: Text
+    after: Period
+    action: str  # "erase_contact" | "delete" | "delete_marketing"
+    then: Text
+    basis: Text
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """A kind of record within a register, with its fields."""
+
+    name: str
+    label: Text
+    fields: tuple[Field, ...]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def visible_fields(self, role: Role) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if role in f.visible_to)
+
+
+@dataclass(frozen=True)
+class Register:
+    """A register of personal data as the privacy notice declares it."""
+
+    key: str
+    name: Text
+    purpose: Text
+    legal_basis: Text
+    sources: Text
+    recipients: Text
+    security: Text
+    record_types: tuple[RecordType, ...]
+    retention: tuple[RetentionRule, ...]
+    transfers: Text = field(
+        default=Text(
+            "Tietoja ei siirretä EU:n tai Euroopan talousalueen ulkopuolelle.",
+            "No data is transferred outside the EU/EEA.",
+        )
+    )
+
+    def record_type(self, name: str) -> RecordType:
+        for rt in self.record_types:
+            if rt.name == name:
+                return rt
+        raise KeyError(name)
+
+    def rule(self, name: str) -> RetentionRule:
+        for r in self.retention:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+
+_STAFF = STAFF_ROLES
+_STAFF_SELF = frozenset({Role.STAFF, Role.DPO, Role.CUSTOMER})
+_ALL_SALES = frozenset({Role.STAFF, Role.DPO, Role.PARTNER})
+_RESELLER_VIEW = frozenset({Role.STAFF, Role.DPO, Role.RESELLER})
+
+
+def _f(name: str, kind: Kind, fi: str, en: str, visible: frozenset[Role], **kw: object) -> Field:
+    return Field(name=name, kind=kind, label=Text(fi, en), visible_to=visible, **kw)  # type: ignore[arg-type]
+
+
+CUSTOMER = RecordType(
+    name="customer",
+    label=Text("Asiakas", "Customer"),
+    fields=(
+        _f("organization", Kind.TEXT, "Asiakasorganisaatio", "Customer organisation", _STAFF_SELF,
+           required=True, personal=False, self_editable=True),
+        _f("business_id", Kind.BUSINESS_ID, "Y-tunnus", "Business ID", _STAFF_SELF,
+           personal=False, self_editable=True, max_length=9),
+        _f("contact_name", Kind.TEXT, "Yhteyshenkilön nimi", "Contact person's name", _STAFF_SELF,
+           required=True, self_editable=True),
+        _f("address", Kind.ADDRESS, "Osoite", "Address", _STAFF_SELF, self_editable=True),
+        _f("phone", Kind.PHONE, "Puhelinnumero", "Phone", _STAFF_SELF, self_editable=True, max_length=32),
+        _f("email", Kind.EMAIL, "Sähköpostiosoite", "Email address", _STAFF_SELF,
+           required=True, self_editable=True, max_length=254),
+        _f("billing_address", Kind.ADDRESS, "Laskutusosoite", "Billing address", _STAFF_SELF,
+           self_editable=True),
+        _f("username", Kind.USERNAME, "Käyttäjätunnus", "Username", _STAFF_SELF, required=True, max_length=64),
+        _f("active_services", Kind.SERVICES, "Voimassaolevat palvelut hintoineen",
+           "Active services with their prices", _STAFF_SELF, personal=False),
+        _f("consent_service_messages", Kind.CONSENT, "Lupa palveluun liittyviin viesteihin",
+           "Consent to service-related messages", _STAFF_SELF),
+    ),
+)
+
+ORDER = RecordType(
+    name="order",
+    label=Text("Tilaus", "Order"),
+    fields=(
+        _f("items", Kind.ORDER_ITEMS, "Tilausrivit", "Order lines", _STAFF_SELF, required=True, personal=False),
+        _f("reference", Kind.TEXT, "Viite", "Reference", _STAFF_SELF, personal=False, max_length=100),
+    ),
+)
+
+RESELLER_END_USER = RecordType(
+    name="reseller_end_user",
+    label=Text("Jälleenmyyjän asiakas", "Reseller's end user"),
+    # The notice: for a reseller's customer we store only name and email.
+    fields=(
+        _f("name", Kind.TEXT, "Käyttäjän nimi", "User's name", _RESELLER_VIEW, required=True),
+        _f("email", Kind.EMAIL, "Sähköpostiosoite", "Email address", _RESELLER_VIEW, required=True,
+           max_length=254),
+    ),
+)
+
+PROSPECT = RecordType(
+    name="prospect",
+    label=Text("Prospekti", "Prospect"),
+    fields=(
+        _f("organization", Kind.TEXT, "Organisaation nimi", "Organisation name", _ALL_SALES,
+           required=True, personal=False),
+        _f("contact_name", Kind.TEXT, "Yhteyshenkilön nimi", "Contact person's name", _ALL_SALES, required=True),
+        _f("title", Kind.TEXT, "Titteli", "Title", _ALL_SALES, max_length=120),
+        _f("email", Kind.EMAIL, "Sähköpostiosoite", "Email address", _ALL_SALES, required=True, max_length=254),
+        _f("phone", Kind.PHONE, "Puhelinnumero", "Phone", _ALL_SALES, max_length=32),
+        _f("source_url", Kind.URL, "Julkinen lähde", "Public source", _STAFF, personal=False, max_length=500),
+    ),
+)
+
+_ACCOUNTING_ACT = Text(
+    "Kirjanpitolaki 1336/1997, 2 luku 10 §", "Finnish Accounting Act 1336/1997, chapter 2 section 10"
+)
+_NOTICE = Text("Rekisteriseloste", "Privacy notice")
+
+CUSTOMER_REGISTER = Register(
+    key="customers",
+    name=Text("Ilopiste.fi asiakasrekisteri", "Ilopiste.fi customer register"),
+    purpose=Text(
+        "Asiakasrekisteriä käytetään ainoastaan asiakassuhteen ylläpitoon. Tilauksen tekeminen "
+        "edellyttää rekisteröitymistä asiakasrekisteriin.",
+        "The customer register is used only to maintain the customer relationship. Placing an "
+        "order requires registering in the customer register.",
+    ),
+    legal_basis=Text(
+        "Sopimus (GDPR 6(1)(b)); kirjanpitoaineisto lakisääteinen velvoite (GDPR 6(1)(c)).",
+        "Contract (GDPR 6(1)(b)); bookkeeping records a legal obligation (GDPR 6(1)(c)).",
+    ),
+    sources=Text(
+        "Kaikki tiedot ovat henkilön itsensä ilmoittamat. Rekisteröityessä kysytään lupa "
+        "palveluun liittyvien viestien lähettämiseen.",
+        "All data is given by the person themself. At registration the contact person is asked "
+        "for consent to service-related messages.",
+    ),
+    recipients=Text(
+        "Vain nimetyt henkilöt; jälleenmyyjä näkee omien käyttäjiensä nimen ja sähköpostin.",
+        "Named persons only; a reseller sees the name and email of its own end users.",
+    ),
+    security=Text(
+        "Asiakasrekisteriin on pääsy vain nimetyillä henkilöillä käyttäjätunnusta ja salasanaa käyttäen.",
+        "Only named persons can access the customer register, with a username and password.",
+    ),
+    record_types=(CUSTOMER, ORDER, RESELLER_END_USER),
+    retention=(
+        RetentionRule(
+            name="customer_grace",
+            record_type="customer",
+            event=Text("Sopimus päättyy", "Contract ended"),
+            after=Period(months=12),
+            action="erase_contact",
+            then=Text(
+                "Yhteyshenkilön tiedot poistetaan; vain kirjanpidon vaatimat tiedot säilyvät.",
+                "The contact person's data is erased; only what bookkeeping needs is kept.",
+            ),
+            basis=Text("Palvelun uudelleenkäyttöönotto", "Easy re-activation of the service"),
+        ),
+        RetentionRule(
+            name="order_bookkeeping",
+            record_type="order",
+            event=Text(
+                "Tilikauden päättymisvuoden loppu", "End of the year in which the order's fiscal year ended"
+            ),
+            after=Period(months=72),
+            action="delete",
+            then=Text("Tilaus poistetaan.", "The order is deleted."),
+            basis=_ACCOUNTING_ACT,
+        ),
+        RetentionRule(
+            name="end_user_removed",
+            record_type="reseller_end_user",
+            event=Text("Jälleenmyyjä poistaa käyttäjän", "Removed by the reseller"),
+            after=Period(),
+            action="delete",
+            then=Text("Käyttäjän tiedot poistetaan.", "The user's data is deleted."),
+            basis=_NOTICE,
+        ),
+        RetentionRule(
+            name="end_user_reseller_ended",
+            record_type="reseller_end_user",
+            event=Text("Jälleenmyyjäsopimus päättyy", "Reseller contract ended"),
+            after=Period(months=12),
+            action="delete",
+            then=Text("Käyttäjän tiedot poistetaan.", "The user's data is deleted."),
+            basis=_NOTICE,
+        ),
+        RetentionRule(
+            name="customer_objection",
+            record_type="customer",
+            event=Text("Vastustaa suoramarkkinointia", "Objected to direct marketing"),
+            after=Period(),
+            action="delete_marketing",
+            then=Text(
+                "Lupa viesteihin perutaan; avainnettu tiiviste estää uudelleenlisäyksen.",
+                "Consent to messages is withdrawn; a keyed hash prevents re-adding.",
+            ),
+            basis=Text("GDPR 21 artikla", "GDPR Article 21"),
+        ),
+    ),
+)
+
+PROSPECT_REGISTER = Register(
+    key="prospects",
+    name=Text("Ilopiste.fi prospektit", "Ilopiste.fi prospect register"),
+    purpose=Text(
+        "Prospektirekisteriä ylläpidetään suoramarkkinointikontaktien (sähköpostit ja soitot) "
+        "toteuttamiseen myynti- ja suoramarkkinointitarkoituksiin.",
+        "The prospect register is kept for sales and direct marketing contacts (emails and calls).",
+    ),
+    legal_basis=Text("Oikeutettu etu (GDPR 6(1)(f)).", "Legitimate interest (GDPR 6(1)(f))."),
+    sources=Text(
+        "Julkiset lähteet, esimerkiksi organisaatioiden nettisivut. Vain organisaatioiden edustajia, "
+        "ei koskaan yksityishenkilöitä. Ulkopuoliselle päivityspalvelun tuottajalle toimitetaan tämä seloste.",
+        "Public sources such as organisations' web sites. Only representatives of organisations, "
+        "never private individuals. An external provider of updates is given this notice.",
+    ),
+    recipients=Text(
+        "Nimetyt henkilöt ja yhteistyökumppanit myyntiä, markkinointia tai rekisterin päivitystä varten.",
+        "Named persons and partners, for sales and marketing or for updating the register.",
+    ),
+    security=Text(
+        "Prospektirekisteri on nimettyjen henkilöiden tai yhteistyökumppaneiden käytettävissä.",
+        "The prospect register is available to named persons or partners.",
+    ),
+    record_types=(PROSPECT,),
+    retention=(
+        RetentionRule(
+            name="prospect_refresh",
+            record_type="prospect",
+            event=Text("Puuttuu lähteensä täydestä päivityksestä", "Missing from its source's full refresh"),
+            after=Period(),
+            action="delete",
+            then=Text("Vanhentunut yhteystieto poistetaan.", "The outdated contact is removed."),
+            basis=_NOTICE,
+        ),
+        RetentionRule(
+            name="prospect_unverified",
+            record_type="prospect",
+            event=Text("Ei vahvistettu", "Not verified by any source or staff"),
+            after=Period(months=24),
+            action="delete",
+            then=Text("Prospekti poistetaan.", "The prospect is deleted."),
+            basis=_NOTICE,
+        ),
+        RetentionRule(
+            name="prospect_objection",
+            record_type="prospect",
+            event=Text("Vastustaa suoramarkkinointia", "Objected to direct marketing"),
+            after=Period(),
+            action="delete_marketing",
+            then=Text(
+                "Poistetaan; avainnettu tiiviste estää uudelleenlisäyksen.",
+                "Deleted; a keyed hash keeps re-imports from adding the person again.",
+            ),
+            basis=Text("GDPR 21 artikla", "GDPR Article 21"),
+        ),
+    ),
+)
+
+REGISTERS: tuple[Register, ...] = (CUSTOMER_REGISTER, PROSPECT_REGISTER)
+
+# Audit events are themselves personal data about staff; kept 3 years (DESIGN §2).
+AUDIT_RETENTION = Period(months=36)
+# A partner's raw upload is deleted once imported; the lifecycle rule is a backstop.
+RAW_UPLOAD_BACKSTOP = Period(days=7)
+
+
+def register(key: str) -> Register:
+    """Look a register up by its key (`customers` or `prospects`)."""
+    for r in REGISTERS:
+        if r.key == key:
+            return r
+    raise KeyError(key)

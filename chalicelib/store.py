@@ -1,0 +1,92 @@
+"""DynamoDB and other AWS clients, created once per process with retrying config.
+
+Tables are named by the infrastructure (environment variables set from the merge
+template); nothing here declares a key schema.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.config import settings
+from chalicelib.errors import ValidationFailed
+
+# Adaptive mode backs off on throttling (ProvisionedThroughputExceeded, ThrottlingException)
+# instead of failing the request; 10 attempts ride out a burst.
+RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=30)
+
+
+@lru_cache(maxsize=None)
+def resource(service: str) -> Any:
+    return boto3.resource(service, region_name=settings().region, config=RETRY_CONFIG)
+
+
+@lru_cache(maxsize=None)
+def client(service: str) -> Any:
+    return boto3.client(service, region_name=settings().region, config=RETRY_CONFIG)
+
+
+def table(name: str) -> Any:
+    """A boto3 Table by its deployed name."""
+    return resource("dynamodb").Table(name)
+
+
+def customers() -> Any:
+    return table(settings().customers_table)
+
+
+def prospects() -> Any:
+    return table(settings().prospects_table)
+
+
+def suppression() -> Any:
+    return table(settings().suppression_table)
+
+
+def audit() -> Any:
+    return table(settings().audit_table)
+
+
+def import_runs() -> Any:
+    return table(settings().import_runs_table)
+
+
+def reset() -> None:
+    """Forget cached clients and settings (tests switch emulators between cases)."""
+    resource.cache_clear()
+    client.cache_clear()
+    settings.cache_clear()
+
+
+def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    """An opaque pagination cursor from DynamoDB's LastEvaluatedKey."""
+    if not last_key:
+        return None
+    raw = json.dumps(last_key, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, allowed_keys: set[str]) -> dict[str, Any] | None:
+    """Parse a cursor from `encode_cursor`; anything else is a 400, not a 500."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValidationFailed("The cursor is not valid.", code="invalid_cursor") from None
+    if (
+        not isinstance(key, dict)
+        or not key
+        or set(key) - allowed_keys
+        or not all(isinstance(v, str) and len(v) <= 1024 for v in key.values())
+    ):
+        raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
+    return key

@@ -1,0 +1,45 @@
+"""API Gateway behaviour that `chalice local` lacks, for the local stack and the tests.
+
+API Gateway answers 401 when a Lambda authorizer raises `Exception("Unauthorized")`;
+`chalice local` instead drops the connection. And the deployed API's gateway responses
+(infra/resources.json) use the app's JSON error shape. This module gives the local
+gateway both behaviours, so the app runs unchanged in both places.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import local
+
+_installed = False
+_CODES = {401: ("unauthorized", "Missing or invalid credentials."), 403: ("forbidden", "This principal may not use this resource.")}
+
+
+def _error_body(status: int) -> bytes:
+    code, message = _CODES.get(status, ("error", "Request refused by the gateway."))
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+def install() -> None:
+    """Patch chalice.local's authorizer and error responses once per process."""
+    global _installed
+    if _installed:
+        return
+    original_authorize = local.LocalGatewayAuthorizer.authorize
+
+    def authorize(self: Any, raw_path: str, lambda_event: Any, lambda_context: Any) -> Any:
+        try:
+            return original_authorize(self, raw_path, lambda_event, lambda_context)
+        except local.LocalGatewayException as exc:
+            raise type(exc)(exc.headers, _error_body(exc.CODE)) from None
+        except Exception as exc:
+            if str(exc) == "Unauthorized":
+                raise local.NotAuthorizedError(
+                    {"x-amzn-ErrorType": "UnauthorizedException"}, _error_body(401)
+                ) from None
+            raise
+
+    local.LocalGatewayAuthorizer.authorize = authorize  # type: ignore[method-assign]
+    _installed = True

@@ -1,0 +1,200 @@
+"""Create the merge template's resources in an AWS emulator (moto), from the template itself.
+
+The tests (in-process `mock_aws`) and the local stack (moto server) both call
+`provision`, so neither can drift from the tables, indexes, bucket, queues and user
+pool that production gets.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "resources.json"
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == kind}
+
+
+def table_name(prefix: str, resource: dict[str, Any]) -> str:
+    return f"{prefix}-{resource['Metadata']['ilopiste:table']}"
+
+
+def create_tables(dynamodb: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """Create every table of the template; returns {logical table key: table name}."""
+    template = template or load_template()
+    names: dict[str, str] = {}
+    for res in resources_of(template, "AWS::DynamoDB::Table").values():
+        props = res["Properties"]
+        name = table_name(prefix, res)
+        kwargs: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props["BillingMode"],
+        }
+        if "GlobalSecondaryIndexes" in props:
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("SSESpecification", {}).get("SSEEnabled"):
+            kwargs["SSESpecification"] = {"Enabled": True}
+        if props.get("DeletionProtectionEnabled"):
+            kwargs["DeletionProtectionEnabled"] = True
+        dynamodb.create_table(**kwargs)
+        if "TimeToLiveSpecification" in props:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+        names[res["Metadata"]["ilopiste:table"]] = name
+    return names
+
+
+def create_upload_path(s3: Any, sqs: Any, bucket: str, region: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """Bucket (encryption, lifecycle, versioning) → notification → import queue with its DLQ."""
+    template = template or load_template()
+    queue_props = template["Resources"]["ImportQueue"]["Properties"]
+    dlq_props = template["Resources"]["ImportDeadLetterQueue"]["Properties"]
+    dlq_url = sqs.create_queue(
+        QueueName=f"{bucket}-imports-dlq",
+        Attributes={"MessageRetentionPeriod": str(dlq_props["MessageRetentionPeriod"])},
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = queue_props["RedrivePolicy"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{bucket}-imports",
+        Attributes={
+            "VisibilityTimeout": str(queue_props["VisibilityTimeout"]),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(redrive["maxReceiveCount"])}),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bucket_props = template["Resources"]["UploadBucket"]["Properties"]
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+                for rule in bucket_props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            ]
+        },
+    )
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=bucket_props["PublicAccessBlockConfiguration"])
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=bucket_props["VersioningConfiguration"])
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": rule["Id"],
+                    "Status": rule["Status"],
+                    "Filter": {"Prefix": rule["Prefix"]},
+                    "Expiration": {"Days": rule["ExpirationInDays"]},
+                }
+                for rule in bucket_props["LifecycleConfiguration"]["Rules"]
+            ]
+        },
+    )
+    notification = bucket_props["NotificationConfiguration"]["QueueConfigurations"][0]
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": [notification["Event"]],
+                    "Filter": {"Key": {"FilterRules": notification["Filter"]["S3Key"]["Rules"]}},
+                }
+            ]
+        },
+    )
+    return {"upload_bucket": bucket, "import_queue_url": queue_url, "import_dlq_url": dlq_url}
+
+
+def create_user_pool(cognito: Any, name: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """User pool with the template's password policy, custom attributes, client and groups."""
+    template = template or load_template()
+    pool_props = template["Resources"]["UserPool"]["Properties"]
+    pool_id = cognito.create_user_pool(
+        PoolName=name,
+        Policies=pool_props["Policies"],
+        Schema=[
+            {
+                "Name": a["Name"],
+                "AttributeDataType": a["AttributeDataType"],
+                "Mutable": a["Mutable"],
+                "StringAttributeConstraints": a["StringAttributeConstraints"],
+            }
+            for a in pool_props["Schema"]
+        ],
+        AdminCreateUserConfig=pool_props["AdminCreateUserConfig"],
+        UsernameConfiguration=pool_props["UsernameConfiguration"],
+    )["UserPool"]["Id"]
+    client_props = template["Resources"]["UserPoolClient"]["Properties"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=client_props["ClientName"],
+        GenerateSecret=False,
+        ExplicitAuthFlows=client_props["ExplicitAuthFlows"],
+        ReadAttributes=client_props["ReadAttributes"],
+        WriteAttributes=client_props["WriteAttributes"],
+    )["UserPoolClient"]["ClientId"]
+    for res in resources_of(template, "AWS::Cognito::UserPoolGroup").values():
+        props = res["Properties"]
+        cognito.create_group(
+            UserPoolId=pool_id, GroupName=props["GroupName"], Description=props["Description"], Precedence=props["Precedence"]
+        )
+    return {"user_pool_id": pool_id, "user_pool_client_id": client_id}
+
+
+def create_secrets(secretsmanager: Any, prefix: str) -> dict[str, str]:
+    """The template's generated secrets, with fresh random values."""
+    names = {}
+    for key in ("pseudonym_key_secret", "unsubscribe_secret"):
+        name = f"{prefix}/{key}"
+        secretsmanager.create_secret(Name=name, SecretString=secrets.token_urlsafe(48))
+        names[key] = name
+    return names
+
+
+def provision(session: Any, prefix: str, region: str, endpoint_url: str | None = None) -> dict[str, Any]:
+    """Everything the app needs, created through `session`'s clients; returns the stack info."""
+
+    def client(service: str) -> Any:
+        return session.client(service, region_name=region, endpoint_url=endpoint_url)
+
+    template = load_template()
+    tables = create_tables(client("dynamodb"), prefix, template)
+    upload = create_upload_path(client("s3"), client("sqs"), f"{prefix}-uploads", region, template)
+    pool = create_user_pool(client("cognito-idp"), prefix, template)
+    secret_names = create_secrets(client("secretsmanager"), prefix)
+    return {"region": region, "tables": tables, **upload, **pool, **secret_names}
+
+
+def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, str]:
+    """Environment variables that point the app at a provisioned stack (as Lambda's would)."""
+    tables = stack["tables"]
+    env = {
+        "STAGE": stage,
+        "AWS_DEFAULT_REGION": stack["region"],
+        "AWS_REGION": stack["region"],
+        "CUSTOMERS_TABLE": tables["customers"],
+        "PROSPECTS_TABLE": tables["prospects"],
+        "SUPPRESSION_TABLE": tables["suppression"],
+        "AUDIT_TABLE": tables["audit"],
+        "IMPORT_RUNS_TABLE": tables["import_runs"],
+        "UPLOAD_BUCKET": stack["upload_bucket"],
+        "IMPORT_QUEUE_URL": stack["import_queue_url"],
+        "USER_POOL_ID": stack["user_pool_id"],
+        "USER_POOL_CLIENT_ID": stack["user_pool_client_id"],
+        "PSEUDONYM_KEY_SECRET": stack["pseudonym_key_secret"],
+        "UNSUBSCRIBE_SECRET": stack["unsubscribe_secret"],
+    }
+    if stack.get("aws_endpoint_url"):
+        env["AWS_ENDPOINT_URL"] = stack["aws_endpoint_url"]
+        env["COGNITO_JWKS_URL"] = f"{stack['aws_endpoint_url']}/{stack['user_pool_id']}/.well-known/jwks.json"
+    return env

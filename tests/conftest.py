@@ -1,0 +1,177 @@
+"""Shared fixtures: an in-process moto stack provisioned from infra/resources.json,
+Cognito users per principal kind with real ID tokens, and Chalice's test client."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devstack import gateway, provision
+
+REGION = "eu-north-1"
+PASSWORD = "Correct-Horse-9-Battery"
+
+
+@pytest.fixture(scope="session")
+def jwks_url() -> Iterator[str]:
+    """Serve moto's Cognito JWKS over loopback HTTP, as the emulator's server would."""
+    from moto.utilities.utils import load_resource
+
+    keys = json.dumps(load_resource("cognitoidp/resources/jwks-public.json")).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(keys)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
+    server.shutdown()
+
+
+@dataclass
+class Stack:
+    """The provisioned emulator, its environment and helpers to make principals."""
+
+    info: dict[str, Any]
+    env: dict[str, str]
+
+    @property
+    def cognito(self) -> Any:
+        return boto3.client("cognito-idp", region_name=REGION)
+
+    def user(self, username: str, groups: list[str], **attributes: str) -> str:
+        """Create a confirmed user in `groups`; return a real ID token for it."""
+        pool = self.info["user_pool_id"]
+        attrs = [{"Name": f"custom:{k}", "Value": v} for k, v in attributes.items()]
+        self.cognito.admin_create_user(UserPoolId=pool, Username=username, UserAttributes=attrs, MessageAction="SUPPRESS")
+        self.cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=PASSWORD, Permanent=True)
+        for group in groups:
+            self.cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)
+        return self.login(username)
+
+    def login(self, username: str, password: str = PASSWORD) -> str:
+        resp = self.cognito.initiate_auth(
+            ClientId=self.info["user_pool_client_id"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+        return str(resp["AuthenticationResult"]["IdToken"])
+
+    def table(self, key: str) -> Any:
+        return boto3.resource("dynamodb", region_name=REGION).Table(self.info["tables"][key])
+
+
+@pytest.fixture(autouse=True)
+def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Never reach a real account from the tests, whatever the developer's shell has.
+    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch, jwks_url: str) -> Iterator[Stack]:
+    """A fresh emulated stack per test, and the app's settings pointing at it."""
+    from chalicelib import store
+
+    with mock_aws():
+        info = provision.provision(boto3.session.Session(), "test", REGION)
+        env = provision.app_environment(info, stage="test")
+        env["COGNITO_JWKS_URL"] = jwks_url
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        store.reset()
+        yield Stack(info=info, env=env)
+        store.reset()
+
+
+@pytest.fixture
+def client(stack: Stack) -> Iterator[Any]:
+    """Chalice's test client with API Gateway's authorizer semantics."""
+    from chalice.test import Client
+
+    gateway.install()
+    from app import app
+
+    with Client(app, stage_name="dev") as c:
+        yield c
+
+
+@dataclass
+class Tokens:
+    staff: str
+    dpo: str
+    partner: str
+    reseller: str
+    customer: str
+    customer_id: str
+
+
+@pytest.fixture
+def tokens(stack: Stack, client: Any) -> Tokens:
+    """One user per principal kind; the customer registers itself through the API."""
+    resp = client.http.post(
+        "/registrations",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(registration_body("asiakas", "asiakas@yritys.fi")),
+    )
+    assert resp.status_code == 201, resp.body
+    customer_id = json.loads(resp.body)["customer_id"]
+    return Tokens(
+        staff=stack.user("sari.staff", ["staff"]),
+        dpo=stack.user("dora.dpo", ["dpo"]),
+        partner=stack.user("acme-data", ["partner"], partner_id="acme", partner_type="data_provider"),
+        reseller=stack.user("resello", ["partner"], partner_id="resello", partner_type="reseller"),
+        customer=stack.login("asiakas"),
+        customer_id=customer_id,
+    )
+
+
+def registration_body(username: str, email: str, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "organization": "Esimerkki Oy",
+        "business_id": "0112038-9",
+        "contact_name": "Maija Meikäläinen",
+        "email": email,
+        "phone": "040 123 4567",
+        "address": {"street": "Katu 1", "postal_code": "00100", "city": "Helsinki"},
+        "username": username,
+        "password": PASSWORD,
+        "consent_service_messages": True,
+    }
+    body.update(overrides)
+    return body
+
+
+def call(client: Any, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
+    """One HTTP call through the local gateway; returns (status, parsed JSON body)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    resp = client.http.request(method, path, headers=headers, body=raw)
+    return resp.status_code, json.loads(resp.body) if resp.body else None
+
+
+os.environ.setdefault("AWS_DEFAULT_REGION", REGION)

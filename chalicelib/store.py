@@ -60,9 +60,12 @@ def import_runs() -> Any:
 
 def reset() -> None:
     """Forget cached clients and settings (tests switch emulators between cases)."""
+    from chalicelib import secrets
+
     resource.cache_clear()
     client.cache_clear()
     settings.cache_clear()
+    secrets.clear_cache()
 
 
 def encode_cursor(last_key: dict[str, Any] | None) -> str | None:

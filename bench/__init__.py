@@ -1,0 +1,1 @@
+"""Benchmarks behind `make bench`: each module in this package has a `run() -> dict`."""

@@ -121,10 +121,20 @@ def create_customer(data: dict[str, Any]) -> dict[str, Any]:
     _transact(
         [
             {"Put": {"TableName": table, "Item": _serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"TableName": table, "Item": _serialize({**_email_guard(norm), **guard}),
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"TableName": table, "Item": _serialize({**_username_guard(data["username"]), **guard}),
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": _serialize({**_email_guard(norm), **guard}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": _serialize({**_username_guard(data["username"]), **guard}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
         ],
         "A customer with this email address or username already exists.",
     )
@@ -144,7 +154,8 @@ def delete_new_customer(item: dict[str, Any]) -> None:
 
 
 def get_customer(customer_id: str) -> dict[str, Any]:
-    item = store.customers().get_item(Key={"pk": _pk(customer_id), "sk": PROFILE}, ConsistentRead=True).get("Item")
+    key = {"pk": _pk(customer_id), "sk": PROFILE}
+    item: dict[str, Any] | None = store.customers().get_item(Key=key, ConsistentRead=True).get("Item")
     if not item:
         raise NotFound("No such customer.")
     return item
@@ -190,7 +201,9 @@ def update_customer(customer_id: str, changes: dict[str, Any]) -> dict[str, Any]
     The username is the login's immutable name and cannot be changed here.
     """
     if "username" in changes:
-        raise ValidationFailed("The username cannot be changed.", details=[{"field": "username", "reason": "immutable"}])
+        raise ValidationFailed(
+            "The username cannot be changed.", details=[{"field": "username", "reason": "immutable"}]
+        )
     if not changes:
         raise ValidationFailed("Nothing to update.")
     current = get_customer(customer_id)
@@ -233,14 +246,23 @@ def update_customer(customer_id: str, changes: dict[str, Any]) -> dict[str, Any]
     ]
     guard = {"customer_id": customer_id, "entity": "guard"}
     if "email_norm" in updates and updates["email_norm"] != current["email_norm"]:
-        transact.append({"Put": {"TableName": table, "Item": _serialize({**_email_guard(updates["email_norm"]), **guard}),
-                                 "ConditionExpression": "attribute_not_exists(pk)"}})
+        transact.append(
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": _serialize({**_email_guard(updates["email_norm"]), **guard}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        )
         transact.append({"Delete": {"TableName": table, "Key": _key(_email_guard(current["email_norm"]))}})
     _transact(transact, "The record changed meanwhile, or the email address is taken.")
     return get_customer(customer_id)
 
 
-def _set_status(customer_id: str, expr: str, values: dict[str, Any], names: dict[str, str], condition: str) -> dict[str, Any]:
+def _set_status(
+    customer_id: str, expr: str, values: dict[str, Any], names: dict[str, str], condition: str
+) -> dict[str, Any]:
     try:
         store.customers().update_item(
             Key={"pk": _pk(customer_id), "sk": PROFILE},
@@ -263,8 +285,14 @@ def end_contract(customer_id: str, end_date: date) -> dict[str, Any]:
     return _set_status(
         customer_id,
         "SET #s = :ended, contract_end = :end, retention_rule = :rule, retention_due_at = :due, updated_at = :now",
-        {":ended": "ended", ":end": end_date.isoformat(), ":rule": "customer_grace", ":due": due.isoformat(),
-         ":now": clock.iso(), ":active": "active"},
+        {
+            ":ended": "ended",
+            ":end": end_date.isoformat(),
+            ":rule": "customer_grace",
+            ":due": due.isoformat(),
+            ":now": clock.iso(),
+            ":active": "active",
+        },
         {"#s": "status"},
         "attribute_exists(pk) AND #s = :active",
     )
@@ -345,7 +373,9 @@ def list_orders(customer_id: str, limit: int, cursor: str | None) -> dict[str, A
 def all_orders(customer_id: str) -> list[dict[str, Any]]:
     """Every order of a customer (for access requests)."""
     items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(_pk(customer_id)) & Key("sk").begins_with("ORDER#")}
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("pk").eq(_pk(customer_id)) & Key("sk").begins_with("ORDER#")
+    }
     while True:
         resp = store.customers().query(**kwargs)
         items.extend(resp["Items"])
@@ -376,15 +406,6 @@ def add_end_user(partner_id: str, data: dict[str, Any]) -> dict[str, Any]:
         "list_sk": f"{now}#{end_user_id}",
     }
     store.customers().put_item(Item=item)
-    return item
-
-
-def get_end_user(partner_id: str, end_user_id: str) -> dict[str, Any]:
-    item = store.customers().get_item(
-        Key={"pk": _end_user_pk(partner_id), "sk": f"ENDUSER#{end_user_id}"}, ConsistentRead=True
-    ).get("Item")
-    if not item:
-        raise NotFound("No such end user.")
     return item
 
 

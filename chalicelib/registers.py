@@ -9,10 +9,10 @@ privacy notice. A promise of the notice lives here and nowhere else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """Kinds of principal (DESIGN §2)."""
 
     ANONYMOUS = "anonymous"
@@ -23,7 +23,7 @@ class Role(str, Enum):
     DPO = "dpo"
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """Value kinds; each has one validation rule in `validation`."""
 
     TEXT = "text"
@@ -168,23 +168,64 @@ CUSTOMER = RecordType(
     name="customer",
     label=Text("Asiakas", "Customer"),
     fields=(
-        _f("organization", Kind.TEXT, "Asiakasorganisaatio", "Customer organisation", _STAFF_SELF,
-           required=True, personal=False, self_editable=True),
-        _f("business_id", Kind.BUSINESS_ID, "Y-tunnus", "Business ID", _STAFF_SELF,
-           personal=False, self_editable=True, max_length=9),
-        _f("contact_name", Kind.TEXT, "Yhteyshenkilön nimi", "Contact person's name", _STAFF_SELF,
-           required=True, self_editable=True),
+        _f(
+            "organization",
+            Kind.TEXT,
+            "Asiakasorganisaatio",
+            "Customer organisation",
+            _STAFF_SELF,
+            required=True,
+            personal=False,
+            self_editable=True,
+        ),
+        _f(
+            "business_id",
+            Kind.BUSINESS_ID,
+            "Y-tunnus",
+            "Business ID",
+            _STAFF_SELF,
+            personal=False,
+            self_editable=True,
+            max_length=9,
+        ),
+        _f(
+            "contact_name",
+            Kind.TEXT,
+            "Yhteyshenkilön nimi",
+            "Contact person's name",
+            _STAFF_SELF,
+            required=True,
+            self_editable=True,
+        ),
         _f("address", Kind.ADDRESS, "Osoite", "Address", _STAFF_SELF, self_editable=True),
         _f("phone", Kind.PHONE, "Puhelinnumero", "Phone", _STAFF_SELF, self_editable=True, max_length=32),
-        _f("email", Kind.EMAIL, "Sähköpostiosoite", "Email address", _STAFF_SELF,
-           required=True, self_editable=True, max_length=254),
-        _f("billing_address", Kind.ADDRESS, "Laskutusosoite", "Billing address", _STAFF_SELF,
-           self_editable=True),
+        _f(
+            "email",
+            Kind.EMAIL,
+            "Sähköpostiosoite",
+            "Email address",
+            _STAFF_SELF,
+            required=True,
+            self_editable=True,
+            max_length=254,
+        ),
+        _f("billing_address", Kind.ADDRESS, "Laskutusosoite", "Billing address", _STAFF_SELF, self_editable=True),
         _f("username", Kind.USERNAME, "Käyttäjätunnus", "Username", _STAFF_SELF, required=True, max_length=64),
-        _f("active_services", Kind.SERVICES, "Voimassaolevat palvelut hintoineen",
-           "Active services with their prices", _STAFF_SELF, personal=False),
-        _f("consent_service_messages", Kind.CONSENT, "Lupa palveluun liittyviin viesteihin",
-           "Consent to service-related messages", _STAFF_SELF),
+        _f(
+            "active_services",
+            Kind.SERVICES,
+            "Voimassaolevat palvelut hintoineen",
+            "Active services with their prices",
+            _STAFF_SELF,
+            personal=False,
+        ),
+        _f(
+            "consent_service_messages",
+            Kind.CONSENT,
+            "Lupa palveluun liittyviin viesteihin",
+            "Consent to service-related messages",
+            _STAFF_SELF,
+        ),
     ),
 )
 
@@ -203,8 +244,7 @@ RESELLER_END_USER = RecordType(
     # The notice: for a reseller's customer we store only name and email.
     fields=(
         _f("name", Kind.TEXT, "Käyttäjän nimi", "User's name", _RESELLER_VIEW, required=True),
-        _f("email", Kind.EMAIL, "Sähköpostiosoite", "Email address", _RESELLER_VIEW, required=True,
-           max_length=254),
+        _f("email", Kind.EMAIL, "Sähköpostiosoite", "Email address", _RESELLER_VIEW, required=True, max_length=254),
     ),
 )
 
@@ -212,8 +252,15 @@ PROSPECT = RecordType(
     name="prospect",
     label=Text("Prospekti", "Prospect"),
     fields=(
-        _f("organization", Kind.TEXT, "Organisaation nimi", "Organisation name", _ALL_SALES,
-           required=True, personal=False),
+        _f(
+            "organization",
+            Kind.TEXT,
+            "Organisaation nimi",
+            "Organisation name",
+            _ALL_SALES,
+            required=True,
+            personal=False,
+        ),
         _f("contact_name", Kind.TEXT, "Yhteyshenkilön nimi", "Contact person's name", _ALL_SALES, required=True),
         _f("title", Kind.TEXT, "Titteli", "Title", _ALL_SALES, max_length=120),
         _f("email", Kind.EMAIL, "Sähköpostiosoite", "Email address", _ALL_SALES, required=True, max_length=254),
@@ -271,9 +318,7 @@ CUSTOMER_REGISTER = Register(
         RetentionRule(
             name="order_bookkeeping",
             record_type="order",
-            event=Text(
-                "Tilikauden päättymisvuoden loppu", "End of the year in which the order's fiscal year ended"
-            ),
+            event=Text("Tilikauden päättymisvuoden loppu", "End of the year in which the order's fiscal year ended"),
             after=Period(months=72),
             action="delete",
             then=Text("Tilaus poistetaan.", "The order is deleted."),

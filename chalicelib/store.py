@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -23,12 +23,12 @@ from chalicelib.errors import ValidationFailed
 RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=30)
 
 
-@lru_cache(maxsize=None)
+@cache
 def resource(service: str) -> Any:
     return boto3.resource(service, region_name=settings().region, config=RETRY_CONFIG)
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     return boto3.client(service, region_name=settings().region, config=RETRY_CONFIG)
 

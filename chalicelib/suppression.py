@@ -35,8 +35,12 @@ def is_suppressed(email: str) -> bool:
     """True if the person objected, under any key version still in the ring."""
     keys = _candidates(email)
     resp = store.client("dynamodb").batch_get_item(
-        RequestItems={settings().suppression_table: {"Keys": [{"suppression_key": {"S": k}} for k in keys],
-                                                     "ProjectionExpression": "suppression_key"}}
+        RequestItems={
+            settings().suppression_table: {
+                "Keys": [{"suppression_key": {"S": k}} for k in keys],
+                "ProjectionExpression": "suppression_key",
+            }
+        }
     )
     return bool(resp["Responses"].get(settings().suppression_table))
 
@@ -52,8 +56,10 @@ def suppressed_keys(emails: list[str]) -> set[str]:
     table = settings().suppression_table
     for start in range(0, len(candidates), 100):
         request: dict[str, Any] = {
-            table: {"Keys": [{"suppression_key": {"S": k}} for k in candidates[start : start + 100]],
-                    "ProjectionExpression": "suppression_key"}
+            table: {
+                "Keys": [{"suppression_key": {"S": k}} for k in candidates[start : start + 100]],
+                "ProjectionExpression": "suppression_key",
+            }
         }
         while request:
             resp = store.client("dynamodb").batch_get_item(RequestItems=request)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any, Literal
 
 import phonenumbers
@@ -77,7 +77,7 @@ def check_business_id(value: str) -> str:
     if not match:
         raise ValueError("must look like 1234567-8")
     digits, check = match.group(1), int(match.group(2))
-    remainder = sum(int(d) * w for d, w in zip(digits, _BUSINESS_ID_WEIGHTS)) % 11
+    remainder = sum(int(d) * w for d, w in zip(digits, _BUSINESS_ID_WEIGHTS, strict=True)) % 11
     if remainder == 1 or (0 if remainder == 0 else 11 - remainder) != check:
         raise ValueError("has a wrong check digit")
     return value
@@ -163,7 +163,7 @@ def _field_type(kind: Kind, max_length: int) -> Any:
     raise AssertionError(f"no rule for {kind}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(record_type: RecordType, mode: str, only: frozenset[str] | None = None) -> type[BaseModel]:
     """The request model for `record_type`.
 
@@ -204,9 +204,7 @@ def parse(model: type[BaseModel], body: Any) -> BaseModel:
             for e in exc.errors(include_input=False, include_url=False)
         ]
         unknown = [d["field"] for d in details if d["reason"] == "unknown field"]
-        message = (
-            f"Unknown field(s): {', '.join(unknown)}." if unknown else "Some fields are invalid."
-        )
+        message = f"Unknown field(s): {', '.join(unknown)}." if unknown else "Some fields are invalid."
         raise ValidationFailed(message, details=details) from None
 
 

@@ -14,7 +14,10 @@ from typing import Any
 from chalice import local
 
 _installed = False
-_CODES = {401: ("unauthorized", "Missing or invalid credentials."), 403: ("forbidden", "This principal may not use this resource.")}
+_CODES = {
+    401: ("unauthorized", "Missing or invalid credentials."),
+    403: ("forbidden", "This principal may not use this resource."),
+}
 
 
 def _error_body(status: int) -> bytes:

@@ -53,7 +53,9 @@ def create_tables(dynamodb: Any, prefix: str, template: dict[str, Any] | None = 
     return names
 
 
-def create_upload_path(s3: Any, sqs: Any, bucket: str, region: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+def create_upload_path(
+    s3: Any, sqs: Any, bucket: str, region: str, template: dict[str, Any] | None = None
+) -> dict[str, str]:
     """Bucket (encryption, lifecycle, versioning) → notification → import queue with its DLQ."""
     template = template or load_template()
     queue_props = template["Resources"]["ImportQueue"]["Properties"]
@@ -68,7 +70,9 @@ def create_upload_path(s3: Any, sqs: Any, bucket: str, region: str, template: di
         QueueName=f"{bucket}-imports",
         Attributes={
             "VisibilityTimeout": str(queue_props["VisibilityTimeout"]),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(redrive["maxReceiveCount"])}),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(redrive["maxReceiveCount"])}
+            ),
         },
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -83,7 +87,9 @@ def create_upload_path(s3: Any, sqs: Any, bucket: str, region: str, template: di
             ]
         },
     )
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=bucket_props["PublicAccessBlockConfiguration"])
+    s3.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration=bucket_props["PublicAccessBlockConfiguration"]
+    )
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=bucket_props["VersioningConfiguration"])
     s3.put_bucket_lifecycle_configuration(
         Bucket=bucket,
@@ -146,7 +152,10 @@ def create_user_pool(cognito: Any, name: str, template: dict[str, Any] | None = 
     for res in resources_of(template, "AWS::Cognito::UserPoolGroup").values():
         props = res["Properties"]
         cognito.create_group(
-            UserPoolId=pool_id, GroupName=props["GroupName"], Description=props["Description"], Precedence=props["Precedence"]
+            UserPoolId=pool_id,
+            GroupName=props["GroupName"],
+            Description=props["Description"],
+            Precedence=props["Precedence"],
         )
     return {"user_pool_id": pool_id, "user_pool_client_id": client_id}
 

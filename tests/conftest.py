@@ -9,7 +9,6 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -30,7 +29,7 @@ def jwks_url() -> Iterator[str]:
     keys = json.dumps(load_resource("cognitoidp/resources/jwks-public.json")).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -61,7 +60,9 @@ class Stack:
         """Create a confirmed user in `groups`; return a real ID token for it."""
         pool = self.info["user_pool_id"]
         attrs = [{"Name": f"custom:{k}", "Value": v} for k, v in attributes.items()]
-        self.cognito.admin_create_user(UserPoolId=pool, Username=username, UserAttributes=attrs, MessageAction="SUPPRESS")
+        self.cognito.admin_create_user(
+            UserPoolId=pool, Username=username, UserAttributes=attrs, MessageAction="SUPPRESS"
+        )
         self.cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=PASSWORD, Permanent=True)
         for group in groups:
             self.cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)

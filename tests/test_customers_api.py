@@ -35,7 +35,7 @@ def test_forged_token_is_401(client: Any, tokens: Tokens) -> None:
 
 
 def test_missing_token_is_401(client: Any, stack: Stack) -> None:
-    status, body = call(client, "GET", "/customers")
+    status, _ = call(client, "GET", "/customers")
     assert status == 401
 
 

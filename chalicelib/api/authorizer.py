@@ -30,6 +30,6 @@ def jwt_authorizer(auth_request: AuthRequest) -> AuthResponse:
         # Only the reason code is logged: the token itself is a credential.
         log.info("token refused: %s", exc.code)
         raise Unauthorized() from None
-    routes = [AuthRoute(path, [method]) for path, method in allowed_routes(principal)]
+    routes: list[str | AuthRoute] = [AuthRoute(path, [method]) for path, method in allowed_routes(principal)]
     # An empty policy would be a 403 for every route: correct for a role with no routes.
     return AuthResponse(routes=routes, principal_id=principal.principal_id, context=principal.to_context())

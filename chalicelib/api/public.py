@@ -10,7 +10,7 @@ from pydantic import Field, StrictBool
 from chalicelib import accounts, customers
 from chalicelib.audit import Access
 from chalicelib.registers import CUSTOMER, Role
-from chalicelib.validation import StrictModel, dump, parse, schema
+from chalicelib.validation import dump, parse, schema
 
 from .routing import Call, route
 

@@ -65,6 +65,12 @@ class Call:
             raise ValidationFailed(f"Unknown query parameter(s): {', '.join(unknown)}.", code="invalid_query")
 
 
+def _as_bytes(body: str | bytes | None) -> bytes:
+    if isinstance(body, str):
+        return body.encode()
+    return body or b""
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         body=json.dumps(body, ensure_ascii=False, default=str),
@@ -89,7 +95,9 @@ def route(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare one route method; `roles` empty means anyone may call it."""
     allowed = frozenset(roles)
-    ROUTES.append(RouteSpec(path=path, method=method, roles=allowed, summary=summary, tags=(bp._import_name.rsplit(".", 1)[-1],)))
+    ROUTES.append(
+        RouteSpec(path=path, method=method, roles=allowed, summary=summary, tags=(bp._import_name.rsplit(".", 1)[-1],))
+    )
 
     def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(handler)
@@ -102,7 +110,7 @@ def route(
                 request_id=str(context.get("requestId", "")),
                 query=dict(request.query_params or {}),
                 headers={k.lower(): v for k, v in (request.headers or {}).items()},
-                raw_body=request.raw_body or b"",
+                raw_body=_as_bytes(request.raw_body),
             )
             try:
                 if allowed and not principal.has_any(allowed):

@@ -13,7 +13,7 @@ from chalicelib import accounts, audit, customers
 from chalicelib.audit import Access
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CUSTOMER, ORDER, RESELLER_END_USER, STAFF_ROLES, Role
-from chalicelib.validation import StrictModel, Service, dump, parse, schema
+from chalicelib.validation import Service, StrictModel, dump, parse, schema
 
 from .routing import Call, route
 
@@ -34,9 +34,7 @@ class Services(StrictModel):
 def read_records(call: Call, items: list[dict[str, Any]], action: str = "read") -> list[dict[str, Any]]:
     """Present records to the caller and audit each one it is shown."""
     shown = [customers.present(i, call.principal.roles) for i in items]
-    call.audit(
-        Access(action, customers.REGISTER, customers.record_id(i), customers.personal_fields(i)) for i in items
-    )
+    call.audit(Access(action, customers.REGISTER, customers.record_id(i), customers.personal_fields(i)) for i in items)
     return shown
 
 

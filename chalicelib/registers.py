@@ -325,6 +325,23 @@ CUSTOMER_REGISTER = Register(
             basis=_ACCOUNTING_ACT,
         ),
         RetentionRule(
+            # What the contact person's erasure keeps (organisation, business ID, billing
+            # address: the buyer on the invoices) goes when the bookkeeping period ends.
+            name="customer_bookkeeping",
+            record_type="customer",
+            event=Text(
+                "Sopimuksen päättymistilikauden päättymisvuoden loppu",
+                "End of the year in which the fiscal year of the contract's end ended",
+            ),
+            after=Period(months=72),
+            action="delete",
+            then=Text(
+                "Kirjanpitoa varten säilytetyt tiedot (organisaatio, Y-tunnus, laskutusosoite) poistetaan.",
+                "The data kept for bookkeeping (organisation, business ID, billing address) is deleted.",
+            ),
+            basis=_ACCOUNTING_ACT,
+        ),
+        RetentionRule(
             name="end_user_removed",
             record_type="reseller_end_user",
             event=Text("Jälleenmyyjä poistaa käyttäjän", "Removed by the reseller"),
@@ -416,6 +433,18 @@ PROSPECT_REGISTER = Register(
 )
 
 REGISTERS: tuple[Register, ...] = (CUSTOMER_REGISTER, PROSPECT_REGISTER)
+
+
+@dataclass(frozen=True)
+class Controller:
+    """The controller named in the privacy notice and the records of processing."""
+
+    name: str
+    trade_name: str
+    contact_email: str
+
+
+CONTROLLER = Controller(name="Wauranoja Oy", trade_name="Kuntotimpurit", contact_email="ilopiste@kuntotimpurit.fi")
 
 # Audit events are themselves personal data about staff; kept 3 years (DESIGN §2).
 AUDIT_RETENTION = Period(months=36)

@@ -20,7 +20,7 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: res for name, res in template["Resources"].items() if res["Type"] == kind}
+    return {name: res for name, res in template["Resources"].items() if res.get("Type") == kind}
 
 
 def table_name(prefix: str, resource: dict[str, Any]) -> str:

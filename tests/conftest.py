@@ -8,6 +8,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from moto import mock_aws
 from devstack import gateway, provision
 
 REGION = "eu-north-1"
+# Test modules import `app` at collection time, and the app refuses to start without an EU region.
+os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 PASSWORD = "Correct-Horse-9-Battery"
 
 
@@ -80,36 +83,40 @@ class Stack:
         return boto3.resource("dynamodb", region_name=REGION).Table(self.info["tables"][key])
 
 
-@pytest.fixture(autouse=True)
-def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Never reach a real account from the tests, whatever the developer's shell has.
-    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
+_FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
 
 
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch, jwks_url: str) -> Iterator[Stack]:
-    """A fresh emulated stack per test, and the app's settings pointing at it."""
+@contextmanager
+def _emulated_stack(jwks_url: str) -> Iterator[Stack]:
+    """Provision a fresh in-process emulator and point the app's settings at it."""
     from chalicelib import store
 
-    with mock_aws():
-        info = provision.provision(boto3.session.Session(), "test", REGION)
-        env = provision.app_environment(info, stage="test")
-        env["COGNITO_JWKS_URL"] = jwks_url
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        store.reset()
-        yield Stack(info=info, env=env)
-        store.reset()
+    with pytest.MonkeyPatch.context() as mp:
+        # Never reach a real account from the tests, whatever the developer's shell has.
+        for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+            mp.delenv(var, raising=False)
+        for key, value in _FAKE_AWS.items():
+            mp.setenv(key, value)
+        with mock_aws():
+            info = provision.provision(boto3.session.Session(), "test", REGION)
+            env = provision.app_environment(info, stage="test")
+            env["COGNITO_JWKS_URL"] = jwks_url
+            for key, value in env.items():
+                mp.setenv(key, value)
+            store.reset()
+            try:
+                yield Stack(info=info, env=env)
+            finally:
+                store.reset()
 
 
-@pytest.fixture
-def client(stack: Stack) -> Iterator[Any]:
-    """Chalice's test client with API Gateway's authorizer semantics."""
+@contextmanager
+def _test_client() -> Iterator[Any]:
     from chalice.test import Client
 
     gateway.install()
@@ -119,18 +126,7 @@ def client(stack: Stack) -> Iterator[Any]:
         yield c
 
 
-@dataclass
-class Tokens:
-    staff: str
-    dpo: str
-    partner: str
-    reseller: str
-    customer: str
-    customer_id: str
-
-
-@pytest.fixture
-def tokens(stack: Stack, client: Any) -> Tokens:
+def _principals(stack: Stack, client: Any) -> Tokens:
     """One user per principal kind; the customer registers itself through the API."""
     resp = client.http.post(
         "/registrations",
@@ -147,6 +143,61 @@ def tokens(stack: Stack, client: Any) -> Tokens:
         customer=stack.login("asiakas"),
         customer_id=customer_id,
     )
+
+
+@dataclass
+class Tokens:
+    staff: str
+    dpo: str
+    partner: str
+    reseller: str
+    customer: str
+    customer_id: str
+
+
+@pytest.fixture(autouse=True)
+def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    for key, value in _FAKE_AWS.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def stack(jwks_url: str) -> Iterator[Stack]:
+    """A fresh emulated stack per test."""
+    with _emulated_stack(jwks_url) as s:
+        yield s
+
+
+@pytest.fixture
+def client(stack: Stack) -> Iterator[Any]:
+    """Chalice's test client with API Gateway's authorizer semantics."""
+    with _test_client() as c:
+        yield c
+
+
+@pytest.fixture
+def tokens(stack: Stack, client: Any) -> Tokens:
+    return _principals(stack, client)
+
+
+@pytest.fixture(scope="module")
+def module_stack(jwks_url: str) -> Iterator[Stack]:
+    """One emulated stack for a whole module, for read-mostly tests such as the access matrix."""
+    with _emulated_stack(jwks_url) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def module_client(module_stack: Stack) -> Iterator[Any]:
+    with _test_client() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def module_tokens(module_stack: Stack, module_client: Any) -> Tokens:
+    return _principals(module_stack, module_client)
 
 
 def registration_body(username: str, email: str, **overrides: Any) -> dict[str, Any]:
@@ -173,6 +224,3 @@ def call(client: Any, method: str, path: str, token: str | None = None, body: An
     raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     resp = client.http.request(method, path, headers=headers, body=raw)
     return resp.status_code, json.loads(resp.body) if resp.body else None
-
-
-os.environ.setdefault("AWS_DEFAULT_REGION", REGION)

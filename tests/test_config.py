@@ -1,0 +1,35 @@
+"""The EU/EEA region guard."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from chalicelib.config import EU_EEA_REGIONS, RegionNotAllowed, require_eu_region
+
+
+@pytest.mark.parametrize("region", EU_EEA_REGIONS)
+def test_eu_regions_are_allowed(region: str) -> None:
+    assert require_eu_region(region) == region
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-2", "eu-central-2", "", None])
+def test_other_regions_are_refused_naming_region_and_allow_list(region: str | None) -> None:
+    with pytest.raises(RegionNotAllowed) as caught:
+        require_eu_region(region)
+    assert repr(region) in str(caught.value)
+    assert "eu-north-1" in str(caught.value)
+
+
+def test_app_refuses_to_start_outside_the_eu() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import app"],
+        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Refusing to start in region 'us-east-1'" in result.stderr

@@ -9,6 +9,7 @@ from chalicelib.api.routing import normalise_error_response
 from chalicelib.api.selfservice import selfservice_bp
 from chalicelib.api.staff import staff_bp
 from chalicelib.config import settings
+from chalicelib.events import events_bp
 
 settings()  # refuse to start outside the EU/EEA, before anything else runs
 
@@ -19,3 +20,4 @@ app.register_blueprint(public_bp)
 app.register_blueprint(staff_bp)
 app.register_blueprint(selfservice_bp)
 app.register_blueprint(partner_bp)
+app.register_blueprint(events_bp)

@@ -1,0 +1,53 @@
+"""Event adapters: the nightly `retention_sweeper` schedule (and the `partner_import` queue).
+
+Thin: parse the event, call the domain in chalicelib/, return a JSON-able result.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from chalice import Blueprint, Cron
+from chalice.app import CloudWatchEvent, EventSourceHandler
+
+from chalicelib import retention
+from chalicelib.config import settings
+
+events_bp = Blueprint(__name__)
+
+
+class SweepEvent(CloudWatchEvent):
+    """The schedule's EventBridge event, or a bare `{"as_of", "dry_run"}` manual payload."""
+
+    def _extract_attributes(self, event_dict: dict[str, Any]) -> None:
+        if "detail-type" in event_dict:
+            super()._extract_attributes(event_dict)
+            return
+        self.version, self.account, self.region, self.source, self.time, self.event_id = "", "", "", "", "", ""
+        self.detail, self.detail_type, self.resources = {}, "", []
+
+
+# EventBridge cron is UTC. 23:00 UTC is 02:00 EEST (summer) and 00:00 UTC is 02:00 EET
+# (winter); the handler acts only on the one of the two that is 02:xx in Helsinki.
+@events_bp.schedule(
+    Cron(0, "23,0", "*", "*", "?", "*"),
+    name="retention_sweeper",
+    description="Nightly retention sweep at 02:00 Europe/Helsinki",
+)
+def retention_sweeper(event: CloudWatchEvent) -> dict[str, Any]:
+    """Run the sweep. Options (a manual payload, or the event's `detail`): `as_of`, `dry_run`."""
+    raw = event.to_dict()
+    detail = raw.get("detail")
+    options: dict[str, Any] = detail if isinstance(detail, dict) and "detail-type" in raw else raw
+    scheduled_at = retention.event_time(raw)
+    if scheduled_at is not None and not options and not retention.is_sweep_hour(scheduled_at):
+        return {"skipped": True, "reason": "not 02:xx in Europe/Helsinki", "time": raw.get("time")}
+    today = retention.local_date(scheduled_at) if scheduled_at is not None else retention.today()
+    as_of = retention.parse_as_of(options.get("as_of"), today=today, is_prod=settings().is_prod)
+    dry_run = options.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ValueError("dry_run must be true or false")
+    return retention.sweep(as_of, dry_run=dry_run, trigger="schedule" if scheduled_at else "manual")
+
+
+cast(EventSourceHandler, retention_sweeper).event_class = SweepEvent

@@ -1,0 +1,562 @@
+"""The retention sweeper: the retention schedule of the register definitions, executed.
+
+Rules come from `registers.REGISTERS` (never restated here). Every rule the sweeper
+applies is one whose action is `delete` or `erase_contact`; objections
+(`delete_marketing`) act at once in `subjects`, not at night.
+
+How a record becomes due: its module stamps `retention_rule` + `retention_due_at`
+(a date, or a timestamp whose first ten characters are the date) on it. Only such
+records appear in the sparse `retention_due` index, so the sweeper finds them with
+one Query per rule (`retention_rule = R AND retention_due_at < as_of + 1 day`) and
+its reads grow with the records due, not with the table.
+
+Each record's transition is one conditional write (or one transaction) that re-checks
+the rule, the due date and the absence of a legal hold, and moves the record out of the
+rule (deleted, or onto its next rule). A run killed half-way leaves every record either
+done or untouched; the next run finds exactly the untouched ones.
+
+Audit events are deleted by DynamoDB TTL (`expires_at`, written by `audit`), not by a
+Query here: every event becomes due, so a retention index on the audit table would not
+be sparse (it would copy the whole table and put every audit write on one index key),
+and TTL deletes without consuming write capacity, keeps working when a sweep fails, and
+its lag (items go within days of expiry) is inside the notice's promise "3 years".
+The sweeper reports the rule in every summary as `audit_events: ttl`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib import accounts, audit, clock, customers, store
+from chalicelib.audit import Access
+from chalicelib.auth import Principal
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.registers import (
+    AUDIT_RETENTION,
+    CUSTOMER,
+    CUSTOMER_REGISTER,
+    PROSPECT_REGISTER,
+    REGISTERS,
+    Register,
+    RetentionRule,
+)
+
+log = logging.getLogger(__name__)
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+SWEEP_HOUR = 2  # 02:00 Finnish wall-clock time
+SWEEPER = Principal(principal_id="system:retention_sweeper", roles=frozenset())
+RUNS_RECORD = "retention_sweeper"  # audit record (register "system") that holds run summaries
+SWEEP_ACTIONS = ("delete", "erase_contact")
+PAGE_SIZE = 100
+
+# What erasing a customer's contact person keeps, and why (Art. 17(3)(b)): the Accounting
+# Act (1336/1997, 2:10 §) keeps vouchers 6 years, and a sales invoice must name the buyer
+# and its address (VAT Act 1501/1993, 209 e §). The buyer is the organisation, so its name,
+# business ID and billing address stay; the contact person's name, address, phone, email,
+# username and consent go. `active_services` are the contract's terms (not personal data).
+BOOKKEEPING_FIELDS = ("organization", "business_id", "billing_address", "active_services")
+ERASED_CONTACT_FIELDS = tuple(f.name for f in CUSTOMER.fields if f.personal and f.name not in BOOKKEEPING_FIELDS)
+NEXT_RULE_AFTER_ERASURE = "customer_bookkeeping"
+AUDIT_RULE = "audit_events"
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SERIALIZER = TypeSerializer()
+
+
+class RecordHeld(Conflict):
+    """The record is under a legal hold: no deletion until the DPO lifts it."""
+
+    code = "legal_hold"
+
+
+@dataclass(frozen=True)
+class SweepRule:
+    """A retention rule the sweeper applies, with the table its records live in."""
+
+    rule: RetentionRule
+    register: Register
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+    def table(self) -> Any:
+        return store.customers() if self.register.key == CUSTOMER_REGISTER.key else store.prospects()
+
+
+def sweep_rules() -> tuple[SweepRule, ...]:
+    """Every rule of both registers that the nightly sweep executes."""
+    return tuple(SweepRule(r, reg) for reg in REGISTERS for r in reg.retention if r.action in SWEEP_ACTIONS)
+
+
+# -- time ------------------------------------------------------------------------------
+
+
+def local_date(moment: datetime) -> date:
+    """The Finnish calendar date at `moment` (what "due today" means)."""
+    return moment.astimezone(HELSINKI).date()
+
+
+def is_sweep_hour(moment: datetime) -> bool:
+    """True when `moment` is 02:xx in Helsinki: the scheduled run that should act.
+
+    The schedule fires at 23:00 and 00:00 UTC; exactly one of the two is 02:00 Finnish
+    time on every day of the year, daylight-saving change days included.
+    """
+    return moment.astimezone(HELSINKI).hour == SWEEP_HOUR
+
+
+def parse_as_of(raw: Any, *, today: date, is_prod: bool) -> date:
+    """The day to evaluate: `raw` (YYYY-MM-DD) or today; a future day is refused in prod."""
+    if raw is None:
+        return today
+    if not isinstance(raw, str) or not _DATE.match(raw):
+        raise ValidationFailed("as_of must be a date YYYY-MM-DD.", code="invalid_as_of")
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed("as_of must be a date YYYY-MM-DD.", code="invalid_as_of") from None
+    if is_prod and day > today:
+        raise ValidationFailed("as_of in the future is refused in prod.", code="as_of_in_future")
+    return day
+
+
+def _cutoff(as_of: date) -> str:
+    """Exclusive upper bound: every due date or timestamp on `as_of` sorts below it."""
+    return (as_of + timedelta(days=1)).isoformat()
+
+
+def bookkeeping_due(day: date) -> date:
+    """When bookkeeping material of `day` may go (the `customer_bookkeeping` rule's period).
+
+    Counted like orders: from the end of the year in which the fiscal year containing
+    `day` ended, plus the rule's period.
+    """
+    months = CUSTOMER_REGISTER.rule(NEXT_RULE_AFTER_ERASURE).after.months
+    fy_end = date(day.year, *customers.FISCAL_YEAR_END)
+    if day > fy_end:
+        fy_end = date(day.year + 1, *customers.FISCAL_YEAR_END)
+    return customers.add_months(date(fy_end.year, 12, 31), months) + timedelta(days=1)
+
+
+# -- finding due records ----------------------------------------------------------------
+
+
+@dataclass
+class ReadCounter:
+    """Items read from DynamoDB by a sweep (the benchmark's figure)."""
+
+    items: int = 0
+
+
+def due_items(rule: SweepRule, as_of: date, reads: ReadCounter, page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
+    """Records due under `rule` on `as_of`, from the sparse index (a Query, never a Scan)."""
+    kwargs: dict[str, Any] = {
+        "IndexName": "retention_due",
+        "KeyConditionExpression": Key("retention_rule").eq(rule.name) & Key("retention_due_at").lt(_cutoff(as_of)),
+        "Limit": page_size,
+    }
+    table = rule.table()
+    while True:
+        resp = table.query(**kwargs)
+        reads.items += int(resp.get("ScannedCount", len(resp["Items"])))
+        yield from resp["Items"]
+        if "LastEvaluatedKey" not in resp:
+            return
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+# -- transitions -------------------------------------------------------------------------
+
+
+def _ser(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _SERIALIZER.serialize(v) for k, v in values.items()}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    code = exc.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons") or []
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+def _due_condition(rule: str, cutoff: str) -> tuple[str, dict[str, Any]]:
+    return (
+        "retention_rule = :rule AND retention_due_at < :cutoff AND attribute_not_exists(legal_hold)",
+        {":rule": rule, ":cutoff": cutoff},
+    )
+
+
+def erase_customer_contact(
+    item: dict[str, Any], *, rule: str | None = None, cutoff: str | None = None
+) -> dict[str, Any]:
+    """Erase the contact person of a customer profile, keeping what bookkeeping needs.
+
+    One transaction: the profile loses the contact person's fields and moves to the
+    `customer_bookkeeping` rule; the email and username guards go. With `rule`/`cutoff`
+    (the sweeper) it re-checks that the record is still due under `rule`; always that no
+    legal hold is set and that email/username are unchanged (so the right guards go).
+    The Cognito login is deleted first: deleting it is idempotent, so a run killed
+    between the two steps redoes only the no-op. Returns what is kept and until when.
+    Raises `RecordHeld` or `Conflict` (changed meanwhile) without changing anything.
+    """
+    if "legal_hold" in item:
+        raise RecordHeld("The record is under a legal hold.")
+    customer_id = item["customer_id"]
+    contract_end = date.fromisoformat(item["contract_end"]) if item.get("contract_end") else local_date(clock.now())
+    keep_until = bookkeeping_due(contract_end)
+    username = item.get("username")
+    email_norm = item.get("email_norm")
+    if username:
+        accounts.delete_login(username)
+    names = {"#s": "status"}
+    values: dict[str, Any] = {
+        ":erased": "erased",
+        ":now": clock.iso(),
+        ":next": NEXT_RULE_AFTER_ERASURE,
+        ":next_due": keep_until.isoformat(),
+        ":end": contract_end.isoformat(),
+        ":one": 1,
+    }
+    conditions = ["attribute_exists(pk)", "attribute_not_exists(legal_hold)", "#s <> :erased"]
+    if rule is not None and cutoff is not None:
+        expr, due_values = _due_condition(rule, cutoff)
+        conditions.append(expr)
+        values.update(due_values)
+    for attr, value in (("email_norm", email_norm), ("username", username)):
+        if value:
+            conditions.append(f"{attr} = :cur_{attr}")
+            values[f":cur_{attr}"] = value
+    removed = [f for f in ERASED_CONTACT_FIELDS if f in item]
+    remove_expr = ", ".join(dict.fromkeys([*removed, "email_norm"]))
+    table = store.customers().name
+    transact: list[dict[str, Any]] = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": _key(item["pk"], item["sk"]),
+                "UpdateExpression": "SET #s = :erased, erased_at = :now, updated_at = :now, contract_end = :end, "
+                "retention_rule = :next, retention_due_at = :next_due ADD version :one REMOVE " + remove_expr,
+                "ConditionExpression": " AND ".join(f"({c})" for c in conditions),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": _ser(values),
+            }
+        }
+    ]
+    if email_norm:
+        transact.append({"Delete": {"TableName": table, "Key": _key(f"EMAIL#{email_norm}", "UNIQUE")}})
+    if username:
+        transact.append({"Delete": {"TableName": table, "Key": _key(f"USERNAME#{username}", "UNIQUE")}})
+    try:
+        store.client("dynamodb").transact_write_items(TransactItems=transact)
+    except ClientError as exc:
+        if _condition_failed(exc):
+            raise Conflict("The record changed meanwhile; nothing was erased.") from None
+        raise
+    log.info("erased contact person of customer %s", customer_id)
+    return {
+        "record_id": customer_id,
+        "erased_fields": sorted(removed),
+        "kept_fields": sorted(f for f in BOOKKEEPING_FIELDS if f in item),
+        "kept_until": keep_until.isoformat(),
+        "basis": CUSTOMER_REGISTER.rule(NEXT_RULE_AFTER_ERASURE).basis.en,
+    }
+
+
+def delete_record(table: Any, item: dict[str, Any], *, rule: str, cutoff: str) -> None:
+    """Delete one due item, re-checking its rule, due date and the absence of a hold."""
+    expr, values = _due_condition(rule, cutoff)
+    try:
+        table.delete_item(
+            Key={"pk": item["pk"], "sk": item["sk"]}, ConditionExpression=expr, ExpressionAttributeValues=values
+        )
+    except ClientError as exc:
+        if _condition_failed(exc):
+            raise Conflict("The record changed meanwhile; nothing was deleted.") from None
+        raise
+
+
+def prospect_items(pk: str, profile: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """Keys of every item of one prospect (its profile and its SOURCE# items)."""
+    table = store.prospects()
+    keys: list[dict[str, str]] = []
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(pk), "ProjectionExpression": "pk, sk"}
+    while True:
+        resp = table.query(**kwargs)
+        keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in resp["Items"])
+        if "LastEvaluatedKey" not in resp:
+            return keys
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def delete_prospect(
+    profile: dict[str, Any], *, rule: str | None = None, cutoff: str | None = None, reads: ReadCounter | None = None
+) -> None:
+    """Delete a prospect (profile + source items) in one transaction, conditional on the profile.
+
+    The condition re-checks the rule and due date (sweeper) and always the absence of a
+    legal hold, so the whole prospect goes or nothing does.
+    """
+    if "legal_hold" in profile:
+        raise RecordHeld("The record is under a legal hold.")
+    keys = prospect_items(profile["pk"])
+    if reads is not None:
+        reads.items += max(len(keys) - 1, 0)  # the profile itself was read from the index
+    table = store.prospects().name
+    if rule is not None and cutoff is not None:
+        expr, values = _due_condition(rule, cutoff)
+    else:
+        expr, values = "attribute_exists(pk) AND attribute_not_exists(legal_hold)", {}
+    profile_delete: dict[str, Any] = {
+        "TableName": table,
+        "Key": _key(profile["pk"], profile["sk"]),
+        "ConditionExpression": expr,
+    }
+    if values:
+        profile_delete["ExpressionAttributeValues"] = _ser(values)
+    others = [k for k in keys if k["sk"] != profile["sk"]]
+    # A transaction holds at most 100 items; a prospect has one item per source.
+    for start in range(0, max(len(others), 1), 99):
+        chunk = others[start : start + 99]
+        transact: list[dict[str, Any]] = [
+            {"Delete": {"TableName": table, "Key": _key(k["pk"], k["sk"])}} for k in chunk
+        ]
+        if start + 99 >= len(others):
+            transact.append({"Delete": profile_delete})  # the profile goes last: re-runs find the rest
+        try:
+            store.client("dynamodb").transact_write_items(TransactItems=transact)
+        except ClientError as exc:
+            if _condition_failed(exc):
+                raise Conflict("The record changed meanwhile; nothing was deleted.") from None
+            raise
+
+
+@dataclass
+class RuleCount:
+    """What one rule did (or would do) in a run."""
+
+    due: int = 0
+    done: int = 0
+    held: int = 0
+    changed: int = 0
+    record_ids: list[str] = field(default_factory=list)
+
+
+def record_id(register: str, item: dict[str, Any]) -> str:
+    """The record's id as the audit trail and the DPO name it."""
+    if register == CUSTOMER_REGISTER.key:
+        return customers.record_id(item)
+    return str(item.get("prospect_id") or item["pk"].split("#", 1)[1])
+
+
+def apply(rule: SweepRule, item: dict[str, Any], as_of: date, reads: ReadCounter) -> Access:
+    """One record's transition under `rule`; returns the audit access it made."""
+    cutoff = _cutoff(as_of)
+    rid = record_id(rule.register.key, item)
+    if rule.rule.action == "erase_contact":
+        result = erase_customer_contact(item, rule=rule.name, cutoff=cutoff)
+        return Access("erase", rule.register.key, rid, tuple(result["erased_fields"]))
+    if rule.register.key == PROSPECT_REGISTER.key and item.get("sk") == "PROFILE":
+        fields = tuple(f for f in rule.register.record_type(rule.rule.record_type).field_names if f in item)
+        delete_prospect(item, rule=rule.name, cutoff=cutoff, reads=reads)
+        return Access("delete", rule.register.key, rid, fields)
+    delete_record(rule.table(), item, rule=rule.name, cutoff=cutoff)
+    entity = item.get("entity")
+    fields = customers.personal_fields(item) if entity in ("customer", "order", "reseller_end_user") else ()
+    return Access("delete", rule.register.key, rid, fields)
+
+
+Transition = Callable[[SweepRule, dict[str, Any], date, ReadCounter], Access]
+
+
+def sweep(
+    as_of: date,
+    *,
+    dry_run: bool = False,
+    trigger: str = "manual",
+    transition: Transition = apply,
+    page_size: int = PAGE_SIZE,
+) -> dict[str, Any]:
+    """Apply every sweep rule to the records due on `as_of`; write and return the summary.
+
+    `dry_run` reads and counts only. `transition` is the per-record step (tests inject a
+    failing one to kill a run half-way).
+    """
+    run_id = uuid.uuid4().hex
+    started = clock.iso()
+    reads = ReadCounter()
+    counts: dict[str, RuleCount] = {}
+    for rule in sweep_rules():
+        count = counts.setdefault(rule.name, RuleCount())
+        accesses: list[Access] = []
+        for item in due_items(rule, as_of, reads, page_size):
+            count.due += 1
+            if "legal_hold" in item:
+                count.held += 1
+                continue
+            if dry_run:
+                if len(count.record_ids) < 100:
+                    count.record_ids.append(record_id(rule.register.key, item))
+                continue
+            try:
+                accesses.append(transition(rule, item, as_of, reads))
+                count.done += 1
+            except RecordHeld:
+                count.held += 1
+            except Conflict:
+                count.changed += 1
+            if len(accesses) >= 25:
+                audit.record(SWEEPER, accesses, run_id)
+                accesses = []
+        audit.record(SWEEPER, accesses, run_id)
+    summary: dict[str, Any] = {
+        "run_id": run_id,
+        "as_of": as_of.isoformat(),
+        "dry_run": dry_run,
+        "trigger": trigger,
+        "started_at": started,
+        "finished_at": clock.iso(),
+        "items_read": reads.items,
+        "rules": {
+            name: {"due": c.due, "done": c.done, "held": c.held, "changed": c.changed}
+            | ({"record_ids": c.record_ids} if dry_run else {})
+            for name, c in counts.items()
+        },
+        AUDIT_RULE: {"mechanism": "ttl", "after_months": AUDIT_RETENTION.months},
+    }
+    write_summary(summary)
+    log.info("retention sweep %s as_of=%s dry_run=%s read=%d", run_id, as_of, dry_run, reads.items)
+    return summary
+
+
+def write_summary(summary: dict[str, Any]) -> None:
+    """The run's counts per rule, in the audit trail under register `system`."""
+    event = audit._event(SWEEPER, Access("sweep", "system", RUNS_RECORD), summary["run_id"])
+    event["summary"] = {k: v for k, v in summary.items() if k != "rules"} | {
+        "rules": {name: {k: v for k, v in c.items() if k != "record_ids"} for name, c in summary["rules"].items()}
+    }
+    store.audit().put_item(Item=event)
+
+
+def last_runs(limit: int, cursor: str | None) -> dict[str, Any]:
+    """The newest sweep summaries (for the DPO)."""
+    return audit.by_record("system", RUNS_RECORD, limit, cursor)
+
+
+def preview(as_of: date, page_size: int = PAGE_SIZE) -> dict[str, Any]:
+    """What a run on `as_of` would do, without changing or recording anything."""
+    reads = ReadCounter()
+    rules: dict[str, Any] = {}
+    for rule in sweep_rules():
+        due, held = 0, 0
+        ids: list[str] = []
+        for item in due_items(rule, as_of, reads, page_size):
+            due += 1
+            if "legal_hold" in item:
+                held += 1
+            elif len(ids) < 100:
+                ids.append(record_id(rule.register.key, item))
+        rules[rule.name] = {
+            "due": due,
+            "held": held,
+            "record_ids": ids,
+            "action": rule.rule.action,
+            "after": rule.rule.after.text.en,
+        }
+    return {
+        "as_of": as_of.isoformat(),
+        "rules": rules,
+        "items_read": reads.items,
+        AUDIT_RULE: {"mechanism": "ttl", "after_months": AUDIT_RETENTION.months},
+    }
+
+
+# -- legal holds -----------------------------------------------------------------------
+
+HOLD_KINDS = ("customer", "prospect")
+
+
+def _hold_partition(kind: str, record_id: str) -> tuple[Any, str, str]:
+    if kind == "customer":
+        return store.customers(), f"CUSTOMER#{record_id}", customers.PROFILE
+    if kind == "prospect":
+        return store.prospects(), f"PROSPECT#{record_id}", "PROFILE"
+    raise ValidationFailed(f"kind must be one of {', '.join(HOLD_KINDS)}.", code="invalid_path")
+
+
+def _partition_keys(table: Any, pk: str) -> list[dict[str, str]]:
+    keys: list[dict[str, str]] = []
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(pk), "ProjectionExpression": "pk, sk"}
+    while True:
+        resp = table.query(**kwargs)
+        keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in resp["Items"])
+        if "LastEvaluatedKey" not in resp:
+            return keys
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def set_legal_hold(kind: str, record_id: str, reason: str, principal_id: str) -> dict[str, Any]:
+    """Hold every item of the record (a customer's profile and orders, a prospect's items).
+
+    The hold is an attribute on each item, so every deletion's condition sees it without
+    another read. The reason is the DPO's text about the case, not the person's data.
+    """
+    table, pk, profile_sk = _hold_partition(kind, record_id)
+    keys = _partition_keys(table, pk)
+    if not any(k["sk"] == profile_sk for k in keys):
+        raise NotFound("No such record.")
+    hold = {"reason": reason, "set_by": principal_id, "set_at": clock.iso()}
+    for k in keys:
+        table.update_item(
+            Key=k,
+            UpdateExpression="SET legal_hold = :h",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":h": hold},
+        )
+    return {"kind": kind, "record_id": record_id, "legal_hold": hold, "items": len(keys)}
+
+
+def lift_legal_hold(kind: str, record_id: str) -> dict[str, Any]:
+    """Lift the hold from every item of the record; due deletions resume at the next run."""
+    table, pk, profile_sk = _hold_partition(kind, record_id)
+    keys = _partition_keys(table, pk)
+    if not any(k["sk"] == profile_sk for k in keys):
+        raise NotFound("No such record.")
+    for k in keys:
+        table.update_item(Key=k, UpdateExpression="REMOVE legal_hold", ConditionExpression="attribute_exists(pk)")
+    return {"kind": kind, "record_id": record_id, "legal_hold": None, "items": len(keys)}
+
+
+def today() -> date:
+    """Today's Finnish date by the injected clock."""
+    return local_date(clock.now())
+
+
+def event_time(raw: dict[str, Any]) -> datetime | None:
+    """The scheduled event's `time`, if the invocation came from the schedule."""
+    value = raw.get("time")
+    if raw.get("detail-type") != "Scheduled Event" or not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None

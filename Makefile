@@ -33,7 +33,7 @@ package: $(STAMP)  ## the deployable CloudFormation template and Lambda bundle i
 	AWS_DEFAULT_REGION=eu-north-1 $(VENV)/bin/chalice package --stage prod --merge-template infra/resources.json dist
 
 cfn-lint: package
-	$(VENV)/bin/cfn-lint dist/sam.json
+	$(VENV)/bin/cfn-lint dist/sam.json infra/partner-role.json
 
 bench: $(STAMP)
 	$(PY) -m bench

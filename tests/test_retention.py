@@ -1,0 +1,338 @@
+"""The retention sweeper across date boundaries, with an injected clock and moto."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import botocore.client
+import pytest
+
+from chalicelib import accounts, clock, customers, retention, store
+from chalicelib.errors import ValidationFailed
+from chalicelib.events import retention_sweeper
+from tests.conftest import PASSWORD, Stack
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def new_customer(n: int = 1, *, login: bool = True) -> dict[str, Any]:
+    item = customers.create_customer(
+        {
+            "organization": f"Esimerkki {n} Oy",
+            "business_id": "0112038-9",
+            "contact_name": "Maija Meikäläinen",
+            "email": f"maija{n}@yritys.fi",
+            "phone": "+358401234567",
+            "address": {"street": "Katu 1", "postal_code": "00100", "city": "Helsinki"},
+            "billing_address": {"street": "PL 1", "postal_code": "00101", "city": "Helsinki"},
+            "username": f"maija{n}",
+            "consent_service_messages": True,
+        }
+    )
+    if login:
+        accounts.create_customer_login(item["username"], item["email"], item["customer_id"], PASSWORD)
+    return item
+
+
+def profile(customer_id: str) -> dict[str, Any]:
+    return store.customers().get_item(Key={"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"})["Item"]
+
+
+def exists(table: Any, pk: str, sk: str) -> bool:
+    return "Item" in table.get_item(Key={"pk": pk, "sk": sk})
+
+
+def login_exists(stack: Stack, username: str) -> bool:
+    try:
+        stack.cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username=username)
+    except stack.cognito.exceptions.UserNotFoundException:
+        return False
+    return True
+
+
+@pytest.fixture
+def operations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every DynamoDB operation name the code under test calls."""
+    seen: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def spy(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        seen.append(operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    return seen
+
+
+def test_customer_contact_is_erased_after_grace_keeping_bookkeeping(stack: Stack, operations: list[str]) -> None:
+    with clock.frozen(utc(2025, 1, 10, 9)):
+        item = new_customer()
+        customers.end_contract(item["customer_id"], date(2025, 3, 15))
+    assert profile(item["customer_id"])["retention_due_at"] == "2026-03-15"
+
+    with clock.frozen(utc(2026, 3, 14, 0)):
+        run = retention.sweep(date(2026, 3, 14))
+    assert run["rules"]["customer_grace"]["done"] == 0
+    assert profile(item["customer_id"])["email"] == "maija1@yritys.fi"
+
+    with clock.frozen(utc(2026, 3, 15, 0)):
+        run = retention.sweep(date(2026, 3, 15))
+    assert run["rules"]["customer_grace"] == {"due": 1, "done": 1, "held": 0, "changed": 0}
+    after = profile(item["customer_id"])
+    for gone in ("contact_name", "email", "email_norm", "phone", "address", "username", "consent_service_messages"):
+        assert gone not in after
+    assert after["organization"] == "Esimerkki 1 Oy"
+    assert after["business_id"] == "0112038-9"
+    assert after["billing_address"]["street"] == "PL 1"
+    assert after["status"] == "erased"
+    # The bookkeeping remainder moves to its own rule: 6 years from the end of 2025.
+    assert (after["retention_rule"], after["retention_due_at"]) == ("customer_bookkeeping", "2032-01-01")
+    assert not exists(store.customers(), "EMAIL#maija1@yritys.fi", "UNIQUE")
+    assert not exists(store.customers(), "USERNAME#maija1", "UNIQUE")
+    assert not login_exists(stack, "maija1")
+    assert "Scan" not in operations
+
+    # The remainder goes when its own date comes, not before.
+    with clock.frozen(utc(2031, 12, 31, 0)):
+        assert retention.sweep(date(2031, 12, 31))["rules"]["customer_bookkeeping"]["done"] == 0
+    with clock.frozen(utc(2032, 1, 1, 0)):
+        assert retention.sweep(date(2032, 1, 1))["rules"]["customer_bookkeeping"]["done"] == 1
+    assert not exists(store.customers(), f"CUSTOMER#{item['customer_id']}", "PROFILE")
+
+
+def test_leap_day_contract_end_is_due_on_feb_28(stack: Stack) -> None:
+    with clock.frozen(utc(2024, 1, 2, 9)):
+        item = new_customer(login=False)
+        customers.end_contract(item["customer_id"], date(2024, 2, 29))
+    assert profile(item["customer_id"])["retention_due_at"] == "2025-02-28"
+    assert retention.sweep(date(2025, 2, 27))["rules"]["customer_grace"]["due"] == 0
+    assert retention.sweep(date(2025, 2, 28))["rules"]["customer_grace"]["done"] == 1
+
+
+def test_bookkeeping_due_counts_from_the_end_of_the_fiscal_year() -> None:
+    assert retention.bookkeeping_due(date(2024, 2, 29)) == date(2031, 1, 1)
+    assert retention.bookkeeping_due(date(2025, 12, 31)) == date(2032, 1, 1)
+    assert retention.bookkeeping_due(date(2026, 1, 1)) == date(2033, 1, 1)
+
+
+def test_orders_go_at_the_year_end_boundary(stack: Stack) -> None:
+    with clock.frozen(utc(2020, 6, 1, 9)):
+        item = new_customer(login=False)
+    with clock.frozen(utc(2020, 12, 31, 12)):
+        last_of_2020 = customers.add_order(
+            item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
+        )
+    with clock.frozen(utc(2021, 1, 1, 12)):
+        first_of_2021 = customers.add_order(
+            item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
+        )
+    assert last_of_2020["retention_due_at"] == "2027-01-01"
+    assert first_of_2021["retention_due_at"] == "2028-01-01"
+    table = store.customers()
+    assert retention.sweep(date(2026, 12, 31))["rules"]["order_bookkeeping"]["done"] == 0
+    run = retention.sweep(date(2027, 1, 1))
+    assert run["rules"]["order_bookkeeping"]["done"] == 1
+    assert not exists(table, last_of_2020["pk"], last_of_2020["sk"])
+    assert exists(table, first_of_2021["pk"], first_of_2021["sk"])
+    assert retention.sweep(date(2028, 1, 1))["rules"]["order_bookkeeping"]["done"] == 1
+    assert not exists(table, first_of_2021["pk"], first_of_2021["sk"])
+
+
+def test_finnish_date_decides_what_is_due() -> None:
+    # 21:59 UTC on 14 July is 00:59 on 15 July in Helsinki (EEST, UTC+3).
+    assert retention.local_date(utc(2026, 7, 14, 21, 59)) == date(2026, 7, 15)
+    assert retention.local_date(utc(2026, 7, 14, 20, 59)) == date(2026, 7, 14)
+    # In winter (EET, UTC+2) midnight is 22:00 UTC.
+    assert retention.local_date(utc(2026, 12, 31, 22, 0)) == date(2027, 1, 1)
+    assert retention.local_date(utc(2026, 12, 31, 21, 59)) == date(2026, 12, 31)
+
+
+def scheduled(at: datetime, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "eu-north-1",
+        "resources": [],
+        "detail": detail or {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("fires", "acts", "as_of"),
+    [
+        # Summer: 23:00 UTC is 02:00 EEST the next day; 00:00 UTC is 03:00.
+        (utc(2026, 7, 14, 23), True, "2026-07-15"),
+        (utc(2026, 7, 15, 0), False, None),
+        # Winter: 00:00 UTC is 02:00 EET; 23:00 UTC is 01:00.
+        (utc(2026, 1, 14, 23), False, None),
+        (utc(2026, 1, 15, 0), True, "2026-01-15"),
+        # Spring forward (Sun 29 March 2026, at 01:00 UTC): 23:00 UTC Sat is 01:00 EET, 00:00 UTC is 02:00.
+        (utc(2026, 3, 28, 23), False, None),
+        (utc(2026, 3, 29, 0), True, "2026-03-29"),
+        # Fall back (Sun 25 October 2026, at 01:00 UTC): 23:00 UTC Sat is 02:00 EEST, 00:00 UTC is 03:00.
+        (utc(2026, 10, 24, 23), True, "2026-10-25"),
+        (utc(2026, 10, 25, 0), False, None),
+    ],
+)
+def test_schedule_acts_once_a_day_at_two_finnish_time(
+    stack: Stack, fires: datetime, acts: bool, as_of: str | None
+) -> None:
+    result = retention_sweeper(scheduled(fires), None)
+    if acts:
+        assert result["as_of"] == as_of
+        assert result["trigger"] == "schedule"
+    else:
+        assert result["skipped"] is True
+
+
+def test_manual_payload_and_future_as_of(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    with clock.frozen(utc(2026, 5, 1, 9)):
+        result = retention_sweeper({"as_of": "2027-01-01", "dry_run": True}, None)
+        assert (result["as_of"], result["dry_run"], result["trigger"]) == ("2027-01-01", True, "manual")
+        monkeypatch.setenv("STAGE", "prod")
+        store.reset()
+        with pytest.raises(ValidationFailed) as refused:
+            retention_sweeper({"as_of": "2026-05-02"}, None)
+        assert refused.value.code == "as_of_in_future"
+        assert retention_sweeper({"as_of": "2026-05-01", "dry_run": True}, None)["as_of"] == "2026-05-01"
+    for bad in ("2026-02-30", "20260101", 20260101, "tomorrow"):
+        with pytest.raises(ValidationFailed):
+            retention.parse_as_of(bad, today=date(2026, 1, 1), is_prod=False)
+
+
+def test_dry_run_changes_nothing_and_is_summarised(stack: Stack) -> None:
+    with clock.frozen(utc(2025, 1, 10, 9)):
+        item = new_customer()
+        customers.end_contract(item["customer_id"], date(2025, 3, 15))
+    before = profile(item["customer_id"])
+    run = retention.sweep(date(2026, 6, 1), dry_run=True)
+    assert run["rules"]["customer_grace"]["due"] == 1
+    assert run["rules"]["customer_grace"]["done"] == 0
+    assert run["rules"]["customer_grace"]["record_ids"] == [item["customer_id"]]
+    assert profile(item["customer_id"]) == before
+    assert login_exists(stack, "maija1")
+    runs = retention.last_runs(10, None)["items"]
+    assert runs[0]["summary"]["dry_run"] is True
+    assert runs[0]["summary"]["rules"]["customer_grace"]["due"] == 1
+    assert runs[0]["principal_id"] == "system:retention_sweeper"
+
+
+def test_legal_hold_suspends_deletion_until_lifted(stack: Stack) -> None:
+    with clock.frozen(utc(2019, 3, 1, 9)):
+        item = new_customer()
+        order = customers.add_order(
+            item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
+        )
+        customers.end_contract(item["customer_id"], date(2019, 3, 15))
+    hold = retention.set_legal_hold("customer", item["customer_id"], "Riita-asia 12/2026", "dora")
+    assert hold["items"] == 2
+    run = retention.sweep(date(2026, 6, 1))
+    assert run["rules"]["customer_grace"]["held"] == 1
+    assert run["rules"]["order_bookkeeping"]["held"] == 1
+    assert profile(item["customer_id"])["email"] == "maija1@yritys.fi"
+    assert exists(store.customers(), order["pk"], order["sk"])
+    assert login_exists(stack, "maija1")
+
+    retention.lift_legal_hold("customer", item["customer_id"])
+    run = retention.sweep(date(2026, 6, 1))
+    assert run["rules"]["customer_grace"]["done"] == 1
+    assert run["rules"]["order_bookkeeping"]["done"] == 1
+    assert not exists(store.customers(), order["pk"], order["sk"])
+
+
+def test_hold_set_after_the_read_still_stops_the_write(stack: Stack) -> None:
+    """The transition's own condition re-checks the hold, not just the index read."""
+    with clock.frozen(utc(2019, 3, 1, 9)):
+        item = new_customer(login=False)
+        order = customers.add_order(
+            item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
+        )
+    stale = store.customers().get_item(Key={"pk": order["pk"], "sk": order["sk"]})["Item"]
+    retention.set_legal_hold("customer", item["customer_id"], "Verotarkastus", "dora")
+    rule = next(r for r in retention.sweep_rules() if r.name == "order_bookkeeping")
+    with pytest.raises(retention.Conflict):
+        retention.apply(rule, stale, date(2026, 6, 1), retention.ReadCounter())
+    assert exists(store.customers(), order["pk"], order["sk"])
+
+
+def test_run_killed_half_way_is_finished_by_the_next_run(stack: Stack) -> None:
+    with clock.frozen(utc(2019, 3, 1, 9)):
+        item = new_customer(login=False)
+        orders = [
+            customers.add_order(item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]})
+            for _ in range(10)
+        ]
+    calls = {"n": 0}
+
+    def dies_after_four(rule: Any, record: dict[str, Any], as_of: date, reads: Any) -> Any:
+        if calls["n"] == 4:
+            raise RuntimeError("Lambda timed out")
+        calls["n"] += 1
+        return retention.apply(rule, record, as_of, reads)
+
+    with pytest.raises(RuntimeError):
+        retention.sweep(date(2026, 6, 1), transition=dies_after_four, page_size=3)
+    remaining = [o for o in orders if exists(store.customers(), o["pk"], o["sk"])]
+    assert len(remaining) == 6
+    assert retention.last_runs(10, None)["items"] == []  # a killed run wrote no summary
+
+    run = retention.sweep(date(2026, 6, 1), page_size=3)
+    assert run["rules"]["order_bookkeeping"] == {"due": 6, "done": 6, "held": 0, "changed": 0}
+    assert all(not exists(store.customers(), o["pk"], o["sk"]) for o in orders)
+    assert retention.sweep(date(2026, 6, 1))["rules"]["order_bookkeeping"]["due"] == 0
+
+
+def test_prospects_end_users_follow_their_rules(stack: Stack) -> None:
+    prospects, custs = store.prospects(), store.customers()
+    prospects.put_item(
+        Item={
+            "pk": "PROSPECT#p1",
+            "sk": "PROFILE",
+            "prospect_id": "p1",
+            "email": "a@b.fi",
+            "retention_rule": "prospect_unverified",
+            "retention_due_at": "2026-05-31T10:00:00Z",
+        }
+    )
+    prospects.put_item(Item={"pk": "PROSPECT#p1", "sk": "SOURCE#acme", "prospect_id": "p1"})
+    prospects.put_item(
+        Item={
+            "pk": "PROSPECT#p2",
+            "sk": "PROFILE",
+            "prospect_id": "p2",
+            "retention_rule": "prospect_unverified",
+            "retention_due_at": "2026-06-02",
+        }
+    )
+    custs.put_item(
+        Item={
+            "pk": "RESELLER#r",
+            "sk": "ENDUSER#e1",
+            "entity": "reseller_end_user",
+            "end_user_id": "e1",
+            "name": "N",
+            "email": "e@x.fi",
+            "retention_rule": "end_user_reseller_ended",
+            "retention_due_at": "2026-06-01",
+        }
+    )
+    run = retention.sweep(date(2026, 6, 1))
+    assert run["rules"]["prospect_unverified"]["done"] == 1
+    assert run["rules"]["end_user_reseller_ended"]["done"] == 1
+    assert not exists(prospects, "PROSPECT#p1", "PROFILE")
+    assert not exists(prospects, "PROSPECT#p1", "SOURCE#acme")
+    assert exists(prospects, "PROSPECT#p2", "PROFILE")
+    assert not exists(custs, "RESELLER#r", "ENDUSER#e1")
+
+
+def test_every_rule_comes_from_the_register_definitions() -> None:
+    names = {r.name for r in retention.sweep_rules()}
+    assert {"customer_grace", "customer_bookkeeping", "order_bookkeeping", "prospect_unverified"} <= names
+    assert not {"customer_objection", "prospect_objection"} & names  # objections act at once

@@ -1,0 +1,282 @@
+"""The local stack: moto server, provisioned from infra/resources.json, demo users, the API
+served the way `chalice local` serves it, and the worker.
+
+Everything runs in this one process, on threads: the emulator on `aws_port`, the API on
+`api_port`, the worker beside them. The app talks to the emulator over HTTP only
+(`AWS_ENDPOINT_URL`), exactly as it would talk to AWS, with dummy credentials so nothing
+can reach a real account.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from devstack import gateway, provision
+from devstack.worker import IMPORT_HANDLER, SWEEPER_HANDLER, Worker
+
+log = logging.getLogger("devstack")
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+REGION = "eu-north-1"
+PREFIX = "local"
+CHALICE_STAGE = "dev"
+
+# The demo principals: one per group (DESIGN §2). The customer registers itself through
+# the API (POST /registrations), so it has a customer record as well as a login.
+DEMO_USERS: dict[str, dict[str, Any]] = {
+    "staff": {"username": "demo-staff", "groups": ["staff"], "attributes": {}},
+    "dpo": {"username": "demo-dpo", "groups": ["dpo"], "attributes": {}},
+    "partner": {
+        "username": "demo-acme",
+        "groups": ["partner"],
+        "attributes": {"partner_id": "acme", "partner_type": "data_provider"},
+    },
+    "reseller": {
+        "username": "demo-resello",
+        "groups": ["partner"],
+        "attributes": {"partner_id": "resello", "partner_type": "reseller"},
+    },
+}
+DEMO_CUSTOMER_USERNAME = "demo-customer"
+DEMO_CUSTOMER = {
+    "organization": "Esimerkki Oy",
+    "business_id": "0112038-9",
+    "contact_name": "Demo Asiakas",
+    "email": "demo.asiakas@example.com",
+    "phone": "040 123 4567",
+    "address": {"street": "Esimerkkikatu 1", "postal_code": "00100", "city": "Helsinki"},
+    "username": DEMO_CUSTOMER_USERNAME,
+    "consent_service_messages": True,
+}
+
+
+@dataclass
+class Options:
+    """Where the stack listens and writes; every field can come from a flag or the environment."""
+
+    host: str = "127.0.0.1"
+    aws_port: int = 5000
+    api_port: int = 8000
+    state_dir: Path = field(default_factory=lambda: PROJECT_DIR / ".local")
+    region: str = REGION
+    poll_wait_seconds: int = 2
+
+
+def demo_password() -> str:
+    """A fresh password that meets the pool's policy (upper, lower, digit, symbol, ≥12)."""
+    return f"Demo-{secrets.token_urlsafe(18)}-7x"
+
+
+def aws_credentials_env() -> dict[str, str]:
+    """Dummy credentials: whatever the developer's shell holds, nothing reaches real AWS."""
+    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def chalice_config_env(stage: str = CHALICE_STAGE) -> dict[str, str]:
+    """The environment variables .chalice/config.json gives the stage (global, then stage)."""
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    env = dict(config.get("environment_variables", {}))
+    env.update(config.get("stages", {}).get(stage, {}).get("environment_variables", {}))
+    return {k: str(v) for k, v in env.items()}
+
+
+class PortInUse(RuntimeError):
+    """Raised before anything starts when a port the stack needs is taken."""
+
+
+def require_free_port(host: str, port: int) -> None:
+    """Refuse early: moto's threaded server would wait forever if its bind failed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"{host}:{port} is in use (another local stack?); choose other ports with "
+                "--aws-port/--api-port or DEVSTACK_AWS_PORT/DEVSTACK_API_PORT"
+            ) from exc
+
+
+class LocalStack:
+    """Start and stop the whole stack; `info` is what `.local/stack.json` holds."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.info: dict[str, Any] = {}
+        self.passwords: dict[str, str] = {}
+        self._moto: Any = None
+        self._api: Any = None
+        self._api_thread: threading.Thread | None = None
+        self.worker: Worker | None = None
+        self._owns_stack_file = False
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.aws_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.api_port}"
+
+    @property
+    def stack_file(self) -> Path:
+        return self.options.state_dir / "stack.json"
+
+    def session(self) -> Any:
+        creds = aws_credentials_env()
+        return boto3.session.Session(
+            aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.options.region,
+        )
+
+    def client(self, service: str) -> Any:
+        return self.session().client(service, endpoint_url=self.endpoint_url)
+
+    # -- start ---------------------------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        """Emulator → provision → demo staff/partners → API → demo customer → worker → stack.json."""
+        for port in (self.options.aws_port, self.options.api_port):
+            require_free_port(self.options.host, port)
+        # A stale stack.json (from a killed run) would announce a stack that is not there.
+        self.stack_file.unlink(missing_ok=True)
+        self._owns_stack_file = True
+        self._isolate_environment()
+        self._start_emulator()
+        stack = provision.provision(self.session(), PREFIX, self.options.region, endpoint_url=self.endpoint_url)
+        stack["aws_endpoint_url"] = self.endpoint_url
+        self._apply_app_environment(stack)
+        users = self._create_demo_users(stack)
+        app = self._start_api()
+        users["customer"] = self._register_demo_customer()
+        self.worker = Worker(
+            app,
+            self.client("sqs"),
+            stack["import_queue_url"],
+            self.options.region,
+            wait_seconds=self.options.poll_wait_seconds,
+        )
+        self.worker.start()
+        self.info = {
+            "api_url": self.api_url,
+            "aws_endpoint_url": self.endpoint_url,
+            "region": self.options.region,
+            "user_pool_id": stack["user_pool_id"],
+            "user_pool_client_id": stack["user_pool_client_id"],
+            "upload_bucket": stack["upload_bucket"],
+            "import_queue_url": stack["import_queue_url"],
+            "tables": stack["tables"],
+            # Extras beyond DESIGN §3.
+            "import_dlq_url": stack["import_dlq_url"],
+            "secrets": {"pseudonym_key": stack["pseudonym_key_secret"], "unsubscribe": stack["unsubscribe_secret"]},
+            "users": users,
+            # Which Lambda entry points the worker found in the app (it invokes only these).
+            "worker": {name: name in app.handler_map for name in (IMPORT_HANDLER, SWEEPER_HANDLER)},
+        }
+        self._write_stack_file()
+        return self.info
+
+    def _isolate_environment(self) -> None:
+        for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            os.environ.pop(var, None)
+        os.environ.update(aws_credentials_env())
+        os.environ["AWS_DEFAULT_REGION"] = self.options.region
+        os.environ["AWS_REGION"] = self.options.region
+
+    def _start_emulator(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.aws_port, verbose=False)
+        self._moto.start()
+        log.info("AWS emulator (moto server) on %s", self.endpoint_url)
+
+    def _apply_app_environment(self, stack: dict[str, Any]) -> None:
+        """The Lambda environment: the stage's config.json variables, then the infrastructure's."""
+        env = {**chalice_config_env(), **provision.app_environment(stack, stage=PREFIX), **aws_credentials_env()}
+        os.environ.update(env)
+
+    def _create_demo_users(self, stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        cognito = self.client("cognito-idp")
+        pool = stack["user_pool_id"]
+        users: dict[str, dict[str, Any]] = {}
+        for kind, spec in DEMO_USERS.items():
+            password = demo_password()
+            attrs = [{"Name": f"custom:{k}", "Value": v} for k, v in spec["attributes"].items()]
+            cognito.admin_create_user(
+                UserPoolId=pool, Username=spec["username"], UserAttributes=attrs, MessageAction="SUPPRESS"
+            )
+            cognito.admin_set_user_password(
+                UserPoolId=pool, Username=spec["username"], Password=password, Permanent=True
+            )
+            for group in spec["groups"]:
+                cognito.admin_add_user_to_group(UserPoolId=pool, Username=spec["username"], GroupName=group)
+            users[kind] = {
+                "username": spec["username"],
+                "password": password,
+                "groups": spec["groups"],
+                **spec["attributes"],
+            }
+        return users
+
+    def _start_api(self) -> Any:
+        """Load the app and serve it as `chalice local` does (CLIFactory → LocalDevServer)."""
+        from chalice.cli.factory import CLIFactory
+        from chalice.local import create_local_server
+
+        gateway.install()
+        # A copy of the environment: the variables are already applied above, in the order
+        # Lambda would see them; Chalice must not re-apply the stage's STAGE on top.
+        factory = CLIFactory(str(PROJECT_DIR), environ=dict(os.environ))
+        config = factory.create_config_obj(chalice_stage_name=CHALICE_STAGE)
+        app = config.chalice_app
+        self._api = create_local_server(app, config, self.options.host, self.options.api_port)
+        self._api_thread = threading.Thread(target=self._api.server.serve_forever, name="devstack-api", daemon=True)
+        self._api_thread.start()
+        log.info("API (chalice local) on %s", self.api_url)
+        return app
+
+    def _register_demo_customer(self) -> dict[str, Any]:
+        password = demo_password()
+        resp = requests.post(f"{self.api_url}/registrations", json={**DEMO_CUSTOMER, "password": password}, timeout=30)
+        if resp.status_code != 201:
+            raise RuntimeError(f"demo customer registration failed: HTTP {resp.status_code} {resp.text[:300]}")
+        return {
+            "username": DEMO_CUSTOMER_USERNAME,
+            "password": password,
+            "groups": ["customer"],
+            "customer_id": resp.json()["customer_id"],
+        }
+
+    def _write_stack_file(self) -> None:
+        self.options.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.stack_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.info, indent=2) + "\n")
+        tmp.chmod(0o600)
+        tmp.replace(self.stack_file)  # atomic: readers never see half a file
+
+    # -- stop ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Worker first (it uses both), then the API, then the emulator."""
+        if self.worker is not None:
+            self.worker.stop()
+        if self._api is not None:
+            self._api.shutdown()
+            self._api.server.server_close()
+        if self._moto is not None:
+            self._moto.stop()
+        if self._owns_stack_file:
+            self.stack_file.unlink(missing_ok=True)

@@ -1,0 +1,239 @@
+"""The local stack's stand-in for Lambda's event sources: SQS → `partner_import`, and the
+nightly schedule → `retention_sweeper`.
+
+Uploads reach the import queue the way they do in AWS: the emulator (moto server) delivers
+the bucket's `s3:ObjectCreated:*` notification for `incoming/` to the queue itself. This
+worker only plays Lambda's part: it long-polls the queue, hands each batch to the app's
+`partner_import` handler as an SQS Lambda event, deletes what succeeded and leaves the
+items named in `batchItemFailures` (or the whole batch, if the handler raises) on the
+queue, so the queue's redrive policy moves repeat failures to the dead-letter queue.
+
+The handlers are looked up in the Chalice app's `handler_map` at each poll, through the
+same wrappers Lambda would call (middleware included). When the app has no such handler,
+the worker does not receive messages at all: a received-but-unhandled message would count
+towards `maxReceiveCount` and end in the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalice.app import SQSEventConfig
+from chalice.local import LambdaContext
+
+log = logging.getLogger("devstack.worker")
+
+IMPORT_HANDLER = "partner_import"
+SWEEPER_HANDLER = "retention_sweeper"
+SWEEP_ZONE = ZoneInfo("Europe/Helsinki")
+SWEEP_AT = time(2, 0)
+ACCOUNT_ID = "123456789012"  # moto's default account
+MAX_BATCH = 10  # SQS ReceiveMessage's limit, and Lambda's default batch size
+
+
+def next_sweep_at(now: datetime, zone: ZoneInfo = SWEEP_ZONE, at: time = SWEEP_AT) -> datetime:
+    """The next 02:00 wall-clock time in Helsinki strictly after `now` (aware), in UTC.
+
+    Computed on the local date so a daylight-saving change moves the UTC instant, not the
+    wall-clock hour, as the production schedule's rule is written for Finnish time.
+    """
+    local_now = now.astimezone(zone)
+    candidate = datetime.combine(local_now.date(), at, tzinfo=zone)
+    if candidate <= local_now:
+        candidate = datetime.combine(local_now.date() + timedelta(days=1), at, tzinfo=zone)
+    return candidate.astimezone(UTC)
+
+
+def sqs_lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping passes for a batch of received messages."""
+    records = []
+    for msg in messages:
+        body = msg["Body"]
+        records.append(
+            {
+                "messageId": msg["MessageId"],
+                "receiptHandle": msg["ReceiptHandle"],
+                "body": body,
+                "attributes": dict(msg.get("Attributes", {})),
+                "messageAttributes": msg.get("MessageAttributes", {}),
+                "md5OfBody": msg.get("MD5OfBody") or hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        )
+    return {"Records": records}
+
+
+def scheduled_event(when: datetime, region: str, rule: str = "retention_sweeper-nightly") -> dict[str, Any]:
+    """The event EventBridge passes to a scheduled Lambda."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{rule}"],
+        "detail": {},
+    }
+
+
+def failed_ids(response: Any) -> set[str] | None:
+    """Message ids the handler reported as failed; None means "treat the batch as failed"."""
+    if response is None:
+        return set()
+    if not isinstance(response, dict):
+        return set()
+    items = response.get("batchItemFailures", [])
+    if not isinstance(items, list):
+        return None
+    ids = set()
+    for item in items:
+        if not isinstance(item, dict) or not item.get("itemIdentifier"):
+            # Lambda fails the whole batch when a failure entry is malformed.
+            return None
+        ids.add(str(item["itemIdentifier"]))
+    return ids
+
+
+class Worker:
+    """Runs the import poller and the nightly sweep on two threads until `stop()`."""
+
+    def __init__(
+        self,
+        app: Any,
+        sqs: Any,
+        queue_url: str,
+        region: str,
+        wait_seconds: int = 2,
+        clock: Any = None,
+    ) -> None:
+        self.app = app
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.region = region
+        self.wait_seconds = wait_seconds
+        self._now = clock or (lambda: datetime.now(UTC))
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self._warned_missing: set[str] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        for name, target in (("import-poller", self._poll_loop), ("nightly-sweep", self._sweep_loop)):
+            thread = threading.Thread(target=target, name=f"devstack-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask both loops to finish; an in-flight long poll ends within `wait_seconds`."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    # -- handlers ------------------------------------------------------------------------
+
+    def handler(self, name: str) -> Any:
+        """The app's Lambda entry point `name`, or None (logged once) if it has none yet."""
+        found = self.app.handler_map.get(name)
+        if found is None and name not in self._warned_missing:
+            self._warned_missing.add(name)
+            log.warning("the app defines no %s handler yet; the worker leaves its events alone", name)
+        elif found is not None:
+            self._warned_missing.discard(name)
+        return found
+
+    def batch_size(self) -> int:
+        for source in getattr(self.app, "event_sources", []):
+            if isinstance(source, SQSEventConfig) and source.name == IMPORT_HANDLER:
+                return max(1, min(MAX_BATCH, int(source.batch_size)))
+        return MAX_BATCH
+
+    # -- imports -------------------------------------------------------------------------
+
+    def poll_once(self) -> int:
+        """Receive one batch, invoke `partner_import`, delete the successes. Returns the batch size."""
+        handler = self.handler(IMPORT_HANDLER)
+        if handler is None:
+            self._stop.wait(self.wait_seconds)
+            return 0
+        received = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size(),
+            WaitTimeSeconds=self.wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return 0
+        event = sqs_lambda_event(received, self._queue_arn, self.region)
+        context = LambdaContext(IMPORT_HANDLER, memory_size=1024, max_runtime_ms=900_000)
+        try:
+            failures = failed_ids(handler(event, context))
+        except Exception:
+            log.exception("partner_import raised; the whole batch of %d stays on the queue", len(received))
+            return len(received)
+        if failures is None:
+            log.error("partner_import returned a malformed batchItemFailures; the whole batch stays on the queue")
+            return len(received)
+        done = [m for m in received if m["MessageId"] not in failures]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        log.info(
+            "partner_import handled %d message(s): %d done, %d left for retry",
+            len(received),
+            len(done),
+            len(received) - len(done),
+        )
+        return len(received)
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                if self._stop.is_set():
+                    break  # the emulator is going away under us
+                log.exception("import poll failed; retrying")
+                self._stop.wait(1)
+
+    # -- nightly sweep -------------------------------------------------------------------
+
+    def sweep(self, when: datetime) -> Any:
+        """Invoke `retention_sweeper` with the scheduled event for `when`."""
+        handler = self.handler(SWEEPER_HANDLER)
+        if handler is None:
+            return None
+        log.info("retention_sweeper: nightly run for %s", when.isoformat())
+        result = handler(scheduled_event(when, self.region), LambdaContext(SWEEPER_HANDLER, 1024, 900_000))
+        log.info("retention_sweeper finished")
+        return result
+
+    def _sweep_loop(self) -> None:
+        due = next_sweep_at(self._now())
+        log.info("next nightly retention sweep at %s (02:00 Europe/Helsinki)", due.astimezone(SWEEP_ZONE).isoformat())
+        while not self._stop.is_set():
+            remaining = (due - self._now()).total_seconds()
+            if remaining > 0:
+                self._stop.wait(min(remaining, 60))
+                continue
+            try:
+                self.sweep(due)
+            except Exception:
+                log.exception("retention_sweeper raised")
+            due = next_sweep_at(self._now())

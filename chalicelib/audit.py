@@ -35,7 +35,7 @@ def _event(principal: Principal, access: Access, request_id: str) -> dict[str, A
     at = clock.now()
     return {
         "pk": f"RECORD#{access.register}#{access.record_id}",
-        "sk": f"{clock.iso(at)}#{uuid.uuid4().hex}",
+        "sk": f"{clock.sortable(at)}#{uuid.uuid4().hex}",
         "principal_id": principal.principal_id,
         "roles": sorted(r.value for r in principal.roles),
         "action": access.action,

@@ -19,6 +19,11 @@ def iso(moment: datetime | None = None) -> str:
     return (moment or now()).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def sortable(moment: datetime | None = None) -> str:
+    """`moment` (default now) with microseconds, for sort keys that must keep creation order."""
+    return (moment or now()).astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 @contextmanager
 def frozen(moment: datetime) -> Iterator[None]:
     """Fix the clock at `moment` inside the block (tests, `as_of` runs)."""

@@ -112,7 +112,7 @@ def create_customer(data: dict[str, Any]) -> dict[str, Any]:
         "updated_at": now,
         "version": 1,
         "list_pk": "CUSTOMER",
-        "list_sk": f"{now}#{customer_id}",
+        "list_sk": f"{clock.sortable()}#{customer_id}",
     }
     if consent is not None:
         item["consent_service_messages"] = {"given": consent, "at": now}
@@ -339,7 +339,7 @@ def add_order(customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
     total = sum((Decimal(i["unit_price"]) * i["quantity"] for i in data["items"]), Decimal("0"))
     item = {
         "pk": _pk(customer_id),
-        "sk": f"ORDER#{clock.iso(now)}#{order_id}",
+        "sk": f"ORDER#{clock.sortable(now)}#{order_id}",
         "entity": "order",
         "order_id": order_id,
         "customer_id": customer_id,
@@ -403,7 +403,7 @@ def add_end_user(partner_id: str, data: dict[str, Any]) -> dict[str, Any]:
         "email_norm": email_key(data["email"]),
         "created_at": now,
         "list_pk": f"ENDUSER#{partner_id}",
-        "list_sk": f"{now}#{end_user_id}",
+        "list_sk": f"{clock.sortable()}#{end_user_id}",
     }
     store.customers().put_item(Item=item)
     return item

@@ -1,45 +1,308 @@
-"""Customer register through the HTTP API, per principal kind."""
+"""Customer register through the HTTP API: what each principal can do, and what is audited."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Stack, Tokens, call, registration_body
+import boto3
+from boto3.dynamodb.conditions import Key
+
+from tests.conftest import REGION, Stack, Tokens, call, registration_body
+
+NEW_CUSTOMER = {
+    "organization": "Kuntoyhtymä Oy",
+    "business_id": "2617416-4",
+    "contact_name": "Pekka Puuronen",
+    "email": "Pekka.Puuronen@Kuntoyhtyma.FI",
+    "phone": "+358 50 765 4321",
+    "username": "pekka.p",
+    "billing_address": {"street": "Laskutie 5", "postal_code": "33100", "city": "Tampere"},
+    "active_services": [{"service": "Ilopiste Pro", "price": "49.90", "period": "month"}],
+}
 
 
-def test_customer_registers_and_reads_own_data(client: Any, tokens: Tokens) -> None:
+def _create(client: Any, tokens: Tokens, **overrides: Any) -> dict[str, Any]:
+    status, body = call(client, "POST", "/customers", tokens.staff, {**NEW_CUSTOMER, **overrides})
+    assert status == 201, body
+    return dict(body)
+
+
+def _audit(stack: Stack, record_id: str) -> list[dict[str, Any]]:
+    resp = stack.table("audit").query(KeyConditionExpression=Key("pk").eq(f"RECORD#customers#{record_id}"))
+    return list(resp["Items"])
+
+
+def test_registration_creates_customer_login_and_consent(client: Any, tokens: Tokens) -> None:
     status, body = call(client, "GET", "/me", tokens.customer)
     assert status == 200, body
-    assert body["customer"]["email"] == "asiakas@yritys.fi"
-    assert body["customer"]["phone"] == "+358401234567"
-    assert body["customer"]["consent_service_messages"]["given"] is True
+    customer = body["customer"]
+    assert customer["email"] == "asiakas@yritys.fi"
+    assert customer["phone"] == "+358401234567"
+    assert customer["consent_service_messages"]["given"] is True
+    assert customer["consent_service_messages"]["at"].endswith("Z")
     assert body["orders"] == []
+    assert "password" not in str(body)
 
 
-def test_staff_lists_customers(client: Any, tokens: Tokens) -> None:
-    status, body = call(client, "GET", "/customers", tokens.staff)
-    assert status == 200, body
-    assert [c["customer_id"] for c in body["items"]] == [tokens.customer_id]
-
-
-def test_customer_may_not_list_customers(client: Any, tokens: Tokens) -> None:
-    status, body = call(client, "GET", "/customers", tokens.customer)
-    assert status == 403
-    assert body["error"]["code"] == "forbidden"
-
-
-def test_forged_token_is_401(client: Any, tokens: Tokens) -> None:
-    status, body = call(client, "GET", "/customers", tokens.staff[:-4] + "AAAA")
-    assert status == 401
-    assert body["error"]["code"] == "unauthorized"
-
-
-def test_missing_token_is_401(client: Any, stack: Stack) -> None:
-    status, _ = call(client, "GET", "/customers")
-    assert status == 401
-
-
-def test_registration_refuses_unknown_fields(client: Any, stack: Stack) -> None:
-    status, body = call(client, "POST", "/registrations", None, registration_body("x123", "x@y.fi", shoe_size=42))
+def test_registration_requires_an_explicit_consent_answer(client: Any, stack: Stack) -> None:
+    body = registration_body("nelli", "nelli@firma.fi")
+    del body["consent_service_messages"]
+    status, resp = call(client, "POST", "/registrations", None, body)
     assert status == 400
-    assert "shoe_size" in body["error"]["message"]
+    assert {"field": "consent_service_messages", "reason": "required"} in resp["error"]["details"]
+    status, resp = call(client, "POST", "/registrations", None, {**body, "consent_service_messages": "yes"})
+    assert status == 400
+
+
+def test_registration_with_weak_password_leaves_nothing_behind(client: Any, stack: Stack) -> None:
+    status, resp = call(
+        client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi", password="short")
+    )
+    assert status == 400
+    status, resp = call(
+        client,
+        "POST",
+        "/registrations",
+        None,
+        registration_body("heikki", "h@firma.fi", password="alllowercase-no-digits"),
+    )
+    assert status == 400, resp
+    assert resp["error"]["details"][0]["field"] == "password"
+    # The email and username are free again: a compliant retry succeeds.
+    status, resp = call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))
+    assert status == 201, resp
+
+
+def test_email_and_username_are_unique(client: Any, tokens: Tokens) -> None:
+    status, body = call(client, "POST", "/registrations", None, registration_body("toinen", "ASIAKAS@yritys.fi"))
+    assert status == 409
+    assert "asiakas" not in body["error"]["message"].lower()
+    status, _ = call(client, "POST", "/customers", tokens.staff, {**NEW_CUSTOMER, "username": "asiakas"})
+    assert status == 409
+
+
+def test_staff_creates_reads_and_rectifies_a_customer(client: Any, stack: Stack, tokens: Tokens) -> None:
+    created = _create(client, tokens)
+    cid = created["customer_id"]
+    assert created["email"] == "Pekka.Puuronen@kuntoyhtyma.fi"
+    assert created["phone"] == "+358507654321"
+    assert created["active_services"][0]["price"] == "49.90"
+    cognito = boto3.client("cognito-idp", region_name=REGION)
+    user = cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username="pekka.p")
+    assert {"Name": "custom:customer_id", "Value": cid} in user["UserAttributes"]
+
+    status, body = call(client, "GET", f"/customers/{cid}", tokens.staff)
+    assert status == 200 and body["contact_name"] == "Pekka Puuronen"
+
+    status, body = call(client, "PATCH", f"/customers/{cid}", tokens.staff, {"email": "pekka@uusi.fi", "phone": None})
+    assert status == 200, body
+    assert body["email"] == "pekka@uusi.fi"
+    assert "phone" not in body
+    user = cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username="pekka.p")
+    assert {"Name": "email", "Value": "pekka@uusi.fi"} in user["UserAttributes"]
+    # The old address is free for someone else now; the new one is taken.
+    assert call(client, "POST", "/customers", tokens.staff, {**NEW_CUSTOMER, "username": "other1"})[0] == 201
+    status, _ = call(
+        client, "POST", "/customers", tokens.staff, {**NEW_CUSTOMER, "email": "pekka@uusi.fi", "username": "other2"}
+    )
+    assert status == 409
+
+
+def test_rectification_refuses_username_required_removal_and_unknown_fields(client: Any, tokens: Tokens) -> None:
+    cid = _create(client, tokens)["customer_id"]
+    assert call(client, "PATCH", f"/customers/{cid}", tokens.staff, {"username": "newname"})[0] == 400
+    assert call(client, "PATCH", f"/customers/{cid}", tokens.staff, {"contact_name": None})[0] == 400
+    status, body = call(client, "PATCH", f"/customers/{cid}", tokens.staff, {"favourite_colour": "red"})
+    assert status == 400 and "favourite_colour" in body["error"]["message"]
+    assert call(client, "PATCH", f"/customers/{cid}", tokens.staff, {})[0] == 400
+
+
+def test_contract_end_and_reactivation(client: Any, stack: Stack, tokens: Tokens) -> None:
+    cid = _create(client, tokens)["customer_id"]
+    status, body = call(client, "POST", f"/customers/{cid}/contract-end", tokens.staff, {"end_date": "2026-03-31"})
+    assert status == 200, body
+    assert body["status"] == "ended" and body["contract_end"] == "2026-03-31"
+    item = stack.table("customers").get_item(Key={"pk": f"CUSTOMER#{cid}", "sk": "PROFILE"})["Item"]
+    assert (item["retention_rule"], item["retention_due_at"]) == ("customer_grace", "2027-03-31")
+    # An ended customer cannot order and cannot be ended twice.
+    assert call(client, "POST", f"/customers/{cid}/orders", tokens.staff, {"items": [_line()]})[0] == 409
+    assert call(client, "POST", f"/customers/{cid}/contract-end", tokens.staff, {"end_date": "2026-04-01"})[0] == 409
+    status, body = call(client, "POST", f"/customers/{cid}/reactivation", tokens.staff, None)
+    assert status == 200 and body["status"] == "active"
+    item = stack.table("customers").get_item(Key={"pk": f"CUSTOMER#{cid}", "sk": "PROFILE"})["Item"]
+    assert "retention_rule" not in item and "retention_due_at" not in item
+    assert call(client, "POST", f"/customers/{cid}/reactivation", tokens.staff, None)[0] == 409
+
+
+def test_contract_end_needs_a_real_date(client: Any, tokens: Tokens) -> None:
+    cid = _create(client, tokens)["customer_id"]
+    for bad in ({"end_date": "2026-02-30"}, {"end_date": "tomorrow"}, {}, {"end_date": "2026-01-01", "x": 1}):
+        assert call(client, "POST", f"/customers/{cid}/contract-end", tokens.staff, bad)[0] == 400
+
+
+def _line(**overrides: Any) -> dict[str, Any]:
+    return {"service": "Ilopiste Pro", "quantity": 2, "unit_price": "49.90", **overrides}
+
+
+def test_orders_by_staff_and_by_the_customer(client: Any, stack: Stack, tokens: Tokens) -> None:
+    status, order = call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()], "reference": "PO-1"})
+    assert status == 201, order
+    assert order["total"] == "99.80"
+    assert order["retention_due_at"] > "2032-12-31"
+    status, _ = call(
+        client, "POST", f"/customers/{tokens.customer_id}/orders", tokens.staff, {"items": [_line(quantity=1)]}
+    )
+    assert status == 201
+    status, mine = call(client, "GET", "/me/orders", tokens.customer)
+    assert status == 200 and len(mine["items"]) == 2
+    status, theirs = call(client, "GET", f"/customers/{tokens.customer_id}/orders", tokens.staff)
+    assert status == 200 and {o["order_id"] for o in theirs["items"]} == {o["order_id"] for o in mine["items"]}
+    for bad in ({"items": []}, {"items": [_line(quantity=0)]}, {"items": [_line(unit_price="-1")]}, {}):
+        assert call(client, "POST", "/me/orders", tokens.customer, bad)[0] == 400
+
+
+def test_services_and_prices(client: Any, tokens: Tokens) -> None:
+    cid = tokens.customer_id
+    services = {"active_services": [{"service": "Ilopiste", "price": 19, "period": "year"}]}
+    status, body = call(client, "PUT", f"/customers/{cid}/services", tokens.staff, services)
+    assert status == 200
+    assert body["active_services"] == [{"service": "Ilopiste", "price": "19.00", "currency": "EUR", "period": "year"}]
+    bad = {"active_services": [{"service": "Ilopiste", "price": 19, "currency": "USD"}]}
+    assert call(client, "PUT", f"/customers/{cid}/services", tokens.staff, bad)[0] == 400
+
+
+def test_customer_corrects_own_data_but_not_services_or_username(client: Any, tokens: Tokens) -> None:
+    status, body = call(client, "PATCH", "/me", tokens.customer, {"contact_name": "Maija Virtanen"})
+    assert status == 200 and body["contact_name"] == "Maija Virtanen"
+    assert call(client, "PATCH", "/me", tokens.customer, {"active_services": []})[0] == 400
+    assert call(client, "PATCH", "/me", tokens.customer, {"username": "x"})[0] == 400
+    status, body = call(client, "PUT", "/me/consent", tokens.customer, {"consent_service_messages": False})
+    assert status == 200 and body["consent_service_messages"]["given"] is False
+
+
+def test_list_search_and_stable_cursor(client: Any, tokens: Tokens) -> None:
+    ids = [tokens.customer_id]
+    for n in range(4):
+        ids.append(
+            _create(client, tokens, email=f"p{n}@kunta{n}.fi", username=f"user{n}", organization=f"Kunta {n}")[
+                "customer_id"
+            ]
+        )
+    seen: list[str] = []
+    cursor = None
+    while True:
+        path = "/customers?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        status, page = call(client, "GET", path, tokens.staff)
+        assert status == 200, page
+        seen += [c["customer_id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == ids
+    status, found = call(client, "GET", "/customers?q=kunta%203", tokens.staff)
+    assert [c["organization"] for c in found["items"]] == ["Kunta 3"]
+    status, found = call(client, "GET", "/customers?email=P2@KUNTA2.FI", tokens.staff)
+    assert [c["customer_id"] for c in found["items"]] == [ids[3]]
+
+
+def test_bad_queries_are_400(client: Any, tokens: Tokens) -> None:
+    for query in (
+        "limit=0",
+        "limit=abc",
+        "limit=101",
+        "cursor=%%%",
+        "cursor=eyJ4Ijp7fX0",
+        "status=gone",
+        "sort=x",
+        "email=nope",
+    ):
+        status, body = call(client, "GET", f"/customers?{query}", tokens.staff)
+        assert status == 400, (query, body)
+        assert body["error"]["code"]
+
+
+def test_unknown_customer_is_404(client: Any, tokens: Tokens) -> None:
+    status, body = call(client, "GET", "/customers/does-not-exist", tokens.staff)
+    assert status == 404 and body == {"error": {"code": "not_found", "message": "No such customer."}}
+
+
+def test_malformed_bodies_are_json_400s(client: Any, tokens: Tokens) -> None:
+    for raw in (b"{", b"null", b"[]", b'"text"', b"\xff\xfe", b"1e999999"):
+        status, body = call(client, "POST", "/customers", tokens.staff, raw)
+        assert status == 400, (raw, body)
+        assert set(body["error"]) >= {"code", "message"}
+
+
+def test_wrong_content_type_is_a_json_415(client: Any, tokens: Tokens) -> None:
+    resp = client.http.post(
+        "/customers", headers={"Content-Type": "text/plain", "Authorization": f"Bearer {tokens.staff}"}, body=b"x"
+    )
+    assert resp.status_code == 415
+    assert resp.json_body["error"]["code"] == "unsupported_media_type"
+
+
+def test_reseller_manages_only_its_own_end_users(client: Any, stack: Stack, tokens: Tokens) -> None:
+    status, user = call(
+        client, "POST", "/partner/end-users", tokens.reseller, {"name": "Liisa Loppu", "email": "liisa@asiakas.fi"}
+    )
+    assert status == 201, user
+    assert set(user) == {"end_user_id", "partner_id", "created_at", "name", "email"}
+    # Only name and email: anything else is refused, nothing is stored.
+    status, body = call(
+        client, "POST", "/partner/end-users", tokens.reseller, {"name": "X", "email": "x@y.fi", "phone": "0401234567"}
+    )
+    assert status == 400 and "phone" in body["error"]["message"]
+    status, page = call(client, "GET", "/partner/end-users", tokens.reseller)
+    assert [u["end_user_id"] for u in page["items"]] == [user["end_user_id"]]
+    # Staff see them under the reseller; another reseller cannot delete them.
+    status, page = call(client, "GET", "/resellers/resello/end-users", tokens.staff)
+    assert [u["end_user_id"] for u in page["items"]] == [user["end_user_id"]]
+    other = stack.user("other-reseller", ["partner"], partner_id="other", partner_type="reseller")
+    assert call(client, "DELETE", f"/partner/end-users/{user['end_user_id']}", other)[0] == 404
+    assert call(client, "DELETE", f"/partner/end-users/{user['end_user_id']}", tokens.reseller)[0] == 200
+    assert call(client, "GET", "/partner/end-users", tokens.reseller)[1]["items"] == []
+    assert call(client, "DELETE", f"/partner/end-users/{user['end_user_id']}", tokens.reseller)[0] == 404
+
+
+def test_staff_manage_end_users_of_any_reseller(client: Any, tokens: Tokens) -> None:
+    status, user = call(
+        client, "POST", "/resellers/resello/end-users", tokens.staff, {"name": "Olli", "email": "o@a.fi"}
+    )
+    assert status == 201
+    assert call(client, "DELETE", f"/resellers/resello/end-users/{user['end_user_id']}", tokens.staff)[0] == 200
+    assert call(client, "GET", "/resellers/Bad_Id!/end-users", tokens.staff)[0] == 400
+
+
+def test_every_access_is_audited_with_field_names_only(client: Any, stack: Stack, tokens: Tokens) -> None:
+    cid = _create(client, tokens)["customer_id"]
+    call(client, "GET", f"/customers/{cid}", tokens.staff)
+    call(client, "PATCH", f"/customers/{cid}", tokens.staff, {"phone": "0409999999"})
+    call(client, "GET", "/customers", tokens.staff)
+    events = _audit(stack, cid)
+    assert [e["action"] for e in sorted(events, key=lambda e: e["sk"])] == ["create", "read", "update", "list"]
+    update = next(e for e in events if e["action"] == "update")
+    assert update["fields"] == ["phone"]
+    assert all(e["principal_id"] and e["request_id"] is not None and e["expires_at"] > 0 for e in events)
+    flat = str(events)
+    for value in ("Pekka", "Puuronen", "kuntoyhtyma", "+358", "0409999999"):
+        assert value not in flat
+
+
+def test_dpo_reads_the_audit_trail_staff_cannot(client: Any, stack: Stack, tokens: Tokens) -> None:
+    call(client, "GET", f"/customers/{tokens.customer_id}", tokens.staff)
+    status, page = call(client, "GET", f"/audit/records/customers/{tokens.customer_id}", tokens.dpo)
+    assert status == 200
+    assert [e["action"] for e in page["items"]][:2] == ["read", "create"]  # newest first
+    staff_sub = page["items"][0]["principal_id"]
+    status, by_principal = call(client, "GET", f"/audit/principals/{staff_sub}", tokens.dpo)
+    assert status == 200 and by_principal["items"][0]["record_id"] == tokens.customer_id
+    assert call(client, "GET", f"/audit/records/customers/{tokens.customer_id}", tokens.staff)[0] == 403
+    assert call(client, "GET", "/audit/records/nonsense/x", tokens.dpo)[0] == 400
+
+
+def test_customer_sees_only_itself(client: Any, tokens: Tokens) -> None:
+    other = _create(client, tokens)
+    status, me = call(client, "GET", "/me", tokens.customer)
+    assert status == 200
+    assert me["customer"]["customer_id"] == tokens.customer_id != other["customer_id"]
+    assert call(client, "GET", f"/customers/{other['customer_id']}", tokens.customer)[0] == 403

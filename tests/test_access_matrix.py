@@ -86,3 +86,11 @@ def test_access(module_client: Any, module_stack: Stack, module_tokens: Tokens, 
     else:
         assert status == 403, body
         assert body["error"]["code"] == "forbidden"
+
+
+def test_readme_route_table_lists_every_route() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [f"{s.method} {s.path}" for s in ROUTES if f"`{s.method} {s.path}`" not in readme]
+    assert not missing, f"add these routes to the README's route table: {missing}"

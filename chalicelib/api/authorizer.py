@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from chalice import AuthResponse, AuthRoute, Blueprint
 from chalice.app import AuthRequest
 
 from chalicelib.auth import allowed_routes, verify_token
 from chalicelib.errors import DomainError
+from chalicelib.logs import logger
 
-log = logging.getLogger(__name__)
 authorizer_bp = Blueprint(__name__)
 
 
@@ -28,7 +26,7 @@ def jwt_authorizer(auth_request: AuthRequest) -> AuthResponse:
         principal = verify_token(auth_request.token or "")
     except DomainError as exc:
         # Only the reason code is logged: the token itself is a credential.
-        log.info("token refused: %s", exc.code)
+        logger.info("token refused", reason=exc.code)
         raise Unauthorized() from None
     routes: list[str | AuthRoute] = [AuthRoute(path, [method]) for path, method in allowed_routes(principal)]
     # An empty policy would be a 403 for every route: correct for a role with no routes.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,11 +20,11 @@ from chalice import Blueprint, Response
 from chalicelib import audit
 from chalicelib.auth import ANONYMOUS, ROUTES, Principal, RouteSpec
 from chalicelib.errors import DomainError, Forbidden, ValidationFailed
+from chalicelib.logs import logger
 from chalicelib.registers import Role
 
 from .authorizer import jwt_authorizer
 
-log = logging.getLogger(__name__)
 MAX_PAGE = 100
 
 
@@ -112,15 +112,29 @@ def route(
                 headers={k.lower(): v for k, v in (request.headers or {}).items()},
                 raw_body=_as_bytes(request.raw_body),
             )
+            logger.set_correlation_id(call.request_id or None)
+            started = time.perf_counter()
             try:
                 if allowed and not principal.has_any(allowed):
                     raise Forbidden("This principal may not use this resource.")
                 result = handler(call, **params)
+                response = result if isinstance(result, Response) else json_response(result, status=status)
             except DomainError as exc:
-                return error_response(exc)
-            if isinstance(result, Response):
-                return result
-            return json_response(result, status=status)
+                response = error_response(exc)
+                outcome = exc.code
+            else:
+                outcome = "ok"
+            # The route template, not the URL: query strings may hold an email address.
+            logger.info(
+                "request",
+                route=path,
+                method=method,
+                status=response.status_code,
+                outcome=outcome,
+                principal_id=principal.principal_id,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            return response
 
         bp.route(
             path,

@@ -231,6 +231,13 @@ def test_partner_import_has_nothing_on_the_customers_table(sam: dict[str, Any]) 
     assert not allowed(resolved, "dynamodb:PutItem", table_arn("SuppressionTable"))
     assert allowed(resolved, "dynamodb:PutItem", table_arn("AuditTable"))
     assert not allowed(resolved, "dynamodb:DeleteItem", table_arn("AuditTable"))
+    bucket = fake_arn("UploadBucket", {"Type": "AWS::S3::Bucket"})
+    assert allowed(resolved, "s3:GetObject", f"{bucket}/incoming/acme/list.csv")
+    assert allowed(resolved, "s3:PutObject", f"{bucket}/reports/acme/run.json")
+    assert allowed(resolved, "s3:PutObject", f"{bucket}/work/run-1/chunk-0")
+    assert allowed(resolved, "s3:ListBucketVersions", bucket, {"s3:prefix": "work/run-1/"})
+    assert not allowed(resolved, "s3:ListBucket", bucket, {"s3:prefix": "reports/"})
+    assert not allowed(resolved, "s3:PutObject", f"{bucket}/incoming/acme/forged.csv")
     if "PartnerImport" in function_roles(sam):
         assert function_roles(sam)["PartnerImport"] == resolved
 

@@ -12,6 +12,10 @@ from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
 
+PROSPECT_LIST = (
+    "organization,contact_name,title,email,phone,source_url\n"
+    "Acme Oy,Matti Myyjä,toimitusjohtaja,matti.myyja@acme.example,040 111 2222,https://acme.example/yhteystiedot\n"
+).encode()
 DESIGN_KEYS = {
     "api_url",
     "aws_endpoint_url",
@@ -111,7 +115,7 @@ def test_upload_under_incoming_reaches_the_import_path(local_stack: RunningStack
     s3 = local_stack.client("s3")
     sqs = local_stack.client("sqs")
     s3.put_object(Bucket=info["upload_bucket"], Key="reports/acme/not-an-import.txt", Body=b"x")
-    s3.put_object(Bucket=info["upload_bucket"], Key="incoming/acme/e2e-list.csv", Body=b"organization\nA Oy\n")
+    s3.put_object(Bucket=info["upload_bucket"], Key="incoming/acme/e2e-list.csv", Body=PROSPECT_LIST)
     if not info["worker"]["partner_import"]:
         # Peek without consuming: a zero visibility timeout leaves the messages where they are.
         seen: list[str] = []

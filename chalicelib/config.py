@@ -55,6 +55,8 @@ class Settings:
     jwks_url: str
     pseudonym_key_secret: str
     unsubscribe_secret: str
+    # Consumer mail services: a prospect row at one of these is a private person (rejected).
+    free_mail_domains: tuple[str, ...] = ()
 
     @property
     def is_prod(self) -> bool:
@@ -67,6 +69,22 @@ class Settings:
 
 def _region_from_env() -> str | None:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+# Free-mail and consumer ISP domains common in Finland; FREE_MAIL_DOMAINS (comma-separated)
+# replaces the list.
+DEFAULT_FREE_MAIL_DOMAINS = (
+    "gmail.com,googlemail.com,hotmail.com,hotmail.fi,outlook.com,outlook.fi,live.com,live.fi,msn.com,"
+    "yahoo.com,yahoo.fi,icloud.com,me.com,mac.com,aol.com,protonmail.com,proton.me,gmx.com,gmx.net,luukku.com,"
+    "suomi24.fi,elisanet.fi,kolumbus.fi,saunalahti.fi,welho.com,netti.fi,dnainternet.net,anvianet.fi,pp.inet.fi,"
+    "mbnet.fi,surffi.fi,kotiposti.net,phnet.fi,nic.fi"
+)
+
+
+def _domains(raw: str | None) -> tuple[str, ...]:
+    if raw is None:
+        raw = DEFAULT_FREE_MAIL_DOMAINS
+    return tuple(d.strip().lower() for d in raw.split(",") if d.strip())
 
 
 @lru_cache(maxsize=1)
@@ -92,4 +110,5 @@ def settings() -> Settings:
         jwks_url=env.get("COGNITO_JWKS_URL") or f"{issuer}/.well-known/jwks.json",
         pseudonym_key_secret=env.get("PSEUDONYM_KEY_SECRET", "ilopiste/pseudonym-key"),
         unsubscribe_secret=env.get("UNSUBSCRIBE_SECRET", "ilopiste/unsubscribe-key"),
+        free_mail_domains=_domains(env.get("FREE_MAIL_DOMAINS")),
     )

@@ -17,7 +17,14 @@ _installed = False
 _CODES = {
     401: ("unauthorized", "Missing or invalid credentials."),
     403: ("forbidden", "This principal may not use this resource."),
+    404: ("not_found", "No such route."),
 }
+
+
+class RouteNotFound(local.LocalGatewayException):
+    """The deployed API maps API Gateway's MISSING_AUTHENTICATION_TOKEN (no such route) to 404."""
+
+    CODE = 404
 
 
 def _error_body(status: int) -> bytes:
@@ -44,5 +51,17 @@ def install() -> None:
                 ) from None
             raise
 
+    original_handle = local.LocalGateway.handle_request
+
+    def handle_request(self: Any, method: str, path: str, headers: Any, body: Any) -> Any:
+        try:
+            return original_handle(self, method, path, headers, body)
+        except local.ForbiddenError as exc:
+            raw = exc.body or b""
+            if b"Missing Authentication Token" in raw or b"requires 'Credential'" in raw:
+                raise RouteNotFound(exc.headers, _error_body(404)) from None
+            raise
+
     local.LocalGatewayAuthorizer.authorize = authorize  # type: ignore[method-assign]
+    local.LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
     _installed = True

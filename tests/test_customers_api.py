@@ -306,3 +306,16 @@ def test_customer_sees_only_itself(client: Any, tokens: Tokens) -> None:
     assert status == 200
     assert me["customer"]["customer_id"] == tokens.customer_id != other["customer_id"]
     assert call(client, "GET", f"/customers/{other['customer_id']}", tokens.customer)[0] == 403
+
+
+def test_unknown_route_is_a_json_404(client: Any, tokens: Tokens) -> None:
+    for token in (None, tokens.staff):
+        status, body = call(client, "GET", "/no-such-route", token)
+        assert status == 404
+        assert body["error"]["code"] == "not_found"
+
+
+def test_unsupported_method_is_a_json_405(client: Any, tokens: Tokens) -> None:
+    status, body = call(client, "DELETE", "/customers", tokens.staff)
+    assert status == 405
+    assert body["error"]["code"] == "method_not_allowed"

@@ -3,6 +3,7 @@
 from chalice import Chalice
 
 from chalicelib.api.authorizer import authorizer_bp
+from chalicelib.api.dpo import dpo_bp
 from chalicelib.api.partner import partner_bp
 from chalicelib.api.public import public_bp
 from chalicelib.api.routing import normalise_error_response
@@ -18,6 +19,7 @@ app.register_middleware(normalise_error_response, "http")
 app.register_blueprint(authorizer_bp)
 app.register_blueprint(public_bp)
 app.register_blueprint(staff_bp)
+app.register_blueprint(dpo_bp)
 app.register_blueprint(selfservice_bp)
 app.register_blueprint(partner_bp)
 app.register_blueprint(events_bp)

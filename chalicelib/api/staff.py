@@ -9,7 +9,7 @@ from typing import Any
 from chalice import Blueprint
 from pydantic import BaseModel
 
-from chalicelib import accounts, audit, customers
+from chalicelib import accounts, audit, customers, subjects, unsubscribe
 from chalicelib.audit import Access
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CUSTOMER, ORDER, RESELLER_END_USER, STAFF_ROLES, Role
@@ -21,6 +21,8 @@ staff_bp = Blueprint(__name__)
 STAFF = STAFF_ROLES
 DPO = (Role.DPO,)
 RESELLER_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+# Consent is the person's own answer (registration, /me/consent); staff never set it.
+STAFF_FIELDS = frozenset(CUSTOMER.field_names) - {"consent_service_messages"}
 
 
 class ContractEnd(StrictModel):
@@ -56,7 +58,7 @@ def list_customers(call: Call) -> dict[str, Any]:
 
 @route(staff_bp, "/customers", "POST", STAFF, status=201, summary="Create a customer (an invitation is emailed)")
 def create_customer(call: Call) -> dict[str, Any]:
-    data = dump(parse(schema(CUSTOMER, "create"), call.json()))
+    data = dump(parse(schema(CUSTOMER, "create", STAFF_FIELDS), call.json()))
     item = customers.create_customer(data)
     try:
         accounts.create_customer_login(item["username"], item["email"], item["customer_id"], None)
@@ -85,7 +87,7 @@ def apply_update(call: Call, customer_id: str, body: BaseModel) -> dict[str, Any
 
 @route(staff_bp, "/customers/{customer_id}", "PATCH", STAFF, summary="Rectify a customer's data")
 def update_customer(call: Call, customer_id: str) -> dict[str, Any]:
-    return apply_update(call, customer_id, parse(schema(CUSTOMER, "update"), call.json()))
+    return apply_update(call, customer_id, parse(schema(CUSTOMER, "update", STAFF_FIELDS - {"username"}), call.json()))
 
 
 @route(staff_bp, "/customers/{customer_id}/contract-end", "POST", STAFF, summary="End the contract")
@@ -175,3 +177,33 @@ def audit_by_record(call: Call, register: str, record_id: str) -> dict[str, Any]
 def audit_by_principal(call: Call, principal_id: str) -> dict[str, Any]:
     call.only_query("limit", "cursor")
     return audit.by_principal(principal_id, call.limit(50), call.query.get("cursor"))
+
+
+@route(staff_bp, "/subject-requests", "POST", STAFF, summary="Handle a data subject request by email address")
+def subject_request(call: Call) -> dict[str, Any]:
+    """type access|rectification|erasure|objection, email, and for rectification `changes`."""
+    body = call.json()
+    if not isinstance(body, dict):
+        raise ValidationFailed("The body must be an object.")
+    unknown = sorted(set(body) - {"type", "email", "changes"})
+    if unknown:
+        raise ValidationFailed(f"Unknown field(s): {', '.join(unknown)}.")
+    kind = body.get("type")
+    answer = subjects.run(str(kind), body.get("email"), body.get("changes"))
+    call.audit(answer.accesses)
+    record = subjects.record_request(str(kind), answer, call.principal, call.request_id, "staff")
+    return {"request": record, "answer": answer.body}
+
+
+@route(staff_bp, "/subject-requests", "GET", STAFF, summary="Recorded subject requests (no personal data)")
+def subject_requests(call: Call) -> dict[str, Any]:
+    call.only_query("limit", "cursor")
+    return subjects.list_requests(call.limit(50), call.query.get("cursor"))
+
+
+@route(staff_bp, "/unsubscribe-links", "POST", STAFF, status=201, summary="A signed unsubscribe link for an email")
+def unsubscribe_link(call: Call) -> dict[str, Any]:
+    body = call.json()
+    email = subjects.checked_email(body.get("email") if isinstance(body, dict) else None)
+    token = unsubscribe.issue(email)
+    return {"token": token, "path": f"/unsubscribe?token={token}"}

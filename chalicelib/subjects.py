@@ -1,0 +1,442 @@
+"""Data subject requests by email address, across both registers and the suppression list.
+
+access (Art. 15/20), rectification (Art. 16), erasure (Art. 17, keeping what bookkeeping
+law requires: 17(3)(b)) and objection to direct marketing (Art. 21). Every function
+returns its answer and the audit accesses it made; the API layer writes those. Each
+request is also recorded (type, time, outcome, who handled it) without the person's
+data: no email, no hash, no name; only counts of what was found and done.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chalicelib import accounts, audit, clock, customers, retention, store, suppression
+from chalicelib.audit import Access
+from chalicelib.auth import Principal
+from chalicelib.errors import Conflict, ValidationFailed
+from chalicelib.registers import (
+    CUSTOMER,
+    CUSTOMER_REGISTER,
+    ORDER,
+    PROSPECT,
+    PROSPECT_REGISTER,
+    RESELLER_END_USER,
+    RecordType,
+    Register,
+    Text,
+)
+from chalicelib.validation import dump, email_key, parse, schema
+
+REQUEST_TYPES = ("access", "rectification", "erasure", "objection")
+REQUESTS_RECORD = "subject_requests"  # audit record (register "system") of all requests
+SUPPRESSION = "suppression"
+
+
+@dataclass
+class Found:
+    """Everything held about one email address."""
+
+    customer: dict[str, Any] | None = None
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    end_users: list[dict[str, Any]] = field(default_factory=list)
+    prospects: list[dict[str, Any]] = field(default_factory=list)
+    suppressed: bool = False
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "customers": int(self.customer is not None),
+            "orders": len(self.orders),
+            "end_users": len(self.end_users),
+            "prospects": len(self.prospects),
+            "suppression": int(self.suppressed),
+        }
+
+
+@dataclass
+class Answer:
+    """A request's answer to the person, the accesses to audit, and the outcome to record."""
+
+    body: dict[str, Any]
+    accesses: list[Access]
+    outcome: str
+
+
+def checked_email(value: Any) -> str:
+    """The normalised address, or a 400 that does not echo it."""
+    if not isinstance(value, str):
+        raise ValidationFailed("email is required.", details=[{"field": "email", "reason": "required"}])
+    try:
+        return email_key(value)
+    except ValueError:
+        raise ValidationFailed(
+            "email is not a valid address.", details=[{"field": "email", "reason": "invalid"}]
+        ) from None
+
+
+def _by_email(table: Any, email_norm: str, pk_prefix: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "IndexName": "by_email",
+        "KeyConditionExpression": Key("email_norm").eq(email_norm) & Key("pk").begins_with(pk_prefix),
+    }
+    while True:
+        resp = table.query(**kwargs)
+        items.extend(resp["Items"])
+        if "LastEvaluatedKey" not in resp:
+            return items
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _prospect_parts(profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """A prospect's items (profile and SOURCE# items), read consistently from its partition."""
+    resp = store.prospects().query(KeyConditionExpression=Key("pk").eq(profile["pk"]), ConsistentRead=True)
+    return list(resp["Items"])
+
+
+def find(email: str) -> Found:
+    """Look the person up in both registers and the suppression list (index queries only)."""
+    norm = checked_email(email)
+    found = Found()
+    customer = customers.find_by_email(norm)
+    if customer:
+        found.customer = (
+            store.customers()
+            .get_item(Key={"pk": customer["pk"], "sk": customer["sk"]}, ConsistentRead=True)
+            .get("Item")
+        )
+        if found.customer:
+            found.orders = customers.all_orders(found.customer["customer_id"])
+    found.end_users = [
+        i for i in _by_email(store.customers(), norm, "RESELLER#") if i.get("entity") == "reseller_end_user"
+    ]
+    found.prospects = [i for i in _by_email(store.prospects(), norm, "PROSPECT#") if i.get("sk") == "PROFILE"]
+    found.suppressed = suppression.is_suppressed(norm)
+    return found
+
+
+# -- access ------------------------------------------------------------------------------
+
+
+def _text(t: Text) -> dict[str, str]:
+    return {"fi": t.fi, "en": t.en}
+
+
+def _about(register: Register, record_type: RecordType) -> dict[str, Any]:
+    """Purpose, source and retention of one part, straight from the register definition."""
+    return {
+        "register": register.key,
+        "register_name": _text(register.name),
+        "record_type": record_type.name,
+        "purpose": _text(register.purpose),
+        "legal_basis": _text(register.legal_basis),
+        "source": _text(register.sources),
+        "recipients": _text(register.recipients),
+        "retention": [
+            {"rule": r.name, "event": _text(r.event), "after": _text(r.after.text), "then": _text(r.then)}
+            for r in register.retention
+            if r.record_type == record_type.name
+        ],
+    }
+
+
+def _fields(record_type: RecordType, item: dict[str, Any]) -> dict[str, Any]:
+    return {f.name: item[f.name] for f in record_type.fields if f.name in item}
+
+
+def access(email: str) -> Answer:
+    """One machine-readable export of everything held about the person."""
+    found = find(email)
+    parts: list[dict[str, Any]] = []
+    accesses: list[Access] = []
+    if found.customer:
+        c = found.customer
+        meta: dict[str, Any] = {
+            k: c[k] for k in ("customer_id", "status", "contract_end", "created_at", "retention_due_at") if k in c
+        }
+        parts.append({**_about(CUSTOMER_REGISTER, CUSTOMER), "record": meta, "data": _fields(CUSTOMER, c)})
+        accesses.append(Access("export", CUSTOMER_REGISTER.key, c["customer_id"], customers.personal_fields(c)))
+        for o in found.orders:
+            meta = {k: o[k] for k in ("order_id", "ordered_at", "total", "currency", "retention_due_at") if k in o}
+            parts.append({**_about(CUSTOMER_REGISTER, ORDER), "record": meta, "data": _fields(ORDER, o)})
+            accesses.append(Access("export", CUSTOMER_REGISTER.key, o["order_id"], ("items",)))
+    for u in found.end_users:
+        meta = {"end_user_id": u["end_user_id"], "reseller": u["partner_id"], "created_at": u.get("created_at")}
+        parts.append(
+            {**_about(CUSTOMER_REGISTER, RESELLER_END_USER), "record": meta, "data": _fields(RESELLER_END_USER, u)}
+        )
+        accesses.append(Access("export", CUSTOMER_REGISTER.key, u["end_user_id"], ("name", "email")))
+    for p in found.prospects:
+        items = _prospect_parts(p)
+        pid = retention.record_id(PROSPECT_REGISTER.key, p)
+        sources = [
+            {k: v for k, v in i.items() if k not in ("pk", "sk", "email_norm", "list_pk", "list_sk")}
+            for i in items
+            if str(i["sk"]).startswith("SOURCE#")
+        ]
+        meta = {k: p[k] for k in ("created_at", "updated_at", "last_verified_at", "retention_due_at") if k in p}
+        parts.append(
+            {
+                **_about(PROSPECT_REGISTER, PROSPECT),
+                "record": {"prospect_id": pid, **meta},
+                "data": _fields(PROSPECT, p),
+                "sources": sources,
+            }
+        )
+        accesses.append(Access("export", PROSPECT_REGISTER.key, pid, tuple(f for f in PROSPECT.field_names if f in p)))
+    body: dict[str, Any] = {
+        "generated_at": clock.iso(),
+        "parts": parts,
+        "suppression": {
+            "on_list": found.suppressed,
+            "holds": _text(Text("Avainnettu tiiviste sähköpostiosoitteesta", "A keyed hash of the email address")),
+            "purpose": _text(
+                Text("Suoramarkkinoinnin vastustuksen noudattaminen", "Honouring the objection to direct marketing")
+            ),
+            "retention": _text(Text("Niin kauan kuin vastustus on voimassa", "As long as the objection stands")),
+        },
+    }
+    return Answer(body, accesses, "found" if any(found.counts().values()) else "nothing_found")
+
+
+# -- rectification ----------------------------------------------------------------------
+
+
+def rectify(email: str, changes: Any) -> Answer:
+    """Correct the person's data in every record that has the named fields."""
+    if not isinstance(changes, dict) or not changes:
+        raise ValidationFailed("changes must be an object of field names and new values.")
+    known = set(CUSTOMER.field_names) | set(PROSPECT.field_names) | set(RESELLER_END_USER.field_names)
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise ValidationFailed(f"Unknown field(s): {', '.join(unknown)}.")
+    found = find(email)
+    accesses: list[Access] = []
+    updated: list[dict[str, Any]] = []
+    if found.customer and found.customer.get("status") != "erased":
+        own = {k: v for k, v in changes.items() if k in CUSTOMER.field_names and k != "username"}
+        if own:
+            c = found.customer
+            item = customers.update_customer(c["customer_id"], dump(parse(schema(CUSTOMER, "update"), own)))
+            if "email" in own and item.get("username") and item["email"] != c["email"]:
+                accounts.update_login_email(item["username"], item["email"])
+            accesses.append(Access("update", CUSTOMER_REGISTER.key, c["customer_id"], tuple(own)))
+            updated.append({"register": CUSTOMER_REGISTER.key, "record_id": c["customer_id"], "fields": sorted(own)})
+    for u in found.end_users:
+        own = {k: v for k, v in changes.items() if k in RESELLER_END_USER.field_names}
+        if own:
+            values = dump(parse(schema(RESELLER_END_USER, "update"), own))
+            _update_fields(store.customers(), u, values)
+            accesses.append(Access("update", CUSTOMER_REGISTER.key, u["end_user_id"], tuple(own)))
+            updated.append({"register": CUSTOMER_REGISTER.key, "record_id": u["end_user_id"], "fields": sorted(own)})
+    for p in found.prospects:
+        own = {k: v for k, v in changes.items() if k in PROSPECT.field_names}
+        if own:
+            values = dump(parse(schema(PROSPECT, "update"), own))
+            _update_fields(store.prospects(), p, values)
+            pid = retention.record_id(PROSPECT_REGISTER.key, p)
+            accesses.append(Access("update", PROSPECT_REGISTER.key, pid, tuple(own)))
+            updated.append({"register": PROSPECT_REGISTER.key, "record_id": pid, "fields": sorted(own)})
+    return Answer({"updated": updated}, accesses, "rectified" if updated else "nothing_to_rectify")
+
+
+def _update_fields(table: Any, item: dict[str, Any], values: dict[str, Any]) -> None:
+    """Set or remove fields on one item; an email change moves `email_norm` with it."""
+    sets = {k: v for k, v in values.items() if v is not None}
+    removes = [k for k, v in values.items() if v is None]
+    if "email" in sets:
+        sets["email_norm"] = email_key(sets["email"])
+    sets["updated_at"] = clock.iso()
+    names = {f"#s{i}": k for i, k in enumerate(sets)} | {f"#r{i}": k for i, k in enumerate(removes)}
+    expr = "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(sets)))
+    if removes:
+        expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
+    table.update_item(
+        Key={"pk": item["pk"], "sk": item["sk"]},
+        UpdateExpression=expr,
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={f":s{i}": v for i, v in enumerate(sets.values())},
+    )
+
+
+# -- erasure ----------------------------------------------------------------------------
+
+
+def _delete_end_user(u: dict[str, Any]) -> None:
+    try:
+        store.customers().delete_item(
+            Key={"pk": u["pk"], "sk": u["sk"]}, ConditionExpression="attribute_not_exists(legal_hold)"
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise retention.RecordHeld("The record is under a legal hold.") from None
+        raise
+
+
+def erase(email: str) -> Answer:
+    """Erase everything except what bookkeeping law requires; list what stays and until when."""
+    found = find(email)
+    accesses: list[Access] = []
+    erased: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    if found.customer:
+        c = found.customer
+        cid = c["customer_id"]
+        if c.get("status") == "erased":
+            kept.append(_kept_customer(c))
+        else:
+            try:
+                result = retention.erase_customer_contact(c)
+            except retention.RecordHeld:
+                held.append({"register": CUSTOMER_REGISTER.key, "record_id": cid})
+            else:
+                accesses.append(Access("erase", CUSTOMER_REGISTER.key, cid, tuple(result["erased_fields"])))
+                erased.append({"register": CUSTOMER_REGISTER.key, "record_id": cid, "fields": result["erased_fields"]})
+                kept.append(
+                    {
+                        "register": CUSTOMER_REGISTER.key,
+                        "record_id": cid,
+                        "fields": result["kept_fields"],
+                        "kept_until": result["kept_until"],
+                        "basis": result["basis"],
+                    }
+                )
+        basis = CUSTOMER_REGISTER.rule("order_bookkeeping").basis.en
+        for o in found.orders:
+            kept.append(
+                {
+                    "register": CUSTOMER_REGISTER.key,
+                    "record_type": "order",
+                    "record_id": o["order_id"],
+                    "fields": ["items", "total"],
+                    "kept_until": o.get("retention_due_at"),
+                    "basis": basis,
+                }
+            )
+    for u in found.end_users:
+        try:
+            _delete_end_user(u)
+        except retention.RecordHeld:
+            held.append({"register": CUSTOMER_REGISTER.key, "record_id": u["end_user_id"]})
+            continue
+        accesses.append(Access("delete", CUSTOMER_REGISTER.key, u["end_user_id"], ("name", "email")))
+        erased.append({"register": CUSTOMER_REGISTER.key, "record_id": u["end_user_id"], "fields": ["email", "name"]})
+    for p in found.prospects:
+        pid = retention.record_id(PROSPECT_REGISTER.key, p)
+        try:
+            retention.delete_prospect(p)
+        except (retention.RecordHeld, Conflict):
+            held.append({"register": PROSPECT_REGISTER.key, "record_id": pid})
+            continue
+        fields = sorted(f for f in PROSPECT.field_names if f in p)
+        accesses.append(Access("delete", PROSPECT_REGISTER.key, pid, tuple(fields)))
+        erased.append({"register": PROSPECT_REGISTER.key, "record_id": pid, "fields": fields})
+    if found.suppressed:
+        kept.append(
+            {
+                "register": SUPPRESSION,
+                "fields": ["keyed_hash"],
+                "kept_until": None,
+                "basis": "GDPR Art. 21(3): honouring the objection to direct marketing",
+            }
+        )
+    outcome = "held" if held and not erased else "erased" if erased else "nothing_found" if not kept else "kept_only"
+    return Answer({"erased": erased, "kept": kept, "held": held}, accesses, outcome)
+
+
+def _kept_customer(c: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "register": CUSTOMER_REGISTER.key,
+        "record_id": c["customer_id"],
+        "fields": sorted(f for f in retention.BOOKKEEPING_FIELDS if f in c),
+        "kept_until": c.get("retention_due_at"),
+        "basis": CUSTOMER_REGISTER.rule(retention.NEXT_RULE_AFTER_ERASURE).basis.en,
+    }
+
+
+# -- objection ----------------------------------------------------------------------------
+
+
+def object_to_marketing(email: str) -> Answer:
+    """Remove from the prospect register, withdraw service-message consent, suppress."""
+    norm = checked_email(email)
+    found = find(norm)
+    accesses: list[Access] = []
+    removed: list[str] = []
+    held: list[str] = []
+    for p in found.prospects:
+        pid = retention.record_id(PROSPECT_REGISTER.key, p)
+        try:
+            retention.delete_prospect(p)
+        except (retention.RecordHeld, Conflict):
+            held.append(pid)
+            continue
+        removed.append(pid)
+        accesses.append(Access("delete", PROSPECT_REGISTER.key, pid, tuple(f for f in PROSPECT.field_names if f in p)))
+    consent_withdrawn = False
+    if found.customer and found.customer.get("status") != "erased":
+        customers.set_consent(found.customer["customer_id"], False)
+        consent_withdrawn = True
+        accesses.append(
+            Access("update", CUSTOMER_REGISTER.key, found.customer["customer_id"], ("consent_service_messages",))
+        )
+    key = suppression.suppress(norm, "objection")
+    accesses.append(Access("create", SUPPRESSION, key, ()))
+    body = {
+        "prospects_removed": len(removed),
+        "prospects_held": len(held),
+        "service_message_consent_withdrawn": consent_withdrawn,
+        "suppressed": True,
+    }
+    return Answer(body, accesses, "objection_recorded")
+
+
+# -- the request record --------------------------------------------------------------------
+
+
+def run(kind: str, email: Any, changes: Any = None) -> Answer:
+    """Carry out one request of `kind`."""
+    if kind not in REQUEST_TYPES:
+        raise ValidationFailed(
+            f"type must be one of {', '.join(REQUEST_TYPES)}.", details=[{"field": "type", "reason": "invalid"}]
+        )
+    norm = checked_email(email)
+    if kind == "access":
+        return access(norm)
+    if kind == "rectification":
+        return rectify(norm, changes)
+    if kind == "erasure":
+        return erase(norm)
+    return object_to_marketing(norm)
+
+
+def record_request(kind: str, answer: Answer, principal: Principal, request_id: str, channel: str) -> dict[str, Any]:
+    """Record the request (type, time, outcome, handler) with counts only, no personal data."""
+    request_ref = uuid.uuid4().hex
+    event = audit._event(principal, Access(kind, "system", REQUESTS_RECORD), request_id)
+    event["request"] = {
+        "request_ref": request_ref,
+        "type": kind,
+        "outcome": answer.outcome,
+        "channel": channel,
+        "records_touched": len(answer.accesses),
+    }
+    store.audit().put_item(Item=event)
+    return {
+        "request_ref": request_ref,
+        "type": kind,
+        "outcome": answer.outcome,
+        "handled_at": event["at"],
+        "handled_by": principal.principal_id,
+    }
+
+
+def list_requests(limit: int, cursor: str | None) -> dict[str, Any]:
+    return audit.by_record("system", REQUESTS_RECORD, limit, cursor)

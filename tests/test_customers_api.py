@@ -319,3 +319,10 @@ def test_unsupported_method_is_a_json_405(client: Any, tokens: Tokens) -> None:
     status, body = call(client, "DELETE", "/customers", tokens.staff)
     assert status == 405
     assert body["error"]["code"] == "method_not_allowed"
+
+
+def test_staff_cannot_set_a_persons_consent(client: Any, tokens: Tokens) -> None:
+    body = {"consent_service_messages": True}
+    status, resp = call(client, "PATCH", f"/customers/{tokens.customer_id}", tokens.staff, body)
+    assert status == 400 and "consent_service_messages" in resp["error"]["message"]
+    assert call(client, "POST", "/customers", tokens.staff, {**NEW_CUSTOMER, **body})[0] == 400

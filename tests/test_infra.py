@@ -238,6 +238,8 @@ def test_partner_import_has_nothing_on_the_customers_table(sam: dict[str, Any]) 
     assert allowed(resolved, "s3:PutObject", f"{bucket}/reports/acme/run.json")
     assert allowed(resolved, "s3:PutObject", f"{bucket}/work/run-1/chunk-0")
     assert allowed(resolved, "s3:ListBucketVersions", bucket, {"s3:prefix": "work/run-1/"})
+    assert allowed(resolved, "s3:ListBucketVersions", bucket, {"s3:prefix": "incoming/acme/list.csv"})
+    assert allowed(resolved, "s3:DeleteObjectVersion", f"{bucket}/incoming/acme/list.csv")
     assert not allowed(resolved, "s3:ListBucket", bucket, {"s3:prefix": "reports/"})
     assert not allowed(resolved, "s3:PutObject", f"{bucket}/incoming/acme/forged.csv")
     assert function_roles(sam)["PartnerImport"] == resolved

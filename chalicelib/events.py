@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Cron
-from chalice.app import CloudWatchEvent, EventSourceHandler
+from chalice.app import CloudWatchEvent, EventSourceHandler, SQSEvent
 
 from chalicelib import retention
 from chalicelib.config import settings
+from chalicelib.imports import messages
 
 events_bp = Blueprint(__name__)
 
@@ -51,3 +54,35 @@ def retention_sweeper(event: CloudWatchEvent) -> dict[str, Any]:
 
 
 cast(EventSourceHandler, retention_sweeper).event_class = SweepEvent
+
+
+# -- partner_import ----------------------------------------------------------------------
+
+# The queue's name for `chalice package`; the merge template points the event source
+# mapping at infra's ImportQueue and turns on ReportBatchItemFailures.
+IMPORT_QUEUE = "ilopiste-imports"
+
+
+@events_bp.on_sqs_message(queue=IMPORT_QUEUE, batch_size=5, name="partner_import")
+def partner_import(event: SQSEvent) -> dict[str, Any]:
+    """Import partner uploads: one message is one upload (or one follow-up segment of one).
+
+    Each message succeeds or fails on its own (partial batch response), so one bad file
+    does not hold back, or re-run, the others in the batch.
+    """
+    context = event.context
+
+    def remaining() -> float:
+        if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+            return 900.0
+        return float(context.get_remaining_time_in_millis()) / 1000
+
+    def handle(record: SQSRecord) -> list[str]:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        return messages.handle_message(record.body, record.message_id, receives, remaining)
+
+    return dict(
+        process_partial_response(
+            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
+        )
+    )

@@ -1,0 +1,216 @@
+"""Import-queue messages → import work: S3 notifications, S3's test event, follow-ups.
+
+One message is one unit of work that either finishes its run, hands over to a follow-up
+message at a checkpoint, or fails (and is retried by SQS, then dead-lettered):
+
+* S3 notification (``Records[].s3``): keys are URL-encoded (``+`` for spaces, ``%C3%A4``
+  for ä); each created object under ``incoming/<partner_id>/`` becomes (or finds) its run.
+* ``s3:TestEvent`` (sent when the notification is configured): ignored.
+* ``{"type": "ilopiste.import.continue", "run_id", "segment", "row"}``: the next segment
+  of a big file, from the checkpoint.
+
+Segments make duplicates harmless: a message acts only if its segment is the run's
+current one; a stale message is acknowledged. If an invocation crashed right after
+handing over (before the follow-up was sent), the redelivered message re-sends it.
+
+Failures: a file that cannot be imported whatever we do (unknown format, missing
+columns, undecodable text, object gone) fails its run at once with a reason and a
+report. Anything else is retried by SQS from the checkpoint; on the last delivery
+before the dead-letter queue (``MAX_RECEIVES``, the queue's maxReceiveCount) the run is
+marked failed with a reason (retryable, so a redrive from the DLQ resumes it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import store
+from chalicelib.config import settings
+from chalicelib.imports import runs
+from chalicelib.imports.pipeline import Importer, Limits
+from chalicelib.imports.read import UnreadableFile, open_upload
+
+log = logging.getLogger(__name__)
+
+CONTINUE = "ilopiste.import.continue"
+MAX_RECEIVES = 5  # infra/resources.json ImportQueue RedrivePolicy.maxReceiveCount
+LEASE_MARGIN_SECONDS = 60
+DEFAULT_LIMITS = Limits()
+
+
+def handle_message(
+    body: str,
+    message_id: str,
+    receive_count: int,
+    remaining: Callable[[], float],
+    limits: Limits | None = None,
+) -> list[str]:
+    """Act on one queue message; returns what happened per run (for logs and tests)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        log.warning("import message %s is not JSON; ignored", message_id)
+        return ["ignored:not_json"]
+    if not isinstance(doc, dict):
+        return ["ignored:not_an_object"]
+    if doc.get("Event") == "s3:TestEvent":
+        return ["ignored:s3_test_event"]
+    limits = limits or DEFAULT_LIMITS
+    if doc.get("type") == CONTINUE:
+        return [process(str(doc["run_id"]), int(doc["segment"]), message_id, receive_count, remaining, limits)]
+    outcomes = []
+    for record in doc.get("Records") or []:
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            outcomes.append("ignored:not_created")
+            continue
+        obj = record["s3"]["object"]
+        try:
+            key, partner_id, file_name = runs.parse_upload_key(str(obj["key"]))
+        except runs.NotAnUpload:
+            log.warning("object outside incoming/<partner_id>/ ignored (message %s)", message_id)
+            outcomes.append("ignored:not_an_upload")
+            continue
+        # Without a versionId (unversioned bucket, or the emulator) the event's sequencer, or
+        # ETag plus event time, tells a new upload of the same bytes from a duplicate event.
+        version = obj.get("versionId") or obj.get("sequencer") or f"{obj.get('eTag')}@{record.get('eventTime')}"
+        run = runs.register(
+            str(record["s3"]["bucket"]["name"]),
+            key,
+            partner_id,
+            file_name,
+            version_id=str(obj.get("versionId") or ""),
+            etag=str(obj.get("eTag") or ""),
+            size=int(obj.get("size") or 0),
+            event_version=str(version),
+        )
+        outcomes.append(process(run["run_id"], 0, message_id, receive_count, remaining, limits))
+    return outcomes
+
+
+def process(
+    run_id: str, segment: int, owner: str, receive_count: int, remaining: Callable[[], float], limits: Limits
+) -> str:
+    """Do this message's segment of the run, if it is the current one."""
+    run = runs.get(run_id)
+    current = int(run["checkpoint"].get("segment", 0))
+    if run["state"] == "done" or (run["state"] == "failed" and not run.get("failure", {}).get("retryable")):
+        return f"duplicate:{run_id}"
+    if segment != current:
+        if segment == current - 1 and runs.lease_free(run) and run["state"] == "running":
+            send_continuation(run)  # the follow-up may have been lost in a crash; twice is harmless
+            return f"resent:{run_id}"
+        return f"stale:{run_id}"
+    claimed = runs.claim(run_id, owner, int(remaining()) + LEASE_MARGIN_SECONDS)
+    if claimed is None:
+        return f"busy:{run_id}"
+    try:
+        return work(claimed, owner, remaining, limits)
+    except UnreadableFile as exc:
+        fail(claimed, exc.code, exc.message, retryable=False)
+        return f"failed:{run_id}"
+    except Exception as exc:
+        if receive_count >= MAX_RECEIVES:
+            fail(claimed, "import_error", f"The import kept failing ({type(exc).__name__}).", retryable=True)
+        else:
+            runs.release(run_id, owner)
+        log.exception("import run %s failed on delivery %d", run_id, receive_count)
+        raise
+
+
+def work(run: dict[str, Any], owner: str, remaining: Callable[[], float], limits: Limits) -> str:
+    importer = Importer(run, owner, limits, remaining)
+    if run["checkpoint"]["phase"] == "rows":
+        body = open_object(run)
+        try:
+            upload = open_upload(body, run["object_key"])
+            run["format"] = {
+                "format": upload.format,
+                "encoding": upload.encoding,
+                "delimiter": upload.delimiter,
+                "ignored_columns": upload.columns.ignored[:50],
+            }
+            if not importer.import_rows(upload):
+                hand_over(run, owner)
+                return f"continued:{run['run_id']}"
+        finally:
+            body.close()
+    if run["checkpoint"]["phase"] == "removal" and not importer.remove_missing():
+        hand_over(run, owner)
+        return f"continued:{run['run_id']}"
+    complete(run, "done")
+    return f"done:{run['run_id']}"
+
+
+def open_object(run: dict[str, Any]) -> Any:
+    """The exact object version the run is for, as a stream."""
+    kwargs: dict[str, Any] = {"Bucket": run["bucket"], "Key": run["object_key"]}
+    if run.get("object_version_id"):
+        kwargs["VersionId"] = run["object_version_id"]
+    elif run.get("object_etag"):
+        kwargs["IfMatch"] = run["object_etag"]
+    try:
+        return store.client("s3").get_object(**kwargs)["Body"]
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code in ("NoSuchKey", "NoSuchVersion", "PreconditionFailed", "412", "404", "InvalidArgument"):
+            raise UnreadableFile("object_missing", "The uploaded object no longer exists.") from None
+        raise
+
+
+def hand_over(run: dict[str, Any], owner: str) -> None:
+    runs.hand_over(run, owner)
+    send_continuation(run)
+
+
+def send_continuation(run: dict[str, Any]) -> None:
+    message = {
+        "type": CONTINUE,
+        "run_id": run["run_id"],
+        "segment": int(run["checkpoint"]["segment"]),
+        "row": int(run["checkpoint"].get("row", 0)),
+    }
+    store.client("sqs").send_message(QueueUrl=settings().import_queue_url, MessageBody=json.dumps(message))
+
+
+def delete_upload(run: dict[str, Any]) -> None:
+    """Delete the imported object version (not a newer upload under the same key)."""
+    s3 = store.client("s3")
+    bucket, key = run["bucket"], run["object_key"]
+    etag = str(run.get("object_etag") or "").strip('"')
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        for version in page.get("Versions", []):
+            if version["Key"] != key:
+                continue
+            same = (
+                version["VersionId"] == run.get("object_version_id")
+                if run.get("object_version_id")
+                else version["ETag"].strip('"') == etag
+            )
+            if same:
+                s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+
+
+def complete(run: dict[str, Any], state: str, failure: dict[str, Any] | None = None) -> None:
+    """Report, delete the raw upload and the work files, and close the run."""
+    rejects: list[dict[str, Any]] = []
+    for chunk in runs.work_objects(run["run_id"], "rejects/"):
+        rejects.extend(json.loads(chunk))
+    rejects.sort(key=lambda r: int(r["line"]))
+    run["failure"] = failure
+    if failure is None:
+        run.pop("failure")
+    runs.write_report(run, rejects)
+    if state == "done" or (failure and not failure.get("retryable")):
+        delete_upload(run)  # personal data must not linger; the lifecycle rule is the backstop
+        runs.delete_work(run["run_id"])
+    runs.finish(run, state, failure)
+    log.info("import run %s %s: %s", run["run_id"], state, json.dumps(run["counts"]))
+
+
+def fail(run: dict[str, Any], code: str, message: str, *, retryable: bool) -> None:
+    complete(run, "failed", {"code": code, "message": message, "retryable": retryable})

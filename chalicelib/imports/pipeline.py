@@ -1,0 +1,547 @@
+"""Row rules, upsert and removal: what one partner file does to the prospect register.
+
+Rules (the privacy notice: only representatives of organisations, never private persons)
+    Each rejected row is reported with its line number and a reason code; the good rows
+    still import. Reason codes: ``no_organisation``, ``free_mail_domain`` (the address is
+    at a consumer mail service, so the row describes a private person), ``missing_email``,
+    ``invalid_email``, ``missing_name``, ``invalid_<field>`` (phone, title, source_url …,
+    by the register's field rules, as in the customer register), ``suppressed`` (the
+    person objected; skipped and never re-added) and ``duplicate_in_file`` (the same
+    person again: the first occurrence in the file wins, later ones are merged into it
+    and reported with ``first_line`` when it is known).
+
+Upsert without needless writes
+    Rows are read in chunks; for each chunk one BatchGetItem reads only provenance
+    attributes (content hash, runs, line; never personal values, so no read is audited)
+    and a row whose values hash the same as the stored ones writes nothing. New and
+    changed rows are written with BatchWriteItem, 25 per request, buffered across chunks,
+    so write requests ≈ ceil(changed rows / 25). An unchanged row is still a fresh
+    verification; it is written (``reverified``) only when the stored verification is
+    older than ``REVERIFY_AFTER_DAYS``, which keeps re-imports write-free and moves the
+    24-month clock at most that many days late (erring towards earlier deletion).
+
+Crash safety
+    Every written item records the run and the file line that wrote it. A redelivery
+    resumes at the last checkpoint and re-reads the rows after it: a row that this run
+    already wrote is recognised (same run, same line) and counted as before, so counts
+    stay exact and nothing is written twice.
+
+Full refresh
+    At the end of a full-refresh file (``runs.FULL_REFRESH``) the partner's prospects
+    (``by_source``) missing from the file are removed: deleted entirely, unless a staff
+    member created or has verified the prospect since the partner brought it, or another
+    partner also supports it (then only this partner's claim is removed), or it is under
+    a legal hold. The prospects seen in the file are kept as 64-bit fingerprints of their
+    ids (in memory, ~60 bytes per distinct row, and in work files between invocations).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from chalicelib import audit, clock, prospects, store, suppression
+from chalicelib.audit import Access
+from chalicelib.auth import SYSTEM_IMPORT
+from chalicelib.config import settings
+from chalicelib.errors import Conflict
+from chalicelib.imports import runs
+from chalicelib.imports.read import Upload
+from chalicelib.registers import PROSPECT
+from chalicelib.validation import email_key, normalise_email, schema
+
+log = logging.getLogger(__name__)
+
+REVERIFY_AFTER_DAYS = 30
+BATCH_WRITE_MAX = 25
+BATCH_GET_MAX = 100
+RETRYABLE = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+_SER = TypeSerializer()
+_DESER = TypeDeserializer()
+_ROW_MODEL = schema(PROSPECT, "create")
+
+
+class ImportInterrupted(RuntimeError):
+    """DynamoDB kept refusing after every retry; the message is retried from the checkpoint."""
+
+
+@dataclass
+class Limits:
+    """How much one invocation does before it checkpoints and hands over."""
+
+    chunk_rows: int = 50  # two keys per row per key version in one BatchGetItem (≤ 100)
+    checkpoint_rows: int = 5000
+    segment_rows: int | None = None  # a hard cap per invocation (tests, the local stack)
+    reserve_seconds: float = 30.0  # stop this long before the Lambda timeout
+
+
+def pause(seconds: float) -> None:
+    """Wait between retries (tests replace it: no sleeping on wall-clock time)."""
+    time.sleep(seconds)
+
+
+def backoff(attempt: int, base: float = 0.05, cap: float = 5.0) -> float:
+    """Full-jitter exponential backoff (AWS architecture blog's recommendation)."""
+    return float(random.uniform(0, min(cap, base * 2**attempt)))  # noqa: S311 (jitter, not crypto)
+
+
+class ItemWriter:
+    """BatchWriteItem in requests of 25, retrying UnprocessedItems and throttling with backoff.
+
+    botocore's adaptive retry mode already retries throttled requests; this loop also
+    resends the items a successful request left unprocessed, which botocore does not.
+    Nothing is dropped: after `max_attempts` the import stops at its checkpoint.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        sleep: Callable[[float], None] | None = None,
+        max_attempts: int = 10,
+    ):
+        self.table_name = table_name
+        self.client = client or store.client("dynamodb")
+        self.sleep = sleep or (lambda seconds: pause(seconds))
+        self.max_attempts = max_attempts
+        self.pending: list[dict[str, Any]] = []
+        self.requests = 0
+        self.items_written = 0
+        self.retries = 0
+
+    def put(self, item: dict[str, Any]) -> None:
+        self.pending.append({"PutRequest": {"Item": {k: _SER.serialize(v) for k, v in item.items() if v is not None}}})
+        if len(self.pending) >= BATCH_WRITE_MAX:
+            self._send(self.pending[:BATCH_WRITE_MAX])
+            self.pending = self.pending[BATCH_WRITE_MAX:]
+
+    def flush(self) -> None:
+        while self.pending:
+            self._send(self.pending[:BATCH_WRITE_MAX])
+            self.pending = self.pending[BATCH_WRITE_MAX:]
+
+    def _send(self, batch: list[dict[str, Any]]) -> None:
+        attempt = 0
+        while batch:
+            try:
+                self.requests += 1
+                resp = self.client.batch_write_item(RequestItems={self.table_name: batch})
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in RETRYABLE:
+                    raise
+                unprocessed = batch
+            else:
+                unprocessed = resp.get("UnprocessedItems", {}).get(self.table_name, [])
+                self.items_written += len(batch) - len(unprocessed)
+            if not unprocessed:
+                return
+            attempt += 1
+            self.retries += 1
+            if attempt >= self.max_attempts:
+                raise ImportInterrupted("DynamoDB kept throttling the import's writes.")
+            self.sleep(backoff(attempt))
+            batch = unprocessed
+
+
+def batch_get(
+    keys: list[dict[str, str]], projection: tuple[str, ...], sleep: Callable[[float], None]
+) -> list[dict[str, Any]]:
+    """Items for `keys` from the prospects table (projected), retrying UnprocessedKeys."""
+    client = store.client("dynamodb")
+    table = settings().prospects_table
+    names = {f"#a{i}": a for i, a in enumerate(projection)}
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_MAX):
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [{"pk": {"S": k["pk"]}, "sk": {"S": k["sk"]}} for k in keys[start : start + BATCH_GET_MAX]],
+                "ProjectionExpression": ", ".join(names),
+                "ExpressionAttributeNames": names,
+            }
+        }
+        attempt = 0
+        while request:
+            resp = client.batch_get_item(RequestItems=request)
+            found.extend({k: _DESER.deserialize(v) for k, v in i.items()} for i in resp["Responses"].get(table, []))
+            request = resp.get("UnprocessedKeys") or {}
+            if request:
+                attempt += 1
+                if attempt >= 10:
+                    raise ImportInterrupted("DynamoDB kept throttling the import's reads.")
+                sleep(backoff(attempt))
+    return found
+
+
+# -- rules --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reject:
+    reason: str
+    field: str = ""
+
+
+def check_row(raw: dict[str, str], free_mail: frozenset[str]) -> dict[str, Any] | Reject:
+    """Validate and normalise one row, or say why it is rejected."""
+    if not raw.get("organization"):
+        return Reject("no_organisation", "organization")
+    if not raw.get("email"):
+        return Reject("missing_email", "email")
+    try:
+        email = normalise_email(raw["email"])
+    except ValueError:
+        return Reject("invalid_email", "email")
+    if email.rsplit("@", 1)[-1].lower() in free_mail:
+        return Reject("free_mail_domain", "email")
+    if not raw.get("contact_name"):
+        return Reject("missing_name", "contact_name")
+    payload = {k: v for k, v in raw.items() if v and k in PROSPECT.field_names}
+    payload["email"] = email
+    try:
+        model = _ROW_MODEL.model_validate(payload)
+    except ValidationError as exc:
+        loc = exc.errors(include_input=False, include_url=False)[0]["loc"]
+        name = str(loc[0]) if loc else "row"
+        return Reject(f"invalid_{name}", name)
+    values: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
+    return values
+
+
+def fingerprint(prospect_id: str) -> int:
+    return int(prospect_id[:16], 16)
+
+
+# -- the import ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    line: int
+    values: dict[str, Any]
+    email_norm: str
+    candidates: list[str]
+
+
+@dataclass
+class Importer:
+    """One invocation's work on one run: rows from the checkpoint on, then removal."""
+
+    run: dict[str, Any]
+    owner: str
+    limits: Limits = field(default_factory=Limits)
+    remaining: Callable[[], float] = lambda: 900.0
+    sleep: Callable[[float], None] = lambda seconds: pause(seconds)
+    writer: ItemWriter | None = None
+    seen: set[int] = field(default_factory=set)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    accesses: list[Access] = field(default_factory=list)
+    _window_start: int = 0
+    _window_seen: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.writer is None:
+            self.writer = ItemWriter(settings().prospects_table, sleep=self.sleep)
+        self.partner = str(self.run["partner_id"])
+        self.run_id = str(self.run["run_id"])
+        self.free_mail = frozenset(settings().free_mail_domains)
+        self.counts: dict[str, int] = {k: int(v) for k, v in self.run["counts"].items()}
+        self.by_reason: dict[str, int] = {k: int(v) for k, v in self.run.get("rejected_by_reason", {}).items()}
+
+    @property
+    def checkpoint(self) -> dict[str, Any]:
+        return dict(self.run["checkpoint"])
+
+    def _out_of_time(self, rows_this_segment: int) -> bool:
+        cap = self.limits.segment_rows
+        return (cap is not None and rows_this_segment >= cap) or self.remaining() < self.limits.reserve_seconds
+
+    # ---- phase 1: rows
+
+    def load_seen(self) -> None:
+        """Fingerprints of the rows earlier invocations of this run processed."""
+        for body in runs.work_objects(self.run_id, "seen/"):
+            self.seen.update(array("Q", body))
+
+    def import_rows(self, upload: Upload) -> bool:
+        """Process rows from the checkpoint; True when the file is done, False to continue."""
+        start = int(self.checkpoint["row"])
+        if start:
+            self.load_seen()
+        rows = _skip(upload.rows, start)
+        self._window_start = start
+        done_rows = start
+        segment_rows = 0
+        chunk: list[tuple[int, dict[str, str]]] = []
+        exhausted = False
+        while not exhausted:
+            chunk = []
+            for line, raw in rows:
+                chunk.append((line, raw))
+                if len(chunk) >= self.limits.chunk_rows:
+                    break
+            else:
+                exhausted = True
+            if chunk:
+                self._process_chunk(chunk)
+                done_rows += len(chunk)
+                segment_rows += len(chunk)
+            if exhausted or done_rows - self._window_start >= self.limits.checkpoint_rows:
+                self._save(done_rows, "rows" if not exhausted else self._after_rows())
+            if not exhausted and self._out_of_time(segment_rows):
+                if done_rows != self._window_start:
+                    self._save(done_rows, "rows")
+                return False
+        return True
+
+    def _after_rows(self) -> str:
+        return "removal" if self.run.get("full_refresh") else "finish"
+
+    def _save(self, done_rows: int, phase: str) -> None:
+        """Flush writes and audit, persist this window's rejects and fingerprints, checkpoint."""
+        assert self.writer is not None
+        self.writer.flush()
+        self._flush_audit()
+        name = f"{self._window_start:012d}"
+        if self.rejects:
+            runs.put_work(self.run_id, f"rejects/{name}.json", json.dumps(self.rejects).encode())
+        if self._window_seen:
+            runs.put_work(self.run_id, f"seen/{name}.bin", array("Q", self._window_seen).tobytes())
+        self.rejects, self._window_seen = [], []
+        checkpoint = {**self.checkpoint, "row": done_rows, "phase": phase}
+        self.run.update(checkpoint=checkpoint, counts=dict(self.counts), rejected_by_reason=dict(self.by_reason))
+        runs.save_progress(self.run, self.owner)
+        self._window_start = done_rows
+
+    def _reject(self, line: int, reject: Reject, **extra: Any) -> None:
+        self.counts["rejected"] += 1
+        self.by_reason[reject.reason] = self.by_reason.get(reject.reason, 0) + 1
+        entry: dict[str, Any] = {"line": line, "reason": reject.reason}
+        if reject.field:
+            entry["field"] = reject.field
+        entry.update(extra)
+        self.rejects.append(entry)
+
+    def _process_chunk(self, chunk: list[tuple[int, dict[str, str]]]) -> None:
+        good: list[_Row] = []
+        for line, raw in chunk:
+            self.counts["rows"] += 1
+            checked = check_row(raw, self.free_mail)
+            if isinstance(checked, Reject):
+                self._reject(line, checked)
+                continue
+            norm = email_key(checked["email"])
+            good.append(_Row(line, checked, norm, prospects.candidate_ids(norm)))
+        if not good:
+            return
+        objected = suppression.suppressed_keys(sorted({r.email_norm for r in good}))
+        rows = []
+        for row in good:
+            if row.email_norm in objected:
+                self._reject(row.line, Reject("suppressed"))
+            else:
+                rows.append(row)
+        if not rows:
+            return
+        keys: dict[tuple[str, str], None] = {}
+        for row in rows:
+            for pid in row.candidates:
+                keys[(prospects.pk(pid), prospects.PROFILE)] = None
+                keys[(prospects.pk(pid), prospects.source_sk(self.partner))] = None
+        found = batch_get([{"pk": p, "sk": s} for p, s in keys], prospects.META, self.sleep)
+        existing = {(i["pk"], i["sk"]): i for i in found}
+        for row in rows:
+            self._upsert(row, existing)
+
+    def _upsert(self, row: _Row, existing: dict[tuple[str, str], dict[str, Any]]) -> None:
+        assert self.writer is not None
+        profile = None
+        pid = row.candidates[0]
+        for candidate in row.candidates:
+            if (prospects.pk(candidate), prospects.PROFILE) in existing:
+                pid, profile = candidate, existing[(prospects.pk(candidate), prospects.PROFILE)]
+                break
+        fp = fingerprint(pid)
+        if fp in self.seen:
+            self._reject(row.line, Reject("duplicate_in_file"))
+            return
+        self.seen.add(fp)
+        self._window_seen.append(fp)
+        source_key = (prospects.pk(pid), prospects.source_sk(self.partner))
+        if profile is not None and profile.get("source_partner") == self.partner:
+            mine: dict[str, Any] | None = profile
+        else:
+            mine = existing.get(source_key)
+        now = clock.iso()
+        digest = prospects.content_hash(row.values)
+        provenance = {
+            "source_partner": self.partner,
+            "content_hash": digest,
+            "last_import_run": self.run_id,
+            "import_line": row.line,
+        }
+        if mine is not None and mine.get("last_import_run") == self.run_id:
+            if int(mine.get("import_line", -1)) == row.line:
+                # Written by this run before a crash: count it as it was counted then.
+                self.counts["inserted" if mine.get("first_import_run") == self.run_id else "updated"] += 1
+            else:
+                self._reject(row.line, Reject("duplicate_in_file"), first_line=int(mine.get("import_line", 0)))
+            return
+        if profile is None:
+            item = prospects.profile_item(pid, row.values, now)
+            item.update(provenance, first_import_run=self.run_id)
+            self.writer.put(item)
+            self.counts["inserted"] += 1
+            self.accesses.append(Access("create", prospects.REGISTER, pid, prospects.personal_fields(item)))
+            return
+        if mine is not None and mine.get("content_hash") == digest:
+            if _age_days(mine.get("last_verified"), now) < REVERIFY_AFTER_DAYS:
+                self.counts["unchanged"] += 1
+                return
+            kind = "reverified"
+        else:
+            kind = "updated" if mine is not None else "inserted"
+        if mine is profile:
+            item = prospects.profile_item(pid, row.values, now)
+            for keep in ("first_seen", "staff_verified_at", "created_by", "legal_hold", "first_import_run"):
+                if keep in profile:
+                    item[keep] = profile[keep]
+            item.update(provenance)
+        else:
+            item = prospects.source_item(pid, self.partner, row.values, now)
+            item.update(provenance, first_import_run=self.run_id)
+            if mine is not None:
+                for keep in ("first_seen", "legal_hold", "first_import_run"):
+                    if keep in mine:
+                        item[keep] = mine[keep]
+            elif profile.get("legal_hold"):
+                item["legal_hold"] = profile["legal_hold"]
+            self._touch_profile(pid, now)
+        self.writer.put(item)
+        self.counts[kind] += 1
+        action = "create" if kind == "inserted" else "update"
+        self.accesses.append(Access(action, prospects.REGISTER, pid, prospects.personal_fields(item)))
+
+    def _touch_profile(self, prospect_id: str, now: str) -> None:
+        """Another partner verified the prospect: the PROFILE's retention clock restarts."""
+        try:
+            store.prospects().update_item(
+                Key={"pk": prospects.pk(prospect_id), "sk": prospects.PROFILE},
+                UpdateExpression="SET last_verified = :v, retention_rule = :r, retention_due_at = :d",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={
+                    ":v": now,
+                    ":r": prospects.UNVERIFIED_RULE.name,
+                    ":d": prospects.due_date(now),
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _flush_audit(self) -> None:
+        if self.accesses:
+            audit.record(SYSTEM_IMPORT, self.accesses, self.run_id)
+            self.accesses = []
+
+    # ---- phase 2: removal (full refresh only)
+
+    def remove_missing(self) -> bool:
+        """Remove the partner's prospects the full refresh no longer lists; False to continue."""
+        if not self.seen:
+            self.load_seen()
+        cursor = self.checkpoint.get("removal_cursor")
+        segment_rows = 0
+        while True:
+            kwargs: dict[str, Any] = {
+                "IndexName": "by_source",
+                "KeyConditionExpression": "source_partner = :p",
+                "ExpressionAttributeValues": {":p": self.partner},
+                "Limit": 100,
+            }
+            if cursor:
+                kwargs["ExclusiveStartKey"] = cursor
+            page = store.prospects().query(**kwargs)
+            for item in page["Items"]:
+                if fingerprint(str(item["prospect_id"])) not in self.seen:
+                    self._remove(item)
+            segment_rows += len(page["Items"])
+            cursor = page.get("LastEvaluatedKey")
+            self._flush_audit()
+            checkpoint = {**self.checkpoint, "removal_cursor": cursor, "phase": "removal" if cursor else "finish"}
+            self.run.update(checkpoint=checkpoint, counts=dict(self.counts), rejected_by_reason=dict(self.by_reason))
+            runs.save_progress(self.run, self.owner)
+            if not cursor:
+                return True
+            if self._out_of_time(segment_rows):
+                return False
+
+    def _remove(self, item: dict[str, Any]) -> None:
+        pid = str(item["prospect_id"])
+        items = prospects.items_of(pid)
+        profile = items[0] if items and items[0]["sk"] == prospects.PROFILE else None
+        if any("legal_hold" in i for i in items):
+            self.counts["held"] += 1
+            return
+        others = [i for i in items if i.get("source_partner") and i.get("source_partner") != self.partner]
+        staff = profile is not None and (
+            profile.get("created_by") == "staff"
+            or str(profile.get("staff_verified_at") or "") >= str(item.get("first_seen") or "~")
+        )
+        if profile is None or (not others and not staff):
+            if profile is not None:
+                from chalicelib.retention import delete_prospect
+
+                try:
+                    delete_prospect(profile)
+                except Conflict:
+                    self.counts["held"] += 1
+                    return
+            else:
+                store.prospects().delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+            self.counts["removed"] += 1
+            self.accesses.append(Access("delete", prospects.REGISTER, pid, prospects.personal_fields(profile or item)))
+            return
+        if item["sk"] == prospects.PROFILE:
+            # The prospect stays (staff or another partner support it); this partner's claim goes.
+            store.prospects().update_item(
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="REMOVE source_partner, content_hash, first_import_run, last_import_run, import_line",
+                ConditionExpression="attribute_exists(pk)",
+            )
+        else:
+            store.prospects().delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+        self.counts["kept_staff_verified" if staff else "kept_other_source"] += 1
+        self.accesses.append(Access("update", prospects.REGISTER, pid, ()))
+
+
+def _skip(rows: Iterator[tuple[int, dict[str, str]]], count: int) -> Iterator[tuple[int, dict[str, str]]]:
+    for _ in range(count):
+        if next(rows, None) is None:
+            break
+    return rows
+
+
+def _age_days(then: Any, now: str) -> float:
+    if not then:
+        return float("inf")
+    delta = datetime.fromisoformat(now.replace("Z", "+00:00")) - datetime.fromisoformat(
+        str(then).replace("Z", "+00:00")
+    )
+    return delta / timedelta(days=1)

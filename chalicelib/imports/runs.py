@@ -1,0 +1,372 @@
+"""Import runs: one record per uploaded object version, its lease, checkpoint and report.
+
+Idempotency (at least once delivery, exactly one effect)
+    The run id is a hash of bucket, key and object version (the S3 ``versionId``, or the
+    ETag where the event has none). ``register`` creates the run with a conditional put,
+    so a duplicate S3 event or an SQS redelivery finds the same run. ``claim`` takes a
+    lease with a conditional update: a run that is ``done`` (or ``failed`` for a reason
+    that retrying cannot fix) is never imported again, and a run another invocation is
+    working on is left to it. A run is resumed from its checkpoint.
+
+    Why not Powertools Idempotency: it stores a handler's *result* and treats a crash
+    mid-way as "in progress until expiry", so a big file would restart from row one or
+    not at all. The run record must exist anyway (state, counts, checkpoint, report),
+    so one conditional write on it is the idempotency key, with no extra table.
+
+Checkpoints
+    ``checkpoint.row`` counts the data rows fully processed (written and flushed);
+    ``checkpoint.segment`` numbers the invocation that owns the run, so a stale follow-up
+    message is recognised. Counts in the record always match the checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote_plus
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chalicelib import clock, store
+from chalicelib.config import settings
+from chalicelib.errors import NotFound
+from chalicelib.registers import AUDIT_RETENTION
+
+PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+INCOMING = "incoming/"
+REPORTS = "reports/"
+WORK = "work/"
+# A file name starting with "full" (then -, _, . or a space) is a full refresh of the
+# partner's list, e.g. incoming/acme/full-2025-05.csv. Anything else only adds/updates.
+FULL_REFRESH = re.compile(r"^full[-_. ]", re.IGNORECASE)
+STATES = ("received", "running", "done", "failed")
+COUNTERS = (
+    "rows",
+    "inserted",
+    "updated",
+    "unchanged",
+    "reverified",
+    "rejected",
+    "removed",
+    "kept_other_source",
+    "kept_staff_verified",
+    "held",
+)
+_RUN_DAYS = AUDIT_RETENTION.months * 366 // 12 + 1
+
+
+class NotAnUpload(ValueError):
+    """An object that is not a partner upload (wrong prefix, a folder marker)."""
+
+
+def run_id_for(bucket: str, key: str, version: str) -> str:
+    return hashlib.sha256(f"{bucket}\n{key}\n{version}".encode()).hexdigest()[:32]
+
+
+def parse_upload_key(raw_key: str) -> tuple[str, str, str]:
+    """(key, partner_id, file name) of an S3 event's URL-encoded key; refuses non-uploads."""
+    key = unquote_plus(raw_key)
+    parts = key.split("/")
+    if len(parts) < 3 or parts[0] + "/" != INCOMING or not parts[-1]:
+        raise NotAnUpload("not an upload under incoming/<partner_id>/")
+    if not PARTNER_ID.match(parts[1]):
+        raise NotAnUpload("partner id in the key is not valid")
+    return key, parts[1], parts[-1]
+
+
+def is_full_refresh(file_name: str) -> bool:
+    return bool(FULL_REFRESH.match(file_name))
+
+
+def register(
+    bucket: str, key: str, partner_id: str, file_name: str, *, version_id: str, etag: str, size: int, event_version: str
+) -> dict[str, Any]:
+    """The run for this object version, created `received` unless it exists already.
+
+    `event_version` identifies the upload: the S3 versionId, else the event's sequencer.
+    """
+    run_id = run_id_for(bucket, key, event_version)
+    now = clock.now()
+    item = {
+        "run_id": run_id,
+        "partner_id": partner_id,
+        "bucket": bucket,
+        "object_key": key,
+        "object_version_id": version_id,
+        "object_etag": etag,
+        "object_size": size,
+        "file_name": file_name,
+        "full_refresh": is_full_refresh(file_name),
+        "state": "received",
+        "received_at": clock.iso(now),
+        "counts": dict.fromkeys(COUNTERS, 0),
+        "rejected_by_reason": {},
+        "checkpoint": {"phase": "rows", "row": 0, "segment": 0},
+        "expires_at": int((now + timedelta(days=_RUN_DAYS)).timestamp()),
+    }
+    try:
+        store.import_runs().put_item(Item=item, ConditionExpression="attribute_not_exists(run_id)")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return get(run_id)
+    return item
+
+
+def get(run_id: str) -> dict[str, Any]:
+    item: dict[str, Any] | None = store.import_runs().get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item")
+    if not item:
+        raise NotFound("No such import run.")
+    return item
+
+
+def claim(run_id: str, owner: str, lease_seconds: int) -> dict[str, Any] | None:
+    """Take the run's lease; None if it is finished or another live invocation holds it."""
+    now = clock.now()
+    try:
+        resp = store.import_runs().update_item(
+            Key={"run_id": run_id},
+            UpdateExpression=(
+                "SET #s = :running, lease_owner = :owner, lease_until = :until, "
+                "started_at = if_not_exists(started_at, :now), attempts = if_not_exists(attempts, :zero) + :one "
+                "REMOVE failure"
+            ),
+            ConditionExpression=(
+                "attribute_exists(run_id)"
+                " AND (#s IN (:received, :running) OR (#s = :failed AND failure.retryable = :t))"
+                " AND (attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :owner)"
+            ),
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={
+                ":running": "running",
+                ":received": "received",
+                ":failed": "failed",
+                ":t": True,
+                ":owner": owner,
+                ":until": clock.iso(now + timedelta(seconds=lease_seconds)),
+                ":now": clock.iso(now),
+                ":zero": 0,
+                ":one": 1,
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+    return dict(resp["Attributes"])
+
+
+def save_progress(run: dict[str, Any], owner: str) -> None:
+    """Persist counts and checkpoint together, only while this invocation owns the run."""
+    store.import_runs().update_item(
+        Key={"run_id": run["run_id"]},
+        UpdateExpression="SET counts = :c, rejected_by_reason = :r, checkpoint = :k, #fmt = :f",
+        ConditionExpression="lease_owner = :owner",
+        ExpressionAttributeNames={"#fmt": "format"},
+        ExpressionAttributeValues={
+            ":c": run["counts"],
+            ":r": run["rejected_by_reason"],
+            ":k": run["checkpoint"],
+            ":f": run.get("format") or {},
+            ":owner": owner,
+        },
+    )
+
+
+def hand_over(run: dict[str, Any], owner: str) -> int:
+    """End this invocation's segment: the next segment number, lease released."""
+    segment = int(run["checkpoint"].get("segment", 0)) + 1
+    run["checkpoint"] = {**run["checkpoint"], "segment": segment}
+    store.import_runs().update_item(
+        Key={"run_id": run["run_id"]},
+        UpdateExpression="SET checkpoint = :k REMOVE lease_until, lease_owner",
+        ConditionExpression="lease_owner = :owner",
+        ExpressionAttributeValues={":k": run["checkpoint"], ":owner": owner},
+    )
+    return segment
+
+
+def lease_free(run: dict[str, Any]) -> bool:
+    return not run.get("lease_owner") or str(run.get("lease_until", "")) < clock.iso()
+
+
+def release(run_id: str, owner: str) -> None:
+    """Give the lease back (after an error) so a redelivery can resume at once."""
+    try:
+        store.import_runs().update_item(
+            Key={"run_id": run_id},
+            UpdateExpression="REMOVE lease_until, lease_owner",
+            ConditionExpression="lease_owner = :owner",
+            ExpressionAttributeValues={":owner": owner},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def finish(run: dict[str, Any], state: str, failure: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Mark the run done or failed, with timings; the lease is dropped."""
+    now = clock.now()
+    run["state"] = state
+    run["finished_at"] = clock.iso(now)
+    started = run.get("started_at") or run["received_at"]
+    run["duration_ms"] = int((now - _parse(started)).total_seconds() * 1000)
+    values: dict[str, Any] = {
+        ":s": state,
+        ":f": run["finished_at"],
+        ":d": run["duration_ms"],
+        ":c": run["counts"],
+        ":r": run["rejected_by_reason"],
+        ":k": run["checkpoint"],
+    }
+    expr = "SET #s = :s, finished_at = :f, duration_ms = :d, counts = :c, rejected_by_reason = :r, checkpoint = :k"
+    if run.get("report_key"):
+        expr += ", report_key = :rk"
+        values[":rk"] = run["report_key"]
+    if failure:
+        run["failure"] = failure
+        expr += ", failure = :fail"
+        values[":fail"] = failure
+    store.import_runs().update_item(
+        Key={"run_id": run["run_id"]},
+        UpdateExpression=expr + " REMOVE lease_until, lease_owner",
+        ExpressionAttributeNames={"#s": "state"},
+        ExpressionAttributeValues=values,
+    )
+    return run
+
+
+def _parse(iso: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+# -- work files and the report ------------------------------------------------------------
+
+
+def work_prefix(run_id: str) -> str:
+    return f"{WORK}{run_id}/"
+
+
+def put_work(run_id: str, name: str, body: bytes) -> None:
+    store.client("s3").put_object(Bucket=settings().upload_bucket, Key=work_prefix(run_id) + name, Body=body)
+
+
+def work_objects(run_id: str, folder: str) -> Iterator[bytes]:
+    """Bodies of the run's work files under `folder`, in key order."""
+    s3 = store.client("s3")
+    bucket = settings().upload_bucket
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=work_prefix(run_id) + folder):
+        for obj in page.get("Contents", []):
+            yield s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+
+
+def delete_work(run_id: str) -> None:
+    """Remove the run's work files (every version: they hold ids and line numbers)."""
+    s3 = store.client("s3")
+    bucket = settings().upload_bucket
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket, Prefix=work_prefix(run_id)):
+        keys = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", [])]
+        keys += [{"Key": m["Key"], "VersionId": m["VersionId"]} for m in page.get("DeleteMarkers", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+
+
+def csv_cell(value: Any) -> str:
+    """A cell that a spreadsheet will not run as a formula (=, +, -, @, tab, CR lead)."""
+    text = "" if value is None else str(value)
+    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def rejects_csv(rejects: list[dict[str, Any]]) -> bytes:
+    """The rejected lines as a CSV a partner can open in a spreadsheet (formula-safe)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(["line", "reason", "field"])
+    for r in rejects:
+        writer.writerow([csv_cell(r.get("line")), csv_cell(r.get("reason")), csv_cell(r.get("field", ""))])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def summary(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as the API and the report show it (no lease internals, no personal data)."""
+    keys = (
+        "run_id",
+        "partner_id",
+        "file_name",
+        "full_refresh",
+        "state",
+        "received_at",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "counts",
+        "rejected_by_reason",
+        "failure",
+        "report_key",
+        "format",
+    )
+    return {k: run[k] for k in keys if k in run}
+
+
+def write_report(run: dict[str, Any], rejects: list[dict[str, Any]]) -> str:
+    """reports/<partner_id>/<received>-<run_id>.json (and .rejected.csv when any row was rejected)."""
+    s3 = store.client("s3")
+    bucket = settings().upload_bucket
+    stamp = run["received_at"].replace(":", "").replace("-", "")
+    base = f"{REPORTS}{run['partner_id']}/{stamp}-{run['run_id']}"
+    run["report_key"] = f"{base}.json"
+    body = {**summary(run), "rejected_rows": rejects}
+    s3.put_object(
+        Bucket=bucket,
+        Key=run["report_key"],
+        Body=json.dumps(body, ensure_ascii=False, indent=1, default=str).encode(),
+        ContentType="application/json",
+    )
+    if rejects:
+        s3.put_object(Bucket=bucket, Key=f"{base}.rejected.csv", Body=rejects_csv(rejects), ContentType="text/csv")
+    return str(run["report_key"])
+
+
+# -- listing ------------------------------------------------------------------------------
+
+
+def list_for_partner(partner_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A partner's runs, newest first (`by_partner` index)."""
+    kwargs: dict[str, Any] = {
+        "IndexName": "by_partner",
+        "KeyConditionExpression": Key("partner_id").eq(partner_id),
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    start = store.decode_cursor(cursor, {"run_id", "partner_id", "received_at"})
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = store.import_runs().query(**kwargs)
+    return {
+        "items": [summary(i) for i in resp["Items"]],
+        "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey")),
+    }
+
+
+def list_all(limit: int, cursor: str | None) -> dict[str, Any]:
+    """Every partner's runs for staff. A paginated Scan: the table is small (runs only, TTL)."""
+    kwargs: dict[str, Any] = {"Limit": limit}
+    start = store.decode_cursor(cursor, {"run_id"})
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = store.import_runs().scan(**kwargs)
+    items = sorted((summary(i) for i in resp["Items"]), key=lambda r: r["received_at"], reverse=True)
+    return {"items": items, "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}

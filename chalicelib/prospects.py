@@ -1,0 +1,360 @@
+"""The prospect register: organisations' representatives, their sources and verification.
+
+Identity and de-duplication
+    A prospect is a person at an organisation, identified by the normalised email
+    address (``validation.email_key``). Its id is a keyed hash of that address
+    (HMAC-SHA256 under the pseudonym keyring, 32 hex): the same person sent by two
+    partners, or entered by staff, is one prospect, found without a lookup, and the id
+    can appear in logs and audit events without being the address. During a key
+    rotation every key version of the ring is tried (``candidate_ids``), so a prospect
+    keeps the id it was created with.
+
+Storage layout in the prospects table (keys from infra/resources.json):
+  PROSPECT#<id> / PROFILE           the prospect: register fields, first seen, last
+                                    verified, retention; if a partner's import brought it,
+                                    also that partner's provenance (``source_partner``,
+                                    ``content_hash``, import runs, file line). Listed in
+                                    ``by_list`` (ordered by organisation) and ``by_email``.
+  PROSPECT#<id> / SOURCE#<partner>  another partner that also sends the same person: that
+                                    partner's own values and provenance.
+Both kinds carry ``source_partner`` when a partner supports them, so ``by_source`` lists
+exactly the prospects a partner's imports brought (its own values only). A new prospect is
+one item, so an import writes one item per new or changed row.
+
+Verification and retention (rule ``prospect_unverified``, 24 months)
+    Every verification sets ``last_verified`` and ``retention_due_at`` (its date plus the
+    rule's period) on the item verified; the PROFILE always holds the latest verification
+    of any source or staff, so the sweeper finds due prospects through the sparse
+    ``retention_due`` index without a Scan. A SOURCE item also carries its own due date,
+    so a partner's stale claim lapses on its own while others keep the prospect.
+    Staff verify (or create, or correct) a prospect: ``staff_verified_at``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from chalicelib import clock, store, suppression
+from chalicelib.config import settings
+from chalicelib.customers import add_months
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.registers import PROSPECT, PROSPECT_REGISTER, STAFF_ROLES, Role
+from chalicelib.secrets import keyring
+from chalicelib.validation import email_key
+
+REGISTER = PROSPECT_REGISTER.key
+PROFILE = "PROFILE"
+SOURCE_PREFIX = "SOURCE#"
+LIST_PK = "PROSPECT"
+UNVERIFIED_RULE = PROSPECT_REGISTER.rule("prospect_unverified")
+FIELDS = PROSPECT.field_names
+PERSONAL_FIELDS = tuple(f.name for f in PROSPECT.fields if f.personal)
+# Provenance and bookkeeping attributes (no personal values): what imports read and keep.
+META = (
+    "pk",
+    "sk",
+    "prospect_id",
+    "source_partner",
+    "content_hash",
+    "first_import_run",
+    "last_import_run",
+    "import_line",
+    "first_seen",
+    "last_verified",
+    "staff_verified_at",
+    "created_by",
+    "legal_hold",
+)
+
+
+def _id_for(email_norm: str, key: bytes) -> str:
+    return hmac.new(key, b"prospect:" + email_norm.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def candidate_ids(email_norm: str) -> list[str]:
+    """The prospect ids `email_norm` may have: the current key's first, then older keys'."""
+    ring = keyring(settings().pseudonym_key_secret)
+    ids = [_id_for(email_norm, ring.current_key)]
+    ids += [_id_for(email_norm, k) for v, k in ring.keys.items() if v != ring.current]
+    return ids
+
+
+def pk(prospect_id: str) -> str:
+    return f"PROSPECT#{prospect_id}"
+
+
+def source_sk(partner_id: str) -> str:
+    return f"{SOURCE_PREFIX}{partner_id}"
+
+
+def due_date(verified_at: str) -> str:
+    """`retention_due_at` for a verification at ISO timestamp `verified_at`."""
+    day = datetime.fromisoformat(verified_at.replace("Z", "+00:00")).date()
+    return add_months(day, UNVERIFIED_RULE.after.months).isoformat()
+
+
+def content_hash(fields: dict[str, Any]) -> str:
+    """Hash of a source's register values: equal hash, unchanged row, nothing written."""
+    canonical = "\x1f".join(f"{name}={fields.get(name) or ''}" for name in FIELDS)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def verification(now: str) -> dict[str, str]:
+    return {
+        "last_verified": now,
+        "retention_rule": UNVERIFIED_RULE.name,
+        "retention_due_at": due_date(now),
+    }
+
+
+def profile_item(prospect_id: str, fields: dict[str, Any], now: str) -> dict[str, Any]:
+    """A new PROFILE item for `fields` (already validated and normalised)."""
+    values = {k: v for k, v in fields.items() if k in FIELDS and v not in (None, "")}
+    return {
+        "pk": pk(prospect_id),
+        "sk": PROFILE,
+        "entity": "prospect",
+        "prospect_id": prospect_id,
+        **values,
+        "email_norm": email_key(values["email"]),
+        "org_search": values["organization"].lower(),
+        "list_pk": LIST_PK,
+        "list_sk": f"{values['organization'].lower()[:100]}#{prospect_id}",
+        "first_seen": now,
+        "updated_at": now,
+        **verification(now),
+    }
+
+
+def source_item(prospect_id: str, partner_id: str, fields: dict[str, Any], now: str) -> dict[str, Any]:
+    """A SOURCE#<partner> item: a further partner's own values and provenance."""
+    values = {k: v for k, v in fields.items() if k in FIELDS and v not in (None, "")}
+    return {
+        "pk": pk(prospect_id),
+        "sk": source_sk(partner_id),
+        "entity": "prospect_source",
+        "prospect_id": prospect_id,
+        **values,
+        "email_norm": email_key(values["email"]),
+        "source_partner": partner_id,
+        "first_seen": now,
+        "updated_at": now,
+        **verification(now),
+    }
+
+
+def items_of(prospect_id: str) -> list[dict[str, Any]]:
+    """Every item of one prospect (PROFILE first), read consistently."""
+    resp = store.prospects().query(KeyConditionExpression=Key("pk").eq(pk(prospect_id)), ConsistentRead=True)
+    items = sorted(resp["Items"], key=lambda i: (i["sk"] != PROFILE, i["sk"]))
+    return items
+
+
+def _profile(items: list[dict[str, Any]]) -> dict[str, Any]:
+    if not items or items[0]["sk"] != PROFILE:
+        raise NotFound("No such prospect.")
+    return items[0]
+
+
+def sources_of(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Provenance of a prospect: which partners (and staff) support it, and since when."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if item.get("source_partner"):
+            out.append(
+                {
+                    "source": "partner",
+                    "partner_id": item["source_partner"],
+                    "import_run_id": item.get("last_import_run"),
+                    "first_seen": item.get("first_seen"),
+                    "last_verified": item.get("last_verified"),
+                }
+            )
+    profile = items[0] if items and items[0]["sk"] == PROFILE else {}
+    if profile.get("staff_verified_at") or profile.get("created_by") == "staff":
+        out.append({"source": "staff", "last_verified": profile.get("staff_verified_at")})
+    return out
+
+
+def present(items: list[dict[str, Any]], roles: frozenset[Role]) -> dict[str, Any]:
+    """A prospect as staff see it: PROFILE values they may see, provenance and retention."""
+    profile = _profile(items)
+    visible = {f.name for f in PROSPECT.fields if f.visible_to & roles}
+    out: dict[str, Any] = {"prospect_id": profile["prospect_id"]}
+    out.update({k: profile[k] for k in FIELDS if k in visible and k in profile})
+    for meta in ("first_seen", "last_verified", "retention_due_at", "updated_at"):
+        if meta in profile:
+            out[meta] = profile[meta]
+    out["sources"] = sources_of(items)
+    if "legal_hold" in profile and roles & STAFF_ROLES:
+        out["legal_hold"] = profile["legal_hold"]
+    return out
+
+
+def present_for_partner(item: dict[str, Any]) -> dict[str, Any]:
+    """A partner's own record of a prospect: only the fields the register lets partners see."""
+    visible = PROSPECT.visible_fields(Role.PARTNER)
+    out: dict[str, Any] = {"prospect_id": item["prospect_id"]}
+    out.update({k: item[k] for k in visible if k in item})
+    for meta in ("first_seen", "last_verified", "last_import_run"):
+        if meta in item:
+            out["import_run_id" if meta == "last_import_run" else meta] = item[meta]
+    return out
+
+
+def personal_fields(item: dict[str, Any]) -> tuple[str, ...]:
+    """Names of the personal-data fields the item holds (for audit events)."""
+    return tuple(f for f in PERSONAL_FIELDS if f in item)
+
+
+# -- staff ------------------------------------------------------------------------------
+
+
+def get(prospect_id: str) -> list[dict[str, Any]]:
+    """A prospect's items (404 if there is no such prospect)."""
+    items = items_of(prospect_id)
+    _profile(items)
+    return items
+
+
+def find_by_email(email: str) -> list[dict[str, Any]] | None:
+    """The prospect with this address (via `by_email`, no Scan), as its items."""
+    resp = store.prospects().query(
+        IndexName="by_email",
+        KeyConditionExpression=Key("email_norm").eq(email_key(email)) & Key("pk").begins_with("PROSPECT#"),
+    )
+    for item in resp["Items"]:
+        if item["sk"] == PROFILE:
+            return get(item["prospect_id"])
+    return None
+
+
+def list_prospects(limit: int, cursor: str | None, q: str | None = None) -> dict[str, Any]:
+    """A page of prospects ordered by organisation; `q` filters on the organisation name."""
+    kwargs: dict[str, Any] = {
+        "IndexName": "by_list",
+        "KeyConditionExpression": Key("list_pk").eq(LIST_PK),
+        "Limit": limit,
+    }
+    if q:
+        kwargs["FilterExpression"] = Attr("org_search").contains(q.lower())
+    start = store.decode_cursor(cursor, {"pk", "sk", "list_pk", "list_sk"})
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = store.prospects().query(**kwargs)
+    return {"items": resp["Items"], "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
+
+
+def create(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """Staff enter a prospect; refused if the person objected or is already registered."""
+    norm = email_key(fields["email"])
+    if suppression.is_suppressed(norm):
+        raise Conflict("This person has objected to direct marketing and cannot be added.", code="suppressed")
+    ids = candidate_ids(norm)
+    existing = find_by_email(norm)
+    if existing is not None:
+        raise Conflict("A prospect with this email address already exists.", code="prospect_exists")
+    now = clock.iso()
+    item = profile_item(ids[0], fields, now)
+    item.update(created_by="staff", staff_verified_at=now)
+    try:
+        store.prospects().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise Conflict("A prospect with this email address already exists.", code="prospect_exists") from None
+        raise
+    return [item]
+
+
+def _staff_touch(prospect_id: str, sets: dict[str, Any], removals: Iterable[str] = ()) -> list[dict[str, Any]]:
+    now = clock.iso()
+    values = {**sets, "staff_verified_at": now, "updated_at": now, **verification(now)}
+    names = {f"#f{i}": k for i, k in enumerate(values)}
+    expr = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
+    removals = list(removals)
+    if removals:
+        names.update({f"#r{i}": k for i, k in enumerate(removals)})
+        expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals)))
+    try:
+        store.prospects().update_item(
+            Key={"pk": pk(prospect_id), "sk": PROFILE},
+            UpdateExpression=expr,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":v{i}": v for i, v in enumerate(values.values())},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise NotFound("No such prospect.") from None
+        raise
+    return get(prospect_id)
+
+
+def update(prospect_id: str, changes: dict[str, Any]) -> list[dict[str, Any]]:
+    """Staff correct a prospect's values; this also verifies it.
+
+    The email address is the prospect's identity and is not changed here: a corrected
+    address is a different person record (create it, delete this one).
+    """
+    if not changes:
+        raise ValidationFailed("Nothing to update.")
+    if "email" in changes:
+        raise ValidationFailed(
+            "The email address identifies the prospect and cannot be changed; create a new prospect instead.",
+            details=[{"field": "email", "reason": "immutable"}],
+        )
+    removals = [k for k, v in changes.items() if v is None]
+    required = [k for k in removals if PROSPECT.field(k).required]
+    if required:
+        raise ValidationFailed(f"Required field(s) cannot be removed: {', '.join(sorted(required))}.")
+    sets = {k: v for k, v in changes.items() if v is not None}
+    if "organization" in sets:
+        sets["org_search"] = sets["organization"].lower()
+        sets["list_sk"] = f"{sets['org_search'][:100]}#{prospect_id}"
+    return _staff_touch(prospect_id, sets, removals)
+
+
+def verify(prospect_id: str) -> list[dict[str, Any]]:
+    """A staff member confirmed the prospect is current: resets its 24-month clock."""
+    return _staff_touch(prospect_id, {})
+
+
+def delete(prospect_id: str) -> list[dict[str, Any]]:
+    """Delete the prospect and all its source items (refused under a legal hold)."""
+    from chalicelib.retention import delete_prospect  # the one place that deletes a prospect
+
+    items = get(prospect_id)
+    delete_prospect(items[0])
+    return items
+
+
+# -- partners ---------------------------------------------------------------------------
+
+
+def list_for_partner(partner_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The prospects `partner_id`'s imports brought (its own items, via `by_source`)."""
+    kwargs: dict[str, Any] = {
+        "IndexName": "by_source",
+        "KeyConditionExpression": Key("source_partner").eq(partner_id),
+        "Limit": limit,
+    }
+    start = store.decode_cursor(cursor, {"pk", "sk", "source_partner"})
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = store.prospects().query(**kwargs)
+    return {"items": resp["Items"], "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
+
+
+def get_for_partner(partner_id: str, prospect_id: str) -> dict[str, Any]:
+    """The partner's own item of a prospect; another partner's prospect is simply not found."""
+    for item in items_of(prospect_id):
+        if item.get("source_partner") == partner_id:
+            return item
+    raise NotFound("No such prospect.")

@@ -1,0 +1,106 @@
+"""Driving `partner_import` the way Lambda does: S3 upload → moto's notification on the
+queue → an SQS Lambda event → the handler → delete what succeeded."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import boto3
+from openpyxl import Workbook
+
+from devstack.worker import sqs_lambda_event
+from tests.conftest import REGION, Stack
+
+HEADER_FI = ["Organisaatio", "Nimi", "Titteli", "Sähköposti", "Puhelin"]
+HEADER_EN = ["Organization", "Name", "Title", "Email", "Phone"]
+
+
+def s3() -> Any:
+    return boto3.client("s3", region_name=REGION)
+
+
+def sqs() -> Any:
+    return boto3.client("sqs", region_name=REGION)
+
+
+def csv_bytes(
+    rows: Iterable[Iterable[str]], header: list[str] = HEADER_FI, sep: str = ";", encoding: str = "utf-8"
+) -> bytes:
+    lines = [sep.join(header)] + [sep.join(r) for r in rows]
+    return ("\r\n".join(lines) + "\r\n").encode(encoding)
+
+
+def xlsx_bytes(rows: Iterable[Iterable[str]], header: list[str] = HEADER_FI) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(header)
+    for r in rows:
+        ws.append(list(r))
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def upload(stack: Stack, key: str, body: bytes) -> None:
+    s3().put_object(Bucket=stack.info["upload_bucket"], Key=key, Body=body)
+
+
+def receive(stack: Stack, queue_url: str | None = None) -> list[dict[str, Any]]:
+    resp = sqs().receive_message(
+        QueueUrl=queue_url or stack.info["import_queue_url"], MaxNumberOfMessages=10, AttributeNames=["All"]
+    )
+    return list(resp.get("Messages", []))
+
+
+def invoke(stack: Stack, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Call the deployed handler with the SQS event Lambda would build."""
+    from chalicelib.events import partner_import
+
+    url = stack.info["import_queue_url"]
+    arn = sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return dict(partner_import(sqs_lambda_event(messages, arn, REGION), None))
+
+
+def drain(stack: Stack, rounds: int = 100) -> list[dict[str, Any]]:
+    """Deliver until the queue is empty; failed messages are made visible again at once."""
+    responses = []
+    url = stack.info["import_queue_url"]
+    for _ in range(rounds):
+        messages = receive(stack)
+        if not messages:
+            return responses
+        resp = invoke(stack, messages)
+        responses.append(resp)
+        failed = {f["itemIdentifier"] for f in resp.get("batchItemFailures", [])}
+        for m in messages:
+            if m["MessageId"] in failed:
+                sqs().change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+            else:
+                sqs().delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    raise AssertionError("the queue did not drain")
+
+
+def runs_of(stack: Stack, partner_id: str) -> list[dict[str, Any]]:
+    from boto3.dynamodb.conditions import Key
+
+    resp = stack.table("import_runs").query(
+        IndexName="by_partner", KeyConditionExpression=Key("partner_id").eq(partner_id)
+    )
+    return sorted(resp["Items"], key=lambda r: r["received_at"])
+
+
+def prospect_items(stack: Stack) -> list[dict[str, Any]]:
+    return list(stack.table("prospects").scan()["Items"])
+
+
+def report(stack: Stack, run: dict[str, Any]) -> dict[str, Any]:
+    body = s3().get_object(Bucket=stack.info["upload_bucket"], Key=run["report_key"])["Body"].read()
+    return dict(json.loads(body))
+
+
+def object_versions(stack: Stack, prefix: str) -> list[dict[str, Any]]:
+    resp = s3().list_object_versions(Bucket=stack.info["upload_bucket"], Prefix=prefix)
+    return list(resp.get("Versions", []))

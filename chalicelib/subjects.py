@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, audit, clock, customers, retention, store, suppression
+from chalicelib import accounts, audit, clock, customers, prospects, retention, store, suppression
 from chalicelib.audit import Access
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, ValidationFailed
@@ -234,15 +234,29 @@ def rectify(email: str, changes: Any) -> Answer:
             _update_fields(store.customers(), u, values)
             accesses.append(Access("update", CUSTOMER_REGISTER.key, u["end_user_id"], tuple(own)))
             updated.append({"register": CUSTOMER_REGISTER.key, "record_id": u["end_user_id"], "fields": sorted(own)})
+    not_changed: list[dict[str, Any]] = []
     for p in found.prospects:
         own = {k: v for k, v in changes.items() if k in PROSPECT.field_names}
+        pid = retention.record_id(PROSPECT_REGISTER.key, p)
+        if "email" in own:
+            # A prospect's email is its identity (its id is a keyed hash of it): a wrong
+            # address is erased or objected to, not moved to another person's address.
+            own.pop("email")
+            not_changed.append(
+                {
+                    "register": PROSPECT_REGISTER.key,
+                    "record_id": pid,
+                    "field": "email",
+                    "reason": "identity; use erasure or objection for a wrong address",
+                }
+            )
         if own:
-            values = dump(parse(schema(PROSPECT, "update"), own))
-            _update_fields(store.prospects(), p, values)
-            pid = retention.record_id(PROSPECT_REGISTER.key, p)
+            prospects.update(pid, dump(parse(schema(PROSPECT, "update"), own)))
             accesses.append(Access("update", PROSPECT_REGISTER.key, pid, tuple(own)))
             updated.append({"register": PROSPECT_REGISTER.key, "record_id": pid, "fields": sorted(own)})
-    return Answer({"updated": updated}, accesses, "rectified" if updated else "nothing_to_rectify")
+    return Answer(
+        {"updated": updated, "not_changed": not_changed}, accesses, "rectified" if updated else "nothing_to_rectify"
+    )
 
 
 def _update_fields(table: Any, item: dict[str, Any], values: dict[str, Any]) -> None:

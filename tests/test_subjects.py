@@ -1,0 +1,186 @@
+"""Data subject rights end to end through the API: access, rectification, erasure, objection."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib import clock, store, suppression
+from tests.conftest import Stack, Tokens, call
+from tests.imports_helpers import csv_bytes, drain, prospect_items, runs_of, upload
+
+EMAIL = "asiakas@yritys.fi"  # the customer the `tokens` fixture registers
+PROSPECT_ROW = ["Esimerkki Oy", "Maija Meikäläinen", "Toimitusjohtaja", EMAIL, "040 765 4321"]
+
+
+def import_rows(stack: Stack, rows: list[list[str]], name: str = "lista.csv") -> None:
+    upload(stack, f"incoming/acme/{name}", csv_bytes(rows))
+    responses = drain(stack)
+    assert all(r["batchItemFailures"] == [] for r in responses)
+
+
+def request(client: Any, token: str, body: dict[str, Any]) -> tuple[int, Any]:
+    return call(client, "POST", "/subject-requests", token, body)
+
+
+def setup_person(client: Any, stack: Stack, tokens: Tokens) -> dict[str, Any]:
+    """The customer also is a prospect (imported by a partner) and a reseller's end user."""
+    status, order = call(
+        client,
+        "POST",
+        "/me/orders",
+        tokens.customer,
+        {"items": [{"service": "Kunto", "quantity": 1, "unit_price": "9.90"}]},
+    )
+    assert status == 201, order
+    import_rows(stack, [PROSPECT_ROW])
+    status, end_user = call(client, "POST", "/partner/end-users", tokens.reseller, {"name": "Maija M", "email": EMAIL})
+    assert status == 201, end_user
+    return {"order": order, "end_user": end_user}
+
+
+def login_exists(stack: Stack, username: str) -> bool:
+    try:
+        stack.cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username=username)
+    except stack.cognito.exceptions.UserNotFoundException:
+        return False
+    return True
+
+
+def test_access_exports_everything_with_purpose_source_and_retention(client: Any, stack: Stack, tokens: Tokens) -> None:
+    setup_person(client, stack, tokens)
+    status, body = request(client, tokens.staff, {"type": "access", "email": "Asiakas@Yritys.fi"})
+    assert status == 200, body
+    parts = body["answer"]["parts"]
+    kinds = sorted((p["register"], p["record_type"]) for p in parts)
+    assert kinds == [
+        ("customers", "customer"),
+        ("customers", "order"),
+        ("customers", "reseller_end_user"),
+        ("prospects", "prospect"),
+    ]
+    customer = next(p for p in parts if p["record_type"] == "customer")
+    assert customer["data"]["email"] == EMAIL and customer["data"]["contact_name"] == "Maija Meikäläinen"
+    assert customer["purpose"]["en"].startswith("The customer register is used only")
+    assert {r["rule"] for r in customer["retention"]} >= {"customer_grace", "customer_bookkeeping"}
+    prospect = next(p for p in parts if p["record_type"] == "prospect")
+    assert prospect["data"]["title"] == "Toimitusjohtaja"
+    assert prospect["source"]["en"].startswith("Public sources")
+    assert [r["rule"] for r in prospect["retention"]] == [
+        "prospect_refresh",
+        "prospect_unverified",
+        "prospect_objection",
+    ]
+    assert body["answer"]["suppression"]["on_list"] is False
+    assert body["request"]["type"] == "access" and body["request"]["outcome"] == "found"
+
+    # The request is recorded without the person's data.
+    status, recorded = call(client, "GET", "/subject-requests", tokens.dpo)
+    assert status == 200
+    [entry] = recorded["items"]
+    assert entry["request"]["type"] == "access" and entry["principal_id"] != "anonymous"
+    text = json.dumps(entry, ensure_ascii=False).lower()
+    assert "asiakas" not in text and "maija" not in text and suppression.current_key(EMAIL).split(":")[1] not in text
+
+
+def test_rectification_corrects_both_registers(client: Any, stack: Stack, tokens: Tokens) -> None:
+    setup_person(client, stack, tokens)
+    status, body = request(
+        client,
+        tokens.staff,
+        {"type": "rectification", "email": EMAIL, "changes": {"phone": "050 111 2222", "title": "Hallituksen pj"}},
+    )
+    assert status == 200, body
+    updated = {(u["register"], tuple(u["fields"])) for u in body["answer"]["updated"]}
+    assert ("customers", ("phone",)) in updated and ("prospects", ("phone", "title")) in updated
+    status, me = call(client, "GET", "/me", tokens.customer)
+    assert me["customer"]["phone"] == "+358501112222"
+    [profile] = [i for i in prospect_items(stack) if i["sk"] == "PROFILE"]
+    assert profile["phone"] == "+358501112222" and profile["title"] == "Hallituksen pj"
+
+    status, body = request(
+        client, tokens.staff, {"type": "rectification", "email": EMAIL, "changes": {"phone": "nope"}}
+    )
+    assert status == 400 and "nope" not in json.dumps(body)
+    status, body = request(
+        client, tokens.staff, {"type": "rectification", "email": EMAIL, "changes": {"shoe_size": 42}}
+    )
+    assert status == 400
+
+
+def test_erasure_keeps_only_bookkeeping_and_says_until_when(client: Any, stack: Stack, tokens: Tokens) -> None:
+    with clock.frozen(datetime(2026, 3, 10, 10, tzinfo=UTC)):
+        made = setup_person(client, stack, tokens)
+        status, body = request(client, tokens.staff, {"type": "erasure", "email": EMAIL})
+    assert status == 200, body
+    answer = body["answer"]
+    erased = {(e["register"], e["record_id"]) for e in answer["erased"]}
+    assert ("customers", tokens.customer_id) in erased
+    assert ("customers", made["end_user"]["end_user_id"]) in erased
+    assert any(r == "prospects" for r, _ in erased)
+    kept = {k.get("record_type", k["register"]): k for k in answer["kept"]}
+    assert kept["customers"]["fields"] == ["active_services", "business_id", "organization"]
+    assert kept["customers"]["kept_until"] == "2033-01-01"  # end of 2026 + 6 years
+    assert kept["order"]["record_id"] == made["order"]["order_id"]
+    assert kept["order"]["kept_until"] == "2033-01-01"
+    assert "Accounting Act" in kept["order"]["basis"]
+
+    profile = store.customers().get_item(Key={"pk": f"CUSTOMER#{tokens.customer_id}", "sk": "PROFILE"})["Item"]
+    assert profile["status"] == "erased" and "email" not in profile and "contact_name" not in profile
+    assert not login_exists(stack, "asiakas")
+    assert prospect_items(stack) == []
+    status, found = call(client, "GET", f"/customers?email={EMAIL}", tokens.staff)
+    assert found["items"] == []
+    # A second request finds only what is kept.
+    status, again = request(client, tokens.staff, {"type": "erasure", "email": EMAIL})
+    assert again["answer"]["erased"] == [] and again["request"]["outcome"] == "nothing_found"
+
+
+def test_erasure_respects_a_legal_hold(client: Any, stack: Stack, tokens: Tokens) -> None:
+    status, _ = call(
+        client, "PUT", f"/legal-holds/customer/{tokens.customer_id}", tokens.dpo, {"reason": "Riita 4/2026"}
+    )
+    assert status == 200
+    status, body = request(client, tokens.staff, {"type": "erasure", "email": EMAIL})
+    assert status == 200
+    assert body["answer"]["held"] == [{"register": "customers", "record_id": tokens.customer_id}]
+    assert login_exists(stack, "asiakas")
+
+
+def test_objection_removes_prospect_withdraws_consent_suppresses_and_blocks_reimport(
+    client: Any, stack: Stack, tokens: Tokens
+) -> None:
+    setup_person(client, stack, tokens)
+    assert len(prospect_items(stack)) == 1
+    status, body = request(client, tokens.staff, {"type": "objection", "email": EMAIL})
+    assert status == 200, body
+    assert body["answer"] == {
+        "prospects_removed": 1,
+        "prospects_held": 0,
+        "service_message_consent_withdrawn": True,
+        "suppressed": True,
+    }
+    assert prospect_items(stack) == []
+    status, me = call(client, "GET", "/me", tokens.customer)
+    assert me["customer"]["consent_service_messages"]["given"] is False
+    assert suppression.is_suppressed(" ASIAKAS@yritys.fi ")
+    entry = store.suppression().get_item(Key={"suppression_key": suppression.current_key(EMAIL)})["Item"]
+    assert EMAIL not in json.dumps(entry)
+
+    # The same partner (or another) uploads the person again: the import skips them.
+    import_rows(stack, [PROSPECT_ROW, ["Toinen Oy", "Olli Muu", "Johtaja", "olli@toinen.fi", ""]], "uusi.csv")
+    assert [i["email"] for i in prospect_items(stack)] == ["olli@toinen.fi"]
+    latest = max(runs_of(stack, "acme"), key=lambda r: r["received_at"])
+    assert latest["counts"].get("rejected", 0) + latest["counts"].get("suppressed", 0) >= 1
+
+
+def test_bad_requests_are_4xx_without_echoing_the_address(client: Any, tokens: Tokens) -> None:
+    status, body = request(client, tokens.staff, {"type": "forget", "email": EMAIL})
+    assert status == 400
+    status, body = request(client, tokens.staff, {"type": "access", "email": "not an address"})
+    assert status == 400 and "not an address" not in json.dumps(body)
+    status, body = request(client, tokens.staff, {"type": "access"})
+    assert status == 400
+    status, _ = request(client, tokens.partner, {"type": "access", "email": EMAIL})
+    assert status == 403

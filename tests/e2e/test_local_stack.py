@@ -136,3 +136,8 @@ def test_upload_under_incoming_reaches_the_import_path(local_stack: RunningStack
             time.sleep(0.25)
         assert queue_depth(sqs, info["import_queue_url"]) == 0
         assert queue_depth(sqs, info["import_dlq_url"]) == 0
+        # DESIGN §2: the raw upload is deleted once imported, and the run is recorded.
+        remaining = s3.list_objects_v2(Bucket=info["upload_bucket"], Prefix="incoming/acme/").get("KeyCount", 0)
+        assert remaining == 0
+        runs = local_stack.client("dynamodb").scan(TableName=info["tables"]["import_runs"], Select="COUNT")
+        assert runs["Count"] >= 1

@@ -1,0 +1,70 @@
+"""The privacy notice and the Art. 30 record come from the register definitions."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from chalicelib import notice
+from chalicelib.registers import CONTROLLER, REGISTERS
+from tests.conftest import Tokens, call
+
+
+def test_json_notice_in_finnish_by_default_holds_every_definition(client: Any) -> None:
+    status, doc = call(client, "GET", "/privacy-notice")
+    assert status == 200
+    assert doc["lang"] == "fi" and doc["title"] == "Tietosuojaseloste"
+    assert doc["controller"]["contact_email"] == CONTROLLER.contact_email
+    for reg, shown in zip(REGISTERS, doc["registers"], strict=True):
+        assert shown["purpose"] == reg.purpose.fi
+        assert shown["sources"] == reg.sources.fi
+        assert shown["security"] == reg.security.fi
+        assert [r["rule"] for r in shown["retention"]] == [r.name for r in reg.retention]
+        assert [r["after"] for r in shown["retention"]] == [r.after.text.fi for r in reg.retention]
+        fields = [f for part in shown["content"] for f in part["fields"]]
+        assert fields == [f.label.fi for rt in reg.record_types for f in rt.fields]
+
+
+def test_english_html_for_a_browser(client: Any) -> None:
+    resp = client.http.get("/privacy-notice?lang=en", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("text/html")
+    page = resp.body.decode()
+    assert '<html lang="en">' in page
+    for reg in REGISTERS:
+        assert html.escape(reg.purpose.en) in page
+        for rule in reg.retention:
+            assert html.escape(rule.then.en) in page
+    assert "6 years" in page and "1 year" in page and "2 years" in page  # from the rules' periods
+    assert "Contract ended" in page
+
+
+def test_unknown_language_is_400(client: Any) -> None:
+    status, body = call(client, "GET", "/privacy-notice?lang=sv")
+    assert status == 400 and body["error"]["code"] == "invalid_query"
+
+
+def test_html_escapes_values() -> None:
+    doc = notice.notice("en")
+    doc["registers"][0]["purpose"] = "<script>x</script>"
+    assert "<script>" not in notice.render_html(doc)
+
+
+def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> None:
+    status, doc = call(client, "GET", "/records-of-processing", tokens.dpo)
+    assert status == 200
+    [customers, prospects] = doc["processing_activities"]
+    assert customers["categories_of_personal_data"]["Customer"] == [
+        "Contact person's name",
+        "Address",
+        "Phone",
+        "Email address",
+        "Billing address",
+        "Username",
+        "Consent to service-related messages",
+    ]
+    assert prospects["categories_of_data_subjects"] == ["Prospect"]
+    assert any("eu-north-1" in m for m in customers["security_measures"])
+    assert {r["rule"] for r in prospects["retention"]} == {r.name for r in REGISTERS[1].retention}
+    status, _ = call(client, "GET", "/records-of-processing", tokens.staff)
+    assert status == 403

@@ -1,0 +1,101 @@
+"""Signed, expiring unsubscribe links: preview, objection, tampering and expiry."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from chalicelib import clock, suppression, unsubscribe
+from tests.conftest import Stack, Tokens, call
+
+EMAIL = "asiakas@yritys.fi"
+
+
+def link(client: Any, tokens: Tokens, email: str = EMAIL) -> str:
+    status, body = call(client, "POST", "/unsubscribe-links", tokens.staff, {"email": email})
+    assert status == 201, body
+    assert email not in body["path"] and "yritys" not in body["token"]
+    return str(body["token"])
+
+
+def test_get_shows_what_happens_and_changes_nothing(client: Any, tokens: Tokens) -> None:
+    token = link(client, tokens)
+    status, body = call(client, "GET", f"/unsubscribe?token={quote(token)}")
+    assert status == 200
+    assert body["email"] == "a***@yritys.fi"
+    assert "add_to_suppression_list" in body["will"]
+    assert not suppression.is_suppressed(EMAIL)
+    page = client.http.get(f"/unsubscribe?token={quote(token)}&lang=en", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert b'<form method="post"' in page.body and EMAIL.encode() not in page.body
+
+
+def test_post_performs_the_objection(client: Any, tokens: Tokens) -> None:
+    token = link(client, tokens)
+    status, body = call(client, "POST", "/unsubscribe", None, {"token": token})
+    assert status == 200, body
+    assert body["unsubscribed"] is True
+    assert suppression.is_suppressed(EMAIL)
+    status, me = call(client, "GET", "/me", tokens.customer)
+    assert me["customer"]["consent_service_messages"]["given"] is False
+    status, recorded = call(client, "GET", "/subject-requests", tokens.staff)
+    [entry] = recorded["items"]
+    assert entry["request"]["channel"] == "unsubscribe_link" and entry["principal_id"] == "anonymous"
+    assert EMAIL not in json.dumps(entry)
+
+
+def test_browser_form_post(client: Any, tokens: Tokens) -> None:
+    token = link(client, tokens, "someone@kunta.fi")
+    resp = client.http.post(
+        "/unsubscribe",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
+        body=f"token={quote(token)}".encode(),
+    )
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/html")
+    assert suppression.is_suppressed("someone@kunta.fi")
+
+
+def test_tampered_and_malformed_tokens_are_400(client: Any, tokens: Tokens) -> None:
+    token = link(client, tokens)
+    version, body = token.split(".")
+    flipped = body[:-3] + ("A" if body[-3] != "A" else "B") + body[-2:]
+    for bad in (f"{version}.{flipped}", f"v9.{body}", "garbage", "", "a.b.c", f"{version}.{body[:10]}"):
+        status, err = call(client, "POST", "/unsubscribe", None, {"token": bad})
+        assert status == 400, bad
+        assert err["error"]["code"] == "invalid_token"
+    status, err = call(client, "GET", f"/unsubscribe?token={quote(flipped)}")
+    assert status == 400
+    status, err = call(client, "POST", "/unsubscribe", None, {"nothing": 1})
+    assert status == 400
+    assert not suppression.is_suppressed(EMAIL)
+
+
+def test_expired_token_is_410(client: Any, stack: Stack, tokens: Tokens) -> None:
+    issued = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    with clock.frozen(issued):
+        token = unsubscribe.issue(EMAIL, timedelta(days=30))
+    with clock.frozen(issued + timedelta(days=30) - timedelta(seconds=1)):
+        assert unsubscribe.read(token) == EMAIL
+    with clock.frozen(issued + timedelta(days=30)):
+        status, err = call(client, "POST", "/unsubscribe", None, {"token": token})
+    assert status == 410 and err["error"]["code"] == "token_expired"
+    assert not suppression.is_suppressed(EMAIL)
+
+
+def test_old_key_version_still_opens_after_rotation(stack: Stack, monkeypatch: Any) -> None:
+    import boto3
+
+    from chalicelib import secrets
+
+    token = unsubscribe.issue(EMAIL)
+    sm = boto3.client("secretsmanager", region_name="eu-north-1")
+    old = sm.get_secret_value(SecretId=stack.env["UNSUBSCRIBE_SECRET"])["SecretString"]
+    sm.put_secret_value(
+        SecretId=stack.env["UNSUBSCRIBE_SECRET"],
+        SecretString=json.dumps({"current": "v2", "keys": {"v1": old, "v2": "n" * 48}}),
+    )
+    secrets.clear_cache()
+    assert unsubscribe.read(token) == EMAIL
+    assert unsubscribe.issue(EMAIL).startswith("v2.")

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint typecheck package cfn-lint bench clean
+.PHONY: run test unit lint typecheck package cfn-lint checkov bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ package: $(STAMP)  ## the deployable CloudFormation template and Lambda bundle i
 
 cfn-lint: package
 	$(VENV)/bin/cfn-lint dist/sam.json infra/partner-role.json
+
+checkov: package  ## IaC security scan; own venv (checkov pins an older boto3 than the app)
+	test -x .venv-checkov/bin/checkov || ($(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.3.30)
+	.venv-checkov/bin/checkov --config-file infra/checkov.yaml --skip-download
 
 bench: $(STAMP)
 	$(PY) -m bench

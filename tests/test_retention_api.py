@@ -1,0 +1,76 @@
+"""The DPO's retention routes: legal holds (audited with the reason), preview, last runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib import clock, retention, store
+from tests.conftest import Tokens, call
+
+
+def end_contract(client: Any, tokens: Tokens, day: str) -> None:
+    status, body = call(
+        client, "POST", f"/customers/{tokens.customer_id}/contract-end", tokens.staff, {"end_date": day}
+    )
+    assert status == 200, body
+
+
+def test_hold_set_and_lifted_with_reasons_in_the_audit_trail(client: Any, tokens: Tokens) -> None:
+    end_contract(client, tokens, "2024-01-15")
+    status, body = call(
+        client, "PUT", f"/legal-holds/customer/{tokens.customer_id}", tokens.dpo, {"reason": "Riita 7/2026"}
+    )
+    assert status == 200, body
+    assert body["legal_hold"]["reason"] == "Riita 7/2026"
+
+    status, preview = call(client, "GET", "/retention/preview?as_of=2026-01-01", tokens.dpo)
+    assert status == 200
+    assert preview["rules"]["customer_grace"]["held"] == 1
+    assert preview["rules"]["customer_grace"]["record_ids"] == []
+
+    with clock.frozen(datetime(2026, 1, 1, 0, tzinfo=UTC)):
+        run = retention.sweep(retention.today())
+    assert run["rules"]["customer_grace"]["held"] == 1
+
+    status, body = call(
+        client, "POST", f"/legal-holds/customer/{tokens.customer_id}/lift", tokens.dpo, {"reason": "Sovittu"}
+    )
+    assert status == 200 and body["legal_hold"] is None
+    status, events = call(client, "GET", f"/audit/records/customers/{tokens.customer_id}", tokens.dpo)
+    held = {e["action"]: e for e in events["items"] if e["action"].startswith("legal_hold")}
+    assert held["legal_hold_set"]["reason"] == "Riita 7/2026"
+    assert held["legal_hold_lifted"]["reason"] == "Sovittu"
+
+    status, preview = call(client, "GET", "/retention/preview?as_of=2026-01-01", tokens.dpo)
+    assert preview["rules"]["customer_grace"] == {
+        "due": 1,
+        "held": 0,
+        "record_ids": [tokens.customer_id],
+        "action": "erase_contact",
+        "after": "1 year",
+    }
+    profile = store.customers().get_item(Key={"pk": f"CUSTOMER#{tokens.customer_id}", "sk": "PROFILE"})["Item"]
+    assert profile["status"] == "ended"  # a preview changes nothing
+
+
+def test_last_runs_show_counts_per_rule(client: Any, tokens: Tokens) -> None:
+    end_contract(client, tokens, "2024-01-15")
+    retention.sweep(retention.parse_as_of("2025-06-01", today=retention.today(), is_prod=False))
+    status, runs = call(client, "GET", "/retention/runs", tokens.dpo)
+    assert status == 200
+    [latest] = runs["items"]
+    assert latest["summary"]["rules"]["customer_grace"]["done"] == 1
+    assert latest["summary"]["as_of"] == "2025-06-01"
+    assert latest["summary"]["audit_events"]["mechanism"] == "ttl"
+
+
+def test_dpo_routes_refuse_staff_and_bad_input(client: Any, tokens: Tokens) -> None:
+    assert call(client, "GET", "/retention/runs", tokens.staff)[0] == 403
+    assert (
+        call(client, "PUT", f"/legal-holds/customer/{tokens.customer_id}", tokens.staff, {"reason": "x" * 5})[0] == 403
+    )
+    assert call(client, "PUT", f"/legal-holds/order/{tokens.customer_id}", tokens.dpo, {"reason": "x" * 5})[0] == 400
+    assert call(client, "PUT", "/legal-holds/customer/nosuch", tokens.dpo, {"reason": "x" * 5})[0] == 404
+    assert call(client, "PUT", f"/legal-holds/customer/{tokens.customer_id}", tokens.dpo, {})[0] == 400
+    assert call(client, "GET", "/retention/preview?as_of=2026-13-01", tokens.dpo)[0] == 400

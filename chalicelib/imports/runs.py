@@ -28,6 +28,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -318,7 +319,18 @@ def summary(run: dict[str, Any]) -> dict[str, Any]:
         "report_key",
         "format",
     )
-    return {k: run[k] for k in keys if k in run}
+    return {k: _plain(run[k]) for k in keys if k in run and run[k] is not None}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers (Decimal) as ints, so JSON shows numbers, not strings."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value)
+    return value
 
 
 def write_report(run: dict[str, Any], rejects: list[dict[str, Any]]) -> str:

@@ -1,0 +1,161 @@
+"""Routes for the prospect register and import runs: staff (all), partners (their own).
+
+Staff search, read, create, correct, verify and delete prospects and see every import
+run. A partner sees only the prospects its own imports brought, with the fields the
+register definition lets partners see (its own values: not the staff-only public source
+URL, not other partners' values), and only its own import runs. Every read or write of
+a prospect is audited with the field names it touched.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import prospects
+from chalicelib.audit import Access
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.imports import runs
+from chalicelib.registers import PROSPECT, STAFF_ROLES, Role
+from chalicelib.validation import dump, parse, schema
+
+from .routing import Call, route
+
+prospects_bp = Blueprint(__name__)
+STAFF = STAFF_ROLES
+PARTNER = (Role.PARTNER,)
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _prospect_id(value: str) -> str:
+    if not _ID.match(value):
+        raise NotFound("No such prospect.")
+    return value
+
+
+def _run_id(value: str) -> str:
+    if not _ID.match(value):
+        raise NotFound("No such import run.")
+    return value
+
+
+def _shown(call: Call, items: list[dict[str, Any]], action: str) -> dict[str, Any]:
+    """Present one prospect to staff and audit the access."""
+    out = prospects.present(items, call.principal.roles)
+    call.audit([Access(action, prospects.REGISTER, out["prospect_id"], prospects.personal_fields(items[0]))])
+    return out
+
+
+# -- staff ------------------------------------------------------------------------------
+
+
+@route(prospects_bp, "/prospects", "GET", STAFF, summary="List or search prospects")
+def list_prospects(call: Call) -> dict[str, Any]:
+    call.only_query("limit", "cursor", "q", "email")
+    if email := call.query.get("email"):
+        try:
+            found = prospects.find_by_email(email)
+        except ValueError:
+            raise ValidationFailed("email is not a valid address.", code="invalid_query") from None
+        return {"items": [_shown(call, found, "search")] if found else [], "next_cursor": None}
+    page = prospects.list_prospects(call.limit(), call.query.get("cursor"), call.query.get("q"))
+    shown = [prospects.present([i], call.principal.roles) for i in page["items"]]
+    call.audit(
+        Access("list", prospects.REGISTER, i["prospect_id"], prospects.personal_fields(i)) for i in page["items"]
+    )
+    return {"items": shown, "next_cursor": page["next_cursor"]}
+
+
+@route(prospects_bp, "/prospects", "POST", STAFF, status=201, summary="Add a prospect (staff as its source)")
+def create_prospect(call: Call) -> dict[str, Any]:
+    data = dump(parse(schema(PROSPECT, "create"), call.json()))
+    return _shown(call, prospects.create(data), "create")
+
+
+@route(prospects_bp, "/prospects/{prospect_id}", "GET", STAFF, summary="Get a prospect with its sources")
+def get_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
+    return _shown(call, prospects.get(_prospect_id(prospect_id)), "read")
+
+
+@route(prospects_bp, "/prospects/{prospect_id}", "PATCH", STAFF, summary="Correct a prospect (also verifies it)")
+def update_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
+    body = parse(schema(PROSPECT, "update"), call.json())
+    changes = dump(body)
+    items = prospects.update(_prospect_id(prospect_id), changes)
+    out = prospects.present(items, call.principal.roles)
+    call.audit([Access("update", prospects.REGISTER, prospect_id, tuple(changes))])
+    return out
+
+
+@route(prospects_bp, "/prospects/{prospect_id}/verification", "POST", STAFF, summary="Confirm a prospect is current")
+def verify_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
+    items = prospects.verify(_prospect_id(prospect_id))
+    out = prospects.present(items, call.principal.roles)
+    call.audit([Access("verify", prospects.REGISTER, prospect_id, ())])
+    return out
+
+
+@route(prospects_bp, "/prospects/{prospect_id}", "DELETE", STAFF, summary="Delete a prospect and its sources")
+def delete_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
+    items = prospects.delete(_prospect_id(prospect_id))
+    call.audit([Access("delete", prospects.REGISTER, prospect_id, prospects.personal_fields(items[0]))])
+    return {"prospect_id": prospect_id, "deleted": True}
+
+
+@route(prospects_bp, "/import-runs", "GET", STAFF, summary="List import runs (all partners, or one)")
+def list_runs(call: Call) -> dict[str, Any]:
+    call.only_query("limit", "cursor", "partner_id")
+    partner_id = call.query.get("partner_id")
+    if partner_id is not None:
+        if not runs.PARTNER_ID.match(partner_id):
+            raise ValidationFailed("partner_id is not valid.", code="invalid_query")
+        return runs.list_for_partner(partner_id, call.limit(), call.query.get("cursor"))
+    return runs.list_all(call.limit(), call.query.get("cursor"))
+
+
+@route(prospects_bp, "/import-runs/{run_id}", "GET", STAFF, summary="Get an import run")
+def get_run(call: Call, run_id: str) -> dict[str, Any]:
+    return runs.summary(runs.get(_run_id(run_id)))
+
+
+# -- partners ---------------------------------------------------------------------------
+
+
+@route(prospects_bp, "/partner/prospects", "GET", PARTNER, summary="List the prospects my imports brought")
+def partner_prospects(call: Call) -> dict[str, Any]:
+    call.only_query("limit", "cursor")
+    page = prospects.list_for_partner(call.principal.partner_id, call.limit(), call.query.get("cursor"))
+    visible = PROSPECT.visible_fields(Role.PARTNER)
+    call.audit(
+        Access(
+            "list", prospects.REGISTER, i["prospect_id"], tuple(f for f in prospects.personal_fields(i) if f in visible)
+        )
+        for i in page["items"]
+    )
+    return {"items": [prospects.present_for_partner(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
+
+
+@route(prospects_bp, "/partner/prospects/{prospect_id}", "GET", PARTNER, summary="Get a prospect my imports brought")
+def partner_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
+    # Scoped by the token's partner_id: another partner's prospect is simply not found.
+    item = prospects.get_for_partner(call.principal.partner_id, _prospect_id(prospect_id))
+    visible = PROSPECT.visible_fields(Role.PARTNER)
+    fields = tuple(f for f in prospects.personal_fields(item) if f in visible)
+    call.audit([Access("read", prospects.REGISTER, prospect_id, fields)])
+    return prospects.present_for_partner(item)
+
+
+@route(prospects_bp, "/partner/import-runs", "GET", PARTNER, summary="List my import runs")
+def partner_runs(call: Call) -> dict[str, Any]:
+    call.only_query("limit", "cursor")
+    return runs.list_for_partner(call.principal.partner_id, call.limit(), call.query.get("cursor"))
+
+
+@route(prospects_bp, "/partner/import-runs/{run_id}", "GET", PARTNER, summary="Get one of my import runs")
+def partner_run(call: Call, run_id: str) -> dict[str, Any]:
+    run = runs.get(_run_id(run_id))
+    if run["partner_id"] != call.principal.partner_id:
+        raise NotFound("No such import run.")
+    return runs.summary(run)

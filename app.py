@@ -5,6 +5,7 @@ from chalice import Chalice
 from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.dpo import dpo_bp
 from chalicelib.api.partner import partner_bp
+from chalicelib.api.prospects import prospects_bp
 from chalicelib.api.public import public_bp
 from chalicelib.api.routing import normalise_error_response
 from chalicelib.api.selfservice import selfservice_bp
@@ -22,4 +23,5 @@ app.register_blueprint(staff_bp)
 app.register_blueprint(dpo_bp)
 app.register_blueprint(selfservice_bp)
 app.register_blueprint(partner_bp)
+app.register_blueprint(prospects_bp)
 app.register_blueprint(events_bp)

@@ -47,7 +47,6 @@ from chalicelib.registers import (
     AUDIT_RETENTION,
     CUSTOMER,
     CUSTOMER_REGISTER,
-    PROSPECT_REGISTER,
     REGISTERS,
     Register,
     RetentionRule,
@@ -321,7 +320,7 @@ def delete_prospect(
         raise RecordHeld("The record is under a legal hold.")
     keys = prospect_items(profile["pk"])
     if reads is not None:
-        reads.items += max(len(keys) - 1, 0)  # the profile itself was read from the index
+        reads.items += len(keys)
     table = store.prospects().name
     if rule is not None and cutoff is not None:
         expr, values = _due_condition(rule, cutoff)
@@ -376,13 +375,16 @@ def apply(rule: SweepRule, item: dict[str, Any], as_of: date, reads: ReadCounter
     if rule.rule.action == "erase_contact":
         result = erase_customer_contact(item, rule=rule.name, cutoff=cutoff)
         return Access("erase", rule.register.key, rid, tuple(result["erased_fields"]))
-    if rule.register.key == PROSPECT_REGISTER.key and item.get("sk") == "PROFILE":
-        fields = tuple(f for f in rule.register.record_type(rule.rule.record_type).field_names if f in item)
-        delete_prospect(item, rule=rule.name, cutoff=cutoff, reads=reads)
-        return Access("delete", rule.register.key, rid, fields)
+    # A prospect's PROFILE and each SOURCE# item carry their own due date, and the profile
+    # holds the latest verification of any source, so every source of a due profile is
+    # due as well and sits in the same index query: each item goes by its own conditional
+    # delete, with no read of the partition (one item read per item deleted).
     delete_record(rule.table(), item, rule=rule.name, cutoff=cutoff)
     entity = item.get("entity")
-    fields = customers.personal_fields(item) if entity in ("customer", "order", "reseller_end_user") else ()
+    if entity in ("customer", "order", "reseller_end_user"):
+        fields = customers.personal_fields(item)
+    else:
+        fields = tuple(f for f in rule.register.record_type(rule.rule.record_type).field_names if f in item)
     return Access("delete", rule.register.key, rid, fields)
 
 

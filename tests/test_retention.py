@@ -290,27 +290,15 @@ def test_run_killed_half_way_is_finished_by_the_next_run(stack: Stack) -> None:
 
 
 def test_prospects_end_users_follow_their_rules(stack: Stack) -> None:
-    prospects, custs = store.prospects(), store.customers()
-    prospects.put_item(
-        Item={
-            "pk": "PROSPECT#p1",
-            "sk": "PROFILE",
-            "prospect_id": "p1",
-            "email": "a@b.fi",
-            "retention_rule": "prospect_unverified",
-            "retention_due_at": "2026-05-31T10:00:00Z",
-        }
-    )
-    prospects.put_item(Item={"pk": "PROSPECT#p1", "sk": "SOURCE#acme", "prospect_id": "p1"})
-    prospects.put_item(
-        Item={
-            "pk": "PROSPECT#p2",
-            "sk": "PROFILE",
-            "prospect_id": "p2",
-            "retention_rule": "prospect_unverified",
-            "retention_due_at": "2026-06-02",
-        }
-    )
+    from chalicelib import prospects as register
+
+    table, custs = store.prospects(), store.customers()
+    fields = {"organization": "Kunta Oy", "contact_name": "Olli", "email": "olli@kunta.fi", "title": "Johtaja"}
+    with clock.frozen(utc(2024, 5, 31, 10)):
+        table.put_item(Item=register.profile_item("p1", fields, clock.iso()))
+        table.put_item(Item=register.source_item("p1", "other", fields, clock.iso()))
+    with clock.frozen(utc(2024, 6, 2, 10)):
+        table.put_item(Item=register.profile_item("p2", {**fields, "email": "eeva@kunta.fi"}, clock.iso()))
     custs.put_item(
         Item={
             "pk": "RESELLER#r",
@@ -323,12 +311,13 @@ def test_prospects_end_users_follow_their_rules(stack: Stack) -> None:
             "retention_due_at": "2026-06-01",
         }
     )
+    assert retention.sweep(date(2026, 5, 30))["rules"]["prospect_unverified"]["due"] == 0
     run = retention.sweep(date(2026, 6, 1))
-    assert run["rules"]["prospect_unverified"]["done"] == 1
+    assert run["rules"]["prospect_unverified"] == {"due": 2, "done": 2, "held": 0, "changed": 0}
     assert run["rules"]["end_user_reseller_ended"]["done"] == 1
-    assert not exists(prospects, "PROSPECT#p1", "PROFILE")
-    assert not exists(prospects, "PROSPECT#p1", "SOURCE#acme")
-    assert exists(prospects, "PROSPECT#p2", "PROFILE")
+    assert not exists(table, "PROSPECT#p1", "PROFILE")
+    assert not exists(table, "PROSPECT#p1", "SOURCE#other")
+    assert exists(table, "PROSPECT#p2", "PROFILE")
     assert not exists(custs, "RESELLER#r", "ENDUSER#e1")
 
 

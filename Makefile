@@ -16,7 +16,7 @@ venv: $(STAMP)
 run: $(STAMP)  ## the local stack: emulated AWS, the API and the import/sweep worker
 	$(PY) -m devstack
 
-test: lint typecheck unit package cfn-lint  ## everything CI checks
+test: lint typecheck unit package cfn-lint checkov  ## everything CI checks
 
 unit: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests
@@ -43,4 +43,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) dist .local
+	rm -rf $(VENV) .venv-checkov dist .local

@@ -61,33 +61,35 @@ def record(principal: Principal, accesses: Iterable[Access], request_id: str) ->
             batch.put_item(Item=event)
 
 
-def _page(response: dict[str, Any]) -> dict[str, Any]:
-    items = [{k: v for k, v in i.items() if k not in ("pk", "expires_at")} for i in response["Items"]]
-    return {"items": items, "next_cursor": store.encode_cursor(response.get("LastEvaluatedKey"))}
+def _page(page: dict[str, Any]) -> dict[str, Any]:
+    page["items"] = [{k: v for k, v in i.items() if k not in ("pk", "expires_at")} for i in page["items"]]
+    return page
 
 
 def by_record(register: str, record_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     """Newest-first events of one record."""
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": Key("pk").eq(f"RECORD#{register}#{record_id}"),
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    start = store.decode_cursor(cursor, {"pk", "sk"})
-    if start:
-        kwargs["ExclusiveStartKey"] = start
-    return _page(store.audit().query(**kwargs))
+    return _page(
+        store.query_page(
+            store.audit(),
+            cursor,
+            {"pk", "sk"},
+            KeyConditionExpression=Key("pk").eq(f"RECORD#{register}#{record_id}"),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+    )
 
 
 def by_principal(principal_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     """Newest-first events caused by one principal."""
-    kwargs: dict[str, Any] = {
-        "IndexName": "by_principal",
-        "KeyConditionExpression": Key("principal_id").eq(principal_id),
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    start = store.decode_cursor(cursor, {"pk", "sk", "principal_id"})
-    if start:
-        kwargs["ExclusiveStartKey"] = start
-    return _page(store.audit().query(**kwargs))
+    return _page(
+        store.query_page(
+            store.audit(),
+            cursor,
+            {"pk", "sk", "principal_id"},
+            IndexName="by_principal",
+            KeyConditionExpression=Key("principal_id").eq(principal_id),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+    )

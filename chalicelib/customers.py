@@ -12,6 +12,8 @@ action carry `retention_rule` + `retention_due_at`, which makes `retention_due` 
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
@@ -21,7 +23,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, store
+from chalicelib import accounts, clock, store
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.registers import CUSTOMER, CUSTOMER_REGISTER, ORDER, RESELLER_END_USER, Role
 from chalicelib.validation import email_key
@@ -141,6 +143,20 @@ def create_customer(data: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+def create_with_login(data: dict[str, Any], password: str | None) -> dict[str, Any]:
+    """Create the customer and its Cognito login together; if the login fails, so does the record.
+
+    With `password` the person chose it at registration; without, Cognito emails an invitation.
+    """
+    item = create_customer(data)
+    try:
+        accounts.create_customer_login(item["username"], item["email"], item["customer_id"], password)
+    except Exception:
+        delete_new_customer(item)
+        raise
+    return item
+
+
 def delete_new_customer(item: dict[str, Any]) -> None:
     """Undo `create_customer` when a later step of registration fails."""
     table = store.customers().name
@@ -173,7 +189,7 @@ def find_by_email(email: str) -> dict[str, Any] | None:
 
 def list_customers(limit: int, cursor: str | None, q: str | None = None, status: str | None = None) -> dict[str, Any]:
     """A page of customers, oldest first, with a cursor that stays valid as data changes."""
-    kwargs: dict[str, Any] = {
+    query: dict[str, Any] = {
         "IndexName": "by_list",
         "KeyConditionExpression": Key("list_pk").eq("CUSTOMER"),
         "Limit": limit,
@@ -184,15 +200,8 @@ def list_customers(limit: int, cursor: str | None, q: str | None = None, status:
     if status:
         filters.append(Attr("status").eq(status))
     if filters:
-        expr = filters[0]
-        for f in filters[1:]:
-            expr = expr & f
-        kwargs["FilterExpression"] = expr
-    start = store.decode_cursor(cursor, {"pk", "sk", "list_pk", "list_sk"})
-    if start:
-        kwargs["ExclusiveStartKey"] = start
-    resp = store.customers().query(**kwargs)
-    return {"items": resp["Items"], "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
+        query["FilterExpression"] = functools.reduce(operator.and_, filters)
+    return store.query_page(store.customers(), cursor, {"pk", "sk", "list_pk", "list_sk"}, **query)
 
 
 def update_customer(customer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -358,16 +367,14 @@ def add_order(customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def list_orders(customer_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     get_customer(customer_id)
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": Key("pk").eq(_pk(customer_id)) & Key("sk").begins_with("ORDER#"),
-        "Limit": limit,
-        "ScanIndexForward": False,
-    }
-    start = store.decode_cursor(cursor, {"pk", "sk"})
-    if start:
-        kwargs["ExclusiveStartKey"] = start
-    resp = store.customers().query(**kwargs)
-    return {"items": resp["Items"], "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
+    return store.query_page(
+        store.customers(),
+        cursor,
+        {"pk", "sk"},
+        KeyConditionExpression=Key("pk").eq(_pk(customer_id)) & Key("sk").begins_with("ORDER#"),
+        Limit=limit,
+        ScanIndexForward=False,
+    )
 
 
 def all_orders(customer_id: str) -> list[dict[str, Any]]:
@@ -423,15 +430,13 @@ def remove_end_user(partner_id: str, end_user_id: str) -> None:
 
 
 def list_end_users(partner_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": Key("pk").eq(_end_user_pk(partner_id)) & Key("sk").begins_with("ENDUSER#"),
-        "Limit": limit,
-    }
-    start = store.decode_cursor(cursor, {"pk", "sk"})
-    if start:
-        kwargs["ExclusiveStartKey"] = start
-    resp = store.customers().query(**kwargs)
-    return {"items": resp["Items"], "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
+    return store.query_page(
+        store.customers(),
+        cursor,
+        {"pk", "sk"},
+        KeyConditionExpression=Key("pk").eq(_end_user_pk(partner_id)) & Key("sk").begins_with("ENDUSER#"),
+        Limit=limit,
+    )
 
 
 _ID_FIELD = {"customer": "customer_id", "order": "order_id", "reseller_end_user": "end_user_id"}

@@ -76,6 +76,19 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def query_page(table: Any, cursor: str | None, key_names: set[str], **query: Any) -> dict[str, Any]:
+    """One page of a Query: `{"items", "next_cursor"}`, resuming after `cursor`.
+
+    `key_names` are the attributes a valid cursor may hold (table keys plus index keys).
+    With a FilterExpression a page can hold fewer than `Limit` items; follow the cursor.
+    """
+    start = decode_cursor(cursor, key_names)
+    if start:
+        query["ExclusiveStartKey"] = start
+    resp = table.query(**query)
+    return {"items": resp["Items"], "next_cursor": encode_cursor(resp.get("LastEvaluatedKey"))}
+
+
 def decode_cursor(cursor: str | None, allowed_keys: set[str]) -> dict[str, Any] | None:
     """Parse a cursor from `encode_cursor`; anything else is a 400, not a 500."""
     if not cursor:

@@ -7,14 +7,17 @@ import http.server
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import jwt
 import pytest
 from moto import mock_aws
+from moto.utilities.utils import load_resource
 
 from devstack import gateway, provision
 
@@ -27,8 +30,6 @@ PASSWORD = "Correct-Horse-9-Battery"
 @pytest.fixture(scope="session")
 def jwks_url() -> Iterator[str]:
     """Serve moto's Cognito JWKS over loopback HTTP, as the emulator's server would."""
-    from moto.utilities.utils import load_resource
-
     keys = json.dumps(load_resource("cognitoidp/resources/jwks-public.json")).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -198,6 +199,30 @@ def module_client(module_stack: Stack) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def module_tokens(module_stack: Stack, module_client: Any) -> Tokens:
     return _principals(module_stack, module_client)
+
+
+def emulator_claims(stack: Stack, **claims: Any) -> dict[str, Any]:
+    """Valid ID-token claims for the stack's pool and client, with `claims` overriding."""
+    now = int(time.time())
+    return {
+        "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{stack.info['user_pool_id']}",
+        "sub": "sub-1",
+        "aud": stack.info["user_pool_client_id"],
+        "token_use": "id",
+        "iat": now,
+        "exp": now + 600,
+        "cognito:groups": ["staff"],
+        **claims,
+    }
+
+
+def emulator_token(stack: Stack, **claims: Any) -> str:
+    """An ID token signed as the emulator signs (its key, kid 'dummy'), with chosen claims.
+
+    For cases a real login cannot produce, such as an expired token.
+    """
+    key = jwt.PyJWK(load_resource("cognitoidp/resources/jwks-private.json"))
+    return jwt.encode(emulator_claims(stack, **claims), key.key, algorithm="RS256", headers={"kid": "dummy"})
 
 
 def registration_body(username: str, email: str, **overrides: Any) -> dict[str, Any]:

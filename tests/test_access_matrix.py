@@ -11,14 +11,12 @@ import re
 import time
 from typing import Any
 
-import jwt
 import pytest
-from moto.utilities.utils import load_resource
 
 import app  # noqa: F401  (declares every route)
 from chalicelib.auth import ROUTES, RouteSpec
 from chalicelib.registers import Role
-from tests.conftest import REGION, Stack, Tokens, call
+from tests.conftest import Stack, Tokens, call, emulator_token
 
 KINDS = ("anonymous", "customer", "partner", "reseller", "staff", "dpo", "forged", "expired")
 ROLES_OF = {
@@ -30,28 +28,14 @@ ROLES_OF = {
 }
 
 
-def _expired(stack: Stack) -> str:
-    now = int(time.time())
-    claims = {
-        "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{stack.info['user_pool_id']}",
-        "sub": "expired-user",
-        "aud": stack.info["user_pool_client_id"],
-        "token_use": "id",
-        "iat": now - 7200,
-        "exp": now - 3600,
-        "cognito:groups": ["dpo"],
-    }
-    key = jwt.PyJWK(load_resource("cognitoidp/resources/jwks-private.json"))
-    return jwt.encode(claims, key.key, algorithm="RS256", headers={"kid": "dummy"})
-
-
 def _token(kind: str, tokens: Tokens, stack: Stack) -> str | None:
     if kind == "anonymous":
         return None
     if kind == "forged":
         return tokens.dpo[:-6] + "AAAAAA"
     if kind == "expired":
-        return _expired(stack)
+        now = int(time.time())
+        return emulator_token(stack, iat=now - 7200, exp=now - 3600, **{"cognito:groups": ["dpo"]})
     return str(getattr(tokens, kind))
 
 

@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import boto3
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from moto.utilities.utils import load_resource
 
 from chalicelib import auth
 from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.registers import Role
-from tests.conftest import REGION, Stack
-
-
-def _claims(stack: Stack, **overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims = {
-        "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{stack.info['user_pool_id']}",
-        "sub": "sub-1",
-        "aud": stack.info["user_pool_client_id"],
-        "token_use": "id",
-        "iat": now,
-        "exp": now + 600,
-        "cognito:groups": ["staff"],
-    }
-    claims.update(overrides)
-    return claims
-
-
-def _sign_with_emulator_key(claims: dict[str, Any]) -> str:
-    """Sign as the emulator does: its private key, kid 'dummy'."""
-    key = jwt.PyJWK(load_resource("cognitoidp/resources/jwks-private.json"))
-    return jwt.encode(claims, key.key, algorithm="RS256", headers={"kid": "dummy"})
+from tests.conftest import REGION, Stack, emulator_claims, emulator_token
 
 
 def test_real_login_token_gives_the_principal(stack: Stack) -> None:
@@ -54,14 +31,14 @@ def test_dpo_includes_staff_and_reseller_includes_partner(stack: Stack) -> None:
 
 
 def test_expired_token_is_refused(stack: Stack) -> None:
-    token = _sign_with_emulator_key(_claims(stack, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600))
+    token = emulator_token(stack, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)
     with pytest.raises(Unauthenticated):
         auth.verify_token(token)
 
 
 def test_token_signed_with_another_key_is_refused(stack: Stack) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    token = jwt.encode(_claims(stack), other, algorithm="RS256", headers={"kid": "dummy"})
+    token = jwt.encode(emulator_claims(stack), other, algorithm="RS256", headers={"kid": "dummy"})
     with pytest.raises(Unauthenticated):
         auth.verify_token(token)
 
@@ -69,24 +46,23 @@ def test_token_signed_with_another_key_is_refused(stack: Stack) -> None:
 def test_token_of_another_pool_is_refused(stack: Stack) -> None:
     cognito = boto3.client("cognito-idp", region_name=REGION)
     pool = cognito.create_user_pool(PoolName="other")["UserPool"]["Id"]
-    token = _sign_with_emulator_key(_claims(stack, iss=f"https://cognito-idp.{REGION}.amazonaws.com/{pool}"))
+    token = emulator_token(stack, iss=f"https://cognito-idp.{REGION}.amazonaws.com/{pool}")
     with pytest.raises(Unauthenticated):
         auth.verify_token(token)
 
 
 def test_token_for_another_client_is_refused(stack: Stack) -> None:
     with pytest.raises(Unauthenticated):
-        auth.verify_token(_sign_with_emulator_key(_claims(stack, aud="someone-else")))
+        auth.verify_token(emulator_token(stack, aud="someone-else"))
 
 
 def test_access_token_is_refused(stack: Stack) -> None:
-    claims = _claims(stack, token_use="access")
     with pytest.raises(Unauthenticated):
-        auth.verify_token(_sign_with_emulator_key(claims))
+        auth.verify_token(emulator_token(stack, token_use="access"))
 
 
 def test_unsigned_token_is_refused(stack: Stack) -> None:
-    token = jwt.encode(_claims(stack), None, algorithm="none")
+    token = jwt.encode(emulator_claims(stack), None, algorithm="none")
     with pytest.raises(Unauthenticated):
         auth.verify_token(token)
 
@@ -99,7 +75,7 @@ def test_garbage_is_refused(stack: Stack, token: str) -> None:
 
 def test_token_without_a_known_group_has_no_role(stack: Stack) -> None:
     with pytest.raises(Forbidden):
-        auth.verify_token(_sign_with_emulator_key(_claims(stack, **{"cognito:groups": ["admins"]})))
+        auth.verify_token(emulator_token(stack, **{"cognito:groups": ["admins"]}))
 
 
 def test_partner_without_partner_id_is_not_a_partner() -> None:

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 from chalice import Blueprint, Response
 from pydantic import Field, StrictBool
 
-from chalicelib import accounts, customers, notice, subjects, unsubscribe
+from chalicelib import customers, notice, subjects, unsubscribe
 from chalicelib.audit import Access
 from chalicelib.auth import ANONYMOUS
 from chalicelib.errors import ValidationFailed
@@ -36,12 +36,7 @@ def register(call: Call) -> dict[str, Any]:
     body = parse(Registration, call.json())
     data = dump(body)
     password = data.pop("password")
-    item = customers.create_customer(data)
-    try:
-        accounts.create_customer_login(item["username"], item["email"], item["customer_id"], password)
-    except Exception:
-        customers.delete_new_customer(item)
-        raise
+    item = customers.create_with_login(data, password)
     call.audit([Access("create", customers.REGISTER, item["customer_id"], customers.personal_fields(item))])
     return customers.present(item, frozenset({Role.CUSTOMER}))
 

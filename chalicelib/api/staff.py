@@ -59,12 +59,7 @@ def list_customers(call: Call) -> dict[str, Any]:
 @route(staff_bp, "/customers", "POST", STAFF, status=201, summary="Create a customer (an invitation is emailed)")
 def create_customer(call: Call) -> dict[str, Any]:
     data = dump(parse(schema(CUSTOMER, "create", STAFF_FIELDS), call.json()))
-    item = customers.create_customer(data)
-    try:
-        accounts.create_customer_login(item["username"], item["email"], item["customer_id"], None)
-    except Exception:
-        customers.delete_new_customer(item)
-        raise
+    item = customers.create_with_login(data, None)
     call.audit([Access("create", customers.REGISTER, item["customer_id"], customers.personal_fields(item))])
     return customers.present(item, call.principal.roles)
 

@@ -57,11 +57,17 @@ def receive(stack: Stack, queue_url: str | None = None) -> list[dict[str, Any]]:
 
 def invoke(stack: Stack, messages: list[dict[str, Any]]) -> dict[str, Any]:
     """Call the deployed handler with the SQS event Lambda would build."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
     from chalicelib.events import partner_import
 
     url = stack.info["import_queue_url"]
     arn = sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return dict(partner_import(sqs_lambda_event(messages, arn, REGION), None))
+    try:
+        return dict(partner_import(sqs_lambda_event(messages, arn, REGION), None))
+    except BatchProcessingError:
+        # Every record failed: the handler raises and Lambda retries the whole batch.
+        return {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
 
 
 def drain(stack: Stack, rounds: int = 100) -> list[dict[str, Any]]:

@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import clock
 from tests.conftest import Stack
-from tests.imports_helpers import csv_bytes, drain, object_versions, prospect_items, report, runs_of, upload
+from tests.imports_helpers import (
+    HEADER_EN,
+    HEADER_FI,
+    csv_bytes,
+    drain,
+    invoke,
+    object_versions,
+    prospect_items,
+    receive,
+    report,
+    runs_of,
+    s3,
+    upload,
+    xlsx_bytes,
+)
 
 ROWS = [
     ["Kunta Oy", "Äijä Öhman", "Toimitusjohtaja", "aija.ohman@kunta.fi", "040 123 4567"],
@@ -29,3 +50,380 @@ def test_upload_with_spaces_and_umlauts_in_key_is_imported_reported_and_deleted(
     assert report(stack, run)["counts"]["inserted"] == 2
     assert object_versions(stack, "incoming/") == []
     assert object_versions(stack, "work/") == []
+
+
+# -- formats ------------------------------------------------------------------------------
+
+FORMATS = {
+    "utf8_semicolon_fi": csv_bytes(ROWS, HEADER_FI, ";", "utf-8"),
+    "utf8_bom_semicolon_fi": b"\xef\xbb\xbf" + csv_bytes(ROWS, HEADER_FI, ";", "utf-8"),
+    "utf8_comma_en": csv_bytes(ROWS, HEADER_EN, ",", "utf-8"),
+    "cp1252_semicolon_fi": csv_bytes(ROWS, HEADER_FI, ";", "cp1252"),
+    "cp1252_comma_en_odd_case": csv_bytes(ROWS, [" ORGANISATION ", "name", "TITLE", "E-mail", "Phone "], ",", "cp1252"),
+    "utf8_bom_fi_spaced": b"\xef\xbb\xbf"
+    + csv_bytes(ROWS, ["organisaatio", " Nimi", "titteli ", "SÄHKÖPOSTI", "puhelin"], ";", "utf-8"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_csv_formats_as_spreadsheets_save_them(stack: Stack, name: str) -> None:
+    upload(stack, f"incoming/acme/{name}.csv", FORMATS[name])
+    drain(stack)
+    [run] = runs_of(stack, "acme")
+    assert run["state"] == "done", run.get("failure")
+    names = sorted(i["contact_name"] for i in prospect_items(stack))
+    assert names == ["Sari Sote", "Äijä Öhman"]
+    assert run["format"]["format"] == "csv"
+
+
+def test_xlsx_upload(stack: Stack) -> None:
+    upload(stack, "incoming/acme/Yhteystiedot kevät.xlsx", xlsx_bytes(ROWS, HEADER_EN))
+    drain(stack)
+    [run] = runs_of(stack, "acme")
+    assert run["state"] == "done", run.get("failure")
+    assert run["format"]["format"] == "xlsx"
+    assert sorted(i["contact_name"] for i in prospect_items(stack)) == ["Sari Sote", "Äijä Öhman"]
+
+
+def test_first_and_last_name_columns_are_joined(stack: Stack) -> None:
+    body = csv_bytes([["Kunta Oy", "Äijä", "Öhman", "a@kunta.fi"]], ["Organisaatio", "Etunimi", "Sukunimi", "Email"])
+    upload(stack, "incoming/acme/n.csv", body)
+    drain(stack)
+    assert [i["contact_name"] for i in prospect_items(stack)] == ["Äijä Öhman"]
+
+
+def test_s3_test_event_is_ignored(stack: Stack) -> None:
+    # Configuring the notification made moto put S3's test event on the queue.
+    messages = receive(stack)
+    assert any(json.loads(m["Body"]).get("Event") == "s3:TestEvent" for m in messages)
+    from chalicelib.imports.messages import handle_message
+
+    test_event = next(m for m in messages if "TestEvent" in m["Body"])
+    assert handle_message(test_event["Body"], test_event["MessageId"], 1, lambda: 900) == ["ignored:s3_test_event"]
+    assert invoke(stack, messages)["batchItemFailures"] == []
+    assert runs_of(stack, "acme") == []
+
+
+# -- rules --------------------------------------------------------------------------------
+
+
+def test_rules_reject_rows_with_line_numbers_and_reasons(stack: Stack) -> None:
+    from chalicelib import suppression
+
+    suppression.suppress("objector@firma.fi", "objection")
+    rows = [
+        ["Kunta Oy", "Äijä Öhman", "Johtaja", "aija@kunta.fi", "040 123 4567"],  # line 2: ok
+        ["", "Yksityinen Ihminen", "", "ihminen@firma.fi", ""],  # 3: no organisation
+        ["Kauppa Oy", "Matti Meikäläinen", "", "matti.m@gmail.com", ""],  # 4: free mail
+        ["Firma Oy", "Olli Objector", "", "objector@firma.fi", ""],  # 5: suppressed
+        ["Kunta Oy", "Äijä Ö.", "CEO", "AIJA@kunta.fi", ""],  # 6: duplicate of line 2
+        ["Firma Oy", "Erkki Email", "", "not-an-email", ""],  # 7: invalid email
+        ["Firma Oy", "Pekka Puhelin", "", "pekka@firma.fi", "12"],  # 8: invalid phone
+        ["Firma Oy", "", "", "nimeton@firma.fi", ""],  # 9: no name
+        ["", "", "", "", ""],  # 10: blank line, skipped silently
+        ["Sote Ky", "Sari Sote", "", "sari@sote.fi", ""],  # 11: ok
+    ]
+    upload(stack, "incoming/acme/rules.csv", csv_bytes(rows))
+    drain(stack)
+    [run] = runs_of(stack, "acme")
+    assert run["counts"]["inserted"] == 2 and run["counts"]["rejected"] == 7 and run["counts"]["rows"] == 9
+    rejected = [(r["line"], r["reason"]) for r in report(stack, run)["rejected_rows"]]
+    assert rejected == [
+        (3, "no_organisation"),
+        (4, "free_mail_domain"),
+        (5, "suppressed"),
+        (6, "duplicate_in_file"),
+        (7, "invalid_email"),
+        (8, "invalid_phone"),
+        (9, "missing_name"),
+    ]
+    assert {i["email_norm"] for i in prospect_items(stack)} == {"aija@kunta.fi", "sari@sote.fi"}
+    # The first occurrence wins.
+    assert next(i for i in prospect_items(stack) if i["email_norm"] == "aija@kunta.fi")["contact_name"] == "Äijä Öhman"
+    assert run["rejected_by_reason"]["suppressed"] == 1
+    csv_key = run["report_key"].replace(".json", ".rejected.csv")
+    text = s3().get_object(Bucket=stack.info["upload_bucket"], Key=csv_key)["Body"].read().decode("utf-8-sig")
+    assert text.splitlines()[1] == "3;no_organisation;organization"
+
+
+def test_missing_columns_fail_the_run_with_a_reason_and_delete_the_upload(stack: Stack) -> None:
+    upload(stack, "incoming/acme/bad.csv", csv_bytes([["x", "y"]], ["Foo", "Bar"]))
+    responses = drain(stack)
+    assert all(r["batchItemFailures"] == [] for r in responses)  # no point retrying
+    [run] = runs_of(stack, "acme")
+    assert run["state"] == "failed" and run["failure"]["code"] == "missing_columns"
+    assert report(stack, run)["failure"]["code"] == "missing_columns"
+    assert object_versions(stack, "incoming/") == []
+
+
+def test_unsupported_and_undecodable_files_fail(stack: Stack) -> None:
+    upload(stack, "incoming/acme/old.xls", b"\xd0\xcf\x11\xe0 legacy")
+    upload(stack, "incoming/acme/broken.xlsx", b"PK\x03\x04 not really a zip")
+    drain(stack)
+    codes = sorted(r["failure"]["code"] for r in runs_of(stack, "acme"))
+    assert codes == ["unreadable_xlsx", "unsupported_format"]
+
+
+def test_formula_cells_are_escaped_in_written_csv() -> None:
+    from chalicelib.imports.runs import csv_cell, rejects_csv
+
+    assert [csv_cell(v) for v in ("=1+2", "+358", "-3", "@SUM(A1)", "ok", 5)] == [
+        "'=1+2",
+        "'+358",
+        "'-3",
+        "'@SUM(A1)",
+        "ok",
+        "5",
+    ]
+    assert "'=cmd" in rejects_csv([{"line": 2, "reason": "=cmd|' /C calc'!A0"}]).decode("utf-8-sig")
+
+
+# -- idempotency, crashes, big files ---------------------------------------------------------
+
+
+def _writes(stack: Stack) -> list[int]:
+    return [int(i.get("import_line", 0)) for i in prospect_items(stack)]
+
+
+def test_same_event_twice_imports_once(stack: Stack) -> None:
+    upload(stack, "incoming/acme/a.csv", csv_bytes(ROWS))
+    messages = [m for m in receive(stack) if "Records" in m["Body"]]
+    invoke(stack, messages)
+    before = prospect_items(stack)
+    audit_before = stack.table("audit").scan()["Count"]
+    from chalicelib.imports.messages import handle_message
+
+    outcome = handle_message(messages[0]["Body"], "another-message-id", 1, lambda: 900)
+    assert outcome[0].startswith("duplicate:")
+    assert prospect_items(stack) == before
+    assert stack.table("audit").scan()["Count"] == audit_before
+    [run] = runs_of(stack, "acme")
+    assert run["counts"]["inserted"] == 2
+
+
+def test_unchanged_reimport_writes_nothing_changed_row_updates(stack: Stack) -> None:
+    upload(stack, "incoming/acme/a.csv", csv_bytes(ROWS))
+    drain(stack)
+    [first] = runs_of(stack, "acme")
+    before = {i["pk"]: i for i in prospect_items(stack)}
+    upload(stack, "incoming/acme/a.csv", csv_bytes(ROWS))  # the same bytes again: a new upload
+    drain(stack)
+    [second] = [r for r in runs_of(stack, "acme") if r["run_id"] != first["run_id"]]
+    assert second["counts"]["unchanged"] == 2 and second["counts"]["inserted"] == second["counts"]["updated"] == 0
+    assert {i["pk"]: i for i in prospect_items(stack)} == before
+    changed = [ROWS[0], [*ROWS[1][:2], "Palvelujohtaja", *ROWS[1][3:]]]
+    upload(stack, "incoming/acme/b.csv", csv_bytes(changed))
+    drain(stack)
+    [third] = [r for r in runs_of(stack, "acme") if r["file_name"] == "b.csv"]
+    assert third["counts"]["updated"] == 1 and third["counts"]["unchanged"] == 1
+    after = {i["pk"]: i for i in prospect_items(stack)}
+    updated = [pk for pk in after if after[pk].get("title") != before[pk].get("title")]
+    assert len(updated) == 1 and after[updated[0]]["title"] == "Palvelujohtaja"
+    assert after[updated[0]]["first_seen"] == before[updated[0]]["first_seen"]
+
+
+def _many(n: int, start: int = 0) -> list[list[str]]:
+    return [[f"Org {i} Oy", f"Henkilö {i}", "Johtaja", f"h{i}@org{i}.fi", ""] for i in range(start, start + n)]
+
+
+def test_crash_mid_file_then_redelivery_imports_every_row_once(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.imports import messages, pipeline
+
+    monkeypatch.setattr(messages, "DEFAULT_LIMITS", pipeline.Limits(chunk_rows=5, checkpoint_rows=10))
+    real_send = pipeline.ItemWriter._send
+    calls = {"n": 0}
+
+    def crash_once(self: Any, batch: list[dict[str, Any]]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # after the first checkpoint's rows went out: a crash mid-file
+            raise RuntimeError("Lambda died")
+        real_send(self, batch)
+
+    monkeypatch.setattr(pipeline.ItemWriter, "_send", crash_once)
+    upload(stack, "incoming/acme/big.csv", csv_bytes(_many(60)))
+    responses = drain(stack)
+    assert any(r["batchItemFailures"] for r in responses)  # the crash was reported for retry
+    [run] = runs_of(stack, "acme")
+    assert run["state"] == "done"
+    assert run["counts"]["inserted"] == 60 and run["counts"]["rows"] == 60 and run["counts"]["unchanged"] == 0
+    assert len(prospect_items(stack)) == 60
+    assert sorted(_writes(stack)) == list(range(2, 62))
+
+
+def test_crash_after_writes_before_checkpoint_counts_stay_exact(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.imports import messages, pipeline, runs
+
+    monkeypatch.setattr(messages, "DEFAULT_LIMITS", pipeline.Limits(chunk_rows=5, checkpoint_rows=1000))
+    real_save = runs.save_progress
+    calls = {"n": 0}
+
+    def crash_before_first_checkpoint(run: dict[str, Any], owner: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("Lambda died")  # every row is written, the checkpoint is not
+        real_save(run, owner)
+
+    monkeypatch.setattr(runs, "save_progress", crash_before_first_checkpoint)
+    upload(stack, "incoming/acme/big.csv", csv_bytes(_many(30)))
+    drain(stack)
+    [run] = runs_of(stack, "acme")
+    assert run["state"] == "done"
+    assert run["counts"]["inserted"] == 30 and run["counts"]["unchanged"] == 0 and run["counts"]["rejected"] == 0
+
+
+def test_big_file_continues_in_follow_up_messages(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.imports import messages, pipeline
+
+    monkeypatch.setattr(messages, "DEFAULT_LIMITS", pipeline.Limits(chunk_rows=7, checkpoint_rows=14, segment_rows=20))
+    rows = _many(95)
+    rows.insert(50, rows[3])  # a duplicate across segments
+    upload(stack, "incoming/acme/full-list.csv", csv_bytes(rows))
+    responses = drain(stack)
+    assert len(responses) >= 5
+    [run] = runs_of(stack, "acme")
+    assert run["state"] == "done"
+    assert int(run["checkpoint"]["segment"]) >= 4
+    assert run["counts"]["inserted"] == 95 and run["counts"]["rejected"] == 1
+    assert report(stack, run)["rejected_rows"] == [{"line": 52, "reason": "duplicate_in_file"}]
+    assert len(prospect_items(stack)) == 95
+
+
+def test_stale_and_duplicate_follow_ups_are_harmless(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.imports import messages, pipeline
+
+    monkeypatch.setattr(messages, "DEFAULT_LIMITS", pipeline.Limits(chunk_rows=5, segment_rows=10))
+    upload(stack, "incoming/acme/l.csv", csv_bytes(_many(25)))
+    first = [m for m in receive(stack) if "Records" in m["Body"]]
+    invoke(stack, first)
+    [follow_up] = receive(stack)
+    invoke(stack, [follow_up])
+    # The same follow-up again (an SQS duplicate) and the original S3 event again: both stale.
+    assert messages.handle_message(follow_up["Body"], "dup", 1, lambda: 900)[0].startswith("stale:")
+    assert messages.handle_message(first[0]["Body"], "dup2", 1, lambda: 900)[0].startswith("stale:")
+    drain(stack)
+    [run] = runs_of(stack, "acme")
+    assert run["state"] == "done" and run["counts"]["inserted"] == 25
+
+
+def test_lost_follow_up_is_resent_by_the_redelivered_message(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.imports import messages, pipeline
+
+    monkeypatch.setattr(messages, "DEFAULT_LIMITS", pipeline.Limits(chunk_rows=5, segment_rows=10))
+    sent = {"n": 0}
+    real = messages.send_continuation
+
+    def crash_before_sending(run: dict[str, Any]) -> None:
+        sent["n"] += 1
+        if sent["n"] == 1:
+            raise RuntimeError("Lambda died after handing over")
+        real(run)
+
+    monkeypatch.setattr(messages, "send_continuation", crash_before_sending)
+    upload(stack, "incoming/acme/l.csv", csv_bytes(_many(25)))
+    first = [m for m in receive(stack) if "Records" in m["Body"]]
+    assert invoke(stack, first)["batchItemFailures"] == [{"itemIdentifier": first[0]["MessageId"]}]
+    # Redelivered at once (an ordinary duplicate): only acknowledged.
+    assert messages.handle_message(first[0]["Body"], first[0]["MessageId"], 2, lambda: 900)[0].startswith("stale:")
+    # Redelivered after the visibility timeout: the lost follow-up is sent again.
+    with clock.frozen(datetime.now(UTC) + timedelta(minutes=20)):
+        assert messages.handle_message(first[0]["Body"], first[0]["MessageId"], 2, lambda: 900)[0].startswith("resent:")
+        drain(stack)
+    [run] = runs_of(stack, "acme")
+    assert run["state"] == "done" and run["counts"]["inserted"] == 25
+
+
+def test_persistent_failure_ends_in_dlq_with_the_run_failed(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.imports import pipeline
+
+    def broken(self: Any, upload: Any) -> bool:
+        raise RuntimeError("something keeps breaking")
+
+    monkeypatch.setattr(pipeline.Importer, "import_rows", broken)
+    upload(stack, "incoming/acme/a.csv", csv_bytes(ROWS))
+    drain(stack, rounds=20)  # moto moves the message to the DLQ after maxReceiveCount receives
+    dlq = stack.info["import_dlq_url"]
+    dead = receive(stack, dlq)
+    assert len(dead) == 1 and "incoming%2Facme%2Fa.csv" in dead[0]["Body"]
+    [run] = runs_of(stack, "acme")
+    assert run["state"] == "failed"
+    assert run["failure"] == {
+        "code": "import_error",
+        "message": "The import kept failing (RuntimeError).",
+        "retryable": True,
+    }
+    # The raw upload stays for a redrive (the lifecycle rule is the backstop); a redrive resumes.
+    assert object_versions(stack, "incoming/acme/a.csv")
+    monkeypatch.undo()
+    from chalicelib.imports.messages import handle_message
+
+    assert handle_message(dead[0]["Body"], "redrive", 1, lambda: 900)[0].startswith("done:")
+    assert len(prospect_items(stack)) == 2
+
+
+# -- throttling ---------------------------------------------------------------------------
+
+
+class FlakyClient:
+    """The real DynamoDB client, but BatchWriteItem throttles and leaves items unprocessed."""
+
+    def __init__(self, real: Any):
+        self.real = real
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.calls % 3 == 1:
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "BatchWriteItem"
+            )
+        if self.calls % 3 == 2:
+            [(table, items)] = RequestItems.items()
+            half = len(items) // 2
+            resp = self.real.batch_write_item(RequestItems={table: items[:half]})
+            return {**resp, "UnprocessedItems": {table: items[half:]}}
+        return dict(self.real.batch_write_item(RequestItems=RequestItems))
+
+
+def test_throttling_and_unprocessed_items_are_retried_with_backoff(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import store
+    from chalicelib.imports import pipeline
+
+    flaky = FlakyClient(store.client("dynamodb"))
+    real_client = store.client
+
+    def client(service: str) -> Any:
+        return flaky if service == "dynamodb" else real_client(service)
+
+    client.cache_clear = real_client.cache_clear  # type: ignore[attr-defined]  # store.reset() calls it
+    monkeypatch.setattr(store, "client", client)
+    waits: list[float] = []
+    monkeypatch.setattr(pipeline, "pause", waits.append)
+    upload(stack, "incoming/acme/t.csv", csv_bytes(_many(60)))
+    drain(stack)
+    [run] = runs_of(stack, "acme")
+    assert run["state"] == "done" and run["counts"]["inserted"] == 60
+    assert len(prospect_items(stack)) == 60
+    assert flaky.calls > 3 and len(waits) >= 2 and all(w >= 0 for w in waits)
+
+
+def test_item_writer_gives_up_at_the_checkpoint_not_silently() -> None:
+    from botocore.exceptions import ClientError
+
+    from chalicelib.imports.pipeline import ImportInterrupted, ItemWriter
+
+    class AlwaysThrottled:
+        def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "no"}}, "BatchWriteItem")
+
+    writer = ItemWriter("t", client=AlwaysThrottled(), sleep=lambda s: None, max_attempts=4)
+    writer.put({"pk": "a", "sk": "b"})
+    with pytest.raises(ImportInterrupted):
+        writer.flush()
+    assert writer.requests == 4 and writer.items_written == 0

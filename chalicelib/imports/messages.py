@@ -25,11 +25,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib import store
+from chalicelib import clock, store
 from chalicelib.config import settings
 from chalicelib.imports import runs
 from chalicelib.imports.pipeline import Importer, Limits
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 CONTINUE = "ilopiste.import.continue"
 MAX_RECEIVES = 5  # infra/resources.json ImportQueue RedrivePolicy.maxReceiveCount
 LEASE_MARGIN_SECONDS = 60
+RESEND_AFTER_SECONDS = 600
 DEFAULT_LIMITS = Limits()
 
 
@@ -101,8 +103,8 @@ def process(
     if run["state"] == "done" or (run["state"] == "failed" and not run.get("failure", {}).get("retryable")):
         return f"duplicate:{run_id}"
     if segment != current:
-        if segment == current - 1 and runs.lease_free(run) and run["state"] == "running":
-            send_continuation(run)  # the follow-up may have been lost in a crash; twice is harmless
+        if segment == current - 1 and _follow_up_overdue(run):
+            send_continuation(run)  # the follow-up was lost in a crash; a duplicate would be harmless
             return f"resent:{run_id}"
         return f"stale:{run_id}"
     claimed = runs.claim(run_id, owner, int(remaining()) + LEASE_MARGIN_SECONDS)
@@ -120,6 +122,17 @@ def process(
             runs.release(run_id, owner)
         log.exception("import run %s failed on delivery %d", run_id, receive_count)
         raise
+
+
+def _follow_up_overdue(run: dict[str, Any]) -> bool:
+    """The run was handed over long ago and nobody has claimed it: its follow-up is lost.
+
+    A redelivery comes after the queue's visibility timeout (16 min), so a message for the
+    previous segment that arrives sooner is an ordinary duplicate and is only acknowledged.
+    """
+    handed = str(run["checkpoint"].get("handed_over_at") or "")
+    overdue = clock.iso(clock.now() - timedelta(seconds=RESEND_AFTER_SECONDS))
+    return run["state"] == "running" and runs.lease_free(run) and bool(handed) and handed < overdue
 
 
 def work(run: dict[str, Any], owner: str, remaining: Callable[[], float], limits: Limits) -> str:
@@ -209,7 +222,7 @@ def complete(run: dict[str, Any], state: str, failure: dict[str, Any] | None = N
         delete_upload(run)  # personal data must not linger; the lifecycle rule is the backstop
         runs.delete_work(run["run_id"])
     runs.finish(run, state, failure)
-    log.info("import run %s %s: %s", run["run_id"], state, json.dumps(run["counts"]))
+    log.info("import run %s %s: %s", run["run_id"], state, json.dumps(runs.plain(run["counts"])))
 
 
 def fail(run: dict[str, Any], code: str, message: str, *, retryable: bool) -> None:

@@ -185,7 +185,7 @@ def save_progress(run: dict[str, Any], owner: str) -> None:
 def hand_over(run: dict[str, Any], owner: str) -> int:
     """End this invocation's segment: the next segment number, lease released."""
     segment = int(run["checkpoint"].get("segment", 0)) + 1
-    run["checkpoint"] = {**run["checkpoint"], "segment": segment}
+    run["checkpoint"] = {**run["checkpoint"], "segment": segment, "handed_over_at": clock.iso()}
     store.import_runs().update_item(
         Key={"run_id": run["run_id"]},
         UpdateExpression="SET checkpoint = :k REMOVE lease_until, lease_owner",
@@ -319,15 +319,15 @@ def summary(run: dict[str, Any]) -> dict[str, Any]:
         "report_key",
         "format",
     )
-    return {k: _plain(run[k]) for k in keys if k in run and run[k] is not None}
+    return {k: plain(run[k]) for k in keys if k in run and run[k] is not None}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """DynamoDB numbers (Decimal) as ints, so JSON shows numbers, not strings."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, Decimal):
         return int(value)
     return value

@@ -427,3 +427,93 @@ def test_item_writer_gives_up_at_the_checkpoint_not_silently() -> None:
     with pytest.raises(ImportInterrupted):
         writer.flush()
     assert writer.requests == 4 and writer.items_written == 0
+
+
+# -- full refresh, multiple sources, retention ---------------------------------------------
+
+
+def _pid(stack: Stack, email: str) -> str:
+    [item] = [i for i in prospect_items(stack) if i["email_norm"] == email and i["sk"] == "PROFILE"]
+    return str(item["prospect_id"])
+
+
+def _row(name: str) -> list[str]:
+    return [f"{name} Oy", f"Henkilö {name}", "Johtaja", f"{name.lower()}@{name.lower()}.fi", ""]
+
+
+def test_full_refresh_removes_outdated_contacts_except_verified_other_source_or_held(stack: Stack) -> None:
+    from chalicelib import prospects, retention
+
+    upload(stack, "incoming/acme/a.csv", csv_bytes([_row(n) for n in ("Aa", "Bb", "Cc", "Ee", "Ff")]))
+    drain(stack)
+    prospects.verify(_pid(stack, "bb@bb.fi"))  # staff confirmed B after acme brought it
+    upload(stack, "incoming/beta/b.csv", csv_bytes([[*_row("Cc")[:2], "Eri titteli", *_row("Cc")[3:]]]))
+    drain(stack)
+    retention.set_legal_hold("prospect", _pid(stack, "ff@ff.fi"), "dispute 12/2025", "dpo-1")
+    e_id = _pid(stack, "ee@ee.fi")
+
+    upload(stack, "incoming/acme/FULL 2025-06.csv", csv_bytes([_row("Aa"), _row("Gg")]))
+    drain(stack)
+    [run] = [r for r in runs_of(stack, "acme") if r["full_refresh"]]
+    assert run["state"] == "done", run.get("failure")
+    counts = {k: int(v) for k, v in run["counts"].items()}
+    assert counts["unchanged"] == 1 and counts["inserted"] == 1
+    assert counts["removed"] == 1 and counts["kept_staff_verified"] == 1 and counts["kept_other_source"] == 1
+    assert counts["held"] == 1
+    emails = {i["email_norm"] for i in prospect_items(stack) if i["sk"] == "PROFILE"}
+    assert emails == {"aa@aa.fi", "bb@bb.fi", "cc@cc.fi", "ff@ff.fi", "gg@gg.fi"}
+    acme = prospects.list_for_partner("acme", 100, None)["items"]
+    assert sorted(i["email_norm"] for i in acme) == ["aa@aa.fi", "ff@ff.fi", "gg@gg.fi"]
+    beta = prospects.list_for_partner("beta", 100, None)["items"]
+    assert [(i["email_norm"], i["title"]) for i in beta] == [("cc@cc.fi", "Eri titteli")]
+    events = stack.table("audit").scan()["Items"]
+    assert any(
+        e["record_id"] == e_id and e["action"] == "delete" and e["principal_id"] == "system:partner_import"
+        for e in events
+    )
+
+
+def test_incremental_upload_removes_nothing(stack: Stack) -> None:
+    upload(stack, "incoming/acme/a.csv", csv_bytes([_row("Aa"), _row("Bb")]))
+    drain(stack)
+    upload(stack, "incoming/acme/fuller.csv", csv_bytes([_row("Aa")]))  # "full" needs a separator
+    drain(stack)
+    assert len([i for i in prospect_items(stack) if i["sk"] == "PROFILE"]) == 2
+
+
+def test_same_person_from_two_partners_is_one_prospect(stack: Stack) -> None:
+    upload(stack, "incoming/acme/a.csv", csv_bytes([_row("Aa")]))
+    drain(stack)
+    upload(stack, "incoming/beta/b.csv", csv_bytes([[*_row("Aa")[:3], "AA@aa.fi", "09 123 4567"]]))
+    drain(stack)
+    items = prospect_items(stack)
+    assert sorted(i["sk"] for i in items) == ["PROFILE", "SOURCE#beta"]
+    assert len({i["prospect_id"] for i in items}) == 1
+    [beta] = runs_of(stack, "beta")
+    assert beta["counts"]["inserted"] == 1
+
+
+def test_verification_sets_the_24_month_retention_and_the_sweeper_finds_it(stack: Stack) -> None:
+    from datetime import date
+
+    from chalicelib import retention
+
+    with clock.frozen(datetime(2025, 3, 10, 9, 0, tzinfo=UTC)):
+        upload(stack, "incoming/acme/a.csv", csv_bytes([_row("Aa")]))
+        drain(stack)
+    [item] = prospect_items(stack)
+    assert item["retention_rule"] == "prospect_unverified" and item["retention_due_at"] == "2027-03-10"
+    with clock.frozen(datetime(2025, 3, 20, 9, 0, tzinfo=UTC)):  # unchanged, recently verified: no write
+        upload(stack, "incoming/acme/b.csv", csv_bytes([_row("Aa")]))
+        drain(stack)
+    assert prospect_items(stack) == [item]
+    with clock.frozen(datetime(2025, 6, 1, 9, 0, tzinfo=UTC)):  # unchanged, but a fresh verification
+        upload(stack, "incoming/acme/c.csv", csv_bytes([_row("Aa")]))
+        drain(stack)
+    [item] = prospect_items(stack)
+    assert item["retention_due_at"] == "2027-06-01" and item["last_verified"] == "2025-06-01T09:00:00Z"
+    assert [r["counts"]["reverified"] for r in runs_of(stack, "acme")] == [0, 0, 1]
+    retention.sweep(date(2027, 5, 31))
+    assert len(prospect_items(stack)) == 1
+    retention.sweep(date(2027, 6, 1))
+    assert prospect_items(stack) == []

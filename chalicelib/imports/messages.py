@@ -214,14 +214,12 @@ def complete(run: dict[str, Any], state: str, failure: dict[str, Any] | None = N
     for chunk in runs.work_objects(run["run_id"], "rejects/"):
         rejects.extend(json.loads(chunk))
     rejects.sort(key=lambda r: int(r["line"]))
-    run["failure"] = failure
-    if failure is None:
-        run.pop("failure")
+    runs.close(run, state, failure)
     runs.write_report(run, rejects)
     if state == "done" or (failure and not failure.get("retryable")):
         delete_upload(run)  # personal data must not linger; the lifecycle rule is the backstop
         runs.delete_work(run["run_id"])
-    runs.finish(run, state, failure)
+    runs.finish(run)
     log.info("import run %s %s: %s", run["run_id"], state, json.dumps(runs.plain(run["counts"])))
 
 

@@ -213,13 +213,22 @@ def release(run_id: str, owner: str) -> None:
             raise
 
 
-def finish(run: dict[str, Any], state: str, failure: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Mark the run done or failed, with timings; the lease is dropped."""
+def close(run: dict[str, Any], state: str, failure: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Set the run's final state, failure and timings (in memory: the report shows them)."""
     now = clock.now()
     run["state"] = state
     run["finished_at"] = clock.iso(now)
     started = run.get("started_at") or run["received_at"]
     run["duration_ms"] = int((now - _parse(started)).total_seconds() * 1000)
+    run.pop("failure", None)
+    if failure:
+        run["failure"] = failure
+    return run
+
+
+def finish(run: dict[str, Any]) -> dict[str, Any]:
+    """Persist the closed run (see `close`); the lease is dropped."""
+    state, failure = run["state"], run.get("failure")
     values: dict[str, Any] = {
         ":s": state,
         ":f": run["finished_at"],
@@ -233,7 +242,6 @@ def finish(run: dict[str, Any], state: str, failure: dict[str, Any] | None = Non
         expr += ", report_key = :rk"
         values[":rk"] = run["report_key"]
     if failure:
-        run["failure"] = failure
         expr += ", failure = :fail"
         values[":fail"] = failure
     store.import_runs().update_item(

@@ -517,3 +517,17 @@ def test_verification_sets_the_24_month_retention_and_the_sweeper_finds_it(stack
     assert len(prospect_items(stack)) == 1
     retention.sweep(date(2027, 6, 1))
     assert prospect_items(stack) == []
+
+
+def test_windows_1252_after_a_long_ascii_start_is_still_read() -> None:
+    import io
+
+    from chalicelib.imports.read import open_upload
+
+    ascii_rows = [["Firma Oy", f"Henkilo {i}", "", f"h{i}@firma.fi", ""] for i in range(2000)]
+    body = csv_bytes([*ascii_rows, ["Kunta Oy", "Äijä Öhman", "", "aija@kunta.fi", ""]], HEADER_EN, encoding="cp1252")
+    assert len(body) > 64 * 1024
+    upload_ = open_upload(io.BytesIO(body), "incoming/acme/x.csv")
+    assert upload_.encoding == "utf-8"
+    *_, (line, last) = list(upload_.rows)
+    assert line == 2002 and last["contact_name"] == "Äijä Öhman"

@@ -120,6 +120,24 @@ class Columns:
         return out
 
 
+def _windows_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Decode bytes that are not valid UTF-8 as Windows-1252 (Latin-1 for its 5 holes).
+
+    A file whose first 64 KiB are plain ASCII is read as UTF-8; if a spreadsheet saved it
+    as Windows-1252 after all, its later "ä" (0xE4) would otherwise stop the import.
+    """
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    raw = exc.object[exc.start : exc.end]
+    return "".join(
+        bytes([b]).decode("cp1252", errors="strict") if b not in _CP1252_HOLES else chr(b) for b in raw
+    ), exc.end
+
+
+_CP1252_HOLES = frozenset({0x81, 0x8D, 0x8F, 0x90, 0x9D})
+codecs.register_error("ilopiste_cp1252_fallback", _windows_fallback)
+
+
 def detect_encoding(sample: bytes) -> str:
     """BOM → utf-8-sig; valid UTF-8 → utf-8; otherwise the best single-byte guess (cp1252).
 
@@ -183,7 +201,8 @@ def _csv_rows(body: IO[bytes]) -> Upload:
     sample = body.read(SAMPLE_BYTES)
     encoding = detect_encoding(sample)
     stream = io.BufferedReader(_Prefixed(sample, body), buffer_size=SAMPLE_BYTES)
-    text = io.TextIOWrapper(stream, encoding=encoding, newline="", errors="strict")
+    errors = "ilopiste_cp1252_fallback" if encoding.startswith("utf-8") else "strict"
+    text = io.TextIOWrapper(stream, encoding=encoding, newline="", errors=errors)
     try:
         header_line = text.readline()
     except UnicodeDecodeError:

@@ -28,6 +28,12 @@ Verification and retention (rule ``prospect_unverified``, 24 months)
     ``retention_due`` index without a Scan. A SOURCE item also carries its own due date,
     so a partner's stale claim lapses on its own while others keep the prospect.
     Staff verify (or create, or correct) a prospect: ``staff_verified_at``.
+
+Whose values
+    The PROFILE holds the values of the partner that brought the prospect (or staff's);
+    a staff correction stays until that partner sends a *changed* row for the person, which
+    is newer information from the source. Further partners' values stay in their SOURCE
+    items, which is also what each partner sees of the prospect.
 """
 
 from __future__ import annotations

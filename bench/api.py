@@ -439,6 +439,8 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"cold import (median of {imp['app']['runs']}): app {imp['app']['median_ms']} ms, "
         f"bare Chalice {imp['bare_chalice']['median_ms']} ms (+{imp['app_over_bare_ms']} ms)",
+        "  app import self time by package (-X importtime, ms): "
+        + ", ".join(f"{p['package']} {p['ms']}" for p in imp["app_import_by_package"]),
     ]
     if "package" in result:
         pkg = result["package"]
@@ -460,10 +462,13 @@ def table(result: dict[str, Any]) -> str:
 def run() -> dict[str, Any]:
     """All three figures in one run; prints the table, returns the figures."""
     result: dict[str, Any] = {"machine": machine()}
+    load_before = os.getloadavg()
     result["cold_import"] = cold_import(int(os.environ.get("BENCH_API_IMPORT_RUNS", "15")))
     result["package"] = package_size()
     result["latency"] = route_latency(
         int(os.environ.get("BENCH_API_REQUESTS", "200")), float(os.environ.get("BENCH_API_ROUTE_SECONDS", "120"))
     )
+    # Other work on the machine skews every figure; the 1-minute load says how much there was.
+    result["machine"]["load_1min"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
     print(table(result), flush=True)
     return result

@@ -156,33 +156,50 @@ def _top_level(name: str) -> str:
     return name.split("/", 1)[0]
 
 
-def package_size(top: int = 5) -> dict[str, Any]:
-    """Build the prod package as `make package` does and measure deployment.zip."""
+def _chalice_package(out_dir: Path) -> float:
+    """`chalice package` for prod into `out_dir`; returns the seconds it took."""
     chalice = Path(sys.executable).parent / "chalice"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["AWS_DEFAULT_REGION"] = REGION
-    with tempfile.TemporaryDirectory(prefix="bench-package-") as tmp:
-        out_dir = Path(tmp) / "dist"
-        started = time.perf_counter()
-        done = subprocess.run(  # noqa: S603 - the venv's chalice, fixed arguments
-            [str(chalice), "package", "--stage", "prod", "--merge-template", "infra/resources.json", str(out_dir)],
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        seconds = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"chalice package failed (exit {done.returncode}): {done.stderr[-2000:]}")
-        archive = out_dir / "deployment.zip"
-        zipped = archive.stat().st_size
-        sizes: Counter[str] = Counter()
-        with zipfile.ZipFile(archive) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-        for info in infos:
-            sizes[_top_level(info.filename)] += info.file_size
+    started = time.perf_counter()
+    done = subprocess.run(  # noqa: S603 - the venv's chalice, fixed arguments
+        [str(chalice), "package", "--stage", "prod", "--merge-template", "infra/resources.json", str(out_dir)],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"chalice package failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def package_size(top: int = 5, attempts: int = 3) -> dict[str, Any]:
+    """Build the prod package as `make package` does and measure deployment.zip.
+
+    Chalice copies its dependency cache (.chalice/deployments/<hash>.zip) into the package;
+    a `make package` running at the same time may still be writing that cache, which gives
+    a torn zip. So a torn zip is rebuilt, a bounded number of times, a few seconds apart.
+    """
+    for attempt in range(1, attempts + 1):
+        with tempfile.TemporaryDirectory(prefix="bench-package-") as tmp:
+            out_dir = Path(tmp) / "dist"
+            seconds = _chalice_package(out_dir)
+            archive = out_dir / "deployment.zip"
+            zipped = archive.stat().st_size
+            try:
+                with zipfile.ZipFile(archive) as zf:
+                    infos = [i for i in zf.infolist() if not i.is_dir()]
+                break
+            except zipfile.BadZipFile:
+                if attempt == attempts:
+                    raise
+                time.sleep(5)
+    sizes: Counter[str] = Counter()
+    for info in infos:
+        sizes[_top_level(info.filename)] += info.file_size
     unzipped = sum(sizes.values())
     return {
         "zipped_mb": round(zipped / MB, 2),

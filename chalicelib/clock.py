@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+# The controller's calendar: "due today", fiscal years and order dates are Finnish dates.
+HELSINKI = ZoneInfo("Europe/Helsinki")
 
 _source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
@@ -12,6 +16,11 @@ _source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 def now() -> datetime:
     """Current time, timezone-aware UTC."""
     return _source()
+
+
+def local_date(moment: datetime | None = None) -> date:
+    """The Finnish calendar date at `moment` (default now)."""
+    return (moment or now()).astimezone(HELSINKI).date()
 
 
 def iso(moment: datetime | None = None) -> str:

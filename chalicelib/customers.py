@@ -357,7 +357,7 @@ def add_order(customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
         "total": str(total.quantize(Decimal("0.01"))),
         "currency": "EUR",
         "retention_rule": "order_bookkeeping",
-        "retention_due_at": order_deletion_date(now.date()).isoformat(),
+        "retention_due_at": order_deletion_date(clock.local_date(now)).isoformat(),
     }
     if data.get("reference"):
         item["reference"] = data["reference"]

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Cron
 from chalice.app import CloudWatchEvent, EventSourceHandler, SQSEvent
 
-from chalicelib import retention
+from chalicelib import clock, retention
 from chalicelib.config import settings
 from chalicelib.imports import messages
 
@@ -45,7 +45,7 @@ def retention_sweeper(event: CloudWatchEvent) -> dict[str, Any]:
     scheduled_at = retention.event_time(raw)
     if scheduled_at is not None and not options and not retention.is_sweep_hour(scheduled_at):
         return {"skipped": True, "reason": "not 02:xx in Europe/Helsinki", "time": raw.get("time")}
-    today = retention.local_date(scheduled_at) if scheduled_at is not None else retention.today()
+    today = clock.local_date(scheduled_at) if scheduled_at is not None else retention.today()
     as_of = retention.parse_as_of(options.get("as_of"), today=today, is_prod=settings().is_prod)
     dry_run = options.get("dry_run", False)
     if not isinstance(dry_run, bool):

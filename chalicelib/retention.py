@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeSerializer
@@ -42,6 +41,7 @@ from botocore.exceptions import ClientError
 from chalicelib import accounts, audit, clock, customers, store
 from chalicelib.audit import Access
 from chalicelib.auth import Principal
+from chalicelib.clock import HELSINKI, local_date
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.registers import (
     AUDIT_RETENTION,
@@ -54,7 +54,6 @@ from chalicelib.registers import (
 
 log = logging.getLogger(__name__)
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 SWEEP_HOUR = 2  # 02:00 Finnish wall-clock time
 SWEEPER = Principal(principal_id="system:retention_sweeper", roles=frozenset())
 RUNS_RECORD = "retention_sweeper"  # audit record (register "system") that holds run summaries
@@ -102,11 +101,6 @@ def sweep_rules() -> tuple[SweepRule, ...]:
 
 
 # -- time ------------------------------------------------------------------------------
-
-
-def local_date(moment: datetime) -> date:
-    """The Finnish calendar date at `moment` (what "due today" means)."""
-    return moment.astimezone(HELSINKI).date()
 
 
 def is_sweep_hour(moment: datetime) -> bool:

@@ -326,3 +326,16 @@ def test_staff_cannot_set_a_persons_consent(client: Any, tokens: Tokens) -> None
     status, resp = call(client, "PATCH", f"/customers/{tokens.customer_id}", tokens.staff, body)
     assert status == 400 and "consent_service_messages" in resp["error"]["message"]
     assert call(client, "POST", "/customers", tokens.staff, {**NEW_CUSTOMER, **body})[0] == 400
+
+
+def test_order_dates_are_finnish_dates(client: Any, tokens: Tokens) -> None:
+    """An order at 00:30 on 1 January in Helsinki belongs to the new year (UTC still says 31 Dec)."""
+    from datetime import UTC, datetime
+
+    from chalicelib import clock
+
+    with clock.frozen(datetime(2026, 12, 31, 22, 30, tzinfo=UTC)):
+        status, order = call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()]})
+    assert status == 201, order
+    # Fiscal year 2027 ends 2027-12-31; six years on from that year's end.
+    assert order["retention_due_at"] == "2034-01-01"

@@ -143,11 +143,11 @@ def test_orders_go_at_the_year_end_boundary(stack: Stack) -> None:
 
 def test_finnish_date_decides_what_is_due() -> None:
     # 21:59 UTC on 14 July is 00:59 on 15 July in Helsinki (EEST, UTC+3).
-    assert retention.local_date(utc(2026, 7, 14, 21, 59)) == date(2026, 7, 15)
-    assert retention.local_date(utc(2026, 7, 14, 20, 59)) == date(2026, 7, 14)
+    assert clock.local_date(utc(2026, 7, 14, 21, 59)) == date(2026, 7, 15)
+    assert clock.local_date(utc(2026, 7, 14, 20, 59)) == date(2026, 7, 14)
     # In winter (EET, UTC+2) midnight is 22:00 UTC.
-    assert retention.local_date(utc(2026, 12, 31, 22, 0)) == date(2027, 1, 1)
-    assert retention.local_date(utc(2026, 12, 31, 21, 59)) == date(2026, 12, 31)
+    assert clock.local_date(utc(2026, 12, 31, 22, 0)) == date(2027, 1, 1)
+    assert clock.local_date(utc(2026, 12, 31, 21, 59)) == date(2026, 12, 31)
 
 
 def scheduled(at: datetime, detail: dict[str, Any] | None = None) -> dict[str, Any]:

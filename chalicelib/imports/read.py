@@ -113,6 +113,8 @@ class Columns:
         out: dict[str, str] = {}
         for name, position in self.index.items():
             value = cells[position] if position < len(cells) else None
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # a spreadsheet's number cell (a phone without its leading 0)
             out[name] = "" if value is None else str(value).strip()
         first, last = out.pop("first_name", ""), out.pop("last_name", "")
         if not out.get("contact_name"):

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint typecheck package cfn-lint checkov bench clean
+.PHONY: run test unit lint typecheck package cfn-lint checkov openapi bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ cfn-lint: package
 checkov: package  ## IaC security scan; own venv (checkov pins an older boto3 than the app)
 	test -x .venv-checkov/bin/checkov || ($(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.3.30)
 	.venv-checkov/bin/checkov --config-file infra/checkov.yaml --skip-download
+
+openapi: $(STAMP)  ## rewrite openapi.json from the route table (a test keeps them equal)
+	$(PY) -m devstack.openapi
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.dpo import dpo_bp
+from chalicelib.api.openapi import openapi_bp
 from chalicelib.api.partner import partner_bp
 from chalicelib.api.prospects import prospects_bp
 from chalicelib.api.public import public_bp
@@ -25,3 +26,4 @@ app.register_blueprint(selfservice_bp)
 app.register_blueprint(partner_bp)
 app.register_blueprint(prospects_bp)
 app.register_blueprint(events_bp)
+app.register_blueprint(openapi_bp)

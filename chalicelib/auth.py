@@ -152,6 +152,13 @@ class RouteSpec:
     roles: frozenset[Role]
     summary: str = ""
     tags: tuple[str, ...] = field(default=())
+    # For the OpenAPI document and the wrapper's checks: the request body model (a pydantic
+    # model class), the query parameters the route accepts, and the success status.
+    body: Any = None
+    query: tuple[str, ...] = ()
+    status: int = 200
+    operation_id: str = ""
+    content_types: tuple[str, ...] = ("application/json",)
 
     @property
     def public(self) -> bool:

@@ -12,7 +12,7 @@ from chalicelib.audit import Access
 from chalicelib.config import settings
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import Role
-from chalicelib.validation import StrictModel, parse
+from chalicelib.validation import StrictModel
 
 from .routing import Call, route
 
@@ -27,15 +27,27 @@ class HoldReason(StrictModel):
     reason: Annotated[str, Field(min_length=3, max_length=500)]
 
 
-@route(dpo_bp, "/retention/runs", "GET", DPO, summary="The latest retention sweep runs and their counts")
+@route(
+    dpo_bp,
+    "/retention/runs",
+    "GET",
+    DPO,
+    summary="The latest retention sweep runs and their counts",
+    query=("limit", "cursor"),
+)
 def retention_runs(call: Call) -> dict[str, Any]:
-    call.only_query("limit", "cursor")
     return retention.last_runs(call.limit(20), call.query.get("cursor"))
 
 
-@route(dpo_bp, "/retention/preview", "GET", DPO, summary="What a sweep on a day would do (changes nothing)")
+@route(
+    dpo_bp,
+    "/retention/preview",
+    "GET",
+    DPO,
+    summary="What a sweep on a day would do (changes nothing)",
+    query=("as_of",),
+)
 def retention_preview(call: Call) -> dict[str, Any]:
-    call.only_query("as_of")
     as_of = retention.parse_as_of(call.query.get("as_of"), today=retention.today(), is_prod=False)
     result = retention.preview(as_of)
     call.audit([Access("preview", "system", retention.RUNS_RECORD)])
@@ -55,23 +67,32 @@ def _kind(kind: str) -> str:
     return kind
 
 
-@route(dpo_bp, "/legal-holds/{kind}/{record_id}", "PUT", DPO, summary="Set a legal hold on a record")
+@route(
+    dpo_bp,
+    "/legal-holds/{kind}/{record_id}",
+    "PUT",
+    DPO,
+    summary="Set a legal hold on a record",
+    query=(),
+    body=HoldReason,
+)
 def set_hold(call: Call, kind: str, record_id: str) -> dict[str, Any]:
-    body = parse(HoldReason, call.json())
+    body = call.body()
     result = retention.set_legal_hold(_kind(kind), record_id, body.reason, call.principal.principal_id)  # type: ignore[attr-defined]
     _hold_event(call, "legal_hold_set", kind, record_id, body.reason)  # type: ignore[attr-defined]
     return result
 
 
-@route(dpo_bp, "/legal-holds/{kind}/{record_id}/lift", "POST", DPO, summary="Lift a legal hold")
+@route(
+    dpo_bp, "/legal-holds/{kind}/{record_id}/lift", "POST", DPO, summary="Lift a legal hold", query=(), body=HoldReason
+)
 def lift_hold(call: Call, kind: str, record_id: str) -> dict[str, Any]:
-    body = parse(HoldReason, call.json())
+    body = call.body()
     result = retention.lift_legal_hold(_kind(kind), record_id)
     _hold_event(call, "legal_hold_lifted", kind, record_id, body.reason)  # type: ignore[attr-defined]
     return result | {"lifted_at": clock.iso()}
 
 
-@route(dpo_bp, "/records-of-processing", "GET", DPO, summary="GDPR Art. 30 records of processing")
+@route(dpo_bp, "/records-of-processing", "GET", DPO, summary="GDPR Art. 30 records of processing", query=())
 def records_of_processing(call: Call) -> dict[str, Any]:
-    call.only_query()
     return notice.records_of_processing() | {"stage": settings().stage}

@@ -19,7 +19,7 @@ from chalicelib.audit import Access
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.imports import runs
 from chalicelib.registers import PROSPECT, STAFF_ROLES, Role
-from chalicelib.validation import dump, parse, schema
+from chalicelib.validation import dump, schema
 
 from .routing import Call, route
 
@@ -51,9 +51,15 @@ def _shown(call: Call, items: list[dict[str, Any]], action: str) -> dict[str, An
 # -- staff ------------------------------------------------------------------------------
 
 
-@route(prospects_bp, "/prospects", "GET", STAFF, summary="List or search prospects")
+@route(
+    prospects_bp,
+    "/prospects",
+    "GET",
+    STAFF,
+    summary="List or search prospects",
+    query=("limit", "cursor", "q", "email"),
+)
 def list_prospects(call: Call) -> dict[str, Any]:
-    call.only_query("limit", "cursor", "q", "email")
     if email := call.query.get("email"):
         try:
             found = prospects.find_by_email(email)
@@ -68,20 +74,37 @@ def list_prospects(call: Call) -> dict[str, Any]:
     return {"items": shown, "next_cursor": page["next_cursor"]}
 
 
-@route(prospects_bp, "/prospects", "POST", STAFF, status=201, summary="Add a prospect (staff as its source)")
+@route(
+    prospects_bp,
+    "/prospects",
+    "POST",
+    STAFF,
+    status=201,
+    summary="Add a prospect (staff as its source)",
+    query=(),
+    body=schema(PROSPECT, "create"),
+)
 def create_prospect(call: Call) -> dict[str, Any]:
-    data = dump(parse(schema(PROSPECT, "create"), call.json()))
+    data = dump(call.body())
     return _shown(call, prospects.create(data), "create")
 
 
-@route(prospects_bp, "/prospects/{prospect_id}", "GET", STAFF, summary="Get a prospect with its sources")
+@route(prospects_bp, "/prospects/{prospect_id}", "GET", STAFF, summary="Get a prospect with its sources", query=())
 def get_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
     return _shown(call, prospects.get(_prospect_id(prospect_id)), "read")
 
 
-@route(prospects_bp, "/prospects/{prospect_id}", "PATCH", STAFF, summary="Correct a prospect (also verifies it)")
+@route(
+    prospects_bp,
+    "/prospects/{prospect_id}",
+    "PATCH",
+    STAFF,
+    summary="Correct a prospect (also verifies it)",
+    query=(),
+    body=schema(PROSPECT, "update"),
+)
 def update_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
-    body = parse(schema(PROSPECT, "update"), call.json())
+    body = call.body()
     changes = dump(body)
     items = prospects.update(_prospect_id(prospect_id), changes)
     out = prospects.present(items, call.principal.roles)
@@ -89,7 +112,14 @@ def update_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
     return out
 
 
-@route(prospects_bp, "/prospects/{prospect_id}/verification", "POST", STAFF, summary="Confirm a prospect is current")
+@route(
+    prospects_bp,
+    "/prospects/{prospect_id}/verification",
+    "POST",
+    STAFF,
+    summary="Confirm a prospect is current",
+    query=(),
+)
 def verify_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
     items = prospects.verify(_prospect_id(prospect_id))
     out = prospects.present(items, call.principal.roles)
@@ -97,16 +127,22 @@ def verify_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
     return out
 
 
-@route(prospects_bp, "/prospects/{prospect_id}", "DELETE", STAFF, summary="Delete a prospect and its sources")
+@route(prospects_bp, "/prospects/{prospect_id}", "DELETE", STAFF, summary="Delete a prospect and its sources", query=())
 def delete_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
     items = prospects.delete(_prospect_id(prospect_id))
     call.audit([Access("delete", prospects.REGISTER, prospect_id, prospects.personal_fields(items[0]))])
     return {"prospect_id": prospect_id, "deleted": True}
 
 
-@route(prospects_bp, "/import-runs", "GET", STAFF, summary="List import runs (all partners, or one)")
+@route(
+    prospects_bp,
+    "/import-runs",
+    "GET",
+    STAFF,
+    summary="List import runs (all partners, or one)",
+    query=("limit", "cursor", "partner_id"),
+)
 def list_runs(call: Call) -> dict[str, Any]:
-    call.only_query("limit", "cursor", "partner_id")
     partner_id = call.query.get("partner_id")
     if partner_id is not None:
         if not runs.PARTNER_ID.match(partner_id):
@@ -115,7 +151,7 @@ def list_runs(call: Call) -> dict[str, Any]:
     return runs.list_all(call.limit(), call.query.get("cursor"))
 
 
-@route(prospects_bp, "/import-runs/{run_id}", "GET", STAFF, summary="Get an import run")
+@route(prospects_bp, "/import-runs/{run_id}", "GET", STAFF, summary="Get an import run", query=())
 def get_run(call: Call, run_id: str) -> dict[str, Any]:
     return runs.summary(runs.get(_run_id(run_id)))
 
@@ -123,9 +159,15 @@ def get_run(call: Call, run_id: str) -> dict[str, Any]:
 # -- partners ---------------------------------------------------------------------------
 
 
-@route(prospects_bp, "/partner/prospects", "GET", PARTNER, summary="List the prospects my imports brought")
+@route(
+    prospects_bp,
+    "/partner/prospects",
+    "GET",
+    PARTNER,
+    summary="List the prospects my imports brought",
+    query=("limit", "cursor"),
+)
 def partner_prospects(call: Call) -> dict[str, Any]:
-    call.only_query("limit", "cursor")
     page = prospects.list_for_partner(call.principal.partner_id, call.limit(), call.query.get("cursor"))
     visible = PROSPECT.visible_fields(Role.PARTNER)
     call.audit(
@@ -137,7 +179,14 @@ def partner_prospects(call: Call) -> dict[str, Any]:
     return {"items": [prospects.present_for_partner(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
 
 
-@route(prospects_bp, "/partner/prospects/{prospect_id}", "GET", PARTNER, summary="Get a prospect my imports brought")
+@route(
+    prospects_bp,
+    "/partner/prospects/{prospect_id}",
+    "GET",
+    PARTNER,
+    summary="Get a prospect my imports brought",
+    query=(),
+)
 def partner_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
     # Scoped by the token's partner_id: another partner's prospect is simply not found.
     item = prospects.get_for_partner(call.principal.partner_id, _prospect_id(prospect_id))
@@ -147,13 +196,12 @@ def partner_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
     return prospects.present_for_partner(item)
 
 
-@route(prospects_bp, "/partner/import-runs", "GET", PARTNER, summary="List my import runs")
+@route(prospects_bp, "/partner/import-runs", "GET", PARTNER, summary="List my import runs", query=("limit", "cursor"))
 def partner_runs(call: Call) -> dict[str, Any]:
-    call.only_query("limit", "cursor")
     return runs.list_for_partner(call.principal.partner_id, call.limit(), call.query.get("cursor"))
 
 
-@route(prospects_bp, "/partner/import-runs/{run_id}", "GET", PARTNER, summary="Get one of my import runs")
+@route(prospects_bp, "/partner/import-runs/{run_id}", "GET", PARTNER, summary="Get one of my import runs", query=())
 def partner_run(call: Call, run_id: str) -> dict[str, Any]:
     run = runs.get(_run_id(run_id))
     if run["partner_id"] != call.principal.partner_id:

@@ -14,7 +14,7 @@ from chalicelib.audit import Access
 from chalicelib.auth import ANONYMOUS
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CUSTOMER, Role
-from chalicelib.validation import dump, parse, schema
+from chalicelib.validation import StrictModel, dump, schema
 
 from .routing import Call, json_response, route
 
@@ -31,9 +31,17 @@ class Registration(schema(CUSTOMER, "create", _SELF_FIELDS)):  # type: ignore[mi
     consent_service_messages: StrictBool
 
 
-@route(public_bp, "/registrations", "POST", status=201, summary="Register an organisation and its contact person")
+@route(
+    public_bp,
+    "/registrations",
+    "POST",
+    status=201,
+    summary="Register an organisation and its contact person",
+    query=(),
+    body=Registration,
+)
 def register(call: Call) -> dict[str, Any]:
-    body = parse(Registration, call.json())
+    body = call.body()
     data = dump(body)
     password = data.pop("password")
     item = customers.create_with_login(data, password)
@@ -60,9 +68,14 @@ def _html(body: str, status: int = 200) -> Response:
     )
 
 
-@route(public_bp, "/privacy-notice", "GET", summary="The privacy notice (fi default, ?lang=en; HTML or JSON)")
+@route(
+    public_bp,
+    "/privacy-notice",
+    "GET",
+    summary="The privacy notice (fi default, ?lang=en; HTML or JSON)",
+    query=("lang",),
+)
 def privacy_notice(call: Call) -> Response:
-    call.only_query("lang")
     lang = call.query.get("lang", "fi")
     if lang not in notice.LANGS:
         raise ValidationFailed("lang must be fi or en.", code="invalid_query")
@@ -90,9 +103,14 @@ _UNSUBSCRIBE_TEXT = {
 }
 
 
-@route(public_bp, "/unsubscribe", "GET", summary="What the unsubscribe link will do (changes nothing)")
+@route(
+    public_bp,
+    "/unsubscribe",
+    "GET",
+    summary="What the unsubscribe link will do (changes nothing)",
+    query=("token", "lang"),
+)
 def unsubscribe_preview(call: Call) -> Response:
-    call.only_query("token", "lang")
     token = call.query.get("token", "")
     email = unsubscribe.read(token)
     lang = "en" if call.query.get("lang") == "en" else "fi"
@@ -119,20 +137,27 @@ def unsubscribe_preview(call: Call) -> Response:
     )
 
 
+class UnsubscribeRequest(StrictModel):
+    """The signed token from the link (a form post sends the same field)."""
+
+    token: Annotated[str, Field(max_length=2000)]
+
+
 @route(
     public_bp,
     "/unsubscribe",
     "POST",
     summary="Object to direct marketing with a signed link",
     content_types=["application/json", "application/x-www-form-urlencoded"],
+    query=(),
+    body=UnsubscribeRequest,
 )
 def unsubscribe_confirm(call: Call) -> Any:
     if call.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         tokens = parse_qs(call.raw_body.decode("utf-8", "replace")).get("token", [])
         token: object = tokens[0] if len(tokens) == 1 else None
     else:
-        body = call.json()
-        token = body.get("token") if isinstance(body, dict) else None
+        token = call.body().token
     email = unsubscribe.read(token)
     answer = subjects.object_to_marketing(email)
     call.audit(answer.accesses)

@@ -9,7 +9,7 @@ from chalice import Blueprint
 from chalicelib import customers
 from chalicelib.audit import Access
 from chalicelib.registers import CUSTOMER, ORDER, Role
-from chalicelib.validation import StrictModel, dump, parse, schema
+from chalicelib.validation import StrictModel, dump, schema
 
 from .routing import Call, route
 from .staff import apply_update, read_records
@@ -28,7 +28,7 @@ def _own_id(call: Call) -> str:
     return call.principal.customer_id
 
 
-@route(selfservice_bp, "/me", "GET", CUSTOMER_ONLY, summary="Everything held about me (machine-readable)")
+@route(selfservice_bp, "/me", "GET", CUSTOMER_ONLY, summary="Everything held about me (machine-readable)", query=())
 def me(call: Call) -> dict[str, Any]:
     customer_id = _own_id(call)
     profile = customers.get_customer(customer_id)
@@ -40,30 +40,54 @@ def me(call: Call) -> dict[str, Any]:
     }
 
 
-@route(selfservice_bp, "/me", "PATCH", CUSTOMER_ONLY, summary="Correct my data")
+@route(
+    selfservice_bp,
+    "/me",
+    "PATCH",
+    CUSTOMER_ONLY,
+    summary="Correct my data",
+    query=(),
+    body=schema(CUSTOMER, "update", _SELF_EDITABLE),
+)
 def update_me(call: Call) -> dict[str, Any]:
-    body = parse(schema(CUSTOMER, "update", _SELF_EDITABLE), call.json())
+    body = call.body()
     return apply_update(call, _own_id(call), body)
 
 
-@route(selfservice_bp, "/me/consent", "PUT", CUSTOMER_ONLY, summary="Give or withdraw consent to service messages")
+@route(
+    selfservice_bp,
+    "/me/consent",
+    "PUT",
+    CUSTOMER_ONLY,
+    summary="Give or withdraw consent to service messages",
+    query=(),
+    body=Consent,
+)
 def set_consent(call: Call) -> dict[str, Any]:
-    body = parse(Consent, call.json())
+    body = call.body()
     item = customers.set_consent(_own_id(call), body.consent_service_messages)  # type: ignore[attr-defined]
     call.audit([Access("update", customers.REGISTER, _own_id(call), ("consent_service_messages",))])
     return customers.present(item, call.principal.roles)
 
 
-@route(selfservice_bp, "/me/orders", "POST", CUSTOMER_ONLY, status=201, summary="Place an order")
+@route(
+    selfservice_bp,
+    "/me/orders",
+    "POST",
+    CUSTOMER_ONLY,
+    status=201,
+    summary="Place an order",
+    query=(),
+    body=schema(ORDER, "create"),
+)
 def place_order(call: Call) -> dict[str, Any]:
-    data = dump(parse(schema(ORDER, "create"), call.json()))
+    data = dump(call.body())
     item = customers.add_order(_own_id(call), data)
     call.audit([Access("create", customers.REGISTER, item["order_id"], ("items",))])
     return customers.present(item, call.principal.roles)
 
 
-@route(selfservice_bp, "/me/orders", "GET", CUSTOMER_ONLY, summary="List my orders")
+@route(selfservice_bp, "/me/orders", "GET", CUSTOMER_ONLY, summary="List my orders", query=("limit", "cursor"))
 def my_orders(call: Call) -> dict[str, Any]:
-    call.only_query("limit", "cursor")
     page = customers.list_orders(_own_id(call), call.limit(), call.query.get("cursor"))
     return {"items": read_records(call, page["items"], "list"), "next_cursor": page["next_cursor"]}

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from chalicelib import accounts, audit, customers, subjects, unsubscribe
 from chalicelib.audit import Access
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CUSTOMER, ORDER, RESELLER_END_USER, STAFF_ROLES, Role
-from chalicelib.validation import Service, StrictModel, dump, parse, schema
+from chalicelib.validation import Service, StrictModel, dump, schema
 
 from .routing import Call, route
 
@@ -23,6 +23,7 @@ DPO = (Role.DPO,)
 RESELLER_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 # Consent is the person's own answer (registration, /me/consent); staff never set it.
 STAFF_FIELDS = frozenset(CUSTOMER.field_names) - {"consent_service_messages"}
+END_USER = schema(RESELLER_END_USER, "create")
 
 
 class ContractEnd(StrictModel):
@@ -40,9 +41,15 @@ def read_records(call: Call, items: list[dict[str, Any]], action: str = "read") 
     return shown
 
 
-@route(staff_bp, "/customers", "GET", STAFF, summary="List or search customers")
+@route(
+    staff_bp,
+    "/customers",
+    "GET",
+    STAFF,
+    summary="List or search customers",
+    query=("limit", "cursor", "q", "status", "email"),
+)
 def list_customers(call: Call) -> dict[str, Any]:
-    call.only_query("limit", "cursor", "q", "status", "email")
     if email := call.query.get("email"):
         try:
             found = customers.find_by_email(email)
@@ -56,15 +63,24 @@ def list_customers(call: Call) -> dict[str, Any]:
     return {"items": read_records(call, page["items"], "list"), "next_cursor": page["next_cursor"]}
 
 
-@route(staff_bp, "/customers", "POST", STAFF, status=201, summary="Create a customer (an invitation is emailed)")
+@route(
+    staff_bp,
+    "/customers",
+    "POST",
+    STAFF,
+    status=201,
+    summary="Create a customer (an invitation is emailed)",
+    query=(),
+    body=schema(CUSTOMER, "create", STAFF_FIELDS),
+)
 def create_customer(call: Call) -> dict[str, Any]:
-    data = dump(parse(schema(CUSTOMER, "create", STAFF_FIELDS), call.json()))
+    data = dump(call.body())
     item = customers.create_with_login(data, None)
     call.audit([Access("create", customers.REGISTER, item["customer_id"], customers.personal_fields(item))])
     return customers.present(item, call.principal.roles)
 
 
-@route(staff_bp, "/customers/{customer_id}", "GET", STAFF, summary="Get a customer")
+@route(staff_bp, "/customers/{customer_id}", "GET", STAFF, summary="Get a customer", query=())
 def get_customer(call: Call, customer_id: str) -> dict[str, Any]:
     return read_records(call, [customers.get_customer(customer_id)])[0]
 
@@ -80,44 +96,85 @@ def apply_update(call: Call, customer_id: str, body: BaseModel) -> dict[str, Any
     return customers.present(item, call.principal.roles)
 
 
-@route(staff_bp, "/customers/{customer_id}", "PATCH", STAFF, summary="Rectify a customer's data")
+@route(
+    staff_bp,
+    "/customers/{customer_id}",
+    "PATCH",
+    STAFF,
+    summary="Rectify a customer's data",
+    query=(),
+    body=schema(CUSTOMER, "update", STAFF_FIELDS - {"username"}),
+)
 def update_customer(call: Call, customer_id: str) -> dict[str, Any]:
-    return apply_update(call, customer_id, parse(schema(CUSTOMER, "update", STAFF_FIELDS - {"username"}), call.json()))
+    return apply_update(call, customer_id, call.body())
 
 
-@route(staff_bp, "/customers/{customer_id}/contract-end", "POST", STAFF, summary="End the contract")
+@route(
+    staff_bp,
+    "/customers/{customer_id}/contract-end",
+    "POST",
+    STAFF,
+    summary="End the contract",
+    query=(),
+    body=ContractEnd,
+)
 def end_contract(call: Call, customer_id: str) -> dict[str, Any]:
-    body = parse(ContractEnd, call.json())
+    body = call.body()
     item = customers.end_contract(customer_id, body.end_date)  # type: ignore[attr-defined]
     call.audit([Access("end_contract", customers.REGISTER, customer_id, ("status",))])
     return customers.present(item, call.principal.roles)
 
 
-@route(staff_bp, "/customers/{customer_id}/reactivation", "POST", STAFF, summary="Re-activate an ended contract")
+@route(
+    staff_bp, "/customers/{customer_id}/reactivation", "POST", STAFF, summary="Re-activate an ended contract", query=()
+)
 def reactivate(call: Call, customer_id: str) -> dict[str, Any]:
     item = customers.reactivate(customer_id)
     call.audit([Access("reactivate", customers.REGISTER, customer_id, ("status",))])
     return customers.present(item, call.principal.roles)
 
 
-@route(staff_bp, "/customers/{customer_id}/services", "PUT", STAFF, summary="Set active services and prices")
+@route(
+    staff_bp,
+    "/customers/{customer_id}/services",
+    "PUT",
+    STAFF,
+    summary="Set active services and prices",
+    query=(),
+    body=Services,
+)
 def set_services(call: Call, customer_id: str) -> dict[str, Any]:
-    body = parse(Services, call.json())
+    body = call.body()
     item = customers.set_services(customer_id, dump(body)["active_services"])
     call.audit([Access("update", customers.REGISTER, customer_id, ("active_services",))])
     return customers.present(item, call.principal.roles)
 
 
-@route(staff_bp, "/customers/{customer_id}/orders", "GET", STAFF, summary="List a customer's orders")
+@route(
+    staff_bp,
+    "/customers/{customer_id}/orders",
+    "GET",
+    STAFF,
+    summary="List a customer's orders",
+    query=("limit", "cursor"),
+)
 def list_orders(call: Call, customer_id: str) -> dict[str, Any]:
-    call.only_query("limit", "cursor")
     page = customers.list_orders(customer_id, call.limit(), call.query.get("cursor"))
     return {"items": read_records(call, page["items"], "list"), "next_cursor": page["next_cursor"]}
 
 
-@route(staff_bp, "/customers/{customer_id}/orders", "POST", STAFF, status=201, summary="Add an order")
+@route(
+    staff_bp,
+    "/customers/{customer_id}/orders",
+    "POST",
+    STAFF,
+    status=201,
+    summary="Add an order",
+    query=(),
+    body=schema(ORDER, "create"),
+)
 def add_order(call: Call, customer_id: str) -> dict[str, Any]:
-    data = dump(parse(schema(ORDER, "create"), call.json()))
+    data = dump(call.body())
     item = customers.add_order(customer_id, data)
     call.audit([Access("create", customers.REGISTER, item["order_id"], ("items",))])
     return customers.present(item, call.principal.roles)
@@ -129,26 +186,43 @@ def _reseller(partner_id: str) -> str:
     return partner_id
 
 
-@route(staff_bp, "/resellers/{partner_id}/end-users", "GET", STAFF, summary="List a reseller's end users")
+@route(
+    staff_bp,
+    "/resellers/{partner_id}/end-users",
+    "GET",
+    STAFF,
+    summary="List a reseller's end users",
+    query=("limit", "cursor"),
+)
 def list_end_users(call: Call, partner_id: str) -> dict[str, Any]:
-    call.only_query("limit", "cursor")
     page = customers.list_end_users(_reseller(partner_id), call.limit(), call.query.get("cursor"))
     return {"items": read_records(call, page["items"], "list"), "next_cursor": page["next_cursor"]}
 
 
-@route(staff_bp, "/resellers/{partner_id}/end-users", "POST", STAFF, status=201, summary="Add a reseller's end user")
+@route(
+    staff_bp,
+    "/resellers/{partner_id}/end-users",
+    "POST",
+    STAFF,
+    status=201,
+    summary="Add a reseller's end user",
+    query=(),
+    body=END_USER,
+)
 def add_end_user(call: Call, partner_id: str) -> dict[str, Any]:
     return create_end_user(call, _reseller(partner_id))
 
 
-@route(staff_bp, "/resellers/{partner_id}/end-users/{end_user_id}", "DELETE", STAFF, summary="Remove an end user")
+@route(
+    staff_bp, "/resellers/{partner_id}/end-users/{end_user_id}", "DELETE", STAFF, summary="Remove an end user", query=()
+)
 def remove_end_user(call: Call, partner_id: str, end_user_id: str) -> dict[str, Any]:
     return delete_end_user(call, _reseller(partner_id), end_user_id)
 
 
 def create_end_user(call: Call, partner_id: str) -> dict[str, Any]:
-    """Shared by staff and the reseller itself: only name and email are accepted."""
-    data = dump(parse(schema(RESELLER_END_USER, "create"), call.json()))
+    """Shared by staff and the reseller itself (route body END_USER: only name and email)."""
+    data = dump(call.body())
     item = customers.add_end_user(partner_id, data)
     call.audit([Access("create", customers.REGISTER, item["end_user_id"], ("name", "email"))])
     return customers.present(item, call.principal.roles)
@@ -160,45 +234,85 @@ def delete_end_user(call: Call, partner_id: str, end_user_id: str) -> dict[str, 
     return {"deleted": True, "end_user_id": end_user_id}
 
 
-@route(staff_bp, "/audit/records/{register}/{record_id}", "GET", DPO, summary="Audit events of one record")
+@route(
+    staff_bp,
+    "/audit/records/{register}/{record_id}",
+    "GET",
+    DPO,
+    summary="Audit events of one record",
+    query=("limit", "cursor"),
+)
 def audit_by_record(call: Call, register: str, record_id: str) -> dict[str, Any]:
-    call.only_query("limit", "cursor")
     if register not in ("customers", "prospects", "suppression", "system"):
         raise ValidationFailed("register must be customers, prospects, suppression or system.", code="invalid_path")
     return audit.by_record(register, record_id, call.limit(50), call.query.get("cursor"))
 
 
-@route(staff_bp, "/audit/principals/{principal_id}", "GET", DPO, summary="Audit events caused by one principal")
+@route(
+    staff_bp,
+    "/audit/principals/{principal_id}",
+    "GET",
+    DPO,
+    summary="Audit events caused by one principal",
+    query=("limit", "cursor"),
+)
 def audit_by_principal(call: Call, principal_id: str) -> dict[str, Any]:
-    call.only_query("limit", "cursor")
     return audit.by_principal(principal_id, call.limit(50), call.query.get("cursor"))
 
 
-@route(staff_bp, "/subject-requests", "POST", STAFF, summary="Handle a data subject request by email address")
+class SubjectRequest(StrictModel):
+    """A data subject's request as staff received it; `changes` only for rectification."""
+
+    type: Literal["access", "rectification", "erasure", "objection"]
+    email: Annotated[str, Field(max_length=254)]
+    changes: dict[str, Any] | None = None
+
+
+class UnsubscribeLinkRequest(StrictModel):
+    email: Annotated[str, Field(max_length=254)]
+
+
+@route(
+    staff_bp,
+    "/subject-requests",
+    "POST",
+    STAFF,
+    summary="Handle a data subject request by email address",
+    query=(),
+    body=SubjectRequest,
+)
 def subject_request(call: Call) -> dict[str, Any]:
-    """type access|rectification|erasure|objection, email, and for rectification `changes`."""
-    body = call.json()
-    if not isinstance(body, dict):
-        raise ValidationFailed("The body must be an object.")
-    unknown = sorted(set(body) - {"type", "email", "changes"})
-    if unknown:
-        raise ValidationFailed(f"Unknown field(s): {', '.join(unknown)}.")
-    kind = body.get("type")
-    answer = subjects.run(str(kind), body.get("email"), body.get("changes"))
+    body = call.body()
+    kind = body.type
+    answer = subjects.run(kind, body.email, body.changes)
     call.audit(answer.accesses)
     record = subjects.record_request(str(kind), answer, call.principal, call.request_id, "staff")
     return {"request": record, "answer": answer.body}
 
 
-@route(staff_bp, "/subject-requests", "GET", STAFF, summary="Recorded subject requests (no personal data)")
+@route(
+    staff_bp,
+    "/subject-requests",
+    "GET",
+    STAFF,
+    summary="Recorded subject requests (no personal data)",
+    query=("limit", "cursor"),
+)
 def subject_requests(call: Call) -> dict[str, Any]:
-    call.only_query("limit", "cursor")
     return subjects.list_requests(call.limit(50), call.query.get("cursor"))
 
 
-@route(staff_bp, "/unsubscribe-links", "POST", STAFF, status=201, summary="A signed unsubscribe link for an email")
+@route(
+    staff_bp,
+    "/unsubscribe-links",
+    "POST",
+    STAFF,
+    status=201,
+    summary="A signed unsubscribe link for an email",
+    query=(),
+    body=UnsubscribeLinkRequest,
+)
 def unsubscribe_link(call: Call) -> dict[str, Any]:
-    body = call.json()
-    email = subjects.checked_email(body.get("email") if isinstance(body, dict) else None)
+    email = subjects.checked_email(call.body().email)
     token = unsubscribe.issue(email)
     return {"token": token, "path": f"/unsubscribe?token={token}"}

@@ -379,16 +379,9 @@ def list_orders(customer_id: str, limit: int, cursor: str | None) -> dict[str, A
 
 def all_orders(customer_id: str) -> list[dict[str, Any]]:
     """Every order of a customer (for access requests)."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": Key("pk").eq(_pk(customer_id)) & Key("sk").begins_with("ORDER#")
-    }
-    while True:
-        resp = store.customers().query(**kwargs)
-        items.extend(resp["Items"])
-        if "LastEvaluatedKey" not in resp:
-            return items
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return store.query_all(
+        store.customers(), KeyConditionExpression=Key("pk").eq(_pk(customer_id)) & Key("sk").begins_with("ORDER#")
+    )
 
 
 def _end_user_pk(partner_id: str) -> str:

@@ -512,17 +512,6 @@ def _hold_partition(kind: str, record_id: str) -> tuple[Any, str, str]:
     raise ValidationFailed(f"kind must be one of {', '.join(HOLD_KINDS)}.", code="invalid_path")
 
 
-def _partition_keys(table: Any, pk: str) -> list[dict[str, str]]:
-    keys: list[dict[str, str]] = []
-    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(pk), "ProjectionExpression": "pk, sk"}
-    while True:
-        resp = table.query(**kwargs)
-        keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in resp["Items"])
-        if "LastEvaluatedKey" not in resp:
-            return keys
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-
 def set_legal_hold(kind: str, record_id: str, reason: str, principal_id: str) -> dict[str, Any]:
     """Hold every item of the record (a customer's profile and orders, a prospect's items).
 
@@ -530,7 +519,7 @@ def set_legal_hold(kind: str, record_id: str, reason: str, principal_id: str) ->
     another read. The reason is the DPO's text about the case, not the person's data.
     """
     table, pk, profile_sk = _hold_partition(kind, record_id)
-    keys = _partition_keys(table, pk)
+    keys = store.partition_keys(table, pk)
     if not any(k["sk"] == profile_sk for k in keys):
         raise NotFound("No such record.")
     hold = {"reason": reason, "set_by": principal_id, "set_at": clock.iso()}
@@ -547,7 +536,7 @@ def set_legal_hold(kind: str, record_id: str, reason: str, principal_id: str) ->
 def lift_legal_hold(kind: str, record_id: str) -> dict[str, Any]:
     """Lift the hold from every item of the record; due deletions resume at the next run."""
     table, pk, profile_sk = _hold_partition(kind, record_id)
-    keys = _partition_keys(table, pk)
+    keys = store.partition_keys(table, pk)
     if not any(k["sk"] == profile_sk for k in keys):
         raise NotFound("No such record.")
     for k in keys:

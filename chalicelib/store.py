@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+from boto3.dynamodb.conditions import Key
 from botocore.config import Config
 
 from chalicelib.config import settings
@@ -87,6 +88,23 @@ def query_page(table: Any, cursor: str | None, key_names: set[str], **query: Any
         query["ExclusiveStartKey"] = start
     resp = table.query(**query)
     return {"items": resp["Items"], "next_cursor": encode_cursor(resp.get("LastEvaluatedKey"))}
+
+
+def query_all(table: Any, **query: Any) -> list[dict[str, Any]]:
+    """Every item a Query matches, across all pages (for one partition: small by design)."""
+    items: list[dict[str, Any]] = []
+    while True:
+        resp = table.query(**query)
+        items.extend(resp["Items"])
+        if "LastEvaluatedKey" not in resp:
+            return items
+        query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def partition_keys(table: Any, pk: str) -> list[dict[str, str]]:
+    """The keys of every item under one partition key."""
+    items = query_all(table, KeyConditionExpression=Key("pk").eq(pk), ProjectionExpression="pk, sk")
+    return [{"pk": i["pk"], "sk": i["sk"]} for i in items]
 
 
 def decode_cursor(cursor: str | None, allowed_keys: set[str]) -> dict[str, Any] | None:

@@ -289,19 +289,6 @@ def delete_record(table: Any, item: dict[str, Any], *, rule: str, cutoff: str) -
         raise
 
 
-def prospect_items(pk: str, profile: dict[str, Any] | None = None) -> list[dict[str, str]]:
-    """Keys of every item of one prospect (its profile and its SOURCE# items)."""
-    table = store.prospects()
-    keys: list[dict[str, str]] = []
-    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(pk), "ProjectionExpression": "pk, sk"}
-    while True:
-        resp = table.query(**kwargs)
-        keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in resp["Items"])
-        if "LastEvaluatedKey" not in resp:
-            return keys
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-
 def delete_prospect(
     profile: dict[str, Any], *, rule: str | None = None, cutoff: str | None = None, reads: ReadCounter | None = None
 ) -> None:
@@ -312,7 +299,7 @@ def delete_prospect(
     """
     if "legal_hold" in profile:
         raise RecordHeld("The record is under a legal hold.")
-    keys = prospect_items(profile["pk"])
+    keys = store.partition_keys(store.prospects(), profile["pk"])
     if reads is not None:
         reads.items += len(keys)
     table = store.prospects().name

@@ -106,6 +106,11 @@ def test_partner_sees_only_its_own_runs_staff_all(client: Any, stack: Stack, tok
     assert status == 404
     status, all_runs = call(client, "GET", "/import-runs", tokens.staff)
     assert status == 200 and {r["run_id"] for r in all_runs["items"]} == {acme_run["run_id"], beta_run["run_id"]}
+    received = [r["received_at"] for r in all_runs["items"]]
+    assert received == sorted(received, reverse=True)  # newest first, across partners
+    status, first = call(client, "GET", "/import-runs?limit=1", tokens.staff)
+    status, second = call(client, "GET", f"/import-runs?limit=1&cursor={first['next_cursor']}", tokens.staff)
+    assert [r["run_id"] for r in first["items"] + second["items"]] == [r["run_id"] for r in all_runs["items"]]
     status, one = call(client, "GET", f"/import-runs/{beta_run['run_id']}", tokens.staff)
     assert status == 200 and one["partner_id"] == "beta" and "lease_owner" not in one
     status, filtered = call(client, "GET", "/import-runs?partner_id=beta", tokens.staff)

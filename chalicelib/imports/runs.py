@@ -107,6 +107,7 @@ def register(
         "full_refresh": is_full_refresh(file_name),
         "state": "received",
         "received_at": clock.iso(now),
+        "list_pk": "RUN",  # every run in the `by_received` index: staff list newest first
         "counts": dict.fromkeys(COUNTERS, 0),
         "rejected_by_reason": {},
         "checkpoint": {"phase": "rows", "row": 0, "segment": 0},
@@ -365,28 +366,27 @@ def write_report(run: dict[str, Any], rejects: list[dict[str, Any]]) -> str:
 
 def list_for_partner(partner_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     """A partner's runs, newest first (`by_partner` index)."""
-    kwargs: dict[str, Any] = {
-        "IndexName": "by_partner",
-        "KeyConditionExpression": Key("partner_id").eq(partner_id),
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    start = store.decode_cursor(cursor, {"run_id", "partner_id", "received_at"})
-    if start:
-        kwargs["ExclusiveStartKey"] = start
-    resp = store.import_runs().query(**kwargs)
-    return {
-        "items": [summary(i) for i in resp["Items"]],
-        "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey")),
-    }
+    page = store.query_page(
+        store.import_runs(),
+        cursor,
+        {"run_id", "partner_id", "received_at"},
+        IndexName="by_partner",
+        KeyConditionExpression=Key("partner_id").eq(partner_id),
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return {"items": [summary(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
 
 
 def list_all(limit: int, cursor: str | None) -> dict[str, Any]:
-    """Every partner's runs for staff. A paginated Scan: the table is small (runs only, TTL)."""
-    kwargs: dict[str, Any] = {"Limit": limit}
-    start = store.decode_cursor(cursor, {"run_id"})
-    if start:
-        kwargs["ExclusiveStartKey"] = start
-    resp = store.import_runs().scan(**kwargs)
-    items = sorted((summary(i) for i in resp["Items"]), key=lambda r: r["received_at"], reverse=True)
-    return {"items": items, "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
+    """Every partner's runs for staff, newest first (`by_received` index)."""
+    page = store.query_page(
+        store.import_runs(),
+        cursor,
+        {"run_id", "list_pk", "received_at"},
+        IndexName="by_received",
+        KeyConditionExpression=Key("list_pk").eq("RUN"),
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return {"items": [summary(i) for i in page["items"]], "next_cursor": page["next_cursor"]}

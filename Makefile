@@ -22,8 +22,8 @@ unit: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check app.py chalicelib devstack tests
-	$(VENV)/bin/ruff format --check app.py chalicelib devstack tests
+	$(VENV)/bin/ruff check app.py chalicelib devstack tests bench
+	$(VENV)/bin/ruff format --check app.py chalicelib devstack tests bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy app.py chalicelib

@@ -281,10 +281,17 @@ def delete_record(table: Any, item: dict[str, Any], *, rule: str, cutoff: str) -
     expr, values = _due_condition(rule, cutoff)
     try:
         table.delete_item(
-            Key={"pk": item["pk"], "sk": item["sk"]}, ConditionExpression=expr, ExpressionAttributeValues=values
+            Key={"pk": item["pk"], "sk": item["sk"]},
+            ConditionExpression=expr,
+            ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
         if _condition_failed(exc):
+            if "Item" not in exc.response:
+                # Already gone: botocore retried a delete whose reply was lost (or another
+                # deletion won). Either way the record's transition is done, not "changed".
+                return
             raise Conflict("The record changed meanwhile; nothing was deleted.") from None
         raise
 
@@ -392,26 +399,30 @@ def sweep(
     for rule in sweep_rules():
         count = counts.setdefault(rule.name, RuleCount())
         accesses: list[Access] = []
-        for item in due_items(rule, as_of, reads, page_size):
-            count.due += 1
-            if "legal_hold" in item:
-                count.held += 1
-                continue
-            if dry_run:
-                if len(count.record_ids) < 100:
-                    count.record_ids.append(record_id(rule.register.key, item))
-                continue
-            try:
-                accesses.append(transition(rule, item, as_of, reads))
-                count.done += 1
-            except RecordHeld:
-                count.held += 1
-            except Conflict:
-                count.changed += 1
-            if len(accesses) >= 25:
-                audit.record(SWEEPER, accesses, run_id)
-                accesses = []
-        audit.record(SWEEPER, accesses, run_id)
+        try:
+            for item in due_items(rule, as_of, reads, page_size):
+                count.due += 1
+                if "legal_hold" in item:
+                    count.held += 1
+                    continue
+                if dry_run:
+                    if len(count.record_ids) < 100:
+                        count.record_ids.append(record_id(rule.register.key, item))
+                    continue
+                try:
+                    accesses.append(transition(rule, item, as_of, reads))
+                    count.done += 1
+                except RecordHeld:
+                    count.held += 1
+                except Conflict:
+                    count.changed += 1
+                if len(accesses) >= 25:
+                    audit.record(SWEEPER, accesses, run_id)
+                    accesses = []
+        finally:
+            # Also when the run dies mid-rule: the records it already changed are not found
+            # again by the next run, so their audit events must be written now.
+            audit.record(SWEEPER, accesses, run_id)
     summary: dict[str, Any] = {
         "run_id": run_id,
         "as_of": as_of.isoformat(),

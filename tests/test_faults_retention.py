@@ -1,0 +1,177 @@
+"""The retention sweeper under throttling, server errors, resets and lost replies.
+
+Extends tests/test_retention.py (rules, dates, holds, a run killed by an injected
+transition) with faults from DynamoDB and Cognito themselves: every due record is
+processed exactly once, each with one audit event, and no customer is ever half-erased.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chalicelib import accounts, clock, customers, retention, store
+from chalicelib import prospects as prospect_register
+from tests import faults as f
+from tests.conftest import PASSWORD, Stack
+
+AS_OF = date(2026, 6, 1)
+CUSTOMERS, ORDERS, PROSPECTS = 4, 6, 4
+
+
+@pytest.fixture
+def faults(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> f.FaultInjector:
+    return f.install(monkeypatch)
+
+
+def _due_records() -> dict[str, list[str]]:
+    """Customers past their grace period (with logins), orders past bookkeeping, stale prospects."""
+    ids: dict[str, list[str]] = {"customers": [], "orders": [], "prospects": []}
+    with clock.frozen(datetime(2019, 3, 1, 9, tzinfo=UTC)):
+        buyer = customers.create_customer(_customer_data(99))
+        for _ in range(ORDERS):
+            order = customers.add_order(
+                buyer["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
+            )
+            ids["orders"].append(order["order_id"])
+    with clock.frozen(datetime(2025, 1, 10, 9, tzinfo=UTC)):
+        for n in range(CUSTOMERS):
+            item = customers.create_customer(_customer_data(n))
+            accounts.create_customer_login(item["username"], item["email"], item["customer_id"], PASSWORD)
+            customers.end_contract(item["customer_id"], date(2025, 3, 15))
+            ids["customers"].append(item["customer_id"])
+    with clock.frozen(datetime(2024, 5, 1, 10, tzinfo=UTC)):
+        for n in range(PROSPECTS):
+            fields = {"organization": "Kunta Oy", "contact_name": "Olli", "email": f"olli{n}@kunta.fi"}
+            store.prospects().put_item(Item=prospect_register.profile_item(f"p{n}", fields, clock.iso()))
+            store.prospects().put_item(Item=prospect_register.source_item(f"p{n}", "acme", fields, clock.iso()))
+            ids["prospects"].append(f"p{n}")
+    return ids
+
+
+def _customer_data(n: int) -> dict[str, Any]:
+    return {
+        "organization": f"Esimerkki {n} Oy",
+        "business_id": "0112038-9",
+        "contact_name": "Maija Meikäläinen",
+        "email": f"maija{n}@yritys.fi",
+        "phone": "+358401234567",
+        "address": {"street": "Katu 1", "postal_code": "00100", "city": "Helsinki"},
+        "billing_address": {"street": "PL 1", "postal_code": "00101", "city": "Helsinki"},
+        "username": f"maija{n}",
+        "consent_service_messages": True,
+    }
+
+
+def _exists(table: Any, pk: str, sk: str) -> bool:
+    return "Item" in table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True)
+
+
+def _login_exists(stack: Stack, username: str) -> bool:
+    try:
+        stack.cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username=username)
+    except stack.cognito.exceptions.UserNotFoundException:
+        return False
+    return True
+
+
+def _customer_state(stack: Stack, n: int, customer_id: str) -> str:
+    """'erased' or 'intact'; anything in between fails the test (a half-erased record)."""
+    table = stack.table("customers")
+    item = table.get_item(Key={"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}, ConsistentRead=True)["Item"]
+    guards = (_exists(table, f"EMAIL#maija{n}@yritys.fi", "UNIQUE"), _exists(table, f"USERNAME#maija{n}", "UNIQUE"))
+    contact = [k for k in retention.ERASED_CONTACT_FIELDS if k in item]
+    if item["status"] == "erased":
+        assert contact == [] and "email_norm" not in item and guards == (False, False), customer_id
+        assert not _login_exists(stack, f"maija{n}")
+        assert item["retention_rule"] == "customer_bookkeeping" and item["organization"] == f"Esimerkki {n} Oy"
+        return "erased"
+    assert item["status"] == "ended" and guards == (True, True), customer_id
+    assert set(contact) >= {"contact_name", "email", "phone", "address", "username"}
+    assert item["retention_rule"] == "customer_grace"
+    return "intact"
+
+
+def _audit_deletions(stack: Stack) -> Counter[str]:
+    """Sweeper audit events per record id (erase and delete actions)."""
+    resp = stack.table("audit").query(
+        IndexName="by_principal", KeyConditionExpression=Key("principal_id").eq(retention.SWEEPER.principal_id)
+    )
+    return Counter(e["record_id"] for e in resp["Items"] if e["action"] in ("erase", "delete"))
+
+
+def _assert_all_done(stack: Stack, ids: dict[str, list[str]]) -> None:
+    for n, cid in enumerate(ids["customers"]):
+        assert _customer_state(stack, n, cid) == "erased"
+    assert not [i for i in stack.table("customers").scan()["Items"] if i.get("entity") == "order"]
+    assert stack.table("prospects").scan()["Items"] == []
+    # One audit event per item (a prospect's PROFILE and SOURCE items each go by their own
+    # index entry): nothing processed twice, no deletion unrecorded.
+    expected = Counter(ids["customers"] + ids["orders"] + 2 * ids["prospects"])
+    assert _audit_deletions(stack) == expected
+
+
+def _summary_counts(run: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    return {name: (r["done"], r["changed"]) for name, r in run["rules"].items() if r["due"]}
+
+
+EXPECTED_RUN = {
+    "customer_grace": (CUSTOMERS, 0),
+    "order_bookkeeping": (ORDERS, 0),
+    # A prospect's PROFILE and SOURCE item are each due and each deleted by the index.
+    "prospect_unverified": (2 * PROSPECTS, 0),
+}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [*f.DYNAMODB_FAULTS, f.LOST_REPLY],
+    ids=lambda x: x.code or x.kind,
+)
+def test_sweep_under_dynamodb_faults_processes_every_record_once(
+    stack: Stack, faults: f.FaultInjector, fault: f.Fault
+) -> None:
+    ids = _due_records()
+    # Every second DynamoDB request of the sweep fails once: queries, conditional deletes,
+    # erase transactions, audit writes and the summary all meet a fault.
+    faults.inject("dynamodb", "*", fault, times=40, every=2)
+    faults.inject("cognito-identity-provider", "AdminDeleteUser", f.TOO_MANY_REQUESTS, times=2)
+    with clock.frozen(datetime(2026, 6, 1, 0, tzinfo=UTC)):
+        run = retention.sweep(AS_OF)
+    assert faults.total() >= 20
+    assert _summary_counts(run) == EXPECTED_RUN
+    _assert_all_done(stack, ids)
+    assert len(retention.last_runs(10, None)["items"]) == 1
+
+
+@pytest.mark.parametrize("operation", ["TransactWriteItems", "DeleteItem"])
+def test_sweep_that_dies_mid_way_is_finished_by_the_rerun_exactly_once(
+    stack: Stack, faults: f.FaultInjector, operation: str
+) -> None:
+    """Throttling beyond the retry budget kills the run after some records; the next run finishes."""
+    ids = _due_records()
+    # Let two writes of this kind through, then throttle one call past every retry.
+    faults.inject("dynamodb", operation, f.PROVISIONED_THROUGHPUT, times=f.RETRY_BUDGET, after=2)
+    with clock.frozen(datetime(2026, 6, 1, 0, tzinfo=UTC)), pytest.raises(ClientError) as died:
+        retention.sweep(AS_OF, page_size=3)
+    assert died.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    assert retention.last_runs(10, None)["items"] == []  # a killed run wrote no summary
+
+    # Every customer is either fully erased or untouched; never in between.
+    states = [_customer_state(stack, n, cid) for n, cid in enumerate(ids["customers"])]
+    first = _audit_deletions(stack)
+    assert all(count == 1 for count in first.values())
+
+    with clock.frozen(datetime(2026, 6, 1, 1, tzinfo=UTC)):
+        rerun = retention.sweep(AS_OF, page_size=3)
+    assert rerun["rules"]["customer_grace"]["done"] == states.count("intact")
+    assert all(r["changed"] == 0 for r in rerun["rules"].values())
+    _assert_all_done(stack, ids)
+    # Done across both runs is every due item exactly once (a prospect is two items).
+    done = sum(first.values()) + sum(r["done"] for r in rerun["rules"].values())
+    assert done == CUSTOMERS + ORDERS + 2 * PROSPECTS

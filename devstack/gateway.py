@@ -62,6 +62,15 @@ def install() -> None:
                 raise RouteNotFound(exc.headers, _error_body(404)) from None
             raise
 
+    # API Gateway passes any method (TRACE, QUERY, …) on to the route handling, where the
+    # app refuses an undeclared one with its JSON 4xx; the local server has do_* only for
+    # the common methods and would answer any other with its own 501 HTML page.
+    def other_method(self: Any, name: str) -> Any:
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
+    local.ChaliceRequestHandler.__getattr__ = other_method  # type: ignore[attr-defined]
     local.LocalGatewayAuthorizer.authorize = authorize  # type: ignore[method-assign]
     local.LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
     _installed = True

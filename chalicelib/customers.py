@@ -361,7 +361,13 @@ def add_order(customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
     }
     if data.get("reference"):
         item["reference"] = data["reference"]
-    store.customers().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    try:
+        store.customers().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as exc:
+        # The key holds a fresh order id, so an item already there is this very order,
+        # written by an attempt whose reply was lost before botocore retried it.
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
     return item
 
 

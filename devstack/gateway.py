@@ -71,6 +71,15 @@ def install() -> None:
         raise AttributeError(name)
 
     local.ChaliceRequestHandler.__getattr__ = other_method  # type: ignore[attr-defined]
+
+    # The local server logs each request line, query string included, and a query can
+    # carry personal data (GET /customers?email=…): log the method and path only.
+    def log_request(self: Any, code: Any = "-", size: Any = "-") -> None:
+        path, has_query, _ = str(self.path).partition("?")
+        query = "?[query not logged]" if has_query else ""
+        self.log_message('"%s %s%s" %s %s', self.command, path, query, getattr(code, "value", code), size)
+
+    local.ChaliceRequestHandler.log_request = log_request  # type: ignore[method-assign]
     local.LocalGatewayAuthorizer.authorize = authorize  # type: ignore[method-assign]
     local.LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
     _installed = True

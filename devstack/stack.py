@@ -133,6 +133,11 @@ class LocalStack:
     def stack_file(self) -> Path:
         return self.options.state_dir / "stack.json"
 
+    @property
+    def sweep_request_file(self) -> Path:
+        """Writing a JSON payload here runs the sweeper now (local only; see Worker.run_requested_sweep)."""
+        return self.options.state_dir / "sweep-request.json"
+
     def session(self) -> Any:
         creds = aws_credentials_env()
         return boto3.session.Session(
@@ -167,6 +172,7 @@ class LocalStack:
             stack["import_queue_url"],
             self.options.region,
             wait_seconds=self.options.poll_wait_seconds,
+            sweep_request=self.sweep_request_file,
         )
         self.worker.start()
         self.info = {
@@ -184,6 +190,8 @@ class LocalStack:
             "users": users,
             # Which Lambda entry points the worker found in the app (it invokes only these).
             "worker": {name: name in app.handler_map for name in (IMPORT_HANDLER, SWEEPER_HANDLER)},
+            # Local only: write {"as_of": …, "dry_run": …} here to run the sweeper now.
+            "sweep_request_file": str(self.sweep_request_file),
         }
         self._write_stack_file()
         return self.info

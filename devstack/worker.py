@@ -17,10 +17,12 @@ towards `maxReceiveCount` and end in the dead-letter queue.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import uuid
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +37,7 @@ SWEEP_ZONE = ZoneInfo("Europe/Helsinki")
 SWEEP_AT = time(2, 0)
 ACCOUNT_ID = "123456789012"  # moto's default account
 MAX_BATCH = 10  # SQS ReceiveMessage's limit, and Lambda's default batch size
+SWEEP_REQUEST_POLL_SECONDS = 0.5
 
 
 def next_sweep_at(now: datetime, zone: ZoneInfo = SWEEP_ZONE, at: time = SWEEP_AT) -> datetime:
@@ -115,6 +118,7 @@ class Worker:
         region: str,
         wait_seconds: int = 2,
         clock: Any = None,
+        sweep_request: Path | None = None,
     ) -> None:
         self.app = app
         self.sqs = sqs
@@ -128,6 +132,9 @@ class Worker:
             "QueueArn"
         ]
         self._warned_missing: set[str] = set()
+        # Local only (never deployed): a JSON object written to this file runs one sweep
+        # now with it as the manual payload ({"as_of", "dry_run"}); see run_requested_sweep.
+        self.sweep_request = sweep_request
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -224,13 +231,58 @@ class Worker:
         log.info("retention_sweeper finished")
         return result
 
+    @property
+    def sweep_result(self) -> Path | None:
+        """Where the outcome of a requested sweep is written (beside the request file)."""
+        return None if self.sweep_request is None else self.sweep_request.with_name("sweep-result.json")
+
+    def run_requested_sweep(self) -> bool:
+        """Run one sweep now if the request file exists (local stack only: developers and e2e
+        tests use it instead of waiting for 02:00). The file holds the manual payload, a JSON
+        object such as `{"as_of": "2030-01-01"}` (`{}`: today); write it atomically (write a
+        temporary file, then rename). The request is consumed, and `sweep-result.json` gets
+        `{"result": …}` or `{"error": …}`. Returns whether a request was handled.
+        """
+        request, result_path = self.sweep_request, self.sweep_result
+        if request is None or result_path is None or not request.exists():
+            return False
+        try:
+            payload = json.loads(request.read_text() or "{}")
+        except ValueError:
+            payload = None
+        request.unlink(missing_ok=True)
+        handler = self.handler(SWEEPER_HANDLER)
+        outcome: dict[str, Any]
+        if not isinstance(payload, dict):
+            outcome = {"error": "the sweep request must be a JSON object"}
+        elif handler is None:
+            outcome = {"error": f"the app defines no {SWEEPER_HANDLER} handler"}
+        else:
+            log.info("retention_sweeper: run requested through %s", request.name)
+            try:
+                outcome = {"result": handler(payload, LambdaContext(SWEEPER_HANDLER, 1024, 900_000))}
+                log.info("retention_sweeper finished")
+            except Exception as exc:
+                log.exception("retention_sweeper raised")
+                outcome = {"error": type(exc).__name__}
+        tmp = result_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(outcome, default=str) + "\n")
+        tmp.replace(result_path)
+        return True
+
     def _sweep_loop(self) -> None:
         due = next_sweep_at(self._now())
         log.info("next nightly retention sweep at %s (02:00 Europe/Helsinki)", due.astimezone(SWEEP_ZONE).isoformat())
+        poll = 60.0 if self.sweep_request is None else SWEEP_REQUEST_POLL_SECONDS
         while not self._stop.is_set():
+            try:
+                if self.run_requested_sweep():
+                    continue
+            except Exception:
+                log.exception("requested retention sweep failed")
             remaining = (due - self._now()).total_seconds()
             if remaining > 0:
-                self._stop.wait(min(remaining, 60))
+                self._stop.wait(min(remaining, poll))
                 continue
             try:
                 self.sweep(due)

@@ -33,6 +33,8 @@ class RunningStack:
     """A started local stack: its stack.json, and real clients for it."""
 
     info: dict[str, Any]
+    # Everything the stack process wrote (stdout and stderr: API, worker, emulator).
+    log_path: Path | None = None
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -92,6 +94,6 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"local stack did not start (exit {proc.poll()}):\n{log_path.read_text()[-4000:]}")
                 time.sleep(0.1)
-            yield RunningStack(info=json.loads(stack_file.read_text()))
+            yield RunningStack(info=json.loads(stack_file.read_text()), log_path=log_path)
         finally:
             _stop(proc)

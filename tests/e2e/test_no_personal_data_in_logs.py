@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -173,12 +172,13 @@ def test_a_full_flow_leaves_no_personal_data_in_the_logs(local_stack: RunningSta
     status, gone = http("GET", f"/customers?email={CUSTOMER['email']}", staff)
     assert status == 200 and gone["items"] == [], gone
 
-    # The DPO's preview, then a sweep far enough ahead to erase the ended contract.
-    as_of = (date.today() + timedelta(days=3 * 365)).isoformat()
-    status, preview = http("GET", f"/retention/preview?as_of={as_of}", dpo)
+    # The DPO's preview, then today's sweep: the contract ended in 2020, past its grace
+    # period, so the profile is erased. (Today, not a future day: the stack is shared by
+    # the other e2e tests of this worker, whose records a future sweep could remove.)
+    status, preview = http("GET", "/retention/preview", dpo)
     assert status == 200, preview
-    outcome = request_sweep(local_stack, {"as_of": as_of})
-    assert "result" in outcome, outcome
+    outcome = request_sweep(local_stack, {})
+    assert outcome.get("result", {}).get("rules", {}).get("customer_grace", {}).get("done", 0) >= 1, outcome
     status, after = http("GET", f"/customers/{registered['customer_id']}", staff)
     assert status in (200, 404), after
     assert REGISTRANT["email"].lower() not in json.dumps(after).lower(), after

@@ -79,11 +79,12 @@ class Plan:
     times: int
     after: int = 0
     every: int = 1  # with `every` = k, only each k-th matching request fails
+    url_contains: str = ""  # only requests whose URL holds this (an S3 key, say)
     seen: int = 0
     injected: int = 0
 
-    def matches(self, service: str, operation: str) -> bool:
-        return self.service == service and self.operation in ("*", operation)
+    def matches(self, service: str, operation: str, url: str) -> bool:
+        return self.service == service and self.operation in ("*", operation) and self.url_contains in url
 
     def fires(self) -> bool:
         """Count one matching request; True if this one should fail."""
@@ -138,9 +139,17 @@ class FaultInjector:
         events.register_first("before-send", self._before_send, unique_id="fault-injector")
 
     def inject(
-        self, service: str, operation: str, fault: Fault, times: int = 1, *, after: int = 0, every: int = 1
+        self,
+        service: str,
+        operation: str,
+        fault: Fault,
+        times: int = 1,
+        *,
+        after: int = 0,
+        every: int = 1,
+        url_contains: str = "",
     ) -> Plan:
-        plan = Plan(service, operation, fault, times, after, every)
+        plan = Plan(service, operation, fault, times, after, every, url_contains)
         self.plans.append(plan)
         return plan
 
@@ -156,7 +165,7 @@ class FaultInjector:
         token = self._transaction_token(operation, request)
         if token and token in self._committed_tokens:
             return _ok(request.url)  # DynamoDB: the same token again succeeds without writing
-        plan = next((p for p in self.plans if p.matches(service, operation) and p.fires()), None)
+        plan = next((p for p in self.plans if p.matches(service, operation, request.url) and p.fires()), None)
         if plan is None:
             return self._emulate(event_name, request, token)
         self.injected[(service, operation)] += 1

@@ -62,9 +62,9 @@ def install() -> None:
                 raise RouteNotFound(exc.headers, _error_body(404)) from None
             raise
 
-    # API Gateway passes any method (TRACE, QUERY, …) on to the route handling, where the
-    # app refuses an undeclared one with its JSON 4xx; the local server has do_* only for
-    # the common methods and would answer any other with its own 501 HTML page.
+    # The local server has do_* only for the common methods and answers any other (TRACE,
+    # QUERY, …) with its own 501 HTML page; route every method through the gateway so an
+    # undeclared one gets the app's JSON refusal (405), never a 5xx.
     def other_method(self: Any, name: str) -> Any:
         if name.startswith("do_"):
             return self._generic_handle

@@ -48,7 +48,8 @@ def _login_exists(stack: Stack, username: str) -> bool:
 
 def _assert_clean_error(status: int, body: Any, *personal: str) -> None:
     """An error the client can act on: JSON, no traceback, no internals, no personal data."""
-    assert status >= 500 and set(body) == {"error"}, body
+    assert status == 503 and set(body) == {"error"}, body
+    assert body["error"]["code"] == "service_unavailable"
     text = json.dumps(body, ensure_ascii=False)
     for leak in ("Traceback", "ProvisionedThroughput", "botocore", 'File "', *personal):
         assert leak not in text

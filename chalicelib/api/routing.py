@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
@@ -70,6 +72,27 @@ class Call:
         unknown = sorted(set(self.query) - set(allowed))
         if unknown:
             raise ValidationFailed(f"Unknown query parameter(s): {', '.join(unknown)}.", code="invalid_query")
+
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "InternalError",
+    }
+)
+
+
+def is_transient(exc: Exception) -> bool:
+    """True for AWS throttling and availability errors (left after botocore's retries)."""
+    if isinstance(exc, BotoConnectionError):
+        return True
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _TRANSIENT_CODES
 
 
 def _as_bytes(body: str | bytes | None) -> bytes:
@@ -152,6 +175,17 @@ def route(
             except DomainError as exc:
                 response = error_response(exc)
                 outcome = exc.code
+            except (ClientError, BotoConnectionError) as exc:
+                if not is_transient(exc):
+                    raise
+                # AWS stayed throttled or unreachable past the retry budget: nothing was
+                # half-written (transactions, conditional writes), so the client may retry.
+                response = json_response(
+                    {"error": {"code": "service_unavailable", "message": "Temporarily unavailable; retry shortly."}},
+                    status=503,
+                    headers={"Retry-After": "2"},
+                )
+                outcome = "service_unavailable"
             else:
                 outcome = "ok"
             # The route template, not the URL: query strings may hold an email address.

@@ -97,6 +97,9 @@ class RetentionRule:
     action: str  # "erase_contact" | "delete" | "delete_marketing"
     then: Text
     basis: Text
+    # False for a rule an event enforces at once in another module (never due by date):
+    # the retention sweeper does not query it; the notice still states it.
+    swept: bool = True
 
 
 @dataclass(frozen=True)
@@ -349,6 +352,7 @@ CUSTOMER_REGISTER = Register(
             action="delete",
             then=Text("Käyttäjän tiedot poistetaan.", "The user's data is deleted."),
             basis=_NOTICE,
+            swept=False,
         ),
         RetentionRule(
             name="end_user_reseller_ended",
@@ -370,6 +374,7 @@ CUSTOMER_REGISTER = Register(
                 "Consent to messages is withdrawn; a keyed hash prevents re-adding.",
             ),
             basis=Text("GDPR 21 artikla", "GDPR Article 21"),
+            swept=False,
         ),
     ),
 )
@@ -407,6 +412,7 @@ PROSPECT_REGISTER = Register(
             action="delete",
             then=Text("Vanhentunut yhteystieto poistetaan.", "The outdated contact is removed."),
             basis=_NOTICE,
+            swept=False,
         ),
         RetentionRule(
             name="prospect_unverified",
@@ -428,6 +434,7 @@ PROSPECT_REGISTER = Register(
                 "Deleted; a keyed hash keeps re-imports from adding the person again.",
             ),
             basis=Text("GDPR 21 artikla", "GDPR Article 21"),
+            swept=False,
         ),
     ),
 )

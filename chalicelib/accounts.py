@@ -14,9 +14,10 @@ CUSTOMER_GROUP = "customer"
 
 
 def _attributes(email: str, customer_id: str) -> list[dict[str, str]]:
+    # email_verified stays unset: nobody has proven the address yet, and password recovery
+    # must not mail a code to an address someone else typed in (Cognito verifies it).
     return [
         {"Name": "email", "Value": email},
-        {"Name": "email_verified", "Value": "true"},
         {"Name": "custom:customer_id", "Value": customer_id},
     ]
 
@@ -59,7 +60,8 @@ def update_login_email(username: str, email: str) -> None:
     store.client("cognito-idp").admin_update_user_attributes(
         UserPoolId=settings().user_pool_id,
         Username=username,
-        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+        # A changed address is unverified until its owner confirms it (Cognito sends the code).
+        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "false"}],
     )
 
 

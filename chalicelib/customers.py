@@ -12,8 +12,10 @@ action carry `retention_rule` + `retention_due_at`, which makes `retention_due` 
 
 from __future__ import annotations
 
+import calendar
 import functools
 import operator
+import re
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
@@ -40,7 +42,13 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
 def _pk(customer_id: str) -> str:
+    # Ids are ours (uuid4 hex): anything else names no record, and never reaches DynamoDB.
+    if not _ID.match(customer_id):
+        raise NotFound("No such customer.")
     return f"CUSTOMER#{customer_id}"
 
 
@@ -56,12 +64,7 @@ def add_months(day: date, months: int) -> date:
     """`day` plus whole months, clamped to the month's end (Feb 29 + 12 months → Feb 28)."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def order_deletion_date(ordered: date, fiscal_year_end: tuple[int, int] = FISCAL_YEAR_END) -> date:
@@ -289,7 +292,17 @@ def _set_status(
 
 
 def end_contract(customer_id: str, end_date: date) -> dict[str, Any]:
-    """End the contract; the re-activation grace period starts at `end_date`."""
+    """End the contract; the re-activation grace period starts at `end_date`.
+
+    The date must fall within a year back and five years ahead: a typo such as year 1970
+    would otherwise make the contact data due for erasure at the next sweep.
+    """
+    today = clock.local_date()
+    if not today - timedelta(days=366) <= end_date <= today + timedelta(days=5 * 366):
+        raise ValidationFailed(
+            "end_date must be within one year back and five years ahead of today.",
+            details=[{"field": "end_date", "reason": "out of range"}],
+        )
     due = add_months(end_date, GRACE_MONTHS)
     return _set_status(
         customer_id,
@@ -417,6 +430,8 @@ def add_end_user(partner_id: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def remove_end_user(partner_id: str, end_user_id: str) -> None:
     """Removed by the reseller: deleted at once (retention rule `end_user_removed`)."""
+    if not _ID.match(end_user_id):
+        raise NotFound("No such end user.")
     try:
         store.customers().delete_item(
             Key={"pk": _end_user_pk(partner_id), "sk": f"ENDUSER#{end_user_id}"},

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from chalicelib.config import settings
 from chalicelib.errors import ValidationFailed
@@ -86,7 +87,13 @@ def query_page(table: Any, cursor: str | None, key_names: set[str], **query: Any
     start = decode_cursor(cursor, key_names)
     if start:
         query["ExclusiveStartKey"] = start
-    resp = table.query(**query)
+    try:
+        resp = table.query(**query)
+    except ClientError as exc:
+        # A well-formed cursor of another partition or index: DynamoDB refuses the start key.
+        if start and exc.response["Error"]["Code"] == "ValidationException":
+            raise ValidationFailed("The cursor is not valid.", code="invalid_cursor") from None
+        raise
     return {"items": resp["Items"], "next_cursor": encode_cursor(resp.get("LastEvaluatedKey"))}
 
 
@@ -118,8 +125,7 @@ def decode_cursor(cursor: str | None, allowed_keys: set[str]) -> dict[str, Any] 
         raise ValidationFailed("The cursor is not valid.", code="invalid_cursor") from None
     if (
         not isinstance(key, dict)
-        or not key
-        or set(key) - allowed_keys
+        or set(key) != allowed_keys
         or not all(isinstance(v, str) and len(v) <= 1024 for v in key.values())
     ):
         raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")

@@ -8,6 +8,7 @@ register is validated without restating it.
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -110,6 +111,16 @@ def _text(max_length: int) -> Any:
 
 
 Money = Annotated[str, BeforeValidator(money)]
+
+
+def iso_date(value: Any) -> Any:
+    """Only a `YYYY-MM-DD` string is a date here: no numbers (0 would read as 1970-01-01)."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(iso_date)]
 
 
 class StrictModel(BaseModel):

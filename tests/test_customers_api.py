@@ -339,3 +339,34 @@ def test_order_dates_are_finnish_dates(client: Any, tokens: Tokens) -> None:
     assert status == 201, order
     # Fiscal year 2027 ends 2027-12-31; six years on from that year's end.
     assert order["retention_due_at"] == "2034-01-01"
+
+
+def test_login_email_is_not_marked_verified_by_the_api(client: Any, stack: Stack, tokens: Tokens) -> None:
+    cognito = boto3.client("cognito-idp", region_name=REGION)
+    attrs = cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username="asiakas")["UserAttributes"]
+    assert {"Name": "email_verified", "Value": "true"} not in attrs
+
+
+def test_odd_input_is_a_4xx_never_a_5xx(client: Any, tokens: Tokens) -> None:
+    cid = tokens.customer_id
+    cases = [
+        ("GET", "/customers?limit=²", None, 400),
+        ("GET", "/customers?cursor=eyJwayI6IngifQ", None, 400),  # {"pk": "x"}: not a whole start key
+        ("GET", "/customers/" + "a" * 3000, None, 404),
+        ("GET", "/customers/ÄÖ%20x", None, 404),
+        ("POST", f"/customers/{cid}/contract-end", {"end_date": "9999-12-31"}, 400),
+        ("POST", f"/customers/{cid}/contract-end", {"end_date": 0}, 400),
+        ("POST", f"/customers/{cid}/contract-end", {"end_date": "1970-01-01"}, 400),
+        ("DELETE", "/partner/end-users/not-an-id", None, 404),
+    ]
+    for method, path, body, expected in cases:
+        token = tokens.reseller if path.startswith("/partner") else tokens.staff
+        status, resp = call(client, method, path, token, body)
+        assert status == expected, (method, path, resp)
+        assert resp["error"]["code"]
+
+
+def test_consent_must_be_a_real_boolean(client: Any, tokens: Tokens) -> None:
+    for value in ("yes", 1, None):
+        status, _ = call(client, "PUT", "/me/consent", tokens.customer, {"consent_service_messages": value})
+        assert status == 400

@@ -63,7 +63,8 @@ class Call:
         raw = self.query.get("limit")
         if raw is None:
             return default
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        # isascii: "²".isdigit() is true, but int("²") fails.
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
             raise ValidationFailed(f"limit must be a whole number from 1 to {MAX_PAGE}.", code="invalid_query")
         return int(raw)
 
@@ -216,17 +217,17 @@ def normalise_error_response(event: Any, get_response: Callable[[Any], Response]
     response = get_response(event)
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
-        code = str(body["Code"])
-        message = str(body.get("Message", ""))
         if response.status_code >= 500:
-            # Chalice already logged the traceback; the client gets no internals.
+            # Chalice already logged the traceback; the client gets no internals. Same code
+            # as the deployed gateway's DEFAULT_5XX response.
             code, message = "internal_error", "An internal error occurred."
-        elif code == "BadRequestError":
-            code = "bad_request"
-        response = json_response({"error": {"code": _snake(code), "message": message}}, response.status_code)
+        else:
+            code, message = _snake(str(body["Code"])), str(body.get("Message", ""))
+        response = json_response({"error": {"code": code, "message": message}}, response.status_code)
     return response
 
 
 def _snake(name: str) -> str:
+    """Chalice's error class names as our codes: BadRequestError → bad_request."""
     out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return out.removesuffix("_error") if out.endswith("_error") and out != "_error" else out
+    return out.removesuffix("_error")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
+from pydantic import StrictBool
 
 from chalicelib import customers
 from chalicelib.audit import Access
@@ -20,7 +21,7 @@ _SELF_EDITABLE = frozenset(f.name for f in CUSTOMER.fields if f.self_editable)
 
 
 class Consent(StrictModel):
-    consent_service_messages: bool
+    consent_service_messages: StrictBool  # the person's explicit answer: true or false, not "yes"
 
 
 def _own_id(call: Call) -> str:

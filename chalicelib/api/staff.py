@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
@@ -13,7 +12,7 @@ from chalicelib import accounts, audit, customers, subjects, unsubscribe
 from chalicelib.audit import Access
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CUSTOMER, ORDER, RESELLER_END_USER, STAFF_ROLES, Role
-from chalicelib.validation import Service, StrictModel, dump, schema
+from chalicelib.validation import IsoDate, Service, StrictModel, dump, schema
 
 from .routing import Call, route
 
@@ -27,7 +26,7 @@ END_USER = schema(RESELLER_END_USER, "create")
 
 
 class ContractEnd(StrictModel):
-    end_date: date
+    end_date: IsoDate
 
 
 class Services(StrictModel):

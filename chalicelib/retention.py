@@ -13,7 +13,16 @@ its reads grow with the records due, not with the table.
 Each record's transition is one conditional write (or one transaction) that re-checks
 the rule, the due date and the absence of a legal hold, and moves the record out of the
 rule (deleted, or onto its next rule). A run killed half-way leaves every record either
-done or untouched; the next run finds exactly the untouched ones.
+done or untouched; the next run finds exactly the untouched ones. The one step outside
+DynamoDB, deleting an erased contact person's Cognito login, comes after the
+transaction; the transaction leaves a pending-login marker that the next run (or the
+same call) finishes, so a login is never deleted for a record that was not erased, and
+never left behind for one that was.
+
+Rules whose records are never due by date (`swept=False` in the register definitions:
+removed by an event in another module, such as a reseller removing an end user or a
+prospect missing from a full refresh) are not queried, so a run summary names only
+what the sweeper itself enforces.
 
 Audit events are deleted by DynamoDB TTL (`expires_at`, written by `audit`), not by a
 Query here: every event becomes due, so a retention index on the audit table would not
@@ -25,7 +34,6 @@ The sweeper reports the rule in every summary as `audit_events: ttl`.
 
 from __future__ import annotations
 
-import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,9 +48,10 @@ from botocore.exceptions import ClientError
 
 from chalicelib import accounts, audit, clock, customers, store
 from chalicelib.audit import Access
-from chalicelib.auth import Principal
+from chalicelib.auth import SYSTEM_SWEEPER
 from chalicelib.clock import HELSINKI, local_date
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.logs import logger
 from chalicelib.registers import (
     AUDIT_RETENTION,
     CUSTOMER,
@@ -52,10 +61,8 @@ from chalicelib.registers import (
     RetentionRule,
 )
 
-log = logging.getLogger(__name__)
-
 SWEEP_HOUR = 2  # 02:00 Finnish wall-clock time
-SWEEPER = Principal(principal_id="system:retention_sweeper", roles=frozenset())
+SWEEPER = SYSTEM_SWEEPER  # defined once, in auth
 RUNS_RECORD = "retention_sweeper"  # audit record (register "system") that holds run summaries
 SWEEP_ACTIONS = ("delete", "erase_contact")
 PAGE_SIZE = 500  # due items per index page: small items, well under Query's 1 MB page
@@ -97,7 +104,7 @@ class SweepRule:
 
 def sweep_rules() -> tuple[SweepRule, ...]:
     """Every rule of both registers that the nightly sweep executes."""
-    return tuple(SweepRule(r, reg) for reg in REGISTERS for r in reg.retention if r.action in SWEEP_ACTIONS)
+    return tuple(SweepRule(r, reg) for reg in REGISTERS for r in reg.retention if r.action in SWEEP_ACTIONS and r.swept)
 
 
 # -- time ------------------------------------------------------------------------------
@@ -132,17 +139,10 @@ def _cutoff(as_of: date) -> str:
     return (as_of + timedelta(days=1)).isoformat()
 
 
-def bookkeeping_due(day: date) -> date:
-    """When bookkeeping material of `day` may go (the `customer_bookkeeping` rule's period).
-
-    Counted like orders: from the end of the year in which the fiscal year containing
-    `day` ended, plus the rule's period.
-    """
-    months = CUSTOMER_REGISTER.rule(NEXT_RULE_AFTER_ERASURE).after.months
-    fy_end = date(day.year, *customers.FISCAL_YEAR_END)
-    if day > fy_end:
-        fy_end = date(day.year + 1, *customers.FISCAL_YEAR_END)
-    return customers.add_months(date(fy_end.year, 12, 31), months) + timedelta(days=1)
+# What an erasure keeps goes when the bookkeeping period of the contract's end is over,
+# counted like an order's (`customers.order_deletion_date`); both rules name one period.
+if CUSTOMER_REGISTER.rule(NEXT_RULE_AFTER_ERASURE).after != CUSTOMER_REGISTER.rule("order_bookkeeping").after:
+    raise AssertionError("customer_bookkeeping and order_bookkeeping must share one period")
 
 
 # -- finding due records ----------------------------------------------------------------
@@ -200,6 +200,9 @@ def _due_condition(rule: str, cutoff: str) -> tuple[str, dict[str, Any]]:
     )
 
 
+LOGIN_DELETIONS = "LOGIN_DELETION#PENDING"  # partition of markers: erased, login not yet deleted
+
+
 def erase_customer_contact(
     item: dict[str, Any], *, rule: str | None = None, cutoff: str | None = None
 ) -> dict[str, Any]:
@@ -209,19 +212,19 @@ def erase_customer_contact(
     `customer_bookkeeping` rule; the email and username guards go. With `rule`/`cutoff`
     (the sweeper) it re-checks that the record is still due under `rule`; always that no
     legal hold is set and that email/username are unchanged (so the right guards go).
-    The Cognito login is deleted first: deleting it is idempotent, so a run killed
-    between the two steps redoes only the no-op. Returns what is kept and until when.
-    Raises `RecordHeld` or `Conflict` (changed meanwhile) without changing anything.
+    Only after it commits is the Cognito login deleted: the transaction keeps the
+    username in `login_to_delete` and puts a marker (customer id only) in
+    `LOGIN_DELETIONS`, so a run killed between the two steps is finished by
+    `finish_login_deletions`. Returns what is kept and until when. Raises `RecordHeld`
+    or `Conflict` (changed meanwhile) without changing anything, login included.
     """
     if "legal_hold" in item:
         raise RecordHeld("The record is under a legal hold.")
     customer_id = item["customer_id"]
     contract_end = date.fromisoformat(item["contract_end"]) if item.get("contract_end") else local_date(clock.now())
-    keep_until = bookkeeping_due(contract_end)
+    keep_until = customers.order_deletion_date(contract_end)
     username = item.get("username")
     email_norm = item.get("email_norm")
-    if username:
-        accounts.delete_login(username)
     names = {"#s": "status"}
     values: dict[str, Any] = {
         ":erased": "erased",
@@ -240,6 +243,13 @@ def erase_customer_contact(
         if value:
             conditions.append(f"{attr} = :cur_{attr}")
             values[f":cur_{attr}"] = value
+    set_expr = (
+        "SET #s = :erased, erased_at = :now, updated_at = :now, contract_end = :end, "
+        "retention_rule = :next, retention_due_at = :next_due"
+    )
+    if username:
+        set_expr += ", login_to_delete = :login"
+        values[":login"] = username
     removed = [f for f in ERASED_CONTACT_FIELDS if f in item]
     remove_expr = ", ".join(dict.fromkeys([*removed, "email_norm"]))
     table = store.customers().name
@@ -248,8 +258,7 @@ def erase_customer_contact(
             "Update": {
                 "TableName": table,
                 "Key": _key(item["pk"], item["sk"]),
-                "UpdateExpression": "SET #s = :erased, erased_at = :now, updated_at = :now, contract_end = :end, "
-                "retention_rule = :next, retention_due_at = :next_due ADD version :one REMOVE " + remove_expr,
+                "UpdateExpression": set_expr + " ADD version :one REMOVE " + remove_expr,
                 "ConditionExpression": " AND ".join(f"({c})" for c in conditions),
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": _ser(values),
@@ -260,13 +269,23 @@ def erase_customer_contact(
         transact.append({"Delete": {"TableName": table, "Key": _key(f"EMAIL#{email_norm}", "UNIQUE")}})
     if username:
         transact.append({"Delete": {"TableName": table, "Key": _key(f"USERNAME#{username}", "UNIQUE")}})
+        transact.append(
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": _ser({"pk": LOGIN_DELETIONS, "sk": item["pk"], "customer_id": customer_id}),
+                }
+            }
+        )
     try:
         store.client("dynamodb").transact_write_items(TransactItems=transact)
     except ClientError as exc:
         if _condition_failed(exc):
             raise Conflict("The record changed meanwhile; nothing was erased.") from None
         raise
-    log.info("erased contact person of customer %s", customer_id)
+    if username:
+        finish_login_deletion(item["pk"], username)
+    logger.info("erased contact person", extra={"customer_id": customer_id})
     return {
         "record_id": customer_id,
         "erased_fields": sorted(removed),
@@ -274,6 +293,47 @@ def erase_customer_contact(
         "kept_until": keep_until.isoformat(),
         "basis": CUSTOMER_REGISTER.rule(NEXT_RULE_AFTER_ERASURE).basis.en,
     }
+
+
+def finish_login_deletion(profile_pk: str, username: str) -> None:
+    """Delete an erased customer's login (idempotent), then its marker and `login_to_delete`."""
+    accounts.delete_login(username)
+    table = store.customers().name
+    store.client("dynamodb").transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": _key(profile_pk, customers.PROFILE),
+                    "UpdateExpression": "REMOVE login_to_delete",
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {"Delete": {"TableName": table, "Key": _key(LOGIN_DELETIONS, profile_pk)}},
+        ]
+    )
+
+
+def finish_login_deletions(reads: ReadCounter) -> int:
+    """Finish the login deletions of erasures whose run died after the transaction.
+
+    One Query of the marker partition (empty unless a run was killed in between).
+    """
+    done = 0
+    for marker in store.query_all(store.customers(), KeyConditionExpression=Key("pk").eq(LOGIN_DELETIONS)):
+        reads.items += 1
+        profile = (
+            store.customers()
+            .get_item(Key={"pk": marker["sk"], "sk": customers.PROFILE}, ConsistentRead=True)
+            .get("Item")
+        )
+        reads.items += 1
+        if profile and profile.get("login_to_delete"):
+            finish_login_deletion(marker["sk"], str(profile["login_to_delete"]))
+        else:
+            store.customers().delete_item(Key={"pk": marker["pk"], "sk": marker["sk"]})
+        done += 1
+    return done
 
 
 def delete_record(table: Any, item: dict[str, Any], *, rule: str, cutoff: str) -> None:
@@ -396,6 +456,8 @@ def sweep(
     started = clock.iso()
     reads = ReadCounter()
     counts: dict[str, RuleCount] = {}
+    # Erasures whose login deletion a killed run left undone are finished first.
+    logins_finished = 0 if dry_run else finish_login_deletions(reads)
     for rule in sweep_rules():
         count = counts.setdefault(rule.name, RuleCount())
         accesses: list[Access] = []
@@ -431,6 +493,7 @@ def sweep(
         "started_at": started,
         "finished_at": clock.iso(),
         "items_read": reads.items,
+        "logins_finished": logins_finished,
         "rules": {
             name: {"due": c.due, "done": c.done, "held": c.held, "changed": c.changed}
             | ({"record_ids": c.record_ids} if dry_run else {})
@@ -439,7 +502,10 @@ def sweep(
         AUDIT_RULE: {"mechanism": "ttl", "after_months": AUDIT_RETENTION.months},
     }
     write_summary(summary)
-    log.info("retention sweep %s as_of=%s dry_run=%s read=%d", run_id, as_of, dry_run, reads.items)
+    logger.info(
+        "retention sweep finished",
+        extra={"run_id": run_id, "as_of": as_of.isoformat(), "dry_run": dry_run, "items_read": reads.items},
+    )
     return summary
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import botocore.client
 import pytest
 
-from chalicelib import accounts, clock, customers, retention, store
+from chalicelib import accounts, auth, clock, customers, retention, store
 from chalicelib.errors import ValidationFailed
 from chalicelib.events import retention_sweeper
 from tests.conftest import PASSWORD, Stack
@@ -113,9 +113,50 @@ def test_leap_day_contract_end_is_due_on_feb_28(stack: Stack) -> None:
 
 
 def test_bookkeeping_due_counts_from_the_end_of_the_fiscal_year() -> None:
-    assert retention.bookkeeping_due(date(2024, 2, 29)) == date(2031, 1, 1)
-    assert retention.bookkeeping_due(date(2025, 12, 31)) == date(2032, 1, 1)
-    assert retention.bookkeeping_due(date(2026, 1, 1)) == date(2033, 1, 1)
+    assert customers.order_deletion_date(date(2024, 2, 29)) == date(2031, 1, 1)
+    assert customers.order_deletion_date(date(2025, 12, 31)) == date(2032, 1, 1)
+    assert customers.order_deletion_date(date(2026, 1, 1)) == date(2033, 1, 1)
+    assert not hasattr(retention, "bookkeeping_due")  # one definition, in customers
+    assert retention.SWEEPER is auth.SYSTEM_SWEEPER
+
+
+def test_hold_set_after_the_read_keeps_the_login(stack: Stack) -> None:
+    """A failed erasure transaction changes nothing: the person can still log in."""
+    with clock.frozen(utc(2024, 1, 2, 9)):
+        item = new_customer()
+        customers.end_contract(item["customer_id"], date(2024, 1, 15))
+    rule = next(r for r in retention.sweep_rules() if r.name == "customer_grace")
+    [stale] = list(retention.due_items(rule, date(2026, 1, 1), retention.ReadCounter()))
+    retention.set_legal_hold("customer", item["customer_id"], "Riita-asia 12/2026", "dora")
+    with pytest.raises(retention.Conflict):
+        retention.apply(rule, stale, date(2026, 1, 1), retention.ReadCounter())
+    assert login_exists(stack, "maija1")
+    assert profile(item["customer_id"])["email"] == "maija1@yritys.fi"
+
+
+def test_run_killed_between_erasure_and_login_deletion_is_finished(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with clock.frozen(utc(2024, 1, 2, 9)):
+        item = new_customer()
+        customers.end_contract(item["customer_id"], date(2024, 1, 15))
+
+    def dies(username: str) -> None:
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(accounts, "delete_login", dies)
+    with pytest.raises(RuntimeError):
+        retention.sweep(date(2026, 1, 1))
+    assert profile(item["customer_id"])["status"] == "erased"
+    assert login_exists(stack, "maija1")  # the step the killed run did not reach
+    monkeypatch.undo()
+
+    run = retention.sweep(date(2026, 1, 1))
+    assert run["logins_finished"] == 1
+    assert run["rules"]["customer_grace"]["due"] == 0
+    assert not login_exists(stack, "maija1")
+    assert "login_to_delete" not in profile(item["customer_id"])
+    assert retention.sweep(date(2026, 1, 1))["logins_finished"] == 0
 
 
 def test_orders_go_at_the_year_end_boundary(stack: Stack) -> None:

@@ -10,9 +10,11 @@ from tests.conftest import Tokens, call
 
 
 def end_contract(client: Any, tokens: Tokens, day: str) -> None:
-    status, body = call(
-        client, "POST", f"/customers/{tokens.customer_id}/contract-end", tokens.staff, {"end_date": day}
-    )
+    """Staff end the contract on `day` itself (an end date far from today is refused)."""
+    with clock.frozen(datetime.fromisoformat(day).replace(hour=9, tzinfo=UTC)):
+        status, body = call(
+            client, "POST", f"/customers/{tokens.customer_id}/contract-end", tokens.staff, {"end_date": day}
+        )
     assert status == 200, body
 
 

@@ -94,6 +94,9 @@ def settings() -> Settings:
     region = require_eu_region(_region_from_env())
     pool = env.get("USER_POOL_ID", "")
     issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool}"
+    if env.get("STAGE") == "prod" and env.get("COGNITO_JWKS_URL"):
+        # The override exists for the emulator; in prod it would let a setting choose the token signer.
+        raise RuntimeError("COGNITO_JWKS_URL must not be set in the prod stage.")
     return Settings(
         stage=env.get("STAGE", "dev"),
         region=region,

@@ -33,3 +33,17 @@ def test_app_refuses_to_start_outside_the_eu() -> None:
     )
     assert result.returncode != 0
     assert "Refusing to start in region 'us-east-1'" in result.stderr
+
+
+def test_prod_refuses_a_jwks_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.config import settings
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
+    monkeypatch.setenv("STAGE", "prod")
+    monkeypatch.setenv("COGNITO_JWKS_URL", "http://127.0.0.1:1/keys")
+    settings.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="COGNITO_JWKS_URL"):
+            settings()
+    finally:
+        settings.cache_clear()

@@ -48,6 +48,13 @@ def _event(principal: Principal, access: Access, request_id: str) -> dict[str, A
     }
 
 
+def append(principal: Principal, access: Access, request_id: str, **details: Any) -> dict[str, Any]:
+    """Append one event carrying extra, non-personal details (a hold's reason, a run's counts)."""
+    event = {**_event(principal, access, request_id), **details}
+    store.audit().put_item(Item=event)
+    return event
+
+
 def record(principal: Principal, accesses: Iterable[Access], request_id: str) -> None:
     """Append one event per access; batched, so a page of 100 records is 4 requests."""
     events = [_event(principal, a, request_id) for a in accesses]

@@ -39,17 +39,8 @@ class Principal:
     partner_id: str = ""
     customer_id: str = ""
 
-    @property
-    def is_staff(self) -> bool:
-        return Role.STAFF in self.roles
-
     def has_any(self, roles: frozenset[Role]) -> bool:
         return bool(self.roles & roles)
-
-    def require(self, *roles: Role) -> None:
-        """Refuse unless the principal holds one of `roles` (the app's own check)."""
-        if not self.roles & set(roles):
-            raise Forbidden("This principal may not use this resource.")
 
     def to_context(self) -> dict[str, str]:
         """Flat string context, as API Gateway passes authorizer context to handlers."""

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib import audit, clock, notice, retention, store
+from chalicelib import audit, clock, notice, retention
 from chalicelib.audit import Access
 from chalicelib.config import settings
 from chalicelib.errors import ValidationFailed
@@ -56,9 +56,7 @@ def retention_preview(call: Call) -> dict[str, Any]:
 
 def _hold_event(call: Call, action: str, kind: str, record_id: str, reason: str) -> None:
     """Audited with the reason: who held or released which record, when and why."""
-    event = audit._event(call.principal, Access(action, _REGISTER_OF_KIND[kind], record_id), call.request_id)
-    event["reason"] = reason
-    store.audit().put_item(Item=event)
+    audit.append(call.principal, Access(action, _REGISTER_OF_KIND[kind], record_id), call.request_id, reason=reason)
 
 
 def _kind(kind: str) -> str:

@@ -18,7 +18,21 @@ Upsert without needless writes
     so write requests ≈ ceil(changed rows / 25). An unchanged row is still a fresh
     verification; it is written (``reverified``) only when the stored verification is
     older than ``REVERIFY_AFTER_DAYS``, which keeps re-imports write-free and moves the
-    24-month clock at most that many days late (erring towards earlier deletion).
+    24-month clock at most that many days late (erring towards earlier deletion). A
+    reverification changes only ``last_verified`` and the retention attributes (and the
+    provenance): the stored values, with any staff correction, stay until the partner
+    sends a *changed* row (GDPR Art. 16).
+
+Writes against concurrent changes
+    BatchWriteItem cannot be conditional. Right before each batch of ≤ 25 is sent, its
+    items and their PROFILEs are read again with one consistent BatchGetItem (full items)
+    and the suppression list is checked: a row whose person objected meanwhile is dropped
+    (``suppressed``), one whose item was deleted, created or changed by staff or another
+    run since the chunk was read is dropped (``changed_meanwhile``, imported again by the
+    partner's next file), and a legal hold set meanwhile is carried over. This costs one
+    extra read per write batch, nothing when nothing changes, and keeps write requests ≈
+    ceil(changed rows / 25); the window left is the milliseconds between that read and the
+    write (closing it needs a conditional write per item, 25× the requests).
 
 Crash safety
     Every written item records the run and the file line that wrote it. A redelivery
@@ -102,6 +116,24 @@ def backoff(attempt: int, base: float = 0.05, cap: float = 5.0) -> float:
     return float(random.uniform(0, min(cap, base * 2**attempt)))  # noqa: S311 (jitter, not crypto)
 
 
+@dataclass
+class Guard:
+    """What an import write assumed about the table when it was built (checked again before sending)."""
+
+    line: int
+    kind: str  # the counter the row went to: inserted, updated, reverified
+    email_norm: str
+    expected: dict[str, Any] | None  # the item's provenance as read (None: the item did not exist)
+    access: Access
+    reverify: bool = False  # only the verification changes: the stored item is kept as it is
+
+
+@dataclass
+class Pending:
+    item: dict[str, Any]
+    guard: Guard | None = None
+
+
 class ItemWriter:
     """BatchWriteItem in requests of 25, retrying UnprocessedItems and throttling with backoff.
 
@@ -116,26 +148,39 @@ class ItemWriter:
         client: Any = None,
         sleep: Callable[[float], None] | None = None,
         max_attempts: int = 10,
+        recheck: Callable[[list[Pending]], list[Pending]] | None = None,
     ):
         self.table_name = table_name
         self.client = client or store.client("dynamodb")
         self.sleep = sleep or (lambda seconds: pause(seconds))
         self.max_attempts = max_attempts
-        self.pending: list[dict[str, Any]] = []
+        self.recheck = recheck
+        self.pending: list[Pending] = []
         self.requests = 0
         self.items_written = 0
         self.retries = 0
 
-    def put(self, item: dict[str, Any]) -> None:
-        self.pending.append({"PutRequest": {"Item": {k: _SER.serialize(v) for k, v in item.items() if v is not None}}})
+    def put(self, item: dict[str, Any], guard: Guard | None = None) -> None:
+        self.pending.append(Pending(item, guard))
         if len(self.pending) >= BATCH_WRITE_MAX:
-            self._send(self.pending[:BATCH_WRITE_MAX])
+            self._write(self.pending[:BATCH_WRITE_MAX])
             self.pending = self.pending[BATCH_WRITE_MAX:]
 
     def flush(self) -> None:
         while self.pending:
-            self._send(self.pending[:BATCH_WRITE_MAX])
+            self._write(self.pending[:BATCH_WRITE_MAX])
             self.pending = self.pending[BATCH_WRITE_MAX:]
+
+    def _write(self, entries: list[Pending]) -> None:
+        """Re-check the entries against the table as it is now, then send what still holds."""
+        if self.recheck is not None:
+            entries = self.recheck(entries)
+        batch = [
+            {"PutRequest": {"Item": {k: _SER.serialize(v) for k, v in e.item.items() if v is not None}}}
+            for e in entries
+        ]
+        if batch:
+            self._send(batch)
 
     def _send(self, batch: list[dict[str, Any]]) -> None:
         attempt = 0
@@ -161,21 +206,25 @@ class ItemWriter:
 
 
 def batch_get(
-    keys: list[dict[str, str]], projection: tuple[str, ...], sleep: Callable[[float], None]
+    keys: list[dict[str, str]],
+    projection: tuple[str, ...] | None,
+    sleep: Callable[[float], None],
+    *,
+    consistent: bool = False,
 ) -> list[dict[str, Any]]:
-    """Items for `keys` from the prospects table (projected), retrying UnprocessedKeys."""
+    """Items for `keys` from the prospects table (projected unless None), retrying UnprocessedKeys."""
     client = store.client("dynamodb")
     table = settings().prospects_table
-    names = {f"#a{i}": a for i, a in enumerate(projection)}
+    names = {f"#a{i}": a for i, a in enumerate(projection or ())}
     found: list[dict[str, Any]] = []
     for start in range(0, len(keys), BATCH_GET_MAX):
-        request: dict[str, Any] = {
-            table: {
-                "Keys": [{"pk": {"S": k["pk"]}, "sk": {"S": k["sk"]}} for k in keys[start : start + BATCH_GET_MAX]],
-                "ProjectionExpression": ", ".join(names),
-                "ExpressionAttributeNames": names,
-            }
+        spec: dict[str, Any] = {
+            "Keys": [{"pk": {"S": k["pk"]}, "sk": {"S": k["sk"]}} for k in keys[start : start + BATCH_GET_MAX]],
+            "ConsistentRead": consistent,
         }
+        if names:
+            spec.update(ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
+        request: dict[str, Any] = {table: spec}
         attempt = 0
         while request:
             resp = client.batch_get_item(RequestItems=request)
@@ -237,6 +286,7 @@ class _Row:
     values: dict[str, Any]
     email_norm: str
     candidates: list[str]
+    prospect_id: str = ""  # the id the row resolved to (set by `_upsert`)
 
 
 @dataclass
@@ -257,7 +307,7 @@ class Importer:
 
     def __post_init__(self) -> None:
         if self.writer is None:
-            self.writer = ItemWriter(settings().prospects_table, sleep=self.sleep)
+            self.writer = ItemWriter(settings().prospects_table, sleep=self.sleep, recheck=self._recheck)
         self.partner = str(self.run["partner_id"])
         self.run_id = str(self.run["run_id"])
         self.free_mail = frozenset(settings().free_mail_domains)
@@ -377,6 +427,7 @@ class Importer:
             if (prospects.pk(candidate), prospects.PROFILE) in existing:
                 pid, profile = candidate, existing[(prospects.pk(candidate), prospects.PROFILE)]
                 break
+        row.prospect_id = pid
         fp = fingerprint(pid)
         if fp in self.seen:
             self._reject(row.line, Reject("duplicate_in_file"))
@@ -406,37 +457,94 @@ class Importer:
         if profile is None:
             item = prospects.profile_item(pid, row.values, now)
             item.update(provenance, first_import_run=self.run_id)
-            self.writer.put(item)
-            self.counts["inserted"] += 1
-            self.accesses.append(Access("create", prospects.REGISTER, pid, prospects.personal_fields(item)))
+            self._put(item, row, "inserted", None)
             return
         if mine is not None and mine.get("content_hash") == digest:
             if _age_days(mine.get("last_verified"), now) < REVERIFY_AFTER_DAYS:
                 self.counts["unchanged"] += 1
                 return
-            kind = "reverified"
-        else:
-            kind = "updated" if mine is not None else "inserted"
+            # The partner confirms what it sent before: only the verification moves. The
+            # stored item (with any staff correction) is kept; see `_recheck`.
+            item = {"pk": mine["pk"], "sk": mine["sk"], **prospects.verification(now), **provenance}
+            if mine is not profile:
+                self._touch_profile(pid, now)
+            self._put(item, row, "reverified", mine, reverify=True)
+            return
         if mine is profile:
             item = prospects.profile_item(pid, row.values, now)
-            for keep in ("first_seen", "staff_verified_at", "created_by", "legal_hold", "first_import_run"):
-                if keep in profile:
-                    item[keep] = profile[keep]
             item.update(provenance)
         else:
             item = prospects.source_item(pid, self.partner, row.values, now)
             item.update(provenance, first_import_run=self.run_id)
-            if mine is not None:
-                for keep in ("first_seen", "legal_hold", "first_import_run"):
-                    if keep in mine:
-                        item[keep] = mine[keep]
-            elif profile.get("legal_hold"):
-                item["legal_hold"] = profile["legal_hold"]
             self._touch_profile(pid, now)
-        self.writer.put(item)
+        self._put(item, row, "updated" if mine is not None else "inserted", mine)
+
+    def _put(
+        self, item: dict[str, Any], row: _Row, kind: str, expected: dict[str, Any] | None, reverify: bool = False
+    ) -> None:
+        assert self.writer is not None
         self.counts[kind] += 1
-        action = "create" if kind == "inserted" else "update"
-        self.accesses.append(Access(action, prospects.REGISTER, pid, prospects.personal_fields(item)))
+        fields = () if reverify else prospects.personal_fields(item)
+        access = Access("create" if kind == "inserted" else "update", prospects.REGISTER, row.prospect_id, fields)
+
+        self.accesses.append(access)
+        self.writer.put(item, Guard(row.line, kind, row.email_norm, expected, access, reverify))
+
+    def _recheck(self, entries: list[Pending]) -> list[Pending]:
+        """Just before a batch is sent: the writes that still hold against the table as it is now.
+
+        BatchWriteItem cannot be conditional, so the batch's items (and their PROFILEs) are
+        read again, consistently, with the suppression list. A row whose person objected
+        meanwhile (``suppressed``), or whose item was deleted, created or changed by staff or
+        another run since the chunk was read (``changed_meanwhile``), is dropped and reported,
+        never re-created or overwritten; kept attributes (first seen, staff verification,
+        legal hold) are taken from the fresh read. The window left is this read to the write.
+        """
+        guarded = [e for e in entries if e.guard is not None]
+        if not guarded:
+            return entries
+        objected = suppression.suppressed_keys(sorted({e.guard.email_norm for e in guarded if e.guard}))
+        keys: dict[tuple[str, str], None] = {}
+        for e in guarded:
+            keys[(e.item["pk"], e.item["sk"])] = None
+            keys[(e.item["pk"], prospects.PROFILE)] = None
+        found = batch_get([{"pk": p, "sk": s} for p, s in keys], None, self.sleep, consistent=True)
+        current = {(i["pk"], i["sk"]): i for i in found}
+        kept: list[Pending] = []
+        for e in entries:
+            guard = e.guard
+            if guard is None:
+                kept.append(e)
+                continue
+            sk = str(e.item["sk"])
+            cur = current.get((e.item["pk"], sk))
+            profile = current.get((e.item["pk"], prospects.PROFILE))
+            if guard.email_norm in objected:
+                self._drop(guard, "suppressed")
+                continue
+            if not _same_provenance(cur, guard.expected) or (profile is None and sk != prospects.PROFILE):
+                self._drop(guard, "changed_meanwhile")
+                continue
+            if guard.reverify:
+                assert cur is not None
+                item = {**cur, **e.item}
+            else:
+                item = dict(e.item)
+                for keep in _PROFILE_KEEP if sk == prospects.PROFILE else _SOURCE_KEEP:
+                    if cur is not None and keep in cur:
+                        item[keep] = cur[keep]
+            hold = (cur if cur is not None else profile or {}).get("legal_hold")
+            if hold:
+                item["legal_hold"] = hold
+            else:
+                item.pop("legal_hold", None)
+            kept.append(Pending(item, guard))
+        return kept
+
+    def _drop(self, guard: Guard, reason: str) -> None:
+        self.counts[guard.kind] -= 1
+        self._reject(guard.line, Reject(reason))
+        self.accesses = [a for a in self.accesses if a is not guard.access]
 
     def _touch_profile(self, prospect_id: str, now: str) -> None:
         """Another partner verified the prospect: the PROFILE's retention clock restarts."""
@@ -529,6 +637,18 @@ class Importer:
             store.prospects().delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
         self.counts["kept_staff_verified" if staff else "kept_other_source"] += 1
         self.accesses.append(Access("update", prospects.REGISTER, pid, ()))
+
+
+# What the re-check compares: a difference means someone else wrote the item meanwhile.
+_WATCHED = ("content_hash", "staff_verified_at", "last_import_run", "import_line", "source_partner", "created_by")
+_PROFILE_KEEP = ("first_seen", "staff_verified_at", "created_by", "first_import_run")
+_SOURCE_KEEP = ("first_seen", "first_import_run")
+
+
+def _same_provenance(current: dict[str, Any] | None, expected: dict[str, Any] | None) -> bool:
+    if expected is None or current is None:
+        return expected is None and current is None
+    return all(current.get(k) == expected.get(k) for k in _WATCHED)
 
 
 def _skip(rows: Iterator[tuple[int, dict[str, str]]], count: int) -> Iterator[tuple[int, dict[str, str]]]:

@@ -29,8 +29,6 @@ import math
 import os
 import platform
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +40,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from devstack.process import local_stack_process, login
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 REGION = "eu-north-1"
@@ -215,66 +215,14 @@ def package_size(top: int = 5, attempts: int = 3) -> dict[str, Any]:
 # -- 3. latency over the local stack --------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def local_stack() -> Iterator[dict[str, Any]]:
     """`python -m devstack` on free ports in a temporary state dir; yields stack.json; always stops it."""
-    with tempfile.TemporaryDirectory(prefix="bench-devstack-") as tmp:
-        state_dir = Path(tmp)
-        log_path = state_dir / "devstack.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(
-            DEVSTACK_AWS_PORT=str(_free_port()),
-            DEVSTACK_API_PORT=str(_free_port()),
-            DEVSTACK_STATE_DIR=str(state_dir),
-            PYTHONUNBUFFERED="1",
-        )
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "devstack"], cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-            try:
-                stack_file = state_dir / "stack.json"
-                deadline = time.monotonic() + STACK_START_SECONDS
-                while not stack_file.exists():
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(
-                            f"local stack did not start (exit {proc.poll()}):\n{log_path.read_text()[-4000:]}"
-                        )
-                    time.sleep(0.1)
-                yield json.loads(stack_file.read_text())
-            finally:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait(timeout=10)
-
-
-def _login(info: dict[str, Any], kind: str) -> str:
-    import boto3
-
-    cognito = boto3.client(
-        "cognito-idp",
-        region_name=info["region"],
-        endpoint_url=info["aws_endpoint_url"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credentials
-    )
-    user = info["users"][kind]
-    resp = cognito.initiate_auth(
-        ClientId=info["user_pool_client_id"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": user["username"], "PASSWORD": user["password"]},
-    )
-    return str(resp["AuthenticationResult"]["IdToken"])
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-devstack-") as tmp,
+        local_stack_process(Path(tmp), STACK_START_SECONDS) as proc,
+    ):
+        yield proc.info
 
 
 def percentile(sorted_ms: list[float], p: float) -> float:
@@ -332,8 +280,8 @@ def route_latency(requests_per_route: int = 200, seconds_per_route: float = 120.
 
     tag = secrets.token_hex(3)  # unique names even if a stack were reused
     with local_stack() as info:
-        staff = _login(info, "staff")
-        customer = _login(info, "customer")
+        staff = login(info, "staff")
+        customer = login(info, "customer")
         password = f"Bench-{secrets.token_urlsafe(12)}-7x"
 
         def new_customer(i: int) -> Request:

@@ -36,6 +36,9 @@ GRACE_MONTHS = CUSTOMER_REGISTER.rule("customer_grace").after.months
 BOOKKEEPING_MONTHS = CUSTOMER_REGISTER.rule("order_bookkeeping").after.months
 # Fiscal year end (month, day); Wauranoja Oy's fiscal year is the calendar year.
 FISCAL_YEAR_END = (12, 31)
+# What staff may set on a customer: every register field but consent, which is the
+# person's own answer (registration, /me/consent). Staff routes and rectification use it.
+STAFF_EDITABLE = frozenset(CUSTOMER.field_names) - {"consent_service_messages"}
 
 
 def new_id() -> str:

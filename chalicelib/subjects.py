@@ -10,6 +10,7 @@ data: no email, no hash, no name; only counts of what was found and done.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,20 @@ from chalicelib.registers import (
 from chalicelib.validation import dump, email_key, parse, schema
 
 REQUEST_TYPES = ("access", "rectification", "erasure", "objection")
+# What an access export shows of a prospect besides its register fields: when it was
+# first seen and last verified, and which partner (and import run) each source came from.
+PROSPECT_META = ("first_seen", "last_verified", "staff_verified_at", "updated_at", "retention_due_at")
+SOURCE_PROVENANCE = ("source_partner", "first_seen", "last_verified", "last_import_run", "retention_due_at")
+# Rectification (Art. 16) corrects what staff may edit about a customer, never consent
+# (the person's own answer), the login name, or the contract's services.
+RECTIFIABLE = {
+    CUSTOMER.name: customers.STAFF_EDITABLE - {"username", "active_services"},
+    RESELLER_END_USER.name: frozenset(RESELLER_END_USER.field_names),
+    # A prospect's email is its identity (its id is a keyed hash of it): a wrong address
+    # is erased or objected to, not moved to another person's address.
+    PROSPECT.name: frozenset(PROSPECT.field_names) - {"email"},
+}
+Record = Callable[[list[Access]], None]
 REQUESTS_RECORD = "subject_requests"  # audit record (register "system") of all requests
 SUPPRESSION = "suppression"
 
@@ -175,11 +190,11 @@ def access(email: str) -> Answer:
         items = _prospect_parts(p)
         pid = retention.record_id(PROSPECT_REGISTER.key, p)
         sources = [
-            {k: v for k, v in i.items() if k not in ("pk", "sk", "email_norm", "list_pk", "list_sk")}
+            {**_fields(PROSPECT, i), **{k: i[k] for k in SOURCE_PROVENANCE if k in i}}
             for i in items
-            if str(i["sk"]).startswith("SOURCE#")
+            if str(i["sk"]).startswith(prospects.SOURCE_PREFIX)
         ]
-        meta = {k: p[k] for k in ("created_at", "updated_at", "last_verified_at", "retention_due_at") if k in p}
+        meta = {k: p[k] for k in PROSPECT_META if k in p}
         parts.append(
             {
                 **_about(PROSPECT_REGISTER, PROSPECT),
@@ -207,53 +222,81 @@ def access(email: str) -> Answer:
 # -- rectification ----------------------------------------------------------------------
 
 
-def rectify(email: str, changes: Any) -> Answer:
-    """Correct the person's data in every record that has the named fields."""
+def _rectification_values(changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Validate `changes` against every register schema that has the fields, before any write.
+
+    Returns the validated values per record type; raises `ValidationFailed` for a field
+    no register lets a rectification change, or a value any applicable schema refuses.
+    """
+    allowed = frozenset().union(*RECTIFIABLE.values())
+    refused = sorted(set(changes) - allowed)
+    if refused:
+        raise ValidationFailed(
+            f"Field(s) not changeable by rectification: {', '.join(refused)}.",
+            details=[{"field": f, "reason": "not rectifiable"} for f in refused],
+        )
+    values: dict[str, dict[str, Any]] = {}
+    for record_type in (CUSTOMER, RESELLER_END_USER, PROSPECT):
+        own = {k: v for k, v in changes.items() if k in RECTIFIABLE[record_type.name]}
+        if own:
+            parsed = dump(parse(schema(record_type, "update", frozenset(own)), own))
+            required = sorted(k for k, v in parsed.items() if v is None and record_type.field(k).required)
+            if required:
+                raise ValidationFailed(
+                    f"Required field(s) cannot be removed: {', '.join(required)}.",
+                    details=[{"field": f, "reason": "required"} for f in required],
+                )
+            values[record_type.name] = parsed
+    return values
+
+
+def rectify(email: str, changes: Any, record: Record | None = None) -> Answer:
+    """Correct the person's data in every record that has the named fields.
+
+    Every value is validated against every applicable register first, so a bad value
+    changes nothing. `record` gets the audit accesses of the writes done, also when a
+    later write fails.
+    """
     if not isinstance(changes, dict) or not changes:
         raise ValidationFailed("changes must be an object of field names and new values.")
-    known = set(CUSTOMER.field_names) | set(PROSPECT.field_names) | set(RESELLER_END_USER.field_names)
-    unknown = sorted(set(changes) - known)
-    if unknown:
-        raise ValidationFailed(f"Unknown field(s): {', '.join(unknown)}.")
+    values = _rectification_values(changes)
     found = find(email)
     accesses: list[Access] = []
     updated: list[dict[str, Any]] = []
-    if found.customer and found.customer.get("status") != "erased":
-        own = {k: v for k, v in changes.items() if k in CUSTOMER.field_names and k != "username"}
-        if own:
+    not_changed: list[dict[str, Any]] = []
+    try:
+        own = values.get(CUSTOMER.name)
+        if own and found.customer and found.customer.get("status") != "erased":
             c = found.customer
-            item = customers.update_customer(c["customer_id"], dump(parse(schema(CUSTOMER, "update"), own)))
-            if "email" in own and item.get("username") and item["email"] != c["email"]:
-                accounts.update_login_email(item["username"], item["email"])
+            item = customers.update_customer(c["customer_id"], own)
             accesses.append(Access("update", CUSTOMER_REGISTER.key, c["customer_id"], tuple(own)))
             updated.append({"register": CUSTOMER_REGISTER.key, "record_id": c["customer_id"], "fields": sorted(own)})
-    for u in found.end_users:
-        own = {k: v for k, v in changes.items() if k in RESELLER_END_USER.field_names}
-        if own:
-            values = dump(parse(schema(RESELLER_END_USER, "update"), own))
-            _update_fields(store.customers(), u, values)
+            if "email" in own and item.get("username") and item["email"] != c["email"]:
+                accounts.update_login_email(item["username"], item["email"])
+        own = values.get(RESELLER_END_USER.name)
+        for u in found.end_users if own else []:
+            _update_fields(store.customers(), u, own)
             accesses.append(Access("update", CUSTOMER_REGISTER.key, u["end_user_id"], tuple(own)))
             updated.append({"register": CUSTOMER_REGISTER.key, "record_id": u["end_user_id"], "fields": sorted(own)})
-    not_changed: list[dict[str, Any]] = []
-    for p in found.prospects:
-        own = {k: v for k, v in changes.items() if k in PROSPECT.field_names}
-        pid = retention.record_id(PROSPECT_REGISTER.key, p)
-        if "email" in own:
-            # A prospect's email is its identity (its id is a keyed hash of it): a wrong
-            # address is erased or objected to, not moved to another person's address.
-            own.pop("email")
-            not_changed.append(
-                {
-                    "register": PROSPECT_REGISTER.key,
-                    "record_id": pid,
-                    "field": "email",
-                    "reason": "identity; use erasure or objection for a wrong address",
-                }
-            )
-        if own:
-            prospects.update(pid, dump(parse(schema(PROSPECT, "update"), own)))
-            accesses.append(Access("update", PROSPECT_REGISTER.key, pid, tuple(own)))
-            updated.append({"register": PROSPECT_REGISTER.key, "record_id": pid, "fields": sorted(own)})
+        own = values.get(PROSPECT.name)
+        for p in found.prospects:
+            pid = retention.record_id(PROSPECT_REGISTER.key, p)
+            if "email" in changes:
+                not_changed.append(
+                    {
+                        "register": PROSPECT_REGISTER.key,
+                        "record_id": pid,
+                        "field": "email",
+                        "reason": "identity; use erasure or objection for a wrong address",
+                    }
+                )
+            if own:
+                prospects.update(pid, own)
+                accesses.append(Access("update", PROSPECT_REGISTER.key, pid, tuple(own)))
+                updated.append({"register": PROSPECT_REGISTER.key, "record_id": pid, "fields": sorted(own)})
+    finally:
+        if record is not None:
+            record(accesses)
     return Answer(
         {"updated": updated, "not_changed": not_changed}, accesses, "rectified" if updated else "nothing_to_rectify"
     )
@@ -293,10 +336,21 @@ def _delete_end_user(u: dict[str, Any]) -> None:
         raise
 
 
-def erase(email: str) -> Answer:
-    """Erase everything except what bookkeeping law requires; list what stays and until when."""
+def erase(email: str, record: Record | None = None) -> Answer:
+    """Erase everything except what bookkeeping law requires; list what stays and until when.
+
+    `record` gets the audit accesses of the erasures done, also when a later one fails.
+    """
     found = find(email)
     accesses: list[Access] = []
+    try:
+        return _erase(found, accesses)
+    finally:
+        if record is not None:
+            record(accesses)
+
+
+def _erase(found: Found, accesses: list[Access]) -> Answer:
     erased: list[dict[str, Any]] = []
     kept: list[dict[str, Any]] = []
     held: list[dict[str, Any]] = []
@@ -378,31 +432,42 @@ def _kept_customer(c: dict[str, Any]) -> dict[str, Any]:
 # -- objection ----------------------------------------------------------------------------
 
 
-def object_to_marketing(email: str) -> Answer:
-    """Remove from the prospect register, withdraw service-message consent, suppress."""
+def object_to_marketing(email: str, record: Record | None = None) -> Answer:
+    """Suppress first, then remove from the prospect register and withdraw consent.
+
+    Suppression comes first and is idempotent: if a later step fails, the next upload
+    still cannot re-add the person, and the request can simply be repeated. `record`
+    gets the audit accesses of the steps done, also when a later step fails.
+    """
     norm = checked_email(email)
     found = find(norm)
     accesses: list[Access] = []
     removed: list[str] = []
     held: list[str] = []
-    for p in found.prospects:
-        pid = retention.record_id(PROSPECT_REGISTER.key, p)
-        try:
-            retention.delete_prospect(p)
-        except (retention.RecordHeld, Conflict):
-            held.append(pid)
-            continue
-        removed.append(pid)
-        accesses.append(Access("delete", PROSPECT_REGISTER.key, pid, tuple(f for f in PROSPECT.field_names if f in p)))
     consent_withdrawn = False
-    if found.customer and found.customer.get("status") != "erased":
-        customers.set_consent(found.customer["customer_id"], False)
-        consent_withdrawn = True
-        accesses.append(
-            Access("update", CUSTOMER_REGISTER.key, found.customer["customer_id"], ("consent_service_messages",))
-        )
-    key = suppression.suppress(norm, "objection")
-    accesses.append(Access("create", SUPPRESSION, key, ()))
+    try:
+        key = suppression.suppress(norm, "objection")
+        accesses.append(Access("create", SUPPRESSION, key, ()))
+        for p in found.prospects:
+            pid = retention.record_id(PROSPECT_REGISTER.key, p)
+            try:
+                retention.delete_prospect(p)
+            except (retention.RecordHeld, Conflict):
+                held.append(pid)
+                continue
+            removed.append(pid)
+            accesses.append(
+                Access("delete", PROSPECT_REGISTER.key, pid, tuple(f for f in PROSPECT.field_names if f in p))
+            )
+        if found.customer and found.customer.get("status") != "erased":
+            customers.set_consent(found.customer["customer_id"], False)
+            consent_withdrawn = True
+            accesses.append(
+                Access("update", CUSTOMER_REGISTER.key, found.customer["customer_id"], ("consent_service_messages",))
+            )
+    finally:
+        if record is not None:
+            record(accesses)
     body = {
         "prospects_removed": len(removed),
         "prospects_held": len(held),
@@ -415,20 +480,23 @@ def object_to_marketing(email: str) -> Answer:
 # -- the request record --------------------------------------------------------------------
 
 
-def run(kind: str, email: Any, changes: Any = None) -> Answer:
-    """Carry out one request of `kind`."""
+def run(kind: str, email: Any, changes: Any = None, record: Record | None = None) -> Answer:
+    """Carry out one request of `kind`; `record` writes the audit accesses (also on failure)."""
     if kind not in REQUEST_TYPES:
         raise ValidationFailed(
             f"type must be one of {', '.join(REQUEST_TYPES)}.", details=[{"field": "type", "reason": "invalid"}]
         )
     norm = checked_email(email)
     if kind == "access":
-        return access(norm)
+        answer = access(norm)
+        if record is not None:
+            record(answer.accesses)
+        return answer
     if kind == "rectification":
-        return rectify(norm, changes)
+        return rectify(norm, changes, record)
     if kind == "erasure":
-        return erase(norm)
-    return object_to_marketing(norm)
+        return erase(norm, record)
+    return object_to_marketing(norm, record)
 
 
 def record_request(kind: str, answer: Answer, principal: Principal, request_id: str, channel: str) -> dict[str, Any]:

@@ -6,7 +6,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import clock, store, suppression
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chalicelib import clock, customers, prospects, store, suppression
 from tests.conftest import Stack, Tokens, call
 from tests.imports_helpers import csv_bytes, drain, prospect_items, runs_of, upload
 
@@ -185,3 +188,97 @@ def test_bad_requests_are_4xx_without_echoing_the_address(client: Any, tokens: T
     assert status == 400
     status, _ = request(client, tokens.partner, {"type": "access", "email": EMAIL})
     assert status == 403
+
+
+def audit_actions(stack: Stack, register: str, record_id: str) -> list[tuple[str, list[str]]]:
+    resp = store.audit().query(KeyConditionExpression=Key("pk").eq(f"RECORD#{register}#{record_id}"))
+    return [(i["action"], list(i.get("fields") or [])) for i in resp["Items"]]
+
+
+def throttled(*args: Any, **kwargs: Any) -> Any:
+    raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "UpdateItem")
+
+
+def staff_prospect(client: Any, tokens: Tokens) -> str:
+    status, body = call(
+        client,
+        "POST",
+        "/prospects",
+        tokens.staff,
+        {"organization": "Esimerkki Oy", "contact_name": "Maija M", "email": EMAIL},
+    )
+    assert status == 201, body
+    return str(body["prospect_id"])
+
+
+def test_rectification_cannot_set_consent_services_or_username(client: Any, tokens: Tokens) -> None:
+    assert call(client, "PUT", "/me/consent", tokens.customer, {"consent_service_messages": False})[0] == 200
+    for changes in (
+        {"consent_service_messages": True},
+        {"active_services": [{"service": "Pro", "price": "0"}]},
+        {"username": "toinen"},
+    ):
+        status, body = request(client, tokens.staff, {"type": "rectification", "email": EMAIL, "changes": changes})
+        assert status == 400, body
+        assert body["error"]["details"][0]["reason"] == "not rectifiable"
+    status, me = call(client, "GET", "/me", tokens.customer)
+    assert me["customer"]["consent_service_messages"]["given"] is False
+    assert me["customer"]["active_services"] == []
+
+
+def test_rectification_validates_every_register_before_writing(client: Any, stack: Stack, tokens: Tokens) -> None:
+    staff_prospect(client, tokens)
+    for changes in ({"phone": "0509998877", "title": "x" * 200}, {"phone": "0509998877", "organization": None}):
+        status, body = request(client, tokens.staff, {"type": "rectification", "email": EMAIL, "changes": changes})
+        assert status == 400, body
+    status, me = call(client, "GET", "/me", tokens.customer)
+    assert me["customer"]["phone"] != "+358509998877"
+    assert not [a for a, _ in audit_actions(stack, "customers", tokens.customer_id) if a == "update"]
+
+
+def test_rectification_failing_half_way_audits_what_it_wrote(
+    client: Any, stack: Stack, tokens: Tokens, monkeypatch: Any
+) -> None:
+    staff_prospect(client, tokens)
+    monkeypatch.setattr(prospects, "update", throttled)
+    status, _ = request(
+        client, tokens.staff, {"type": "rectification", "email": EMAIL, "changes": {"phone": "0509998877"}}
+    )
+    assert status == 503
+    status, me = call(client, "GET", "/me", tokens.customer)
+    assert me["customer"]["phone"] == "+358509998877"
+    assert ("update", ["phone"]) in audit_actions(stack, "customers", tokens.customer_id)
+
+
+def test_objection_failing_half_way_is_already_suppressed_and_audited(
+    client: Any, stack: Stack, tokens: Tokens, monkeypatch: Any
+) -> None:
+    pid = staff_prospect(client, tokens)
+    monkeypatch.setattr(customers, "set_consent", throttled)
+    status, _ = request(client, tokens.staff, {"type": "objection", "email": EMAIL})
+    assert status == 503
+    assert suppression.is_suppressed(EMAIL)
+    assert audit_actions(stack, "suppression", suppression.current_key(EMAIL))[0][0] == "create"
+    assert audit_actions(stack, "prospects", pid)[-1][0] == "delete"
+    assert prospect_items(stack) == []
+
+    monkeypatch.undo()  # repeating the request finishes it
+    status, body = request(client, tokens.staff, {"type": "objection", "email": EMAIL})
+    assert status == 200 and body["answer"]["service_message_consent_withdrawn"] is True
+
+
+def test_access_export_has_prospect_provenance_but_no_internal_attributes(
+    client: Any, stack: Stack, tokens: Tokens
+) -> None:
+    pid = staff_prospect(client, tokens)
+    fields = {"organization": "Muu Oy", "contact_name": "Maija M", "email": EMAIL}
+    store.prospects().put_item(Item=prospects.source_item(pid, "acme", fields, clock.iso()))
+    assert call(client, "PUT", f"/legal-holds/prospect/{pid}", tokens.dpo, {"reason": "Riita 9/2026"})[0] == 200
+    status, body = request(client, tokens.staff, {"type": "access", "email": EMAIL})
+    assert status == 200, body
+    [part] = [p for p in body["answer"]["parts"] if p["record_type"] == "prospect"]
+    assert {"first_seen", "last_verified", "retention_due_at"} <= set(part["record"])
+    [source] = part["sources"]
+    assert source["source_partner"] == "acme" and source["organization"] == "Muu Oy"
+    assert "first_seen" in source and "last_verified" in source
+    assert not {"legal_hold", "entity", "retention_rule", "prospect_id"} & set(source)

@@ -159,8 +159,8 @@ def unsubscribe_confirm(call: Call) -> Any:
     else:
         token = call.body().token
     email = unsubscribe.read(token)
-    answer = subjects.object_to_marketing(email)
-    call.audit(answer.accesses)
+    # subjects writes the audit events of the steps done, also if a later step fails.
+    answer = subjects.object_to_marketing(email, call.audit)
     record = subjects.record_request("objection", answer, ANONYMOUS, call.request_id, "unsubscribe_link")
     result = {"unsubscribed": True, "request_ref": record["request_ref"]}
     if _wants_json(call):

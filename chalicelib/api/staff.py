@@ -21,7 +21,7 @@ STAFF = STAFF_ROLES
 DPO = (Role.DPO,)
 RESELLER_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 # Consent is the person's own answer (registration, /me/consent); staff never set it.
-STAFF_FIELDS = frozenset(CUSTOMER.field_names) - {"consent_service_messages"}
+STAFF_FIELDS = customers.STAFF_EDITABLE
 END_USER = schema(RESELLER_END_USER, "create")
 
 
@@ -283,8 +283,8 @@ class UnsubscribeLinkRequest(StrictModel):
 def subject_request(call: Call) -> dict[str, Any]:
     body = call.body()
     kind = body.type
-    answer = subjects.run(kind, body.email, body.changes)
-    call.audit(answer.accesses)
+    # subjects writes the audit events of the steps done, also if a later step fails.
+    answer = subjects.run(kind, body.email, body.changes, call.audit)
     record = subjects.record_request(str(kind), answer, call.principal, call.request_id, "staff")
     return {"request": record, "answer": answer.body}
 

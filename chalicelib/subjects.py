@@ -273,7 +273,7 @@ def rectify(email: str, changes: Any, record: Record | None = None) -> Answer:
             updated.append({"register": CUSTOMER_REGISTER.key, "record_id": c["customer_id"], "fields": sorted(own)})
             if "email" in own and item.get("username") and item["email"] != c["email"]:
                 accounts.update_login_email(item["username"], item["email"])
-        own = values.get(RESELLER_END_USER.name)
+        own = values.get(RESELLER_END_USER.name) or {}
         for u in found.end_users if own else []:
             _update_fields(store.customers(), u, own)
             accesses.append(Access("update", CUSTOMER_REGISTER.key, u["end_user_id"], tuple(own)))

@@ -123,3 +123,28 @@ def test_staff_correction_while_importing_an_unchanged_row_is_kept(
     meanwhile(lambda: call(client, "PATCH", f"/prospects/{pid}", tokens.staff, {"phone": None}))
     _import(stack, [ROW], at, "b.csv")
     assert "phone" not in _profile(stack)
+
+
+def test_same_message_delivered_twice_at_once_is_refused_by_the_lease(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A standard queue may hand the same message (same message id) to two invocations."""
+    from chalicelib.imports import messages, pipeline
+    from tests.imports_helpers import receive
+
+    upload(stack, "incoming/acme/a.csv", csv_bytes([ROW]))
+    [message] = [m for m in receive(stack) if "Records" in m["Body"]]
+    real = pipeline.Importer.import_rows
+    second: list[list[str]] = []
+
+    def import_rows(self: Any, upload: Any) -> bool:
+        if not second:  # while the first copy holds the run, the second copy arrives
+            second.append(messages.handle_message(message["Body"], message["MessageId"], 1, lambda: 900.0))
+        return bool(real(self, upload))
+
+    monkeypatch.setattr(pipeline.Importer, "import_rows", import_rows)
+    first = messages.handle_message(message["Body"], message["MessageId"], 1, lambda: 900.0)
+    [run] = runs_of(stack, "acme")
+    assert second == [[f"busy:{run['run_id']}"]]
+    assert first == [f"done:{run['run_id']}"]
+    assert run["counts"]["inserted"] == 1 and run["counts"]["rejected"] == 0

@@ -23,7 +23,7 @@ marked failed with a reason (retryable, so a redrive from the DLQ resumes it).
 from __future__ import annotations
 
 import json
-import logging
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -35,8 +35,7 @@ from chalicelib.config import settings
 from chalicelib.imports import runs
 from chalicelib.imports.pipeline import Importer, Limits
 from chalicelib.imports.read import UnreadableFile, open_upload
-
-log = logging.getLogger(__name__)
+from chalicelib.logs import logger
 
 CONTINUE = "ilopiste.import.continue"
 MAX_RECEIVES = 5  # infra/resources.json ImportQueue RedrivePolicy.maxReceiveCount
@@ -52,11 +51,17 @@ def handle_message(
     remaining: Callable[[], float],
     limits: Limits | None = None,
 ) -> list[str]:
-    """Act on one queue message; returns what happened per run (for logs and tests)."""
+    """Act on one queue message; returns what happened per run (for logs and tests).
+
+    The run's lease is taken by this call, under an owner id made for it: a standard queue
+    may deliver the same message (same message id) twice at once, and the second copy
+    must find the run busy. The message id is only for logs.
+    """
+    owner = uuid.uuid4().hex
     try:
         doc = json.loads(body)
     except ValueError:
-        log.warning("import message %s is not JSON; ignored", message_id)
+        logger.warning("import message is not JSON; ignored", extra={"message_id": message_id})
         return ["ignored:not_json"]
     if not isinstance(doc, dict):
         return ["ignored:not_an_object"]
@@ -64,7 +69,7 @@ def handle_message(
         return ["ignored:s3_test_event"]
     limits = limits or DEFAULT_LIMITS
     if doc.get("type") == CONTINUE:
-        return [process(str(doc["run_id"]), int(doc["segment"]), message_id, receive_count, remaining, limits)]
+        return [process(str(doc["run_id"]), int(doc["segment"]), owner, receive_count, remaining, limits)]
     outcomes = []
     for record in doc.get("Records") or []:
         if not str(record.get("eventName", "")).startswith("ObjectCreated"):
@@ -74,7 +79,7 @@ def handle_message(
         try:
             key, partner_id, file_name = runs.parse_upload_key(str(obj["key"]))
         except runs.NotAnUpload:
-            log.warning("object outside incoming/<partner_id>/ ignored (message %s)", message_id)
+            logger.warning("object outside incoming/<partner_id>/ ignored", extra={"message_id": message_id})
             outcomes.append("ignored:not_an_upload")
             continue
         # Without a versionId (unversioned bucket, or the emulator) the event's sequencer, or
@@ -90,7 +95,7 @@ def handle_message(
             size=int(obj.get("size") or 0),
             event_version=str(version),
         )
-        outcomes.append(process(run["run_id"], 0, message_id, receive_count, remaining, limits))
+        outcomes.append(process(run["run_id"], 0, owner, receive_count, remaining, limits))
     return outcomes
 
 
@@ -120,7 +125,11 @@ def process(
             fail(claimed, "import_error", f"The import kept failing ({type(exc).__name__}).", retryable=True)
         else:
             runs.release(run_id, owner)
-        log.exception("import run %s failed on delivery %d", run_id, receive_count)
+        # The exception's type only: its text or traceback could quote a row's values.
+        logger.error(
+            "import run failed",
+            extra={"run_id": run_id, "owner": owner, "delivery": receive_count, "error": type(exc).__name__},
+        )
         raise
 
 
@@ -220,7 +229,9 @@ def complete(run: dict[str, Any], state: str, failure: dict[str, Any] | None = N
         delete_upload(run)  # personal data must not linger; the lifecycle rule is the backstop
         runs.delete_work(run["run_id"])
     runs.finish(run)
-    log.info("import run %s %s: %s", run["run_id"], state, json.dumps(runs.plain(run["counts"])))
+    logger.info(
+        "import run closed", extra={"run_id": run["run_id"], "state": state, "counts": runs.plain(run["counts"])}
+    )
 
 
 def fail(run: dict[str, Any], code: str, message: str, *, retryable: bool) -> None:

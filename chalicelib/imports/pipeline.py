@@ -52,7 +52,6 @@ Full refresh
 from __future__ import annotations
 
 import json
-import logging
 import random
 import time
 from array import array
@@ -74,8 +73,6 @@ from chalicelib.imports import runs
 from chalicelib.imports.read import Upload
 from chalicelib.registers import PROSPECT
 from chalicelib.validation import email_key, normalise_email, schema
-
-log = logging.getLogger(__name__)
 
 REVERIFY_AFTER_DAYS = 30
 BATCH_WRITE_MAX = 25

@@ -531,3 +531,21 @@ def test_windows_1252_after_a_long_ascii_start_is_still_read() -> None:
     assert upload_.encoding == "utf-8"
     *_, (line, last) = list(upload_.rows)
     assert line == 2002 and last["contact_name"] == "Äijä Öhman"
+
+
+def test_full_refresh_hands_the_profile_to_the_partner_that_still_sends_the_person(stack: Stack) -> None:
+    from chalicelib import prospects
+
+    upload(stack, "incoming/acme/a.csv", csv_bytes([_row("Cc")]))
+    drain(stack)
+    upload(stack, "incoming/beta/b.csv", csv_bytes([[*_row("Cc")[:2], "Eri titteli", *_row("Cc")[3:]]]))
+    drain(stack)
+    upload(stack, "incoming/acme/full-2025-06.csv", csv_bytes([_row("Aa")]))
+    drain(stack)
+    cc = [i for i in prospect_items(stack) if i["email_norm"] == "cc@cc.fi"]
+    assert [i["sk"] for i in cc] == ["PROFILE"]  # beta's claim moved into the PROFILE
+    assert cc[0]["title"] == "Eri titteli" and cc[0]["source_partner"] == "beta"
+    assert [s["partner_id"] for s in prospects.sources_of(cc)] == ["beta"]
+    beta = prospects.list_for_partner("beta", 100, None)["items"]
+    assert [(i["email_norm"], i["title"]) for i in beta] == [("cc@cc.fi", "Eri titteli")]
+    assert [i["email_norm"] for i in prospects.list_for_partner("acme", 100, None)["items"]] == ["aa@aa.fi"]

@@ -45,8 +45,11 @@ Full refresh
     (``by_source``) missing from the file are removed: deleted entirely, unless a staff
     member created or has verified the prospect since the partner brought it, or another
     partner also supports it (then only this partner's claim is removed), or it is under
-    a legal hold. The prospects seen in the file are kept as 64-bit fingerprints of their
-    ids (in memory, ~60 bytes per distinct row, and in work files between invocations).
+    a legal hold. When another partner supports it and the PROFILE held the leaving
+    partner's values (not staff's), the PROFILE takes that partner's values from its
+    SOURCE item, so no outdated values stay behind. The prospects seen in the file are
+    kept as 64-bit fingerprints of their ids (in memory, ~60 bytes per distinct row, and
+    in work files between invocations).
 """
 
 from __future__ import annotations
@@ -543,6 +546,53 @@ class Importer:
         self._reject(guard.line, Reject(reason))
         self.accesses = [a for a in self.accesses if a is not guard.access]
 
+    def _hand_over_profile(self, profile: dict[str, Any] | None, others: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The PROFILE holds the leaving partner's values: give it the remaining partner's.
+
+        The most recently verified other SOURCE item's values and provenance move into the
+        PROFILE and that SOURCE item goes (one transaction, conditional on both items being
+        as read); the retention clock restarts from the latest remaining verification.
+        Returns the new PROFILE; None (nothing done) if there is no other source or either
+        item changed meanwhile (then only the claim is removed).
+        """
+        sources = [i for i in others if str(i["sk"]).startswith(prospects.SOURCE_PREFIX)]
+        if profile is None or not sources:
+            return None
+        source = max(sources, key=lambda i: str(i.get("last_verified") or ""))
+        verified = max(str(i.get("last_verified") or "") for i in sources)
+        verified = max(verified, str(profile.get("staff_verified_at") or ""))
+        item = _handed_over_profile(profile, source, verified, clock.iso())
+        table = settings().prospects_table
+        try:
+            store.client("dynamodb").transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": table,
+                            "Item": {k: _SER.serialize(v) for k, v in item.items() if v is not None},
+                            "ConditionExpression": "content_hash = :h AND source_partner = :p",
+                            "ExpressionAttributeValues": {
+                                ":h": _SER.serialize(profile["content_hash"]),
+                                ":p": _SER.serialize(self.partner),
+                            },
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": table,
+                            "Key": {"pk": _SER.serialize(source["pk"]), "sk": _SER.serialize(source["sk"])},
+                            "ConditionExpression": "content_hash = :h",
+                            "ExpressionAttributeValues": {":h": _SER.serialize(source["content_hash"])},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            return None
+        return item
+
     def _touch_profile(self, prospect_id: str, now: str) -> None:
         """Another partner verified the prospect: the PROFILE's retention clock restarts."""
         try:
@@ -623,7 +673,11 @@ class Importer:
             self.counts["removed"] += 1
             self.accesses.append(Access("delete", prospects.REGISTER, pid, prospects.personal_fields(profile or item)))
             return
-        if item["sk"] == prospects.PROFILE:
+        fields: tuple[str, ...] = ()
+        handed = self._hand_over_profile(profile, others) if item["sk"] == prospects.PROFILE and not staff else None
+        if handed is not None:
+            fields = prospects.personal_fields(handed)  # now the remaining partner's values
+        elif item["sk"] == prospects.PROFILE:
             # The prospect stays (staff or another partner support it); this partner's claim goes.
             store.prospects().update_item(
                 Key={"pk": item["pk"], "sk": item["sk"]},
@@ -633,7 +687,7 @@ class Importer:
         else:
             store.prospects().delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
         self.counts["kept_staff_verified" if staff else "kept_other_source"] += 1
-        self.accesses.append(Access("update", prospects.REGISTER, pid, ()))
+        self.accesses.append(Access("update", prospects.REGISTER, pid, fields))
 
 
 # What the re-check compares: a difference means someone else wrote the item meanwhile.
@@ -646,6 +700,22 @@ def _same_provenance(current: dict[str, Any] | None, expected: dict[str, Any] | 
     if expected is None or current is None:
         return expected is None and current is None
     return all(current.get(k) == expected.get(k) for k in _WATCHED)
+
+
+# Provenance of the partner whose values a PROFILE or SOURCE item holds.
+_PROVENANCE = ("source_partner", "content_hash", "first_import_run", "last_import_run", "import_line")
+
+
+def _handed_over_profile(profile: dict[str, Any], source: dict[str, Any], verified: str, now: str) -> dict[str, Any]:
+    """`profile` with `source`'s values and provenance (staff's and the hold's attributes kept)."""
+    values = {k: source[k] for k in prospects.FIELDS if k in source}
+    item = prospects.profile_item(str(profile["prospect_id"]), values, verified)
+    item.update({k: source[k] for k in _PROVENANCE if k in source})
+    for keep in ("first_seen", "staff_verified_at", "created_by", "legal_hold"):
+        if keep in profile:
+            item[keep] = profile[keep]
+    item["updated_at"] = now
+    return item
 
 
 def _skip(rows: Iterator[tuple[int, dict[str, str]]], count: int) -> Iterator[tuple[int, dict[str, str]]]:

@@ -294,18 +294,23 @@ def _set_status(
     return get_customer(customer_id)
 
 
-def end_contract(customer_id: str, end_date: date) -> dict[str, Any]:
-    """End the contract; the re-activation grace period starts at `end_date`.
-
-    The date must fall within a year back and five years ahead: a typo such as year 1970
-    would otherwise make the contact data due for erasure at the next sweep.
-    """
+def check_contract_end(end_date: date) -> None:
+    """A contract's end must fall within a year back and five years ahead of today."""
     today = clock.local_date()
     if not today - timedelta(days=366) <= end_date <= today + timedelta(days=5 * 366):
         raise ValidationFailed(
             "end_date must be within one year back and five years ahead of today.",
             details=[{"field": "end_date", "reason": "out of range"}],
         )
+
+
+def end_contract(customer_id: str, end_date: date) -> dict[str, Any]:
+    """End the contract; the re-activation grace period starts at `end_date`.
+
+    The date must fall within a year back and five years ahead: a typo such as year 1970
+    would otherwise make the contact data due for erasure at the next sweep.
+    """
+    check_contract_end(end_date)
     due = add_months(end_date, GRACE_MONTHS)
     return _set_status(
         customer_id,
@@ -454,6 +459,56 @@ def list_end_users(partner_id: str, limit: int, cursor: str | None) -> dict[str,
         KeyConditionExpression=Key("pk").eq(_end_user_pk(partner_id)) & Key("sk").begins_with("ENDUSER#"),
         Limit=limit,
     )
+
+
+END_USER_RESELLER_ENDED = CUSTOMER_REGISTER.rule("end_user_reseller_ended")
+
+
+def end_reseller_contract(partner_id: str, end_date: date) -> dict[str, Any]:
+    """The reseller's contract ends: each of its end users becomes due under
+    `end_user_reseller_ended` (the rule's period after `end_date`), so the retention
+    sweeper deletes them through the `retention_due` index. Re-running it (e.g. with a
+    corrected date) restamps every end user; one that was deleted meanwhile is skipped.
+    """
+    check_contract_end(end_date)
+    due = add_months(end_date, END_USER_RESELLER_ENDED.after.months).isoformat()
+    table = store.customers()
+    query: dict[str, Any] = {
+        "KeyConditionExpression": Key("pk").eq(_end_user_pk(partner_id)) & Key("sk").begins_with("ENDUSER#"),
+        "ProjectionExpression": "pk, sk, end_user_id",
+    }
+    end_user_ids: list[str] = []
+    while True:
+        resp = table.query(**query)
+        for item in resp["Items"]:
+            try:
+                table.update_item(
+                    Key={"pk": item["pk"], "sk": item["sk"]},
+                    UpdateExpression="SET retention_rule = :rule, retention_due_at = :due, "
+                    "reseller_contract_end = :end",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={
+                        ":rule": END_USER_RESELLER_ENDED.name,
+                        ":due": due,
+                        ":end": end_date.isoformat(),
+                    },
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                continue  # removed meanwhile: nothing left to schedule
+            end_user_ids.append(str(item["end_user_id"]))
+        if "LastEvaluatedKey" not in resp:
+            break
+        query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return {
+        "partner_id": partner_id,
+        "contract_end": end_date.isoformat(),
+        "retention_rule": END_USER_RESELLER_ENDED.name,
+        "retention_due_at": due,
+        "end_users": len(end_user_ids),
+        "end_user_ids": end_user_ids,
+    }
 
 
 _ID_FIELD = {"customer": "customer_id", "order": "order_id", "reseller_end_user": "end_user_id"}

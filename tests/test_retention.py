@@ -11,7 +11,7 @@ import pytest
 from chalicelib import accounts, auth, clock, customers, retention, store
 from chalicelib.errors import ValidationFailed
 from chalicelib.events import retention_sweeper
-from tests.conftest import PASSWORD, Stack
+from tests.conftest import PASSWORD, Stack, Tokens, call
 
 
 def utc(*args: int) -> datetime:
@@ -238,6 +238,7 @@ def test_manual_payload_and_future_as_of(stack: Stack, monkeypatch: pytest.Monke
         result = retention_sweeper({"as_of": "2027-01-01", "dry_run": True}, None)
         assert (result["as_of"], result["dry_run"], result["trigger"]) == ("2027-01-01", True, "manual")
         monkeypatch.setenv("STAGE", "prod")
+        monkeypatch.delenv("COGNITO_JWKS_URL", raising=False)  # prod refuses the emulator's override
         store.reset()
         with pytest.raises(ValidationFailed) as refused:
             retention_sweeper({"as_of": "2026-05-02"}, None)
@@ -366,3 +367,39 @@ def test_every_rule_comes_from_the_register_definitions() -> None:
     names = {r.name for r in retention.sweep_rules()}
     assert {"customer_grace", "customer_bookkeeping", "order_bookkeeping", "prospect_unverified"} <= names
     assert not {"customer_objection", "prospect_objection"} & names  # objections act at once
+
+
+def test_reseller_contract_end_schedules_its_end_users_for_the_sweeper(client: Any, tokens: Tokens) -> None:
+    with clock.frozen(utc(2026, 1, 10, 9)):
+        for n in range(3):
+            status, _ = call(
+                client, "POST", "/resellers/lopetus/end-users", tokens.staff, {"name": f"K {n}", "email": f"k{n}@x.fi"}
+            )
+            assert status == 201
+        assert (
+            call(client, "POST", "/resellers/jatkuu/end-users", tokens.staff, {"name": "J", "email": "j@x.fi"})[0]
+            == 201
+        )
+        status, body = call(client, "POST", "/resellers/lopetus/contract-end", tokens.staff, {"end_date": "1970-01-01"})
+        assert status == 400
+        status, body = call(client, "POST", "/resellers/lopetus/contract-end", tokens.staff, {"end_date": "2026-01-31"})
+    assert status == 200, body
+    assert body == {
+        "partner_id": "lopetus",
+        "contract_end": "2026-01-31",
+        "retention_rule": "end_user_reseller_ended",
+        "retention_due_at": "2027-01-31",
+        "end_users": 3,
+    }
+
+    assert retention.sweep(date(2027, 1, 30))["rules"]["end_user_reseller_ended"]["due"] == 0
+    run = retention.sweep(date(2027, 1, 31))
+    assert run["rules"]["end_user_reseller_ended"] == {"due": 3, "done": 3, "held": 0, "changed": 0}
+    assert call(client, "GET", "/resellers/lopetus/end-users", tokens.staff)[1]["items"] == []
+    assert len(call(client, "GET", "/resellers/jatkuu/end-users", tokens.staff)[1]["items"]) == 1
+
+
+def test_rules_enforced_by_an_event_elsewhere_are_not_swept(stack: Stack) -> None:
+    run = retention.sweep(date(2026, 1, 1))
+    assert not {"prospect_refresh", "end_user_removed", "customer_objection", "prospect_objection"} & set(run["rules"])
+    assert {"customer_grace", "end_user_reseller_ended", "prospect_unverified"} <= set(run["rules"])

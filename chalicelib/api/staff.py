@@ -230,6 +230,23 @@ def add_end_user(call: Call, partner_id: str) -> dict[str, Any]:
 
 
 @route(
+    staff_bp,
+    "/resellers/{partner_id}/contract-end",
+    "POST",
+    STAFF,
+    summary="End a reseller's contract; its end users are deleted 12 months later",
+    query=(),
+    body=ContractEnd,
+)
+def end_reseller_contract(call: Call, partner_id: str) -> dict[str, Any]:
+    body = call.body()
+    result = customers.end_reseller_contract(_reseller(partner_id), body.end_date)  # type: ignore[attr-defined]
+    ids = result.pop("end_user_ids")
+    call.audit(Access("schedule_deletion", customers.REGISTER, i, ()) for i in ids)
+    return result
+
+
+@route(
     staff_bp, "/resellers/{partner_id}/end-users/{end_user_id}", "DELETE", STAFF, summary="Remove an end user", query=()
 )
 def remove_end_user(call: Call, partner_id: str, end_user_id: str) -> dict[str, Any]:

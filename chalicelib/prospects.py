@@ -80,6 +80,23 @@ META = (
 )
 
 
+def not_a_representative(organization: Any, email: str, free_mail: frozenset[str] | None = None) -> str | None:
+    """Why the person is not an organisation's representative, or None if they are.
+
+    The privacy notice promises the register holds only organisations' representatives,
+    never private persons: an organisation is required (``no_organisation``) and an
+    address at a consumer mail service describes a private person (``free_mail_domain``).
+    Both staff entry and partner imports apply this one rule; `email` is normalised;
+    `free_mail` is the settings' domain list (an import passes it once as a set).
+    """
+    if not organization or not str(organization).strip():
+        return "no_organisation"
+    domains = free_mail if free_mail is not None else frozenset(settings().free_mail_domains)
+    if email.rsplit("@", 1)[-1].lower() in domains:
+        return "free_mail_domain"
+    return None
+
+
 def _id_for(email_norm: str, key: bytes) -> str:
     return hmac.new(key, b"prospect:" + email_norm.encode(), hashlib.sha256).hexdigest()[:32]
 
@@ -259,7 +276,19 @@ def list_prospects(limit: int, cursor: str | None, q: str | None = None) -> dict
 
 
 def create(fields: dict[str, Any]) -> list[dict[str, Any]]:
-    """Staff enter a prospect; refused if the person objected or is already registered."""
+    """Staff enter a prospect; refused for a private person (`not_a_representative`), or if
+    the person objected or is already registered."""
+    problem = not_a_representative(fields.get("organization"), fields["email"])
+    if problem == "free_mail_domain":
+        raise ValidationFailed(
+            "The address is at a consumer mail service: the register holds only organisations' representatives.",
+            details=[{"field": "email", "reason": problem}],
+        )
+    if problem:
+        raise ValidationFailed(
+            "An organisation is required: the register holds only organisations' representatives.",
+            details=[{"field": "organization", "reason": problem}],
+        )
     norm = email_key(fields["email"])
     if suppression.is_suppressed(norm):
         raise Conflict("This person has objected to direct marketing and cannot be added.", code="suppressed")

@@ -76,6 +76,17 @@ def test_staff_cannot_add_a_suppressed_person(client: Any, stack: Stack, tokens:
     assert status == 409 and body["error"]["code"] == "suppressed"
 
 
+def test_staff_cannot_add_a_private_person(client: Any, stack: Stack, tokens: Tokens) -> None:
+    """The import's rule applies to staff too: only organisations' representatives."""
+    status, body = call(client, "POST", "/prospects", tokens.staff, {**NEW, "email": "veera.virta@Gmail.com"})
+    assert status == 400
+    assert body["error"]["details"] == [{"field": "email", "reason": "free_mail_domain"}]
+    status, body = call(client, "POST", "/prospects", tokens.staff, {**NEW, "organization": "   "})
+    assert status == 400
+    assert stack.table("prospects").scan()["Items"] == []
+    assert "Gmail" not in str(body) and "veera" not in str(body)
+
+
 def test_partner_sees_only_its_own_prospects_and_fields(client: Any, stack: Stack, tokens: Tokens) -> None:
     _import_acme(stack)
     other = stack.user("beta-data", ["partner"], partner_id="beta", partner_type="data_provider")

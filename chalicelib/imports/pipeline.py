@@ -257,8 +257,9 @@ def check_row(raw: dict[str, str], free_mail: frozenset[str]) -> dict[str, Any] 
         email = normalise_email(raw["email"])
     except ValueError:
         return Reject("invalid_email", "email")
-    if email.rsplit("@", 1)[-1].lower() in free_mail:
-        return Reject("free_mail_domain", "email")
+    problem = prospects.not_a_representative(raw["organization"], email, free_mail)
+    if problem:
+        return Reject(problem, "email" if problem == "free_mail_domain" else "organization")
     if not raw.get("contact_name"):
         return Reject("missing_name", "contact_name")
     payload = {k: v for k, v in raw.items() if v and k in PROSPECT.field_names}

@@ -2,7 +2,9 @@
 
 access (Art. 15/20), rectification (Art. 16), erasure (Art. 17, keeping what bookkeeping
 law requires: 17(3)(b)) and objection to direct marketing (Art. 21). Every function
-returns its answer and the audit accesses it made; the API layer writes those. Each
+returns its answer and the audit accesses it made, and hands them to the caller's
+`record` (the API's `call.audit`) also when a later step fails, so each write that
+happened is audited. Nothing is written before all input is validated. Each
 request is also recorded (type, time, outcome, who handled it) without the person's
 data: no email, no hash, no name; only counts of what was found and done.
 """

@@ -27,6 +27,7 @@ _GROUP_ROLES: dict[str, frozenset[Role]] = {
     "customer": frozenset({Role.CUSTOMER}),
 }
 _PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+PARTNER_ID = _PARTNER_ID  # the one partner-id rule (tokens, upload keys, API paths)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -130,3 +131,17 @@ def decode_cursor(cursor: str | None, allowed_keys: set[str]) -> dict[str, Any] 
     ):
         raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
     return key
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB's Decimals back to ints (or floats), so numbers read as numbers in JSON.
+
+    The one copy: imports' run summaries and the retention sweep's summaries use it.
+    """
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

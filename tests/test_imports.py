@@ -549,3 +549,16 @@ def test_full_refresh_hands_the_profile_to_the_partner_that_still_sends_the_pers
     beta = prospects.list_for_partner("beta", 100, None)["items"]
     assert [(i["email_norm"], i["title"]) for i in beta] == [("cc@cc.fi", "Eri titteli")]
     assert [i["email_norm"] for i in prospects.list_for_partner("acme", 100, None)["items"]] == ["aa@aa.fi"]
+
+
+def test_one_partner_id_rule_and_one_decimal_conversion() -> None:
+    from decimal import Decimal
+
+    from chalicelib import auth, store
+    from chalicelib.imports import runs
+
+    assert runs.PARTNER_ID is auth.PARTNER_ID
+    assert runs.plain is store.plain
+    assert store.plain({"n": [Decimal("3"), Decimal("0.5")]}) == {"n": [3, 0.5]}
+    with pytest.raises(runs.NotAnUpload):
+        runs.parse_upload_key("incoming/Acme_Oy/a.csv")

@@ -230,7 +230,7 @@ def complete(run: dict[str, Any], state: str, failure: dict[str, Any] | None = N
         runs.delete_work(run["run_id"])
     runs.finish(run)
     logger.info(
-        "import run closed", extra={"run_id": run["run_id"], "state": state, "counts": runs.plain(run["counts"])}
+        "import run closed", extra={"run_id": run["run_id"], "state": state, "counts": store.plain(run["counts"])}
     )
 
 

@@ -28,7 +28,6 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -36,11 +35,12 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chalicelib import clock, store
+from chalicelib.auth import PARTNER_ID as PARTNER_ID  # re-exported: API paths check it here too
 from chalicelib.config import settings
 from chalicelib.errors import NotFound
 from chalicelib.registers import AUDIT_RETENTION
+from chalicelib.store import plain as plain  # re-exported: the one copy is in store
 
-PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 INCOMING = "incoming/"
 REPORTS = "reports/"
 WORK = "work/"
@@ -329,17 +329,6 @@ def summary(run: dict[str, Any]) -> dict[str, Any]:
         "format",
     )
     return {k: plain(run[k]) for k in keys if k in run and run[k] is not None}
-
-
-def plain(value: Any) -> Any:
-    """DynamoDB numbers (Decimal) as ints, so JSON shows numbers, not strings."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value)
-    return value
 
 
 def write_report(run: dict[str, Any], rejects: list[dict[str, Any]]) -> str:

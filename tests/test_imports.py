@@ -562,3 +562,21 @@ def test_one_partner_id_rule_and_one_decimal_conversion() -> None:
     assert store.plain({"n": [Decimal("3"), Decimal("0.5")]}) == {"n": [3, 0.5]}
     with pytest.raises(runs.NotAnUpload):
         runs.parse_upload_key("incoming/Acme_Oy/a.csv")
+
+
+def test_run_records_naming_the_file_expire_with_the_reports(stack: Stack) -> None:
+    """The partner-chosen file name may contain a person's name: kept 90 days, not 3 years."""
+    from pathlib import Path
+
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    with clock.frozen(at):
+        upload(stack, "incoming/acme/Liisa Lähde yhteystiedot.csv", csv_bytes(ROWS))
+        drain(stack)
+    [run] = runs_of(stack, "acme")
+    assert run["file_name"] == "Liisa Lähde yhteystiedot.csv"
+    resources = json.loads((Path(__file__).parents[1] / "infra/resources.json").read_text())["Resources"]
+    rules = resources["UploadBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    [reports] = [r for r in rules if r["Prefix"] == "reports/"]
+    assert int(run["expires_at"]) == int((at + timedelta(days=reports["ExpirationInDays"])).timestamp())
+    ttl = resources["ImportRunsTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expires_at", "Enabled": True}

@@ -38,7 +38,6 @@ from chalicelib import clock, store
 from chalicelib.auth import PARTNER_ID as PARTNER_ID  # re-exported: API paths check it here too
 from chalicelib.config import settings
 from chalicelib.errors import NotFound
-from chalicelib.registers import AUDIT_RETENTION
 from chalicelib.store import plain as plain  # re-exported: the one copy is in store
 
 INCOMING = "incoming/"
@@ -60,7 +59,11 @@ COUNTERS = (
     "kept_staff_verified",
     "held",
 )
-_RUN_DAYS = AUDIT_RETENTION.months * 366 // 12 + 1
+# A run record names the partner's file (`file_name`, `object_key`), which may contain a
+# person's name: it is kept as long as the run's report (the upload bucket's `reports/`
+# lifecycle rule, 90 days), not for the audit trail's 3 years. The audit events of the
+# run's writes keep the run id for 3 years; they never name the file.
+RUN_RECORD_DAYS = 90
 
 
 class NotAnUpload(ValueError):
@@ -111,7 +114,7 @@ def register(
         "counts": dict.fromkeys(COUNTERS, 0),
         "rejected_by_reason": {},
         "checkpoint": {"phase": "rows", "row": 0, "segment": 0},
-        "expires_at": int((now + timedelta(days=_RUN_DAYS)).timestamp()),
+        "expires_at": int((now + timedelta(days=RUN_RECORD_DAYS)).timestamp()),
     }
     try:
         store.import_runs().put_item(Item=item, ConditionExpression="attribute_not_exists(run_id)")

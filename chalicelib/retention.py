@@ -511,11 +511,10 @@ def sweep(
 
 def write_summary(summary: dict[str, Any]) -> None:
     """The run's counts per rule, in the audit trail under register `system`."""
-    event = audit._event(SWEEPER, Access("sweep", "system", RUNS_RECORD), summary["run_id"])
-    event["summary"] = {k: v for k, v in summary.items() if k != "rules"} | {
+    counts = {k: v for k, v in summary.items() if k != "rules"} | {
         "rules": {name: {k: v for k, v in c.items() if k != "record_ids"} for name, c in summary["rules"].items()}
     }
-    store.audit().put_item(Item=event)
+    audit.append(SWEEPER, Access("sweep", "system", RUNS_RECORD), summary["run_id"], summary=counts)
 
 
 def plain(value: Any) -> Any:

@@ -504,15 +504,14 @@ def run(kind: str, email: Any, changes: Any = None, record: Record | None = None
 def record_request(kind: str, answer: Answer, principal: Principal, request_id: str, channel: str) -> dict[str, Any]:
     """Record the request (type, time, outcome, handler) with counts only, no personal data."""
     request_ref = uuid.uuid4().hex
-    event = audit._event(principal, Access(kind, "system", REQUESTS_RECORD), request_id)
-    event["request"] = {
+    request = {
         "request_ref": request_ref,
         "type": kind,
         "outcome": answer.outcome,
         "channel": channel,
         "records_touched": len(answer.accesses),
     }
-    store.audit().put_item(Item=event)
+    event = audit.append(principal, Access(kind, "system", REQUESTS_RECORD), request_id, request=request)
     return {
         "request_ref": request_ref,
         "type": kind,

@@ -15,6 +15,7 @@ import io
 import re
 import tempfile
 import unicodedata
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -199,6 +200,19 @@ class Upload:
     rows: Iterator[tuple[int, dict[str, str]]]
 
 
+# No line of a contact list is this long; reading one whole would let a file without
+# newlines take all of the function's memory.
+MAX_LINE_CHARS = 1_000_000
+
+
+def _bounded_line(text: IO[str]) -> str:
+    """The next physical line, refusing one longer than MAX_LINE_CHARS before it is all read."""
+    line = text.readline(MAX_LINE_CHARS + 1)
+    if len(line) > MAX_LINE_CHARS:
+        raise UnreadableFile("line_too_long", f"A line is longer than {MAX_LINE_CHARS:,} characters.")
+    return line
+
+
 def _csv_rows(body: IO[bytes]) -> Upload:
     sample = body.read(SAMPLE_BYTES)
     encoding = detect_encoding(sample)
@@ -206,13 +220,13 @@ def _csv_rows(body: IO[bytes]) -> Upload:
     errors = "ilopiste_cp1252_fallback" if encoding.startswith("utf-8") else "strict"
     text = io.TextIOWrapper(stream, encoding=encoding, newline="", errors=errors)
     try:
-        header_line = text.readline()
+        header_line = _bounded_line(text)
     except UnicodeDecodeError:
         raise UnreadableFile("invalid_encoding", "The file's text encoding could not be read.") from None
     delimiter = detect_delimiter(header_line)
     header = next(csv.reader([header_line], delimiter=delimiter), [])
     columns = Columns.from_header(header)
-    reader = csv.reader(text, delimiter=delimiter)
+    reader = csv.reader(iter(lambda: _bounded_line(text), ""), delimiter=delimiter)
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
         consumed = 0  # physical lines the csv reader has read (a quoted cell may span lines)
@@ -232,6 +246,26 @@ def _csv_rows(body: IO[bytes]) -> Upload:
     return Upload("csv", encoding, delimiter, columns, rows())
 
 
+# An .xlsx is a zip of XML: real sheets deflate 5-30x. A member inflating far more, or a
+# workbook larger than any real contact list, is refused before openpyxl parses a byte.
+MAX_INFLATION_RATIO = 200
+MAX_XLSX_UNCOMPRESSED = 1024 * 1024 * 1024
+_RATIO_CHECKED_FROM = 1024 * 1024
+
+
+def check_inflation(archive_file: IO[bytes]) -> None:
+    """Refuse a zip bomb by the sizes its directory declares (raises `UnreadableFile`)."""
+    with zipfile.ZipFile(archive_file) as archive:
+        members = archive.infolist()
+    total = sum(m.file_size for m in members)
+    bomb = total > MAX_XLSX_UNCOMPRESSED or any(
+        m.file_size > _RATIO_CHECKED_FROM and m.file_size > MAX_INFLATION_RATIO * max(m.compress_size, 1)
+        for m in members
+    )
+    if bomb:
+        raise UnreadableFile("unreadable_xlsx", "The .xlsx file inflates far beyond any real contact list.")
+
+
 def _xlsx_rows(body: IO[bytes]) -> Upload:
     from openpyxl import load_workbook
 
@@ -240,7 +274,12 @@ def _xlsx_rows(body: IO[bytes]) -> Upload:
         spool.write(chunk)
     spool.seek(0)
     try:
+        check_inflation(spool)
+        spool.seek(0)
         workbook = load_workbook(spool, read_only=True, data_only=True)
+    except UnreadableFile:
+        spool.close()
+        raise
     except Exception:  # openpyxl raises many kinds for a broken zip
         spool.close()
         raise UnreadableFile("unreadable_xlsx", "The .xlsx file could not be opened.") from None

@@ -26,8 +26,7 @@ _GROUP_ROLES: dict[str, frozenset[Role]] = {
     "partner": frozenset({Role.PARTNER}),
     "customer": frozenset({Role.CUSTOMER}),
 }
-_PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-PARTNER_ID = _PARTNER_ID  # the one partner-id rule (tokens, upload keys, API paths)
+PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # the one partner-id rule (tokens, keys, paths)
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         roles |= _GROUP_ROLES.get(str(group), frozenset())
     partner_id = str(claims.get("custom:partner_id", ""))
     if Role.PARTNER in roles:
-        if not _PARTNER_ID.match(partner_id):
+        if not PARTNER_ID.match(partner_id):
             # A partner without a well-formed partner_id cannot be scoped: refuse it.
             roles.discard(Role.PARTNER)
             partner_id = ""

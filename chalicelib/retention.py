@@ -39,7 +39,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -517,21 +516,10 @@ def write_summary(summary: dict[str, Any]) -> None:
     audit.append(SWEEPER, Access("sweep", "system", RUNS_RECORD), summary["run_id"], summary=counts)
 
 
-def plain(value: Any) -> Any:
-    """DynamoDB's Decimals back to ints, so counts read as numbers in JSON."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
 def last_runs(limit: int, cursor: str | None) -> dict[str, Any]:
     """The newest sweep summaries (for the DPO)."""
     page = audit.by_record("system", RUNS_RECORD, limit, cursor)
-    return {"items": plain(page["items"]), "next_cursor": page["next_cursor"]}
+    return {"items": store.plain(page["items"]), "next_cursor": page["next_cursor"]}
 
 
 def preview(as_of: date, page_size: int = PAGE_SIZE) -> dict[str, Any]:

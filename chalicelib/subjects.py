@@ -523,4 +523,4 @@ def record_request(kind: str, answer: Answer, principal: Principal, request_id: 
 
 def list_requests(limit: int, cursor: str | None) -> dict[str, Any]:
     page = audit.by_record("system", REQUESTS_RECORD, limit, cursor)
-    return {"items": retention.plain(page["items"]), "next_cursor": page["next_cursor"]}
+    return {"items": store.plain(page["items"]), "next_cursor": page["next_cursor"]}

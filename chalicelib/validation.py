@@ -129,6 +129,12 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=1000)
 
 
+class EmailSearch(StrictModel):
+    """A look-up by email address, sent in a body so addresses stay out of URLs and logs."""
+
+    email: Annotated[str, Field(max_length=254)]
+
+
 class Address(StrictModel):
     street: _text(200)  # type: ignore[valid-type]
     postal_code: Annotated[str, Field(pattern=r"^[0-9A-Za-z -]{2,12}$")]

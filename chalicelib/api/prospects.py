@@ -16,10 +16,11 @@ from chalice import Blueprint
 
 from chalicelib import prospects
 from chalicelib.audit import Access
+from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.imports import runs
 from chalicelib.registers import PROSPECT, STAFF_ROLES, Role
-from chalicelib.validation import dump, schema
+from chalicelib.validation import EmailSearch, dump, schema
 
 from .routing import Call, route
 
@@ -56,22 +57,35 @@ def _shown(call: Call, items: list[dict[str, Any]], action: str) -> dict[str, An
     "/prospects",
     "GET",
     STAFF,
-    summary="List or search prospects",
-    query=("limit", "cursor", "q", "email"),
+    summary="List prospects, or search by organisation",
+    query=("limit", "cursor", "q"),
 )
 def list_prospects(call: Call) -> dict[str, Any]:
-    if email := call.query.get("email"):
-        try:
-            found = prospects.find_by_email(email)
-        except ValueError:
-            raise ValidationFailed("email is not a valid address.", code="invalid_query") from None
-        return {"items": [_shown(call, found, "search")] if found else [], "next_cursor": None}
     page = prospects.list_prospects(call.limit(), call.query.get("cursor"), call.query.get("q"))
     shown = [prospects.present([i], call.principal.roles) for i in page["items"]]
     call.audit(
         Access("list", prospects.REGISTER, i["prospect_id"], prospects.personal_fields(i)) for i in page["items"]
     )
     return {"items": shown, "next_cursor": page["next_cursor"]}
+
+
+@route(
+    prospects_bp,
+    "/prospects/search",
+    "POST",
+    STAFF,
+    summary="Find a prospect by email (in the body: addresses stay out of URLs and logs)",
+    query=(),
+    body=EmailSearch,
+)
+def search_prospects(call: Call) -> dict[str, Any]:
+    try:
+        found = prospects.find_by_email(call.body().email)
+    except ValueError:
+        raise ValidationFailed(
+            "email is not a valid address.", details=[{"field": "email", "reason": "invalid"}]
+        ) from None
+    return {"items": [_shown(call, found, "search")] if found else [], "next_cursor": None}
 
 
 @route(
@@ -145,7 +159,7 @@ def delete_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
 def list_runs(call: Call) -> dict[str, Any]:
     partner_id = call.query.get("partner_id")
     if partner_id is not None:
-        if not runs.PARTNER_ID.match(partner_id):
+        if not PARTNER_ID.match(partner_id):
             raise ValidationFailed("partner_id is not valid.", code="invalid_query")
         return runs.list_for_partner(partner_id, call.limit(), call.query.get("cursor"))
     return runs.list_all(call.limit(), call.query.get("cursor"))

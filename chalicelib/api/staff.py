@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
@@ -10,16 +9,16 @@ from pydantic import BaseModel, Field
 
 from chalicelib import accounts, audit, customers, subjects, unsubscribe
 from chalicelib.audit import Access
+from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CUSTOMER, ORDER, RESELLER_END_USER, STAFF_ROLES, Role
-from chalicelib.validation import IsoDate, Service, StrictModel, dump, schema
+from chalicelib.validation import EmailSearch, IsoDate, Service, StrictModel, dump, schema
 
 from .routing import Call, route
 
 staff_bp = Blueprint(__name__)
 STAFF = STAFF_ROLES
 DPO = (Role.DPO,)
-RESELLER_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 # Consent is the person's own answer (registration, /me/consent); staff never set it.
 STAFF_FIELDS = customers.STAFF_EDITABLE
 END_USER = schema(RESELLER_END_USER, "create")
@@ -54,10 +53,6 @@ def list_customers(call: Call) -> dict[str, Any]:
         raise ValidationFailed("status must be active, ended or erased.", code="invalid_query")
     page = customers.list_customers(call.limit(), call.query.get("cursor"), call.query.get("q"), status)
     return {"items": read_records(call, page["items"], "list"), "next_cursor": page["next_cursor"]}
-
-
-class EmailSearch(StrictModel):
-    email: Annotated[str, Field(max_length=254)]
 
 
 @route(
@@ -197,7 +192,7 @@ def add_order(call: Call, customer_id: str) -> dict[str, Any]:
 
 
 def _reseller(partner_id: str) -> str:
-    if not re.match(RESELLER_ID, partner_id):
+    if not PARTNER_ID.match(partner_id):
         raise ValidationFailed("partner_id is not valid.", code="invalid_path")
     return partner_id
 

@@ -97,17 +97,11 @@ def checked_email(value: Any) -> str:
 
 
 def _by_email(table: Any, email_norm: str, pk_prefix: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "IndexName": "by_email",
-        "KeyConditionExpression": Key("email_norm").eq(email_norm) & Key("pk").begins_with(pk_prefix),
-    }
-    while True:
-        resp = table.query(**kwargs)
-        items.extend(resp["Items"])
-        if "LastEvaluatedKey" not in resp:
-            return items
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return store.query_all(
+        table,
+        IndexName="by_email",
+        KeyConditionExpression=Key("email_norm").eq(email_norm) & Key("pk").begins_with(pk_prefix),
+    )
 
 
 def _prospect_parts(profile: dict[str, Any]) -> list[dict[str, Any]]:

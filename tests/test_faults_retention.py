@@ -19,6 +19,7 @@ from chalicelib import accounts, clock, customers, retention, store
 from chalicelib import prospects as prospect_register
 from tests import faults as f
 from tests.conftest import PASSWORD, Stack
+from tests.test_retention import customer_data
 
 AS_OF = date(2026, 6, 1)
 CUSTOMERS, ORDERS, PROSPECTS = 4, 6, 4
@@ -33,7 +34,7 @@ def _due_records() -> dict[str, list[str]]:
     """Customers past their grace period (with logins), orders past bookkeeping, stale prospects."""
     ids: dict[str, list[str]] = {"customers": [], "orders": [], "prospects": []}
     with clock.frozen(datetime(2019, 3, 1, 9, tzinfo=UTC)):
-        buyer = customers.create_customer(_customer_data(99))
+        buyer = customers.create_customer(customer_data(99))
         for _ in range(ORDERS):
             order = customers.add_order(
                 buyer["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
@@ -41,7 +42,7 @@ def _due_records() -> dict[str, list[str]]:
             ids["orders"].append(order["order_id"])
     with clock.frozen(datetime(2025, 1, 10, 9, tzinfo=UTC)):
         for n in range(CUSTOMERS):
-            item = customers.create_customer(_customer_data(n))
+            item = customers.create_customer(customer_data(n))
             accounts.create_customer_login(item["username"], item["email"], item["customer_id"], PASSWORD)
             customers.end_contract(item["customer_id"], date(2025, 3, 15))
             ids["customers"].append(item["customer_id"])
@@ -52,20 +53,6 @@ def _due_records() -> dict[str, list[str]]:
             store.prospects().put_item(Item=prospect_register.source_item(f"p{n}", "acme", fields, clock.iso()))
             ids["prospects"].append(f"p{n}")
     return ids
-
-
-def _customer_data(n: int) -> dict[str, Any]:
-    return {
-        "organization": f"Esimerkki {n} Oy",
-        "business_id": "0112038-9",
-        "contact_name": "Maija Meikäläinen",
-        "email": f"maija{n}@yritys.fi",
-        "phone": "+358401234567",
-        "address": {"street": "Katu 1", "postal_code": "00100", "city": "Helsinki"},
-        "billing_address": {"street": "PL 1", "postal_code": "00101", "city": "Helsinki"},
-        "username": f"maija{n}",
-        "consent_service_messages": True,
-    }
 
 
 def _exists(table: Any, pk: str, sk: str) -> bool:

@@ -18,20 +18,23 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
+def customer_data(n: int) -> dict[str, Any]:
+    """A complete customer record's fields, unique by `n`."""
+    return {
+        "organization": f"Esimerkki {n} Oy",
+        "business_id": "0112038-9",
+        "contact_name": "Maija Meikäläinen",
+        "email": f"maija{n}@yritys.fi",
+        "phone": "+358401234567",
+        "address": {"street": "Katu 1", "postal_code": "00100", "city": "Helsinki"},
+        "billing_address": {"street": "PL 1", "postal_code": "00101", "city": "Helsinki"},
+        "username": f"maija{n}",
+        "consent_service_messages": True,
+    }
+
+
 def new_customer(n: int = 1, *, login: bool = True) -> dict[str, Any]:
-    item = customers.create_customer(
-        {
-            "organization": f"Esimerkki {n} Oy",
-            "business_id": "0112038-9",
-            "contact_name": "Maija Meikäläinen",
-            "email": f"maija{n}@yritys.fi",
-            "phone": "+358401234567",
-            "address": {"street": "Katu 1", "postal_code": "00100", "city": "Helsinki"},
-            "billing_address": {"street": "PL 1", "postal_code": "00101", "city": "Helsinki"},
-            "username": f"maija{n}",
-            "consent_service_messages": True,
-        }
-    )
+    item = customers.create_customer(customer_data(n))
     if login:
         accounts.create_customer_login(item["username"], item["email"], item["customer_id"], PASSWORD)
     return item

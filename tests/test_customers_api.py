@@ -370,3 +370,9 @@ def test_consent_must_be_a_real_boolean(client: Any, tokens: Tokens) -> None:
     for value in ("yes", 1, None):
         status, _ = call(client, "PUT", "/me/consent", tokens.customer, {"consent_service_messages": value})
         assert status == 400
+
+
+def test_numbers_read_back_from_the_table_are_json_numbers(client: Any, tokens: Tokens) -> None:
+    status, page = call(client, "GET", "/customers", tokens.staff)
+    assert status == 200
+    assert page["items"][0]["version"] == 1

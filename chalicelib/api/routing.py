@@ -20,7 +20,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
-from chalicelib import audit
+from chalicelib import audit, store
 from chalicelib.auth import ANONYMOUS, ROUTES, Principal, RouteSpec
 from chalicelib.errors import DomainError, Forbidden, ValidationFailed
 from chalicelib.logs import logger
@@ -104,7 +104,8 @@ def _as_bytes(body: str | bytes | None) -> bytes:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        body=json.dumps(body, ensure_ascii=False, default=str),
+        # DynamoDB numbers come back as Decimal: plain() makes them JSON numbers again.
+        body=json.dumps(store.plain(body), ensure_ascii=False, default=str),
         status_code=status,
         headers={"Content-Type": "application/json", "Cache-Control": "no-store", **(headers or {})},
     )

@@ -34,7 +34,7 @@ from chalicelib.registers import (
     Register,
     Text,
 )
-from chalicelib.validation import dump, email_key, parse, schema
+from chalicelib.validation import checked_email, dump, email_key, parse, schema
 
 REQUEST_TYPES = ("access", "rectification", "erasure", "objection")
 # What an access export shows of a prospect besides its register fields: when it was
@@ -82,18 +82,6 @@ class Answer:
     body: dict[str, Any]
     accesses: list[Access]
     outcome: str
-
-
-def checked_email(value: Any) -> str:
-    """The normalised address, or a 400 that does not echo it."""
-    if not isinstance(value, str):
-        raise ValidationFailed("email is required.", details=[{"field": "email", "reason": "required"}])
-    try:
-        return email_key(value)
-    except ValueError:
-        raise ValidationFailed(
-            "email is not a valid address.", details=[{"field": "email", "reason": "invalid"}]
-        ) from None
 
 
 def _by_email(table: Any, email_norm: str, pk_prefix: str) -> list[dict[str, Any]]:

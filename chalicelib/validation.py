@@ -60,6 +60,18 @@ def email_key(email: str) -> str:
     return normalise_email(email).lower()
 
 
+def checked_email(value: Any) -> str:
+    """The normalised address of a request field, or a 400 naming the field but not the value."""
+    if not isinstance(value, str):
+        raise ValidationFailed("email is required.", details=[{"field": "email", "reason": "required"}])
+    try:
+        return email_key(value)
+    except ValueError:
+        raise ValidationFailed(
+            "email is not a valid address.", details=[{"field": "email", "reason": "invalid"}]
+        ) from None
+
+
 def normalise_phone(value: str, default_region: str = "FI") -> str:
     """Return the number in E.164, reading national numbers as Finnish by default."""
     try:

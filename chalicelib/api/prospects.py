@@ -20,7 +20,7 @@ from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.imports import runs
 from chalicelib.registers import PROSPECT, STAFF_ROLES, Role
-from chalicelib.validation import EmailSearch, dump, schema
+from chalicelib.validation import EmailSearch, checked_email, dump, schema
 
 from .routing import Call, route
 
@@ -79,12 +79,7 @@ def list_prospects(call: Call) -> dict[str, Any]:
     body=EmailSearch,
 )
 def search_prospects(call: Call) -> dict[str, Any]:
-    try:
-        found = prospects.find_by_email(call.body().email)
-    except ValueError:
-        raise ValidationFailed(
-            "email is not a valid address.", details=[{"field": "email", "reason": "invalid"}]
-        ) from None
+    found = prospects.find_by_email(checked_email(call.body().email))
     return {"items": [_shown(call, found, "search")] if found else [], "next_cursor": None}
 
 

@@ -12,7 +12,7 @@ from chalicelib.audit import Access
 from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CUSTOMER, ORDER, RESELLER_END_USER, STAFF_ROLES, Role
-from chalicelib.validation import EmailSearch, IsoDate, Service, StrictModel, dump, schema
+from chalicelib.validation import EmailSearch, IsoDate, Service, StrictModel, checked_email, dump, schema
 
 from .routing import Call, route
 
@@ -37,6 +37,12 @@ def read_records(call: Call, items: list[dict[str, Any]], action: str = "read") 
     shown = [customers.present(i, call.principal.roles) for i in items]
     call.audit(Access(action, customers.REGISTER, customers.record_id(i), customers.personal_fields(i)) for i in items)
     return shown
+
+
+def _changed(call: Call, item: dict[str, Any], action: str, fields: tuple[str, ...]) -> dict[str, Any]:
+    """Audit one change to a customer record and show the record as it now is."""
+    call.audit([Access(action, customers.REGISTER, customers.record_id(item), fields)])
+    return customers.present(item, call.principal.roles)
 
 
 @route(
@@ -65,12 +71,7 @@ def list_customers(call: Call) -> dict[str, Any]:
     body=EmailSearch,
 )
 def search_customers(call: Call) -> dict[str, Any]:
-    try:
-        found = customers.find_by_email(call.body().email)
-    except ValueError:
-        raise ValidationFailed(
-            "email is not a valid address.", details=[{"field": "email", "reason": "invalid"}]
-        ) from None
+    found = customers.find_by_email(checked_email(call.body().email))
     return {"items": read_records(call, [found] if found else [], "search"), "next_cursor": None}
 
 
@@ -132,17 +133,14 @@ def update_customer(call: Call, customer_id: str) -> dict[str, Any]:
 def end_contract(call: Call, customer_id: str) -> dict[str, Any]:
     body = call.body()
     item = customers.end_contract(customer_id, body.end_date)  # type: ignore[attr-defined]
-    call.audit([Access("end_contract", customers.REGISTER, customer_id, ("status",))])
-    return customers.present(item, call.principal.roles)
+    return _changed(call, item, "end_contract", ("status",))
 
 
 @route(
     staff_bp, "/customers/{customer_id}/reactivation", "POST", STAFF, summary="Re-activate an ended contract", query=()
 )
 def reactivate(call: Call, customer_id: str) -> dict[str, Any]:
-    item = customers.reactivate(customer_id)
-    call.audit([Access("reactivate", customers.REGISTER, customer_id, ("status",))])
-    return customers.present(item, call.principal.roles)
+    return _changed(call, customers.reactivate(customer_id), "reactivate", ("status",))
 
 
 @route(
@@ -157,8 +155,7 @@ def reactivate(call: Call, customer_id: str) -> dict[str, Any]:
 def set_services(call: Call, customer_id: str) -> dict[str, Any]:
     body = call.body()
     item = customers.set_services(customer_id, dump(body)["active_services"])
-    call.audit([Access("update", customers.REGISTER, customer_id, ("active_services",))])
-    return customers.present(item, call.principal.roles)
+    return _changed(call, item, "update", ("active_services",))
 
 
 @route(
@@ -341,6 +338,6 @@ def subject_requests(call: Call) -> dict[str, Any]:
     body=UnsubscribeLinkRequest,
 )
 def unsubscribe_link(call: Call) -> dict[str, Any]:
-    email = subjects.checked_email(call.body().email)
+    email = checked_email(call.body().email)
     token = unsubscribe.issue(email)
     return {"token": token, "path": f"/unsubscribe?token={token}"}

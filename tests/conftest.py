@@ -20,6 +20,7 @@ from moto import mock_aws
 from moto.utilities.utils import load_resource
 
 from devstack import gateway, provision
+from tests.aws_calls import _record_aws_calls, calls_against_roles  # noqa: F401 (fixtures for every test)
 
 REGION = "eu-north-1"
 # Test modules import `app` at collection time, and the app refuses to start without an EU region.

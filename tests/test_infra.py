@@ -7,183 +7,44 @@ reaches the wrong table fails here rather than in production.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib import retention
 from chalicelib.config import EU_EEA_REGIONS
 from devstack import provision
+from tests.iam_policy import allowed, as_list
+from tests.template import (
+    ACCOUNT,
+    CHALICE_DIR,
+    MERGE_TEMPLATE,
+    REGION,
+    ROOT,
+    STAGE,
+    Resolver,
+    fake_arn,
+    function_roles,
+    packaged,
+    policy_file,
+    statements,
+    table_arn,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-CHALICE_DIR = ROOT / ".chalice"
-MERGE_TEMPLATE = ROOT / "infra" / "resources.json"
-PARTNER_TEMPLATE = ROOT / "infra" / "partner-role.json"
-ACCOUNT = "123456789012"
-REGION = "eu-north-1"
-STAGE = "prod"
+PARTNER_TEMPLATE = MERGE_TEMPLATE.parent / "partner-role.json"
 FUNCTIONS = ("api_handler", "jwt_authorizer", "partner_import", "retention_sweeper")
 # Settings chalicelib/config.py reads that the template need not set: local-stack only, or tunables with defaults.
 OPTIONAL_SETTINGS = {"COGNITO_JWKS_URL", "FREE_MAIL_DOMAINS"}
 DATA_TABLES = ("CustomersTable", "ProspectsTable", "SuppressionTable", "AuditTable", "ImportRunsTable")
 
 
-# --- building and resolving the template -------------------------------------------------
-
-
-def _sources_mtime() -> float:
-    paths = [MERGE_TEMPLATE, ROOT / "app.py", *CHALICE_DIR.glob("*.json"), *(ROOT / "chalicelib").rglob("*.py")]
-    return max(p.stat().st_mtime for p in paths)
-
-
 @pytest.fixture(scope="module")
-def sam(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The packaged SAM template: dist/sam.json if fresh, else `chalice package` into a tmp dir."""
-    dist = ROOT / "dist" / "sam.json"
-    if dist.exists() and dist.stat().st_mtime >= _sources_mtime():
-        return dict(json.loads(dist.read_text()))
-    out = tmp_path_factory.mktemp("package") / "dist"
-    chalice = Path(sys.executable).parent / "chalice"
-    result = subprocess.run(  # noqa: S603 (fixed argv, our own tool)
-        [
-            str(chalice),
-            "--project-dir",
-            str(ROOT),
-            "package",
-            "--stage",
-            STAGE,
-            "--merge-template",
-            str(MERGE_TEMPLATE),
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env={"AWS_DEFAULT_REGION": REGION, "PATH": "/usr/bin:/bin"},
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, f"chalice package failed:\n{result.stdout}\n{result.stderr}"
-    return dict(json.loads((out / "sam.json").read_text()))
-
-
-def fake_arn(logical: str, resource: dict[str, Any]) -> str:
-    """A concrete ARN for a template resource, shaped like the real one."""
-    kind = resource.get("Type", "")
-    base = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:"
-    if kind == "AWS::DynamoDB::Table":
-        return base.format("dynamodb") + f"table/{logical}-physical"
-    if kind == "AWS::S3::Bucket":
-        return f"arn:aws:s3:::{logical.lower()}-physical"
-    if kind == "AWS::SQS::Queue":
-        return base.format("sqs") + f"{logical}-physical"
-    if kind == "AWS::Cognito::UserPool":
-        return base.format("cognito-idp") + "userpool/eu-north-1_Pool"
-    if kind == "AWS::SecretsManager::Secret":
-        return base.format("secretsmanager") + f"secret:{logical}-AbCdEf"
-    return base.format("other") + logical
-
-
-class Resolver:
-    """Resolve Ref/Fn::GetAtt/Fn::Sub against fake physical ids and given parameters."""
-
-    def __init__(self, template: dict[str, Any], parameters: dict[str, str]):
-        self.resources = template["Resources"]
-        self.values = {
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Region": REGION,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            **parameters,
-        }
-
-    def ref(self, name: str) -> str:
-        if name in self.values:
-            return self.values[name]
-        res = self.resources[name]
-        if res.get("Type") in ("AWS::DynamoDB::Table", "AWS::S3::Bucket"):
-            return fake_arn(name, res).rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-        return fake_arn(name, res)
-
-    def getatt(self, name: str, attr: str) -> str:
-        assert attr == "Arn", f"unexpected GetAtt {name}.{attr}"
-        return fake_arn(name, self.resources[name])
-
-    def __call__(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [self(n) for n in node]
-        if not isinstance(node, dict):
-            return node
-        if set(node) == {"Ref"}:
-            return self.ref(node["Ref"])
-        if set(node) == {"Fn::GetAtt"}:
-            return self.getatt(*node["Fn::GetAtt"])
-        if set(node) == {"Fn::Sub"}:
-
-            def sub(m: re.Match[str]) -> str:
-                name = m.group(1)
-                return self.getatt(*name.split(".", 1)) if "." in name else self.ref(name)
-
-            return re.sub(r"\$\{([^}]+)\}", sub, node["Fn::Sub"])
-        return {k: self(v) for k, v in node.items()}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(as_list(policy["Statement"]))
-
-
-def allowed(policy: dict[str, Any], action: str, resource: str, context: dict[str, str] | None = None) -> bool:
-    """IAM's answer for one request against one identity policy (Allow/Deny, StringLike only)."""
-    context = context or {}
-
-    def matches(st: dict[str, Any]) -> bool:
-        if not any(fnmatch.fnmatchcase(action, a) for a in as_list(st["Action"])):
-            return False
-        if not any(fnmatch.fnmatchcase(resource, r) for r in as_list(st["Resource"])):
-            return False
-        for operator, conditions in st.get("Condition", {}).items():
-            assert operator == "StringLike", f"evaluator does not know {operator}"
-            for key, patterns in conditions.items():
-                if key not in context or not any(fnmatch.fnmatchcase(context[key], p) for p in as_list(patterns)):
-                    return False
-        return True
-
-    hits = [st for st in statements(policy) if matches(st)]
-    return any(st["Effect"] == "Allow" for st in hits) and not any(st["Effect"] == "Deny" for st in hits)
-
-
-def function_roles(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """{function logical id: its role's resolved policy document}."""
-    resolve = Resolver(sam, {"Stage": STAGE})
-    roles = {}
-    for logical, res in sam["Resources"].items():
-        if res.get("Type") != "AWS::Serverless::Function":
-            continue
-        role_id = res["Properties"]["Role"]["Fn::GetAtt"][0]
-        policies = sam["Resources"][role_id]["Properties"]["Policies"]
-        assert len(policies) == 1
-        roles[logical] = resolve(policies[0]["PolicyDocument"])
-    return roles
-
-
-def policy_file(function: str) -> dict[str, Any]:
-    config = json.loads((CHALICE_DIR / "config.json").read_text())
-    name = config["stages"][STAGE]["lambda_functions"][function]["iam_policy_file"]
-    return dict(json.loads((CHALICE_DIR / name).read_text()))
-
-
-def table_arn(logical: str) -> str:
-    return fake_arn(logical, {"Type": "AWS::DynamoDB::Table"})
+def sam() -> dict[str, Any]:
+    return packaged()
 
 
 # --- per-function roles ------------------------------------------------------------------
@@ -281,6 +142,12 @@ def test_sweeper_erases_through_the_retention_index(sam: dict[str, Any]) -> None
         assert allowed(policy, "dynamodb:DeleteItem", table_arn(table))
         assert not allowed(policy, "dynamodb:Query", f"{table_arn(table)}/index/by_email")
     assert not allowed(policy, "dynamodb:GetItem", table_arn("SuppressionTable"))
+    # An erasure's transaction puts a login-deletion marker, and may put nothing else.
+    customers = table_arn("CustomersTable")
+    marker = {"dynamodb:LeadingKeys": retention.LOGIN_DELETIONS}
+    assert allowed(policy, "dynamodb:PutItem", customers, marker)
+    assert not allowed(policy, "dynamodb:PutItem", customers, {"dynamodb:LeadingKeys": "CUSTOMER#c1"})
+    assert not allowed(policy, "dynamodb:PutItem", table_arn("ProspectsTable"), marker)
     assert allowed(policy, "cognito-idp:AdminDeleteUser", fake_arn("UserPool", {"Type": "AWS::Cognito::UserPool"}))
     assert not allowed(policy, "cognito-idp:AdminCreateUser", fake_arn("UserPool", {"Type": "AWS::Cognito::UserPool"}))
 

@@ -50,7 +50,12 @@ def retention_sweeper(event: CloudWatchEvent) -> dict[str, Any]:
     dry_run = options.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise ValueError("dry_run must be true or false")
-    return retention.sweep(as_of, dry_run=dry_run, trigger="schedule" if scheduled_at else "manual")
+    summary = retention.sweep(as_of, dry_run=dry_run, trigger="schedule" if scheduled_at else "manual")
+    if summary["failed_rules"]:
+        # The summary is written and the other rules ran; failing the invocation is what
+        # alarms (the function's Errors alarm) and lets Lambda retry the run.
+        raise retention.SweepIncomplete(summary["run_id"], summary["failed_rules"])
+    return summary
 
 
 cast(EventSourceHandler, retention_sweeper).event_class = SweepEvent

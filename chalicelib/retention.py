@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -407,6 +407,25 @@ class RuleCount:
     changed: int = 0
     record_ids: list[str] = field(default_factory=list)
 
+    def summary(self, *, dry_run: bool) -> dict[str, Any]:
+        counts: dict[str, Any] = {"due": self.due, "done": self.done, "held": self.held, "changed": self.changed}
+        if dry_run:
+            counts["record_ids"] = self.record_ids
+        return counts
+
+
+class SweepIncomplete(Exception):
+    """Some rules failed in a run whose summary is written: the invocation fails so it alarms."""
+
+    def __init__(self, run_id: str, failed: Iterable[str]):
+        # Rule names and the run id only: the summary in the audit trail has the error codes.
+        self.run_id = run_id
+        self.failed = sorted(failed)
+        super().__init__(f"retention run {run_id}: rules failed: {', '.join(self.failed)}")
+
+
+LOGIN_DELETIONS_STEP = "login_deletions"  # the run's first step, reported like a rule when it fails
+
 
 def record_id(register: str, item: dict[str, Any]) -> str:
     """The record's id as the audit trail and the DPO name it."""
@@ -438,6 +457,54 @@ def apply(rule: SweepRule, item: dict[str, Any], as_of: date, reads: ReadCounter
 Transition = Callable[[SweepRule, dict[str, Any], date, ReadCounter], Access]
 
 
+def failure_code(exc: Exception) -> str:
+    """What failed, without the exception's text (which may quote a key or a value)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
+    return type(exc).__name__
+
+
+@dataclass
+class SweepRun:
+    """One run's fixed parameters and its shared read counter."""
+
+    run_id: str
+    as_of: date
+    dry_run: bool
+    transition: Transition
+    page_size: int
+    reads: ReadCounter = field(default_factory=ReadCounter)
+
+
+def sweep_rule(run: SweepRun, rule: SweepRule, count: RuleCount) -> None:
+    """Apply one rule to its due records, counting into `count`; errors propagate to the caller."""
+    accesses: list[Access] = []
+    try:
+        for item in due_items(rule, run.as_of, run.reads, run.page_size):
+            count.due += 1
+            if "legal_hold" in item:
+                count.held += 1
+                continue
+            if run.dry_run:
+                if len(count.record_ids) < 100:
+                    count.record_ids.append(record_id(rule.register.key, item))
+                continue
+            try:
+                accesses.append(run.transition(rule, item, run.as_of, run.reads))
+                count.done += 1
+            except RecordHeld:
+                count.held += 1
+            except Conflict:
+                count.changed += 1
+            if len(accesses) >= 25:
+                audit.record(SWEEPER, accesses, run.run_id)
+                accesses = []
+    finally:
+        # Also when the rule fails or the run dies mid-rule: the records it already changed
+        # are not found again by the next run, so their audit events must be written now.
+        audit.record(SWEEPER, accesses, run.run_id)
+
+
 def sweep(
     as_of: date,
     *,
@@ -449,61 +516,47 @@ def sweep(
     """Apply every sweep rule to the records due on `as_of`; write and return the summary.
 
     `dry_run` reads and counts only. `transition` is the per-record step (tests inject a
-    failing one to kill a run half-way).
+    failing one). A rule that fails (throttling past the retry budget, a denied call …)
+    stops only itself: the other rules still run, and the summary's `failed_rules` maps
+    each failed rule (or the `login_deletions` step) to its error code, for the handler
+    to alarm on.
     """
-    run_id = uuid.uuid4().hex
+    run = SweepRun(uuid.uuid4().hex, as_of, dry_run, transition, page_size)
     started = clock.iso()
-    reads = ReadCounter()
+    failed: dict[str, str] = {}
+    logins_finished = 0
+    if not dry_run:
+        # Erasures whose login deletion a killed run left undone are finished first.
+        try:
+            logins_finished = finish_login_deletions(run.reads)
+        except Exception as exc:  # one step's failure must not stop the rules
+            failed[LOGIN_DELETIONS_STEP] = failure_code(exc)
     counts: dict[str, RuleCount] = {}
-    # Erasures whose login deletion a killed run left undone are finished first.
-    logins_finished = 0 if dry_run else finish_login_deletions(reads)
     for rule in sweep_rules():
         count = counts.setdefault(rule.name, RuleCount())
-        accesses: list[Access] = []
         try:
-            for item in due_items(rule, as_of, reads, page_size):
-                count.due += 1
-                if "legal_hold" in item:
-                    count.held += 1
-                    continue
-                if dry_run:
-                    if len(count.record_ids) < 100:
-                        count.record_ids.append(record_id(rule.register.key, item))
-                    continue
-                try:
-                    accesses.append(transition(rule, item, as_of, reads))
-                    count.done += 1
-                except RecordHeld:
-                    count.held += 1
-                except Conflict:
-                    count.changed += 1
-                if len(accesses) >= 25:
-                    audit.record(SWEEPER, accesses, run_id)
-                    accesses = []
-        finally:
-            # Also when the run dies mid-rule: the records it already changed are not found
-            # again by the next run, so their audit events must be written now.
-            audit.record(SWEEPER, accesses, run_id)
+            sweep_rule(run, rule, count)
+        except Exception as exc:  # one rule's failure must not stop the others
+            failed[rule.name] = failure_code(exc)
+    for name, code in failed.items():
+        logger.error("retention rule failed", extra={"run_id": run.run_id, "rule": name, "error": code})
     summary: dict[str, Any] = {
-        "run_id": run_id,
+        "run_id": run.run_id,
         "as_of": as_of.isoformat(),
         "dry_run": dry_run,
         "trigger": trigger,
         "started_at": started,
         "finished_at": clock.iso(),
-        "items_read": reads.items,
+        "items_read": run.reads.items,
         "logins_finished": logins_finished,
-        "rules": {
-            name: {"due": c.due, "done": c.done, "held": c.held, "changed": c.changed}
-            | ({"record_ids": c.record_ids} if dry_run else {})
-            for name, c in counts.items()
-        },
+        "rules": {name: c.summary(dry_run=dry_run) for name, c in counts.items()},
+        "failed_rules": failed,
         AUDIT_RULE: {"mechanism": "ttl", "after_months": AUDIT_RETENTION.months},
     }
     write_summary(summary)
     logger.info(
         "retention sweep finished",
-        extra={"run_id": run_id, "as_of": as_of.isoformat(), "dry_run": dry_run, "items_read": reads.items},
+        extra={"run_id": run.run_id, "as_of": as_of.isoformat(), "dry_run": dry_run, "items_read": run.reads.items},
     )
     return summary
 

@@ -40,6 +40,10 @@ from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 from moto.core.models import botocore_stubber
 
 
+class LambdaKilled(BaseException):
+    """The runtime stopping the function (timeout, out of memory): no `except Exception` sees it."""
+
+
 @dataclass(frozen=True)
 class Fault:
     """One kind of failure: an error code with its HTTP status, or a dropped connection."""

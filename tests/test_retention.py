@@ -12,6 +12,7 @@ from chalicelib import accounts, auth, clock, customers, retention, store
 from chalicelib.errors import ValidationFailed
 from chalicelib.events import retention_sweeper
 from tests.conftest import PASSWORD, Stack, Tokens, call
+from tests.faults import LambdaKilled
 
 
 def utc(*args: int) -> datetime:
@@ -145,10 +146,10 @@ def test_run_killed_between_erasure_and_login_deletion_is_finished(
         customers.end_contract(item["customer_id"], date(2024, 1, 15))
 
     def dies(username: str) -> None:
-        raise RuntimeError("killed")
+        raise LambdaKilled()
 
     monkeypatch.setattr(accounts, "delete_login", dies)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(LambdaKilled):
         retention.sweep(date(2026, 1, 1))
     assert profile(item["customer_id"])["status"] == "erased"
     assert login_exists(stack, "maija1")  # the step the killed run did not reach
@@ -318,11 +319,11 @@ def test_run_killed_half_way_is_finished_by_the_next_run(stack: Stack) -> None:
 
     def dies_after_four(rule: Any, record: dict[str, Any], as_of: date, reads: Any) -> Any:
         if calls["n"] == 4:
-            raise RuntimeError("Lambda timed out")
+            raise LambdaKilled()
         calls["n"] += 1
         return retention.apply(rule, record, as_of, reads)
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(LambdaKilled):
         retention.sweep(date(2026, 6, 1), transition=dies_after_four, page_size=3)
     remaining = [o for o in orders if exists(store.customers(), o["pk"], o["sk"])]
     assert len(remaining) == 6
@@ -406,3 +407,28 @@ def test_rules_enforced_by_an_event_elsewhere_are_not_swept(stack: Stack) -> Non
     run = retention.sweep(date(2026, 1, 1))
     assert not {"prospect_refresh", "end_user_removed", "customer_objection", "prospect_objection"} & set(run["rules"])
     assert {"customer_grace", "end_user_reseller_ended", "prospect_unverified"} <= set(run["rules"])
+
+
+def test_a_failing_rule_stops_alone_is_summarised_and_fails_the_invocation(
+    stack: Stack, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with clock.frozen(utc(2019, 3, 1, 9)):
+        item = new_customer(login=False)
+        order = customers.add_order(
+            item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
+        )
+        customers.end_contract(item["customer_id"], date(2019, 3, 15))
+
+    def denied(*args: Any, **kwargs: Any) -> Any:
+        raise botocore.exceptions.ClientError({"Error": {"Code": "AccessDeniedException"}}, "TransactWriteItems")
+
+    monkeypatch.setattr(retention, "erase_customer_contact", denied)
+    with pytest.raises(retention.SweepIncomplete) as failed:
+        client.lambda_.invoke("retention_sweeper", {"as_of": "2026-06-01"})
+    assert failed.value.failed == ["customer_grace"]
+    # The other rules ran: the 2019 order's bookkeeping period is over, so it is gone.
+    assert not exists(store.customers(), order["pk"], order["sk"])
+    (summary,) = [r["summary"] for r in retention.last_runs(10, None)["items"]]
+    assert summary["failed_rules"] == {"customer_grace": "AccessDeniedException"}
+    assert summary["rules"]["order_bookkeeping"]["done"] == 1
+    assert profile(item["customer_id"])["status"] != "erased"

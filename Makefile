@@ -16,9 +16,9 @@ venv: $(STAMP)
 run: $(STAMP)  ## the local stack: emulated AWS, the API and the import/sweep worker
 	$(PY) -m devstack
 
-test: lint typecheck unit package cfn-lint checkov  ## everything CI checks
+test: lint typecheck package unit cfn-lint checkov  ## everything CI checks
 
-unit: $(STAMP)
+unit: package  ## the suite checks every AWS call against the packaged roles (dist/sam.json)
 	$(PY) -m pytest -q -n 2 tests
 
 lint: $(STAMP)

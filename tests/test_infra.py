@@ -20,6 +20,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.config import EU_EEA_REGIONS
+from chalicelib.imports.runs import RUN_RECORD_DAYS
 from devstack import provision
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -408,6 +409,17 @@ def test_upload_bucket_logs_access_to_a_separate_bucket(sam: dict[str, Any]) -> 
         if s["Effect"] == "Allow"
     ]
     assert grant["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+
+
+def test_access_logs_are_kept_no_longer_than_the_runs_they_describe(sam: dict[str, Any]) -> None:
+    """The upload bucket's access logs name partners' files (object keys): they expire with the
+    import-run records and reports that name the same files, not later."""
+    (rule,) = sam["Resources"]["AccessLogBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and "Prefix" not in rule
+    assert rule["ExpirationInDays"] <= RUN_RECORD_DAYS
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] <= 1
+    reports = {r["Id"]: r for r in sam["Resources"]["UploadBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rule["ExpirationInDays"] <= reports["reports"]["ExpirationInDays"]
 
 
 # --- partner roles -------------------------------------------------------------------------

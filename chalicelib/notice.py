@@ -11,7 +11,7 @@ import html
 from typing import Any
 
 from chalicelib.config import EU_EEA_REGIONS, settings
-from chalicelib.registers import AUDIT_RETENTION, CONTROLLER, REGISTERS, Register, Text
+from chalicelib.registers import AUDIT_RETENTION, BACKUP_RETENTION, CONTROLLER, REGISTERS, Register, Text
 
 LANGS = ("fi", "en")
 
@@ -30,6 +30,14 @@ _AUDIT = Text(
     "Henkilötietojen käsittelystä kirjataan lokitapahtuma (kuka, milloin, mitkä kentät, ei arvoja).",
     "Every access to personal data is logged (who, when, which fields; never the values).",
 )
+_BACKUPS = Text(
+    "Rekistereistä otetaan jatkuvaa varmuuskopiota vikojen varalta. Poistettu tieto säilyy salatuissa "
+    "varmuuskopioissa enintään {period} poistamisesta, minkä jälkeen se poistuu niistäkin. "
+    "Varmuuskopioita käytetään vain rekisterin palauttamiseen vikatilanteessa.",
+    "The registers are backed up continuously against failures. Erased data remains in the encrypted "
+    "backups for at most {period} after its erasure, then it is gone from them too. The backups are used "
+    "only to restore a register after a failure.",
+)
 _LABELS = {
     "controller": Text("Rekisterinpitäjä", "Controller"),
     "purpose": Text("Käyttötarkoitus", "Purpose"),
@@ -41,6 +49,7 @@ _LABELS = {
     "security": Text("Suojauksen periaatteet", "Security principles"),
     "transfers": Text("Siirrot EU:n/ETA:n ulkopuolelle", "Transfers outside the EU/EEA"),
     "audit": Text("Lokitiedot", "Audit log"),
+    "backups": Text("Varmuuskopiot", "Backups"),
     "rights": Text("Oikeutesi", "Your rights"),
 }
 
@@ -88,6 +97,10 @@ def notice(lang: str = "fi") -> dict[str, Any]:
         },
         "registers": [_register(r, lang) for r in REGISTERS],
         "audit": {"text": _AUDIT.get(lang), "retention": AUDIT_RETENTION.text.get(lang)},
+        "backups": {
+            "text": _BACKUPS.get(lang).format(period=BACKUP_RETENTION.text.get(lang)),
+            "retention": BACKUP_RETENTION.text.get(lang),
+        },
         "rights": _RIGHTS.get(lang).format(email=CONTROLLER.contact_email),
         "labels": {k: v.get(lang) for k, v in _LABELS.items()},
     }
@@ -129,6 +142,7 @@ def render_html(doc: dict[str, Any]) -> str:
             out.append(f"<h3>{e(label[key])}</h3><p>{e(reg[key])}</p>")
         out.append("</section>")
     out.append(f"<h2>{e(label['audit'])}</h2><p>{e(doc['audit']['text'])} ({e(doc['audit']['retention'])})</p>")
+    out.append(f"<h2>{e(label['backups'])}</h2><p>{e(doc['backups']['text'])}</p>")
     out.append(f"<h2>{e(label['rights'])}</h2><p>{e(doc['rights'])}</p>")
     out.append("</body></html>")
     return "\n".join(out)
@@ -170,7 +184,10 @@ def records_of_processing() -> dict[str, Any]:
                 "security_measures": [
                     reg.security.en,
                     f"Data stored only in AWS region {region} (EU/EEA allow-list: {', '.join(EU_EEA_REGIONS)}).",
-                    "Encryption at rest (DynamoDB SSE, S3 SSE) and TLS in transit.",
+                    "Encryption at rest with the controller's own KMS keys (tables, upload bucket, queues, "
+                    "secrets, logs), each usable only by the functions that need it; TLS in transit.",
+                    f"Point-in-time backups of the tables, kept {BACKUP_RETENTION.text.en}: "
+                    "erased data leaves the backups within that time.",
                     "Named accounts in a Cognito user pool; MFA in production; role-based route policy.",
                     "Audit trail of every access by field name; objections kept only as keyed (HMAC) hashes.",
                     "Retention enforced by a nightly sweep from these definitions; legal holds by the DPO.",

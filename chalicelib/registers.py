@@ -457,6 +457,9 @@ CONTROLLER = Controller(name="Wauranoja Oy", trade_name="Kuntotimpurit", contact
 AUDIT_RETENTION = Period(months=36)
 # A partner's raw upload is deleted once imported; the lifecycle rule is a backstop.
 RAW_UPLOAD_BACKSTOP = Period(days=7)
+# The tables' point-in-time recovery window (RecoveryPeriodInDays in infra/resources.json): data
+# erased from a register stays in these encrypted backups this long, then is gone from them too.
+BACKUP_RETENTION = Period(days=35)
 
 
 def register(key: str) -> Register:

@@ -23,12 +23,42 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
     return {name: res for name, res in template["Resources"].items() if res.get("Type") == kind}
 
 
+def key_arn(keys: dict[str, str], reference: dict[str, Any]) -> str:
+    """The emulated key's ARN for a template reference to it (`Fn::GetAtt [Key, Arn]` or `Ref`)."""
+    logical = reference["Fn::GetAtt"][0] if "Fn::GetAtt" in reference else reference["Ref"]
+    return keys[logical]
+
+
+def create_keys(kms: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The template's customer-managed keys (rotation on) and their aliases; returns {logical id: key ARN}.
+
+    The key policies are not copied: moto does not enforce them (tests/test_infra.py checks them).
+    """
+    template = template or load_template()
+    keys: dict[str, str] = {}
+    for logical, res in resources_of(template, "AWS::KMS::Key").items():
+        props = res["Properties"]
+        meta = kms.create_key(Description=props["Description"], Tags=[{"TagKey": "ilopiste:key", "TagValue": logical}])
+        key_id = meta["KeyMetadata"]["KeyId"]
+        if props.get("EnableKeyRotation"):
+            kms.enable_key_rotation(KeyId=key_id)
+        keys[logical] = meta["KeyMetadata"]["Arn"]
+    for res in resources_of(template, "AWS::KMS::Alias").values():
+        props = res["Properties"]
+        name = props["AliasName"]["Fn::Sub"].replace("ilopiste-${Stage}", prefix)
+        kms.create_alias(AliasName=name, TargetKeyId=key_arn(keys, props["TargetKeyId"]))
+    return keys
+
+
 def table_name(prefix: str, resource: dict[str, Any]) -> str:
     return f"{prefix}-{resource['Metadata']['ilopiste:table']}"
 
 
-def create_tables(dynamodb: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
-    """Create every table of the template; returns {logical table key: table name}."""
+def create_tables(
+    dynamodb: Any, prefix: str, template: dict[str, Any] | None = None, keys: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Create every table of the template, encrypted with its key from `keys` ({logical id: ARN}) when
+    given; returns {logical table key: table name}."""
     template = template or load_template()
     names: dict[str, str] = {}
     for res in resources_of(template, "AWS::DynamoDB::Table").values():
@@ -42,8 +72,11 @@ def create_tables(dynamodb: Any, prefix: str, template: dict[str, Any] | None = 
         }
         if "GlobalSecondaryIndexes" in props:
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        if props.get("SSESpecification", {}).get("SSEEnabled"):
+        sse = props.get("SSESpecification", {})
+        if sse.get("SSEEnabled"):
             kwargs["SSESpecification"] = {"Enabled": True}
+            if keys is not None and "KMSMasterKeyId" in sse:
+                kwargs["SSESpecification"] |= {"SSEType": "KMS", "KMSMasterKeyId": key_arn(keys, sse["KMSMasterKeyId"])}
         if props.get("DeletionProtectionEnabled"):
             kwargs["DeletionProtectionEnabled"] = True
         dynamodb.create_table(**kwargs)
@@ -54,15 +87,33 @@ def create_tables(dynamodb: Any, prefix: str, template: dict[str, Any] | None = 
 
 
 def create_upload_path(
-    s3: Any, sqs: Any, bucket: str, region: str, template: dict[str, Any] | None = None
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    region: str,
+    template: dict[str, Any] | None = None,
+    keys: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Bucket (encryption, lifecycle, versioning) → notification → import queue with its DLQ."""
+    """Bucket (encryption, lifecycle, versioning) → notification → import queue with its DLQ.
+
+    With `keys` ({logical id: ARN}) the bucket and the queues use the template's customer-managed
+    keys (SSE-KMS); without, the bucket falls back to SSE-S3 and the queues to SSE-SQS.
+    """
     template = template or load_template()
     queue_props = template["Resources"]["ImportQueue"]["Properties"]
     dlq_props = template["Resources"]["ImportDeadLetterQueue"]["Properties"]
+
+    def queue_encryption(props: dict[str, Any]) -> dict[str, str]:
+        if keys is None or "KmsMasterKeyId" not in props:
+            return {"SqsManagedSseEnabled": "true"}
+        return {
+            "KmsMasterKeyId": key_arn(keys, props["KmsMasterKeyId"]),
+            "KmsDataKeyReusePeriodSeconds": str(props["KmsDataKeyReusePeriodSeconds"]),
+        }
+
     dlq_url = sqs.create_queue(
         QueueName=f"{bucket}-imports-dlq",
-        Attributes={"MessageRetentionPeriod": str(dlq_props["MessageRetentionPeriod"])},
+        Attributes={"MessageRetentionPeriod": str(dlq_props["MessageRetentionPeriod"]), **queue_encryption(dlq_props)},
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = queue_props["RedrivePolicy"]
@@ -70,6 +121,7 @@ def create_upload_path(
         QueueName=f"{bucket}-imports",
         Attributes={
             "VisibilityTimeout": str(queue_props["VisibilityTimeout"]),
+            **queue_encryption(queue_props),
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(redrive["maxReceiveCount"])}
             ),
@@ -78,11 +130,26 @@ def create_upload_path(
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     bucket_props = template["Resources"]["UploadBucket"]["Properties"]
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+
+    def default_encryption(rule: dict[str, Any]) -> dict[str, Any]:
+        default = rule["ServerSideEncryptionByDefault"]
+        if default["SSEAlgorithm"] != "aws:kms":
+            return {"ApplyServerSideEncryptionByDefault": default}
+        if keys is None:
+            return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        return {
+            "ApplyServerSideEncryptionByDefault": {
+                "SSEAlgorithm": "aws:kms",
+                "KMSMasterKeyID": key_arn(keys, default["KMSMasterKeyID"]),
+            },
+            "BucketKeyEnabled": rule["BucketKeyEnabled"],
+        }
+
     s3.put_bucket_encryption(
         Bucket=bucket,
         ServerSideEncryptionConfiguration={
             "Rules": [
-                {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+                default_encryption(rule)
                 for rule in bucket_props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
             ]
         },
@@ -160,12 +227,22 @@ def create_user_pool(cognito: Any, name: str, template: dict[str, Any] | None = 
     return {"user_pool_id": pool_id, "user_pool_client_id": client_id}
 
 
-def create_secrets(secretsmanager: Any, prefix: str) -> dict[str, str]:
-    """The template's generated secrets, with fresh random values."""
+SECRETS = {"pseudonym_key_secret": "PseudonymKeySecret", "unsubscribe_secret": "UnsubscribeTokenSecret"}
+
+
+def create_secrets(
+    secretsmanager: Any, prefix: str, template: dict[str, Any] | None = None, keys: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The template's generated secrets, with fresh random values, under their key from `keys` when given."""
+    template = template or load_template()
     names = {}
-    for key in ("pseudonym_key_secret", "unsubscribe_secret"):
+    for key, logical in SECRETS.items():
         name = f"{prefix}/{key}"
-        secretsmanager.create_secret(Name=name, SecretString=secrets.token_urlsafe(48))
+        kwargs: dict[str, Any] = {"Name": name, "SecretString": secrets.token_urlsafe(48)}
+        kms_key = template["Resources"][logical]["Properties"].get("KmsKeyId")
+        if keys is not None and kms_key is not None:
+            kwargs["KmsKeyId"] = key_arn(keys, kms_key)
+        secretsmanager.create_secret(**kwargs)
         names[key] = name
     return names
 
@@ -177,11 +254,12 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
         return session.client(service, region_name=region, endpoint_url=endpoint_url)
 
     template = load_template()
-    tables = create_tables(client("dynamodb"), prefix, template)
-    upload = create_upload_path(client("s3"), client("sqs"), f"{prefix}-uploads", region, template)
+    keys = create_keys(client("kms"), prefix, template)
+    tables = create_tables(client("dynamodb"), prefix, template, keys)
+    upload = create_upload_path(client("s3"), client("sqs"), f"{prefix}-uploads", region, template, keys)
     pool = create_user_pool(client("cognito-idp"), prefix, template)
-    secret_names = create_secrets(client("secretsmanager"), prefix)
-    return {"region": region, "tables": tables, **upload, **pool, **secret_names}
+    secret_names = create_secrets(client("secretsmanager"), prefix, template, keys)
+    return {"region": region, "tables": tables, "kms_keys": keys, **upload, **pool, **secret_names}
 
 
 def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, str]:

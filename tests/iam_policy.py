@@ -81,7 +81,8 @@ def _condition_holds(operator: str, key: str, expected: Any, context: Mapping[st
     return not hit if negated else hit
 
 
-def _conditions_hold(statement: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+def conditions_hold(statement: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+    """A statement's Condition block against the request context (also for key policies)."""
     return all(
         _condition_holds(operator, key, expected, context)
         for operator, conditions in statement.get("Condition", {}).items()
@@ -100,7 +101,7 @@ def decide(policy: Mapping[str, Any], action: str, resource: str, context: Mappi
             continue
         if not _element_matches(statement, "Resource", resource, ignore_case=False):
             continue
-        if not _conditions_hold(statement, context):
+        if not conditions_hold(statement, context):
             continue
         if statement["Effect"] == "Deny":
             return DENY

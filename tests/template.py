@@ -75,6 +75,8 @@ def fake_arn(logical: str, resource: dict[str, Any]) -> str:
         return base.format("cognito-idp") + "userpool/eu-north-1_Pool"
     if kind == "AWS::SecretsManager::Secret":
         return base.format("secretsmanager") + f"secret:{logical}-AbCdEf"
+    if kind == "AWS::KMS::Key":
+        return base.format("kms") + f"key/{logical}"
     return base.format("other") + logical
 
 

@@ -17,8 +17,9 @@ from moto import mock_aws
 
 from chalicelib import retention
 from chalicelib.config import EU_EEA_REGIONS
+from chalicelib.imports.runs import RUN_RECORD_DAYS
 from devstack import provision
-from tests.iam_policy import allowed, as_list
+from tests.iam_policy import allowed, as_list, conditions_hold, glob_match
 from tests.template import (
     ACCOUNT,
     CHALICE_DIR,
@@ -254,7 +255,22 @@ def test_upload_bucket_logs_access_to_a_separate_bucket(sam: dict[str, Any]) -> 
     assert grant["Principal"] == {"Service": "logging.s3.amazonaws.com"}
 
 
+def test_access_logs_are_kept_no_longer_than_the_runs_they_describe(sam: dict[str, Any]) -> None:
+    """The upload bucket's access logs name partners' files (object keys): they expire with the
+    import-run records and reports that name the same files, not later."""
+    (rule,) = sam["Resources"]["AccessLogBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and "Prefix" not in rule
+    assert rule["ExpirationInDays"] <= RUN_RECORD_DAYS
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] <= 1
+    reports = {r["Id"]: r for r in sam["Resources"]["UploadBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rule["ExpirationInDays"] <= reports["reports"]["ExpirationInDays"]
+
+
 # --- partner roles -------------------------------------------------------------------------
+
+
+# The UploadKeyArn parameter a partner stack gets (the main stack's UploadsKeyArn output).
+PARTNER_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 
 
 @pytest.fixture(scope="module")
@@ -263,6 +279,7 @@ def partner_policy() -> dict[str, Any]:
     params = {
         "PartnerId": "acme",
         "UploadBucketName": "ilopiste-prod-uploads-123456789012",
+        "UploadKeyArn": PARTNER_KEY,
         "TrustedPrincipalArn": "arn:aws:iam::210987654321:root",
         "ExternalId": "x" * 16,
     }
@@ -321,3 +338,332 @@ def test_devstack_creates_every_table_the_template_declares() -> None:
             if "TimeToLiveSpecification" in props:
                 ttl = dynamodb.describe_time_to_live(TableName=table["TableName"])["TimeToLiveDescription"]
                 assert ttl["AttributeName"] == props["TimeToLiveSpecification"]["AttributeName"]
+
+
+# --- customer-managed keys -------------------------------------------------------------------
+
+ACCOUNT_ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+SERVICE_OF = {
+    "AWS::DynamoDB::Table": "dynamodb",
+    "AWS::S3::Bucket": "s3",
+    "AWS::SQS::Queue": "sqs",
+    "AWS::SecretsManager::Secret": "secretsmanager",
+}
+# What each function needs a key for: reading (Decrypt) always, writing (GenerateDataKey) where it writes.
+KEY_USE = ("kms:Decrypt", "kms:GenerateDataKey")
+
+
+def key_of(resource: dict[str, Any]) -> Any:
+    """The template reference to the KMS key a data resource names, or None."""
+    props = resource["Properties"]
+    kind = resource["Type"]
+    if kind == "AWS::DynamoDB::Table":
+        sse = props.get("SSESpecification", {})
+        return sse.get("KMSMasterKeyId") if sse.get("SSEType") == "KMS" else None
+    if kind == "AWS::S3::Bucket":
+        (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        default = rule["ServerSideEncryptionByDefault"]
+        return default.get("KMSMasterKeyID") if default["SSEAlgorithm"] == "aws:kms" else None
+    if kind == "AWS::SQS::Queue":
+        return props.get("KmsMasterKeyId")
+    return props.get("KmsKeyId")  # secrets, log groups
+
+
+def personal_data_resources(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every resource that holds personal data: the tables, the upload bucket, the import queues,
+    the keyrings and the functions' log groups."""
+    res = sam["Resources"]
+    names = [
+        *DATA_TABLES,
+        "UploadBucket",
+        "ImportQueue",
+        "ImportDeadLetterQueue",
+        "PseudonymKeySecret",
+        "UnsubscribeTokenSecret",
+        *(k for k, v in res.items() if v.get("Type") == "AWS::Logs::LogGroup"),
+    ]
+    return {name: res[name] for name in names}
+
+
+def role_arns(sam: dict[str, Any]) -> dict[str, str]:
+    """{function logical id: the ARN its role gets (path from the template, generated name)}."""
+    resolve = Resolver(sam, {"Stage": STAGE})
+    arns = {}
+    for logical, res in sam["Resources"].items():
+        if res.get("Type") == "AWS::Serverless::Function":
+            role_id = res["Properties"]["Role"]["Fn::GetAtt"][0]
+            path = resolve(sam["Resources"][role_id]["Properties"]["Path"])
+            arns[logical] = f"arn:aws:iam::{ACCOUNT}:role{path}ilopiste-{STAGE}-{role_id}-AbC123"
+    return arns
+
+
+def key_allows(
+    key_policy: dict[str, Any],
+    key_arn: str,
+    principal: dict[str, str],
+    action: str,
+    context: dict[str, str],
+    identity_policy: dict[str, Any] | None = None,
+) -> bool:
+    """KMS's answer for one request: the key policy decides; a statement naming the account root
+    delegates to IAM, so it counts only if the caller's own policy allows the call too."""
+
+    def names(st: dict[str, Any]) -> str | None:
+        """'direct' if the statement names this principal, 'account' if it delegates to IAM."""
+        named = st["Principal"]
+        if "Service" in principal:
+            return "direct" if named.get("Service") == principal["Service"] else None
+        if named.get("AWS") == principal["AWS"]:
+            return "direct"
+        if named.get("AWS") == ACCOUNT_ROOT and f":{ACCOUNT}:" in principal["AWS"]:
+            return "account"
+        return None
+
+    allow = False
+    for st in statements(key_policy):
+        how = names(st)
+        if how is None or not any(glob_match(a, action, ignore_case=True) for a in as_list(st["Action"])):
+            continue
+        if not conditions_hold(st, context):
+            continue
+        if st["Effect"] == "Deny":
+            return False
+        if how == "direct" or (identity_policy is not None and allowed(identity_policy, action, key_arn, context)):
+            allow = True
+    return allow
+
+
+@pytest.fixture(scope="module")
+def keys(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{key logical id: its resolved key policy}."""
+    resolve = Resolver(sam, {"Stage": STAGE})
+    return {
+        logical: resolve(res["Properties"]["KeyPolicy"])
+        for logical, res in sam["Resources"].items()
+        if res.get("Type") == "AWS::KMS::Key"
+    }
+
+
+def key_arn(logical: str) -> str:
+    return fake_arn(logical, {"Type": "AWS::KMS::Key"})
+
+
+def via(service: str, caller: str) -> dict[str, str]:
+    return {
+        "kms:ViaService": f"{service}.{REGION}.amazonaws.com",
+        "kms:CallerAccount": ACCOUNT,
+        "aws:PrincipalArn": caller,
+    }
+
+
+def test_every_personal_data_resource_names_a_customer_managed_key(sam: dict[str, Any]) -> None:
+    res = sam["Resources"]
+    for name, resource in personal_data_resources(sam).items():
+        ref = key_of(resource)
+        assert ref is not None, f"{name} is not encrypted with a customer-managed key"
+        assert set(ref) == {"Fn::GetAtt"} and ref["Fn::GetAtt"][1] == "Arn", name
+        key = res[ref["Fn::GetAtt"][0]]
+        assert key["Type"] == "AWS::KMS::Key", name
+        assert key["Properties"]["EnableKeyRotation"] is True
+        # The key outlives the stack as long as the retained data it protects.
+        assert key["DeletionPolicy"] == "Retain"
+    aliased = {a["Properties"]["TargetKeyId"]["Ref"] for a in res.values() if a.get("Type") == "AWS::KMS::Alias"}
+    assert aliased == {k for k, v in res.items() if v.get("Type") == "AWS::KMS::Key"}
+    # Every function's log group, not only the ones listed today.
+    groups = [v for v in res.values() if v.get("Type") == "AWS::Logs::LogGroup"]
+    assert len(groups) == len([v for v in res.values() if v.get("Type") == "AWS::Serverless::Function"])
+
+
+def test_key_users_are_exactly_the_functions_that_reach_the_data(
+    sam: dict[str, Any], keys: dict[str, dict[str, Any]]
+) -> None:
+    """For every key and every function: the function may use the key through the data's service
+    if and only if its role reaches a resource that key encrypts (a key shared by several stores
+    names the union of their users)."""
+    resolve = Resolver(sam, {"Stage": STAGE})
+    roles = function_roles(sam)
+    callers = role_arns(sam)
+    data = {name: r for name, r in personal_data_resources(sam).items() if r["Type"] != "AWS::Logs::LogGroup"}
+    for key_logical, key_policy in keys.items():
+        encrypted = {name: r for name, r in data.items() if key_of(r)["Fn::GetAtt"][0] == key_logical}
+        services = {SERVICE_OF[r["Type"]] for r in encrypted.values()}
+        for function, policy in roles.items():
+            for service in services:
+                arns = [
+                    resolve({"Fn::GetAtt": [n, "Arn"]})
+                    for n, r in encrypted.items()
+                    if SERVICE_OF[r["Type"]] == service
+                ]
+                reaches = any(
+                    st["Effect"] == "Allow"
+                    and any(a.startswith(f"{service}:") for a in as_list(st["Action"]))
+                    and any(r == arn or r.startswith(f"{arn}/") for r in as_list(st["Resource"]) for arn in arns)
+                    for st in statements(policy)
+                )
+                context = via(service, callers[function])
+                caller = {"AWS": callers[function]}
+                may = key_allows(key_policy, key_arn(key_logical), caller, "kms:Decrypt", context, policy)
+                assert may == reaches, (
+                    f"{function} on {key_logical} via {service}: key use {may}, data access {reaches}"
+                )
+
+
+def test_keys_are_used_only_through_their_service_and_only_by_this_stages_roles(
+    sam: dict[str, Any], keys: dict[str, dict[str, Any]]
+) -> None:
+    roles = function_roles(sam)
+    api = role_arns(sam)["APIHandler"]
+    identity = roles["APIHandler"]
+    customers = keys["CustomersKey"]
+    arn = key_arn("CustomersKey")
+    assert key_allows(customers, arn, {"AWS": api}, "kms:Decrypt", via("dynamodb", api), identity)
+    # Not directly (kms:Decrypt on a stolen ciphertext), not through another service.
+    direct = {"kms:CallerAccount": ACCOUNT, "aws:PrincipalArn": api}
+    assert not key_allows(customers, arn, {"AWS": api}, "kms:Decrypt", direct, identity)
+    assert not key_allows(customers, arn, {"AWS": api}, "kms:Decrypt", via("s3", api), identity)
+    # A role of the dev stage, or one that merely shares the function's name, is not named.
+    for other in (api.replace(f"/{STAGE}/", "/dev/"), f"arn:aws:iam::{ACCOUNT}:role/ilopiste-{STAGE}-api_handler"):
+        everything = {"Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}
+        assert not key_allows(customers, arn, {"AWS": other}, "kms:Decrypt", via("dynamodb", other), everything)
+    # The authorizer touches no personal data store and may use no key at all.
+    authorizer = role_arns(sam)["JwtAuthorizer"]
+    assert not any(a.startswith("kms:") for st in statements(roles["JwtAuthorizer"]) for a in as_list(st["Action"]))
+    for key_policy in keys.values():
+        for service in SERVICE_OF.values():
+            for action in KEY_USE:
+                context = via(service, authorizer)
+                assert not key_allows(key_policy, "*", {"AWS": authorizer}, action, context, roles["JwtAuthorizer"])
+
+
+def test_the_account_administers_keys_but_cannot_read_with_them(keys: dict[str, dict[str, Any]]) -> None:
+    """An administrator whose IAM policy allows kms:* on every key can manage the keys, create
+    DynamoDB's table grants and write new secret values, but decrypts nothing."""
+    admin = f"arn:aws:iam::{ACCOUNT}:role/administrator"
+    everything = {"Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}
+    for logical, key_policy in keys.items():
+        base = {"kms:CallerAccount": ACCOUNT, "aws:PrincipalArn": admin}
+        for action in ("kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion", "kms:DescribeKey"):
+            assert key_allows(key_policy, key_arn(logical), {"AWS": admin}, action, base, everything), (logical, action)
+        for service in (None, *SERVICE_OF.values()):
+            context = base if service is None else via(service, admin)
+            for action in ("kms:Decrypt", "kms:ReEncryptFrom", "kms:Encrypt"):
+                assert not key_allows(key_policy, key_arn(logical), {"AWS": admin}, action, context, everything), (
+                    logical,
+                    service,
+                )
+            # Grants would hand use to anyone; only DynamoDB's own grants for a table are allowed.
+            assert not key_allows(key_policy, key_arn(logical), {"AWS": admin}, "kms:CreateGrant", context, everything)
+        grant = via("dynamodb", admin) | {"kms:GrantIsForAWSResource": "true"}
+        creates_grant = key_allows(key_policy, key_arn(logical), {"AWS": admin}, "kms:CreateGrant", grant, everything)
+        assert creates_grant == (logical in ("CustomersKey", "ProspectsKey", "AuditKey")), logical
+        writes = key_allows(
+            key_policy,
+            key_arn(logical),
+            {"AWS": admin},
+            "kms:GenerateDataKey",
+            via("secretsmanager", admin),
+            everything,
+        )
+        assert writes == (logical == "SecretsKey"), logical
+
+
+def test_logs_key_serves_only_this_stages_function_log_groups(keys: dict[str, dict[str, Any]]) -> None:
+    logs = {"Service": f"logs.{REGION}.amazonaws.com"}
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/ilopiste-{STAGE}-partner_import"
+    context = {"kms:EncryptionContext:aws:logs:arn": group}
+    for action in ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"):
+        assert key_allows(keys["LogsKey"], key_arn("LogsKey"), logs, action, context)
+    for other in (group.replace(f"-{STAGE}-", "-dev-"), f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/x"):
+        assert not key_allows(
+            keys["LogsKey"], key_arn("LogsKey"), logs, "kms:Decrypt", {"kms:EncryptionContext:aws:logs:arn": other}
+        )
+    assert not key_allows(keys["LogsKey"], key_arn("LogsKey"), logs, "kms:Decrypt", {})
+    for logical, key_policy in keys.items():
+        if logical != "LogsKey":
+            assert not key_allows(key_policy, key_arn(logical), logs, "kms:Decrypt", context), logical
+
+
+def test_only_the_upload_bucket_may_notify_through_the_queue_key(keys: dict[str, dict[str, Any]]) -> None:
+    s3 = {"Service": "s3.amazonaws.com"}
+    ours = {"aws:SourceArn": f"arn:aws:s3:::ilopiste-{STAGE}-uploads-{ACCOUNT}", "aws:SourceAccount": ACCOUNT}
+    for action in KEY_USE:
+        assert key_allows(keys["ImportQueueKey"], key_arn("ImportQueueKey"), s3, action, ours)
+    foreign = {"aws:SourceArn": "arn:aws:s3:::someone-elses-bucket", "aws:SourceAccount": "210987654321"}
+    assert not key_allows(keys["ImportQueueKey"], key_arn("ImportQueueKey"), s3, "kms:GenerateDataKey", foreign)
+    assert not key_allows(keys["UploadsKey"], key_arn("UploadsKey"), s3, "kms:GenerateDataKey", ours)
+
+
+def test_upload_bucket_refuses_objects_under_another_key(sam: dict[str, Any]) -> None:
+    resolve = Resolver(sam, {"Stage": STAGE})
+    policy = resolve(sam["Resources"]["UploadBucketPolicy"]["Properties"]["PolicyDocument"])
+    denies = {"Statement": [{**st, "Effect": "Allow"} for st in statements(policy) if st["Effect"] == "Deny"]}
+    obj = f"{fake_arn('UploadBucket', {'Type': 'AWS::S3::Bucket'})}/incoming/acme/list.csv"
+    tls = {"aws:SecureTransport": "true"}
+    key = fake_arn("UploadsKey", {"Type": "AWS::KMS::Key"})
+    # No header: the bucket's default (the uploads key) applies. Naming it is fine too.
+    assert not allowed(denies, "s3:PutObject", obj, tls)
+    named = {"s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": key}
+    assert not allowed(denies, "s3:PutObject", obj, tls | named)
+    for header in (
+        {"s3:x-amz-server-side-encryption": "AES256"},
+        named | {"s3:x-amz-server-side-encryption-aws-kms-key-id": key.replace("UploadsKey", "Other")},
+    ):
+        assert allowed(denies, "s3:PutObject", obj, tls | header), header
+
+
+def test_partner_role_uses_the_uploads_key_only_for_its_own_prefixes(
+    keys: dict[str, dict[str, Any]], partner_policy: dict[str, Any]
+) -> None:
+    template = json.loads(PARTNER_TEMPLATE.read_text())
+    path = template["Resources"]["PartnerRole"]["Properties"]["Path"]
+    role = f"arn:aws:iam::{ACCOUNT}:role{path}ilopiste-{STAGE}-partner-acme-PartnerRole-AbC123"
+    bucket = f"arn:aws:s3:::ilopiste-{STAGE}-uploads-{ACCOUNT}"
+
+    def may(action: str, obj: str, caller: str = role) -> bool:
+        context = via("s3", caller) | {"kms:EncryptionContext:aws:s3:arn": f"{bucket}/{obj}"}
+        return key_allows(keys["UploadsKey"], PARTNER_KEY, {"AWS": caller}, action, context, partner_policy)
+
+    assert may("kms:GenerateDataKey", "incoming/acme/list.csv")
+    assert may("kms:Decrypt", "incoming/acme/big-list.csv")  # multipart uploads decrypt their data key
+    assert may("kms:Decrypt", "reports/acme/run-1.json")
+    assert not may("kms:GenerateDataKey", "incoming/other/list.csv")
+    assert not may("kms:Decrypt", "reports/other/run-1.json")
+    assert not may("kms:Decrypt", "work/run-1/chunk-0")
+    # The same policy on a role outside the partner path is not named by the key.
+    assert not may("kms:Decrypt", "reports/acme/run-1.json", f"arn:aws:iam::{ACCOUNT}:role/acme-copy")
+    for logical, key_policy in keys.items():
+        if logical != "UploadsKey":
+            context = via("s3", role) | {"kms:EncryptionContext:aws:s3:arn": f"{bucket}/incoming/acme/x"}
+            assert not key_allows(
+                key_policy, PARTNER_KEY, {"AWS": role}, "kms:GenerateDataKey", context, partner_policy
+            )
+
+
+def test_devstack_encrypts_every_store_with_the_templates_keys() -> None:
+    with mock_aws():
+        session = boto3.session.Session()
+        stack = provision.provision(session, "kms-test", REGION)
+        keys = stack["kms_keys"]
+        template = provision.load_template()
+        assert set(keys) == set(provision.resources_of(template, "AWS::KMS::Key"))
+        kms = session.client("kms", region_name=REGION)
+        for arn in keys.values():
+            assert kms.get_key_rotation_status(KeyId=arn)["KeyRotationEnabled"] is True
+        dynamodb = session.client("dynamodb", region_name=REGION)
+        tables = provision.resources_of(template, "AWS::DynamoDB::Table")
+        for logical, res in tables.items():
+            name = provision.table_name("kms-test", res)
+            sse = dynamodb.describe_table(TableName=name)["Table"]["SSEDescription"]
+            assert sse["SSEType"] == "KMS"
+            assert sse["KMSMasterKeyArn"] == keys[key_of(res)["Fn::GetAtt"][0]], logical
+        s3 = session.client("s3", region_name=REGION)
+        s3.put_object(Bucket=stack["upload_bucket"], Key="reports/acme/run-1.json", Body=b"{}")
+        head = s3.head_object(Bucket=stack["upload_bucket"], Key="reports/acme/run-1.json")
+        assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == keys["UploadsKey"]
+        sqs = session.client("sqs", region_name=REGION)
+        for url in (stack["import_queue_url"], stack["import_dlq_url"]):
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["KmsMasterKeyId"])["Attributes"]
+            assert attributes["KmsMasterKeyId"] == keys["ImportQueueKey"]
+        secrets = session.client("secretsmanager", region_name=REGION)
+        for name in (stack["pseudonym_key_secret"], stack["unsubscribe_secret"]):
+            assert secrets.describe_secret(SecretId=name)["KmsKeyId"] == keys["SecretsKey"]

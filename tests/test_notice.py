@@ -6,7 +6,8 @@ import html
 from typing import Any
 
 from chalicelib import notice
-from chalicelib.registers import CONTROLLER, REGISTERS
+from chalicelib.registers import BACKUP_RETENTION, CONTROLLER, REGISTERS
+from devstack import provision
 from tests.conftest import Tokens, call
 
 
@@ -68,3 +69,26 @@ def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> 
     assert {r["rule"] for r in prospects["retention"]} == {r.name for r in REGISTERS[1].retention}
     status, _ = call(client, "GET", "/records-of-processing", tokens.staff)
     assert status == 403
+
+
+def test_notice_says_how_long_backups_keep_erased_data(client: Any) -> None:
+    for lang, period in (("fi", "35 päivää"), ("en", "35 days")):
+        status, doc = call(client, "GET", f"/privacy-notice?lang={lang}")
+        assert status == 200
+        assert doc["backups"]["retention"] == BACKUP_RETENTION.text.get(lang) == period
+        assert period in doc["backups"]["text"]
+    page = client.http.get("/privacy-notice?lang=en", headers={"Accept": "text/html"}).body.decode()
+    assert "<h2>Backups</h2>" in page and "at most 35 days after its erasure" in page
+
+
+def test_backup_period_in_the_notice_is_the_tables_recovery_window() -> None:
+    """The notice's promise is the template's setting: every table keeps point-in-time backups
+    for exactly the period the notice states, and no longer."""
+    template = provision.load_template()
+    tables = provision.resources_of(template, "AWS::DynamoDB::Table")
+    assert tables
+    for logical, res in tables.items():
+        pitr = res["Properties"]["PointInTimeRecoverySpecification"]
+        assert pitr == {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": BACKUP_RETENTION.days}, logical
+    record = notice.records_of_processing()["processing_activities"][0]["security_measures"]
+    assert any("35 days" in m and "backups" in m for m in record)

@@ -33,6 +33,7 @@ PARTNER_USER = "acme-uploader"
 PARAMETERS = {
     "PartnerId": PARTNER,
     "UploadBucketName": BUCKET,
+    "UploadKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
     "TrustedPrincipalArn": f"arn:aws:iam::{ACCOUNT}:user/{PARTNER_USER}",
     "ExternalId": EXTERNAL_ID,
     "AWS::Partition": "aws",

@@ -13,6 +13,10 @@ know instead of guessing:
   with `IfExists` and the `ForAllValues:`/`ForAnyValue:` qualifiers over single-valued
   keys; a negated operator (and ForAllValues) matches when the key is absent, as in IAM.
   Any other operator raises, so a new kind of condition cannot pass by accident.
+
+`Principal` is not evaluated: for a resource policy (a bucket's, a key's) the caller
+passes the statements that name the principal in question, or a policy whose
+statements all name `*`.
 """
 
 from __future__ import annotations
@@ -95,8 +99,6 @@ def decide(policy: Mapping[str, Any], action: str, resource: str, context: Mappi
     context = context or {}
     verdict = NO_MATCH
     for statement in as_list(policy["Statement"]):
-        if statement.get("Principal") is not None:
-            raise ValueError("identity policies have no Principal; this is a resource policy")
         if not _element_matches(statement, "Action", action, ignore_case=True):
             continue
         if not _element_matches(statement, "Resource", resource, ignore_case=False):

@@ -108,7 +108,3 @@ def test_an_unknown_condition_operator_is_refused_not_guessed() -> None:
     with pytest.raises(ValueError, match="IpAddress"):
         decide(p, "s3:GetObject", BUCKET, {"aws:SourceIp": "10.1.2.3"})
 
-
-def test_a_resource_policy_is_not_taken_for_an_identity_policy() -> None:
-    with pytest.raises(ValueError, match="Principal"):
-        decide(policy(allow("s3:GetObject", "*", Principal="*")), "s3:GetObject", BUCKET)

@@ -30,6 +30,26 @@ from chalicelib.validation import parse
 from .authorizer import jwt_authorizer
 
 MAX_PAGE = 100
+# No request of this API nests deeper than a few levels; DynamoDB itself stops at 32.
+MAX_JSON_DEPTH = 32
+
+
+def nesting_depth(doc: Any) -> int:
+    """How deeply `doc`'s arrays and objects nest (iteratively: no recursion to exhaust)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def _too_deep() -> ValidationFailed:
+    return ValidationFailed(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json")
 
 
 @dataclass
@@ -52,9 +72,15 @@ class Call:
         if not self.raw_body:
             raise ValidationFailed("A JSON request body is required.", code="invalid_json")
         try:
-            return json.loads(self.raw_body)
+            doc = json.loads(self.raw_body)
         except (ValueError, UnicodeDecodeError):
             raise ValidationFailed("The request body is not valid JSON.", code="invalid_json") from None
+        except RecursionError:
+            # The parser recurses once per level: thousands of `[` exhaust the stack.
+            raise _too_deep() from None
+        if nesting_depth(doc) > MAX_JSON_DEPTH:
+            raise _too_deep()
+        return doc
 
     def audit(self, accesses: Iterable[audit.Access]) -> None:
         audit.record(self.principal, accesses, self.request_id)

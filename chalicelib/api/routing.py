@@ -25,6 +25,7 @@ from chalicelib.auth import ANONYMOUS, ROUTES, Principal, RouteSpec
 from chalicelib.errors import DomainError, Forbidden, ValidationFailed
 from chalicelib.logs import logger
 from chalicelib.registers import Role
+from chalicelib.secrets import SecretUnusable
 from chalicelib.validation import parse
 
 from .authorizer import jwt_authorizer
@@ -203,6 +204,13 @@ def route(
             except DomainError as exc:
                 response = error_response(exc)
                 outcome = exc.code
+            except SecretUnusable:
+                # Fail closed: a key that is not the real one would change every keyed hash
+                # (suppressed people found "new"). secrets.keyring logged it for the alarm.
+                response = json_response(
+                    {"error": {"code": "service_unavailable", "message": "Temporarily unavailable."}}, status=503
+                )
+                outcome = "secret_unusable"
             except (ClientError, BotoConnectionError) as exc:
                 if not is_transient(exc):
                     raise

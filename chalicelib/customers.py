@@ -359,14 +359,41 @@ def set_consent(customer_id: str, given: bool) -> dict[str, Any]:
     )
 
 
+def priced_lines(customer: dict[str, Any], requested: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Order lines priced from the customer's active services (set by staff).
+
+    The client names a service and a quantity, never a price: a service that is not among
+    the customer's active services cannot be ordered, at any price.
+    """
+    offered = {s["service"]: s for s in customer.get("active_services") or []}
+    unknown = [i for i, line in enumerate(requested) if line["service"] not in offered]
+    if unknown:
+        raise ValidationFailed(
+            "Only the customer's active services can be ordered.",
+            details=[{"field": f"items.{i}.service", "reason": "not an active service"} for i in unknown],
+        )
+    return [
+        {
+            "service": line["service"],
+            "quantity": line["quantity"],
+            "unit_price": offered[line["service"]]["price"],
+            "currency": offered[line["service"]].get("currency", "EUR"),
+            "period": offered[line["service"]].get("period", "month"),
+        }
+        for line in requested
+    ]
+
+
 def add_order(customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Record an order; only an active, registered customer can order."""
+    """Record an order of the customer's active services at their prices; only an active
+    customer can order."""
     customer = get_customer(customer_id)
     if customer["status"] != "active":
         raise Conflict("Only a customer with an active contract can place an order.")
+    lines = priced_lines(customer, data["items"])
     now = clock.now()
     order_id = new_id()
-    total = sum((Decimal(i["unit_price"]) * i["quantity"] for i in data["items"]), Decimal("0"))
+    total = sum((Decimal(i["unit_price"]) * i["quantity"] for i in lines), Decimal("0"))
     item = {
         "pk": _pk(customer_id),
         "sk": f"ORDER#{clock.sortable(now)}#{order_id}",
@@ -374,7 +401,7 @@ def add_order(customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
         "order_id": order_id,
         "customer_id": customer_id,
         "ordered_at": clock.iso(now),
-        "items": data["items"],
+        "items": lines,
         "total": str(total.quantize(Decimal("0.01"))),
         "currency": "EUR",
         "retention_rule": "order_bookkeeping",

@@ -141,13 +141,24 @@ def test_contract_end_needs_a_real_date(client: Any, tokens: Tokens) -> None:
 
 
 def _line(**overrides: Any) -> dict[str, Any]:
-    return {"service": "Ilopiste Pro", "quantity": 2, "unit_price": "49.90", **overrides}
+    return {"service": "Ilopiste Pro", "quantity": 2, **overrides}
+
+
+def _offer(client: Any, tokens: Tokens, *services: tuple[str, str]) -> None:
+    """Staff set the customer's active services: what it may order, at these prices."""
+    body = {"active_services": [{"service": name, "price": price} for name, price in services]}
+    status, answer = call(client, "PUT", f"/customers/{tokens.customer_id}/services", tokens.staff, body)
+    assert status == 200, answer
 
 
 def test_orders_by_staff_and_by_the_customer(client: Any, stack: Stack, tokens: Tokens) -> None:
+    _offer(client, tokens, ("Ilopiste Pro", "49.90"))
     status, order = call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()], "reference": "PO-1"})
     assert status == 201, order
     assert order["total"] == "99.80"
+    assert order["items"] == [
+        {"service": "Ilopiste Pro", "quantity": 2, "unit_price": "49.90", "currency": "EUR", "period": "month"}
+    ]
     assert order["retention_due_at"] > "2032-12-31"
     status, _ = call(
         client, "POST", f"/customers/{tokens.customer_id}/orders", tokens.staff, {"items": [_line(quantity=1)]}
@@ -159,6 +170,42 @@ def test_orders_by_staff_and_by_the_customer(client: Any, stack: Stack, tokens: 
     assert status == 200 and {o["order_id"] for o in theirs["items"]} == {o["order_id"] for o in mine["items"]}
     for bad in ({"items": []}, {"items": [_line(quantity=0)]}, {"items": [_line(unit_price="-1")]}, {}):
         assert call(client, "POST", "/me/orders", tokens.customer, bad)[0] == 400
+
+
+def test_orders_take_services_and_prices_from_the_active_services(client: Any, stack: Stack, tokens: Tokens) -> None:
+    _offer(client, tokens, ("Ilopiste Pro", "49.90"), ("Kuntokartoitus", "120.00"))
+    # The client names no price: sending one is refused, whatever service it names.
+    for line in ({"service": "anything", "unit_price": "0.00"}, _line(unit_price="0.00")):
+        status, body = call(client, "POST", "/me/orders", tokens.customer, {"items": [{"quantity": 1, **line}]})
+        assert status == 400 and body["error"]["details"][0]["reason"] == "unknown field", body
+    # A service the customer does not have cannot be ordered, by the customer or by staff.
+    lines = {"items": [_line(), {"service": "anything", "quantity": 1}]}
+    for path, token in (("/me/orders", tokens.customer), (f"/customers/{tokens.customer_id}/orders", tokens.staff)):
+        status, body = call(client, "POST", path, token, lines)
+        assert status == 400, body
+        assert body["error"]["details"] == [{"field": "items.1.service", "reason": "not an active service"}]
+    assert not [i for i in stack.table("customers").scan()["Items"] if i.get("entity") == "order"]
+    status, order = call(
+        client,
+        "POST",
+        "/me/orders",
+        tokens.customer,
+        {"items": [_line(quantity=1), {"service": "Kuntokartoitus", "quantity": 2}]},
+    )
+    assert status == 201 and order["total"] == "289.90", order
+    # A later price change is not a change of an order already placed.
+    _offer(client, tokens, ("Ilopiste Pro", "59.90"))
+    status, mine = call(client, "GET", "/me/orders", tokens.customer)
+    assert [o["total"] for o in mine["items"]] == ["289.90"]
+    # Without active services there is nothing to order.
+    _offer(client, tokens)
+    assert call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()]})[0] == 400
+
+
+def test_a_service_is_listed_only_once(client: Any, tokens: Tokens) -> None:
+    body = {"active_services": [{"service": "Ilopiste", "price": "1.00"}, {"service": "Ilopiste", "price": "0.00"}]}
+    status, answer = call(client, "PUT", f"/customers/{tokens.customer_id}/services", tokens.staff, body)
+    assert status == 400 and answer["error"]["details"][0]["reason"] == "each service may be listed only once"
 
 
 def test_services_and_prices(client: Any, tokens: Tokens) -> None:
@@ -334,6 +381,7 @@ def test_order_dates_are_finnish_dates(client: Any, tokens: Tokens) -> None:
 
     from chalicelib import clock
 
+    _offer(client, tokens, ("Ilopiste Pro", "49.90"))
     with clock.frozen(datetime(2026, 12, 31, 22, 30, tzinfo=UTC)):
         status, order = call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()]})
     assert status == 201, order

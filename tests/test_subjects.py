@@ -29,12 +29,10 @@ def request(client: Any, token: str, body: dict[str, Any]) -> tuple[int, Any]:
 
 def setup_person(client: Any, stack: Stack, tokens: Tokens) -> dict[str, Any]:
     """The customer also is a prospect (imported by a partner) and a reseller's end user."""
+    services = {"active_services": [{"service": "Kunto", "price": "9.90"}]}
+    assert call(client, "PUT", f"/customers/{tokens.customer_id}/services", tokens.staff, services)[0] == 200
     status, order = call(
-        client,
-        "POST",
-        "/me/orders",
-        tokens.customer,
-        {"items": [{"service": "Kunto", "quantity": 1, "unit_price": "9.90"}]},
+        client, "POST", "/me/orders", tokens.customer, {"items": [{"service": "Kunto", "quantity": 1}]}
     )
     assert status == 201, order
     import_rows(stack, [PROSPECT_ROW])

@@ -12,7 +12,7 @@ from chalicelib.audit import Access
 from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CUSTOMER, ORDER, RESELLER_END_USER, STAFF_ROLES, Role
-from chalicelib.validation import EmailSearch, IsoDate, Service, StrictModel, checked_email, dump, schema
+from chalicelib.validation import ActiveServices, EmailSearch, IsoDate, StrictModel, checked_email, dump, schema
 
 from .routing import Call, route
 
@@ -29,7 +29,7 @@ class ContractEnd(StrictModel):
 
 
 class Services(StrictModel):
-    active_services: list[Service]
+    active_services: ActiveServices
 
 
 def read_records(call: Call, items: list[dict[str, Any]], action: str = "read") -> list[dict[str, Any]]:

@@ -134,6 +134,52 @@ def test_contract_end_and_reactivation(client: Any, stack: Stack, tokens: Tokens
     assert call(client, "POST", f"/customers/{cid}/reactivation", tokens.staff, None)[0] == 409
 
 
+def test_a_contract_end_in_the_future_takes_effect_on_that_date(client: Any, stack: Stack, tokens: Tokens) -> None:
+    from datetime import UTC, datetime
+
+    from chalicelib import clock
+
+    cid, path = tokens.customer_id, f"/customers/{tokens.customer_id}"
+    _offer(client, tokens, ("Ilopiste Pro", "49.90"))
+
+    def stamp() -> tuple[Any, Any]:
+        item = stack.table("customers").get_item(Key={"pk": f"CUSTOMER#{cid}", "sk": "PROFILE"})["Item"]
+        return item.get("retention_rule"), item.get("retention_due_at")
+
+    def listed(status: str) -> bool:
+        answer = call(client, "GET", f"/customers?status={status}", tokens.staff)[1]
+        return cid in {c["customer_id"] for c in answer["items"]}
+
+    with clock.frozen(datetime(2026, 6, 10, 9, tzinfo=UTC)):
+        status, body = call(client, "POST", f"{path}/contract-end", tokens.staff, {"end_date": "2026-06-30"})
+        assert status == 200, body
+        assert (body["status"], body["contract_end"]) == ("active", "2026-06-30")
+        assert stamp() == ("customer_grace", "2027-06-30")
+        assert call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()]})[0] == 201
+        assert listed("active") and not listed("ended")
+        # Until it takes effect, staff may move the date, or cancel it by reactivation.
+        status, body = call(client, "POST", f"{path}/contract-end", tokens.staff, {"end_date": "2026-07-31"})
+        assert status == 200 and body["status"] == "active" and stamp() == ("customer_grace", "2027-07-31")
+    with clock.frozen(datetime(2026, 7, 30, 20, 59, tzinfo=UTC)):  # 23:59 on 30 July in Helsinki
+        assert call(client, "GET", path, tokens.staff)[1]["status"] == "active"
+        assert call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()]})[0] == 201
+    with clock.frozen(datetime(2026, 7, 30, 21, 0, tzinfo=UTC)):  # 00:00 on 31 July in Helsinki
+        assert call(client, "GET", path, tokens.staff)[1]["status"] == "ended"
+        assert call(client, "GET", "/me", tokens.customer)[1]["customer"]["status"] == "ended"
+        assert call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()]})[0] == 409
+        assert listed("ended") and not listed("active")
+        assert call(client, "POST", f"{path}/contract-end", tokens.staff, {"end_date": "2026-08-31"})[0] == 409
+        assert stamp() == ("customer_grace", "2027-07-31")
+        status, body = call(client, "POST", f"{path}/reactivation", tokens.staff, None)
+        assert status == 200 and body["status"] == "active" and "contract_end" not in body
+        assert stamp() == (None, None)
+        # A scheduled end is cancelled by reactivation before it takes effect.
+        call(client, "POST", f"{path}/contract-end", tokens.staff, {"end_date": "2026-12-31"})
+        status, body = call(client, "POST", f"{path}/reactivation", tokens.staff, None)
+        assert status == 200 and "contract_end" not in body and stamp() == (None, None)
+        assert call(client, "POST", f"{path}/reactivation", tokens.staff, None)[0] == 409
+
+
 def test_contract_end_needs_a_real_date(client: Any, tokens: Tokens) -> None:
     cid = _create(client, tokens)["customer_id"]
     for bad in ({"end_date": "2026-02-30"}, {"end_date": "tomorrow"}, {}, {"end_date": "2026-01-01", "x": 1}):

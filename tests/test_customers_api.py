@@ -393,6 +393,36 @@ def test_dpo_reads_the_audit_trail_staff_cannot(client: Any, stack: Stack, token
     assert call(client, "GET", "/audit/records/nonsense/x", tokens.dpo)[0] == 400
 
 
+def test_audit_answers_have_their_documented_shape(client: Any, stack: Stack, tokens: Tokens) -> None:
+    """No storage keys or TTLs; an event id to refer to; empty values left out."""
+    from chalicelib import audit
+    from chalicelib.api.openapi import document
+    from chalicelib.auth import Principal
+
+    call(client, "GET", f"/customers/{tokens.customer_id}", tokens.staff)
+    # An event written outside an HTTP request (a job) has no request id.
+    audit.record(
+        Principal(principal_id="system:test", roles=frozenset()),
+        [audit.Access("read", "customers", tokens.customer_id)],
+        "",
+    )
+    schema = document()["components"]["schemas"]["AuditEvent"]
+    documented, required = set(schema["properties"]), set(schema["required"])
+    status, page = call(client, "GET", f"/audit/records/customers/{tokens.customer_id}", tokens.dpo)
+    assert status == 200 and set(page) == {"items", "next_cursor"}
+    stored = {e["sk"].rsplit("#", 1)[-1]: e for e in _audit(stack, tokens.customer_id)}
+    for event in page["items"]:
+        assert required <= set(event) <= documented, event
+        assert event["event_id"] in stored
+        assert "sk" not in event and "pk" not in event and "expires_at" not in event
+        assert event.get("request_id", "x") != ""
+    job = next(e for e in page["items"] if e["principal_id"] == "system:test")
+    assert "request_id" not in job
+    status, by_principal = call(client, "GET", "/audit/principals/system:test", tokens.dpo)
+    assert [e["event_id"] for e in by_principal["items"]] == [job["event_id"]]
+    assert set(by_principal["items"][0]) <= documented
+
+
 def test_customer_sees_only_itself(client: Any, tokens: Tokens) -> None:
     other = _create(client, tokens)
     status, me = call(client, "GET", "/me", tokens.customer)

@@ -42,7 +42,8 @@ def test_post_performs_the_objection(client: Any, tokens: Tokens) -> None:
     assert me["customer"]["consent_service_messages"]["given"] is False
     status, recorded = call(client, "GET", "/subject-requests", tokens.staff)
     [entry] = recorded["items"]
-    assert entry["request"]["channel"] == "unsubscribe_link" and entry["principal_id"] == "anonymous"
+    assert entry["channel"] == "unsubscribe_link" and entry["handled_by"] == "anonymous"
+    assert entry["type"] == "objection" and entry["request_ref"] == body["request_ref"]
     assert EMAIL not in json.dumps(entry)
 
 

@@ -153,11 +153,13 @@ def route(
     content_types: list[str] | None = None,
     body: type[BaseModel] | None = None,
     query: Iterable[str] | None = None,
+    response: Any = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare one route method; `roles` empty means anyone may call it.
 
     `body` is the request model (`call.body()` validates against it); `query` the accepted
-    query parameters (others are refused with 400). Both also feed the OpenAPI document.
+    query parameters (others are refused with 400). Both also feed the OpenAPI document, as
+    does `response`, the success body's shape (a pydantic model or TypedDict).
     """
     allowed = frozenset(roles)
     accepted_query = None if query is None else tuple(query)
@@ -176,6 +178,7 @@ def route(
                 status=status,
                 operation_id=handler.__name__,
                 content_types=tuple(types),
+                response=response,
             )
         )
 

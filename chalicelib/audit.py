@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NotRequired
 
 from boto3.dynamodb.conditions import Key
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
 from chalicelib import clock, store
 from chalicelib.auth import Principal
@@ -68,9 +69,56 @@ def record(principal: Principal, accesses: Iterable[Access], request_id: str) ->
             batch.put_item(Item=event)
 
 
+# What an event may carry besides its common fields (audit.append's `details`).
+DETAIL_FIELDS = ("reason", "summary", "request")
+
+
+class AuditEvent(TypedDict):
+    """One audit event as the API answers it: field names, never values."""
+
+    event_id: str
+    at: str
+    action: str
+    register: str
+    record_id: str
+    fields: list[str]
+    principal_id: str
+    roles: list[str]
+    request_id: NotRequired[str]
+    reason: NotRequired[str]  # legal holds
+    summary: NotRequired[dict[str, Any]]  # retention sweeps: counts per rule
+    request: NotRequired[dict[str, Any]]  # subject requests: type, outcome, channel, counts
+
+
+class AuditEventPage(TypedDict):
+    items: list[AuditEvent]
+    next_cursor: str | None
+
+
+def present(item: dict[str, Any]) -> AuditEvent:
+    """An audit event as the API answers it: the documented fields, no storage keys.
+
+    `event_id` names the event (the unique part of its sort key); empty values (an event
+    written outside a request has no request id) are left out.
+    """
+    event = {
+        "event_id": str(item.get("event_id") or str(item["sk"]).rsplit("#", 1)[-1]),
+        "at": item.get("at"),
+        "action": item.get("action"),
+        "register": item.get("register"),
+        "record_id": item.get("record_id"),
+        "fields": list(item.get("fields") or []),
+        "principal_id": item.get("principal_id"),
+        "roles": list(item.get("roles") or []),
+        "request_id": item.get("request_id"),
+        **{k: item.get(k) for k in DETAIL_FIELDS},
+    }
+    shown: AuditEvent = store.plain({k: v for k, v in event.items() if v not in (None, "")})
+    return shown
+
+
 def _page(page: dict[str, Any]) -> dict[str, Any]:
-    page["items"] = [{k: v for k, v in i.items() if k not in ("pk", "expires_at")} for i in page["items"]]
-    return page
+    return {"items": [present(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
 
 
 def by_record(register: str, record_id: str, limit: int, cursor: str | None) -> dict[str, Any]:

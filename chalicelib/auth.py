@@ -150,6 +150,8 @@ class RouteSpec:
     status: int = 200
     operation_id: str = ""
     content_types: tuple[str, ...] = ("application/json",)
+    # The success body's documented shape (a pydantic model or TypedDict), if declared.
+    response: Any = None
 
     @property
     def public(self) -> bool:

@@ -175,12 +175,26 @@ def delete_new_customer(item: dict[str, Any]) -> None:
     )
 
 
+def in_effect(item: dict[str, Any], today: date | None = None) -> dict[str, Any]:
+    """The profile as of `today` (default: the clock's Finnish date).
+
+    A contract end set in advance is stored with status `active` and its `contract_end`;
+    from that date on the contract is `ended` without anyone having to switch it (the
+    orders check, lists and exports all read the status through here).
+    """
+    end = str(item.get("contract_end") or "")
+    scheduled = item.get("entity") == "customer" and item.get("status") == "active" and end
+    if scheduled and end <= (today or clock.local_date()).isoformat():
+        return {**item, "status": "ended"}
+    return item
+
+
 def get_customer(customer_id: str) -> dict[str, Any]:
     key = {"pk": _pk(customer_id), "sk": PROFILE}
     item: dict[str, Any] | None = store.customers().get_item(Key=key, ConsistentRead=True).get("Item")
     if not item:
         raise NotFound("No such customer.")
-    return item
+    return in_effect(item)
 
 
 def find_by_email(email: str) -> dict[str, Any] | None:
@@ -190,7 +204,7 @@ def find_by_email(email: str) -> dict[str, Any] | None:
         KeyConditionExpression=Key("email_norm").eq(email_key(email)) & Key("pk").begins_with("CUSTOMER#"),
     )
     items = [i for i in resp["Items"] if i.get("sk") == PROFILE]
-    return items[0] if items else None
+    return in_effect(items[0]) if items else None
 
 
 def list_customers(limit: int, cursor: str | None, q: str | None = None, status: str | None = None) -> dict[str, Any]:
@@ -204,10 +218,23 @@ def list_customers(limit: int, cursor: str | None, q: str | None = None, status:
     if q:
         filters.append(Attr("org_search").contains(q.lower()))
     if status:
-        filters.append(Attr("status").eq(status))
+        filters.append(_status_filter(status))
     if filters:
         query["FilterExpression"] = functools.reduce(operator.and_, filters)
-    return store.query_page(store.customers(), cursor, {"pk", "sk", "list_pk", "list_sk"}, **query)
+    page = store.query_page(store.customers(), cursor, {"pk", "sk", "list_pk", "list_sk"}, **query)
+    page["items"] = [in_effect(i) for i in page["items"]]
+    return page
+
+
+def _status_filter(status: str) -> Any:
+    """The status as `in_effect` derives it, as a filter: a contract end that has come is `ended`."""
+    today = clock.local_date().isoformat()
+    end_reached = Attr("contract_end").exists() & Attr("contract_end").lte(today)
+    if status == "ended":
+        return Attr("status").eq("ended") | (Attr("status").eq("active") & end_reached)
+    if status == "active":
+        return Attr("status").eq("active") & (Attr("contract_end").not_exists() | Attr("contract_end").gt(today))
+    return Attr("status").eq(status)
 
 
 def update_customer(customer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -305,37 +332,44 @@ def check_contract_end(end_date: date) -> None:
 
 
 def end_contract(customer_id: str, end_date: date) -> dict[str, Any]:
-    """End the contract; the re-activation grace period starts at `end_date`.
+    """End the contract on `end_date`; the re-activation grace period starts then.
 
+    An end today or earlier takes effect at once (status `ended`). A later one is stored
+    with status `active` and takes effect on that date (`in_effect`): the customer can
+    still order until then, and staff may move the date meanwhile. Either way the profile
+    is stamped for the sweeper with the grace period counted from `end_date`.
     The date must fall within a year back and five years ahead: a typo such as year 1970
     would otherwise make the contact data due for erasure at the next sweep.
     """
     check_contract_end(end_date)
+    today = clock.local_date()
     due = add_months(end_date, GRACE_MONTHS)
     return _set_status(
         customer_id,
-        "SET #s = :ended, contract_end = :end, retention_rule = :rule, retention_due_at = :due, updated_at = :now",
+        "SET #s = :status, contract_end = :end, retention_rule = :rule, retention_due_at = :due, updated_at = :now",
         {
-            ":ended": "ended",
+            ":status": "ended" if end_date <= today else "active",
             ":end": end_date.isoformat(),
             ":rule": "customer_grace",
             ":due": due.isoformat(),
             ":now": clock.iso(),
             ":active": "active",
+            ":today": today.isoformat(),
         },
         {"#s": "status"},
-        "attribute_exists(pk) AND #s = :active",
+        # Only a contract still in effect: active, with no end or an end still to come.
+        "attribute_exists(pk) AND #s = :active AND (attribute_not_exists(contract_end) OR contract_end > :today)",
     )
 
 
 def reactivate(customer_id: str) -> dict[str, Any]:
-    """Re-activate an ended contract within its grace period."""
+    """Re-activate an ended contract within its grace period, or cancel an end still to come."""
     return _set_status(
         customer_id,
         "SET #s = :active, updated_at = :now REMOVE contract_end, retention_rule, retention_due_at",
         {":active": "active", ":ended": "ended", ":now": clock.iso()},
         {"#s": "status"},
-        "attribute_exists(pk) AND #s = :ended",
+        "attribute_exists(pk) AND (#s = :ended OR (#s = :active AND attribute_exists(contract_end)))",
     )
 
 
@@ -359,14 +393,41 @@ def set_consent(customer_id: str, given: bool) -> dict[str, Any]:
     )
 
 
+def priced_lines(customer: dict[str, Any], requested: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Order lines priced from the customer's active services (set by staff).
+
+    The client names a service and a quantity, never a price: a service that is not among
+    the customer's active services cannot be ordered, at any price.
+    """
+    offered = {s["service"]: s for s in customer.get("active_services") or []}
+    unknown = [i for i, line in enumerate(requested) if line["service"] not in offered]
+    if unknown:
+        raise ValidationFailed(
+            "Only the customer's active services can be ordered.",
+            details=[{"field": f"items.{i}.service", "reason": "not an active service"} for i in unknown],
+        )
+    return [
+        {
+            "service": line["service"],
+            "quantity": line["quantity"],
+            "unit_price": offered[line["service"]]["price"],
+            "currency": offered[line["service"]].get("currency", "EUR"),
+            "period": offered[line["service"]].get("period", "month"),
+        }
+        for line in requested
+    ]
+
+
 def add_order(customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Record an order; only an active, registered customer can order."""
+    """Record an order of the customer's active services at their prices; only an active
+    customer can order."""
     customer = get_customer(customer_id)
     if customer["status"] != "active":
         raise Conflict("Only a customer with an active contract can place an order.")
+    lines = priced_lines(customer, data["items"])
     now = clock.now()
     order_id = new_id()
-    total = sum((Decimal(i["unit_price"]) * i["quantity"] for i in data["items"]), Decimal("0"))
+    total = sum((Decimal(i["unit_price"]) * i["quantity"] for i in lines), Decimal("0"))
     item = {
         "pk": _pk(customer_id),
         "sk": f"ORDER#{clock.sortable(now)}#{order_id}",
@@ -374,7 +435,7 @@ def add_order(customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
         "order_id": order_id,
         "customer_id": customer_id,
         "ordered_at": clock.iso(now),
-        "items": data["items"],
+        "items": lines,
         "total": str(total.quantize(Decimal("0.01"))),
         "currency": "EUR",
         "retention_rule": "order_bookkeeping",

@@ -14,10 +14,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
 from chalicelib import accounts, audit, clock, customers, prospects, retention, store, suppression
 from chalicelib.audit import Access
@@ -503,6 +504,38 @@ def record_request(kind: str, answer: Answer, principal: Principal, request_id: 
     }
 
 
+class RequestRecord(TypedDict):
+    """A recorded subject request: counts and handler only, never the address."""
+
+    request_ref: str
+    type: str
+    outcome: str
+    channel: NotRequired[str]
+    records_touched: NotRequired[int]
+    handled_at: str
+    handled_by: str
+
+
+class RequestRecordPage(TypedDict):
+    items: list[RequestRecord]
+    next_cursor: str | None
+
+
 def list_requests(limit: int, cursor: str | None) -> dict[str, Any]:
+    """Recorded requests, newest first, in the shape `record_request` answers (plus channel and count)."""
     page = audit.by_record("system", REQUESTS_RECORD, limit, cursor)
-    return {"items": store.plain(page["items"]), "next_cursor": page["next_cursor"]}
+    items = []
+    for event in page["items"]:
+        request = event.get("request") or {}
+        items.append(
+            {
+                "request_ref": request.get("request_ref"),
+                "type": request.get("type", event.get("action")),
+                "outcome": request.get("outcome"),
+                "channel": request.get("channel"),
+                "records_touched": request.get("records_touched"),
+                "handled_at": event.get("at"),
+                "handled_by": event.get("principal_id"),
+            }
+        )
+    return {"items": [{k: v for k, v in i.items() if v is not None} for i in items], "next_cursor": page["next_cursor"]}

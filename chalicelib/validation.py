@@ -161,10 +161,22 @@ class Service(StrictModel):
     period: Literal["month", "year", "once"] = "month"
 
 
+def _unique_services(services: list[Service]) -> list[Service]:
+    """An order names a service by its name, so one name may be on the list only once."""
+    names = [s.service for s in services]
+    if len(set(names)) != len(names):
+        raise ValueError("each service may be listed only once")
+    return services
+
+
+ActiveServices = Annotated[list[Service], Field(max_length=50), AfterValidator(_unique_services)]
+
+
 class OrderItem(StrictModel):
+    """An order line names one of the customer's active services; its price comes from there."""
+
     service: _text(100)  # type: ignore[valid-type]
     quantity: Annotated[int, Field(ge=1, le=10000, strict=True)]
-    unit_price: Money
 
 
 def _field_type(kind: Kind, max_length: int) -> Any:
@@ -182,7 +194,7 @@ def _field_type(kind: Kind, max_length: int) -> Any:
     if kind is Kind.ADDRESS:
         return Address
     if kind is Kind.SERVICES:
-        return Annotated[list[Service], Field(max_length=50)]
+        return ActiveServices
     if kind is Kind.ORDER_ITEMS:
         return Annotated[list[OrderItem], Field(min_length=1, max_length=100)]
     if kind is Kind.CONSENT:

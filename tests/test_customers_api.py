@@ -134,6 +134,52 @@ def test_contract_end_and_reactivation(client: Any, stack: Stack, tokens: Tokens
     assert call(client, "POST", f"/customers/{cid}/reactivation", tokens.staff, None)[0] == 409
 
 
+def test_a_contract_end_in_the_future_takes_effect_on_that_date(client: Any, stack: Stack, tokens: Tokens) -> None:
+    from datetime import UTC, datetime
+
+    from chalicelib import clock
+
+    cid, path = tokens.customer_id, f"/customers/{tokens.customer_id}"
+    _offer(client, tokens, ("Ilopiste Pro", "49.90"))
+
+    def stamp() -> tuple[Any, Any]:
+        item = stack.table("customers").get_item(Key={"pk": f"CUSTOMER#{cid}", "sk": "PROFILE"})["Item"]
+        return item.get("retention_rule"), item.get("retention_due_at")
+
+    def listed(status: str) -> bool:
+        answer = call(client, "GET", f"/customers?status={status}", tokens.staff)[1]
+        return cid in {c["customer_id"] for c in answer["items"]}
+
+    with clock.frozen(datetime(2026, 6, 10, 9, tzinfo=UTC)):
+        status, body = call(client, "POST", f"{path}/contract-end", tokens.staff, {"end_date": "2026-06-30"})
+        assert status == 200, body
+        assert (body["status"], body["contract_end"]) == ("active", "2026-06-30")
+        assert stamp() == ("customer_grace", "2027-06-30")
+        assert call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()]})[0] == 201
+        assert listed("active") and not listed("ended")
+        # Until it takes effect, staff may move the date, or cancel it by reactivation.
+        status, body = call(client, "POST", f"{path}/contract-end", tokens.staff, {"end_date": "2026-07-31"})
+        assert status == 200 and body["status"] == "active" and stamp() == ("customer_grace", "2027-07-31")
+    with clock.frozen(datetime(2026, 7, 30, 20, 59, tzinfo=UTC)):  # 23:59 on 30 July in Helsinki
+        assert call(client, "GET", path, tokens.staff)[1]["status"] == "active"
+        assert call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()]})[0] == 201
+    with clock.frozen(datetime(2026, 7, 30, 21, 0, tzinfo=UTC)):  # 00:00 on 31 July in Helsinki
+        assert call(client, "GET", path, tokens.staff)[1]["status"] == "ended"
+        assert call(client, "GET", "/me", tokens.customer)[1]["customer"]["status"] == "ended"
+        assert call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()]})[0] == 409
+        assert listed("ended") and not listed("active")
+        assert call(client, "POST", f"{path}/contract-end", tokens.staff, {"end_date": "2026-08-31"})[0] == 409
+        assert stamp() == ("customer_grace", "2027-07-31")
+        status, body = call(client, "POST", f"{path}/reactivation", tokens.staff, None)
+        assert status == 200 and body["status"] == "active" and "contract_end" not in body
+        assert stamp() == (None, None)
+        # A scheduled end is cancelled by reactivation before it takes effect.
+        call(client, "POST", f"{path}/contract-end", tokens.staff, {"end_date": "2026-12-31"})
+        status, body = call(client, "POST", f"{path}/reactivation", tokens.staff, None)
+        assert status == 200 and "contract_end" not in body and stamp() == (None, None)
+        assert call(client, "POST", f"{path}/reactivation", tokens.staff, None)[0] == 409
+
+
 def test_contract_end_needs_a_real_date(client: Any, tokens: Tokens) -> None:
     cid = _create(client, tokens)["customer_id"]
     for bad in ({"end_date": "2026-02-30"}, {"end_date": "tomorrow"}, {}, {"end_date": "2026-01-01", "x": 1}):
@@ -141,13 +187,24 @@ def test_contract_end_needs_a_real_date(client: Any, tokens: Tokens) -> None:
 
 
 def _line(**overrides: Any) -> dict[str, Any]:
-    return {"service": "Ilopiste Pro", "quantity": 2, "unit_price": "49.90", **overrides}
+    return {"service": "Ilopiste Pro", "quantity": 2, **overrides}
+
+
+def _offer(client: Any, tokens: Tokens, *services: tuple[str, str]) -> None:
+    """Staff set the customer's active services: what it may order, at these prices."""
+    body = {"active_services": [{"service": name, "price": price} for name, price in services]}
+    status, answer = call(client, "PUT", f"/customers/{tokens.customer_id}/services", tokens.staff, body)
+    assert status == 200, answer
 
 
 def test_orders_by_staff_and_by_the_customer(client: Any, stack: Stack, tokens: Tokens) -> None:
+    _offer(client, tokens, ("Ilopiste Pro", "49.90"))
     status, order = call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()], "reference": "PO-1"})
     assert status == 201, order
     assert order["total"] == "99.80"
+    assert order["items"] == [
+        {"service": "Ilopiste Pro", "quantity": 2, "unit_price": "49.90", "currency": "EUR", "period": "month"}
+    ]
     assert order["retention_due_at"] > "2032-12-31"
     status, _ = call(
         client, "POST", f"/customers/{tokens.customer_id}/orders", tokens.staff, {"items": [_line(quantity=1)]}
@@ -159,6 +216,42 @@ def test_orders_by_staff_and_by_the_customer(client: Any, stack: Stack, tokens: 
     assert status == 200 and {o["order_id"] for o in theirs["items"]} == {o["order_id"] for o in mine["items"]}
     for bad in ({"items": []}, {"items": [_line(quantity=0)]}, {"items": [_line(unit_price="-1")]}, {}):
         assert call(client, "POST", "/me/orders", tokens.customer, bad)[0] == 400
+
+
+def test_orders_take_services_and_prices_from_the_active_services(client: Any, stack: Stack, tokens: Tokens) -> None:
+    _offer(client, tokens, ("Ilopiste Pro", "49.90"), ("Kuntokartoitus", "120.00"))
+    # The client names no price: sending one is refused, whatever service it names.
+    for line in ({"service": "anything", "unit_price": "0.00"}, _line(unit_price="0.00")):
+        status, body = call(client, "POST", "/me/orders", tokens.customer, {"items": [{"quantity": 1, **line}]})
+        assert status == 400 and body["error"]["details"][0]["reason"] == "unknown field", body
+    # A service the customer does not have cannot be ordered, by the customer or by staff.
+    lines = {"items": [_line(), {"service": "anything", "quantity": 1}]}
+    for path, token in (("/me/orders", tokens.customer), (f"/customers/{tokens.customer_id}/orders", tokens.staff)):
+        status, body = call(client, "POST", path, token, lines)
+        assert status == 400, body
+        assert body["error"]["details"] == [{"field": "items.1.service", "reason": "not an active service"}]
+    assert not [i for i in stack.table("customers").scan()["Items"] if i.get("entity") == "order"]
+    status, order = call(
+        client,
+        "POST",
+        "/me/orders",
+        tokens.customer,
+        {"items": [_line(quantity=1), {"service": "Kuntokartoitus", "quantity": 2}]},
+    )
+    assert status == 201 and order["total"] == "289.90", order
+    # A later price change is not a change of an order already placed.
+    _offer(client, tokens, ("Ilopiste Pro", "59.90"))
+    status, mine = call(client, "GET", "/me/orders", tokens.customer)
+    assert [o["total"] for o in mine["items"]] == ["289.90"]
+    # Without active services there is nothing to order.
+    _offer(client, tokens)
+    assert call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()]})[0] == 400
+
+
+def test_a_service_is_listed_only_once(client: Any, tokens: Tokens) -> None:
+    body = {"active_services": [{"service": "Ilopiste", "price": "1.00"}, {"service": "Ilopiste", "price": "0.00"}]}
+    status, answer = call(client, "PUT", f"/customers/{tokens.customer_id}/services", tokens.staff, body)
+    assert status == 400 and answer["error"]["details"][0]["reason"] == "each service may be listed only once"
 
 
 def test_services_and_prices(client: Any, tokens: Tokens) -> None:
@@ -300,6 +393,36 @@ def test_dpo_reads_the_audit_trail_staff_cannot(client: Any, stack: Stack, token
     assert call(client, "GET", "/audit/records/nonsense/x", tokens.dpo)[0] == 400
 
 
+def test_audit_answers_have_their_documented_shape(client: Any, stack: Stack, tokens: Tokens) -> None:
+    """No storage keys or TTLs; an event id to refer to; empty values left out."""
+    from chalicelib import audit
+    from chalicelib.api.openapi import document
+    from chalicelib.auth import Principal
+
+    call(client, "GET", f"/customers/{tokens.customer_id}", tokens.staff)
+    # An event written outside an HTTP request (a job) has no request id.
+    audit.record(
+        Principal(principal_id="system:test", roles=frozenset()),
+        [audit.Access("read", "customers", tokens.customer_id)],
+        "",
+    )
+    schema = document()["components"]["schemas"]["AuditEvent"]
+    documented, required = set(schema["properties"]), set(schema["required"])
+    status, page = call(client, "GET", f"/audit/records/customers/{tokens.customer_id}", tokens.dpo)
+    assert status == 200 and set(page) == {"items", "next_cursor"}
+    stored = {e["sk"].rsplit("#", 1)[-1]: e for e in _audit(stack, tokens.customer_id)}
+    for event in page["items"]:
+        assert required <= set(event) <= documented, event
+        assert event["event_id"] in stored
+        assert "sk" not in event and "pk" not in event and "expires_at" not in event
+        assert event.get("request_id", "x") != ""
+    job = next(e for e in page["items"] if e["principal_id"] == "system:test")
+    assert "request_id" not in job
+    status, by_principal = call(client, "GET", "/audit/principals/system:test", tokens.dpo)
+    assert [e["event_id"] for e in by_principal["items"]] == [job["event_id"]]
+    assert set(by_principal["items"][0]) <= documented
+
+
 def test_customer_sees_only_itself(client: Any, tokens: Tokens) -> None:
     other = _create(client, tokens)
     status, me = call(client, "GET", "/me", tokens.customer)
@@ -334,6 +457,7 @@ def test_order_dates_are_finnish_dates(client: Any, tokens: Tokens) -> None:
 
     from chalicelib import clock
 
+    _offer(client, tokens, ("Ilopiste Pro", "49.90"))
     with clock.frozen(datetime(2026, 12, 31, 22, 30, tzinfo=UTC)):
         status, order = call(client, "POST", "/me/orders", tokens.customer, {"items": [_line()]})
     assert status == 201, order

@@ -133,11 +133,18 @@ def test_email_change_past_the_retry_budget_changes_nothing(
     assert _items(stack) == before
 
 
+def _offer_ilopiste(client: Any, tokens: Tokens) -> None:
+    """Staff give the customer the service its orders name (orders take prices from there)."""
+    services = {"active_services": [{"service": "Ilopiste", "price": "49.90"}]}
+    assert call(client, "PUT", f"/customers/{tokens.customer_id}/services", tokens.staff, services)[0] == 200
+
+
 @pytest.mark.parametrize("fault", WRITE_FAULTS, ids=IDS)
 def test_staff_created_customer_order_and_end_user_exactly_once(
     client: Any, stack: Stack, tokens: Tokens, faults: f.FaultInjector, fault: f.Fault
 ) -> None:
     """Every DynamoDB request of these writes meets the fault once in a while, reads included."""
+    _offer_ilopiste(client, tokens)
     faults.inject("dynamodb", "*", fault, times=30, every=2)
     staff_body = {
         k: v
@@ -146,7 +153,7 @@ def test_staff_created_customer_order_and_end_user_exactly_once(
     }
     status, created = call(client, "POST", "/customers", tokens.staff, staff_body)
     assert status == 201, created
-    line = {"service": "Ilopiste", "quantity": 2, "unit_price": "49.90"}
+    line = {"service": "Ilopiste", "quantity": 2}
     status, order = call(client, "POST", "/me/orders", tokens.customer, {"items": [line]})
     assert status == 201, order
     status, end_user = call(
@@ -164,8 +171,9 @@ def test_staff_created_customer_order_and_end_user_exactly_once(
 def test_order_past_the_retry_budget_is_not_written(
     client: Any, stack: Stack, tokens: Tokens, faults: f.FaultInjector
 ) -> None:
+    _offer_ilopiste(client, tokens)
     faults.inject("dynamodb", "PutItem", f.REQUEST_LIMIT, times=f.RETRY_BUDGET)
-    line = {"service": "Ilopiste", "quantity": 1, "unit_price": "49.90"}
+    line = {"service": "Ilopiste", "quantity": 1}
     status, body = call(client, "POST", "/me/orders", tokens.customer, {"items": [line]})
     _assert_clean_error(status, body, "asiakas@yritys.fi")
     assert not [i for i in _items(stack) if i.get("entity") == "order"]

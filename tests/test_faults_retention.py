@@ -35,9 +35,7 @@ def _due_records() -> dict[str, list[str]]:
     with clock.frozen(datetime(2019, 3, 1, 9, tzinfo=UTC)):
         buyer = customers.create_customer(customer_data(99))
         for _ in range(ORDERS):
-            order = customers.add_order(
-                buyer["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
-            )
+            order = customers.add_order(buyer["customer_id"], {"items": [{"service": "x", "quantity": 1}]})
             ids["orders"].append(order["order_id"])
     with clock.frozen(datetime(2025, 1, 10, 9, tzinfo=UTC)):
         for n in range(CUSTOMERS):

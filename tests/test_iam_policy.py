@@ -107,4 +107,3 @@ def test_an_unknown_condition_operator_is_refused_not_guessed() -> None:
     p = policy(allow("s3:GetObject", "*", Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))
     with pytest.raises(ValueError, match="IpAddress"):
         decide(p, "s3:GetObject", BUCKET, {"aws:SourceIp": "10.1.2.3"})
-

@@ -30,6 +30,7 @@ def customer_data(n: int) -> dict[str, Any]:
         "address": {"street": "Katu 1", "postal_code": "00100", "city": "Helsinki"},
         "billing_address": {"street": "PL 1", "postal_code": "00101", "city": "Helsinki"},
         "username": f"maija{n}",
+        "active_services": [{"service": "x", "price": "1.00", "currency": "EUR", "period": "once"}],
         "consent_service_messages": True,
     }
 
@@ -167,13 +168,9 @@ def test_orders_go_at_the_year_end_boundary(stack: Stack) -> None:
     with clock.frozen(utc(2020, 6, 1, 9)):
         item = new_customer(login=False)
     with clock.frozen(utc(2020, 12, 31, 12)):
-        last_of_2020 = customers.add_order(
-            item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
-        )
+        last_of_2020 = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]})
     with clock.frozen(utc(2021, 1, 1, 12)):
-        first_of_2021 = customers.add_order(
-            item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
-        )
+        first_of_2021 = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]})
     assert last_of_2020["retention_due_at"] == "2027-01-01"
     assert first_of_2021["retention_due_at"] == "2028-01-01"
     table = store.customers()
@@ -273,9 +270,7 @@ def test_dry_run_changes_nothing_and_is_summarised(stack: Stack) -> None:
 def test_legal_hold_suspends_deletion_until_lifted(stack: Stack) -> None:
     with clock.frozen(utc(2019, 3, 1, 9)):
         item = new_customer()
-        order = customers.add_order(
-            item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
-        )
+        order = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]})
         customers.end_contract(item["customer_id"], date(2019, 3, 15))
     hold = retention.set_legal_hold("customer", item["customer_id"], "Riita-asia 12/2026", "dora")
     assert hold["items"] == 2
@@ -297,9 +292,7 @@ def test_hold_set_after_the_read_still_stops_the_write(stack: Stack) -> None:
     """The transition's own condition re-checks the hold, not just the index read."""
     with clock.frozen(utc(2019, 3, 1, 9)):
         item = new_customer(login=False)
-        order = customers.add_order(
-            item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
-        )
+        order = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]})
     stale = store.customers().get_item(Key={"pk": order["pk"], "sk": order["sk"]})["Item"]
     retention.set_legal_hold("customer", item["customer_id"], "Verotarkastus", "dora")
     rule = next(r for r in retention.sweep_rules() if r.name == "order_bookkeeping")
@@ -312,8 +305,7 @@ def test_run_killed_half_way_is_finished_by_the_next_run(stack: Stack) -> None:
     with clock.frozen(utc(2019, 3, 1, 9)):
         item = new_customer(login=False)
         orders = [
-            customers.add_order(item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]})
-            for _ in range(10)
+            customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]}) for _ in range(10)
         ]
     calls = {"n": 0}
 

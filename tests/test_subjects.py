@@ -29,12 +29,10 @@ def request(client: Any, token: str, body: dict[str, Any]) -> tuple[int, Any]:
 
 def setup_person(client: Any, stack: Stack, tokens: Tokens) -> dict[str, Any]:
     """The customer also is a prospect (imported by a partner) and a reseller's end user."""
+    services = {"active_services": [{"service": "Kunto", "price": "9.90"}]}
+    assert call(client, "PUT", f"/customers/{tokens.customer_id}/services", tokens.staff, services)[0] == 200
     status, order = call(
-        client,
-        "POST",
-        "/me/orders",
-        tokens.customer,
-        {"items": [{"service": "Kunto", "quantity": 1, "unit_price": "9.90"}]},
+        client, "POST", "/me/orders", tokens.customer, {"items": [{"service": "Kunto", "quantity": 1}]}
     )
     assert status == 201, order
     import_rows(stack, [PROSPECT_ROW])
@@ -82,7 +80,9 @@ def test_access_exports_everything_with_purpose_source_and_retention(client: Any
     status, recorded = call(client, "GET", "/subject-requests", tokens.dpo)
     assert status == 200
     [entry] = recorded["items"]
-    assert entry["request"]["type"] == "access" and entry["principal_id"] != "anonymous"
+    assert set(entry) == {"request_ref", "type", "outcome", "channel", "records_touched", "handled_at", "handled_by"}
+    assert (entry["type"], entry["outcome"], entry["channel"]) == ("access", "found", "staff")
+    assert entry["request_ref"] == body["request"]["request_ref"] and entry["handled_by"] != "anonymous"
     text = json.dumps(entry, ensure_ascii=False).lower()
     assert "asiakas" not in text and "maija" not in text and suppression.current_key(EMAIL).split(":")[1] not in text
 

@@ -42,7 +42,8 @@ def test_post_performs_the_objection(client: Any, tokens: Tokens) -> None:
     assert me["customer"]["consent_service_messages"]["given"] is False
     status, recorded = call(client, "GET", "/subject-requests", tokens.staff)
     [entry] = recorded["items"]
-    assert entry["request"]["channel"] == "unsubscribe_link" and entry["principal_id"] == "anonymous"
+    assert entry["channel"] == "unsubscribe_link" and entry["handled_by"] == "anonymous"
+    assert entry["type"] == "objection" and entry["request_ref"] == body["request_ref"]
     assert EMAIL not in json.dumps(entry)
 
 
@@ -99,3 +100,86 @@ def test_old_key_version_still_opens_after_rotation(stack: Stack, monkeypatch: A
     secrets.clear_cache()
     assert unsubscribe.read(token) == EMAIL
     assert unsubscribe.issue(EMAIL).startswith("v2.")
+
+
+VIEWPORT = b'<meta name="viewport" content="width=device-width, initial-scale=1">'
+
+
+def _browser_get(client: Any, path: str, **headers: str) -> Any:
+    return client.http.get(path, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", **headers})
+
+
+def _is_page(resp: Any, status: int, lang: str) -> str:
+    assert resp.status_code == status, resp.body
+    assert resp.headers["Content-Type"].startswith("text/html")
+    assert resp.headers["Content-Language"] == lang
+    assert VIEWPORT in resp.body and f'<html lang="{lang}">'.encode() in resp.body
+    return str(resp.body.decode())
+
+
+def test_every_unsubscribe_page_is_a_mobile_friendly_page(client: Any, tokens: Tokens) -> None:
+    token = link(client, tokens)
+    preview = _is_page(_browser_get(client, f"/unsubscribe?token={quote(token)}"), 200, "fi")
+    assert "Vahvista peruutus" in preview and 'name="lang" value="fi"' in preview
+    resp = client.http.post(
+        "/unsubscribe",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
+        body=f"token={quote(token)}&lang=en".encode(),
+    )
+    assert "You will not receive marketing" in _is_page(resp, 200, "en")
+
+
+def test_a_browser_gets_a_tampered_or_expired_link_as_a_page_in_the_persons_language(
+    client: Any, tokens: Tokens
+) -> None:
+    token = link(client, tokens)
+    version, body = token.split(".")
+    tampered = quote(f"{version}.{body[:-3]}{'A' if body[-3] != 'A' else 'B'}{body[-2:]}")
+    page = _is_page(_browser_get(client, f"/unsubscribe?token={tampered}"), 400, "fi")
+    assert "Linkki ei toimi" in page and "ilopiste@kuntotimpurit.fi" in page
+    assert "Traceback" not in page and "invalid_token" not in page
+    # English where the link says so, or where the browser prefers it over Finnish.
+    assert "does not work" in _is_page(_browser_get(client, f"/unsubscribe?token={tampered}&lang=en"), 400, "en")
+    prefers_en = {"Accept-Language": "sv-FI, en-GB;q=0.8, fi;q=0.5"}
+    assert "does not work" in _is_page(_browser_get(client, f"/unsubscribe?token={tampered}", **prefers_en), 400, "en")
+    prefers_fi = {"Accept-Language": "fi-FI,fi;q=0.9,en;q=0.8"}
+    assert "Linkki ei toimi" in _is_page(
+        _browser_get(client, f"/unsubscribe?token={tampered}", **prefers_fi), 400, "fi"
+    )
+    # The link's own `lang` wins over the browser's preference.
+    url = f"/unsubscribe?token={tampered}&lang=fi"
+    assert "Linkki ei toimi" in _is_page(_browser_get(client, url, **prefers_en), 400, "fi")
+
+    issued = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    with clock.frozen(issued):
+        old = unsubscribe.issue(EMAIL, timedelta(days=1))
+    with clock.frozen(issued + timedelta(days=2)):
+        page = _is_page(_browser_get(client, f"/unsubscribe?token={quote(old)}"), 410, "fi")
+        assert "vanhentunut" in page
+        resp = client.http.post(
+            "/unsubscribe",
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
+            body=f"token={quote(old)}&lang=en".encode(),
+        )
+        assert "has expired" in _is_page(resp, 410, "en")
+    # A form without a token is a page too; JSON clients keep getting JSON errors.
+    resp = client.http.post(
+        "/unsubscribe", headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}, body=b""
+    )
+    _is_page(resp, 400, "fi")
+    status, err = call(client, "GET", f"/unsubscribe?token={tampered}")
+    assert status == 400 and err["error"]["code"] == "invalid_token"
+    assert not suppression.is_suppressed(EMAIL)
+
+
+def test_a_browser_gets_an_unavailable_page_when_the_key_is_unusable(client: Any, stack: Stack, tokens: Tokens) -> None:
+    import boto3
+
+    from chalicelib import secrets
+
+    token = link(client, tokens)
+    sm = boto3.client("secretsmanager", region_name="eu-north-1")
+    sm.put_secret_value(SecretId=stack.env["UNSUBSCRIBE_SECRET"], SecretString='{"current": "v1"}')
+    secrets.clear_cache()
+    page = _is_page(_browser_get(client, f"/unsubscribe?token={quote(token)}&lang=en"), 503, "en")
+    assert "Temporarily unavailable" in page

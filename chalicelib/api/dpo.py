@@ -34,6 +34,7 @@ class HoldReason(StrictModel):
     DPO,
     summary="The latest retention sweep runs and their counts",
     query=("limit", "cursor"),
+    response=audit.AuditEventPage,
 )
 def retention_runs(call: Call) -> dict[str, Any]:
     return retention.last_runs(call.limit(20), call.query.get("cursor"))

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from chalice import Blueprint
+from pydantic import TypeAdapter
 
 from chalicelib.auth import ROUTES, RouteSpec
 
@@ -78,6 +79,16 @@ def _operation(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
         op["responses"]["403"] = _error("The caller's role may not use this route.")
     else:
         op["security"] = []
+    if spec.response is not None:
+        name = spec.response.__name__
+        schema = TypeAdapter(spec.response).json_schema(ref_template="#/components/schemas/{model}")
+        for def_name, definition in schema.pop("$defs", {}).items():
+            components[def_name] = definition
+        components[name] = schema
+        op["responses"][str(spec.status)] = {
+            "description": "Success",
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+        }
     if spec.body is not None:
         name = spec.body.__name__
         schema = spec.body.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 from chalice import Blueprint, Response
@@ -12,8 +13,9 @@ from pydantic import Field, StrictBool
 from chalicelib import customers, notice, subjects, unsubscribe
 from chalicelib.audit import Access
 from chalicelib.auth import ANONYMOUS
-from chalicelib.errors import ValidationFailed
-from chalicelib.registers import CUSTOMER, Role
+from chalicelib.errors import DomainError, ValidationFailed
+from chalicelib.registers import CONTROLLER, CUSTOMER, Role
+from chalicelib.secrets import SecretUnusable
 from chalicelib.validation import StrictModel, dump, schema
 
 from .routing import Call, json_response, route
@@ -88,19 +90,90 @@ def privacy_notice(call: Call) -> Response:
 
 
 _UNSUBSCRIBE_TEXT = {
-    "fi": (
-        "Peru markkinointi",
-        "Osoitteesi {email} poistetaan prospektirekisteristämme, mahdollinen lupa palveluviesteihin perutaan ja "
-        "osoitteesta säilytetään vain avainnettu tiiviste, jotta sitä ei lisätä uudelleen markkinointiin.",
-        "Vahvista peruutus",
-    ),
-    "en": (
-        "Stop marketing",
-        "Your address {email} will be removed from our prospect register, any consent to service messages "
-        "withdrawn, and only a keyed hash of the address kept so it is never added to marketing again.",
-        "Confirm",
-    ),
+    "fi": {
+        "title": "Peru markkinointi",
+        "text": "Osoitteesi {email} poistetaan prospektirekisteristämme, mahdollinen lupa palveluviesteihin "
+        "perutaan ja osoitteesta säilytetään vain avainnettu tiiviste, jotta sitä ei lisätä uudelleen "
+        "markkinointiin.",
+        "button": "Vahvista peruutus",
+        "done_title": "Markkinointi peruttu",
+        "done": "Et saa meiltä enää markkinointia.",
+        "invalid_token_title": "Linkki ei toimi",
+        "invalid_token": "Peruutuslinkki on virheellinen tai katkennut. Avaa linkki viestistä kokonaan "
+        "tai pyydä meitä lopettamaan markkinointi: {contact}.",
+        "token_expired_title": "Linkki on vanhentunut",
+        "token_expired": "Peruutuslinkki on vanhentunut. Pyydä meitä lopettamaan markkinointi: {contact}.",
+        "unavailable_title": "Palvelu ei ole juuri nyt käytettävissä",
+        "unavailable": "Mitään ei muutettu. Yritä hetken kuluttua uudelleen tai kirjoita meille: {contact}.",
+        "error_title": "Pyyntöä ei voitu käsitellä",
+        "error": "Mitään ei muutettu. Avaa linkki viestistä uudelleen tai kirjoita meille: {contact}.",
+    },
+    "en": {
+        "title": "Stop marketing",
+        "text": "Your address {email} will be removed from our prospect register, any consent to service "
+        "messages withdrawn, and only a keyed hash of the address kept so it is never added to marketing "
+        "again.",
+        "button": "Confirm",
+        "done_title": "Marketing stopped",
+        "done": "You will not receive marketing from us.",
+        "invalid_token_title": "This link does not work",
+        "invalid_token": "The unsubscribe link is invalid or incomplete. Open the whole link from the message, "
+        "or ask us to stop marketing to you: {contact}.",
+        "token_expired_title": "This link has expired",
+        "token_expired": "The unsubscribe link has expired. Ask us to stop marketing to you: {contact}.",
+        "unavailable_title": "Temporarily unavailable",
+        "unavailable": "Nothing was changed. Please try again shortly, or write to us: {contact}.",
+        "error_title": "The request could not be handled",
+        "error": "Nothing was changed. Open the link from the message again, or write to us: {contact}.",
+    },
 }
+_LANGS = ("fi", "en")
+
+
+def _unsubscribe_lang(call: Call, chosen: str | None = None) -> str:
+    """The page's language: the link's (or form's) `lang`, else Accept-Language, else Finnish."""
+    if chosen in _LANGS:
+        return str(chosen)
+    if call.query.get("lang") in _LANGS:
+        return call.query["lang"]
+    best, best_q = "fi", 0.0
+    for part in call.headers.get("accept-language", "").split(","):
+        tag, _, params = part.strip().partition(";")
+        lang = tag.strip().lower().split("-")[0]
+        try:
+            q = float(params.strip().removeprefix("q=")) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            q = 0.0
+        if lang in _LANGS and q > best_q:
+            best, best_q = lang, q
+    return best
+
+
+def _unsubscribe_page(lang: str, title: str, body: str, status: int = 200) -> Response:
+    """A complete, mobile-friendly page of /unsubscribe; `body` is already escaped HTML."""
+    page = _html(
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>{body}</body></html>",
+        status,
+    )
+    page.headers["Content-Language"] = lang
+    return page
+
+
+def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Response:
+    """`answer()`, with its errors as a page in `lang` for a browser (JSON clients get JSON errors)."""
+    try:
+        return answer()
+    except (DomainError, SecretUnusable) as exc:
+        if _wants_json(call):
+            raise
+        status, kind = (503, "unavailable") if isinstance(exc, SecretUnusable) else (exc.status, exc.code)
+        text = _UNSUBSCRIBE_TEXT[lang]
+        if kind not in ("invalid_token", "token_expired", "unavailable"):
+            kind = "error"
+        message = text[kind].format(contact=CONTROLLER.contact_email)
+        return _unsubscribe_page(lang, text[f"{kind}_title"], f"<p>{html.escape(message)}</p>", status)
 
 
 @route(
@@ -111,11 +184,13 @@ _UNSUBSCRIBE_TEXT = {
     query=("token", "lang"),
 )
 def unsubscribe_preview(call: Call) -> Response:
+    lang = _unsubscribe_lang(call)
+    return _for_browser(call, lang, lambda: _preview(call, lang))
+
+
+def _preview(call: Call, lang: str) -> Response:
     token = call.query.get("token", "")
-    email = unsubscribe.read(token)
-    lang = "en" if call.query.get("lang") == "en" else "fi"
-    title, text, button = _UNSUBSCRIBE_TEXT[lang]
-    shown = unsubscribe.masked(email)
+    shown = unsubscribe.masked(unsubscribe.read(token))
     if _wants_json(call):
         return json_response(
             {
@@ -129,18 +204,22 @@ def unsubscribe_preview(call: Call) -> Response:
             }
         )
     e = html.escape
-    return _html(
-        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{e(title)}</title></head><body>'
-        f"<h1>{e(title)}</h1><p>{e(text.format(email=shown))}</p>"
+    text = _UNSUBSCRIBE_TEXT[lang]
+    return _unsubscribe_page(
+        lang,
+        text["title"],
+        f"<p>{e(text['text'].format(email=shown))}</p>"
         f'<form method="post" action="unsubscribe"><input type="hidden" name="token" value="{e(token)}">'
-        f'<button type="submit">{e(button)}</button></form></body></html>'
+        f'<input type="hidden" name="lang" value="{lang}">'
+        f'<button type="submit">{e(text["button"])}</button></form>',
     )
 
 
 class UnsubscribeRequest(StrictModel):
-    """The signed token from the link (a form post sends the same field)."""
+    """The signed token from the link (a form post sends the same field, and the page's language)."""
 
     token: Annotated[str, Field(max_length=2000)]
+    lang: Literal["fi", "en"] | None = None
 
 
 @route(
@@ -153,19 +232,27 @@ class UnsubscribeRequest(StrictModel):
     body=UnsubscribeRequest,
 )
 def unsubscribe_confirm(call: Call) -> Any:
+    form: dict[str, list[str]] = {}
     if call.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        tokens = parse_qs(call.raw_body.decode("utf-8", "replace")).get("token", [])
+        form = parse_qs(call.raw_body.decode("utf-8", "replace"))
+    langs = form.get("lang", [])
+    lang = _unsubscribe_lang(call, langs[0] if len(langs) == 1 else None)
+    return _for_browser(call, lang, lambda: _confirm(call, form, lang))
+
+
+def _confirm(call: Call, form: dict[str, list[str]], lang: str) -> Response:
+    if form:
+        tokens = form.get("token", [])
         token: object = tokens[0] if len(tokens) == 1 else None
+    elif call.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        token = None
     else:
-        token = call.body().token
+        token = call.body().token  # type: ignore[attr-defined]
     email = unsubscribe.read(token)
     # subjects writes the audit events of the steps done, also if a later step fails.
     answer = subjects.object_to_marketing(email, call.audit)
     record = subjects.record_request("objection", answer, ANONYMOUS, call.request_id, "unsubscribe_link")
-    result = {"unsubscribed": True, "request_ref": record["request_ref"]}
     if _wants_json(call):
-        return result
-    return _html(
-        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>OK</title></head><body>'
-        "<p>Markkinointi peruttu. / You will not receive marketing from us.</p></body></html>"
-    )
+        return json_response({"unsubscribed": True, "request_ref": record["request_ref"]})
+    text = _UNSUBSCRIBE_TEXT[lang]
+    return _unsubscribe_page(lang, text["done_title"], f"<p>{html.escape(text['done'])}</p>")

@@ -25,11 +25,32 @@ from chalicelib.auth import ANONYMOUS, ROUTES, Principal, RouteSpec
 from chalicelib.errors import DomainError, Forbidden, ValidationFailed
 from chalicelib.logs import logger
 from chalicelib.registers import Role
+from chalicelib.secrets import SecretUnusable
 from chalicelib.validation import parse
 
 from .authorizer import jwt_authorizer
 
 MAX_PAGE = 100
+# No request of this API nests deeper than a few levels; DynamoDB itself stops at 32.
+MAX_JSON_DEPTH = 32
+
+
+def nesting_depth(doc: Any) -> int:
+    """How deeply `doc`'s arrays and objects nest (iteratively: no recursion to exhaust)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def _too_deep() -> ValidationFailed:
+    return ValidationFailed(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json")
 
 
 @dataclass
@@ -52,9 +73,15 @@ class Call:
         if not self.raw_body:
             raise ValidationFailed("A JSON request body is required.", code="invalid_json")
         try:
-            return json.loads(self.raw_body)
+            doc = json.loads(self.raw_body)
         except (ValueError, UnicodeDecodeError):
             raise ValidationFailed("The request body is not valid JSON.", code="invalid_json") from None
+        except RecursionError:
+            # The parser recurses once per level: thousands of `[` exhaust the stack.
+            raise _too_deep() from None
+        if nesting_depth(doc) > MAX_JSON_DEPTH:
+            raise _too_deep()
+        return doc
 
     def audit(self, accesses: Iterable[audit.Access]) -> None:
         audit.record(self.principal, accesses, self.request_id)
@@ -126,11 +153,13 @@ def route(
     content_types: list[str] | None = None,
     body: type[BaseModel] | None = None,
     query: Iterable[str] | None = None,
+    response: Any = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare one route method; `roles` empty means anyone may call it.
 
     `body` is the request model (`call.body()` validates against it); `query` the accepted
-    query parameters (others are refused with 400). Both also feed the OpenAPI document.
+    query parameters (others are refused with 400). Both also feed the OpenAPI document, as
+    does `response`, the success body's shape (a pydantic model or TypedDict).
     """
     allowed = frozenset(roles)
     accepted_query = None if query is None else tuple(query)
@@ -149,6 +178,7 @@ def route(
                 status=status,
                 operation_id=handler.__name__,
                 content_types=tuple(types),
+                response=response,
             )
         )
 
@@ -177,6 +207,13 @@ def route(
             except DomainError as exc:
                 response = error_response(exc)
                 outcome = exc.code
+            except SecretUnusable:
+                # Fail closed: a key that is not the real one would change every keyed hash
+                # (suppressed people found "new"). secrets.keyring logged it for the alarm.
+                response = json_response(
+                    {"error": {"code": "service_unavailable", "message": "Temporarily unavailable."}}, status=503
+                )
+                outcome = "secret_unusable"
             except (ClientError, BotoConnectionError) as exc:
                 if not is_transient(exc):
                     raise

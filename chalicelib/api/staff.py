@@ -12,7 +12,7 @@ from chalicelib.audit import Access
 from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CUSTOMER, ORDER, RESELLER_END_USER, STAFF_ROLES, Role
-from chalicelib.validation import EmailSearch, IsoDate, Service, StrictModel, checked_email, dump, schema
+from chalicelib.validation import ActiveServices, EmailSearch, IsoDate, StrictModel, checked_email, dump, schema
 
 from .routing import Call, route
 
@@ -29,7 +29,7 @@ class ContractEnd(StrictModel):
 
 
 class Services(StrictModel):
-    active_services: list[Service]
+    active_services: ActiveServices
 
 
 def read_records(call: Call, items: list[dict[str, Any]], action: str = "read") -> list[dict[str, Any]]:
@@ -266,6 +266,7 @@ def delete_end_user(call: Call, partner_id: str, end_user_id: str) -> dict[str, 
     DPO,
     summary="Audit events of one record",
     query=("limit", "cursor"),
+    response=audit.AuditEventPage,
 )
 def audit_by_record(call: Call, register: str, record_id: str) -> dict[str, Any]:
     if register not in ("customers", "prospects", "suppression", "system"):
@@ -280,6 +281,7 @@ def audit_by_record(call: Call, register: str, record_id: str) -> dict[str, Any]
     DPO,
     summary="Audit events caused by one principal",
     query=("limit", "cursor"),
+    response=audit.AuditEventPage,
 )
 def audit_by_principal(call: Call, principal_id: str) -> dict[str, Any]:
     return audit.by_principal(principal_id, call.limit(50), call.query.get("cursor"))
@@ -322,6 +324,7 @@ def subject_request(call: Call) -> dict[str, Any]:
     STAFF,
     summary="Recorded subject requests (no personal data)",
     query=("limit", "cursor"),
+    response=subjects.RequestRecordPage,
 )
 def subject_requests(call: Call) -> dict[str, Any]:
     return subjects.list_requests(call.limit(50), call.query.get("cursor"))

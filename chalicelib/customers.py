@@ -470,7 +470,7 @@ def _guard_release(item: dict[str, Any]) -> list[dict[str, Any]]:
 
     End users written before the guard existed have none; then there is nothing to free.
     """
-    if not item.get("email_norm"):
+    if not item.get("email_norm") or not item.get("partner_id"):
         return []
     key = _end_user_email_guard(item["partner_id"], item["email_norm"])
     guard = store.customers().get_item(Key=key, ConsistentRead=True).get("Item")

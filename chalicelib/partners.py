@@ -69,8 +69,8 @@ def find(partner_id: str) -> dict[str, Any] | None:
     """The partner's record, read consistently (a suspension counts at once), or None."""
     if not PARTNER_ID.match(partner_id):
         return None
-    item: dict[str, Any] | None = store.partners().get_item(Key={"partner_id": partner_id}, ConsistentRead=True).get(
-        "Item"
+    item: dict[str, Any] | None = (
+        store.partners().get_item(Key={"partner_id": partner_id}, ConsistentRead=True).get("Item")
     )
     return item
 

@@ -6,6 +6,7 @@ from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.dpo import dpo_bp
 from chalicelib.api.openapi import openapi_bp
 from chalicelib.api.partner import partner_bp
+from chalicelib.api.partner_registry import partner_registry_bp
 from chalicelib.api.prospects import prospects_bp
 from chalicelib.api.public import public_bp
 from chalicelib.api.routing import normalise_error_response
@@ -24,6 +25,7 @@ app.register_blueprint(staff_bp)
 app.register_blueprint(dpo_bp)
 app.register_blueprint(selfservice_bp)
 app.register_blueprint(partner_bp)
+app.register_blueprint(partner_registry_bp)
 app.register_blueprint(prospects_bp)
 app.register_blueprint(events_bp)
 app.register_blueprint(openapi_bp)

@@ -27,7 +27,7 @@ class Access:
     """One access to one record: what the API or a function did."""
 
     action: str  # e.g. create, read, list, update, delete, export, erase
-    register: str  # "customers" | "prospects" | "suppression" | "system"
+    register: str  # "customers" | "prospects" | "suppression" | "partners" | "system"
     record_id: str
     fields: tuple[str, ...] = ()
 

@@ -48,6 +48,7 @@ class Settings:
     suppression_table: str
     audit_table: str
     import_runs_table: str
+    partners_table: str
     upload_bucket: str
     import_queue_url: str
     user_pool_id: str
@@ -105,6 +106,7 @@ def settings() -> Settings:
         suppression_table=env.get("SUPPRESSION_TABLE", "suppression"),
         audit_table=env.get("AUDIT_TABLE", "audit"),
         import_runs_table=env.get("IMPORT_RUNS_TABLE", "import_runs"),
+        partners_table=env.get("PARTNERS_TABLE", "partners"),
         upload_bucket=env.get("UPLOAD_BUCKET", ""),
         import_queue_url=env.get("IMPORT_QUEUE_URL", ""),
         user_pool_id=pool,

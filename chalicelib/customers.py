@@ -6,6 +6,7 @@ Storage layout in the customers table (keys from infra/resources.json):
   EMAIL#<email> / UNIQUE          guard: contact emails are unique
   USERNAME#<name> / UNIQUE        guard: usernames are unique
   RESELLER#<partner> / ENDUSER#<id>  a reseller's end user: name and email only
+  RESELLER#<partner> / EMAIL#<email>  guard: an address is one end user per reseller
 Profiles and end users appear in the `by_list` index; records with a due retention
 action carry `retention_rule` + `retention_due_at`, which makes `retention_due` sparse.
 """
@@ -25,7 +26,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, clock, store
+from chalicelib import accounts, clock, partners, store
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.registers import CUSTOMER, CUSTOMER_REGISTER, ORDER, RESELLER_END_USER, Role
 from chalicelib.validation import email_key
@@ -476,43 +477,158 @@ def _end_user_pk(partner_id: str) -> str:
     return f"RESELLER#{partner_id}"
 
 
+def _end_user_key(partner_id: str, end_user_id: str) -> dict[str, str]:
+    return {"pk": _end_user_pk(partner_id), "sk": f"ENDUSER#{end_user_id}"}
+
+
+def _end_user_email_guard(partner_id: str, email_norm: str) -> dict[str, str]:
+    # In the reseller's own partition, outside the ENDUSER# range its listings read.
+    return {"pk": _end_user_pk(partner_id), "sk": f"EMAIL#{email_norm}"}
+
+
+def _reseller(partner_id: str) -> dict[str, Any]:
+    """The registered reseller (404 if unknown or not a reseller)."""
+    return partners.reseller(partner_id)
+
+
 def add_end_user(partner_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    """A reseller's end user: the notice allows only name and email."""
+    """A reseller's end user: the notice allows only name and email.
+
+    An address is one end user per reseller, whatever its case or spelling variant
+    (`validation.email_key`): the end user and its address's guard are written together.
+    """
+    if _reseller(partner_id)["status"] != "active":
+        raise Conflict("This reseller is not active: no end users can be added.")
     end_user_id = new_id()
     now = clock.iso()
+    email_norm = email_key(data["email"])
     item = {
-        "pk": _end_user_pk(partner_id),
-        "sk": f"ENDUSER#{end_user_id}",
+        **_end_user_key(partner_id, end_user_id),
         "entity": "reseller_end_user",
         "end_user_id": end_user_id,
         "partner_id": partner_id,
         "name": data["name"],
         "email": data["email"],
-        "email_norm": email_key(data["email"]),
+        "email_norm": email_norm,
         "created_at": now,
         "list_pk": f"ENDUSER#{partner_id}",
         "list_sk": f"{clock.sortable()}#{end_user_id}",
     }
-    store.customers().put_item(Item=item)
+    guard = {**_end_user_email_guard(partner_id, email_norm), "entity": "guard", "end_user_id": end_user_id}
+    table = store.customers().name
+    _transact(
+        [
+            {"Put": {"TableName": table, "Item": _serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"TableName": table, "Item": _serialize(guard), "ConditionExpression": "attribute_not_exists(pk)"}},
+        ],
+        "This reseller already has an end user with this email address.",
+    )
     return item
+
+
+def _guard_release(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The transaction step that frees the end user's address, if its guard names this end user.
+
+    End users written before the guard existed have none; then there is nothing to free.
+    """
+    if not item.get("email_norm") or not item.get("partner_id"):
+        return []
+    key = _end_user_email_guard(item["partner_id"], item["email_norm"])
+    guard = store.customers().get_item(Key=key, ConsistentRead=True).get("Item")
+    if not guard or guard.get("end_user_id") != item["end_user_id"]:
+        return []
+    return [
+        {
+            "Delete": {
+                "TableName": store.customers().name,
+                "Key": _key(key),
+                "ConditionExpression": "end_user_id = :id",
+                "ExpressionAttributeValues": _serialize({":id": item["end_user_id"]}),
+            }
+        }
+    ]
+
+
+def delete_end_user(
+    item: dict[str, Any], condition: str = "attribute_exists(pk)", values: dict[str, Any] | None = None
+) -> bool:
+    """Delete an end user and its address's guard together, if `condition` holds on the end user.
+
+    False when the condition failed (the caller tells gone, held or changed apart). Used by
+    the reseller's removal, erasure and the retention sweeper alike.
+    """
+    delete: dict[str, Any] = {
+        "TableName": store.customers().name,
+        "Key": _key(item),
+        "ConditionExpression": condition,
+    }
+    if values:
+        delete["ExpressionAttributeValues"] = _serialize(values)
+    try:
+        store.client("dynamodb").transact_write_items(TransactItems=[{"Delete": delete}, *_guard_release(item)])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "TransactionCanceledException":
+            reasons = exc.response.get("CancellationReasons") or []
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                return False
+        raise
+    return True
+
+
+def rectify_end_user(item: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Set or remove fields of an end user; a new address moves its guard in the same write."""
+    sets = {k: v for k, v in changes.items() if v is not None}
+    removes = [k for k, v in changes.items() if v is None]
+    guard_moves: list[dict[str, Any]] = []
+    if "email" in sets:
+        sets["email_norm"] = email_key(sets["email"])
+        if sets["email_norm"] != item.get("email_norm"):
+            guard = {
+                **_end_user_email_guard(item["partner_id"], sets["email_norm"]),
+                "entity": "guard",
+                "end_user_id": item["end_user_id"],
+            }
+            guard_moves = [
+                {
+                    "Put": {
+                        "TableName": store.customers().name,
+                        "Item": _serialize(guard),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                *_guard_release(item),
+            ]
+    sets["updated_at"] = clock.iso()
+    names = {f"#s{i}": k for i, k in enumerate(sets)} | {f"#r{i}": k for i, k in enumerate(removes)}
+    expr = "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(sets)))
+    if removes:
+        expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
+    update = {
+        "Update": {
+            "TableName": store.customers().name,
+            "Key": _key(item),
+            "UpdateExpression": expr,
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _serialize({f":s{i}": v for i, v in enumerate(sets.values())}),
+        }
+    }
+    _transact([update, *guard_moves], "The end user changed meanwhile, or the reseller has this address already.")
 
 
 def remove_end_user(partner_id: str, end_user_id: str) -> None:
     """Removed by the reseller: deleted at once (retention rule `end_user_removed`)."""
+    _reseller(partner_id)
     if not _ID.match(end_user_id):
         raise NotFound("No such end user.")
-    try:
-        store.customers().delete_item(
-            Key={"pk": _end_user_pk(partner_id), "sk": f"ENDUSER#{end_user_id}"},
-            ConditionExpression="attribute_exists(pk)",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise NotFound("No such end user.") from None
-        raise
+    key = _end_user_key(partner_id, end_user_id)
+    item = store.customers().get_item(Key=key, ConsistentRead=True).get("Item")
+    if not item or not delete_end_user(item):
+        raise NotFound("No such end user.")
 
 
 def list_end_users(partner_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    _reseller(partner_id)
     return store.query_page(
         store.customers(),
         cursor,
@@ -531,6 +647,7 @@ def end_reseller_contract(partner_id: str, end_date: date) -> dict[str, Any]:
     sweeper deletes them through the `retention_due` index. Re-running it (e.g. with a
     corrected date) restamps every end user; one that was deleted meanwhile is skipped.
     """
+    _reseller(partner_id)
     check_contract_end(end_date)
     due = add_months(end_date, END_USER_RESELLER_ENDED.after.months).isoformat()
     table = store.customers()

@@ -338,6 +338,13 @@ def finish_login_deletions(reads: ReadCounter) -> int:
 def delete_record(table: Any, item: dict[str, Any], *, rule: str, cutoff: str) -> None:
     """Delete one due item, re-checking its rule, due date and the absence of a hold."""
     expr, values = _due_condition(rule, cutoff)
+    if item.get("entity") == "reseller_end_user":
+        # The end user's address guard goes in the same write.
+        deleted = customers.delete_end_user(item, expr, values)
+        # Not deleted and gone: another deletion won (the transition is done, not "changed").
+        if not deleted and "Item" in table.get_item(Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True):
+            raise Conflict("The record changed meanwhile; nothing was deleted.")
+        return
     try:
         table.delete_item(
             Key={"pk": item["pk"], "sk": item["sk"]},

@@ -61,6 +61,10 @@ def import_runs() -> Any:
     return table(settings().import_runs_table)
 
 
+def partners() -> Any:
+    return table(settings().partners_table)
+
+
 def reset() -> None:
     """Forget cached clients and settings (tests switch emulators between cases)."""
     from chalicelib import secrets

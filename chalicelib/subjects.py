@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, NotRequired
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
 from chalicelib import accounts, audit, clock, customers, prospects, retention, store, suppression
@@ -35,7 +34,7 @@ from chalicelib.registers import (
     Register,
     Text,
 )
-from chalicelib.validation import checked_email, dump, email_key, parse, schema
+from chalicelib.validation import checked_email, dump, parse, schema
 
 REQUEST_TYPES = ("access", "rectification", "erasure", "objection")
 # What an access export shows of a prospect besides its register fields: when it was
@@ -260,7 +259,7 @@ def rectify(email: str, changes: Any, record: Record | None = None) -> Answer:
                 accounts.update_login_email(item["username"], item["email"])
         own = values.get(RESELLER_END_USER.name) or {}
         for u in found.end_users if own else []:
-            _update_fields(store.customers(), u, own)
+            customers.rectify_end_user(u, own)
             accesses.append(Access("update", CUSTOMER_REGISTER.key, u["end_user_id"], tuple(own)))
             updated.append({"register": CUSTOMER_REGISTER.key, "record_id": u["end_user_id"], "fields": sorted(own)})
         own = values.get(PROSPECT.name)
@@ -287,38 +286,12 @@ def rectify(email: str, changes: Any, record: Record | None = None) -> Answer:
     )
 
 
-def _update_fields(table: Any, item: dict[str, Any], values: dict[str, Any]) -> None:
-    """Set or remove fields on one item; an email change moves `email_norm` with it."""
-    sets = {k: v for k, v in values.items() if v is not None}
-    removes = [k for k, v in values.items() if v is None]
-    if "email" in sets:
-        sets["email_norm"] = email_key(sets["email"])
-    sets["updated_at"] = clock.iso()
-    names = {f"#s{i}": k for i, k in enumerate(sets)} | {f"#r{i}": k for i, k in enumerate(removes)}
-    expr = "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(sets)))
-    if removes:
-        expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
-    table.update_item(
-        Key={"pk": item["pk"], "sk": item["sk"]},
-        UpdateExpression=expr,
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues={f":s{i}": v for i, v in enumerate(sets.values())},
-    )
-
-
 # -- erasure ----------------------------------------------------------------------------
 
 
 def _delete_end_user(u: dict[str, Any]) -> None:
-    try:
-        store.customers().delete_item(
-            Key={"pk": u["pk"], "sk": u["sk"]}, ConditionExpression="attribute_not_exists(legal_hold)"
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise retention.RecordHeld("The record is under a legal hold.") from None
-        raise
+    if not customers.delete_end_user(u, "attribute_not_exists(legal_hold)"):
+        raise retention.RecordHeld("The record is under a legal hold.")
 
 
 def erase(email: str, record: Record | None = None) -> Answer:

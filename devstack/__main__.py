@@ -46,6 +46,7 @@ def banner(stack: LocalStack) -> str:
         f"  upload bucket      {info['upload_bucket']}",
         f"  import queue       {info['import_queue_url']}",
         f"  stack file         {stack.stack_file}",
+        f"  partners           {', '.join(info['partners'])}   (registry: GET /partners as staff)",
         "  demo users (password):",
     ]
     for kind, user in users.items():

@@ -247,6 +247,18 @@ def create_secrets(
     return names
 
 
+def register_partners(dynamodb: Any, table: str, partners: list[dict[str, str]]) -> None:
+    """Put partners in the registry table as staff's POST /partners would (no audit: set-up)."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    from chalicelib.partners import NewPartner, new_item
+
+    serializer = TypeSerializer()
+    for data in partners:
+        item = new_item(NewPartner.model_validate(data).model_dump())
+        dynamodb.put_item(TableName=table, Item={k: serializer.serialize(v) for k, v in item.items()})
+
+
 def provision(session: Any, prefix: str, region: str, endpoint_url: str | None = None) -> dict[str, Any]:
     """Everything the app needs, created through `session`'s clients; returns the stack info."""
 
@@ -274,6 +286,7 @@ def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, st
         "SUPPRESSION_TABLE": tables["suppression"],
         "AUDIT_TABLE": tables["audit"],
         "IMPORT_RUNS_TABLE": tables["import_runs"],
+        "PARTNERS_TABLE": tables["partners"],
         "UPLOAD_BUCKET": stack["upload_bucket"],
         "IMPORT_QUEUE_URL": stack["import_queue_url"],
         "USER_POOL_ID": stack["user_pool_id"],

@@ -48,6 +48,11 @@ DEMO_USERS: dict[str, dict[str, Any]] = {
         "attributes": {"partner_id": "resello", "partner_type": "reseller"},
     },
 }
+# The partner registry's demo partners: the demo partner users act for these.
+DEMO_PARTNERS: list[dict[str, str]] = [
+    {"partner_id": "acme", "name": "Acme Data Oy", "kind": "data_provider"},
+    {"partner_id": "resello", "name": "Resello Oy", "kind": "reseller"},
+]
 DEMO_CUSTOMER_USERNAME = "demo-customer"
 DEMO_CUSTOMER = {
     "organization": "Esimerkki Oy",
@@ -152,7 +157,7 @@ class LocalStack:
     # -- start ---------------------------------------------------------------------------
 
     def start(self) -> dict[str, Any]:
-        """Emulator → provision → demo staff/partners → API → demo customer → worker → stack.json."""
+        """Emulator → provision → demo partners and users → API → demo customer → worker → stack.json."""
         for port in (self.options.aws_port, self.options.api_port):
             require_free_port(self.options.host, port)
         # A stale stack.json (from a killed run) would announce a stack that is not there.
@@ -163,6 +168,7 @@ class LocalStack:
         stack = provision.provision(self.session(), PREFIX, self.options.region, endpoint_url=self.endpoint_url)
         stack["aws_endpoint_url"] = self.endpoint_url
         self._apply_app_environment(stack)
+        provision.register_partners(self.client("dynamodb"), stack["tables"]["partners"], DEMO_PARTNERS)
         users = self._create_demo_users(stack)
         app = self._start_api()
         users["customer"] = self._register_demo_customer()
@@ -185,6 +191,7 @@ class LocalStack:
             "import_queue_url": stack["import_queue_url"],
             "tables": stack["tables"],
             # Extras beyond DESIGN §3.
+            "partners": [p["partner_id"] for p in DEMO_PARTNERS],
             "import_dlq_url": stack["import_dlq_url"],
             "secrets": {"pseudonym_key": stack["pseudonym_key_secret"], "unsubscribe": stack["unsubscribe_secret"]},
             "users": users,

@@ -111,10 +111,20 @@ def _emulated_stack(jwks_url: str) -> Iterator[Stack]:
             for key, value in env.items():
                 mp.setenv(key, value)
             store.reset()
+            stack = Stack(info=info, env=env)
+            # The partners the principals below act for (the local stack registers the same).
+            register_partner(stack, "acme", "data_provider")
+            register_partner(stack, "resello", "reseller")
             try:
-                yield Stack(info=info, env=env)
+                yield stack
             finally:
                 store.reset()
+
+
+def register_partner(stack: Stack, partner_id: str, kind: str, status: str = "active") -> None:
+    """Put a partner in the stack's partner registry (as staff's POST /partners would)."""
+    data = {"partner_id": partner_id, "name": f"{partner_id} Oy", "kind": kind, "status": status}
+    provision.register_partners(boto3.client("dynamodb", region_name=REGION), stack.info["tables"]["partners"], [data])
 
 
 @contextmanager

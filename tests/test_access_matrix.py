@@ -3,6 +3,8 @@
 A new route is covered the moment it is declared: nothing here lists routes by hand.
 Allowed callers must get past both the authorizer and the handler's own check (any
 status but 401/403, and never a 5xx); everyone else gets 401 (no valid token) or 403.
+A reseller's token for a partner the registry has suspended, or does not know at all, is
+refused (403) everywhere but the public routes.
 """
 
 from __future__ import annotations
@@ -16,9 +18,20 @@ import pytest
 import app  # noqa: F401  (declares every route)
 from chalicelib.auth import ROUTES, RouteSpec
 from chalicelib.registers import Role
-from tests.conftest import Stack, Tokens, call, emulator_token
+from tests.conftest import Stack, Tokens, call, emulator_token, register_partner
 
-KINDS = ("anonymous", "customer", "partner", "reseller", "staff", "dpo", "forged", "expired")
+KINDS = (
+    "anonymous",
+    "customer",
+    "partner",
+    "reseller",
+    "staff",
+    "dpo",
+    "forged",
+    "expired",
+    "suspended_partner",
+    "unregistered_partner",
+)
 ROLES_OF = {
     "customer": {Role.CUSTOMER},
     "partner": {Role.PARTNER},
@@ -28,7 +41,19 @@ ROLES_OF = {
 }
 
 
-def _token(kind: str, tokens: Tokens, stack: Stack) -> str | None:
+@pytest.fixture(scope="module")
+def registry_tokens(module_stack: Stack) -> dict[str, str]:
+    """Partner principals the partner registry refuses: their partner is suspended, or unknown."""
+    register_partner(module_stack, "tauko", "reseller", "suspended")
+    return {
+        "suspended_partner": module_stack.user("tauko-user", ["partner"], partner_id="tauko", partner_type="reseller"),
+        "unregistered_partner": module_stack.user("ghost", ["partner"], partner_id="ghost", partner_type="reseller"),
+    }
+
+
+def _token(kind: str, tokens: Tokens, stack: Stack, registry: dict[str, str]) -> str | None:
+    if kind in registry:
+        return registry[kind]
     if kind == "anonymous":
         return None
     if kind == "forged":
@@ -58,8 +83,15 @@ def test_every_route_is_declared_with_a_summary() -> None:
 
 
 @pytest.mark.parametrize(("spec", "kind"), CASES, ids=[f"{s.method} {s.path} as {k}" for s, k in CASES])
-def test_access(module_client: Any, module_stack: Stack, module_tokens: Tokens, spec: RouteSpec, kind: str) -> None:
-    token = _token(kind, module_tokens, module_stack)
+def test_access(
+    module_client: Any,
+    module_stack: Stack,
+    module_tokens: Tokens,
+    registry_tokens: dict[str, str],
+    spec: RouteSpec,
+    kind: str,
+) -> None:
+    token = _token(kind, module_tokens, module_stack, registry_tokens)
     status, body = call(module_client, spec.method, _concrete(spec.path), token, {})
     assert status < 500, body
     if _expected_allowed(spec, kind):

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.conditions import Key
 
-from tests.conftest import REGION, Stack, Tokens, call, registration_body
+from tests.conftest import REGION, Stack, Tokens, call, register_partner, registration_body
 
 NEW_CUSTOMER = {
     "organization": "Kuntoyhtymä Oy",
@@ -350,6 +350,7 @@ def test_reseller_manages_only_its_own_end_users(client: Any, stack: Stack, toke
     # Staff see them under the reseller; another reseller cannot delete them.
     status, page = call(client, "GET", "/resellers/resello/end-users", tokens.staff)
     assert [u["end_user_id"] for u in page["items"]] == [user["end_user_id"]]
+    register_partner(stack, "other", "reseller")
     other = stack.user("other-reseller", ["partner"], partner_id="other", partner_type="reseller")
     assert call(client, "DELETE", f"/partner/end-users/{user['end_user_id']}", other)[0] == 404
     assert call(client, "DELETE", f"/partner/end-users/{user['end_user_id']}", tokens.reseller)[0] == 200
@@ -364,6 +365,53 @@ def test_staff_manage_end_users_of_any_reseller(client: Any, tokens: Tokens) -> 
     assert status == 201
     assert call(client, "DELETE", f"/resellers/resello/end-users/{user['end_user_id']}", tokens.staff)[0] == 200
     assert call(client, "GET", "/resellers/Bad_Id!/end-users", tokens.staff)[0] == 400
+
+
+def test_an_address_is_one_end_user_per_reseller_whatever_its_case(client: Any, stack: Stack, tokens: Tokens) -> None:
+    status, first = call(
+        client, "POST", "/partner/end-users", tokens.reseller, {"name": "Liisa Loppu", "email": "liisa@asiakas.fi"}
+    )
+    assert status == 201, first
+    for path, token in (("/partner/end-users", tokens.reseller), ("/resellers/resello/end-users", tokens.staff)):
+        status, body = call(client, "POST", path, token, {"name": "Liisa L", "email": " Liisa@ASIAKAS.fi "})
+        assert status == 409, body
+        assert body["error"]["code"] == "conflict" and "asiakas" not in body["error"]["message"].lower()
+    assert len(call(client, "GET", "/partner/end-users", tokens.reseller)[1]["items"]) == 1
+    # Another reseller's customer may well use the same address.
+    register_partner(stack, "toinen", "reseller")
+    assert (
+        call(client, "POST", "/resellers/toinen/end-users", tokens.staff, {"name": "L", "email": "LIISA@asiakas.fi"})[0]
+        == 201
+    )
+    # Removing the end user frees the address for this reseller again.
+    assert call(client, "DELETE", f"/partner/end-users/{first['end_user_id']}", tokens.reseller)[0] == 200
+    status, again = call(
+        client, "POST", "/partner/end-users", tokens.reseller, {"name": "L", "email": "Liisa@Asiakas.fi"}
+    )
+    assert status == 201, again
+    guards = [i for i in stack.table("customers").scan()["Items"] if i.get("entity") == "guard" and "end_user_id" in i]
+    assert sorted(g["end_user_id"] for g in guards if g["pk"] == "RESELLER#resello") == [again["end_user_id"]]
+
+
+def test_resellers_routes_take_only_registered_resellers(client: Any, stack: Stack, tokens: Tokens) -> None:
+    user = {"name": "Olli", "email": "o@a.fi"}
+    # Unknown partners, and partners of another kind, are no resellers.
+    for partner_id in ("tuntematon", "acme"):
+        assert call(client, "GET", f"/resellers/{partner_id}/end-users", tokens.staff)[0] == 404
+        assert call(client, "POST", f"/resellers/{partner_id}/end-users", tokens.staff, user)[0] == 404
+        assert call(client, "DELETE", f"/resellers/{partner_id}/end-users/{'0' * 32}", tokens.staff)[0] == 404
+        status, body = call(
+            client, "POST", f"/resellers/{partner_id}/contract-end", tokens.staff, {"end_date": "2026-01-31"}
+        )
+        assert status == 404 and body["error"]["code"] == "not_found"
+    # A suspended reseller's end users stay readable to staff, but none are added.
+    status, kept = call(client, "POST", "/resellers/resello/end-users", tokens.staff, user)
+    assert status == 201
+    assert call(client, "PATCH", "/partners/resello", tokens.staff, {"status": "suspended"})[0] == 200
+    status, body = call(client, "POST", "/resellers/resello/end-users", tokens.staff, {"name": "U", "email": "u@a.fi"})
+    assert status == 409, body
+    page = call(client, "GET", "/resellers/resello/end-users", tokens.staff)[1]
+    assert [u["end_user_id"] for u in page["items"]] == [kept["end_user_id"]]
 
 
 def test_every_access_is_audited_with_field_names_only(client: Any, stack: Stack, tokens: Tokens) -> None:

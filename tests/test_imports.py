@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib import clock
-from tests.conftest import Stack
+from tests.conftest import Stack, register_partner
 from tests.imports_helpers import (
     HEADER_EN,
     HEADER_FI,
@@ -444,6 +444,7 @@ def _row(name: str) -> list[str]:
 def test_full_refresh_removes_outdated_contacts_except_verified_other_source_or_held(stack: Stack) -> None:
     from chalicelib import prospects, retention
 
+    register_partner(stack, "beta", "data_provider")
     upload(stack, "incoming/acme/a.csv", csv_bytes([_row(n) for n in ("Aa", "Bb", "Cc", "Ee", "Ff")]))
     drain(stack)
     prospects.verify(_pid(stack, "bb@bb.fi"))  # staff confirmed B after acme brought it
@@ -482,6 +483,7 @@ def test_incremental_upload_removes_nothing(stack: Stack) -> None:
 
 
 def test_same_person_from_two_partners_is_one_prospect(stack: Stack) -> None:
+    register_partner(stack, "beta", "data_provider")
     upload(stack, "incoming/acme/a.csv", csv_bytes([_row("Aa")]))
     drain(stack)
     upload(stack, "incoming/beta/b.csv", csv_bytes([[*_row("Aa")[:3], "AA@aa.fi", "09 123 4567"]]))
@@ -536,6 +538,7 @@ def test_windows_1252_after_a_long_ascii_start_is_still_read() -> None:
 def test_full_refresh_hands_the_profile_to_the_partner_that_still_sends_the_person(stack: Stack) -> None:
     from chalicelib import prospects
 
+    register_partner(stack, "beta", "data_provider")
     upload(stack, "incoming/acme/a.csv", csv_bytes([_row("Cc")]))
     drain(stack)
     upload(stack, "incoming/beta/b.csv", csv_bytes([[*_row("Cc")[:2], "Eri titteli", *_row("Cc")[3:]]]))
@@ -580,3 +583,55 @@ def test_run_records_naming_the_file_expire_with_the_reports(stack: Stack) -> No
     assert int(run["expires_at"]) == int((at + timedelta(days=reports["ExpirationInDays"])).timestamp())
     ttl = resources["ImportRunsTable"]["Properties"]["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": "expires_at", "Enabled": True}
+
+
+# -- the partner registry -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("partner_id", "kind", "status", "reason"),
+    [
+        ("tuntematon", None, None, "unknown_partner"),
+        ("tauolla", "data_provider", "suspended", "partner_inactive"),
+        ("paattynyt", "reseller", "ended", "partner_inactive"),
+        ("mainos", "marketing", "active", "partner_not_uploader"),
+    ],
+)
+def test_upload_of_a_partner_the_registry_refuses_fails_and_is_deleted(
+    stack: Stack, partner_id: str, kind: str | None, status: str | None, reason: str
+) -> None:
+    if kind and status:
+        register_partner(stack, partner_id, kind, status)
+    upload(stack, f"incoming/{partner_id}/lista.csv", csv_bytes(ROWS))
+    upload(stack, "incoming/acme/lista.csv", csv_bytes(ROWS[:1]))  # the same batch: imported
+    responses = drain(stack)
+    assert all(r["batchItemFailures"] == [] for r in responses)
+    [run] = runs_of(stack, partner_id)
+    assert run["state"] == "failed"
+    assert run["failure"]["code"] == reason and run["failure"]["retryable"] is False
+    assert run["counts"]["rows"] == 0
+    assert report(stack, run)["failure"]["code"] == reason
+    assert object_versions(stack, f"incoming/{partner_id}/") == []
+    assert object_versions(stack, "work/") == []
+    # Nothing of the refused file reached the register; acme's row did.
+    assert [i["email_norm"] for i in prospect_items(stack)] == ["aija.ohman@kunta.fi"]
+    assert runs_of(stack, "acme")[0]["state"] == "done"
+
+
+def test_a_partner_suspended_mid_run_stops_at_its_next_segment(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import partners
+    from chalicelib.imports import messages, pipeline
+    from tests.imports_helpers import sqs
+
+    monkeypatch.setattr(messages, "DEFAULT_LIMITS", pipeline.Limits(chunk_rows=2, checkpoint_rows=2, segment_rows=2))
+    upload(stack, "incoming/acme/iso.csv", csv_bytes([_row(f"N{n}") for n in range(5)]))
+    first = receive(stack)
+    assert invoke(stack, first)["batchItemFailures"] == []  # two rows, then a follow-up message
+    for m in first:
+        sqs().delete_message(QueueUrl=stack.info["import_queue_url"], ReceiptHandle=m["ReceiptHandle"])
+    partners.update("acme", {"status": "suspended"})
+    drain(stack)
+    [run] = runs_of(stack, "acme")
+    assert run["state"] == "failed" and run["failure"]["code"] == "partner_inactive"
+    assert run["counts"]["inserted"] == 2
+    assert object_versions(stack, "incoming/acme/") == []

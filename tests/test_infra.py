@@ -40,7 +40,7 @@ PARTNER_TEMPLATE = MERGE_TEMPLATE.parent / "partner-role.json"
 FUNCTIONS = ("api_handler", "jwt_authorizer", "partner_import", "retention_sweeper")
 # Settings chalicelib/config.py reads that the template need not set: local-stack only, or tunables with defaults.
 OPTIONAL_SETTINGS = {"COGNITO_JWKS_URL", "FREE_MAIL_DOMAINS"}
-DATA_TABLES = ("CustomersTable", "ProspectsTable", "SuppressionTable", "AuditTable", "ImportRunsTable")
+DATA_TABLES = ("CustomersTable", "ProspectsTable", "SuppressionTable", "AuditTable", "ImportRunsTable", "PartnersTable")
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +168,7 @@ def test_functions_get_every_setting_from_the_resources(sam: dict[str, Any]) -> 
         "SUPPRESSION_TABLE",
         "AUDIT_TABLE",
         "IMPORT_RUNS_TABLE",
+        "PARTNERS_TABLE",
         "UPLOAD_BUCKET",
         "IMPORT_QUEUE_URL",
         "USER_POOL_ID",

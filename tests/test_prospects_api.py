@@ -6,7 +6,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from tests.conftest import Stack, Tokens, call
+from tests.conftest import Stack, Tokens, call, register_partner
 from tests.imports_helpers import csv_bytes, drain, runs_of, upload
 
 ACME_ROWS = [
@@ -89,6 +89,7 @@ def test_staff_cannot_add_a_private_person(client: Any, stack: Stack, tokens: To
 
 def test_partner_sees_only_its_own_prospects_and_fields(client: Any, stack: Stack, tokens: Tokens) -> None:
     _import_acme(stack)
+    register_partner(stack, "beta", "data_provider")
     other = stack.user("beta-data", ["partner"], partner_id="beta", partner_type="data_provider")
     status, mine = call(client, "GET", "/partner/prospects", tokens.partner)
     assert status == 200, mine

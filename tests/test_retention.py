@@ -11,7 +11,7 @@ import pytest
 from chalicelib import accounts, auth, clock, customers, retention, store
 from chalicelib.errors import ValidationFailed
 from chalicelib.events import retention_sweeper
-from tests.conftest import PASSWORD, Stack, Tokens, call
+from tests.conftest import PASSWORD, Stack, Tokens, call, register_partner
 from tests.faults import LambdaKilled
 
 
@@ -365,7 +365,11 @@ def test_every_rule_comes_from_the_register_definitions() -> None:
     assert not {"customer_objection", "prospect_objection"} & names  # objections act at once
 
 
-def test_reseller_contract_end_schedules_its_end_users_for_the_sweeper(client: Any, tokens: Tokens) -> None:
+def test_reseller_contract_end_schedules_its_end_users_for_the_sweeper(
+    client: Any, stack: Stack, tokens: Tokens
+) -> None:
+    register_partner(stack, "lopetus", "reseller")
+    register_partner(stack, "jatkuu", "reseller")
     with clock.frozen(utc(2026, 1, 10, 9)):
         for n in range(3):
             status, _ = call(
@@ -393,6 +397,9 @@ def test_reseller_contract_end_schedules_its_end_users_for_the_sweeper(client: A
     assert run["rules"]["end_user_reseller_ended"] == {"due": 3, "done": 3, "held": 0, "changed": 0}
     assert call(client, "GET", "/resellers/lopetus/end-users", tokens.staff)[1]["items"] == []
     assert len(call(client, "GET", "/resellers/jatkuu/end-users", tokens.staff)[1]["items"]) == 1
+    # The addresses' uniqueness guards went with their end users.
+    left = {i["pk"] for i in stack.table("customers").scan()["Items"] if i["pk"].startswith("RESELLER#")}
+    assert left == {"RESELLER#jatkuu"}
 
 
 def test_rules_enforced_by_an_event_elsewhere_are_not_swept(stack: Stack) -> None:

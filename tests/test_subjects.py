@@ -135,9 +135,31 @@ def test_erasure_keeps_only_bookkeeping_and_says_until_when(client: Any, stack: 
     assert prospect_items(stack) == []
     status, found = call(client, "POST", "/customers/search", tokens.staff, {"email": EMAIL})
     assert found["items"] == []
+    # The end user went with its address's uniqueness guard: nothing of it is left.
+    assert store.customers().query(KeyConditionExpression=Key("pk").eq("RESELLER#resello"))["Items"] == []
     # A second request finds only what is kept.
     status, again = request(client, tokens.staff, {"type": "erasure", "email": EMAIL})
     assert again["answer"]["erased"] == [] and again["request"]["outcome"] == "nothing_found"
+
+
+def test_rectified_end_user_address_moves_its_uniqueness_guard(client: Any, stack: Stack, tokens: Tokens) -> None:
+    setup_person(client, stack, tokens)
+    status, other = call(client, "POST", "/partner/end-users", tokens.reseller, {"name": "Toinen", "email": "t@a.fi"})
+    assert status == 201
+    changes = {"email": "Maija.Uusi@Yritys.fi"}
+    status, body = request(client, tokens.staff, {"type": "rectification", "email": EMAIL, "changes": changes})
+    assert status == 200, body
+    add = {"name": "Maija", "email": "maija.uusi@yritys.fi"}
+    assert call(client, "POST", "/partner/end-users", tokens.reseller, add)[0] == 409
+    assert call(client, "POST", "/partner/end-users", tokens.reseller, {**add, "email": EMAIL.upper()})[0] == 201
+    # An address another end user of the reseller holds is not taken over.
+    status, body = request(
+        client, tokens.staff, {"type": "rectification", "email": "maija.uusi@yritys.fi", "changes": {"email": "T@a.fi"}}
+    )
+    assert status == 409, body
+    page = call(client, "GET", "/partner/end-users", tokens.reseller)[1]["items"]
+    assert sorted(u["email"].lower() for u in page) == sorted(["t@a.fi", "maija.uusi@yritys.fi", EMAIL])
+    assert other["end_user_id"] in {u["end_user_id"] for u in page}
 
 
 def test_erasure_respects_a_legal_hold(client: Any, stack: Stack, tokens: Tokens) -> None:

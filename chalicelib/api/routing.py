@@ -20,7 +20,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
-from chalicelib import audit, store
+from chalicelib import audit, partners, store
 from chalicelib.auth import ANONYMOUS, ROUTES, Principal, RouteSpec
 from chalicelib.errors import DomainError, Forbidden, ValidationFailed
 from chalicelib.logs import logger
@@ -142,6 +142,21 @@ def error_response(exc: DomainError) -> Response:
     return json_response(exc.to_body(), status=exc.status)
 
 
+_PARTNER_ROLES = frozenset({Role.PARTNER, Role.RESELLER})
+
+
+def admit_partner(principal: Principal, allowed: frozenset[Role]) -> None:
+    """A partner principal acts only while the registry has its partner active (403 otherwise).
+
+    Checked when the route is the principal's as a partner: a reseller-only route also
+    needs the registry's kind `reseller`, not just the token's `partner_type`.
+    """
+    granted = principal.roles & allowed
+    if not granted or not granted <= _PARTNER_ROLES:
+        return
+    partners.admit(principal.partner_id, as_reseller=Role.PARTNER not in granted)
+
+
 def route(
     bp: Blueprint,
     path: str,
@@ -200,6 +215,7 @@ def route(
             try:
                 if allowed and not principal.has_any(allowed):
                     raise Forbidden("This principal may not use this resource.")
+                admit_partner(principal, allowed)
                 if accepted_query is not None:
                     call.only_query(*accepted_query)
                 result = handler(call, **params)

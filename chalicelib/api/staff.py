@@ -189,6 +189,7 @@ def add_order(call: Call, customer_id: str) -> dict[str, Any]:
 
 
 def _reseller(partner_id: str) -> str:
+    """A well-formed id (400 otherwise); customers checks the registry (404 unless a reseller)."""
     if not PARTNER_ID.match(partner_id):
         raise ValidationFailed("partner_id is not valid.", code="invalid_path")
     return partner_id
@@ -269,8 +270,10 @@ def delete_end_user(call: Call, partner_id: str, end_user_id: str) -> dict[str, 
     response=audit.AuditEventPage,
 )
 def audit_by_record(call: Call, register: str, record_id: str) -> dict[str, Any]:
-    if register not in ("customers", "prospects", "suppression", "system"):
-        raise ValidationFailed("register must be customers, prospects, suppression or system.", code="invalid_path")
+    if register not in ("customers", "prospects", "suppression", "partners", "system"):
+        raise ValidationFailed(
+            "register must be customers, prospects, suppression, partners or system.", code="invalid_path"
+        )
     return audit.by_record(register, record_id, call.limit(50), call.query.get("cursor"))
 
 

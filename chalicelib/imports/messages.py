@@ -14,8 +14,10 @@ current one; a stale message is acknowledged. If an invocation crashed right aft
 handing over (before the follow-up was sent), the redelivered message re-sends it.
 
 Failures: a file that cannot be imported whatever we do (unknown format, missing
-columns, undecodable text, object gone) fails its run at once with a reason and a
-report. Anything else is retried by SQS from the checkpoint; on the last delivery
+columns, undecodable text, object gone) or that its partner may not upload (not in the
+partner registry: `unknown_partner`; suspended or ended: `partner_inactive`; a marketing
+partner: `partner_not_uploader`) fails its run at once with a reason and a report, and
+its object is deleted. Anything else is retried by SQS from the checkpoint; on the last delivery
 before the dead-letter queue (``MAX_RECEIVES``, the queue's maxReceiveCount) the run is
 marked failed with a reason (retryable, so a redrive from the DLQ resumes it).
 """
@@ -30,7 +32,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, store
+from chalicelib import clock, partners, store
 from chalicelib.config import settings
 from chalicelib.imports import runs
 from chalicelib.imports.pipeline import Importer, Limits
@@ -144,7 +146,18 @@ def _follow_up_overdue(run: dict[str, Any]) -> bool:
     return run["state"] == "running" and runs.lease_free(run) and bool(handed) and handed < overdue
 
 
+_REFUSALS = {
+    "unknown_partner": "The partner is not in the partner registry.",
+    "partner_inactive": "The partner is suspended or its contract has ended.",
+    "partner_not_uploader": "The partner's kind does not supply prospect lists.",
+}
+
+
 def work(run: dict[str, Any], owner: str, remaining: Callable[[], float], limits: Limits) -> str:
+    # Each segment asks the registry again: a partner suspended mid-run stops at its next segment.
+    refusal = partners.upload_refusal(str(run["partner_id"]))
+    if refusal:
+        raise UnreadableFile(refusal, _REFUSALS[refusal])
     importer = Importer(run, owner, limits, remaining)
     if run["checkpoint"]["phase"] == "rows":
         body = open_object(run)

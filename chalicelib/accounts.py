@@ -66,9 +66,18 @@ def update_login_email(username: str, email: str) -> None:
 
 
 def delete_login(username: str) -> None:
-    """Remove a login; a login that is already gone is fine (idempotent)."""
-    try:
-        store.client("cognito-idp").admin_delete_user(UserPoolId=settings().user_pool_id, Username=username)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "UserNotFoundException":
-            raise
+    """Sign the login out everywhere, then remove it; a login already gone is fine (idempotent).
+
+    The global sign-out revokes every refresh and access token of the login first, so its
+    sessions end even if the deletion fails and is retried later. ID tokens already issued
+    are verified offline by the authorizer and expire within their 15-minute lifetime.
+    """
+    cognito: Any = store.client("cognito-idp")
+    pool = settings().user_pool_id
+    for remove in (cognito.admin_user_global_sign_out, cognito.admin_delete_user):
+        try:
+            remove(UserPoolId=pool, Username=username)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "UserNotFoundException":
+                raise
+            return

@@ -188,6 +188,15 @@ def create_upload_path(
     return {"upload_bucket": bucket, "import_queue_url": queue_url, "import_dlq_url": dlq_url}
 
 
+CLIENT_SESSION_SETTINGS = (
+    "IdTokenValidity",
+    "AccessTokenValidity",
+    "RefreshTokenValidity",
+    "TokenValidityUnits",
+    "EnableTokenRevocation",
+)
+
+
 def create_user_pool(cognito: Any, name: str, template: dict[str, Any] | None = None) -> dict[str, str]:
     """User pool with the template's password policy, custom attributes, client and groups."""
     template = template or load_template()
@@ -215,6 +224,8 @@ def create_user_pool(cognito: Any, name: str, template: dict[str, Any] | None = 
         ExplicitAuthFlows=client_props["ExplicitAuthFlows"],
         ReadAttributes=client_props["ReadAttributes"],
         WriteAttributes=client_props["WriteAttributes"],
+        # Session lifetimes and revocation as deployed (moto stores them; its tokens last 1 h).
+        **{key: client_props[key] for key in CLIENT_SESSION_SETTINGS},
     )["UserPoolClient"]["ClientId"]
     for res in resources_of(template, "AWS::Cognito::UserPoolGroup").values():
         props = res["Properties"]

@@ -32,6 +32,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -310,6 +311,17 @@ def attributed(function: str | Callable[..., str], original: Callable[..., Any])
             CURRENT_FUNCTION.reset(token)
 
     return entry
+
+
+@contextmanager
+def outside_functions() -> Iterator[None]:
+    """Run test code that stands for another actor (a concurrent staff action, an objection
+    arriving meanwhile) as no function's call, even inside a function's invocation."""
+    token = CURRENT_FUNCTION.set(None)
+    try:
+        yield
+    finally:
+        CURRENT_FUNCTION.reset(token)
 
 
 @pytest.fixture(scope="session", autouse=True)

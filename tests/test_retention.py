@@ -413,9 +413,7 @@ def test_a_failing_rule_stops_alone_is_summarised_and_fails_the_invocation(
 ) -> None:
     with clock.frozen(utc(2019, 3, 1, 9)):
         item = new_customer(login=False)
-        order = customers.add_order(
-            item["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
-        )
+        order = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]})
         customers.end_contract(item["customer_id"], date(2019, 3, 15))
 
     def denied(*args: Any, **kwargs: Any) -> Any:

@@ -151,6 +151,27 @@ def _row(number: int, values: list[str]) -> bytes:
 HEADER_ROW = _row(1, HEADER_FI)
 
 
+_TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
+_SHEET_TYPES = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+
+
+def _content_types(shared_strings: bool) -> bytes:
+    """The package's content types: how a reader (and Excel) finds the workbook and its strings."""
+    overrides = {
+        "/xl/workbook.xml": f"{_SHEET_TYPES}.sheet.main+xml",
+        "/xl/worksheets/sheet1.xml": f"{_SHEET_TYPES}.worksheet+xml",
+    }
+    if shared_strings:
+        overrides["/xl/sharedStrings.xml"] = f"{_SHEET_TYPES}.sharedStrings+xml"
+    return (
+        f'<?xml version="1.0"?><Types xmlns="{_TYPES}">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        + "".join(f'<Override PartName="{name}" ContentType="{kind}"/>' for name, kind in overrides.items())
+        + "</Types>"
+    ).encode()
+
+
 def workbook(
     rows: Iterable[bytes],
     *,
@@ -170,7 +191,7 @@ def workbook(
     if shared_strings is not None:
         rels += f'<Relationship Id="rId2" Type="{_DOC_RELS}/sharedStrings" Target="sharedStrings.xml"/>'
     parts = {
-        "[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
+        "[Content_Types].xml": _content_types(shared_strings is not None),
         "_rels/.rels": (
             f'<Relationships xmlns="{_RELS}"><Relationship Id="rId1" Type="{_DOC_RELS}/officeDocument"'
             ' Target="xl/workbook.xml"/></Relationships>'
@@ -292,6 +313,47 @@ def test_a_shared_strings_bomb_is_refused_by_count(stack: Stack, monkeypatch: py
     strings = b"".join(f"<si><t>{n}</t></si>".encode() for n in range(1_001))
     run = _import(stack, "jonot.xlsx", workbook([HEADER_ROW], shared_strings=strings))
     assert run["state"] == "failed" and run["failure"]["code"] == "too_many_strings"
+
+
+def test_a_shared_strings_part_too_large_is_refused_before_it_is_loaded(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Few strings, but a part larger than the bound: only the zip directory can refuse it.
+    monkeypatch.setattr(xlsx, "MAX_SHARED_STRINGS_BYTES", 64 * 1024)
+    strings = f"<si><t>{_text(20_000)}</t></si>".encode() * 4
+    run = _import(stack, "jonot-iso.xlsx", workbook([HEADER_ROW], shared_strings=strings))
+    assert run["state"] == "failed" and run["failure"]["code"] == "too_many_strings"
+
+
+def test_a_part_parsed_whole_that_is_far_too_large_is_refused(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(xlsx, "MAX_PART_BYTES", 64 * 1024)
+    body = _with_member(workbook([HEADER_ROW, _row(2, GOOD)]), "xl/styles.xml", _text(100 * 1024).encode())
+    run = _import(stack, "tyylit.xlsx", body)
+    assert run["state"] == "failed" and run["failure"]["code"] == "unreadable_xlsx"
+    assert prospect_items(stack) == []
+
+
+def _with_member(body: bytes, name: str, data: bytes) -> bytes:
+    out = io.BytesIO(body)
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_a_shared_strings_table_too_slow_to_load_fails_as_too_slow(stack: Stack) -> None:
+    # Within every size bound, but this invocation's time runs out while openpyxl loads the
+    # strings: the reads beneath it ask the clock, and the run fails instead of hanging.
+    strings = b"".join(f"<si><t>{_text(12)}{n}</t></si>".encode() for n in range(50_000))
+    context = TickingContext(budget_ms=30_100, tick_ms=10)  # 30 s is the reserve: ~10 asks
+    run = _import(stack, "hidas.xlsx", workbook([HEADER_ROW, _row(2, GOOD)], shared_strings=strings), context)
+    assert run["state"] == "failed" and run["failure"]["code"] == "too_slow_to_read"
+    assert prospect_items(stack) == []
+
+
+def test_openpyxl_parses_with_defusedxml() -> None:
+    import openpyxl
+
+    assert openpyxl.DEFUSEDXML  # entity declarations are refused in every part it parses
 
 
 def test_a_file_with_more_cells_than_any_contact_list_is_refused(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,7 @@
 
 Everything here streams: a CSV is decoded incrementally from the S3 body (``csv`` over a
 text wrapper), an .xlsx is spooled to a temporary file (a zip needs seeking) and its first
-sheet streamed within fixed bounds (`chalicelib.imports.xlsx`), so memory does not grow
+sheet read with openpyxl within fixed bounds (`chalicelib.imports.xlsx`), so memory does not grow
 with the file. Every row the file holds, empty ones included, asks `out_of_time()`
 first; when this invocation's share of time is used up, reading stops with `OutOfTime`
 and the run continues from its checkpoint. Rows come out as
@@ -279,7 +279,7 @@ def _xlsx_rows(body: IO[bytes], out_of_time: Callable[[], bool]) -> Upload:
         spool.seek(0)
         check_inflation(spool)
         spool.seek(0)
-        archive, sheet = xlsx.open_sheet(spool, out_of_time)
+        sheet = xlsx.open_sheet(spool, out_of_time)
     except BaseException:
         spool.close()
         raise
@@ -288,7 +288,7 @@ def _xlsx_rows(body: IO[bytes], out_of_time: Callable[[], bool]) -> Upload:
         _, header = next(values)
         columns = Columns.from_header(header)
     except BaseException:
-        archive.close()
+        sheet.close()
         spool.close()
         raise
 
@@ -297,7 +297,7 @@ def _xlsx_rows(body: IO[bytes], out_of_time: Callable[[], bool]) -> Upload:
             for line, cells in values:
                 yield line, columns.row(cells)
         finally:
-            archive.close()
+            sheet.close()
             spool.close()
 
     return Upload("xlsx", "xlsx", "", columns, rows())

@@ -1,389 +1,344 @@
-"""The first sheet of an .xlsx, read within fixed bounds whatever the file declares.
+"""The first sheet of an .xlsx, read with openpyxl within fixed bounds whatever the file declares.
 
-Why not openpyxl's read-only mode: it pads every row to the sheet's declared
-``<dimension>`` and fills every gap between row numbers with empty rows (a 5 KB file
-claiming ``A1:XFD1048576`` with one cell in the last row made it produce ~17 billion
-empty cells), it builds each ``<row>`` whole before its cells can be looked at, and it
-loads every shared string up front (~12 µs each, without limit). None of that can be
-bounded from outside, so the parts are streamed here through expat (stdlib) in 64 KiB
-pieces, without building a tree:
+openpyxl (read-only mode) opens the package, loads the shared strings and decodes every
+cell (shared and inline strings, numbers, booleans, dates, a formula's cached value), and
+with ``defusedxml`` installed it refuses entity declarations in every part it parses.
+What it cannot bound is how its read-only worksheet turns the sheet into rows
+(``ReadOnlyWorksheet._cells_by_row``, openpyxl 3.1.5): it pads to the declared
+``<dimension>`` (``reset_dimensions()`` stops that), but it also yields one empty row for
+every missing row number (``<row r="1000000000">`` alone is a billion rows), silently
+drops a row whose number is out of order, and builds each ``<row>`` element whole and
+decodes every cell in it, shared-string look-ups included, before the columns asked for
+are cut out. So the rows are taken here from openpyxl's own XML stream
+(``openpyxl.xml.functions.iterparse``) and decoded by its own ``WorkSheetParser.parse_cell``,
+with these bounds:
 
-* the declared dimension is never read; rows are the ``<row>`` elements that exist,
-  numbered by their ``r`` (which must increase and stay within Excel's 1,048,576);
-* only the header's columns are read (at most ``MAX_COLUMNS``); a cell to the right of
-  them is counted and skipped, a row with more cells than Excel allows (16,384) is refused;
-* every cell element visited counts towards ``MAX_CELLS`` per file, every shared string
-  towards ``MAX_SHARED_STRINGS`` and ``MAX_SHARED_CHARS``, and no cell or string may be
-  longer than Excel's 32,767 characters;
-* no document type declarations (so no entity expansion), and no single XML token may
-  hold more than ``MAX_TOKEN_BYTES`` (expat buffers an unfinished token whole);
-* ``out_of_time()`` is asked after every row element (empty ones included) and every
-  piece fed to the parser; when it says so, reading stops with `OutOfTime`.
-
-Cell values are the stored ones (a formula's last result, as openpyxl's ``data_only``):
-shared and inline strings as text, numbers as int or float, booleans as bool; dates stay
-the serial number (no contact field is a date).
+* before openpyxl opens anything, the zip's directory is checked: the shared strings part
+  may inflate to at most ``MAX_SHARED_STRINGS_BYTES`` (``too_many_strings``), and every
+  other part that is parsed whole to at most ``MAX_PART_BYTES``; only the worksheets,
+  which are streamed, may be larger (the whole file's inflation is checked by the caller);
+* ``out_of_time()`` is asked every ``CLOCKED_BYTES`` read from the file while openpyxl opens it, after
+  every ``<row>`` element (empty ones included) and every ``PIECE_BYTES`` of sheet XML;
+* once loaded, the shared strings are counted (``MAX_SHARED_STRINGS``, ``MAX_SHARED_CHARS``:
+  ``too_many_strings``) and none may be longer than a cell (``cell_too_long``);
+* the declared dimension is never used and rows are the ``<row>`` elements that exist,
+  numbered by their ``r``, which must increase and stay within Excel's 1,048,576
+  (``unreadable_xlsx``);
+* only the header's columns are decoded (at most ``MAX_COLUMNS``); a cell right of them is
+  counted and dropped unread. A row of more cells than Excel allows is ``too_many_columns``,
+  a file of more than ``MAX_CELLS`` cells ``too_many_cells``, a cell of more than 32,767
+  characters ``cell_too_long``;
+* ended elements are dropped from the tree as the stream goes, a row may hold at most
+  ``MAX_ROW_ELEMENTS`` elements, and no stretch of ``MAX_TOKEN_BYTES`` may pass without an
+  element starting or ending (one text or comment that large), so memory stays bounded.
 """
 
 from __future__ import annotations
 
-import posixpath
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any
-from xml.parsers import expat
+from xml.etree.ElementTree import ParseError
+
+from openpyxl.packaging.manifest import Manifest
+from openpyxl.packaging.relationship import get_dependents, get_rels_path
+from openpyxl.reader.excel import ExcelReader, _find_workbook_part
+from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.worksheet._reader import CELL_TAG, ROW_TAG, WorkSheetParser
+from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS
+from openpyxl.xml.functions import fromstring, iterparse
 
 from chalicelib.imports.errors import OutOfTime, UnreadableFile
 
 MAX_COLUMNS = 512  # columns read from the header on; a contact list has a few dozen
 MAX_ROW_CELLS = 16_384  # Excel's column limit (XFD)
 MAX_ROW_NUMBER = 1_048_576  # Excel's row limit
+MAX_ROW_ELEMENTS = 8 * MAX_ROW_CELLS  # cells and what they hold (<v>, <is>, rich text runs)
 MAX_CELLS = 20_000_000  # cell elements visited per file
 MAX_CELL_CHARS = 32_767  # Excel's limit for one cell's text
 MAX_SHARED_STRINGS = 2_000_000
 MAX_SHARED_CHARS = 64_000_000
-MAX_TOKEN_BYTES = 1024 * 1024  # bytes fed without any parser event (one unfinished token)
-PIECE_BYTES = 64 * 1024
+MAX_SHARED_STRINGS_BYTES = 64 * 1024 * 1024  # the shared strings part, inflated
+MAX_PART_BYTES = 8 * 1024 * 1024  # any other part openpyxl parses whole (styles, workbook …)
+MAX_TOKEN_BYTES = 1024 * 1024  # sheet XML read without any element starting or ending
+PIECE_BYTES = 64 * 1024  # sheet XML between two clock checks at most
+CLOCKED_BYTES = 4 * 1024  # compressed bytes read between two clock checks while opening
 
-_REL_WORKSHEET = "/worksheet"
-_REL_SHARED_STRINGS = "/sharedStrings"
-_REL_OFFICE_DOCUMENT = "/officeDocument"
-_R_ID = "http://schemas.openxmlformats.org/officeDocument/2006/relationships id"
-_R_ID_STRICT = "http://purl.oclc.org/ooxml/officeDocument/relationships id"
+_WORKSHEET_REL = "/worksheet"
+# What openpyxl raises for a broken package or part (defusedxml's refusals are ValueErrors).
+_BROKEN = (
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    ParseError,
+    OSError,  # openpyxl's "File contains no valid workbook part" is an IOError
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    RuntimeError,  # an encrypted member
+    NotImplementedError,  # an unknown compression method
+)
 
 
-class _Done(Exception):
-    """Raised from a handler to stop parsing a part early (we found what we needed)."""
+def _unreadable(message: str = "The .xlsx file could not be read.") -> UnreadableFile:
+    return UnreadableFile("unreadable_xlsx", message)
 
 
-def _local(name: str) -> str:
-    return name.rpartition(" ")[2]
+class _ClockedFile:
+    """The spooled upload as openpyxl's zip reads it: asks the clock every `CLOCKED_BYTES`.
+
+    Opening a workbook (shared strings, styles, each sheet's declared size) is one call
+    into openpyxl; the reads beneath it are where a slow file can be stopped. Compressed
+    bytes inflate at most 200-fold here (the caller's check), so this is a few MiB of XML.
+    """
+
+    def __init__(self, spool: IO[bytes], out_of_time: Callable[[], bool]) -> None:
+        self.spool = spool
+        self.out_of_time = out_of_time
+        self.clocked = True
+        self.unclocked = 0  # bytes read since the clock was last asked
+
+    def read(self, size: int = -1) -> bytes:
+        if self.clocked and self.unclocked >= CLOCKED_BYTES:
+            self.unclocked = 0
+            if self.out_of_time():
+                raise OutOfTime()
+        data = self.spool.read(size)
+        self.unclocked += len(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.spool, name)
 
 
-def _refuse_dtd(*_args: Any) -> None:
-    raise UnreadableFile("unreadable_xlsx", "The .xlsx file declares a document type, which a workbook never does.")
+class _MeteredPart:
+    """A sheet part as the XML parser reads it: counts bytes, asks the clock, bounds tokens."""
+
+    def __init__(self, source: IO[bytes], out_of_time: Callable[[], bool]) -> None:
+        self.source = source
+        self.out_of_time = out_of_time
+        self.fed = 0
+        self.clocked_at = 0
+        self.last_event = 0  # `fed` when the parser last started or ended an element
+
+    def read(self, size: int = -1) -> bytes:
+        if self.fed - self.last_event > MAX_TOKEN_BYTES:
+            raise _unreadable("The .xlsx file holds an XML token far larger than a cell.")
+        if self.fed - self.clocked_at >= PIECE_BYTES:
+            self.clocked_at = self.fed
+            if self.out_of_time():
+                raise OutOfTime()
+        data = self.source.read(size)
+        self.fed += len(data)
+        return data
+
+    def close(self) -> None:
+        self.source.close()
 
 
-def _stream(
-    archive: zipfile.ZipFile,
-    part: str,
-    start: Callable[[str, dict[str, str]], None],
-    end: Callable[[str], None] = lambda tag: None,
-    text: Callable[[str], None] = lambda data: None,
-    out_of_time: Callable[[], bool] = lambda: False,
-) -> None:
-    """Feed one whole part through expat (a handler may stop it early with `_Done`)."""
+def check_parts(archive: zipfile.ZipFile) -> None:
+    """Refuse, by the zip's directory, parts that openpyxl would parse whole and that no
+    contact list needs so large (raises `UnreadableFile`).
+
+    The package's indexes are read with openpyxl's own readers (after their own size check)
+    to find the shared strings and the worksheets, exactly as `load_workbook` will.
+    """
+    sizes = {member.filename: member.file_size for member in archive.infolist()}
+    for name, size in sizes.items():
+        if (name == ARC_CONTENT_TYPES or name.endswith(".rels")) and size > MAX_PART_BYTES:
+            raise _unreadable("The .xlsx file's package index is far larger than a workbook's.")
     try:
-        for _ in _pieces(archive, part, start, end, text, out_of_time):
-            pass
-    except _Done:
-        return
+        package = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))
+        workbook = _find_workbook_part(package).PartName[1:]
+        rels = get_rels_path(workbook)
+        listed = get_dependents(archive, rels) if rels in sizes else []
+        sheets = {r.target for r in listed if r.Type.endswith(_WORKSHEET_REL)}
+        strings = package.find(SHARED_STRINGS)
+    except _BROKEN:
+        raise _unreadable("The .xlsx file could not be opened.") from None
+    strings_part = strings.PartName[1:] if strings is not None else None
+    if strings_part is not None and sizes.get(strings_part, 0) > MAX_SHARED_STRINGS_BYTES:
+        raise UnreadableFile("too_many_strings", "The .xlsx file's strings are far longer than a contact list's.")
+    # Worksheets are streamed; every other XML part (and the workbook, whatever its name) is parsed whole.
+    parsed_whole = [
+        size
+        for name, size in sizes.items()
+        if name == workbook
+        or (name not in sheets and name != strings_part and name.lower().endswith((".xml", ".rels", ".vml")))
+    ]
+    if any(size > MAX_PART_BYTES for size in parsed_whole):
+        raise _unreadable("A part of the .xlsx file is far larger than a workbook needs.")
 
 
-def _relationships(archive: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
-    """(id, type, target part) of `part`'s relationships; targets resolved against its folder."""
-    folder, name = posixpath.split(part)
-    rels_part = posixpath.join(folder, "_rels", name + ".rels")
-    if rels_part not in archive.NameToInfo:
-        return []
-    found: list[tuple[str, str, str]] = []
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        if tag == "Relationship" and attrs.get("TargetMode") != "External":
-            target = attrs.get("Target", "")
-            resolved = target.lstrip("/") if target.startswith("/") else posixpath.join(folder, target)
-            found.append((attrs.get("Id", ""), attrs.get("Type", ""), posixpath.normpath(resolved)))
-
-    _stream(archive, rels_part, start)
-    return found
-
-
-def locate_parts(archive: zipfile.ZipFile) -> tuple[str, str | None]:
-    """The first worksheet's part name and the shared strings' part name (None if none)."""
-    workbook = next(
-        (t for _, kind, t in _relationships(archive, "") if kind.endswith(_REL_OFFICE_DOCUMENT)), "xl/workbook.xml"
-    )
-    rels = _relationships(archive, workbook)
-    worksheets = {rid: target for rid, kind, target in rels if kind.endswith(_REL_WORKSHEET)}
-    strings = next((t for _, kind, t in rels if kind.endswith(_REL_SHARED_STRINGS)), None)
-    first: list[str] = []
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        if tag == "sheet":
-            rid = attrs.get(_R_ID) or attrs.get(_R_ID_STRICT) or ""
-            if rid in worksheets:
-                first.append(worksheets[rid])
-                raise _Done
-
-    _stream(archive, workbook, start)
-    if not first or first[0] not in archive.NameToInfo:
-        raise UnreadableFile("unreadable_xlsx", "The .xlsx file has no worksheet.")
-    return first[0], strings if strings in archive.NameToInfo else None
-
-
-def shared_strings(archive: zipfile.ZipFile, part: str | None, out_of_time: Callable[[], bool]) -> list[str]:
-    """The shared string table, refusing one beyond the counts a contact list could need."""
-    strings: list[str] = []
-    if part is None:
-        return strings
-    pieces: list[str] = []
-    length = 0
-    total = 0
-    phonetic = 0  # inside <rPh>: a reading aid, not part of the text
-    in_t = False
-
-    def start(tag: str, _attrs: dict[str, str]) -> None:
-        nonlocal length, phonetic, in_t
-        if tag == "si":
-            pieces.clear()
-            length = 0
-            if len(strings) >= MAX_SHARED_STRINGS:
-                raise UnreadableFile("too_many_strings", f"The .xlsx file has over {MAX_SHARED_STRINGS:,} strings.")
-        elif tag == "rPh":
-            phonetic += 1
-        elif tag == "t":
-            in_t = not phonetic
-
-    def end(tag: str) -> None:
-        nonlocal phonetic, in_t
-        if tag == "si":
-            strings.append("".join(pieces))
-        elif tag == "rPh":
-            phonetic -= 1
-        elif tag == "t":
-            in_t = False
-
-    def text(data: str) -> None:
-        nonlocal length, total
-        if not in_t:
-            return
-        length += len(data)
-        total += len(data)
-        if length > MAX_CELL_CHARS:
-            raise UnreadableFile("cell_too_long", f"A text in the .xlsx file is over {MAX_CELL_CHARS:,} characters.")
-        if total > MAX_SHARED_CHARS:
-            raise UnreadableFile("too_many_strings", "The .xlsx file's strings are far longer than a contact list's.")
-        pieces.append(data)
-
-    _stream(archive, part, start, end, text, out_of_time)
-    return strings
-
-
-def _column(reference: str) -> int:
-    """1-based column of a cell reference such as "XFD1048576" (0 when there are no letters)."""
-    column = 0
-    for char in reference:
-        if "A" <= char <= "Z":
-            column = column * 26 + ord(char) - 64
-        elif "a" <= char <= "z":
-            column = column * 26 + ord(char) - 96
-        else:
-            break
-        if column > MAX_ROW_CELLS:
-            raise UnreadableFile("too_many_columns", "A cell lies beyond Excel's last column.")
-    return column
-
-
-def _number(text: str) -> Any:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
+def check_strings(strings: list[Any]) -> None:
+    """Refuse a shared string table beyond what a contact list could need."""
+    if len(strings) > MAX_SHARED_STRINGS:
+        raise UnreadableFile("too_many_strings", f"The .xlsx file has over {MAX_SHARED_STRINGS:,} strings.")
+    lengths = [len(s) for s in strings]
+    if lengths and max(lengths) > MAX_CELL_CHARS:
+        raise UnreadableFile("cell_too_long", f"A text in the .xlsx file is over {MAX_CELL_CHARS:,} characters.")
+    if sum(lengths) > MAX_SHARED_CHARS:
+        raise UnreadableFile("too_many_strings", "The .xlsx file's strings are far longer than a contact list's.")
 
 
 class SheetRows:
-    """A worksheet's rows: first its header, then ``(row number, values)`` of non-empty rows.
+    """The first worksheet's rows: first its header, then ``(row number, values)`` of non-empty rows.
 
     The header is row 1 (empty when the sheet has no row 1), trimmed after its last
     non-blank cell and cut at `MAX_COLUMNS`; every later row is read for the header's
-    columns only, as a list of that width. `rows_visited` and `cells_visited` count every
-    element seen, empty ones included.
+    columns only, as a list of that width.
     """
 
-    def __init__(
-        self, archive: zipfile.ZipFile, part: str, strings: list[str], out_of_time: Callable[[], bool]
-    ) -> None:
-        self.archive = archive
-        self.part = part
-        self.strings = strings
+    def __init__(self, reader: ExcelReader, clocked: _ClockedFile, out_of_time: Callable[[], bool]) -> None:
+        self.reader = reader
+        self.clocked = clocked
         self.out_of_time = out_of_time
-        self.rows_visited = 0
-        self.cells_visited = 0
+        worksheets = reader.wb.worksheets
+        if not worksheets:
+            raise _unreadable("The .xlsx file has no worksheet.")
+        self.sheet = worksheets[0]
+
+    def close(self) -> None:
+        """Close the workbook's zip (the spool is the caller's)."""
+        self.reader.archive.close()
 
     def __iter__(self) -> Iterator[tuple[int, list[Any]]]:
-        ready: list[tuple[int, list[Any]]] = []
+        self.clocked.clocked = False  # from here the sheet's own meter asks the clock
+        part = _MeteredPart(self.sheet._get_source(), self.out_of_time)
+        book = self.reader.wb
+        cells = WorkSheetParser(
+            part,
+            self.reader.shared_strings,
+            data_only=True,
+            epoch=book.epoch,
+            date_formats=book._date_formats,
+            timedelta_formats=book._timedelta_formats,
+        )
+        try:
+            yield from self._rows(part, cells)
+        except (UnreadableFile, OutOfTime):
+            raise
+        except _BROKEN:
+            raise _unreadable() from None
+        finally:
+            part.close()
+
+    def _rows(self, part: _MeteredPart, cells: WorkSheetParser) -> Iterator[tuple[int, list[Any]]]:
         width = MAX_COLUMNS  # the header's own width once it is read
         header_pending = True
-        row_number = 0
+        open_elements: list[Any] = []
+        row: Any = None  # the <row> being read
+        row_number = row_depth = row_elements = row_cells = column = visited = 0
         values: list[Any] = []
-        row_cells = column = length = phonetic = 0
-        kind = ""
-        wanted = reading = False  # a cell within the columns read; inside its <v> or inline <t>
-        pieces: list[str] = []
-
-        def start(tag: str, attrs: dict[str, str]) -> None:
-            nonlocal row_number, values, row_cells, column, kind, reading, phonetic, length, wanted
-            if tag == "c":
-                row_cells += 1
-                self.cells_visited += 1
-                if row_cells > MAX_ROW_CELLS:
-                    raise UnreadableFile("too_many_columns", f"A row has over {MAX_ROW_CELLS:,} cells.")
-                if self.cells_visited > MAX_CELLS:
-                    raise UnreadableFile("too_many_cells", f"The .xlsx file has over {MAX_CELLS:,} cells.")
-                reference = attrs.get("r")
-                column = _column(reference) if reference else column + 1
-                if column > MAX_ROW_CELLS:
-                    raise UnreadableFile("too_many_columns", "A cell lies beyond Excel's last column.")
-                kind = attrs.get("t", "n")
-                wanted = 0 < column <= width
-                pieces.clear()
-                length = phonetic = 0
-            elif tag == "row":
-                self.rows_visited += 1
-                number = row_number + 1
-                if "r" in attrs:
-                    try:
-                        number = int(attrs["r"])
-                    except ValueError:
-                        raise UnreadableFile(
-                            "unreadable_xlsx", "A row number in the .xlsx file is not a number."
-                        ) from None
-                if number <= row_number or number > MAX_ROW_NUMBER:
-                    raise UnreadableFile("unreadable_xlsx", "The .xlsx file's row numbers are out of order or range.")
-                row_number = number
-                values = [None] * width
-                row_cells = column = 0
-            elif wanted and tag == "v":
-                reading = kind != "inlineStr"
-            elif wanted and tag == "rPh":
-                phonetic += 1
-            elif wanted and tag == "t":
-                reading = kind == "inlineStr" and not phonetic
-
-        def end(tag: str) -> None:
-            nonlocal reading, phonetic, wanted, width, header_pending
-            if tag == "c":
-                if wanted and pieces:
-                    values[column - 1] = self._value(kind, "".join(pieces))
-                wanted = reading = False
-            elif tag == "row":
+        for event, element in iterparse(part, events=("start", "end")):
+            part.last_event = part.fed
+            if event == "start":
+                open_elements.append(element)
+                if row is None:
+                    if element.tag == ROW_TAG:
+                        row, row_depth, row_elements, row_cells, column = element, len(open_elements), 0, 0, 0
+                        row_number = self._row_number(element.get("r"), row_number)
+                        values = [None] * width
+                    continue
+                row_elements += 1
+                if row_elements > MAX_ROW_ELEMENTS:
+                    raise _unreadable("A row of the .xlsx file holds far more than cells.")
+                if element.tag == CELL_TAG and len(open_elements) == row_depth + 1:
+                    row_cells += 1
+                    visited += 1
+                    if row_cells > MAX_ROW_CELLS:
+                        raise UnreadableFile("too_many_columns", f"A row has over {MAX_ROW_CELLS:,} cells.")
+                    if visited > MAX_CELLS:
+                        raise UnreadableFile("too_many_cells", f"The .xlsx file has over {MAX_CELLS:,} cells.")
+                continue
+            open_elements.pop()
+            parent = open_elements[-1] if open_elements else None
+            if element is row:
+                row = None
+                element.clear()
+                if parent is not None:
+                    parent.remove(element)
                 if header_pending:
                     header_pending = False
                     header = values if row_number == 1 else []
                     while header and (header[-1] is None or not str(header[-1]).strip()):
                         header.pop()
                     width = len(header)
-                    ready.append((1, header))
+                    yield 1, header
                 elif any(v is not None and str(v).strip() for v in values):
-                    ready.append((row_number, values))
+                    yield row_number, values
                 if self.out_of_time():
                     raise OutOfTime()
-            elif tag in ("v", "t"):
-                reading = False
-            elif tag == "rPh" and phonetic:
-                phonetic -= 1
-
-        def text(data: str) -> None:
-            nonlocal length
-            if reading:
-                length += len(data)
-                if length > MAX_CELL_CHARS:
-                    raise UnreadableFile("cell_too_long", f"A cell holds over {MAX_CELL_CHARS:,} characters.")
-                pieces.append(data)
-
-        for _ in _pieces(self.archive, self.part, start, end, text, self.out_of_time):
-            yield from ready  # the rows of the piece just parsed
-            ready.clear()
+            elif row is None:
+                element.clear()  # outside the rows: nothing of it is kept
+                if parent is not None:
+                    parent.remove(element)
+            elif element.tag == CELL_TAG and parent is row:
+                column = self._column(element.get("r"), column)
+                if column <= width:
+                    cells.row_counter, cells.col_counter = row_number, column - 1
+                    value = cells.parse_cell(element)["value"]
+                    if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+                        raise UnreadableFile("cell_too_long", f"A cell holds over {MAX_CELL_CHARS:,} characters.")
+                    values[column - 1] = value
+                element.clear()  # its row keeps an empty shell until the row ends
         if header_pending:
             yield 1, []  # a sheet without rows
 
-    def _value(self, kind: str, text: str) -> Any:
-        if kind == "s":
+    @staticmethod
+    def _row_number(reference: str | None, previous: int) -> int:
+        if reference is None:
+            number = previous + 1
+        else:
             try:
-                return self.strings[int(text)]
-            except (ValueError, IndexError):
-                raise UnreadableFile("unreadable_xlsx", "A cell refers to a string the file does not have.") from None
-        if kind == "b":
-            return text.strip() in ("1", "true")
-        if kind in ("inlineStr", "str", "e", "d"):
-            return text
-        return _number(text.strip())
+                number = int(reference)
+            except ValueError:
+                raise _unreadable("A row number in the .xlsx file is not a number.") from None
+        if number <= previous or number > MAX_ROW_NUMBER:
+            raise _unreadable("The .xlsx file's row numbers are out of order or range.")
+        return number
+
+    @staticmethod
+    def _column(reference: str | None, previous: int) -> int:
+        if reference is None:
+            column = previous + 1
+        else:
+            try:
+                column = coordinate_to_tuple(reference)[1]
+            except _BROKEN:
+                raise _unreadable("A cell reference in the .xlsx file is not one.") from None
+        if column > MAX_ROW_CELLS:
+            raise UnreadableFile("too_many_columns", "A cell lies beyond Excel's last column.")
+        return column
 
 
-def _pieces(
-    archive: zipfile.ZipFile,
-    part: str,
-    start: Callable[[str, dict[str, str]], None],
-    end: Callable[[str], None],
-    text: Callable[[str], None],
-    out_of_time: Callable[[], bool],
-) -> Iterator[None]:
-    """Like `_stream`, but pauses after every piece so the caller can hand rows out."""
-    parser = expat.ParserCreate(namespace_separator=" ")
-    parser.buffer_text = True
-    fed = 0
-    last_event = 0
-
-    def on_start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal last_event
-        last_event = fed
-        start(_local(name), attrs)
-
-    def on_end(name: str) -> None:
-        nonlocal last_event
-        last_event = fed
-        end(_local(name))
-
-    def on_text(data: str) -> None:
-        nonlocal last_event
-        last_event = fed
-        text(data)
-
-    parser.StartElementHandler = on_start
-    parser.EndElementHandler = on_end
-    parser.CharacterDataHandler = on_text
-    parser.StartDoctypeDeclHandler = _refuse_dtd
-    parser.EntityDeclHandler = _refuse_dtd
+def open_sheet(spool: IO[bytes], out_of_time: Callable[[], bool]) -> SheetRows:
+    """Open the workbook in `spool` with openpyxl (read-only, cached values): its first
+    worksheet's rows, after the checks above. Raises `UnreadableFile` or `OutOfTime`."""
     try:
-        with archive.open(part) as source:
-            while piece := source.read(PIECE_BYTES):
-                fed += len(piece)
-                parser.Parse(piece, False)
-                if fed - last_event > MAX_TOKEN_BYTES:
-                    raise UnreadableFile("unreadable_xlsx", "The .xlsx file holds an XML token far larger than a cell.")
-                yield
-                if out_of_time():
-                    raise OutOfTime()
-            parser.Parse(b"", True)
-    except (
-        expat.ExpatError,
-        zipfile.BadZipFile,
-        zlib.error,
-        KeyError,
-        EOFError,
-        OSError,
-        RuntimeError,
-        NotImplementedError,
-    ):
-        # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method.
-        raise UnreadableFile("unreadable_xlsx", "The .xlsx file could not be read.") from None
-
-
-def open_sheet(spool: IO[bytes], out_of_time: Callable[[], bool]) -> tuple[zipfile.ZipFile, SheetRows]:
-    """Open the workbook in `spool`: its first worksheet's rows (shared strings loaded, bounded)."""
-    try:
-        archive = zipfile.ZipFile(spool)
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise UnreadableFile("unreadable_xlsx", "The .xlsx file could not be opened.") from None
-    try:
-        sheet, strings_part = locate_parts(archive)
-        strings = shared_strings(archive, strings_part, out_of_time)
-    except BaseException:
-        archive.close()
+        with zipfile.ZipFile(spool) as archive:
+            check_parts(archive)
+    except UnreadableFile:
         raise
-    return archive, SheetRows(archive, sheet, strings, out_of_time)
+    except _BROKEN:
+        raise _unreadable("The .xlsx file could not be opened.") from None
+    spool.seek(0)
+    clocked = _ClockedFile(spool, out_of_time)
+    try:
+        reader = ExcelReader(clocked, read_only=True, data_only=True, keep_links=False)
+    except _BROKEN:
+        raise _unreadable("The .xlsx file could not be opened.") from None
+    try:
+        reader.read()
+        check_strings(reader.shared_strings)
+        return SheetRows(reader, clocked, out_of_time)
+    except BaseException as error:
+        reader.archive.close()
+        if isinstance(error, (UnreadableFile, OutOfTime)):
+            raise
+        if isinstance(error, _BROKEN):
+            raise _unreadable("The .xlsx file could not be opened.") from None
+        raise

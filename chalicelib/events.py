@@ -73,9 +73,11 @@ def partner_import(event: SQSEvent) -> dict[str, Any]:
     """Import partner uploads: one message is one upload (or one follow-up segment of one).
 
     Each message succeeds or fails on its own (partial batch response), so one bad file
-    does not hold back, or re-run, the others in the batch.
+    does not hold back, or re-run, the others in the batch; and each gets an equal share
+    of the time left (`messages.time_share`), so one slow file cannot time the batch out.
     """
     context = event.context
+    left = len(event.to_dict().get("Records") or [])
 
     def remaining() -> float:
         if context is None or not hasattr(context, "get_remaining_time_in_millis"):
@@ -83,8 +85,11 @@ def partner_import(event: SQSEvent) -> dict[str, Any]:
         return float(context.get_remaining_time_in_millis()) / 1000
 
     def handle(record: SQSRecord) -> list[str]:
+        nonlocal left
+        share = messages.time_share(remaining, messages.DEFAULT_LIMITS.reserve_seconds, left)
+        left -= 1
         receives = int(record.attributes.approximate_receive_count or 1)
-        return messages.handle_message(record.body, record.message_id, receives, remaining)
+        return messages.handle_message(record.body, record.message_id, receives, share)
 
     return dict(
         process_partial_response(

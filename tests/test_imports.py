@@ -115,7 +115,7 @@ def test_rules_reject_rows_with_line_numbers_and_reasons(stack: Stack) -> None:
         ["Kunta Oy", "Äijä Öhman", "Johtaja", "aija@kunta.fi", "040 123 4567"],  # line 2: ok
         ["", "Yksityinen Ihminen", "", "ihminen@firma.fi", ""],  # 3: no organisation
         ["Kauppa Oy", "Matti Meikäläinen", "", "matti.m@gmail.com", ""],  # 4: free mail
-        ["Firma Oy", "Olli Objector", "", "objector@firma.fi", ""],  # 5: suppressed
+        ["Firma Oy", "Olli Objector", "", "objector@firma.fi", ""],  # 5: objected: not_imported
         ["Kunta Oy", "Äijä Ö.", "CEO", "AIJA@kunta.fi", ""],  # 6: duplicate of line 2
         ["Firma Oy", "Erkki Email", "", "not-an-email", ""],  # 7: invalid email
         ["Firma Oy", "Pekka Puhelin", "", "pekka@firma.fi", "12"],  # 8: invalid phone
@@ -131,7 +131,7 @@ def test_rules_reject_rows_with_line_numbers_and_reasons(stack: Stack) -> None:
     assert rejected == [
         (3, "no_organisation"),
         (4, "free_mail_domain"),
-        (5, "suppressed"),
+        (5, "not_imported"),
         (6, "duplicate_in_file"),
         (7, "invalid_email"),
         (8, "invalid_phone"),
@@ -140,10 +140,34 @@ def test_rules_reject_rows_with_line_numbers_and_reasons(stack: Stack) -> None:
     assert {i["email_norm"] for i in prospect_items(stack)} == {"aija@kunta.fi", "sari@sote.fi"}
     # The first occurrence wins.
     assert next(i for i in prospect_items(stack) if i["email_norm"] == "aija@kunta.fi")["contact_name"] == "Äijä Öhman"
-    assert run["rejected_by_reason"]["suppressed"] == 1
+    assert run["rejected_by_reason"]["not_imported"] == 1
     csv_key = run["report_key"].replace(".json", ".rejected.csv")
     text = s3().get_object(Bucket=stack.info["upload_bucket"], Key=csv_key)["Body"].read().decode("utf-8-sig")
     assert text.splitlines()[1] == "3;no_organisation;organization"
+
+
+def test_a_partner_is_never_told_that_a_person_objected(stack: Stack) -> None:
+    from chalicelib import suppression
+
+    # One address objected, the other is on the list for another reason: the partner's
+    # report and its run summary show both alike, under a reason that names neither.
+    suppression.suppress("objector@firma.fi", "objection")
+    suppression.suppress("poistettu@firma.fi", "erasure")
+    rows = [
+        ["Firma Oy", "Olli Objector", "", "objector@firma.fi", ""],
+        ["Firma Oy", "Pia Poistettu", "", "poistettu@firma.fi", ""],
+    ]
+    upload(stack, "incoming/acme/kaksi.csv", csv_bytes(rows))
+    drain(stack)
+    [run] = runs_of(stack, "acme")
+    body = report(stack, run)
+    assert [(r["line"], r["reason"]) for r in body["rejected_rows"]] == [(2, "not_imported"), (3, "not_imported")]
+    assert body["rejected_by_reason"] == {"not_imported": 2}
+    bucket = stack.info["upload_bucket"]
+    keys = [o["Key"] for o in s3().list_objects_v2(Bucket=bucket, Prefix="reports/acme/")["Contents"]]
+    for key in keys:
+        text = s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8-sig").lower()
+        assert "object" not in text and "suppress" not in text and "erasure" not in text
 
 
 def test_missing_columns_fail_the_run_with_a_reason_and_delete_the_upload(stack: Stack) -> None:

@@ -100,8 +100,8 @@ def test_objection_while_importing_is_not_undone(stack: Stack, meanwhile: Any) -
     run = _import(stack, [CHANGED], T0 + timedelta(days=2), "b.csv")
     assert prospect_items(stack) == []
     assert run["counts"]["updated"] == 0 and run["counts"]["rejected"] == 1
-    assert run["rejected_by_reason"] == {"suppressed": 1}
-    assert [r["reason"] for r in report(stack, run)["rejected_rows"]] == ["suppressed"]
+    assert run["rejected_by_reason"] == {"not_imported": 1}
+    assert [r["reason"] for r in report(stack, run)["rejected_rows"]] == ["not_imported"]
 
 
 def test_staff_deletion_while_importing_is_not_undone(stack: Stack, client: Any, tokens: Any, meanwhile: Any) -> None:

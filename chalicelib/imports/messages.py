@@ -36,7 +36,7 @@ from chalicelib import clock, partners, store
 from chalicelib.config import settings
 from chalicelib.imports import runs
 from chalicelib.imports.pipeline import Importer, Limits
-from chalicelib.imports.read import UnreadableFile, open_upload
+from chalicelib.imports.read import OutOfTime, UnreadableFile, open_upload
 from chalicelib.logs import logger
 
 CONTINUE = "ilopiste.import.continue"
@@ -101,6 +101,20 @@ def handle_message(
     return outcomes
 
 
+def time_share(remaining: Callable[[], float], reserve: float, messages_left: int) -> Callable[[], float]:
+    """The next message's equal share of the invocation's time, as its own remaining-time function.
+
+    A batch's messages are handled one after another in one invocation. Each gets an equal
+    part of the time left when it starts (less the reserve), so a file that could use all
+    of it checkpoints and hands over at its share, and the messages after it still run
+    instead of timing out with it. The share's "remaining" reaches `reserve` when it is used.
+    """
+    at_start = remaining()
+    share = max(at_start - reserve, 0.0) / max(messages_left, 1)
+    unused = at_start - share - reserve
+    return lambda: remaining() - unused
+
+
 def process(
     run_id: str, segment: int, owner: str, receive_count: int, remaining: Callable[[], float], limits: Limits
 ) -> str:
@@ -162,7 +176,12 @@ def work(run: dict[str, Any], owner: str, remaining: Callable[[], float], limits
     if run["checkpoint"]["phase"] == "rows":
         body = open_object(run)
         try:
-            upload = open_upload(body, run["object_key"])
+            try:
+                upload = open_upload(body, run["object_key"], lambda: remaining() < limits.reserve_seconds)
+            except OutOfTime:
+                raise UnreadableFile(
+                    "too_slow_to_read", "Opening the file took longer than an import may take."
+                ) from None
             run["format"] = {
                 "format": upload.format,
                 "encoding": upload.encoding,

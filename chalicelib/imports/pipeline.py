@@ -5,8 +5,10 @@ Rules (the privacy notice: only representatives of organisations, never private 
     still import. Reason codes: ``no_organisation``, ``free_mail_domain`` (the address is
     at a consumer mail service, so the row describes a private person), ``missing_email``,
     ``invalid_email``, ``missing_name``, ``invalid_<field>`` (phone, title, source_url …,
-    by the register's field rules, as in the customer register), ``suppressed`` (the
-    person objected; skipped and never re-added) and ``duplicate_in_file`` (the same
+    by the register's field rules, as in the customer register), ``not_imported`` (the
+    address is on the do-not-import list; skipped and never re-added. The reason is
+    deliberately not given: an objection to direct marketing must not be told to a
+    partner, so this code covers every entry of the list, whatever put it there) and ``duplicate_in_file`` (the same
     person again: the first occurrence in the file wins, later ones are merged into it
     and reported with ``first_line`` when it is known).
 
@@ -27,7 +29,7 @@ Writes against concurrent changes
     BatchWriteItem cannot be conditional. Right before each batch of ≤ 25 is sent, its
     items and their PROFILEs are read again with one consistent BatchGetItem (full items)
     and the suppression list is checked: a row whose person objected meanwhile is dropped
-    (``suppressed``), one whose item was deleted, created or changed by staff or another
+    (``not_imported``), one whose item was deleted, created or changed by staff or another
     run since the chunk was read is dropped (``changed_meanwhile``, imported again by the
     partner's next file), and a legal hold set meanwhile is carried over. This costs one
     extra read per write batch, nothing when nothing changes, and keeps write requests ≈
@@ -73,7 +75,7 @@ from chalicelib.auth import SYSTEM_IMPORT
 from chalicelib.config import settings
 from chalicelib.errors import Conflict
 from chalicelib.imports import runs
-from chalicelib.imports.read import Upload
+from chalicelib.imports.read import OutOfTime, UnreadableFile, Upload
 from chalicelib.registers import PROSPECT
 from chalicelib.validation import email_key, normalise_email, schema
 
@@ -331,31 +333,47 @@ class Importer:
             self.seen.update(array("Q", body))
 
     def import_rows(self, upload: Upload) -> bool:
-        """Process rows from the checkpoint; True when the file is done, False to continue."""
+        """Process rows from the checkpoint; True when the file is done, False to continue.
+
+        The reader asks `out_of_time` for every row the file holds, empty ones included, so
+        a stretch of rows that import nothing still ends the segment in time. A segment that
+        runs out of time before it gets one row past the checkpoint would only be repeated
+        by the next one, so the file is refused (``too_slow_to_read``) instead.
+        """
         start = int(self.checkpoint["row"])
         if start:
             self.load_seen()
-        rows = _skip(upload.rows, start)
         self._window_start = start
         done_rows = start
         segment_rows = 0
         chunk: list[tuple[int, dict[str, str]]] = []
-        exhausted = False
-        while not exhausted:
+        exhausted = interrupted = False
+        try:
+            rows = _skip(upload.rows, start)
+        except OutOfTime:
+            rows, interrupted = iter(()), True
+        while not exhausted and not interrupted:
             chunk = []
-            for line, raw in rows:
-                chunk.append((line, raw))
-                if len(chunk) >= self.limits.chunk_rows:
-                    break
-            else:
-                exhausted = True
+            try:
+                for line, raw in rows:
+                    chunk.append((line, raw))
+                    if len(chunk) >= self.limits.chunk_rows:
+                        break
+                else:
+                    exhausted = True
+            except OutOfTime:
+                interrupted = True
             if chunk:
                 self._process_chunk(chunk)
                 done_rows += len(chunk)
                 segment_rows += len(chunk)
             if exhausted or done_rows - self._window_start >= self.limits.checkpoint_rows:
                 self._save(done_rows, "rows" if not exhausted else self._after_rows())
-            if not exhausted and self._out_of_time(segment_rows):
+            if not exhausted and (interrupted or self._out_of_time(segment_rows)):
+                if done_rows == start and interrupted:
+                    raise UnreadableFile(
+                        "too_slow_to_read", "Reading the file took longer than an import may take, without progress."
+                    )
                 if done_rows != self._window_start:
                     self._save(done_rows, "rows")
                 return False
@@ -405,7 +423,7 @@ class Importer:
         rows = []
         for row in good:
             if row.email_norm in objected:
-                self._reject(row.line, Reject("suppressed"))
+                self._reject(row.line, Reject("not_imported"))
             else:
                 rows.append(row)
         if not rows:
@@ -496,7 +514,7 @@ class Importer:
 
         BatchWriteItem cannot be conditional, so the batch's items (and their PROFILEs) are
         read again, consistently, with the suppression list. A row whose person objected
-        meanwhile (``suppressed``), or whose item was deleted, created or changed by staff or
+        meanwhile (``not_imported``), or whose item was deleted, created or changed by staff or
         another run since the chunk was read (``changed_meanwhile``), is dropped and reported,
         never re-created or overwritten; kept attributes (first seen, staff verification,
         legal hold) are taken from the fresh read. The window left is this read to the write.
@@ -521,7 +539,7 @@ class Importer:
             cur = current.get((e.item["pk"], sk))
             profile = current.get((e.item["pk"], prospects.PROFILE))
             if guard.email_norm in objected:
-                self._drop(guard, "suppressed")
+                self._drop(guard, "not_imported")
                 continue
             if not _same_provenance(cur, guard.expected) or (profile is None and sk != prospects.PROFILE):
                 self._drop(guard, "changed_meanwhile")

@@ -1,8 +1,11 @@
 """Reading partner files as they are really sent: CSV or .xlsx, any common encoding.
 
 Everything here streams: a CSV is decoded incrementally from the S3 body (``csv`` over a
-text wrapper), an .xlsx is spooled to a temporary file (a zip needs seeking) and read with
-openpyxl's read-only mode, so memory does not grow with the file. Rows come out as
+text wrapper), an .xlsx is spooled to a temporary file (a zip needs seeking) and its first
+sheet read with openpyxl within fixed bounds (`chalicelib.imports.xlsx`), so memory does not grow
+with the file. Every row the file holds, empty ones included, asks `out_of_time()`
+first; when this invocation's share of time is used up, reading stops with `OutOfTime`
+and the run continues from its checkpoint. Rows come out as
 ``(line, {field: text})`` with the register's field names; ``line`` is the row's line
 number in the file as a spreadsheet shows it (the header is line 1).
 """
@@ -16,11 +19,17 @@ import re
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from charset_normalizer import from_bytes
+
+from chalicelib.imports import xlsx
+
+# Re-exported: callers catch them as read.OutOfTime / read.UnreadableFile.
+from chalicelib.imports.errors import OutOfTime as OutOfTime
+from chalicelib.imports.errors import UnreadableFile as UnreadableFile
 
 # Header aliases (Finnish and English), compared after `header_key`.
 HEADER_ALIASES: dict[str, str] = {
@@ -66,15 +75,6 @@ HEADER_ALIASES: dict[str, str] = {
 REQUIRED_COLUMNS = ("organization", "email")
 SAMPLE_BYTES = 64 * 1024
 _XLSX_MAGIC = b"PK\x03\x04"
-
-
-class UnreadableFile(ValueError):
-    """The file as a whole cannot be imported (format, encoding or columns); carries a code."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def header_key(header: str) -> str:
@@ -213,7 +213,7 @@ def _bounded_line(text: IO[str]) -> str:
     return line
 
 
-def _csv_rows(body: IO[bytes]) -> Upload:
+def _csv_rows(body: IO[bytes], out_of_time: Callable[[], bool]) -> Upload:
     sample = body.read(SAMPLE_BYTES)
     encoding = detect_encoding(sample)
     stream = io.BufferedReader(_Prefixed(sample, body), buffer_size=SAMPLE_BYTES)
@@ -235,6 +235,8 @@ def _csv_rows(body: IO[bytes]) -> Upload:
                 # The record starts on the line after the previous one; +1 for the header line.
                 line = consumed + 2
                 consumed = reader.line_num
+                if out_of_time():
+                    raise OutOfTime()
                 if not any(c.strip() for c in cells):
                     continue
                 yield line, columns.row(cells)
@@ -247,7 +249,7 @@ def _csv_rows(body: IO[bytes]) -> Upload:
 
 
 # An .xlsx is a zip of XML: real sheets deflate 5-30x. A member inflating far more, or a
-# workbook larger than any real contact list, is refused before openpyxl parses a byte.
+# workbook larger than any real contact list, is refused before a byte is parsed.
 MAX_INFLATION_RATIO = 200
 MAX_XLSX_UNCOMPRESSED = 1024 * 1024 * 1024
 _RATIO_CHECKED_FROM = 1024 * 1024
@@ -255,8 +257,11 @@ _RATIO_CHECKED_FROM = 1024 * 1024
 
 def check_inflation(archive_file: IO[bytes]) -> None:
     """Refuse a zip bomb by the sizes its directory declares (raises `UnreadableFile`)."""
-    with zipfile.ZipFile(archive_file) as archive:
-        members = archive.infolist()
+    try:
+        with zipfile.ZipFile(archive_file) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise UnreadableFile("unreadable_xlsx", "The .xlsx file could not be opened.") from None
     total = sum(m.file_size for m in members)
     bomb = total > MAX_XLSX_UNCOMPRESSED or any(
         m.file_size > _RATIO_CHECKED_FROM and m.file_size > MAX_INFLATION_RATIO * max(m.compress_size, 1)
@@ -266,53 +271,48 @@ def check_inflation(archive_file: IO[bytes]) -> None:
         raise UnreadableFile("unreadable_xlsx", "The .xlsx file inflates far beyond any real contact list.")
 
 
-def _xlsx_rows(body: IO[bytes]) -> Upload:
-    from openpyxl import load_workbook
-
+def _xlsx_rows(body: IO[bytes], out_of_time: Callable[[], bool]) -> Upload:
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the iterator ends)
-    while chunk := body.read(1024 * 1024):
-        spool.write(chunk)
-    spool.seek(0)
     try:
+        while chunk := body.read(1024 * 1024):
+            spool.write(chunk)
+        spool.seek(0)
         check_inflation(spool)
         spool.seek(0)
-        workbook = load_workbook(spool, read_only=True, data_only=True)
-    except UnreadableFile:
+        sheet = xlsx.open_sheet(spool, out_of_time)
+    except BaseException:
         spool.close()
         raise
-    except Exception:  # openpyxl raises many kinds for a broken zip
-        spool.close()
-        raise UnreadableFile("unreadable_xlsx", "The .xlsx file could not be opened.") from None
-    sheet = workbook.worksheets[0]
-    values = sheet.iter_rows(values_only=True)
-    header = list(next(values, ()) or ())
+    values = iter(sheet)
     try:
+        _, header = next(values)
         columns = Columns.from_header(header)
-    except UnreadableFile:
-        workbook.close()
+    except BaseException:
+        sheet.close()
         spool.close()
         raise
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
         try:
-            for line, cells in enumerate(values, start=2):
-                if not any(c is not None and str(c).strip() for c in cells):
-                    continue
-                yield line, columns.row(list(cells))
+            for line, cells in values:
+                yield line, columns.row(cells)
         finally:
-            workbook.close()
+            sheet.close()
             spool.close()
 
     return Upload("xlsx", "xlsx", "", columns, rows())
 
 
-def open_upload(body: IO[bytes], key: str) -> Upload:
-    """Open an upload stream by content (zip magic → xlsx) and name, else read it as CSV."""
+def open_upload(body: IO[bytes], key: str, out_of_time: Callable[[], bool] = lambda: False) -> Upload:
+    """Open an upload stream by content (zip magic → xlsx) and name, else read it as CSV.
+
+    `out_of_time` is asked for every row the file holds (and while an .xlsx is opened).
+    """
     name = key.rsplit("/", 1)[-1].lower()
     if name.endswith((".xls", ".ods", ".numbers")):
         raise UnreadableFile("unsupported_format", "Only CSV and .xlsx files are accepted.")
     head = body.read(4)
     stream: IO[bytes] = io.BufferedReader(_Prefixed(head, body))
     if head == _XLSX_MAGIC or name.endswith(".xlsx"):
-        return _xlsx_rows(stream)
-    return _csv_rows(stream)
+        return _xlsx_rows(stream, out_of_time)
+    return _csv_rows(stream, out_of_time)

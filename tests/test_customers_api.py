@@ -88,7 +88,7 @@ def test_registration_answers_alike_for_new_and_taken_addresses_and_usernames(
     assert len({json.dumps(a, sort_keys=True) for a in answers}) == 1
     assert answers[0][0] == 202
     # The owner of the registered address is told by email, and nothing of theirs changed.
-    confirmation, notice = sent_mail("ASIAKAS@yritys.fi")  # the owner's own confirmation, then the notice
+    _own_confirmation, notice = sent_mail("ASIAKAS@yritys.fi")  # the owner's own confirmation, then the notice
     assert "rekisteröityä" in notice["Subject"]
     assert "salasanasi" in notice.get_body().get_content()
     # The taken username is reported to the address that asked for it; no record was made.

@@ -45,7 +45,7 @@ def setup_person(client: Any, stack: Stack, tokens: Tokens) -> dict[str, Any]:
 
 def login_exists(stack: Stack, username: str) -> bool:
     try:
-        stack.cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username=username)
+        stack.cognito.admin_get_user(UserPoolId=stack.info["customer_user_pool_id"], Username=username)
     except stack.cognito.exceptions.UserNotFoundException:
         return False
     return True

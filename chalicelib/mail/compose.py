@@ -96,6 +96,6 @@ def message(to: str, template: Template, lang: str | None = None, **fields: str)
     msg["Subject"] = template.subject[lang]
     msg["Date"] = format_datetime(clock.now())
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
-    msg["Content-Language"] = lang
     msg.set_content(template.body[lang].format(**fields) + _SIGNATURE[lang])
+    msg["Content-Language"] = lang  # after set_content, which replaces every Content-* header
     return msg

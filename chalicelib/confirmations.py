@@ -306,11 +306,16 @@ def confirm_email_change(customer_id: str, token: Any) -> dict[str, Any]:
         updated = customers.update_customer(customer_id, {"email": new_email})
     except Conflict:
         raise Conflict("Another customer account uses this email address.", code="email_taken") from None
-    store.customers().update_item(
-        Key={"pk": item["pk"], "sk": customers.PROFILE},
-        UpdateExpression="REMOVE email_change",
-        ConditionExpression="email_change.code_hash = :hash",
-        ExpressionAttributeValues={":hash": item["email_change"]["code_hash"]},
-    )
+    try:
+        # The used code goes; a newer request made meanwhile keeps its own code.
+        store.customers().update_item(
+            Key={"pk": item["pk"], "sk": customers.PROFILE},
+            UpdateExpression="REMOVE email_change",
+            ConditionExpression="email_change.code_hash = :hash",
+            ExpressionAttributeValues={":hash": item["email_change"]["code_hash"]},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
     accounts.update_login_email(updated["username"], new_email, verified=True)
     return customers.get_customer(customer_id)

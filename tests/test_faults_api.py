@@ -117,7 +117,8 @@ def test_email_change_moves_its_guard_exactly_once(
     faults.inject("dynamodb", "GetItem", fault, times=2)
     status, body = call(client, "PATCH", f"/customers/{cid}", tokens.staff, {"email": "uusi@yritys.fi"})
     assert status == 200, body
-    assert body["email"] == "uusi@yritys.fi" and int(body["version"]) == 2
+    # Registered (1), confirmed (2), and this change exactly once (3).
+    assert body["email"] == "uusi@yritys.fi" and int(body["version"]) == 3
     assert _guards(stack, "uusi@yritys.fi", "asiakas") == (True, True)
     assert _guards(stack, "asiakas@yritys.fi", "asiakas") == (False, True)
     assert len([i for i in _items(stack) if i["pk"].startswith("EMAIL#")]) == 1

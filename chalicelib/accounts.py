@@ -1,67 +1,121 @@
-"""Login accounts in the Cognito user pool for customers' contact persons."""
+"""Login accounts of customers' contact persons, in the customer user pool.
+
+Customers sign in to a Cognito user pool of their own (`CUSTOMER_USER_POOL_ID`), apart
+from the staff and partner pool: a customer's username can never meet a staff username,
+so nothing a customer does (registering, signing in) can tell whether a staff username
+exists, and a token of one pool never carries the other's roles.
+
+A self-registered login is created disabled and opens only when its owner proves the
+address (`enable_customer_login`); until then nobody can sign in with it.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib import store
 from chalicelib.config import settings
-from chalicelib.errors import Conflict, ValidationFailed
+from chalicelib.errors import ValidationFailed
 
 CUSTOMER_GROUP = "customer"
 
+# The customer pool's password policy (infra/resources.json, CustomerUserPool, tested equal):
+# checked here first, so a weak password is refused before anything is looked up or written.
+PASSWORD_MIN_LENGTH = 12
+_PASSWORD_RULES = (
+    (re.compile(r"[a-z]"), "a lower case letter"),
+    (re.compile(r"[A-Z]"), "an upper case letter"),
+    (re.compile(r"[0-9]"), "a digit"),
+    # Cognito's symbols: ^ $ * . [ ] { } ( ) ? " ! @ # % & / \ , > < ' : ; | _ ~ ` = + - and space
+    (re.compile(r"[\^$*.\[\]{}()?\"!@#%&/\\,><':;|_~`=+\- ]"), "a symbol"),
+)
+POLICY_REFUSAL = (
+    "The password does not meet the password policy: at least 12 characters with upper and lower case "
+    "letters, digits and symbols."
+)
 
-def _attributes(email: str, customer_id: str) -> list[dict[str, str]]:
-    # email_verified stays unset: nobody has proven the address yet, and password recovery
-    # must not mail a code to an address someone else typed in (Cognito verifies it).
-    return [
-        {"Name": "email", "Value": email},
-        {"Name": "custom:customer_id", "Value": customer_id},
-    ]
+
+def check_password(password: str) -> None:
+    """Refuse a password the customer pool would refuse (400), before any look-up."""
+    if len(password) < PASSWORD_MIN_LENGTH or not all(rule.search(password) for rule, _ in _PASSWORD_RULES):
+        raise ValidationFailed(
+            POLICY_REFUSAL, details=[{"field": "password", "reason": "does not meet the password policy"}]
+        )
+
+
+def _pool() -> str:
+    return settings().customer_user_pool_id
 
 
 def create_customer_login(username: str, email: str, customer_id: str, password: str | None) -> None:
-    """Create the customer's login: with the password they chose, or an emailed invitation."""
+    """Create the customer's login in the customer pool.
+
+    With `password` (self-registration) the login is created disabled, outside the customer
+    group: it opens at `enable_customer_login` once the address is proven. Without one (staff
+    created the customer) Cognito emails an invitation to the address staff entered.
+    The caller holds the username's guard in the register, so a login already there under
+    this name is a leftover of a registration that expired or was undone: it is replaced.
+    """
     cognito: Any = store.client("cognito-idp")
-    pool = settings().user_pool_id
+    pool = _pool()
     kwargs: dict[str, Any] = {
         "UserPoolId": pool,
         "Username": username,
-        "UserAttributes": _attributes(email, customer_id),
+        # email_verified stays unset: password recovery must not mail a code to an unproven address.
+        "UserAttributes": [{"Name": "email", "Value": email}, {"Name": "custom:customer_id", "Value": customer_id}],
     }
     if password is not None:
         kwargs["MessageAction"] = "SUPPRESS"
     else:
         kwargs["DesiredDeliveryMediums"] = ["EMAIL"]
     try:
-        cognito.admin_create_user(**kwargs)
-        if password is not None:
-            cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
-        cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=CUSTOMER_GROUP)
-    except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if code != "UsernameExistsException":
+        try:
+            cognito.admin_create_user(**kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "UsernameExistsException":
+                raise
             delete_login(username)
-        if code == "UsernameExistsException":
-            raise Conflict("A customer with this email address or username already exists.") from None
-        if code == "InvalidPasswordException":
+            cognito.admin_create_user(**kwargs)
+        if password is not None:
+            cognito.admin_disable_user(UserPoolId=pool, Username=username)
+            cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+        else:
+            cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=CUSTOMER_GROUP)
+    except ClientError as exc:
+        delete_login(username)
+        if exc.response["Error"]["Code"] == "InvalidPasswordException":
             raise ValidationFailed(
-                "The password does not meet the password policy: at least 12 characters with "
-                "upper and lower case letters, digits and symbols.",
-                details=[{"field": "password", "reason": "does not meet the password policy"}],
+                POLICY_REFUSAL, details=[{"field": "password", "reason": "does not meet the password policy"}]
             ) from None
         raise
 
 
-def update_login_email(username: str, email: str) -> None:
-    """Keep the login's email in step with the register (the contact email is one fact)."""
+def enable_customer_login(username: str) -> None:
+    """Open a self-registered login: its address is proven (idempotent)."""
+    cognito: Any = store.client("cognito-idp")
+    pool = _pool()
+    cognito.admin_update_user_attributes(
+        UserPoolId=pool, Username=username, UserAttributes=[{"Name": "email_verified", "Value": "true"}]
+    )
+    cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=CUSTOMER_GROUP)
+    cognito.admin_enable_user(UserPoolId=pool, Username=username)
+
+
+def update_login_email(username: str, email: str, *, verified: bool = False) -> None:
+    """Keep the login's email in step with the register (the contact email is one fact).
+
+    `verified` when the owner just proved the address with our own confirmation code.
+    """
     store.client("cognito-idp").admin_update_user_attributes(
-        UserPoolId=settings().user_pool_id,
+        UserPoolId=_pool(),
         Username=username,
-        # A changed address is unverified until its owner confirms it (Cognito sends the code).
-        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "false"}],
+        UserAttributes=[
+            {"Name": "email", "Value": email},
+            {"Name": "email_verified", "Value": "true" if verified else "false"},
+        ],
     )
 
 
@@ -73,7 +127,7 @@ def delete_login(username: str) -> None:
     are verified offline by the authorizer and expire within their 15-minute lifetime.
     """
     cognito: Any = store.client("cognito-idp")
-    pool = settings().user_pool_id
+    pool = _pool()
     for remove in (cognito.admin_user_global_sign_out, cognito.admin_delete_user):
         try:
             remove(UserPoolId=pool, Username=username)

@@ -78,14 +78,19 @@ def _jwks_client(url: str) -> PyJWKClient:
     return PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    """Map a verified ID token's claims to a principal."""
+def principal_from_claims(claims: dict[str, Any], *, customer_pool: bool = False) -> Principal:
+    """Map a verified ID token's claims to a principal.
+
+    A token of the customer pool can carry only the customer role, and a token of the staff
+    and partner pool never carries it: each pool grants only its own kinds of principal.
+    """
     groups = claims.get("cognito:groups") or []
     if not isinstance(groups, list):
         groups = [groups]
     roles: set[Role] = set()
     for group in groups:
         roles |= _GROUP_ROLES.get(str(group), frozenset())
+    roles &= {Role.CUSTOMER} if customer_pool else set(Role) - {Role.CUSTOMER}
     partner_id = str(claims.get("custom:partner_id", ""))
     if Role.PARTNER in roles:
         if not PARTNER_ID.match(partner_id):
@@ -117,13 +122,20 @@ def verify_token(token: str) -> Principal:
         raise Unauthenticated("Missing token.")
     conf = settings()
     try:
-        signing_key = _jwks_client(conf.jwks_url).get_signing_key_from_jwt(token)
+        # The issuer only chooses which pool's keys and client to check against; it is verified.
+        unverified_issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        customer_pool = bool(conf.customer_user_pool_id) and unverified_issuer == conf.customer_token_issuer
+        if customer_pool:
+            jwks_url, audience, issuer = conf.customer_jwks_url, conf.customer_user_pool_client_id, unverified_issuer
+        else:
+            jwks_url, audience, issuer = conf.jwks_url, conf.user_pool_client_id, conf.token_issuer
+        signing_key = _jwks_client(jwks_url).get_signing_key_from_jwt(token)
         claims = jwt.decode(
             token,
             signing_key.key,
             algorithms=["RS256"],
-            audience=conf.user_pool_client_id,
-            issuer=conf.token_issuer,
+            audience=audience,
+            issuer=issuer,
             options={"require": ["exp", "iat", "iss", "aud", "sub", "token_use"]},
             leeway=30,
         )
@@ -131,7 +143,7 @@ def verify_token(token: str) -> Principal:
         raise Unauthenticated("The token is not valid.") from None
     if claims.get("token_use") != "id":
         raise Unauthenticated("An ID token is required.")
-    return principal_from_claims(claims)
+    return principal_from_claims(claims, customer_pool=customer_pool)
 
 
 @dataclass(frozen=True)

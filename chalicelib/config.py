@@ -54,8 +54,14 @@ class Settings:
     user_pool_id: str
     user_pool_client_id: str
     jwks_url: str
+    # Customers sign in to a pool of their own: their usernames never meet staff usernames.
+    customer_user_pool_id: str
+    customer_user_pool_client_id: str
+    customer_jwks_url: str
     pseudonym_key_secret: str
     unsubscribe_secret: str
+    # The controller's sender address (an SES-verified identity) for every message sent.
+    mail_from: str = "ilopiste@kuntotimpurit.fi"
     # Consumer mail services: a prospect row at one of these is a private person (rejected).
     free_mail_domains: tuple[str, ...] = ()
 
@@ -66,6 +72,10 @@ class Settings:
     @property
     def token_issuer(self) -> str:
         return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def customer_token_issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.customer_user_pool_id}"
 
 
 def _region_from_env() -> str | None:
@@ -94,10 +104,12 @@ def settings() -> Settings:
     env = os.environ
     region = require_eu_region(_region_from_env())
     pool = env.get("USER_POOL_ID", "")
+    customer_pool = env.get("CUSTOMER_USER_POOL_ID", "")
     issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool}"
-    if env.get("STAGE") == "prod" and env.get("COGNITO_JWKS_URL"):
+    customer_issuer = f"https://cognito-idp.{region}.amazonaws.com/{customer_pool}"
+    if env.get("STAGE") == "prod" and (env.get("COGNITO_JWKS_URL") or env.get("CUSTOMER_COGNITO_JWKS_URL")):
         # The override exists for the emulator; in prod it would let a setting choose the token signer.
-        raise RuntimeError("COGNITO_JWKS_URL must not be set in the prod stage.")
+        raise RuntimeError("COGNITO_JWKS_URL and CUSTOMER_COGNITO_JWKS_URL must not be set in the prod stage.")
     return Settings(
         stage=env.get("STAGE", "dev"),
         region=region,
@@ -113,7 +125,11 @@ def settings() -> Settings:
         user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
         # Local stack: the emulator serves the pool's JWKS at its own address.
         jwks_url=env.get("COGNITO_JWKS_URL") or f"{issuer}/.well-known/jwks.json",
+        customer_user_pool_id=customer_pool,
+        customer_user_pool_client_id=env.get("CUSTOMER_USER_POOL_CLIENT_ID", ""),
+        customer_jwks_url=env.get("CUSTOMER_COGNITO_JWKS_URL") or f"{customer_issuer}/.well-known/jwks.json",
         pseudonym_key_secret=env.get("PSEUDONYM_KEY_SECRET", "ilopiste/pseudonym-key"),
         unsubscribe_secret=env.get("UNSUBSCRIBE_SECRET", "ilopiste/unsubscribe-key"),
+        mail_from=env.get("MAIL_FROM") or "ilopiste@kuntotimpurit.fi",
         free_mail_domains=_domains(env.get("FREE_MAIL_DOMAINS")),
     )

@@ -101,9 +101,14 @@ def _key(item: dict[str, str]) -> dict[str, Any]:
     return {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
 
 
-def create_customer(data: dict[str, Any]) -> dict[str, Any]:
-    """Create a customer with unique email and username, atomically with their guards."""
-    customer_id = new_id()
+def create_customer(data: dict[str, Any], unconfirmed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Create a customer with unique email and username, atomically with their guards.
+
+    With `unconfirmed` (self-registration: the attributes of its pending confirmation) the
+    record is `unconfirmed`: outside the `by_list` index (no staff list shows it), without
+    a consent (the answer waits in the confirmation), and due for deletion when it expires.
+    """
+    customer_id = str(unconfirmed["customer_id"]) if unconfirmed else new_id()
     now = clock.iso()
     norm = email_key(data["email"])
     consent = data.pop("consent_service_messages", None)
@@ -123,7 +128,10 @@ def create_customer(data: dict[str, Any]) -> dict[str, Any]:
         "list_pk": "CUSTOMER",
         "list_sk": f"{clock.sortable()}#{customer_id}",
     }
-    if consent is not None:
+    if unconfirmed:
+        item.update({k: v for k, v in unconfirmed.items() if k != "customer_id"}, status="unconfirmed")
+        del item["list_pk"], item["list_sk"]
+    elif consent is not None:
         item["consent_service_messages"] = {"given": consent, "at": now}
     table = store.customers().name
     guard = {"customer_id": customer_id, "entity": "guard"}
@@ -198,13 +206,19 @@ def get_customer(customer_id: str) -> dict[str, Any]:
     return in_effect(item)
 
 
-def find_by_email(email: str) -> dict[str, Any] | None:
-    """The customer whose contact email is `email`, via the email index (no Scan)."""
+def find_by_email(email: str, *, include_unconfirmed: bool = False) -> dict[str, Any] | None:
+    """The customer whose contact email is `email`, via the email index (no Scan).
+
+    An unconfirmed registration is not a customer yet: staff searches do not see it; a data
+    subject request (`include_unconfirmed`) does, since its data is held all the same.
+    """
     resp = store.customers().query(
         IndexName="by_email",
         KeyConditionExpression=Key("email_norm").eq(email_key(email)) & Key("pk").begins_with("CUSTOMER#"),
     )
-    items = [i for i in resp["Items"] if i.get("sk") == PROFILE]
+    items = [
+        i for i in resp["Items"] if i.get("sk") == PROFILE and (include_unconfirmed or i.get("status") != "unconfirmed")
+    ]
     return in_effect(items[0]) if items else None
 
 

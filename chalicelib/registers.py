@@ -81,6 +81,8 @@ class Period:
             return Text(f"{years} vuotta", f"{years} years" if years > 1 else "1 year")
         if self.months:
             return Text(f"{self.months} kuukautta", f"{self.months} months")
+        if self.days == 1:
+            return Text("1 päivä", "1 day")
         if self.days:
             return Text(f"{self.days} päivää", f"{self.days} days")
         return Text("heti", "immediately")
@@ -94,7 +96,7 @@ class RetentionRule:
     record_type: str
     event: Text
     after: Period
-    action: str  # "erase_contact" | "delete" | "delete_marketing"
+    action: str  # "erase_contact" | "delete" | "delete_marketing" | "delete_registration"
     then: Text
     basis: Text
     # False for a rule an event enforces at once in another module (never due by date):
@@ -292,9 +294,13 @@ CUSTOMER_REGISTER = Register(
     ),
     sources=Text(
         "Kaikki tiedot ovat henkilön itsensä ilmoittamat. Rekisteröityessä kysytään lupa "
-        "palveluun liittyvien viestien lähettämiseen.",
+        "palveluun liittyvien viestien lähettämiseen. Sähköpostiosoite vahvistetaan siihen lähetetyllä "
+        "koodilla: tunnus avautuu ja lupa on voimassa vasta vahvistuksen jälkeen, ja uusi osoite "
+        "vaihtuu vasta, kun se on vahvistettu.",
         "All data is given by the person themself. At registration the contact person is asked "
-        "for consent to service-related messages.",
+        "for consent to service-related messages. The email address is confirmed by a code sent to "
+        "it: the login opens and the consent counts only once it is confirmed, and a new address "
+        "replaces the old one only once it is confirmed.",
     ),
     recipients=Text(
         "Vain nimetyt henkilöt; jälleenmyyjä näkee omien käyttäjiensä nimen ja sähköpostin.",
@@ -317,6 +323,26 @@ CUSTOMER_REGISTER = Register(
                 "The contact person's data is erased; only what bookkeeping needs is kept.",
             ),
             basis=Text("Palvelun uudelleenkäyttöönotto", "Easy re-activation of the service"),
+        ),
+        RetentionRule(
+            # Self-registration is confirmed by a code mailed to the address (valid 24 hours);
+            # an unconfirmed one goes, login and all, the day after its code expires.
+            name="customer_unconfirmed",
+            record_type="customer",
+            event=Text(
+                "Rekisteröityminen, jonka vahvistuskoodi (voimassa 24 tuntia) on vanhentunut vahvistamatta",
+                "Registration whose confirmation code (valid 24 hours) expired unconfirmed",
+            ),
+            after=Period(days=1),
+            action="delete_registration",
+            then=Text(
+                "Vahvistamaton rekisteröityminen ja sen käyttäjätunnus poistetaan.",
+                "The unconfirmed registration and its login are deleted.",
+            ),
+            basis=Text(
+                "Osoite on todennettava ennen kuin tili tai lupa on voimassa",
+                "An address must be proven before the account or its consent counts",
+            ),
         ),
         RetentionRule(
             name="order_bookkeeping",

@@ -45,7 +45,7 @@ from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, audit, clock, customers, store
+from chalicelib import accounts, audit, clock, confirmations, customers, store
 from chalicelib.audit import Access
 from chalicelib.auth import SYSTEM_SWEEPER
 from chalicelib.clock import HELSINKI, local_date
@@ -63,7 +63,7 @@ from chalicelib.registers import (
 SWEEP_HOUR = 2  # 02:00 Finnish wall-clock time
 SWEEPER = SYSTEM_SWEEPER  # defined once, in auth
 RUNS_RECORD = "retention_sweeper"  # audit record (register "system") that holds run summaries
-SWEEP_ACTIONS = ("delete", "erase_contact")
+SWEEP_ACTIONS = ("delete", "erase_contact", "delete_registration")
 PAGE_SIZE = 500  # due items per index page: small items, well under Query's 1 MB page
 
 # What erasing a customer's contact person keeps, and why (Art. 17(3)(b)): the Accounting
@@ -448,6 +448,9 @@ def apply(rule: SweepRule, item: dict[str, Any], as_of: date, reads: ReadCounter
     if rule.rule.action == "erase_contact":
         result = erase_customer_contact(item, rule=rule.name, cutoff=cutoff)
         return Access("erase", rule.register.key, rid, tuple(result["erased_fields"]))
+    if rule.rule.action == "delete_registration":
+        confirmations.delete_unconfirmed(item, rule=rule.name, cutoff=cutoff)
+        return Access("delete", rule.register.key, rid, customers.personal_fields(item))
     # A prospect's PROFILE and each SOURCE# item carry their own due date, and the profile
     # holds the latest verification of any source, so every source of a due profile is
     # due as well and sits in the same index query: each item goes by its own conditional

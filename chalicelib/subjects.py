@@ -102,7 +102,7 @@ def find(email: str) -> Found:
     """Look the person up in both registers and the suppression list (index queries only)."""
     norm = checked_email(email)
     found = Found()
-    customer = customers.find_by_email(norm)
+    customer = customers.find_by_email(norm, include_unconfirmed=True)
     if customer:
         found.customer = (
             store.customers()

@@ -43,6 +43,8 @@ def banner(stack: LocalStack) -> str:
         f"  API                {info['api_url']}",
         f"  AWS emulator       {ep}   (region {info['region']})",
         f"  user pool          {info['user_pool_id']}   client {info['user_pool_client_id']}",
+        f"  customer pool      {info['customer_user_pool_id']}   client {info['customer_user_pool_client_id']}",
+        f"  outbox (.eml)      {info['outbox_dir']}",
         f"  upload bucket      {info['upload_bucket']}",
         f"  import queue       {info['import_queue_url']}",
         f"  stack file         {stack.stack_file}",

@@ -88,8 +88,9 @@ def aws_client(info: dict[str, Any], service: str) -> Any:
 def login(info: dict[str, Any], kind: str) -> str:
     """An ID token for a demo user of the stack, through the emulated Cognito (USER_PASSWORD_AUTH)."""
     user = info["users"][kind]
+    client_id = info["customer_user_pool_client_id"] if user.get("pool") == "customer" else info["user_pool_client_id"]
     resp = aws_client(info, "cognito-idp").initiate_auth(
-        ClientId=info["user_pool_client_id"],
+        ClientId=client_id,
         AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": user["username"], "PASSWORD": user["password"]},
     )

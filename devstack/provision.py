@@ -197,10 +197,16 @@ CLIENT_SESSION_SETTINGS = (
 )
 
 
-def create_user_pool(cognito: Any, name: str, template: dict[str, Any] | None = None) -> dict[str, str]:
-    """User pool with the template's password policy, custom attributes, client and groups."""
+def create_user_pool(
+    cognito: Any,
+    name: str,
+    template: dict[str, Any] | None = None,
+    pool: str = "UserPool",
+    client: str = "UserPoolClient",
+) -> dict[str, str]:
+    """The template's user pool `pool` with its password policy, custom attributes, client and groups."""
     template = template or load_template()
-    pool_props = template["Resources"]["UserPool"]["Properties"]
+    pool_props = template["Resources"][pool]["Properties"]
     pool_id = cognito.create_user_pool(
         PoolName=name,
         Policies=pool_props["Policies"],
@@ -216,7 +222,7 @@ def create_user_pool(cognito: Any, name: str, template: dict[str, Any] | None = 
         AdminCreateUserConfig=pool_props["AdminCreateUserConfig"],
         UsernameConfiguration=pool_props["UsernameConfiguration"],
     )["UserPool"]["Id"]
-    client_props = template["Resources"]["UserPoolClient"]["Properties"]
+    client_props = template["Resources"][client]["Properties"]
     client_id = cognito.create_user_pool_client(
         UserPoolId=pool_id,
         ClientName=client_props["ClientName"],
@@ -229,6 +235,8 @@ def create_user_pool(cognito: Any, name: str, template: dict[str, Any] | None = 
     )["UserPoolClient"]["ClientId"]
     for res in resources_of(template, "AWS::Cognito::UserPoolGroup").values():
         props = res["Properties"]
+        if props["UserPoolId"] != {"Ref": pool}:
+            continue
         cognito.create_group(
             UserPoolId=pool_id,
             GroupName=props["GroupName"],
@@ -236,6 +244,23 @@ def create_user_pool(cognito: Any, name: str, template: dict[str, Any] | None = 
             Precedence=props["Precedence"],
         )
     return {"user_pool_id": pool_id, "user_pool_client_id": client_id}
+
+
+def mail_from(template: dict[str, Any] | None = None) -> str:
+    """The sender address the template gives the functions (MAIL_FROM), from its parameter defaults."""
+    template = template or load_template()
+    params = template["Parameters"]
+    return f"{params['MailFromLocalPart']['Default']}@{params['MailDomain']['Default']}"
+
+
+def create_sender(sesv2: Any, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The template's SES identity (the controller's mail domain), verified so sending works."""
+    template = template or load_template()
+    domain = template["Parameters"]["MailDomain"]["Default"]
+    (identity,) = resources_of(template, "AWS::SES::EmailIdentity").values()
+    assert identity["Properties"]["EmailIdentity"] == {"Ref": "MailDomain"}
+    sesv2.create_email_identity(EmailIdentity=domain)
+    return {"mail_from": mail_from(template)}
 
 
 SECRETS = {"pseudonym_key_secret": "PseudonymKeySecret", "unsubscribe_secret": "UnsubscribeTokenSecret"}
@@ -281,8 +306,22 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
     tables = create_tables(client("dynamodb"), prefix, template, keys)
     upload = create_upload_path(client("s3"), client("sqs"), f"{prefix}-uploads", region, template, keys)
     pool = create_user_pool(client("cognito-idp"), prefix, template)
+    customer_pool = create_user_pool(
+        client("cognito-idp"), f"{prefix}-customers", template, "CustomerUserPool", "CustomerUserPoolClient"
+    )
+    sender = create_sender(client("sesv2"), template)
     secret_names = create_secrets(client("secretsmanager"), prefix, template, keys)
-    return {"region": region, "tables": tables, "kms_keys": keys, **upload, **pool, **secret_names}
+    return {
+        "region": region,
+        "tables": tables,
+        "kms_keys": keys,
+        **upload,
+        **pool,
+        "customer_user_pool_id": customer_pool["user_pool_id"],
+        "customer_user_pool_client_id": customer_pool["user_pool_client_id"],
+        **sender,
+        **secret_names,
+    }
 
 
 def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, str]:
@@ -302,10 +341,16 @@ def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, st
         "IMPORT_QUEUE_URL": stack["import_queue_url"],
         "USER_POOL_ID": stack["user_pool_id"],
         "USER_POOL_CLIENT_ID": stack["user_pool_client_id"],
+        "CUSTOMER_USER_POOL_ID": stack["customer_user_pool_id"],
+        "CUSTOMER_USER_POOL_CLIENT_ID": stack["customer_user_pool_client_id"],
+        "MAIL_FROM": stack["mail_from"],
         "PSEUDONYM_KEY_SECRET": stack["pseudonym_key_secret"],
         "UNSUBSCRIBE_SECRET": stack["unsubscribe_secret"],
     }
     if stack.get("aws_endpoint_url"):
         env["AWS_ENDPOINT_URL"] = stack["aws_endpoint_url"]
         env["COGNITO_JWKS_URL"] = f"{stack['aws_endpoint_url']}/{stack['user_pool_id']}/.well-known/jwks.json"
+        env["CUSTOMER_COGNITO_JWKS_URL"] = (
+            f"{stack['aws_endpoint_url']}/{stack['customer_user_pool_id']}/.well-known/jwks.json"
+        )
     return env

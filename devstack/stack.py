@@ -23,6 +23,7 @@ import boto3
 import requests
 
 from devstack import gateway, provision
+from devstack.outbox import Outbox
 from devstack.worker import IMPORT_HANDLER, SWEEPER_HANDLER, Worker
 
 log = logging.getLogger("devstack")
@@ -124,6 +125,7 @@ class LocalStack:
         self._api: Any = None
         self._api_thread: threading.Thread | None = None
         self.worker: Worker | None = None
+        self.outbox: Outbox | None = None
         self._owns_stack_file = False
 
     @property
@@ -137,6 +139,10 @@ class LocalStack:
     @property
     def stack_file(self) -> Path:
         return self.options.state_dir / "stack.json"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.options.state_dir / "outbox"
 
     @property
     def sweep_request_file(self) -> Path:
@@ -170,6 +176,8 @@ class LocalStack:
         self._apply_app_environment(stack)
         provision.register_partners(self.client("dynamodb"), stack["tables"]["partners"], DEMO_PARTNERS)
         users = self._create_demo_users(stack)
+        self.outbox = Outbox(self.outbox_dir, self.options.region)
+        self.outbox.start()
         app = self._start_api()
         users["customer"] = self._register_demo_customer()
         self.worker = Worker(
@@ -187,6 +195,9 @@ class LocalStack:
             "region": self.options.region,
             "user_pool_id": stack["user_pool_id"],
             "user_pool_client_id": stack["user_pool_client_id"],
+            # Customers sign in to their own pool (usernames apart from staff).
+            "customer_user_pool_id": stack["customer_user_pool_id"],
+            "customer_user_pool_client_id": stack["customer_user_pool_client_id"],
             "upload_bucket": stack["upload_bucket"],
             "import_queue_url": stack["import_queue_url"],
             "tables": stack["tables"],
@@ -199,6 +210,9 @@ class LocalStack:
             "worker": {name: name in app.handler_map for name in (IMPORT_HANDLER, SWEEPER_HANDLER)},
             # Local only: write {"as_of": …, "dry_run": …} here to run the sweeper now.
             "sweep_request_file": str(self.sweep_request_file),
+            # Every message the emulated SES accepted, one .eml file each (DESIGN §3).
+            "outbox_dir": str(self.outbox_dir),
+            "mail_from": stack["mail_from"],
         }
         self._write_stack_file()
         return self.info
@@ -264,15 +278,22 @@ class LocalStack:
         return app
 
     def _register_demo_customer(self) -> dict[str, Any]:
+        """Register through the API and confirm with the code SES was asked to send, as a person would."""
         password = demo_password()
         resp = requests.post(f"{self.api_url}/registrations", json={**DEMO_CUSTOMER, "password": password}, timeout=30)
-        if resp.status_code != 201:
+        if resp.status_code != 202:
             raise RuntimeError(f"demo customer registration failed: HTTP {resp.status_code} {resp.text[:300]}")
+        assert self.outbox is not None
+        code = self.outbox.confirmation_code(str(DEMO_CUSTOMER["email"]))
+        resp = requests.post(f"{self.api_url}/registrations/confirm", json={"token": code}, timeout=30)
+        if resp.status_code != 200:
+            raise RuntimeError(f"demo customer confirmation failed: HTTP {resp.status_code} {resp.text[:300]}")
         return {
             "username": DEMO_CUSTOMER_USERNAME,
             "password": password,
             "groups": ["customer"],
-            "customer_id": resp.json()["customer_id"],
+            "customer_id": resp.json()["customer"]["customer_id"],
+            "pool": "customer",
         }
 
     def _write_stack_file(self) -> None:
@@ -285,9 +306,11 @@ class LocalStack:
     # -- stop ----------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Worker first (it uses both), then the API, then the emulator."""
+        """Worker first (it uses both), then the API, the outbox, then the emulator."""
         if self.worker is not None:
             self.worker.stop()
+        if self.outbox is not None:
+            self.outbox.stop()
         if self._api is not None:
             self._api.shutdown()
             self._api.server.server_close()

@@ -42,7 +42,7 @@ import botocore.handlers
 import pytest
 
 from tests.iam_policy import allowed
-from tests.template import MERGE_TEMPLATE, fake_arn, packaged, policy_file_name, roles_by_function
+from tests.template import ACCOUNT, MERGE_TEMPLATE, REGION, fake_arn, packaged, policy_file_name, roles_by_function
 
 CURRENT_FUNCTION: ContextVar[str | None] = ContextVar("current_function", default=None)
 FUNCTIONS = ("api_handler", "jwt_authorizer", "partner_import", "retention_sweeper")
@@ -239,12 +239,22 @@ def _secretsmanager(operation: str, params: dict[str, Any]) -> list[IamRequest]:
     return [IamRequest(f"unknown-operation:secretsmanager:{operation}", "*")]
 
 
+def _sesv2(operation: str, params: dict[str, Any]) -> list[IamRequest]:
+    if operation == "SendEmail":
+        # Authorised on the sending identity (our verified domain), with the From address as a key.
+        sender = str(params["FromEmailAddress"])
+        identity = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{sender.rsplit('@', 1)[-1]}"
+        return [IamRequest("ses:SendEmail", identity, (("ses:FromAddress", sender),))]
+    return [IamRequest(f"unknown-operation:sesv2:{operation}", "*")]
+
+
 EXPANSIONS: dict[str, Callable[[str, dict[str, Any]], list[IamRequest]]] = {
     "dynamodb": _dynamodb,
     "s3": _s3,
     "sqs": _sqs,
     "cognito-idp": _cognito,
     "secretsmanager": _secretsmanager,
+    "sesv2": _sesv2,
 }
 
 

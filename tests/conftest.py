@@ -3,15 +3,19 @@ Cognito users per principal kind with real ID tokens, and Chalice's test client.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import http.server
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from email.message import EmailMessage
+from typing import Any, cast
 
 import boto3
 import jwt
@@ -74,12 +78,24 @@ class Stack:
         return self.login(username)
 
     def login(self, username: str, password: str = PASSWORD) -> str:
+        """Sign a staff or partner user in (the staff pool)."""
+        return self._login(self.info["user_pool_client_id"], username, password)
+
+    def customer_login(self, username: str, password: str = PASSWORD) -> str:
+        """Sign a customer in (the customer pool: usernames apart from staff)."""
+        return self._login(self.info["customer_user_pool_client_id"], username, password)
+
+    def _login(self, client_id: str, username: str, password: str) -> str:
         resp = self.cognito.initiate_auth(
-            ClientId=self.info["user_pool_client_id"],
+            ClientId=client_id,
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": username, "PASSWORD": password},
         )
         return str(resp["AuthenticationResult"]["IdToken"])
+
+    def customer_user(self, username: str) -> dict[str, Any]:
+        """The customer pool's view of a login (AdminGetUser)."""
+        return dict(self.cognito.admin_get_user(UserPoolId=self.info["customer_user_pool_id"], Username=username))
 
     def table(self, key: str) -> Any:
         return boto3.resource("dynamodb", region_name=REGION).Table(self.info["tables"][key])
@@ -108,6 +124,7 @@ def _emulated_stack(jwks_url: str) -> Iterator[Stack]:
             info = provision.provision(boto3.session.Session(), "test", REGION)
             env = provision.app_environment(info, stage="test")
             env["COGNITO_JWKS_URL"] = jwks_url
+            env["CUSTOMER_COGNITO_JWKS_URL"] = jwks_url
             for key, value in env.items():
                 mp.setenv(key, value)
             store.reset()
@@ -138,21 +155,50 @@ def _test_client() -> Iterator[Any]:
         yield c
 
 
+def sent_mail(to: str | None = None) -> list[EmailMessage]:
+    """Messages the emulated SES accepted, oldest first (only those to `to` when given)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
+    messages = [
+        cast(EmailMessage, email.message_from_string(m.raw_data, policy=email.policy.default))
+        for m in backend.sent_messages
+        if hasattr(m, "raw_data")
+    ]
+    return [m for m in messages if to is None or str(m["To"]).lower() == to.lower()]
+
+
+CONFIRMATION_CODE = re.compile(r"\b[0-9a-f]{32}\.[A-Za-z0-9_-]{20,100}")
+
+
+def mailed_code(to: str) -> str:
+    """The confirmation code in the latest message to `to`, as its owner reads it."""
+    body = sent_mail(to)[-1].get_body(preferencelist=("plain",))
+    assert body is not None
+    match = CONFIRMATION_CODE.search(body.get_content())
+    assert match, "no confirmation code in the message"
+    return match.group(0)
+
+
+def register_customer(client: Any, username: str, email_address: str, **overrides: Any) -> str:
+    """Register through the API and confirm with the code mailed to the address; returns the customer id."""
+    status, body = call(client, "POST", "/registrations", None, registration_body(username, email_address, **overrides))
+    assert status == 202, body
+    status, body = call(client, "POST", "/registrations/confirm", None, {"token": mailed_code(email_address)})
+    assert status == 200, body
+    return str(body["customer"]["customer_id"])
+
+
 def _principals(stack: Stack, client: Any) -> Tokens:
-    """One user per principal kind; the customer registers itself through the API."""
-    resp = client.http.post(
-        "/registrations",
-        headers={"Content-Type": "application/json"},
-        body=json.dumps(registration_body("asiakas", "asiakas@yritys.fi")),
-    )
-    assert resp.status_code == 201, resp.body
-    customer_id = json.loads(resp.body)["customer_id"]
+    """One user per principal kind; the customer registers itself through the API and confirms."""
+    customer_id = register_customer(client, "asiakas", "asiakas@yritys.fi")
     return Tokens(
         staff=stack.user("sari.staff", ["staff"]),
         dpo=stack.user("dora.dpo", ["dpo"]),
         partner=stack.user("acme-data", ["partner"], partner_id="acme", partner_type="data_provider"),
         reseller=stack.user("resello", ["partner"], partner_id="resello", partner_type="reseller"),
-        customer=stack.login("asiakas"),
+        customer=stack.customer_login("asiakas"),
         customer_id=customer_id,
     )
 

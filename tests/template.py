@@ -72,7 +72,7 @@ def fake_arn(logical: str, resource: dict[str, Any]) -> str:
     if kind == "AWS::SQS::Queue":
         return base.format("sqs") + f"{logical}-physical"
     if kind == "AWS::Cognito::UserPool":
-        return base.format("cognito-idp") + "userpool/eu-north-1_Pool"
+        return base.format("cognito-idp") + f"userpool/eu-north-1_{logical}"
     if kind == "AWS::SecretsManager::Secret":
         return base.format("secretsmanager") + f"secret:{logical}-AbCdEf"
     if kind == "AWS::KMS::Key":
@@ -94,6 +94,7 @@ class Resolver:
             "AWS::Region": REGION,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
+            **{k: str(v["Default"]) for k, v in template.get("Parameters", {}).items() if "Default" in v},
             **parameters,
         }
 
@@ -101,6 +102,8 @@ class Resolver:
         if name in self.values:
             return self.values[name]
         res = self.resources[name]
+        if res.get("Type") == "AWS::SES::EmailIdentity":  # Ref: the identity (domain or address)
+            return str(self(res["Properties"]["EmailIdentity"]))
         if res.get("Type") in ("AWS::DynamoDB::Table", "AWS::S3::Bucket"):
             return fake_arn(name, res).rsplit("/", 1)[-1].rsplit(":", 1)[-1]
         return fake_arn(name, res)

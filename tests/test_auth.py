@@ -90,3 +90,22 @@ def test_route_policy_uses_wildcards_for_path_parameters() -> None:
     routes = auth.allowed_routes(staff)
     assert ("/customers/*", "GET") in routes
     assert all(not path.startswith("/me") for path, _ in routes)
+
+
+def test_each_pool_grants_only_its_own_kinds_of_principal(stack: Stack) -> None:
+    """Customers have a pool of their own: its tokens never carry staff roles, nor the staff pool's a customer."""
+    customer_pool = {
+        "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{stack.info['customer_user_pool_id']}",
+        "aud": stack.info["customer_user_pool_client_id"],
+    }
+    customer = auth.verify_token(
+        emulator_token(stack, **customer_pool, **{"cognito:groups": ["customer"], "custom:customer_id": "c" * 32})
+    )
+    assert customer.roles == {Role.CUSTOMER} and customer.customer_id == "c" * 32
+    with pytest.raises(Forbidden):
+        auth.verify_token(emulator_token(stack, **customer_pool, **{"cognito:groups": ["staff", "dpo"]}))
+    with pytest.raises(Forbidden):
+        auth.verify_token(emulator_token(stack, **{"cognito:groups": ["customer"], "custom:customer_id": "c" * 32}))
+    # A customer-pool token must name the customer client, not the staff one.
+    with pytest.raises(Unauthenticated):
+        auth.verify_token(emulator_token(stack, iss=customer_pool["iss"], **{"cognito:groups": ["customer"]}))

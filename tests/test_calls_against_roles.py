@@ -68,7 +68,8 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     # The erasure transaction's login-deletion marker is a Put: authorised as PutItem on its table.
     assert ("dynamodb:PutItem", CUSTOMERS) in sweeper
     assert ("dynamodb:Query", f"{CUSTOMERS}/index/retention_due") in sweeper
-    assert ("cognito-idp:AdminDeleteUser", fake_arn("UserPool", {"Type": "AWS::Cognito::UserPool"})) in sweeper
+    customer_pool = fake_arn("CustomerUserPool", {"Type": "AWS::Cognito::UserPool"})
+    assert ("cognito-idp:AdminDeleteUser", customer_pool) in sweeper
     assert not calls_against_roles.denials(aws_calls.function_roles(), calls_against_roles.calls[start:])
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
 
-from tests.conftest import REGION, Stack, Tokens, call, register_partner, registration_body
+from tests.conftest import REGION, Stack, Tokens, call, register_partner, registration_body, sent_mail
 
 NEW_CUSTOMER = {
     "organization": "Kuntoyhtymä Oy",
@@ -54,29 +55,50 @@ def test_registration_requires_an_explicit_consent_answer(client: Any, stack: St
     assert status == 400
 
 
-def test_registration_with_weak_password_leaves_nothing_behind(client: Any, stack: Stack) -> None:
-    status, resp = call(
-        client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi", password="short")
-    )
-    assert status == 400
-    status, resp = call(
-        client,
-        "POST",
-        "/registrations",
-        None,
-        registration_body("heikki", "h@firma.fi", password="alllowercase-no-digits"),
-    )
-    assert status == 400, resp
-    assert resp["error"]["details"][0]["field"] == "password"
-    # The email and username are free again: a compliant retry succeeds.
+def test_registration_with_weak_password_leaves_nothing_behind(client: Any, stack: Stack, tokens: Tokens) -> None:
+    mails = len(sent_mail())
+    for weak in ("short", "alllowercase-no-digits", "NoSymbolsHere12345"):
+        # A taken address with a weak password is the same 400: the policy comes before any look-up.
+        for email in ("h@firma.fi", "asiakas@yritys.fi"):
+            status, resp = call(
+                client, "POST", "/registrations", None, registration_body("heikki", email, password=weak)
+            )
+            assert status == 400, resp
+            assert resp["error"]["details"][0]["field"] == "password"
+    assert len(sent_mail()) == mails
+    assert stack.table("customers").get_item(Key={"pk": "USERNAME#heikki", "sk": "UNIQUE"}).get("Item") is None
+    # Nothing was reserved: a compliant registration of the same address and username goes through.
     status, resp = call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))
-    assert status == 201, resp
+    assert status == 202, resp
 
 
-def test_email_and_username_are_unique(client: Any, tokens: Tokens) -> None:
-    status, body = call(client, "POST", "/registrations", None, registration_body("toinen", "ASIAKAS@yritys.fi"))
-    assert status == 409
-    assert "asiakas" not in body["error"]["message"].lower()
+def test_registration_answers_alike_for_new_and_taken_addresses_and_usernames(
+    client: Any, stack: Stack, tokens: Tokens
+) -> None:
+    """The probe: a taken address, a taken username and a free pair get identical answers."""
+    answers = [
+        call(client, "POST", "/registrations", None, registration_body(username, email))
+        for username, email in (
+            ("toinen", "ASIAKAS@yritys.fi"),  # the address is registered (another case)
+            ("asiakas", "vapaa@firma.fi"),  # the username is taken
+            ("sari.staff", "sari@firma.fi"),  # a staff username: another pool, so simply free
+            ("uusi", "uusi@firma.fi"),  # both free
+        )
+    ]
+    assert len({json.dumps(a, sort_keys=True) for a in answers}) == 1
+    assert answers[0][0] == 202
+    # The owner of the registered address is told by email, and nothing of theirs changed.
+    _own_confirmation, notice = sent_mail("ASIAKAS@yritys.fi")  # the owner's own confirmation, then the notice
+    assert "rekisteröityä" in notice["Subject"]
+    assert "salasanasi" in notice.get_body().get_content()
+    # The taken username is reported to the address that asked for it; no record was made.
+    (note,) = sent_mail("vapaa@firma.fi")
+    assert "käyttäjätunnus" in note.get_body().get_content()
+    assert stack.table("customers").get_item(Key={"pk": "EMAIL#vapaa@firma.fi", "sk": "UNIQUE"}).get("Item") is None
+    # The staff user is untouched, and the customer of that name lives in the customer pool.
+    assert stack.cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username="sari.staff")["Enabled"]
+    assert stack.customer_user("sari.staff")["Enabled"] is False
+    # Staff cannot create a second customer with a taken username either.
     status, _ = call(client, "POST", "/customers", tokens.staff, {**NEW_CUSTOMER, "username": "asiakas"})
     assert status == 409
 
@@ -88,7 +110,7 @@ def test_staff_creates_reads_and_rectifies_a_customer(client: Any, stack: Stack,
     assert created["phone"] == "+358507654321"
     assert created["active_services"][0]["price"] == "49.90"
     cognito = boto3.client("cognito-idp", region_name=REGION)
-    user = cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username="pekka.p")
+    user = cognito.admin_get_user(UserPoolId=stack.info["customer_user_pool_id"], Username="pekka.p")
     assert {"Name": "custom:customer_id", "Value": cid} in user["UserAttributes"]
 
     status, body = call(client, "GET", f"/customers/{cid}", tokens.staff)
@@ -98,7 +120,7 @@ def test_staff_creates_reads_and_rectifies_a_customer(client: Any, stack: Stack,
     assert status == 200, body
     assert body["email"] == "pekka@uusi.fi"
     assert "phone" not in body
-    user = cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username="pekka.p")
+    user = cognito.admin_get_user(UserPoolId=stack.info["customer_user_pool_id"], Username="pekka.p")
     assert {"Name": "email", "Value": "pekka@uusi.fi"} in user["UserAttributes"]
     # The old address is free for someone else now; the new one is taken.
     assert call(client, "POST", "/customers", tokens.staff, {**NEW_CUSTOMER, "username": "other1"})[0] == 201
@@ -433,7 +455,8 @@ def test_dpo_reads_the_audit_trail_staff_cannot(client: Any, stack: Stack, token
     call(client, "GET", f"/customers/{tokens.customer_id}", tokens.staff)
     status, page = call(client, "GET", f"/audit/records/customers/{tokens.customer_id}", tokens.dpo)
     assert status == 200
-    assert [e["action"] for e in page["items"]][:2] == ["read", "create"]  # newest first
+    # Newest first: staff's read, the confirmation (consent now counts), the registration.
+    assert [e["action"] for e in page["items"]][:3] == ["read", "update", "create"]
     staff_sub = page["items"][0]["principal_id"]
     status, by_principal = call(client, "GET", f"/audit/principals/{staff_sub}", tokens.dpo)
     assert status == 200 and by_principal["items"][0]["record_id"] == tokens.customer_id
@@ -513,10 +536,12 @@ def test_order_dates_are_finnish_dates(client: Any, tokens: Tokens) -> None:
     assert order["retention_due_at"] == "2034-01-01"
 
 
-def test_login_email_is_not_marked_verified_by_the_api(client: Any, stack: Stack, tokens: Tokens) -> None:
-    cognito = boto3.client("cognito-idp", region_name=REGION)
-    attrs = cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username="asiakas")["UserAttributes"]
-    assert {"Name": "email_verified", "Value": "true"} not in attrs
+def test_login_email_is_verified_only_when_its_owner_proved_it(client: Any, stack: Stack, tokens: Tokens) -> None:
+    # Self-registered: the address was proven with the mailed code.
+    assert {"Name": "email_verified", "Value": "true"} in stack.customer_user("asiakas")["UserAttributes"]
+    # Created by staff: the address is what staff typed, unproven.
+    _create(client, tokens)
+    assert {"Name": "email_verified", "Value": "true"} not in stack.customer_user("pekka.p")["UserAttributes"]
 
 
 def test_odd_input_is_a_4xx_never_a_5xx(client: Any, tokens: Tokens) -> None:
@@ -547,4 +572,4 @@ def test_consent_must_be_a_real_boolean(client: Any, tokens: Tokens) -> None:
 def test_numbers_read_back_from_the_table_are_json_numbers(client: Any, tokens: Tokens) -> None:
     status, page = call(client, "GET", "/customers", tokens.staff)
     assert status == 200
-    assert page["items"][0]["version"] == 1
+    assert page["items"][0]["version"] == 2  # registered, then confirmed

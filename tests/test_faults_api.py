@@ -40,7 +40,7 @@ def _guards(stack: Stack, email: str, username: str) -> tuple[bool, bool]:
 
 def _login_exists(stack: Stack, username: str) -> bool:
     try:
-        stack.cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username=username)
+        stack.cognito.admin_get_user(UserPoolId=stack.info["customer_user_pool_id"], Username=username)
     except stack.cognito.exceptions.UserNotFoundException:
         return False
     return True
@@ -67,16 +67,16 @@ def test_registration_rides_out_faults_with_exactly_one_customer(
     faults.inject("dynamodb", "PutItem", fault, times=2)  # the audit event
     faults.inject("cognito-identity-provider", "AdminCreateUser", f.TOO_MANY_REQUESTS, times=2)
     status, body = call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))
-    assert status == 201, body
+    assert status == 202, body
     # A lost transaction reply is retried once with the same token (DynamoDB answers it).
     assert faults.total() == (1 if fault.kind == "lost_reply" else 3) + 2 + 2
     [profile] = _profiles(stack, "h@firma.fi")
-    assert profile["customer_id"] == body["customer_id"] and profile["version"] == 1
+    assert profile["status"] == "unconfirmed" and profile["version"] == 1
     assert _guards(stack, "h@firma.fi", "heikki") == (True, True)
     assert _login_exists(stack, "heikki")
-    events = stack.table("audit").query(KeyConditionExpression=Key("pk").eq(f"RECORD#customers#{body['customer_id']}"))[
-        "Items"
-    ]
+    events = stack.table("audit").query(
+        KeyConditionExpression=Key("pk").eq(f"RECORD#customers#{profile['customer_id']}")
+    )["Items"]
     assert [e["action"] for e in events] == ["create"]
 
 
@@ -90,7 +90,7 @@ def test_registration_past_the_retry_budget_leaves_nothing_and_can_be_retried(
     assert _items(stack) == before
     assert not _login_exists(stack, "heikki")
     status, body = call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))
-    assert status == 201, body
+    assert status == 202, body
     assert len(_profiles(stack, "h@firma.fi")) == 1
 
 
@@ -105,7 +105,7 @@ def test_registration_whose_login_cannot_be_created_is_rolled_back(
     _assert_clean_error(status, body, "h@firma.fi", "heikki")
     assert _items(stack) == before
     assert not _login_exists(stack, "heikki")
-    assert call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))[0] == 201
+    assert call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))[0] == 202
 
 
 @pytest.mark.parametrize("fault", WRITE_FAULTS, ids=IDS)
@@ -117,7 +117,8 @@ def test_email_change_moves_its_guard_exactly_once(
     faults.inject("dynamodb", "GetItem", fault, times=2)
     status, body = call(client, "PATCH", f"/customers/{cid}", tokens.staff, {"email": "uusi@yritys.fi"})
     assert status == 200, body
-    assert body["email"] == "uusi@yritys.fi" and int(body["version"]) == 2
+    # Registered (1), confirmed (2), and this change exactly once (3).
+    assert body["email"] == "uusi@yritys.fi" and int(body["version"]) == 3
     assert _guards(stack, "uusi@yritys.fi", "asiakas") == (True, True)
     assert _guards(stack, "asiakas@yritys.fi", "asiakas") == (False, True)
     assert len([i for i in _items(stack) if i["pk"].startswith("EMAIL#")]) == 1

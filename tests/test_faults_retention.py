@@ -58,7 +58,7 @@ def _exists(table: Any, pk: str, sk: str) -> bool:
 
 def _login_exists(stack: Stack, username: str) -> bool:
     try:
-        stack.cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username=username)
+        stack.cognito.admin_get_user(UserPoolId=stack.info["customer_user_pool_id"], Username=username)
     except stack.cognito.exceptions.UserNotFoundException:
         return False
     return True

@@ -39,7 +39,7 @@ from tests.template import (
 PARTNER_TEMPLATE = MERGE_TEMPLATE.parent / "partner-role.json"
 FUNCTIONS = ("api_handler", "jwt_authorizer", "partner_import", "retention_sweeper")
 # Settings chalicelib/config.py reads that the template need not set: local-stack only, or tunables with defaults.
-OPTIONAL_SETTINGS = {"COGNITO_JWKS_URL", "FREE_MAIL_DOMAINS"}
+OPTIONAL_SETTINGS = {"COGNITO_JWKS_URL", "CUSTOMER_COGNITO_JWKS_URL", "FREE_MAIL_DOMAINS"}
 DATA_TABLES = ("CustomersTable", "ProspectsTable", "SuppressionTable", "AuditTable", "ImportRunsTable", "PartnersTable")
 
 
@@ -121,16 +121,25 @@ def test_api_handler_touches_no_uploads_or_reports(sam: dict[str, Any]) -> None:
     policy = function_roles(sam)["APIHandler"]
     assert not any(a.startswith("s3:") for st in statements(policy) for a in as_list(st["Action"]))
     assert not any(a.startswith("sqs:") for st in statements(policy) for a in as_list(st["Action"]))
-    pool = fake_arn("UserPool", {"Type": "AWS::Cognito::UserPool"})
+    # Customer logins only: the API administers the customer pool and never the staff pool.
+    pool = fake_arn("CustomerUserPool", {"Type": "AWS::Cognito::UserPool"})
+    staff_pool = fake_arn("UserPool", {"Type": "AWS::Cognito::UserPool"})
     for action in (
         "AdminCreateUser",
         "AdminSetUserPassword",
         "AdminAddUserToGroup",
         "AdminUpdateUserAttributes",
+        "AdminDisableUser",
+        "AdminEnableUser",
         "AdminDeleteUser",
     ):
         assert allowed(policy, f"cognito-idp:{action}", pool)
-    assert not allowed(policy, "cognito-idp:AdminAddUserToGroup", pool.replace("Pool", "Other"))
+        assert not allowed(policy, f"cognito-idp:{action}", staff_pool)
+    # Mail goes out only as the controller, from its verified domain.
+    identity = "arn:aws:ses:eu-north-1:123456789012:identity/kuntotimpurit.fi"
+    assert allowed(policy, "ses:SendEmail", identity, {"ses:FromAddress": "ilopiste@kuntotimpurit.fi"})
+    assert not allowed(policy, "ses:SendEmail", identity, {"ses:FromAddress": "ceo@kuntotimpurit.fi"})
+    assert not allowed(policy, "ses:SendEmail", identity.replace("kuntotimpurit.fi", "example.com"))
     # The audit trail is append-only for the API.
     assert not allowed(policy, "dynamodb:DeleteItem", table_arn("AuditTable"))
     assert not allowed(policy, "dynamodb:UpdateItem", table_arn("AuditTable"))
@@ -149,8 +158,10 @@ def test_sweeper_erases_through_the_retention_index(sam: dict[str, Any]) -> None
     assert allowed(policy, "dynamodb:PutItem", customers, marker)
     assert not allowed(policy, "dynamodb:PutItem", customers, {"dynamodb:LeadingKeys": "CUSTOMER#c1"})
     assert not allowed(policy, "dynamodb:PutItem", table_arn("ProspectsTable"), marker)
-    assert allowed(policy, "cognito-idp:AdminDeleteUser", fake_arn("UserPool", {"Type": "AWS::Cognito::UserPool"}))
-    assert not allowed(policy, "cognito-idp:AdminCreateUser", fake_arn("UserPool", {"Type": "AWS::Cognito::UserPool"}))
+    customer_pool = fake_arn("CustomerUserPool", {"Type": "AWS::Cognito::UserPool"})
+    assert allowed(policy, "cognito-idp:AdminDeleteUser", customer_pool)
+    assert not allowed(policy, "cognito-idp:AdminCreateUser", customer_pool)
+    assert not allowed(policy, "cognito-idp:AdminDeleteUser", fake_arn("UserPool", {"Type": "AWS::Cognito::UserPool"}))
 
 
 # --- the rest of the packaged stack --------------------------------------------------------
@@ -173,6 +184,9 @@ def test_functions_get_every_setting_from_the_resources(sam: dict[str, Any]) -> 
         "IMPORT_QUEUE_URL",
         "USER_POOL_ID",
         "USER_POOL_CLIENT_ID",
+        "CUSTOMER_USER_POOL_ID",
+        "CUSTOMER_USER_POOL_CLIENT_ID",
+        "MAIL_FROM",
         "PSEUDONYM_KEY_SECRET",
         "UNSUBSCRIBE_SECRET",
         "STAGE",

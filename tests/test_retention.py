@@ -52,7 +52,7 @@ def exists(table: Any, pk: str, sk: str) -> bool:
 
 def login_exists(stack: Stack, username: str) -> bool:
     try:
-        stack.cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username=username)
+        stack.cognito.admin_get_user(UserPoolId=stack.info["customer_user_pool_id"], Username=username)
     except stack.cognito.exceptions.UserNotFoundException:
         return False
     return True
@@ -240,6 +240,7 @@ def test_manual_payload_and_future_as_of(stack: Stack, monkeypatch: pytest.Monke
         assert (result["as_of"], result["dry_run"], result["trigger"]) == ("2027-01-01", True, "manual")
         monkeypatch.setenv("STAGE", "prod")
         monkeypatch.delenv("COGNITO_JWKS_URL", raising=False)  # prod refuses the emulator's override
+        monkeypatch.delenv("CUSTOMER_COGNITO_JWKS_URL", raising=False)
         store.reset()
         with pytest.raises(ValidationFailed) as refused:
             retention_sweeper({"as_of": "2026-05-02"}, None)

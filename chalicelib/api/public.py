@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 from chalice import Blueprint, Response
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, StrictStr
 
-from chalicelib import customers, notice, subjects, unsubscribe
+from chalicelib import confirmations, customers, notice, subjects, unsubscribe
 from chalicelib.audit import Access
 from chalicelib.auth import ANONYMOUS
 from chalicelib.errors import DomainError, ValidationFailed
@@ -28,17 +28,27 @@ _SELF_FIELDS = frozenset(f.name for f in CUSTOMER.fields if f.self_editable) | {
 class Registration(schema(CUSTOMER, "create", _SELF_FIELDS)):  # type: ignore[misc]
     """Self-registration: the customer's own data, a password, and an explicit consent answer."""
 
-    password: Annotated[str, Field(min_length=12, max_length=256)]
+    password: Annotated[str, Field(max_length=256)]
     # Asked explicitly: true or false, with no default (DESIGN §2, the notice's consent).
     consent_service_messages: StrictBool
+    # The language of the messages sent to the address: Finnish unless English is asked for.
+    lang: Literal["fi", "en"] = "fi"
+
+
+# One answer for every registration that passes validation, new or taken (no existence oracle).
+REGISTRATION_ACCEPTED = {
+    "status": "confirmation_sent",
+    "message": "If the registration can be made, a confirmation code has been sent to the email address. "
+    "The account opens when the code is confirmed (POST /registrations/confirm) within 24 hours.",
+}
 
 
 @route(
     public_bp,
     "/registrations",
     "POST",
-    status=201,
-    summary="Register an organisation and its contact person",
+    status=202,
+    summary="Register an organisation and its contact person (confirmed by a code sent to the address)",
     query=(),
     body=Registration,
 )
@@ -46,9 +56,31 @@ def register(call: Call) -> dict[str, Any]:
     body = call.body()
     data = dump(body)
     password = data.pop("password")
-    item = customers.create_with_login(data, password)
-    call.audit([Access("create", customers.REGISTER, item["customer_id"], customers.personal_fields(item))])
-    return customers.present(item, frozenset({Role.CUSTOMER}))
+    lang = data.pop("lang", "fi")
+    item = confirmations.register(data, password, lang)
+    if item is not None:
+        call.audit([Access("create", customers.REGISTER, item["customer_id"], customers.personal_fields(item))])
+    return dict(REGISTRATION_ACCEPTED)
+
+
+class Confirmation(StrictModel):
+    """The confirmation code from the message sent to the address."""
+
+    token: Annotated[StrictStr, Field(max_length=200)]
+
+
+@route(
+    public_bp,
+    "/registrations/confirm",
+    "POST",
+    summary="Confirm a registration with the code sent to the address",
+    query=(),
+    body=Confirmation,
+)
+def confirm_registration(call: Call) -> dict[str, Any]:
+    item = confirmations.confirm_registration(call.body().token)
+    call.audit([Access("update", customers.REGISTER, item["customer_id"], ("consent_service_messages",))])
+    return {"status": "confirmed", "customer": customers.present(item, frozenset({Role.CUSTOMER}))}
 
 
 def _wants_json(call: Call) -> bool:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from chalice import Blueprint
-from pydantic import StrictBool
+from pydantic import Field, StrictBool, StrictStr
 
-from chalicelib import customers
+from chalicelib import confirmations, customers
 from chalicelib.audit import Access
 from chalicelib.registers import CUSTOMER, ORDER, Role
 from chalicelib.validation import StrictModel, dump, schema
@@ -51,8 +51,41 @@ def me(call: Call) -> dict[str, Any]:
     body=schema(CUSTOMER, "update", _SELF_EDITABLE),
 )
 def update_me(call: Call) -> dict[str, Any]:
+    """Correct my data; a new email changes only once its owner confirms the code sent to it."""
     body = call.body()
-    return apply_update(call, _own_id(call), body)
+    changes = dump(body)
+    new_email = changes.pop("email", None)
+    current = customers.get_customer(_own_id(call))
+    if new_email is None or new_email == current.get("email"):
+        return apply_update(call, _own_id(call), body)
+    shown = (
+        apply_update(call, _own_id(call), type(body).model_validate(changes))
+        if changes
+        else read_records(call, [current])[0]
+    )
+    confirmations.request_email_change(_own_id(call), new_email)
+    return {**shown, "email_change": {"status": "confirmation_sent"}}
+
+
+class EmailConfirmation(StrictModel):
+    """The code sent to the new address."""
+
+    token: Annotated[StrictStr, Field(max_length=200)]
+
+
+@route(
+    selfservice_bp,
+    "/me/email/confirm",
+    "POST",
+    CUSTOMER_ONLY,
+    summary="Confirm my new email address with the code sent to it",
+    query=(),
+    body=EmailConfirmation,
+)
+def confirm_email(call: Call) -> dict[str, Any]:
+    item = confirmations.confirm_email_change(_own_id(call), call.body().token)  # type: ignore[attr-defined]
+    call.audit([Access("update", customers.REGISTER, _own_id(call), ("email",))])
+    return customers.present(item, call.principal.roles)
 
 
 @route(

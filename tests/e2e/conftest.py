@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
@@ -30,6 +33,15 @@ class RunningStack:
     def login(self, kind: str) -> str:
         """An ID token for a demo user, through the emulated Cognito (USER_PASSWORD_AUTH)."""
         return login(self.info, kind)
+
+    def outbox(self, to: str) -> list[EmailMessage]:
+        """The `.eml` files the stack wrote for messages to `to`, oldest first."""
+        found = []
+        for path in sorted(Path(self.info["outbox_dir"]).glob("*.eml")):
+            msg = cast(EmailMessage, email.message_from_bytes(path.read_bytes(), policy=email.policy.default))
+            if str(msg["To"]).lower() == to.lower():
+                found.append(msg)
+        return found
 
     def http(self, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

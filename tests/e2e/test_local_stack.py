@@ -25,6 +25,7 @@ DESIGN_KEYS = {
     "upload_bucket",
     "import_queue_url",
     "tables",
+    "outbox_dir",
 }
 
 
@@ -70,6 +71,20 @@ def test_staff_creates_a_customer_and_the_dpo_sees_the_audit_trail(local_stack: 
     # Field names only, never values.
     assert "email" in next(e for e in trail["items"] if e["action"] == "read")["fields"]
     assert "e2e-teemu@testi.fi" not in str(trail)
+
+
+def test_the_demo_customer_confirmed_through_its_mail_and_signs_in_to_the_customer_pool(
+    local_stack: RunningStack,
+) -> None:
+    # The stack registered it through the API; the confirmation it used is in the outbox.
+    (confirmation,) = local_stack.outbox("demo.asiakas@example.com")
+    assert confirmation["From"].addresses[0].addr_spec == local_stack.info["mail_from"]
+    status, me = local_stack.http("GET", "/me", local_stack.login("customer"))
+    assert status == 200 and me["customer"]["status"] == "active", me
+    # Its username is not a staff login, and no staff username is a customer's.
+    cognito = local_stack.client("cognito-idp")
+    staff_users = cognito.list_users(UserPoolId=local_stack.info["user_pool_id"])["Users"]
+    assert "demo-customer" not in {u["Username"] for u in staff_users}
 
 
 def test_staff_may_not_read_the_audit_trail(local_stack: RunningStack) -> None:

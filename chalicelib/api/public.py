@@ -10,7 +10,6 @@ from chalice import Blueprint, Response
 from pydantic import Field, StrictBool
 
 from chalicelib import customers, notice, subjects, unsubscribe
-from chalicelib.audit import Access
 from chalicelib.auth import ANONYMOUS
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CUSTOMER, Role
@@ -44,8 +43,7 @@ def register(call: Call) -> dict[str, Any]:
     body = call.body()
     data = dump(body)
     password = data.pop("password")
-    item = customers.create_with_login(data, password)
-    call.audit([Access("create", customers.REGISTER, item["customer_id"], customers.personal_fields(item))])
+    item = customers.create_with_login(data, password, call.actor)
     return customers.present(item, frozenset({Role.CUSTOMER}))
 
 
@@ -159,8 +157,8 @@ def unsubscribe_confirm(call: Call) -> Any:
     else:
         token = call.body().token
     email = unsubscribe.read(token)
-    # subjects writes the audit events of the steps done, also if a later step fails.
-    answer = subjects.object_to_marketing(email, call.audit)
+    # Each step writes its audit event in its own transaction, also if a later step fails.
+    answer = subjects.object_to_marketing(email, call.actor)
     record = subjects.record_request("objection", answer, ANONYMOUS, call.request_id, "unsubscribe_link")
     result = {"unsubscribed": True, "request_ref": record["request_ref"]}
     if _wants_json(call):

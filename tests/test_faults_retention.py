@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from chalicelib import accounts, clock, customers, retention, store
 from chalicelib import prospects as prospect_register
 from tests import faults as f
-from tests.conftest import PASSWORD, Stack
+from tests.conftest import PASSWORD, Stack, setup_actor
 from tests.test_retention import customer_data
 
 AS_OF = date(2026, 6, 1)
@@ -34,17 +34,17 @@ def _due_records() -> dict[str, list[str]]:
     """Customers past their grace period (with logins), orders past bookkeeping, stale prospects."""
     ids: dict[str, list[str]] = {"customers": [], "orders": [], "prospects": []}
     with clock.frozen(datetime(2019, 3, 1, 9, tzinfo=UTC)):
-        buyer = customers.create_customer(customer_data(99))
+        buyer = customers.create_customer(customer_data(99), setup_actor())
         for _ in range(ORDERS):
             order = customers.add_order(
-                buyer["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}
+                buyer["customer_id"], {"items": [{"product": "x", "quantity": 1, "unit_price": "1.00"}]}, setup_actor()
             )
             ids["orders"].append(order["order_id"])
     with clock.frozen(datetime(2025, 1, 10, 9, tzinfo=UTC)):
         for n in range(CUSTOMERS):
-            item = customers.create_customer(customer_data(n))
+            item = customers.create_customer(customer_data(n), setup_actor())
             accounts.create_customer_login(item["username"], item["email"], item["customer_id"], PASSWORD)
-            customers.end_contract(item["customer_id"], date(2025, 3, 15))
+            customers.end_contract(item["customer_id"], date(2025, 3, 15), setup_actor())
             ids["customers"].append(item["customer_id"])
     with clock.frozen(datetime(2024, 5, 1, 10, tzinfo=UTC)):
         for n in range(PROSPECTS):

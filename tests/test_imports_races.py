@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from chalicelib import clock
-from tests.conftest import Stack, call
+from chalicelib.audit import Access
+from tests.conftest import Stack, call, setup_actor
 from tests.imports_helpers import csv_bytes, drain, prospect_items, report, runs_of, upload
 
 ROW = ["Kunta Oy", "Liisa Lähde", "Johtaja", "liisa@kunta.fi", "040 111 2222"]
@@ -91,8 +92,10 @@ def test_objection_while_importing_is_not_undone(stack: Stack, meanwhile: Any) -
     _import(stack, [ROW], T0)
 
     def objection() -> None:
-        suppression.suppress(ROW[3], "objection")
-        retention.delete_prospect(_profile(stack))
+        suppression.suppress(ROW[3], "objection", setup_actor())
+        profile = _profile(stack)
+        access = Access("delete", "prospects", str(profile["prospect_id"]), ())
+        retention.delete_prospect(profile, setup_actor().put(access))
 
     meanwhile(objection)
     run = _import(stack, [CHANGED], T0 + timedelta(days=2), "b.csv")

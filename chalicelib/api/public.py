@@ -11,7 +11,6 @@ from chalice import Blueprint, Response
 from pydantic import Field, StrictBool
 
 from chalicelib import customers, notice, subjects, unsubscribe
-from chalicelib.audit import Access
 from chalicelib.auth import ANONYMOUS
 from chalicelib.errors import DomainError, ValidationFailed
 from chalicelib.registers import CONTROLLER, CUSTOMER, Role
@@ -46,8 +45,7 @@ def register(call: Call) -> dict[str, Any]:
     body = call.body()
     data = dump(body)
     password = data.pop("password")
-    item = customers.create_with_login(data, password)
-    call.audit([Access("create", customers.REGISTER, item["customer_id"], customers.personal_fields(item))])
+    item = customers.create_with_login(data, password, call.actor)
     return customers.present(item, frozenset({Role.CUSTOMER}))
 
 
@@ -249,8 +247,8 @@ def _confirm(call: Call, form: dict[str, list[str]], lang: str) -> Response:
     else:
         token = call.body().token  # type: ignore[attr-defined]
     email = unsubscribe.read(token)
-    # subjects writes the audit events of the steps done, also if a later step fails.
-    answer = subjects.object_to_marketing(email, call.audit)
+    # Each step writes its audit event in its own transaction, also if a later step fails.
+    answer = subjects.object_to_marketing(email, call.actor)
     record = subjects.record_request("objection", answer, ANONYMOUS, call.request_id, "unsubscribe_link")
     if _wants_json(call):
         return json_response({"unsubscribed": True, "request_ref": record["request_ref"]})

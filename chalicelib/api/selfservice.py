@@ -8,7 +8,6 @@ from chalice import Blueprint
 from pydantic import StrictBool
 
 from chalicelib import customers
-from chalicelib.audit import Access
 from chalicelib.registers import CUSTOMER, ORDER, Role
 from chalicelib.validation import StrictModel, dump, schema
 
@@ -66,8 +65,7 @@ def update_me(call: Call) -> dict[str, Any]:
 )
 def set_consent(call: Call) -> dict[str, Any]:
     body = call.body()
-    item = customers.set_consent(_own_id(call), body.consent_service_messages)  # type: ignore[attr-defined]
-    call.audit([Access("update", customers.REGISTER, _own_id(call), ("consent_service_messages",))])
+    item = customers.set_consent(_own_id(call), body.consent_service_messages, call.actor)  # type: ignore[attr-defined]
     return customers.present(item, call.principal.roles)
 
 
@@ -83,8 +81,7 @@ def set_consent(call: Call) -> dict[str, Any]:
 )
 def place_order(call: Call) -> dict[str, Any]:
     data = dump(call.body())
-    item = customers.add_order(_own_id(call), data)
-    call.audit([Access("create", customers.REGISTER, item["order_id"], ("items",))])
+    item = customers.add_order(_own_id(call), data, call.actor)
     return customers.present(item, call.principal.roles)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -375,12 +376,14 @@ def test_reseller_contract_end_schedules_its_end_users_for_the_sweeper(
 ) -> None:
     register_partner(stack, "lopetus", "reseller")
     register_partner(stack, "jatkuu", "reseller")
+    ended: list[str] = []
     with clock.frozen(utc(2026, 1, 10, 9)):
         for n in range(3):
-            status, _ = call(
+            status, created = call(
                 client, "POST", "/resellers/lopetus/end-users", tokens.staff, {"name": f"K {n}", "email": f"k{n}@x.fi"}
             )
             assert status == 201
+            ended.append(created["end_user_id"])
         assert (
             call(client, "POST", "/resellers/jatkuu/end-users", tokens.staff, {"name": "J", "email": "j@x.fi"})[0]
             == 201
@@ -405,6 +408,16 @@ def test_reseller_contract_end_schedules_its_end_users_for_the_sweeper(
     # The addresses' uniqueness guards went with their end users.
     left = {i["pk"] for i in stack.table("customers").scan()["Items"] if i["pk"].startswith("RESELLER#")}
     assert left == {"RESELLER#jatkuu"}
+    # Each deletion has its one event, written in the deletion's transaction under the run's
+    # deterministic key; the DPO sees it with an event id of its own (not the key's rule name).
+    event_ids = set()
+    for end_user_id in ended:
+        events = call(client, "GET", f"/audit/records/customers/{end_user_id}", tokens.dpo)[1]["items"]
+        (deleted,) = [e for e in events if e["principal_id"] == retention.SWEEPER.principal_id]
+        assert deleted["action"] == "delete" and deleted["fields"] == ["email", "name"]
+        assert re.fullmatch(r"[0-9a-f]{32}", deleted["event_id"]), deleted
+        event_ids.add(deleted["event_id"])
+    assert len(event_ids) == len(ended)
 
 
 def test_rules_enforced_by_an_event_elsewhere_are_not_swept(stack: Stack) -> None:

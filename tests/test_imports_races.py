@@ -15,6 +15,7 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.audit import Access
+from tests.aws_calls import CURRENT_FUNCTION
 from tests.conftest import Stack, call, setup_actor
 from tests.imports_helpers import csv_bytes, drain, prospect_items, report, runs_of, upload
 
@@ -56,7 +57,11 @@ def test_unchanged_row_after_reverify_period_keeps_the_staff_correction(stack: S
 
 @pytest.fixture
 def meanwhile(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[], None]], None]]:
-    """Run an action once, right after the import's provenance read of a chunk."""
+    """Run an action once, right after the import's provenance read of a chunk.
+
+    The action is another function's work done meanwhile (staff or the DPO through the API),
+    so its AWS calls are checked against the API's role, not the import's.
+    """
     from chalicelib import prospects
     from chalicelib.imports import pipeline
 
@@ -66,7 +71,11 @@ def meanwhile(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[]
     def batch_get(keys: Any, projection: Any, sleep: Any, **kwargs: Any) -> Any:
         found = real(keys, projection, sleep, **kwargs)
         if projection == prospects.META and pending:
-            pending.pop()()
+            token = CURRENT_FUNCTION.set("api_handler")
+            try:
+                pending.pop()()
+            finally:
+                CURRENT_FUNCTION.reset(token)
         return found
 
     monkeypatch.setattr(pipeline, "batch_get", batch_get)
@@ -91,9 +100,10 @@ def test_objection_while_importing_is_not_undone(stack: Stack, meanwhile: Any) -
 
     _import(stack, [ROW], T0)
 
+    profile = _profile(stack)
+
     def objection() -> None:
         suppression.suppress(ROW[3], "objection", setup_actor())
-        profile = _profile(stack)
         access = Access("delete", "prospects", str(profile["prospect_id"]), ())
         retention.delete_prospect(profile, setup_actor().put(access))
 

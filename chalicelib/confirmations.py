@@ -25,9 +25,11 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib import accounts, clock, customers, store
+from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.logs import logger
@@ -41,6 +43,8 @@ VALID_HOURS = 24
 MAX_ATTEMPTS = 5
 UNCONFIRMED_RULE = CUSTOMER_REGISTER.rule("customer_unconfirmed")
 _TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{20,100})$")
+
+_SERIALIZER = TypeSerializer()
 
 
 class InvalidCode(ValidationFailed):
@@ -135,7 +139,7 @@ def _unconfirmed_due() -> str:
     return (clock.local_date(expires) + timedelta(days=UNCONFIRMED_RULE.after.days)).isoformat()
 
 
-def register(data: dict[str, Any], password: str, lang: str | None) -> dict[str, Any] | None:
+def register(data: dict[str, Any], password: str, lang: str | None, actor: Actor) -> dict[str, Any] | None:
     """Register a customer pending confirmation; returns the new record, or None if taken.
 
     The password policy is checked before anything is looked up. When the address is
@@ -154,7 +158,7 @@ def register(data: dict[str, Any], password: str, lang: str | None) -> dict[str,
         "retention_due_at": _unconfirmed_due(),
     }
     try:
-        item = customers.create_customer(data, unconfirmed=pending)
+        item = customers.create_customer(data, actor, unconfirmed=pending)
     except Conflict:
         _tell_taken(data["email"], lang)
         return None
@@ -166,7 +170,7 @@ def register(data: dict[str, Any], password: str, lang: str | None) -> dict[str,
         )
     except Exception:
         accounts.delete_login(item["username"])
-        customers.delete_new_customer(item)
+        customers.delete_new_customer(item, actor)
         raise
     logger.info("registration pending confirmation", extra={"customer_id": customer_id})
     return item
@@ -183,7 +187,7 @@ def _tell_taken(email: str, lang: str) -> None:
     send(compose.message(email, template, lang), "registration_taken")
 
 
-def confirm_registration(token: Any) -> dict[str, Any]:
+def confirm_registration(token: Any, actor: Actor) -> dict[str, Any]:
     """Confirm a registration with its code: the login opens and the record becomes a customer."""
     customer_id, secret = _parse(token)
     item = _checked(customer_id, secret, "confirmation")
@@ -192,36 +196,41 @@ def confirm_registration(token: Any) -> dict[str, Any]:
     kept = item["confirmation"]
     accounts.enable_customer_login(item["username"])
     now = clock.iso()
+    values = {
+        ":active": "active",
+        ":unconfirmed": "unconfirmed",
+        ":consent": {"given": bool(kept["consent_service_messages"]), "at": now},
+        ":list_pk": "CUSTOMER",
+        ":list_sk": f"{clock.sortable()}#{customer_id}",
+        ":now": now,
+        ":one": 1,
+        ":hash": kept["code_hash"],
+    }
+    update = {
+        "TableName": store.customers().name,
+        "Key": {"pk": {"S": item["pk"]}, "sk": {"S": customers.PROFILE}},
+        "UpdateExpression": (
+            "SET #s = :active, consent_service_messages = :consent, list_pk = :list_pk, list_sk = :list_sk, "
+            "updated_at = :now, version = version + :one "
+            "REMOVE confirmation, retention_rule, retention_due_at"
+        ),
+        "ConditionExpression": "#s = :unconfirmed AND confirmation.code_hash = :hash",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {k: _SERIALIZER.serialize(v) for k, v in values.items()},
+    }
+    access = Access("update", customers.REGISTER, customer_id, ("status", "consent_service_messages"))
     try:
-        store.customers().update_item(
-            Key={"pk": item["pk"], "sk": customers.PROFILE},
-            UpdateExpression=(
-                "SET #s = :active, consent_service_messages = :consent, list_pk = :list_pk, list_sk = :list_sk, "
-                "updated_at = :now, version = version + :one "
-                "REMOVE confirmation, retention_rule, retention_due_at"
-            ),
-            ConditionExpression="#s = :unconfirmed AND confirmation.code_hash = :hash",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":active": "active",
-                ":unconfirmed": "unconfirmed",
-                ":consent": {"given": bool(kept["consent_service_messages"]), "at": now},
-                ":list_pk": "CUSTOMER",
-                ":list_sk": f"{clock.sortable()}#{customer_id}",
-                ":now": now,
-                ":one": 1,
-                ":hash": kept["code_hash"],
-            },
-        )
+        store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        reasons = exc.response.get("CancellationReasons") or []
+        if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
             raise InvalidCode() from None
         raise
     logger.info("registration confirmed", extra={"customer_id": customer_id})
     return customers.get_customer(customer_id)
 
 
-def delete_unconfirmed(item: dict[str, Any], *, rule: str, cutoff: str) -> None:
+def delete_unconfirmed(item: dict[str, Any], *, rule: str, cutoff: str, event: dict[str, Any]) -> None:
     """Delete an expired unconfirmed registration: record and guards together, then its login.
 
     The transaction re-checks that the record is still unconfirmed and due (no legal hold),
@@ -260,6 +269,7 @@ def delete_unconfirmed(item: dict[str, Any], *, rule: str, cutoff: str) -> None:
                         "Key": {"pk": {"S": f"USERNAME#{item['username']}"}, "sk": {"S": "UNIQUE"}},
                     }
                 },
+                event,
             ]
         )
     except ClientError as exc:
@@ -273,7 +283,7 @@ def delete_unconfirmed(item: dict[str, Any], *, rule: str, cutoff: str) -> None:
 # -- a signed-in customer's new email --------------------------------------------------------
 
 
-def request_email_change(customer_id: str, new_email: str, lang: str | None = None) -> None:
+def request_email_change(customer_id: str, new_email: str, actor: Actor, lang: str | None = None) -> None:
     """Mail a code to `new_email`; the register keeps the old address until it is confirmed.
 
     Whether another customer has the address is not checked here (that would tell the
@@ -283,19 +293,23 @@ def request_email_change(customer_id: str, new_email: str, lang: str | None = No
     if item["status"] == "erased":
         raise Conflict("This customer's contact data has been erased.")
     token, kept = _new_code(customer_id)
-    store.customers().update_item(
-        Key={"pk": item["pk"], "sk": customers.PROFILE},
-        UpdateExpression="SET email_change = :change",
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeValues={":change": {**kept, "email": new_email}},
-    )
+    # The pending address is personal data held on the record: its write is audited with it.
+    update = {
+        "TableName": store.customers().name,
+        "Key": {"pk": {"S": item["pk"]}, "sk": {"S": customers.PROFILE}},
+        "UpdateExpression": "SET email_change = :change",
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeValues": {":change": _SERIALIZER.serialize({**kept, "email": new_email})},
+    }
+    access = Access("update", customers.REGISTER, customer_id, ("email_change",))
+    store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
     send(
         compose.message(new_email, compose.CONFIRM_EMAIL_CHANGE, lang, token=token, hours=str(VALID_HOURS)),
         "confirm_email_change",
     )
 
 
-def confirm_email_change(customer_id: str, token: Any) -> dict[str, Any]:
+def confirm_email_change(customer_id: str, token: Any, actor: Actor) -> dict[str, Any]:
     """Make the proven new address the contact email (register and login together)."""
     token_customer, secret = _parse(token)
     if token_customer != customer_id:
@@ -303,7 +317,7 @@ def confirm_email_change(customer_id: str, token: Any) -> dict[str, Any]:
     item = _checked(customer_id, secret, "email_change")
     new_email = str(item["email_change"]["email"])
     try:
-        updated = customers.update_customer(customer_id, {"email": new_email})
+        updated = customers.update_customer(customer_id, {"email": new_email}, actor)
     except Conflict:
         raise Conflict("Another customer account uses this email address.", code="email_taken") from None
     try:

@@ -27,6 +27,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib import accounts, clock, partners, store
+from chalicelib.audit import Access, Actor
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.registers import CUSTOMER, CUSTOMER_REGISTER, ORDER, RESELLER_END_USER, Role
 from chalicelib.validation import email_key
@@ -79,14 +80,21 @@ def order_deletion_date(ordered: date, fiscal_year_end: tuple[int, int] = FISCAL
     return add_months(date(fy_end.year, 12, 31), BOOKKEEPING_MONTHS) + timedelta(days=1)
 
 
+def _condition_failed(exc: ClientError) -> bool:
+    """True if a transaction was cancelled because one of its conditions did not hold."""
+    if exc.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons") or []
+    return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+
+
 def _transact(items: list[dict[str, Any]], conflict_message: str) -> None:
+    """One TransactWriteItems: the change and its audit event (`Actor.put`) commit together."""
     try:
         store.client("dynamodb").transact_write_items(TransactItems=items)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "TransactionCanceledException":
-            reasons = exc.response.get("CancellationReasons") or []
-            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-                raise Conflict(conflict_message) from None
+        if _condition_failed(exc):
+            raise Conflict(conflict_message) from None
         raise
 
 
@@ -101,8 +109,8 @@ def _key(item: dict[str, str]) -> dict[str, Any]:
     return {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
 
 
-def create_customer(data: dict[str, Any], unconfirmed: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Create a customer with unique email and username, atomically with their guards.
+def create_customer(data: dict[str, Any], actor: Actor, unconfirmed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Create a customer with unique email and username, atomically with their guards and audit event.
 
     With `unconfirmed` (self-registration: the attributes of its pending confirmation) the
     record is `unconfirmed`: outside the `by_list` index (no staff list shows it), without
@@ -152,34 +160,36 @@ def create_customer(data: dict[str, Any], unconfirmed: dict[str, Any] | None = N
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
+            actor.put(Access("create", REGISTER, customer_id, personal_fields(item))),
         ],
         "A customer with this email address or username already exists.",
     )
     return item
 
 
-def create_with_login(data: dict[str, Any], password: str | None) -> dict[str, Any]:
+def create_with_login(data: dict[str, Any], password: str | None, actor: Actor) -> dict[str, Any]:
     """Create the customer and its Cognito login together; if the login fails, so does the record.
 
     With `password` the person chose it at registration; without, Cognito emails an invitation.
     """
-    item = create_customer(data)
+    item = create_customer(data, actor)
     try:
         accounts.create_customer_login(item["username"], item["email"], item["customer_id"], password)
     except Exception:
-        delete_new_customer(item)
+        delete_new_customer(item, actor)
         raise
     return item
 
 
-def delete_new_customer(item: dict[str, Any]) -> None:
-    """Undo `create_customer` when a later step of registration fails."""
+def delete_new_customer(item: dict[str, Any], actor: Actor) -> None:
+    """Undo `create_customer` when a later step of registration fails (audited as a delete)."""
     table = store.customers().name
     store.client("dynamodb").transact_write_items(
         TransactItems=[
             {"Delete": {"TableName": table, "Key": _key({"pk": item["pk"], "sk": PROFILE})}},
             {"Delete": {"TableName": table, "Key": _key(_email_guard(item["email_norm"]))}},
             {"Delete": {"TableName": table, "Key": _key(_username_guard(item["username"]))}},
+            actor.put(Access("delete", REGISTER, item["customer_id"], personal_fields(item))),
         ]
     )
 
@@ -252,8 +262,8 @@ def _status_filter(status: str) -> Any:
     return Attr("status").eq(status)
 
 
-def update_customer(customer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """Rectify fields; an email change moves its uniqueness guard atomically.
+def update_customer(customer_id: str, changes: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Rectify fields; an email change moves its uniqueness guard atomically, with the audit event.
 
     The username is the login's immutable name and cannot be changed here.
     """
@@ -313,23 +323,43 @@ def update_customer(customer_id: str, changes: dict[str, Any]) -> dict[str, Any]
             }
         )
         transact.append({"Delete": {"TableName": table, "Key": _key(_email_guard(current["email_norm"]))}})
+    transact.append(actor.put(Access("update", REGISTER, customer_id, tuple(changes))))
     _transact(transact, "The record changed meanwhile, or the email address is taken.")
     return get_customer(customer_id)
 
 
 def _set_status(
-    customer_id: str, expr: str, values: dict[str, Any], names: dict[str, str], condition: str
+    customer_id: str,
+    expr: str,
+    values: dict[str, Any],
+    names: dict[str, str],
+    condition: str,
+    actor: Actor,
+    access: Access,
 ) -> dict[str, Any]:
+    """One conditional change of the profile, in one transaction with its audit event.
+
+    Every change moves the record's `version` (clients compare it to see that a record
+    changed, and PATCH uses it as its optimistic lock).
+    """
     try:
-        store.customers().update_item(
-            Key={"pk": _pk(customer_id), "sk": PROFILE},
-            UpdateExpression=expr,
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ExpressionAttributeNames=names,
+        store.client("dynamodb").transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": store.customers().name,
+                        "Key": _key({"pk": _pk(customer_id), "sk": PROFILE}),
+                        "UpdateExpression": expr + " ADD #version :one",
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeValues": _serialize({**values, ":one": 1}),
+                        "ExpressionAttributeNames": {**names, "#version": "version"},
+                    }
+                },
+                actor.put(access),
+            ]
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if _condition_failed(exc):
             get_customer(customer_id)  # 404 if it does not exist at all
             raise Conflict("The customer is not in a state that allows this.") from None
         raise
@@ -346,7 +376,7 @@ def check_contract_end(end_date: date) -> None:
         )
 
 
-def end_contract(customer_id: str, end_date: date) -> dict[str, Any]:
+def end_contract(customer_id: str, end_date: date, actor: Actor) -> dict[str, Any]:
     """End the contract on `end_date`; the re-activation grace period starts then.
 
     An end today or earlier takes effect at once (status `ended`). A later one is stored
@@ -374,10 +404,12 @@ def end_contract(customer_id: str, end_date: date) -> dict[str, Any]:
         {"#s": "status"},
         # Only a contract still in effect: active, with no end or an end still to come.
         "attribute_exists(pk) AND #s = :active AND (attribute_not_exists(contract_end) OR contract_end > :today)",
+        actor,
+        Access("end_contract", REGISTER, customer_id, ("status",)),
     )
 
 
-def reactivate(customer_id: str) -> dict[str, Any]:
+def reactivate(customer_id: str, actor: Actor) -> dict[str, Any]:
     """Re-activate an ended contract within its grace period, or cancel an end still to come."""
     return _set_status(
         customer_id,
@@ -385,26 +417,32 @@ def reactivate(customer_id: str) -> dict[str, Any]:
         {":active": "active", ":ended": "ended", ":now": clock.iso()},
         {"#s": "status"},
         "attribute_exists(pk) AND (#s = :ended OR (#s = :active AND attribute_exists(contract_end)))",
+        actor,
+        Access("reactivate", REGISTER, customer_id, ("status",)),
     )
 
 
-def set_services(customer_id: str, services: list[dict[str, Any]]) -> dict[str, Any]:
+def set_services(customer_id: str, services: list[dict[str, Any]], actor: Actor) -> dict[str, Any]:
     return _set_status(
         customer_id,
         "SET active_services = :s, updated_at = :now",
         {":s": services, ":now": clock.iso(), ":erased": "erased"},
         {"#s": "status"},
         "attribute_exists(pk) AND #s <> :erased",
+        actor,
+        Access("update", REGISTER, customer_id, ("active_services",)),
     )
 
 
-def set_consent(customer_id: str, given: bool) -> dict[str, Any]:
+def set_consent(customer_id: str, given: bool, actor: Actor) -> dict[str, Any]:
     return _set_status(
         customer_id,
         "SET consent_service_messages = :c, updated_at = :now",
         {":c": {"given": given, "at": clock.iso()}, ":now": clock.iso(), ":erased": "erased"},
         {"#s": "status"},
         "attribute_exists(pk) AND #s <> :erased",
+        actor,
+        Access("update", REGISTER, customer_id, ("consent_service_messages",)),
     )
 
 
@@ -433,7 +471,7 @@ def priced_lines(customer: dict[str, Any], requested: list[dict[str, Any]]) -> l
     ]
 
 
-def add_order(customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
+def add_order(customer_id: str, data: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Record an order of the customer's active services at their prices; only an active
     customer can order."""
     customer = get_customer(customer_id)
@@ -458,13 +496,21 @@ def add_order(customer_id: str, data: dict[str, Any]) -> dict[str, Any]:
     }
     if data.get("reference"):
         item["reference"] = data["reference"]
-    try:
-        store.customers().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-    except ClientError as exc:
-        # The key holds a fresh order id, so an item already there is this very order,
-        # written by an attempt whose reply was lost before botocore retried it.
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    # The key holds a fresh order id; a retry of a lost reply carries the same
+    # ClientRequestToken, so the order and its event are written once.
+    _transact(
+        [
+            {
+                "Put": {
+                    "TableName": store.customers().name,
+                    "Item": _serialize(item),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            actor.put(Access("create", REGISTER, order_id, ("items",))),
+        ],
+        "The order could not be recorded; retry.",
+    )
     return item
 
 
@@ -505,11 +551,12 @@ def _reseller(partner_id: str) -> dict[str, Any]:
     return partners.reseller(partner_id)
 
 
-def add_end_user(partner_id: str, data: dict[str, Any]) -> dict[str, Any]:
+def add_end_user(partner_id: str, data: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """A reseller's end user: the notice allows only name and email.
 
     An address is one end user per reseller, whatever its case or spelling variant
-    (`validation.email_key`): the end user and its address's guard are written together.
+    (`validation.email_key`): the end user, its address's guard and its audit event are
+    written together.
     """
     if _reseller(partner_id)["status"] != "active":
         raise Conflict("This reseller is not active: no end users can be added.")
@@ -534,6 +581,7 @@ def add_end_user(partner_id: str, data: dict[str, Any]) -> dict[str, Any]:
         [
             {"Put": {"TableName": table, "Item": _serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Put": {"TableName": table, "Item": _serialize(guard), "ConditionExpression": "attribute_not_exists(pk)"}},
+            actor.put(Access("create", REGISTER, end_user_id, ("name", "email"))),
         ],
         "This reseller already has an end user with this email address.",
     )
@@ -564,9 +612,14 @@ def _guard_release(item: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def delete_end_user(
-    item: dict[str, Any], condition: str = "attribute_exists(pk)", values: dict[str, Any] | None = None
+    item: dict[str, Any],
+    condition: str = "attribute_exists(pk)",
+    values: dict[str, Any] | None = None,
+    *,
+    event: dict[str, Any],
 ) -> bool:
-    """Delete an end user and its address's guard together, if `condition` holds on the end user.
+    """Delete an end user, its address's guard and the deletion's audit `event` (`Actor.put`)
+    together, if `condition` holds on the end user.
 
     False when the condition failed (the caller tells gone, held or changed apart). Used by
     the reseller's removal, erasure and the retention sweeper alike.
@@ -579,18 +632,17 @@ def delete_end_user(
     if values:
         delete["ExpressionAttributeValues"] = _serialize(values)
     try:
-        store.client("dynamodb").transact_write_items(TransactItems=[{"Delete": delete}, *_guard_release(item)])
+        store.client("dynamodb").transact_write_items(TransactItems=[{"Delete": delete}, *_guard_release(item), event])
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "TransactionCanceledException":
-            reasons = exc.response.get("CancellationReasons") or []
-            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-                return False
+        if _condition_failed(exc):
+            return False
         raise
     return True
 
 
-def rectify_end_user(item: dict[str, Any], changes: dict[str, Any]) -> None:
-    """Set or remove fields of an end user; a new address moves its guard in the same write."""
+def rectify_end_user(item: dict[str, Any], changes: dict[str, Any], event: dict[str, Any]) -> None:
+    """Set or remove fields of an end user with its audit `event` (`Actor.put`); a new
+    address moves its guard in the same transaction."""
     sets = {k: v for k, v in changes.items() if v is not None}
     removes = [k for k, v in changes.items() if v is None]
     guard_moves: list[dict[str, Any]] = []
@@ -627,17 +679,20 @@ def rectify_end_user(item: dict[str, Any], changes: dict[str, Any]) -> None:
             "ExpressionAttributeValues": _serialize({f":s{i}": v for i, v in enumerate(sets.values())}),
         }
     }
-    _transact([update, *guard_moves], "The end user changed meanwhile, or the reseller has this address already.")
+    _transact(
+        [update, *guard_moves, event], "The end user changed meanwhile, or the reseller has this address already."
+    )
 
 
-def remove_end_user(partner_id: str, end_user_id: str) -> None:
+def remove_end_user(partner_id: str, end_user_id: str, actor: Actor) -> None:
     """Removed by the reseller: deleted at once (retention rule `end_user_removed`)."""
     _reseller(partner_id)
     if not _ID.match(end_user_id):
         raise NotFound("No such end user.")
     key = _end_user_key(partner_id, end_user_id)
     item = store.customers().get_item(Key=key, ConsistentRead=True).get("Item")
-    if not item or not delete_end_user(item):
+    event = actor.put(Access("delete", REGISTER, end_user_id, ("name", "email")))
+    if not item or not delete_end_user(item, event=event):
         raise NotFound("No such end user.")
 
 
@@ -655,7 +710,7 @@ def list_end_users(partner_id: str, limit: int, cursor: str | None) -> dict[str,
 END_USER_RESELLER_ENDED = CUSTOMER_REGISTER.rule("end_user_reseller_ended")
 
 
-def end_reseller_contract(partner_id: str, end_date: date) -> dict[str, Any]:
+def end_reseller_contract(partner_id: str, end_date: date, actor: Actor) -> dict[str, Any]:
     """The reseller's contract ends: each of its end users becomes due under
     `end_user_reseller_ended` (the rule's period after `end_date`), so the retention
     sweeper deletes them through the `retention_due` index. Re-running it (e.g. with a
@@ -673,20 +728,20 @@ def end_reseller_contract(partner_id: str, end_date: date) -> dict[str, Any]:
     while True:
         resp = table.query(**query)
         for item in resp["Items"]:
+            update = {
+                "TableName": table.name,
+                "Key": _key({"pk": item["pk"], "sk": item["sk"]}),
+                "UpdateExpression": "SET retention_rule = :rule, retention_due_at = :due, reseller_contract_end = :end",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": _serialize(
+                    {":rule": END_USER_RESELLER_ENDED.name, ":due": due, ":end": end_date.isoformat()}
+                ),
+            }
+            access = Access("schedule_deletion", REGISTER, str(item["end_user_id"]), ())
             try:
-                table.update_item(
-                    Key={"pk": item["pk"], "sk": item["sk"]},
-                    UpdateExpression="SET retention_rule = :rule, retention_due_at = :due, "
-                    "reseller_contract_end = :end",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={
-                        ":rule": END_USER_RESELLER_ENDED.name,
-                        ":due": due,
-                        ":end": end_date.isoformat(),
-                    },
-                )
+                store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if not _condition_failed(exc):
                     raise
                 continue  # removed meanwhile: nothing left to schedule
             end_user_ids.append(str(item["end_user_id"]))

@@ -45,9 +45,11 @@ from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib import clock, store, suppression
+from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
 from chalicelib.customers import add_months
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
@@ -275,7 +277,20 @@ def list_prospects(limit: int, cursor: str | None, q: str | None = None) -> dict
     return {"items": resp["Items"], "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
 
 
-def create(fields: dict[str, Any]) -> list[dict[str, Any]]:
+_SERIALIZER = TypeSerializer()
+
+
+def _ser(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _SERIALIZER.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    if exc.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    return any(r.get("Code") == "ConditionalCheckFailed" for r in exc.response.get("CancellationReasons") or [])
+
+
+def create(fields: dict[str, Any], actor: Actor) -> list[dict[str, Any]]:
     """Staff enter a prospect; refused for a private person (`not_a_representative`), or if
     the person objected or is already registered."""
     problem = not_a_representative(fields.get("organization"), fields["email"])
@@ -299,16 +314,21 @@ def create(fields: dict[str, Any]) -> list[dict[str, Any]]:
     now = clock.iso()
     item = profile_item(ids[0], fields, now)
     item.update(created_by="staff", staff_verified_at=now)
+    put = {"TableName": store.prospects().name, "Item": _ser(item), "ConditionExpression": "attribute_not_exists(pk)"}
+    event = actor.put(Access("create", REGISTER, ids[0], personal_fields(item)))
     try:
-        store.prospects().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        store.client("dynamodb").transact_write_items(TransactItems=[{"Put": put}, event])
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if _condition_failed(exc):
             raise Conflict("A prospect with this email address already exists.", code="prospect_exists") from None
         raise
     return [item]
 
 
-def _staff_touch(prospect_id: str, sets: dict[str, Any], removals: Iterable[str] = ()) -> list[dict[str, Any]]:
+def _staff_touch(
+    prospect_id: str, sets: dict[str, Any], access: Access, actor: Actor, removals: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """Staff change or verify the PROFILE: one transaction with the audit event."""
     now = clock.iso()
     values = {**sets, "staff_verified_at": now, "updated_at": now, **verification(now)}
     names = {f"#f{i}": k for i, k in enumerate(values)}
@@ -317,22 +337,24 @@ def _staff_touch(prospect_id: str, sets: dict[str, Any], removals: Iterable[str]
     if removals:
         names.update({f"#r{i}": k for i, k in enumerate(removals)})
         expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals)))
+    update = {
+        "TableName": store.prospects().name,
+        "Key": _ser({"pk": pk(prospect_id), "sk": PROFILE}),
+        "UpdateExpression": expr,
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": _ser({f":v{i}": v for i, v in enumerate(values.values())}),
+    }
     try:
-        store.prospects().update_item(
-            Key={"pk": pk(prospect_id), "sk": PROFILE},
-            UpdateExpression=expr,
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={f":v{i}": v for i, v in enumerate(values.values())},
-        )
+        store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if _condition_failed(exc):
             raise NotFound("No such prospect.") from None
         raise
     return get(prospect_id)
 
 
-def update(prospect_id: str, changes: dict[str, Any]) -> list[dict[str, Any]]:
+def update(prospect_id: str, changes: dict[str, Any], actor: Actor) -> list[dict[str, Any]]:
     """Staff correct a prospect's values; this also verifies it.
 
     The email address is the prospect's identity and is not changed here: a corrected
@@ -353,20 +375,20 @@ def update(prospect_id: str, changes: dict[str, Any]) -> list[dict[str, Any]]:
     if "organization" in sets:
         sets["org_search"] = sets["organization"].lower()
         sets["list_sk"] = f"{sets['org_search'][:100]}#{prospect_id}"
-    return _staff_touch(prospect_id, sets, removals)
+    return _staff_touch(prospect_id, sets, Access("update", REGISTER, prospect_id, tuple(changes)), actor, removals)
 
 
-def verify(prospect_id: str) -> list[dict[str, Any]]:
+def verify(prospect_id: str, actor: Actor) -> list[dict[str, Any]]:
     """A staff member confirmed the prospect is current: resets its 24-month clock."""
-    return _staff_touch(prospect_id, {})
+    return _staff_touch(prospect_id, {}, Access("verify", REGISTER, prospect_id, ()), actor)
 
 
-def delete(prospect_id: str) -> list[dict[str, Any]]:
+def delete(prospect_id: str, actor: Actor) -> list[dict[str, Any]]:
     """Delete the prospect and all its source items (refused under a legal hold)."""
     from chalicelib.retention import delete_prospect  # the one place that deletes a prospect
 
     items = get(prospect_id)
-    delete_prospect(items[0])
+    delete_prospect(items[0], actor.put(Access("delete", REGISTER, prospect_id, personal_fields(items[0]))))
     return items
 
 

@@ -46,7 +46,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib import accounts, audit, clock, confirmations, customers, store
-from chalicelib.audit import Access
+from chalicelib.audit import Access, Actor
 from chalicelib.auth import SYSTEM_SWEEPER
 from chalicelib.clock import HELSINKI, local_date
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
@@ -203,7 +203,7 @@ LOGIN_DELETIONS = "LOGIN_DELETION#PENDING"  # partition of markers: erased, logi
 
 
 def erase_customer_contact(
-    item: dict[str, Any], *, rule: str | None = None, cutoff: str | None = None
+    item: dict[str, Any], actor: Actor, *, rule: str | None = None, cutoff: str | None = None, key: str | None = None
 ) -> dict[str, Any]:
     """Erase the contact person of a customer profile, keeping what bookkeeping needs.
 
@@ -214,7 +214,8 @@ def erase_customer_contact(
     Only after it commits is the Cognito login deleted: the transaction keeps the
     username in `login_to_delete` and puts a marker (customer id only) in
     `LOGIN_DELETIONS`, so a run killed between the two steps is finished by
-    `finish_login_deletions`. Returns what is kept and until when. Raises `RecordHeld`
+    `finish_login_deletions`. The audit event (`actor`, deterministic `key` for the
+    sweeper) is in the transaction. Returns what is kept and until when. Raises `RecordHeld`
     or `Conflict` (changed meanwhile) without changing anything, login included.
     """
     if "legal_hold" in item:
@@ -276,6 +277,7 @@ def erase_customer_contact(
                 }
             }
         )
+    transact.append(actor.put(Access("erase", CUSTOMER_REGISTER.key, customer_id, tuple(removed)), key=key))
     try:
         store.client("dynamodb").transact_write_items(TransactItems=transact)
     except ClientError as exc:
@@ -335,40 +337,47 @@ def finish_login_deletions(reads: ReadCounter) -> int:
     return done
 
 
-def delete_record(table: Any, item: dict[str, Any], *, rule: str, cutoff: str) -> None:
-    """Delete one due item, re-checking its rule, due date and the absence of a hold."""
+def delete_record(table: Any, item: dict[str, Any], *, rule: str, cutoff: str, event: dict[str, Any]) -> None:
+    """Delete one due item with its audit `event` (`Actor.put`) in one transaction,
+    re-checking its rule, due date and the absence of a hold.
+
+    A retry of a call whose reply was lost carries the same ClientRequestToken, so
+    DynamoDB does not apply it twice; a record another deletion took first is `Conflict`
+    (that deletion wrote its own event). A reseller's end user goes with its address guard.
+    """
     expr, values = _due_condition(rule, cutoff)
     if item.get("entity") == "reseller_end_user":
-        # The end user's address guard goes in the same write.
-        deleted = customers.delete_end_user(item, expr, values)
-        # Not deleted and gone: another deletion won (the transition is done, not "changed").
-        if not deleted and "Item" in table.get_item(Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True):
+        # The end user's address guard goes in the same transaction.
+        if not customers.delete_end_user(item, expr, values, event=event):
             raise Conflict("The record changed meanwhile; nothing was deleted.")
         return
+    delete = {
+        "TableName": table.name,
+        "Key": _key(item["pk"], item["sk"]),
+        "ConditionExpression": expr,
+        "ExpressionAttributeValues": _ser(values),
+    }
     try:
-        table.delete_item(
-            Key={"pk": item["pk"], "sk": item["sk"]},
-            ConditionExpression=expr,
-            ExpressionAttributeValues=values,
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
+        store.client("dynamodb").transact_write_items(TransactItems=[{"Delete": delete}, event])
     except ClientError as exc:
         if _condition_failed(exc):
-            if "Item" not in exc.response:
-                # Already gone: botocore retried a delete whose reply was lost (or another
-                # deletion won). Either way the record's transition is done, not "changed".
-                return
             raise Conflict("The record changed meanwhile; nothing was deleted.") from None
         raise
 
 
 def delete_prospect(
-    profile: dict[str, Any], *, rule: str | None = None, cutoff: str | None = None, reads: ReadCounter | None = None
+    profile: dict[str, Any],
+    event: dict[str, Any],
+    *,
+    rule: str | None = None,
+    cutoff: str | None = None,
+    reads: ReadCounter | None = None,
 ) -> None:
     """Delete a prospect (profile + source items) in one transaction, conditional on the profile.
 
     The condition re-checks the rule and due date (sweeper) and always the absence of a
-    legal hold, so the whole prospect goes or nothing does.
+    legal hold, so the whole prospect goes or nothing does. The audit `event`
+    (`Actor.put`) goes in the transaction that deletes the profile.
     """
     if "legal_hold" in profile:
         raise RecordHeld("The record is under a legal hold.")
@@ -389,13 +398,14 @@ def delete_prospect(
         profile_delete["ExpressionAttributeValues"] = _ser(values)
     others = [k for k in keys if k["sk"] != profile["sk"]]
     # A transaction holds at most 100 items; a prospect has one item per source.
-    for start in range(0, max(len(others), 1), 99):
-        chunk = others[start : start + 99]
+    for start in range(0, max(len(others), 1), 98):
+        chunk = others[start : start + 98]
         transact: list[dict[str, Any]] = [
             {"Delete": {"TableName": table, "Key": _key(k["pk"], k["sk"])}} for k in chunk
         ]
-        if start + 99 >= len(others):
+        if start + 98 >= len(others):
             transact.append({"Delete": profile_delete})  # the profile goes last: re-runs find the rest
+            transact.append(event)
         try:
             store.client("dynamodb").transact_write_items(TransactItems=transact)
         except ClientError as exc:
@@ -441,30 +451,59 @@ def record_id(register: str, item: dict[str, Any]) -> str:
     return str(item.get("prospect_id") or item["pk"].split("#", 1)[1])
 
 
-def apply(rule: SweepRule, item: dict[str, Any], as_of: date, reads: ReadCounter) -> Access:
-    """One record's transition under `rule`; returns the audit access it made."""
+@dataclass(frozen=True)
+class SweepRun:
+    """One sweep run: the author of its audit events, the source of their keys, and the
+    read counter its rules share."""
+
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: str = field(default_factory=clock.sortable)
+    reads: ReadCounter = field(default_factory=ReadCounter)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(SWEEPER, self.run_id)
+
+    def event_key(self, rule: str) -> str:
+        """The key of this run's event for one record (the record is the event's partition)."""
+        return audit.event_key(self.started, "sweep", self.run_id, rule)
+
+
+def apply(
+    rule: SweepRule, item: dict[str, Any], as_of: date, reads: ReadCounter, run: SweepRun | None = None
+) -> Access:
+    """One record's transition under `rule`, with its audit event in the same transaction.
+
+    Returns the access it recorded (under `run`; a run of its own when None).
+    """
+    run = run or SweepRun()
     cutoff = _cutoff(as_of)
     rid = record_id(rule.register.key, item)
+    key = run.event_key(rule.name)
     if rule.rule.action == "erase_contact":
-        result = erase_customer_contact(item, rule=rule.name, cutoff=cutoff)
+        result = erase_customer_contact(item, run.actor, rule=rule.name, cutoff=cutoff, key=key)
         return Access("erase", rule.register.key, rid, tuple(result["erased_fields"]))
     if rule.rule.action == "delete_registration":
-        confirmations.delete_unconfirmed(item, rule=rule.name, cutoff=cutoff)
-        return Access("delete", rule.register.key, rid, customers.personal_fields(item))
+        access = Access("delete", rule.register.key, rid, customers.personal_fields(item))
+        confirmations.delete_unconfirmed(item, rule=rule.name, cutoff=cutoff, event=run.actor.put(access, key=key))
+        return access
     # A prospect's PROFILE and each SOURCE# item carry their own due date, and the profile
     # holds the latest verification of any source, so every source of a due profile is
     # due as well and sits in the same index query: each item goes by its own conditional
     # delete, with no read of the partition (one item read per item deleted).
-    delete_record(rule.table(), item, rule=rule.name, cutoff=cutoff)
     entity = item.get("entity")
     if entity in ("customer", "order", "reseller_end_user"):
         fields = customers.personal_fields(item)
     else:
         fields = tuple(f for f in rule.register.record_type(rule.rule.record_type).field_names if f in item)
-    return Access("delete", rule.register.key, rid, fields)
+    access = Access("delete", rule.register.key, rid, fields)
+    # A prospect's PROFILE and SOURCE items are one record: the key names the item too.
+    item_key = audit.event_key(key, item["sk"]) if rule.register.key != CUSTOMER_REGISTER.key else key
+    delete_record(rule.table(), item, rule=rule.name, cutoff=cutoff, event=run.actor.put(access, key=item_key))
+    return access
 
 
-Transition = Callable[[SweepRule, dict[str, Any], date, ReadCounter], Access]
+Transition = Callable[[SweepRule, dict[str, Any], date, ReadCounter, SweepRun], Access]
 
 
 def failure_code(exc: Exception) -> str:
@@ -474,45 +513,37 @@ def failure_code(exc: Exception) -> str:
     return type(exc).__name__
 
 
-@dataclass
-class SweepRun:
-    """One run's fixed parameters and its shared read counter."""
+def sweep_rule(
+    run: SweepRun,
+    rule: SweepRule,
+    count: RuleCount,
+    *,
+    as_of: date,
+    dry_run: bool = False,
+    transition: Transition = apply,
+    page_size: int = PAGE_SIZE,
+) -> None:
+    """Apply one rule to its due records, counting into `count`; errors propagate to the caller.
 
-    run_id: str
-    as_of: date
-    dry_run: bool
-    transition: Transition
-    page_size: int
-    reads: ReadCounter = field(default_factory=ReadCounter)
-
-
-def sweep_rule(run: SweepRun, rule: SweepRule, count: RuleCount) -> None:
-    """Apply one rule to its due records, counting into `count`; errors propagate to the caller."""
-    accesses: list[Access] = []
-    try:
-        for item in due_items(rule, run.as_of, run.reads, run.page_size):
-            count.due += 1
-            if "legal_hold" in item:
-                count.held += 1
-                continue
-            if run.dry_run:
-                if len(count.record_ids) < 100:
-                    count.record_ids.append(record_id(rule.register.key, item))
-                continue
-            try:
-                accesses.append(run.transition(rule, item, run.as_of, run.reads))
-                count.done += 1
-            except RecordHeld:
-                count.held += 1
-            except Conflict:
-                count.changed += 1
-            if len(accesses) >= 25:
-                audit.record(SWEEPER, accesses, run.run_id)
-                accesses = []
-    finally:
-        # Also when the rule fails or the run dies mid-rule: the records it already changed
-        # are not found again by the next run, so their audit events must be written now.
-        audit.record(SWEEPER, accesses, run.run_id)
+    Each transition writes its record's audit event in its own transaction, so a rule that
+    fails or a run that dies leaves no change without its event and no event to write later.
+    """
+    for item in due_items(rule, as_of, run.reads, page_size):
+        count.due += 1
+        if "legal_hold" in item:
+            count.held += 1
+            continue
+        if dry_run:
+            if len(count.record_ids) < 100:
+                count.record_ids.append(record_id(rule.register.key, item))
+            continue
+        try:
+            transition(rule, item, as_of, run.reads, run)
+            count.done += 1
+        except RecordHeld:
+            count.held += 1
+        except Conflict:
+            count.changed += 1
 
 
 def sweep(
@@ -531,7 +562,7 @@ def sweep(
     each failed rule (or the `login_deletions` step) to its error code, for the handler
     to alarm on.
     """
-    run = SweepRun(uuid.uuid4().hex, as_of, dry_run, transition, page_size)
+    run = SweepRun()
     started = clock.iso()
     failed: dict[str, str] = {}
     logins_finished = 0
@@ -545,7 +576,7 @@ def sweep(
     for rule in sweep_rules():
         count = counts.setdefault(rule.name, RuleCount())
         try:
-            sweep_rule(run, rule, count)
+            sweep_rule(run, rule, count, as_of=as_of, dry_run=dry_run, transition=transition, page_size=page_size)
         except Exception as exc:  # one rule's failure must not stop the others
             failed[rule.name] = failure_code(exc)
     for name, code in failed.items():
@@ -576,7 +607,8 @@ def write_summary(summary: dict[str, Any]) -> None:
     counts = {k: v for k, v in summary.items() if k != "rules"} | {
         "rules": {name: {k: v for k, v in c.items() if k != "record_ids"} for name, c in summary["rules"].items()}
     }
-    audit.append(SWEEPER, Access("sweep", "system", RUNS_RECORD), summary["run_id"], summary=counts)
+    key = audit.event_key(clock.sortable(), "sweep", summary["run_id"])
+    audit.append(SWEEPER, Access("sweep", "system", RUNS_RECORD), summary["run_id"], key=key, summary=counts)
 
 
 def last_runs(limit: int, cursor: str | None) -> dict[str, Any]:

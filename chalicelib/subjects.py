@@ -2,9 +2,10 @@
 
 access (Art. 15/20), rectification (Art. 16), erasure (Art. 17, keeping what bookkeeping
 law requires: 17(3)(b)) and objection to direct marketing (Art. 21). Every function
-returns its answer and the audit accesses it made, and hands them to the caller's
-`record` (the API's `call.audit`) also when a later step fails, so each write that
-happened is audited. Nothing is written before all input is validated. Each
+returns its answer and the audit accesses it made. Each change writes its audit event
+in its own transaction (the caller's `audit.Actor`), so a change that happened is
+audited even when a later step fails; an access export records its reads. Nothing is
+written before all input is validated. Each
 request is also recorded (type, time, outcome, who handled it) without the person's
 data: no email, no hash, no name; only counts of what was found and done.
 """
@@ -12,7 +13,6 @@ data: no email, no hash, no name; only counts of what was found and done.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NotRequired
 
@@ -20,7 +20,7 @@ from boto3.dynamodb.conditions import Key
 from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
 from chalicelib import accounts, audit, clock, customers, prospects, retention, store, suppression
-from chalicelib.audit import Access
+from chalicelib.audit import Access, Actor
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.registers import (
@@ -50,7 +50,6 @@ RECTIFIABLE = {
     # is erased or objected to, not moved to another person's address.
     PROSPECT.name: frozenset(PROSPECT.field_names) - {"email"},
 }
-Record = Callable[[list[Access]], None]
 REQUESTS_RECORD = "subject_requests"  # audit record (register "system") of all requests
 SUPPRESSION = "suppression"
 
@@ -234,12 +233,11 @@ def _rectification_values(changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return values
 
 
-def rectify(email: str, changes: Any, record: Record | None = None) -> Answer:
+def rectify(email: str, changes: Any, actor: Actor) -> Answer:
     """Correct the person's data in every record that has the named fields.
 
     Every value is validated against every applicable register first, so a bad value
-    changes nothing. `record` gets the audit accesses of the writes done, also when a
-    later write fails.
+    changes nothing. Each write carries its own audit event (`actor`).
     """
     if not isinstance(changes, dict) or not changes:
         raise ValidationFailed("changes must be an object of field names and new values.")
@@ -248,39 +246,36 @@ def rectify(email: str, changes: Any, record: Record | None = None) -> Answer:
     accesses: list[Access] = []
     updated: list[dict[str, Any]] = []
     not_changed: list[dict[str, Any]] = []
-    try:
-        own = values.get(CUSTOMER.name)
-        if own and found.customer and found.customer.get("status") != "erased":
-            c = found.customer
-            item = customers.update_customer(c["customer_id"], own)
-            accesses.append(Access("update", CUSTOMER_REGISTER.key, c["customer_id"], tuple(own)))
-            updated.append({"register": CUSTOMER_REGISTER.key, "record_id": c["customer_id"], "fields": sorted(own)})
-            if "email" in own and item.get("username") and item["email"] != c["email"]:
-                accounts.update_login_email(item["username"], item["email"])
-        own = values.get(RESELLER_END_USER.name) or {}
-        for u in found.end_users if own else []:
-            customers.rectify_end_user(u, own)
-            accesses.append(Access("update", CUSTOMER_REGISTER.key, u["end_user_id"], tuple(own)))
-            updated.append({"register": CUSTOMER_REGISTER.key, "record_id": u["end_user_id"], "fields": sorted(own)})
-        own = values.get(PROSPECT.name)
-        for p in found.prospects:
-            pid = retention.record_id(PROSPECT_REGISTER.key, p)
-            if "email" in changes:
-                not_changed.append(
-                    {
-                        "register": PROSPECT_REGISTER.key,
-                        "record_id": pid,
-                        "field": "email",
-                        "reason": "identity; use erasure or objection for a wrong address",
-                    }
-                )
-            if own:
-                prospects.update(pid, own)
-                accesses.append(Access("update", PROSPECT_REGISTER.key, pid, tuple(own)))
-                updated.append({"register": PROSPECT_REGISTER.key, "record_id": pid, "fields": sorted(own)})
-    finally:
-        if record is not None:
-            record(accesses)
+    own = values.get(CUSTOMER.name)
+    if own and found.customer and found.customer.get("status") != "erased":
+        c = found.customer
+        item = customers.update_customer(c["customer_id"], own, actor)
+        accesses.append(Access("update", CUSTOMER_REGISTER.key, c["customer_id"], tuple(own)))
+        updated.append({"register": CUSTOMER_REGISTER.key, "record_id": c["customer_id"], "fields": sorted(own)})
+        if "email" in own and item.get("username") and item["email"] != c["email"]:
+            accounts.update_login_email(item["username"], item["email"])
+    own = values.get(RESELLER_END_USER.name) or {}
+    for u in found.end_users if own else []:
+        access = Access("update", CUSTOMER_REGISTER.key, u["end_user_id"], tuple(own))
+        customers.rectify_end_user(u, own, actor.put(access))
+        accesses.append(access)
+        updated.append({"register": CUSTOMER_REGISTER.key, "record_id": u["end_user_id"], "fields": sorted(own)})
+    own = values.get(PROSPECT.name)
+    for p in found.prospects:
+        pid = retention.record_id(PROSPECT_REGISTER.key, p)
+        if "email" in changes:
+            not_changed.append(
+                {
+                    "register": PROSPECT_REGISTER.key,
+                    "record_id": pid,
+                    "field": "email",
+                    "reason": "identity; use erasure or objection for a wrong address",
+                }
+            )
+        if own:
+            prospects.update(pid, own, actor)
+            accesses.append(Access("update", PROSPECT_REGISTER.key, pid, tuple(own)))
+            updated.append({"register": PROSPECT_REGISTER.key, "record_id": pid, "fields": sorted(own)})
     return Answer(
         {"updated": updated, "not_changed": not_changed}, accesses, "rectified" if updated else "nothing_to_rectify"
     )
@@ -289,26 +284,21 @@ def rectify(email: str, changes: Any, record: Record | None = None) -> Answer:
 # -- erasure ----------------------------------------------------------------------------
 
 
-def _delete_end_user(u: dict[str, Any]) -> None:
-    if not customers.delete_end_user(u, "attribute_not_exists(legal_hold)"):
+def _delete_end_user(u: dict[str, Any], event: dict[str, Any]) -> None:
+    """Delete the end user with its address guard and its audit `event`, unless held."""
+    if not customers.delete_end_user(u, "attribute_not_exists(legal_hold)", event=event):
         raise retention.RecordHeld("The record is under a legal hold.")
 
 
-def erase(email: str, record: Record | None = None) -> Answer:
+def erase(email: str, actor: Actor) -> Answer:
     """Erase everything except what bookkeeping law requires; list what stays and until when.
 
-    `record` gets the audit accesses of the erasures done, also when a later one fails.
+    Each erasure carries its own audit event (`actor`), also when a later one fails.
     """
-    found = find(email)
-    accesses: list[Access] = []
-    try:
-        return _erase(found, accesses)
-    finally:
-        if record is not None:
-            record(accesses)
+    return _erase(find(email), [], actor)
 
 
-def _erase(found: Found, accesses: list[Access]) -> Answer:
+def _erase(found: Found, accesses: list[Access], actor: Actor) -> Answer:
     erased: list[dict[str, Any]] = []
     kept: list[dict[str, Any]] = []
     held: list[dict[str, Any]] = []
@@ -319,7 +309,7 @@ def _erase(found: Found, accesses: list[Access]) -> Answer:
             kept.append(_kept_customer(c))
         else:
             try:
-                result = retention.erase_customer_contact(c)
+                result = retention.erase_customer_contact(c, actor)
             except retention.RecordHeld:
                 held.append({"register": CUSTOMER_REGISTER.key, "record_id": cid})
             else:
@@ -347,22 +337,24 @@ def _erase(found: Found, accesses: list[Access]) -> Answer:
                 }
             )
     for u in found.end_users:
+        access = Access("delete", CUSTOMER_REGISTER.key, u["end_user_id"], ("name", "email"))
         try:
-            _delete_end_user(u)
+            _delete_end_user(u, actor.put(access))
         except retention.RecordHeld:
             held.append({"register": CUSTOMER_REGISTER.key, "record_id": u["end_user_id"]})
             continue
-        accesses.append(Access("delete", CUSTOMER_REGISTER.key, u["end_user_id"], ("name", "email")))
+        accesses.append(access)
         erased.append({"register": CUSTOMER_REGISTER.key, "record_id": u["end_user_id"], "fields": ["email", "name"]})
     for p in found.prospects:
         pid = retention.record_id(PROSPECT_REGISTER.key, p)
+        fields = sorted(f for f in PROSPECT.field_names if f in p)
+        access = Access("delete", PROSPECT_REGISTER.key, pid, tuple(fields))
         try:
-            retention.delete_prospect(p)
+            retention.delete_prospect(p, actor.put(access))
         except (retention.RecordHeld, Conflict):
             held.append({"register": PROSPECT_REGISTER.key, "record_id": pid})
             continue
-        fields = sorted(f for f in PROSPECT.field_names if f in p)
-        accesses.append(Access("delete", PROSPECT_REGISTER.key, pid, tuple(fields)))
+        accesses.append(access)
         erased.append({"register": PROSPECT_REGISTER.key, "record_id": pid, "fields": fields})
     if found.suppressed:
         kept.append(
@@ -390,12 +382,12 @@ def _kept_customer(c: dict[str, Any]) -> dict[str, Any]:
 # -- objection ----------------------------------------------------------------------------
 
 
-def object_to_marketing(email: str, record: Record | None = None) -> Answer:
+def object_to_marketing(email: str, actor: Actor) -> Answer:
     """Suppress first, then remove from the prospect register and withdraw consent.
 
     Suppression comes first and is idempotent: if a later step fails, the next upload
-    still cannot re-add the person, and the request can simply be repeated. `record`
-    gets the audit accesses of the steps done, also when a later step fails.
+    still cannot re-add the person, and the request can simply be repeated. Each step
+    carries its own audit event (`actor`), also when a later step fails.
     """
     norm = checked_email(email)
     found = find(norm)
@@ -403,29 +395,24 @@ def object_to_marketing(email: str, record: Record | None = None) -> Answer:
     removed: list[str] = []
     held: list[str] = []
     consent_withdrawn = False
-    try:
-        key = suppression.suppress(norm, "objection")
-        accesses.append(Access("create", SUPPRESSION, key, ()))
-        for p in found.prospects:
-            pid = retention.record_id(PROSPECT_REGISTER.key, p)
-            try:
-                retention.delete_prospect(p)
-            except (retention.RecordHeld, Conflict):
-                held.append(pid)
-                continue
-            removed.append(pid)
-            accesses.append(
-                Access("delete", PROSPECT_REGISTER.key, pid, tuple(f for f in PROSPECT.field_names if f in p))
-            )
-        if found.customer and found.customer.get("status") != "erased":
-            customers.set_consent(found.customer["customer_id"], False)
-            consent_withdrawn = True
-            accesses.append(
-                Access("update", CUSTOMER_REGISTER.key, found.customer["customer_id"], ("consent_service_messages",))
-            )
-    finally:
-        if record is not None:
-            record(accesses)
+    key = suppression.suppress(norm, "objection", actor)
+    accesses.append(Access("create", SUPPRESSION, key, ()))
+    for p in found.prospects:
+        pid = retention.record_id(PROSPECT_REGISTER.key, p)
+        access = Access("delete", PROSPECT_REGISTER.key, pid, tuple(f for f in PROSPECT.field_names if f in p))
+        try:
+            retention.delete_prospect(p, actor.put(access))
+        except (retention.RecordHeld, Conflict):
+            held.append(pid)
+            continue
+        removed.append(pid)
+        accesses.append(access)
+    if found.customer and found.customer.get("status") != "erased":
+        customers.set_consent(found.customer["customer_id"], False, actor)
+        consent_withdrawn = True
+        accesses.append(
+            Access("update", CUSTOMER_REGISTER.key, found.customer["customer_id"], ("consent_service_messages",))
+        )
     body = {
         "prospects_removed": len(removed),
         "prospects_held": len(held),
@@ -438,8 +425,8 @@ def object_to_marketing(email: str, record: Record | None = None) -> Answer:
 # -- the request record --------------------------------------------------------------------
 
 
-def run(kind: str, email: Any, changes: Any = None, record: Record | None = None) -> Answer:
-    """Carry out one request of `kind`; `record` writes the audit accesses (also on failure)."""
+def run(kind: str, email: Any, changes: Any, actor: Actor) -> Answer:
+    """Carry out one request of `kind`; changes are audited as they are made, reads here."""
     if kind not in REQUEST_TYPES:
         raise ValidationFailed(
             f"type must be one of {', '.join(REQUEST_TYPES)}.", details=[{"field": "type", "reason": "invalid"}]
@@ -447,14 +434,13 @@ def run(kind: str, email: Any, changes: Any = None, record: Record | None = None
     norm = checked_email(email)
     if kind == "access":
         answer = access(norm)
-        if record is not None:
-            record(answer.accesses)
+        audit.record(actor.principal, answer.accesses, actor.request_id)
         return answer
     if kind == "rectification":
-        return rectify(norm, changes, record)
+        return rectify(norm, changes, actor)
     if kind == "erasure":
-        return erase(norm, record)
-    return object_to_marketing(norm, record)
+        return erase(norm, actor)
+    return object_to_marketing(norm, actor)
 
 
 def record_request(kind: str, answer: Answer, principal: Principal, request_id: str, channel: str) -> dict[str, Any]:

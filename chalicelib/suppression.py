@@ -10,7 +10,10 @@ import hashlib
 import hmac
 from typing import Any
 
+from boto3.dynamodb.types import TypeSerializer
+
 from chalicelib import clock, store
+from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
 from chalicelib.secrets import keyring
 from chalicelib.validation import email_key
@@ -69,8 +72,16 @@ def suppressed_keys(emails: list[str]) -> set[str]:
     return found
 
 
-def suppress(email: str, reason: str) -> str:
-    """Add the person (idempotent); returns the suppression key, which is safe to log."""
+def suppress(email: str, reason: str, actor: Actor) -> str:
+    """Add the person (idempotent), audited in the same transaction; returns the suppression
+    key, which is safe to log."""
     key = current_key(email)
-    store.suppression().put_item(Item={"suppression_key": key, "reason": reason, "created_at": clock.iso()})
+    item = {"suppression_key": key, "reason": reason, "created_at": clock.iso()}
+    put = {"TableName": store.suppression().name, "Item": {k: _SERIALIZER.serialize(v) for k, v in item.items()}}
+    store.client("dynamodb").transact_write_items(
+        TransactItems=[{"Put": put}, actor.put(Access("create", "suppression", key, ()))]
+    )
     return key
+
+
+_SERIALIZER = TypeSerializer()

@@ -324,10 +324,10 @@ def attributed(function: str | Callable[..., str], original: Callable[..., Any])
 
 
 @contextmanager
-def outside_functions() -> Iterator[None]:
-    """Run test code that stands for another actor (a concurrent staff action, an objection
-    arriving meanwhile) as no function's call, even inside a function's invocation."""
-    token = CURRENT_FUNCTION.set(None)
+def as_function(name: str | None) -> Iterator[None]:
+    """Run test code that stands for another actor (a staff action or an objection arriving
+    while an import runs) as `name`'s calls (None: no function's), even inside another's."""
+    token = CURRENT_FUNCTION.set(name)
     try:
         yield
     finally:

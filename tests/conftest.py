@@ -32,6 +32,14 @@ os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 PASSWORD = "Correct-Horse-9-Battery"
 
 
+def setup_actor() -> Any:
+    """The author of the changes a test makes directly through the domain (set-up data)."""
+    from chalicelib.audit import Actor
+    from chalicelib.auth import Principal
+
+    return Actor(Principal(principal_id="test:setup", roles=frozenset()), "test-setup")
+
+
 @pytest.fixture(scope="session")
 def jwks_url() -> Iterator[str]:
     """Serve moto's Cognito JWKS over loopback HTTP, as the emulator's server would."""

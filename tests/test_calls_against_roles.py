@@ -15,7 +15,7 @@ import pytest
 from chalicelib import accounts, clock, customers
 from tests import aws_calls
 from tests.aws_calls import IamRequest, Recorder, iam_requests
-from tests.conftest import PASSWORD, Stack, Tokens, call
+from tests.conftest import PASSWORD, Stack, Tokens, call, setup_actor
 from tests.imports_helpers import csv_bytes, drain, upload
 from tests.template import fake_arn, table_arn
 
@@ -37,10 +37,11 @@ def erase_due_customer(tokens: Tokens) -> None:
                 "contact_name": "Maija Meikäläinen",
                 "email": "maija.sweep@yritys.fi",
                 "username": "maija-sweep",
-            }
+            },
+            setup_actor(),
         )
         accounts.create_customer_login("maija-sweep", "maija.sweep@yritys.fi", item["customer_id"], PASSWORD)
-        customers.end_contract(item["customer_id"], date(2024, 1, 15))
+        customers.end_contract(item["customer_id"], date(2024, 1, 15), setup_actor())
 
 
 def test_every_function_is_attributed_and_its_calls_expanded(

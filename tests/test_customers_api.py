@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
 
+from chalicelib import clock
 from tests.conftest import REGION, Stack, Tokens, call, register_partner, registration_body, sent_mail
 
 NEW_CUSTOMER = {
@@ -157,10 +159,6 @@ def test_contract_end_and_reactivation(client: Any, stack: Stack, tokens: Tokens
 
 
 def test_a_contract_end_in_the_future_takes_effect_on_that_date(client: Any, stack: Stack, tokens: Tokens) -> None:
-    from datetime import UTC, datetime
-
-    from chalicelib import clock
-
     cid, path = tokens.customer_id, f"/customers/{tokens.customer_id}"
     _offer(client, tokens, ("Ilopiste Pro", "49.90"))
 
@@ -200,6 +198,27 @@ def test_a_contract_end_in_the_future_takes_effect_on_that_date(client: Any, sta
         status, body = call(client, "POST", f"{path}/reactivation", tokens.staff, None)
         assert status == 200 and "contract_end" not in body and stamp() == (None, None)
         assert call(client, "POST", f"{path}/reactivation", tokens.staff, None)[0] == 409
+
+
+def test_every_change_moves_the_version(client: Any, tokens: Tokens) -> None:
+    """Services, contract end, reactivation, consent and PATCH each move `version` by one."""
+    cid = tokens.customer_id
+    services = {"active_services": [{"service": "Ilopiste", "price": 19, "period": "year"}]}
+    yesterday = (clock.local_date() - timedelta(days=1)).isoformat()
+    status, body = call(client, "GET", f"/customers/{cid}", tokens.staff)
+    versions = [body["version"]]
+    for method, path, token, payload in [
+        ("PUT", f"/customers/{cid}/services", tokens.staff, services),
+        ("POST", f"/customers/{cid}/contract-end", tokens.staff, {"end_date": yesterday}),
+        ("POST", f"/customers/{cid}/reactivation", tokens.staff, None),
+        ("PUT", "/me/consent", tokens.customer, {"consent_service_messages": False}),
+        ("PATCH", f"/customers/{cid}", tokens.staff, {"phone": "+358401234567"}),
+    ]:
+        status, body = call(client, method, path, token, payload)
+        assert status == 200, (path, body)
+        versions.append(body["version"])
+    assert versions == list(range(versions[0], versions[0] + 6))
+    assert call(client, "GET", "/me", tokens.customer)[1]["customer"]["version"] == versions[-1]
 
 
 def test_contract_end_needs_a_real_date(client: Any, tokens: Tokens) -> None:

@@ -8,11 +8,14 @@ data, and the register is unchanged (transactions) and takes a clean retry.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from boto3.dynamodb.conditions import Key
 
+from chalicelib import clock
 from tests import faults as f
 from tests.conftest import Stack, Tokens, call, registration_body
 
@@ -63,13 +66,13 @@ IDS = [x.code or x.kind for x in WRITE_FAULTS]
 def test_registration_rides_out_faults_with_exactly_one_customer(
     client: Any, stack: Stack, faults: f.FaultInjector, fault: f.Fault
 ) -> None:
+    # The audit event is in the customer's transaction.
     faults.inject("dynamodb", "TransactWriteItems", fault, times=3)
-    faults.inject("dynamodb", "PutItem", fault, times=2)  # the audit event
     faults.inject("cognito-identity-provider", "AdminCreateUser", f.TOO_MANY_REQUESTS, times=2)
     status, body = call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))
     assert status == 202, body
     # A lost transaction reply is retried once with the same token (DynamoDB answers it).
-    assert faults.total() == (1 if fault.kind == "lost_reply" else 3) + 2 + 2
+    assert faults.total() == (1 if fault.kind == "lost_reply" else 3) + 2
     [profile] = _profiles(stack, "h@firma.fi")
     assert profile["status"] == "unconfirmed" and profile["version"] == 1
     assert _guards(stack, "h@firma.fi", "heikki") == (True, True)
@@ -161,7 +164,9 @@ def test_staff_created_customer_order_and_end_user_exactly_once(
         client, "POST", "/partner/end-users", tokens.reseller, {"name": "Eero Esim", "email": "eero@asiakas.fi"}
     )
     assert status == 201, end_user
-    assert faults.total() >= 5
+    assert faults.total() >= 2  # each write is one transaction with its audit event
+    for record_id in (created["customer_id"], order["order_id"], end_user["end_user_id"]):
+        assert _changes(stack, "customers", record_id) == Counter(create=1)
     assert len(_profiles(stack, "outi@yritys.fi")) == 1
     orders = [i for i in _items(stack) if i.get("entity") == "order"]
     assert [o["order_id"] for o in orders] == [order["order_id"]] and orders[0]["total"] == "99.80"
@@ -173,8 +178,58 @@ def test_order_past_the_retry_budget_is_not_written(
     client: Any, stack: Stack, tokens: Tokens, faults: f.FaultInjector
 ) -> None:
     _offer_ilopiste(client, tokens)
-    faults.inject("dynamodb", "PutItem", f.REQUEST_LIMIT, times=f.RETRY_BUDGET)
+    events_before = stack.table("audit").scan(ConsistentRead=True)["Items"]
+    faults.inject("dynamodb", "TransactWriteItems", f.REQUEST_LIMIT, times=f.RETRY_BUDGET)
     line = {"service": "Ilopiste", "quantity": 1}
     status, body = call(client, "POST", "/me/orders", tokens.customer, {"items": [line]})
     _assert_clean_error(status, body, "asiakas@yritys.fi")
     assert not [i for i in _items(stack) if i.get("entity") == "order"]
+    assert stack.table("audit").scan(ConsistentRead=True)["Items"] == events_before  # no event without its order
+
+
+def _changes(stack: Stack, register: str, record_id: str) -> Counter[str]:
+    """The audit events of changes (not reads) to one record, by action."""
+    events = stack.table("audit").query(
+        KeyConditionExpression=Key("pk").eq(f"RECORD#{register}#{record_id}"), ConsistentRead=True
+    )["Items"]
+    return Counter(e["action"] for e in events if e["action"] not in ("read", "list", "search", "export"))
+
+
+@pytest.mark.parametrize("fault", WRITE_FAULTS, ids=IDS)
+def test_every_api_change_has_exactly_one_audit_event(
+    client: Any, stack: Stack, tokens: Tokens, faults: f.FaultInjector, fault: f.Fault
+) -> None:
+    """Each change and its event are one transaction: a retried or lost reply records it once."""
+    cid = tokens.customer_id
+    before = _changes(stack, "customers", cid)
+    faults.inject("dynamodb", "TransactWriteItems", fault, times=40, every=2)
+    yesterday = (clock.local_date() - timedelta(days=1)).isoformat()
+    services = {"active_services": [{"service": "Ilopiste", "price": 19, "period": "year"}]}
+    for method, path, token, body in [
+        ("PATCH", f"/customers/{cid}", tokens.staff, {"phone": "+358401234567"}),
+        ("PUT", f"/customers/{cid}/services", tokens.staff, services),
+        ("PUT", "/me/consent", tokens.customer, {"consent_service_messages": False}),
+        ("POST", f"/customers/{cid}/contract-end", tokens.staff, {"end_date": yesterday}),
+        ("POST", f"/customers/{cid}/reactivation", tokens.staff, None),
+    ]:
+        status, answer = call(client, method, path, token, body)
+        assert status == 200, (path, answer)
+    assert _changes(stack, "customers", cid) - before == Counter(update=3, end_contract=1, reactivate=1)
+
+    prospect = {"organization": "Kunta Oy", "contact_name": "Olli Oja", "email": "olli@kunta.fi"}
+    status, created = call(client, "POST", "/prospects", tokens.staff, prospect)
+    assert status == 201, created
+    pid = created["prospect_id"]
+    assert call(client, "PATCH", f"/prospects/{pid}", tokens.staff, {"title": "Johtaja"})[0] == 200
+    assert call(client, "POST", f"/prospects/{pid}/verification", tokens.staff, None)[0] == 200
+    assert call(client, "DELETE", f"/prospects/{pid}", tokens.staff, None)[0] == 200
+    assert _changes(stack, "prospects", pid) == Counter(create=1, update=1, verify=1, delete=1)
+
+    status, end_user = call(
+        client, "POST", "/partner/end-users", tokens.reseller, {"name": "Eero Esim", "email": "eero@asiakas.fi"}
+    )
+    assert status == 201, end_user
+    euid = end_user["end_user_id"]
+    assert call(client, "DELETE", f"/partner/end-users/{euid}", tokens.reseller, None)[0] == 200
+    assert _changes(stack, "customers", euid) == Counter(create=1, delete=1)
+    assert faults.total() >= 5

@@ -89,6 +89,40 @@ def test_import_under_dynamodb_faults_is_exact(stack: Stack, faults: f.FaultInje
     assert len(prospect_items(stack)) == GOOD
 
 
+def _import_events(stack: Stack) -> Counter[str]:
+    events = stack.table("audit").query(
+        IndexName="by_principal", KeyConditionExpression=Key("principal_id").eq("system:partner_import")
+    )["Items"]
+    return Counter(e["record_id"] for e in events)
+
+
+@pytest.mark.parametrize("fault", [f.PROVISIONED_THROUGHPUT, f.LOST_REPLY], ids=lambda x: x.code or x.kind)
+def test_events_lost_with_a_dead_delivery_are_written_by_the_redelivery(
+    stack: Stack, faults: f.FaultInjector, fault: f.Fault
+) -> None:
+    """The rows' batch is written, then every try of an audit write fails: the run dies.
+
+    The redelivery finds the rows this run wrote, and writes exactly the events that are
+    missing (the key is run + line + action, and an event is never written twice).
+    """
+    upload(stack, "incoming/acme/lista.csv", csv_bytes(_rows()))
+    # PutItem in an import is only the audit event; 3 go through, the 4th fails for good
+    # (with a lost reply, the event is written and the reply is lost 11 times).
+    faults.inject("dynamodb", "PutItem", fault, times=f.RETRY_BUDGET, after=3)
+    batch = [m for m in receive(stack) if "Records" in m["Body"]]
+    first = invoke(stack, batch)
+    assert first["batchItemFailures"]
+    written = {i["prospect_id"] for i in prospect_items(stack)}
+    assert len(_import_events(stack)) < len(written)  # changes whose events the dead delivery lost
+    url = stack.info["import_queue_url"]
+    for m in batch:
+        sqs().change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    drain(stack)
+    _assert_imported_exactly(stack, "acme", "lista.csv")
+    events = _import_events(stack)
+    assert all(events[pid] == 1 for pid in written) and set(events.values()) == {1}
+
+
 @pytest.mark.parametrize("fault", [*f.S3_FAULTS, f.LOST_REPLY], ids=lambda x: x.code or x.kind)
 def test_import_under_s3_faults_is_exact(stack: Stack, faults: f.FaultInjector, fault: f.Fault) -> None:
     """GetObject of the upload, work-file puts, lists and gets, the report, the deletions."""

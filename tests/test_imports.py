@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib import clock
-from tests.conftest import Stack, register_partner
+from tests.conftest import Stack, register_partner, setup_actor
 from tests.imports_helpers import (
     HEADER_EN,
     HEADER_FI,
@@ -110,7 +110,7 @@ def test_s3_test_event_is_ignored(stack: Stack) -> None:
 def test_rules_reject_rows_with_line_numbers_and_reasons(stack: Stack) -> None:
     from chalicelib import suppression
 
-    suppression.suppress("objector@firma.fi", "objection")
+    suppression.suppress("objector@firma.fi", "objection", setup_actor())
     rows = [
         ["Kunta Oy", "Äijä Öhman", "Johtaja", "aija@kunta.fi", "040 123 4567"],  # line 2: ok
         ["", "Yksityinen Ihminen", "", "ihminen@firma.fi", ""],  # 3: no organisation
@@ -471,7 +471,7 @@ def test_full_refresh_removes_outdated_contacts_except_verified_other_source_or_
     register_partner(stack, "beta", "data_provider")
     upload(stack, "incoming/acme/a.csv", csv_bytes([_row(n) for n in ("Aa", "Bb", "Cc", "Ee", "Ff")]))
     drain(stack)
-    prospects.verify(_pid(stack, "bb@bb.fi"))  # staff confirmed B after acme brought it
+    prospects.verify(_pid(stack, "bb@bb.fi"), setup_actor())  # staff confirmed B after acme brought it
     upload(stack, "incoming/beta/b.csv", csv_bytes([[*_row("Cc")[:2], "Eri titteli", *_row("Cc")[3:]]]))
     drain(stack)
     retention.set_legal_hold("prospect", _pid(stack, "ff@ff.fi"), "dispute 12/2025", "dpo-1")

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from chalicelib import clock
-from tests.aws_calls import outside_functions
-from tests.conftest import Stack, call
+from chalicelib.audit import Access
+from tests.aws_calls import as_function
+from tests.conftest import Stack, call, setup_actor
 from tests.imports_helpers import csv_bytes, drain, prospect_items, report, runs_of, upload
 
 ROW = ["Kunta Oy", "Liisa Lähde", "Johtaja", "liisa@kunta.fi", "040 111 2222"]
@@ -56,7 +57,11 @@ def test_unchanged_row_after_reverify_period_keeps_the_staff_correction(stack: S
 
 @pytest.fixture
 def meanwhile(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[], None]], None]]:
-    """Run an action once, right after the import's provenance read of a chunk."""
+    """Run an action once, right after the import's provenance read of a chunk.
+
+    The action is another function's work done meanwhile (staff or the DPO through the API),
+    so its AWS calls are checked against the API's role, not the import's.
+    """
     from chalicelib import prospects
     from chalicelib.imports import pipeline
 
@@ -66,7 +71,7 @@ def meanwhile(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[]
     def batch_get(keys: Any, projection: Any, sleep: Any, **kwargs: Any) -> Any:
         found = real(keys, projection, sleep, **kwargs)
         if projection == prospects.META and pending:
-            with outside_functions():  # another actor's action, not the import's
+            with as_function("api_handler"):  # another actor's action, checked against its own role
                 pending.pop()()
         return found
 
@@ -92,9 +97,12 @@ def test_objection_while_importing_is_not_undone(stack: Stack, meanwhile: Any) -
 
     _import(stack, [ROW], T0)
 
+    profile = _profile(stack)
+
     def objection() -> None:
-        suppression.suppress(ROW[3], "objection")
-        retention.delete_prospect(_profile(stack))
+        suppression.suppress(ROW[3], "objection", setup_actor())
+        access = Access("delete", "prospects", str(profile["prospect_id"]), ())
+        retention.delete_prospect(profile, setup_actor().put(access))
 
     meanwhile(objection)
     run = _import(stack, [CHANGED], T0 + timedelta(days=2), "b.csv")

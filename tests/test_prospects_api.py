@@ -6,7 +6,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from tests.conftest import Stack, Tokens, call, register_partner
+from tests.conftest import Stack, Tokens, call, register_partner, setup_actor
 from tests.imports_helpers import csv_bytes, drain, runs_of, upload
 
 ACME_ROWS = [
@@ -71,7 +71,7 @@ def test_staff_creates_reads_updates_verifies_and_deletes(client: Any, stack: St
 def test_staff_cannot_add_a_suppressed_person(client: Any, stack: Stack, tokens: Tokens) -> None:
     from chalicelib import suppression
 
-    suppression.suppress("veera.virta@hva.fi", "objection")
+    suppression.suppress("veera.virta@hva.fi", "objection", setup_actor())
     status, body = call(client, "POST", "/prospects", tokens.staff, NEW)
     assert status == 409 and body["error"]["code"] == "suppressed"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from chalicelib import accounts, auth, clock, customers, retention, store
 from chalicelib.errors import ValidationFailed
 from chalicelib.events import retention_sweeper
-from tests.conftest import PASSWORD, Stack, Tokens, call, register_partner
+from tests.conftest import PASSWORD, Stack, Tokens, call, register_partner, setup_actor
 from tests.faults import LambdaKilled
 
 
@@ -36,7 +37,7 @@ def customer_data(n: int) -> dict[str, Any]:
 
 
 def new_customer(n: int = 1, *, login: bool = True) -> dict[str, Any]:
-    item = customers.create_customer(customer_data(n))
+    item = customers.create_customer(customer_data(n), setup_actor())
     if login:
         accounts.create_customer_login(item["username"], item["email"], item["customer_id"], PASSWORD)
     return item
@@ -75,7 +76,7 @@ def operations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_customer_contact_is_erased_after_grace_keeping_bookkeeping(stack: Stack, operations: list[str]) -> None:
     with clock.frozen(utc(2025, 1, 10, 9)):
         item = new_customer()
-        customers.end_contract(item["customer_id"], date(2025, 3, 15))
+        customers.end_contract(item["customer_id"], date(2025, 3, 15), setup_actor())
     assert profile(item["customer_id"])["retention_due_at"] == "2026-03-15"
 
     with clock.frozen(utc(2026, 3, 14, 0)):
@@ -111,7 +112,7 @@ def test_customer_contact_is_erased_after_grace_keeping_bookkeeping(stack: Stack
 def test_leap_day_contract_end_is_due_on_feb_28(stack: Stack) -> None:
     with clock.frozen(utc(2024, 1, 2, 9)):
         item = new_customer(login=False)
-        customers.end_contract(item["customer_id"], date(2024, 2, 29))
+        customers.end_contract(item["customer_id"], date(2024, 2, 29), setup_actor())
     assert profile(item["customer_id"])["retention_due_at"] == "2025-02-28"
     assert retention.sweep(date(2025, 2, 27))["rules"]["customer_grace"]["due"] == 0
     assert retention.sweep(date(2025, 2, 28))["rules"]["customer_grace"]["done"] == 1
@@ -129,7 +130,7 @@ def test_hold_set_after_the_read_keeps_the_login(stack: Stack) -> None:
     """A failed erasure transaction changes nothing: the person can still log in."""
     with clock.frozen(utc(2024, 1, 2, 9)):
         item = new_customer()
-        customers.end_contract(item["customer_id"], date(2024, 1, 15))
+        customers.end_contract(item["customer_id"], date(2024, 1, 15), setup_actor())
     rule = next(r for r in retention.sweep_rules() if r.name == "customer_grace")
     [stale] = list(retention.due_items(rule, date(2026, 1, 1), retention.ReadCounter()))
     retention.set_legal_hold("customer", item["customer_id"], "Riita-asia 12/2026", "dora")
@@ -144,7 +145,7 @@ def test_run_killed_between_erasure_and_login_deletion_is_finished(
 ) -> None:
     with clock.frozen(utc(2024, 1, 2, 9)):
         item = new_customer()
-        customers.end_contract(item["customer_id"], date(2024, 1, 15))
+        customers.end_contract(item["customer_id"], date(2024, 1, 15), setup_actor())
 
     def dies(username: str) -> None:
         raise LambdaKilled()
@@ -168,9 +169,13 @@ def test_orders_go_at_the_year_end_boundary(stack: Stack) -> None:
     with clock.frozen(utc(2020, 6, 1, 9)):
         item = new_customer(login=False)
     with clock.frozen(utc(2020, 12, 31, 12)):
-        last_of_2020 = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]})
+        last_of_2020 = customers.add_order(
+            item["customer_id"], {"items": [{"service": "x", "quantity": 1}]}, setup_actor()
+        )
     with clock.frozen(utc(2021, 1, 1, 12)):
-        first_of_2021 = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]})
+        first_of_2021 = customers.add_order(
+            item["customer_id"], {"items": [{"service": "x", "quantity": 1}]}, setup_actor()
+        )
     assert last_of_2020["retention_due_at"] == "2027-01-01"
     assert first_of_2021["retention_due_at"] == "2028-01-01"
     table = store.customers()
@@ -254,7 +259,7 @@ def test_manual_payload_and_future_as_of(stack: Stack, monkeypatch: pytest.Monke
 def test_dry_run_changes_nothing_and_is_summarised(stack: Stack) -> None:
     with clock.frozen(utc(2025, 1, 10, 9)):
         item = new_customer()
-        customers.end_contract(item["customer_id"], date(2025, 3, 15))
+        customers.end_contract(item["customer_id"], date(2025, 3, 15), setup_actor())
     before = profile(item["customer_id"])
     run = retention.sweep(date(2026, 6, 1), dry_run=True)
     assert run["rules"]["customer_grace"]["due"] == 1
@@ -271,8 +276,8 @@ def test_dry_run_changes_nothing_and_is_summarised(stack: Stack) -> None:
 def test_legal_hold_suspends_deletion_until_lifted(stack: Stack) -> None:
     with clock.frozen(utc(2019, 3, 1, 9)):
         item = new_customer()
-        order = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]})
-        customers.end_contract(item["customer_id"], date(2019, 3, 15))
+        order = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]}, setup_actor())
+        customers.end_contract(item["customer_id"], date(2019, 3, 15), setup_actor())
     hold = retention.set_legal_hold("customer", item["customer_id"], "Riita-asia 12/2026", "dora")
     assert hold["items"] == 2
     run = retention.sweep(date(2026, 6, 1))
@@ -293,7 +298,7 @@ def test_hold_set_after_the_read_still_stops_the_write(stack: Stack) -> None:
     """The transition's own condition re-checks the hold, not just the index read."""
     with clock.frozen(utc(2019, 3, 1, 9)):
         item = new_customer(login=False)
-        order = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]})
+        order = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]}, setup_actor())
     stale = store.customers().get_item(Key={"pk": order["pk"], "sk": order["sk"]})["Item"]
     retention.set_legal_hold("customer", item["customer_id"], "Verotarkastus", "dora")
     rule = next(r for r in retention.sweep_rules() if r.name == "order_bookkeeping")
@@ -306,15 +311,16 @@ def test_run_killed_half_way_is_finished_by_the_next_run(stack: Stack) -> None:
     with clock.frozen(utc(2019, 3, 1, 9)):
         item = new_customer(login=False)
         orders = [
-            customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]}) for _ in range(10)
+            customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]}, setup_actor())
+            for _ in range(10)
         ]
     calls = {"n": 0}
 
-    def dies_after_four(rule: Any, record: dict[str, Any], as_of: date, reads: Any) -> Any:
+    def dies_after_four(rule: Any, record: dict[str, Any], as_of: date, reads: Any, run: Any) -> Any:
         if calls["n"] == 4:
             raise LambdaKilled()
         calls["n"] += 1
-        return retention.apply(rule, record, as_of, reads)
+        return retention.apply(rule, record, as_of, reads, run)
 
     with pytest.raises(LambdaKilled):
         retention.sweep(date(2026, 6, 1), transition=dies_after_four, page_size=3)
@@ -371,12 +377,14 @@ def test_reseller_contract_end_schedules_its_end_users_for_the_sweeper(
 ) -> None:
     register_partner(stack, "lopetus", "reseller")
     register_partner(stack, "jatkuu", "reseller")
+    ended: list[str] = []
     with clock.frozen(utc(2026, 1, 10, 9)):
         for n in range(3):
-            status, _ = call(
+            status, created = call(
                 client, "POST", "/resellers/lopetus/end-users", tokens.staff, {"name": f"K {n}", "email": f"k{n}@x.fi"}
             )
             assert status == 201
+            ended.append(created["end_user_id"])
         assert (
             call(client, "POST", "/resellers/jatkuu/end-users", tokens.staff, {"name": "J", "email": "j@x.fi"})[0]
             == 201
@@ -401,6 +409,16 @@ def test_reseller_contract_end_schedules_its_end_users_for_the_sweeper(
     # The addresses' uniqueness guards went with their end users.
     left = {i["pk"] for i in stack.table("customers").scan()["Items"] if i["pk"].startswith("RESELLER#")}
     assert left == {"RESELLER#jatkuu"}
+    # Each deletion has its one event, written in the deletion's transaction under the run's
+    # deterministic key; the DPO sees it with an event id of its own (not the key's rule name).
+    event_ids = set()
+    for end_user_id in ended:
+        events = call(client, "GET", f"/audit/records/customers/{end_user_id}", tokens.dpo)[1]["items"]
+        (deleted,) = [e for e in events if e["principal_id"] == retention.SWEEPER.principal_id]
+        assert deleted["action"] == "delete" and deleted["fields"] == ["email", "name"]
+        assert re.fullmatch(r"[0-9a-f]{32}", deleted["event_id"]), deleted
+        event_ids.add(deleted["event_id"])
+    assert len(event_ids) == len(ended)
 
 
 def test_rules_enforced_by_an_event_elsewhere_are_not_swept(stack: Stack) -> None:
@@ -414,8 +432,8 @@ def test_a_failing_rule_stops_alone_is_summarised_and_fails_the_invocation(
 ) -> None:
     with clock.frozen(utc(2019, 3, 1, 9)):
         item = new_customer(login=False)
-        order = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]})
-        customers.end_contract(item["customer_id"], date(2019, 3, 15))
+        order = customers.add_order(item["customer_id"], {"items": [{"service": "x", "quantity": 1}]}, setup_actor())
+        customers.end_contract(item["customer_id"], date(2019, 3, 15), setup_actor())
 
     def denied(*args: Any, **kwargs: Any) -> Any:
         raise botocore.exceptions.ClientError({"Error": {"Code": "AccessDeniedException"}}, "TransactWriteItems")

@@ -17,7 +17,7 @@ import pytest
 from chalicelib import secrets, suppression
 from chalicelib.logs import logger
 from chalicelib.secrets import MIN_KEY_BYTES, SecretUnusable, parse_keyring
-from tests.conftest import REGION, Stack, Tokens, call
+from tests.conftest import REGION, Stack, Tokens, call, setup_actor
 from tests.imports_helpers import csv_bytes, drain, prospect_items, runs_of, upload
 
 KEY_1 = "k" * 48
@@ -136,7 +136,7 @@ def test_unsubscribe_links_fail_closed_too(client: Any, stack: Stack, tokens: To
 
 
 def test_import_retries_instead_of_importing_with_a_wrong_key(stack: Stack, log_lines: io.StringIO) -> None:
-    suppression.suppress("objector@kunta.fi", "objection")
+    suppression.suppress("objector@kunta.fi", "objection", setup_actor())
     _put_secret(stack, "PSEUDONYM_KEY_SECRET", BROKEN)
     rows = [
         ["Kunta", "Olli Objektori", "", "objector@kunta.fi", ""],

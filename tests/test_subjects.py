@@ -137,13 +137,19 @@ def test_erasure_keeps_only_bookkeeping_and_says_until_when(client: Any, stack: 
     assert found["items"] == []
     # The end user went with its address's uniqueness guard: nothing of it is left.
     assert store.customers().query(KeyConditionExpression=Key("pk").eq("RESELLER#resello"))["Items"] == []
+    # ... and its deletion's one audit event, written in the same transaction.
+    assert sorted(audit_actions(stack, "customers", made["end_user"]["end_user_id"])) == [
+        ("create", ["email", "name"]),
+        ("delete", ["email", "name"]),
+    ]
     # A second request finds only what is kept.
     status, again = request(client, tokens.staff, {"type": "erasure", "email": EMAIL})
     assert again["answer"]["erased"] == [] and again["request"]["outcome"] == "nothing_found"
 
 
 def test_rectified_end_user_address_moves_its_uniqueness_guard(client: Any, stack: Stack, tokens: Tokens) -> None:
-    setup_person(client, stack, tokens)
+    made = setup_person(client, stack, tokens)
+    end_user_id = made["end_user"]["end_user_id"]
     status, other = call(client, "POST", "/partner/end-users", tokens.reseller, {"name": "Toinen", "email": "t@a.fi"})
     assert status == 201
     changes = {"email": "Maija.Uusi@Yritys.fi"}
@@ -157,6 +163,11 @@ def test_rectified_end_user_address_moves_its_uniqueness_guard(client: Any, stac
         client, tokens.staff, {"type": "rectification", "email": "maija.uusi@yritys.fi", "changes": {"email": "T@a.fi"}}
     )
     assert status == 409, body
+    # One event for the rectification that moved the guard, none for the refused one.
+    assert sorted(audit_actions(stack, "customers", end_user_id)) == [
+        ("create", ["email", "name"]),
+        ("update", ["email"]),
+    ]
     page = call(client, "GET", "/partner/end-users", tokens.reseller)[1]["items"]
     assert sorted(u["email"].lower() for u in page) == sorted(["t@a.fi", "maija.uusi@yritys.fi", EMAIL])
     assert other["end_user_id"] in {u["end_user_id"] for u in page}

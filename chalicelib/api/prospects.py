@@ -43,7 +43,7 @@ def _run_id(value: str) -> str:
 
 
 def _shown(call: Call, items: list[dict[str, Any]], action: str) -> dict[str, Any]:
-    """Present one prospect to staff and audit the access."""
+    """Present one prospect to staff and audit the read."""
     out = prospects.present(items, call.principal.roles)
     call.audit([Access(action, prospects.REGISTER, out["prospect_id"], prospects.personal_fields(items[0]))])
     return out
@@ -95,7 +95,7 @@ def search_prospects(call: Call) -> dict[str, Any]:
 )
 def create_prospect(call: Call) -> dict[str, Any]:
     data = dump(call.body())
-    return _shown(call, prospects.create(data), "create")
+    return prospects.present(prospects.create(data, call.actor), call.principal.roles)
 
 
 @route(prospects_bp, "/prospects/{prospect_id}", "GET", STAFF, summary="Get a prospect with its sources", query=())
@@ -115,10 +115,8 @@ def get_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
 def update_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
     body = call.body()
     changes = dump(body)
-    items = prospects.update(_prospect_id(prospect_id), changes)
-    out = prospects.present(items, call.principal.roles)
-    call.audit([Access("update", prospects.REGISTER, prospect_id, tuple(changes))])
-    return out
+    items = prospects.update(_prospect_id(prospect_id), changes, call.actor)
+    return prospects.present(items, call.principal.roles)
 
 
 @route(
@@ -130,16 +128,13 @@ def update_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
     query=(),
 )
 def verify_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
-    items = prospects.verify(_prospect_id(prospect_id))
-    out = prospects.present(items, call.principal.roles)
-    call.audit([Access("verify", prospects.REGISTER, prospect_id, ())])
-    return out
+    items = prospects.verify(_prospect_id(prospect_id), call.actor)
+    return prospects.present(items, call.principal.roles)
 
 
 @route(prospects_bp, "/prospects/{prospect_id}", "DELETE", STAFF, summary="Delete a prospect and its sources", query=())
 def delete_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
-    items = prospects.delete(_prospect_id(prospect_id))
-    call.audit([Access("delete", prospects.REGISTER, prospect_id, prospects.personal_fields(items[0]))])
+    prospects.delete(_prospect_id(prospect_id), call.actor)
     return {"prospect_id": prospect_id, "deleted": True}
 
 

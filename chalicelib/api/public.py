@@ -11,7 +11,6 @@ from chalice import Blueprint, Response
 from pydantic import Field, StrictBool, StrictStr
 
 from chalicelib import confirmations, customers, notice, subjects, unsubscribe
-from chalicelib.audit import Access
 from chalicelib.auth import ANONYMOUS
 from chalicelib.errors import DomainError, ValidationFailed
 from chalicelib.registers import CONTROLLER, CUSTOMER, Role
@@ -57,9 +56,7 @@ def register(call: Call) -> dict[str, Any]:
     data = dump(body)
     password = data.pop("password")
     lang = data.pop("lang", "fi")
-    item = confirmations.register(data, password, lang)
-    if item is not None:
-        call.audit([Access("create", customers.REGISTER, item["customer_id"], customers.personal_fields(item))])
+    confirmations.register(data, password, lang, call.actor)  # audited with its own write
     return dict(REGISTRATION_ACCEPTED)
 
 
@@ -78,8 +75,7 @@ class Confirmation(StrictModel):
     body=Confirmation,
 )
 def confirm_registration(call: Call) -> dict[str, Any]:
-    item = confirmations.confirm_registration(call.body().token)
-    call.audit([Access("update", customers.REGISTER, item["customer_id"], ("consent_service_messages",))])
+    item = confirmations.confirm_registration(call.body().token, call.actor)
     return {"status": "confirmed", "customer": customers.present(item, frozenset({Role.CUSTOMER}))}
 
 
@@ -281,8 +277,8 @@ def _confirm(call: Call, form: dict[str, list[str]], lang: str) -> Response:
     else:
         token = call.body().token  # type: ignore[attr-defined]
     email = unsubscribe.read(token)
-    # subjects writes the audit events of the steps done, also if a later step fails.
-    answer = subjects.object_to_marketing(email, call.audit)
+    # Each step writes its audit event in its own transaction, also if a later step fails.
+    answer = subjects.object_to_marketing(email, call.actor)
     record = subjects.record_request("objection", answer, ANONYMOUS, call.request_id, "unsubscribe_link")
     if _wants_json(call):
         return json_response({"unsubscribed": True, "request_ref": record["request_ref"]})

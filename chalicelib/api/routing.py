@@ -21,6 +21,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel
 
 from chalicelib import audit, partners, store
+from chalicelib.audit import Actor
 from chalicelib.auth import ANONYMOUS, ROUTES, Principal, RouteSpec
 from chalicelib.errors import DomainError, Forbidden, ValidationFailed
 from chalicelib.logs import logger
@@ -84,7 +85,13 @@ class Call:
         return doc
 
     def audit(self, accesses: Iterable[audit.Access]) -> None:
+        """Record reads; a change passes `actor` down and is audited in its own transaction."""
         audit.record(self.principal, accesses, self.request_id)
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the author of a change (its audit event goes with the write)."""
+        return Actor(self.principal, self.request_id)
 
     def limit(self, default: int = 25) -> int:
         raw = self.query.get("limit")

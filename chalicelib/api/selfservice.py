@@ -8,7 +8,6 @@ from chalice import Blueprint
 from pydantic import Field, StrictBool, StrictStr
 
 from chalicelib import confirmations, customers
-from chalicelib.audit import Access
 from chalicelib.registers import CUSTOMER, ORDER, Role
 from chalicelib.validation import StrictModel, dump, schema
 
@@ -63,7 +62,7 @@ def update_me(call: Call) -> dict[str, Any]:
         if changes
         else read_records(call, [current])[0]
     )
-    confirmations.request_email_change(_own_id(call), new_email)
+    confirmations.request_email_change(_own_id(call), new_email, call.actor)
     return {**shown, "email_change": {"status": "confirmation_sent"}}
 
 
@@ -83,8 +82,7 @@ class EmailConfirmation(StrictModel):
     body=EmailConfirmation,
 )
 def confirm_email(call: Call) -> dict[str, Any]:
-    item = confirmations.confirm_email_change(_own_id(call), call.body().token)  # type: ignore[attr-defined]
-    call.audit([Access("update", customers.REGISTER, _own_id(call), ("email",))])
+    item = confirmations.confirm_email_change(_own_id(call), call.body().token, call.actor)  # type: ignore[attr-defined]
     return customers.present(item, call.principal.roles)
 
 
@@ -99,8 +97,7 @@ def confirm_email(call: Call) -> dict[str, Any]:
 )
 def set_consent(call: Call) -> dict[str, Any]:
     body = call.body()
-    item = customers.set_consent(_own_id(call), body.consent_service_messages)  # type: ignore[attr-defined]
-    call.audit([Access("update", customers.REGISTER, _own_id(call), ("consent_service_messages",))])
+    item = customers.set_consent(_own_id(call), body.consent_service_messages, call.actor)  # type: ignore[attr-defined]
     return customers.present(item, call.principal.roles)
 
 
@@ -116,8 +113,7 @@ def set_consent(call: Call) -> dict[str, Any]:
 )
 def place_order(call: Call) -> dict[str, Any]:
     data = dump(call.body())
-    item = customers.add_order(_own_id(call), data)
-    call.audit([Access("create", customers.REGISTER, item["order_id"], ("items",))])
+    item = customers.add_order(_own_id(call), data, call.actor)
     return customers.present(item, call.principal.roles)
 
 

@@ -42,6 +42,16 @@ Crash safety
     already wrote is recognised (same run, same line) and counted as before, so counts
     stay exact and nothing is written twice.
 
+Audit: exactly one event per change
+    A row's event has a deterministic key (run, line, action: `audit.event_key`) and is
+    written after the row's batch, with a conditional PutItem (`audit.put_once`). A run
+    that dies between the two re-reads the row on redelivery, recognises it as its own
+    write and writes the event again: the one that is missing is added, one already there
+    stays as it is. Cost: one PutItem (1 WCU) per new or changed row, as many write units
+    as batching them, but one request per row instead of one per 25 (BatchWriteItem
+    cannot be conditional; TransactWriteItems would cost twice the write units). A
+    removal (full refresh) writes its event in the same transaction as the removal.
+
 Full refresh
     At the end of a full-refresh file (``runs.FULL_REFRESH``) the partner's prospects
     (``by_source``) missing from the file are removed: deleted entirely, unless a staff
@@ -127,6 +137,7 @@ class Guard:
     email_norm: str
     expected: dict[str, Any] | None  # the item's provenance as read (None: the item did not exist)
     access: Access
+    event_key: str
     reverify: bool = False  # only the verification changes: the stored item is kept as it is
 
 
@@ -304,7 +315,7 @@ class Importer:
     writer: ItemWriter | None = None
     seen: set[int] = field(default_factory=set)
     rejects: list[dict[str, Any]] = field(default_factory=list)
-    accesses: list[Access] = field(default_factory=list)
+    accesses: list[tuple[Access, str]] = field(default_factory=list)  # with each event's key
     _window_start: int = 0
     _window_seen: list[int] = field(default_factory=list)
 
@@ -313,6 +324,9 @@ class Importer:
             self.writer = ItemWriter(settings().prospects_table, sleep=self.sleep, recheck=self._recheck)
         self.partner = str(self.run["partner_id"])
         self.run_id = str(self.run["run_id"])
+        self.actor = audit.Actor(SYSTEM_IMPORT, self.run_id)
+        received = datetime.fromisoformat(str(self.run["received_at"]).replace("Z", "+00:00"))
+        self.run_sortable = clock.sortable(received)
         self.free_mail = frozenset(settings().free_mail_domains)
         self.counts: dict[str, int] = {k: int(v) for k, v in self.run["counts"].items()}
         self.by_reason: dict[str, int] = {k: int(v) for k, v in self.run.get("rejected_by_reason", {}).items()}
@@ -468,8 +482,13 @@ class Importer:
         }
         if mine is not None and mine.get("last_import_run") == self.run_id:
             if int(mine.get("import_line", -1)) == row.line:
-                # Written by this run before a crash: count it as it was counted then.
-                self.counts["inserted" if mine.get("first_import_run") == self.run_id else "updated"] += 1
+                # Written by this run before a crash: count it as it was counted then, and
+                # write its event unless that is recorded already.
+                inserted = mine.get("first_import_run") == self.run_id
+                self.counts["inserted" if inserted else "updated"] += 1
+                action = "create" if inserted else "update"
+                access = Access(action, prospects.REGISTER, pid, prospects.personal_fields(row.values))
+                self.accesses.append((access, self._row_key(row.line, action)))
             else:
                 self._reject(row.line, Reject("duplicate_in_file"), first_line=int(mine.get("import_line", 0)))
             return
@@ -504,10 +523,19 @@ class Importer:
         assert self.writer is not None
         self.counts[kind] += 1
         fields = () if reverify else prospects.personal_fields(item)
-        access = Access("create" if kind == "inserted" else "update", prospects.REGISTER, row.prospect_id, fields)
+        action = "create" if kind == "inserted" else "update"
+        access = Access(action, prospects.REGISTER, row.prospect_id, fields)
+        key = self._row_key(row.line, action)
+        self.accesses.append((access, key))
+        self.writer.put(item, Guard(row.line, kind, row.email_norm, expected, access, key, reverify))
 
-        self.accesses.append(access)
-        self.writer.put(item, Guard(row.line, kind, row.email_norm, expected, access, reverify))
+    def _row_key(self, line: int, action: str) -> str:
+        """The deterministic key of a row's event: the same on every delivery of this run."""
+        return audit.event_key(self.run_sortable, "import", self.run_id, f"{line:09d}", action)
+
+    def _removal_event(self, access: Access) -> dict[str, Any]:
+        """A removal's event, for the removal's own transaction (one removal per prospect and run)."""
+        return self.actor.put(access, key=audit.event_key(self.run_sortable, "import", self.run_id, "removal"))
 
     def _recheck(self, entries: list[Pending]) -> list[Pending]:
         """Just before a batch is sent: the writes that still hold against the table as it is now.
@@ -563,7 +591,7 @@ class Importer:
     def _drop(self, guard: Guard, reason: str) -> None:
         self.counts[guard.kind] -= 1
         self._reject(guard.line, Reject(reason))
-        self.accesses = [a for a in self.accesses if a is not guard.access]
+        self.accesses = [(a, k) for a, k in self.accesses if a is not guard.access]
 
     def _hand_over_profile(self, profile: dict[str, Any] | None, others: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The PROFILE holds the leaving partner's values: give it the remaining partner's.
@@ -581,6 +609,7 @@ class Importer:
         verified = max(str(i.get("last_verified") or "") for i in sources)
         verified = max(verified, str(profile.get("staff_verified_at") or ""))
         item = _handed_over_profile(profile, source, verified, clock.iso())
+        access = Access("update", prospects.REGISTER, str(profile["prospect_id"]), prospects.personal_fields(item))
         table = settings().prospects_table
         try:
             store.client("dynamodb").transact_write_items(
@@ -604,6 +633,7 @@ class Importer:
                             "ExpressionAttributeValues": {":h": _SER.serialize(source["content_hash"])},
                         }
                     },
+                    self._removal_event(access),
                 ]
             )
         except ClientError as exc:
@@ -630,9 +660,10 @@ class Importer:
                 raise
 
     def _flush_audit(self) -> None:
-        if self.accesses:
-            audit.record(SYSTEM_IMPORT, self.accesses, self.run_id)
-            self.accesses = []
+        """Write the events of the rows written so far, each once (after their items)."""
+        for access, key in self.accesses:
+            audit.put_once(audit.event(SYSTEM_IMPORT, access, self.run_id, key=key))
+        self.accesses = []
 
     # ---- phase 2: removal (full refresh only)
 
@@ -678,35 +709,38 @@ class Importer:
             profile.get("created_by") == "staff"
             or str(profile.get("staff_verified_at") or "") >= str(item.get("first_seen") or "~")
         )
+        table = settings().prospects_table
+        key = {"pk": _SER.serialize(item["pk"]), "sk": _SER.serialize(item["sk"])}
         if profile is None or (not others and not staff):
+            access = Access("delete", prospects.REGISTER, pid, prospects.personal_fields(profile or item))
             if profile is not None:
                 from chalicelib.retention import delete_prospect
 
                 try:
-                    delete_prospect(profile)
+                    delete_prospect(profile, self._removal_event(access))
                 except Conflict:
                     self.counts["held"] += 1
                     return
             else:
-                store.prospects().delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+                self._transact({"Delete": {"TableName": table, "Key": key}}, access)
             self.counts["removed"] += 1
-            self.accesses.append(Access("delete", prospects.REGISTER, pid, prospects.personal_fields(profile or item)))
             return
-        fields: tuple[str, ...] = ()
-        handed = self._hand_over_profile(profile, others) if item["sk"] == prospects.PROFILE and not staff else None
-        if handed is not None:
-            fields = prospects.personal_fields(handed)  # now the remaining partner's values
-        elif item["sk"] == prospects.PROFILE:
-            # The prospect stays (staff or another partner support it); this partner's claim goes.
-            store.prospects().update_item(
-                Key={"pk": item["pk"], "sk": item["sk"]},
-                UpdateExpression="REMOVE source_partner, content_hash, first_import_run, last_import_run, import_line",
-                ConditionExpression="attribute_exists(pk)",
-            )
+        if item["sk"] == prospects.PROFILE and not staff and self._hand_over_profile(profile, others) is not None:
+            self.counts["kept_other_source"] += 1  # the PROFILE now holds the remaining partner's values
+            return
+        # The prospect stays (staff or another partner support it); this partner's claim goes.
+        access = Access("update", prospects.REGISTER, pid, ())
+        if item["sk"] == prospects.PROFILE:
+            claim = "REMOVE source_partner, content_hash, first_import_run, last_import_run, import_line"
+            update = {"TableName": table, "Key": key, "UpdateExpression": claim}
+            self._transact({"Update": {**update, "ConditionExpression": "attribute_exists(pk)"}}, access)
         else:
-            store.prospects().delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+            self._transact({"Delete": {"TableName": table, "Key": key}}, access)
         self.counts["kept_staff_verified" if staff else "kept_other_source"] += 1
-        self.accesses.append(Access("update", prospects.REGISTER, pid, fields))
+
+    def _transact(self, write: dict[str, Any], access: Access) -> None:
+        """One removal write and its event, in one transaction."""
+        store.client("dynamodb").transact_write_items(TransactItems=[write, self._removal_event(access)])
 
 
 # What the re-check compares: a difference means someone else wrote the item meanwhile.

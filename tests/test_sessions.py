@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from chalicelib import accounts, clock, customers, retention
 from devstack import provision
 from tests import faults as f
-from tests.conftest import PASSWORD, Stack, Tokens, call
+from tests.conftest import PASSWORD, Stack, Tokens, call, setup_actor
 from tests.template import packaged
 from tests.test_retention import login_exists, new_customer
 
@@ -30,21 +30,25 @@ SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 # --- lifetimes in the template ------------------------------------------------------------
 
 
-def client_lifetimes(template: dict[str, Any]) -> dict[str, int]:
-    """{IdToken, AccessToken, RefreshToken: lifetime in seconds} of the app client."""
-    props = template["Resources"]["UserPoolClient"]["Properties"]
+APP_CLIENTS = ("UserPoolClient", "CustomerUserPoolClient")  # staff and partners; customers
+
+
+def client_lifetimes(template: dict[str, Any], client: str) -> dict[str, int]:
+    """{IdToken, AccessToken, RefreshToken: lifetime in seconds} of an app client."""
+    props = template["Resources"][client]["Properties"]
     units = props["TokenValidityUnits"]
     return {
         kind: props[f"{kind}Validity"] * SECONDS[units[kind]] for kind in ("IdToken", "AccessToken", "RefreshToken")
     }
 
 
-def test_tokens_live_at_most_15_minutes_and_refresh_tokens_a_working_day() -> None:
+@pytest.mark.parametrize("client", APP_CLIENTS)
+def test_tokens_live_at_most_15_minutes_and_refresh_tokens_a_working_day(client: str) -> None:
     sam = packaged()
-    lifetimes = client_lifetimes(sam)
+    lifetimes = client_lifetimes(sam, client)
     assert lifetimes["IdToken"] <= 15 * 60 and lifetimes["AccessToken"] <= 15 * 60
     assert lifetimes["IdToken"] < lifetimes["RefreshToken"] <= 12 * 3600
-    props = sam["Resources"]["UserPoolClient"]["Properties"]
+    props = sam["Resources"][client]["Properties"]
     assert props["EnableTokenRevocation"] is True
     assert "ALLOW_REFRESH_TOKEN_AUTH" in props["ExplicitAuthFlows"]
 
@@ -55,18 +59,28 @@ def test_the_authorizer_cache_is_no_longer_than_a_token_lives() -> None:
     definitions = sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["securityDefinitions"]
     ttls = [d["x-amazon-apigateway-authorizer"]["authorizerResultTtlInSeconds"] for d in definitions.values()]
     assert ttls
-    assert all(0 <= ttl <= client_lifetimes(sam)["IdToken"] for ttl in ttls)
+    shortest = min(client_lifetimes(sam, c)["IdToken"] for c in APP_CLIENTS)
+    assert all(0 <= ttl <= shortest for ttl in ttls)
 
 
-def test_the_local_stack_provisions_the_templates_session_settings(stack: Stack) -> None:
+@pytest.mark.parametrize(
+    ("client", "pool_key", "client_key"),
+    [
+        ("UserPoolClient", "user_pool_id", "user_pool_client_id"),
+        ("CustomerUserPoolClient", "customer_user_pool_id", "customer_user_pool_client_id"),
+    ],
+)
+def test_the_local_stack_provisions_the_templates_session_settings(
+    stack: Stack, client: str, pool_key: str, client_key: str
+) -> None:
     described = stack.cognito.describe_user_pool_client(
-        UserPoolId=stack.info["user_pool_id"], ClientId=stack.info["user_pool_client_id"]
+        UserPoolId=stack.info[pool_key], ClientId=stack.info[client_key]
     )["UserPoolClient"]
-    template = provision.load_template()["Resources"]["UserPoolClient"]["Properties"]
+    template = provision.load_template()["Resources"][client]["Properties"]
     assert {k: described[k] for k in provision.CLIENT_SESSION_SETTINGS} == {
         k: template[k] for k in provision.CLIENT_SESSION_SETTINGS
     }
-    assert client_lifetimes({"Resources": {"UserPoolClient": {"Properties": described}}})["IdToken"] == 15 * 60
+    assert client_lifetimes({"Resources": {client: {"Properties": described}}}, client)["IdToken"] == 15 * 60
 
 
 # --- sign-out before deletion -------------------------------------------------------------
@@ -82,8 +96,9 @@ class Sessions:
     cognito_calls: list[tuple[str, str]] = field(default_factory=list)
 
     def open(self, username: str, password: str = PASSWORD) -> None:
+        accounts.enable_customer_login(username)  # as a confirmed registration's login is
         result = self.stack.cognito.initiate_auth(
-            ClientId=self.stack.info["user_pool_client_id"],
+            ClientId=self.stack.info["customer_user_pool_client_id"],  # customers' own pool
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": username, "PASSWORD": password},
         )["AuthenticationResult"]
@@ -92,7 +107,7 @@ class Sessions:
     def alive(self, refresh_token: str) -> bool:
         try:
             self.stack.cognito.initiate_auth(
-                ClientId=self.stack.info["user_pool_client_id"],
+                ClientId=self.stack.info["customer_user_pool_client_id"],
                 AuthFlow="REFRESH_TOKEN_AUTH",
                 AuthParameters={"REFRESH_TOKEN": refresh_token},
             )
@@ -160,7 +175,7 @@ def test_deleting_a_login_that_is_gone_is_fine(stack: Stack, sessions: Sessions)
 def test_the_sweepers_erasure_signs_the_customer_out_everywhere(stack: Stack, sessions: Sessions) -> None:
     with clock.frozen(datetime(2024, 1, 2, 9, tzinfo=UTC)):
         item = new_customer()
-        customers.end_contract(item["customer_id"], date(2024, 1, 15))
+        customers.end_contract(item["customer_id"], date(2024, 1, 15), setup_actor())
     sessions.open("maija1")
 
     run = retention.sweep(date(2026, 1, 1))

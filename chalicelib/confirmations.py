@@ -218,7 +218,7 @@ def confirm_registration(token: Any, actor: Actor) -> dict[str, Any]:
         "ExpressionAttributeNames": {"#s": "status"},
         "ExpressionAttributeValues": {k: _SERIALIZER.serialize(v) for k, v in values.items()},
     }
-    access = Access("update", customers.REGISTER, customer_id, ("status", "consent_service_messages"))
+    access = Access("update", customers.REGISTER, customer_id, ("consent_service_messages",))
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
     except ClientError as exc:

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from chalicelib.imports import xlsx
-from tests.conftest import REGION, Stack
+from tests.conftest import REGION, Stack, register_partner
 from tests.imports_helpers import (
     HEADER_FI,
     TickingContext,
@@ -403,6 +403,8 @@ def test_a_file_too_slow_to_read_fails_alone_and_the_rest_of_its_batch_imports(s
         body = workbook([HEADER_ROW, *(f'<row r="{n}"/>'.encode() for n in range(2, 200_002)), _row(200_002, GOOD)])
     else:
         body = csv_bytes([]) + b";;;;\r\n" * 200_000 + csv_bytes([GOOD], header=[])[2:]
+    for partner in ("beta", "gamma"):
+        register_partner(stack, partner, "data_provider")
     upload(stack, f"incoming/acme/{hostile}", body)
     upload(stack, "incoming/beta/lista.csv", csv_bytes([["Beta Oy", "Bea Beta", "", "bea@beta.fi", ""]]))
     upload(stack, "incoming/gamma/lista.xlsx", xlsx_bytes([["Gamma Oy", "Gia Gamma", "", "gia@gamma.fi", ""]]))

@@ -151,8 +151,8 @@ def test_a_partner_is_never_told_that_a_person_objected(stack: Stack) -> None:
 
     # One address objected, the other is on the list for another reason: the partner's
     # report and its run summary show both alike, under a reason that names neither.
-    suppression.suppress("objector@firma.fi", "objection")
-    suppression.suppress("poistettu@firma.fi", "erasure")
+    suppression.suppress("objector@firma.fi", "objection", setup_actor())
+    suppression.suppress("poistettu@firma.fi", "erasure", setup_actor())
     rows = [
         ["Firma Oy", "Olli Objector", "", "objector@firma.fi", ""],
         ["Firma Oy", "Pia Poistettu", "", "poistettu@firma.fi", ""],

@@ -154,7 +154,7 @@ def test_import_retries_instead_of_importing_with_a_wrong_key(stack: Stack, log_
     drain(stack)
     [run] = runs_of(stack, "acme")
     assert run["state"] == "done" and run["counts"]["inserted"] == 1
-    assert run["rejected_by_reason"] == {"suppressed": 1}
+    assert run["rejected_by_reason"] == {"not_imported": 1}  # the partner is not told why
 
 
 def _original(stack: Stack) -> str:

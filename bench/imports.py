@@ -103,6 +103,12 @@ def run() -> dict[str, Any]:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     with mock_aws():
         stack = provision.provision(boto3.session.Session(), "bench", REGION)
+        # Uploads are imported only for a registered, active data provider.
+        provision.register_partners(
+            boto3.client("dynamodb", region_name=REGION),
+            stack["tables"]["partners"],
+            [{"partner_id": "bench", "name": "Bench Oy", "kind": "data_provider"}],
+        )
         os.environ.update(provision.app_environment(stack, stage="bench"))
         store.reset()
         counter = WriteCounter()

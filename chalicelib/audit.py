@@ -24,7 +24,6 @@ from datetime import timedelta
 from typing import Any, NotRequired
 
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
@@ -34,7 +33,6 @@ from chalicelib.registers import AUDIT_RETENTION
 
 _AUDIT_DAYS = AUDIT_RETENTION.months * 366 // 12 + 1  # calendar-safe upper bound of 3 years
 NOT_RECORDED = "attribute_not_exists(pk)"
-_SERIALIZER = TypeSerializer()
 _EVENT_IDS = uuid.UUID("5b0c8f8e-6f1e-4d3a-9a43-a0d1e2f3c4b5")  # namespace of deterministic event ids
 
 
@@ -91,7 +89,7 @@ def transact_put(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "Put": {
             "TableName": store.audit().name,
-            "Item": {k: _SERIALIZER.serialize(v) for k, v in item.items() if v is not None},
+            "Item": store.typed_item(item),
             "ConditionExpression": NOT_RECORDED,
         }
     }

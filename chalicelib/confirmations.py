@@ -25,7 +25,6 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib import accounts, clock, customers, store
@@ -43,8 +42,6 @@ VALID_HOURS = 24
 MAX_ATTEMPTS = 5
 UNCONFIRMED_RULE = CUSTOMER_REGISTER.rule("customer_unconfirmed")
 _TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{20,100})$")
-
-_SERIALIZER = TypeSerializer()
 
 
 class InvalidCode(ValidationFailed):
@@ -216,7 +213,7 @@ def confirm_registration(token: Any, actor: Actor) -> dict[str, Any]:
         ),
         "ConditionExpression": "#s = :unconfirmed AND confirmation.code_hash = :hash",
         "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": {k: _SERIALIZER.serialize(v) for k, v in values.items()},
+        "ExpressionAttributeValues": store.typed(values),
     }
     access = Access("update", customers.REGISTER, customer_id, ("consent_service_messages",))
     try:
@@ -299,7 +296,7 @@ def request_email_change(customer_id: str, new_email: str, actor: Actor, lang: s
         "Key": {"pk": {"S": item["pk"]}, "sk": {"S": customers.PROFILE}},
         "UpdateExpression": "SET email_change = :change",
         "ConditionExpression": "attribute_exists(pk)",
-        "ExpressionAttributeValues": {":change": _SERIALIZER.serialize({**kept, "email": new_email})},
+        "ExpressionAttributeValues": store.typed({":change": {**kept, "email": new_email}}),
     }
     access = Access("update", customers.REGISTER, customer_id, ("email_change",))
     store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])

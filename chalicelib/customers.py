@@ -23,7 +23,6 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib import accounts, clock, partners, store
@@ -98,13 +97,6 @@ def _transact(items: list[dict[str, Any]], conflict_message: str) -> None:
         raise
 
 
-_SERIALIZER = TypeSerializer()
-
-
-def _serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SERIALIZER.serialize(v) for k, v in item.items() if v is not None}
-
-
 def _key(item: dict[str, str]) -> dict[str, Any]:
     return {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
 
@@ -145,18 +137,24 @@ def create_customer(data: dict[str, Any], actor: Actor, unconfirmed: dict[str, A
     guard = {"customer_id": customer_id, "entity": "guard"}
     _transact(
         [
-            {"Put": {"TableName": table, "Item": _serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
             {
                 "Put": {
                     "TableName": table,
-                    "Item": _serialize({**_email_guard(norm), **guard}),
+                    "Item": store.typed_item(item),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
             {
                 "Put": {
                     "TableName": table,
-                    "Item": _serialize({**_username_guard(data["username"]), **guard}),
+                    "Item": store.typed_item({**_email_guard(norm), **guard}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": store.typed_item({**_username_guard(data["username"]), **guard}),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -307,7 +305,7 @@ def update_customer(customer_id: str, changes: dict[str, Any], actor: Actor) -> 
                 "UpdateExpression": "SET " + set_expr,
                 "ConditionExpression": "#version = :version",
                 "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": _serialize(values),
+                "ExpressionAttributeValues": store.typed_item(values),
             }
         }
     ]
@@ -317,7 +315,7 @@ def update_customer(customer_id: str, changes: dict[str, Any], actor: Actor) -> 
             {
                 "Put": {
                     "TableName": table,
-                    "Item": _serialize({**_email_guard(updates["email_norm"]), **guard}),
+                    "Item": store.typed_item({**_email_guard(updates["email_norm"]), **guard}),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -351,7 +349,7 @@ def _set_status(
                         "Key": _key({"pk": _pk(customer_id), "sk": PROFILE}),
                         "UpdateExpression": expr + " ADD #version :one",
                         "ConditionExpression": condition,
-                        "ExpressionAttributeValues": _serialize({**values, ":one": 1}),
+                        "ExpressionAttributeValues": store.typed_item({**values, ":one": 1}),
                         "ExpressionAttributeNames": {**names, "#version": "version"},
                     }
                 },
@@ -503,7 +501,7 @@ def add_order(customer_id: str, data: dict[str, Any], actor: Actor) -> dict[str,
             {
                 "Put": {
                     "TableName": store.customers().name,
-                    "Item": _serialize(item),
+                    "Item": store.typed_item(item),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -579,8 +577,20 @@ def add_end_user(partner_id: str, data: dict[str, Any], actor: Actor) -> dict[st
     table = store.customers().name
     _transact(
         [
-            {"Put": {"TableName": table, "Item": _serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"TableName": table, "Item": _serialize(guard), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": store.typed_item(item),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": store.typed_item(guard),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
             actor.put(Access("create", REGISTER, end_user_id, ("name", "email"))),
         ],
         "This reseller already has an end user with this email address.",
@@ -605,7 +615,7 @@ def _guard_release(item: dict[str, Any]) -> list[dict[str, Any]]:
                 "TableName": store.customers().name,
                 "Key": _key(key),
                 "ConditionExpression": "end_user_id = :id",
-                "ExpressionAttributeValues": _serialize({":id": item["end_user_id"]}),
+                "ExpressionAttributeValues": store.typed_item({":id": item["end_user_id"]}),
             }
         }
     ]
@@ -630,7 +640,7 @@ def delete_end_user(
         "ConditionExpression": condition,
     }
     if values:
-        delete["ExpressionAttributeValues"] = _serialize(values)
+        delete["ExpressionAttributeValues"] = store.typed_item(values)
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[{"Delete": delete}, *_guard_release(item), event])
     except ClientError as exc:
@@ -658,7 +668,7 @@ def rectify_end_user(item: dict[str, Any], changes: dict[str, Any], event: dict[
                 {
                     "Put": {
                         "TableName": store.customers().name,
-                        "Item": _serialize(guard),
+                        "Item": store.typed_item(guard),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
@@ -676,7 +686,7 @@ def rectify_end_user(item: dict[str, Any], changes: dict[str, Any], event: dict[
             "UpdateExpression": expr,
             "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": _serialize({f":s{i}": v for i, v in enumerate(sets.values())}),
+            "ExpressionAttributeValues": store.typed_item({f":s{i}": v for i, v in enumerate(sets.values())}),
         }
     }
     _transact(
@@ -733,7 +743,7 @@ def end_reseller_contract(partner_id: str, end_date: date, actor: Actor) -> dict
                 "Key": _key({"pk": item["pk"], "sk": item["sk"]}),
                 "UpdateExpression": "SET retention_rule = :rule, retention_due_at = :due, reseller_contract_end = :end",
                 "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": _serialize(
+                "ExpressionAttributeValues": store.typed_item(
                     {":rule": END_USER_RESELLER_ENDED.name, ":due": due, ":end": end_date.isoformat()}
                 ),
             }

@@ -45,7 +45,6 @@ from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib import clock, store, suppression
@@ -277,13 +276,6 @@ def list_prospects(limit: int, cursor: str | None, q: str | None = None) -> dict
     return {"items": resp["Items"], "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
 
 
-_SERIALIZER = TypeSerializer()
-
-
-def _ser(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SERIALIZER.serialize(v) for k, v in values.items() if v is not None}
-
-
 def _condition_failed(exc: ClientError) -> bool:
     if exc.response["Error"]["Code"] != "TransactionCanceledException":
         return False
@@ -314,7 +306,11 @@ def create(fields: dict[str, Any], actor: Actor) -> list[dict[str, Any]]:
     now = clock.iso()
     item = profile_item(ids[0], fields, now)
     item.update(created_by="staff", staff_verified_at=now)
-    put = {"TableName": store.prospects().name, "Item": _ser(item), "ConditionExpression": "attribute_not_exists(pk)"}
+    put = {
+        "TableName": store.prospects().name,
+        "Item": store.typed_item(item),
+        "ConditionExpression": "attribute_not_exists(pk)",
+    }
     event = actor.put(Access("create", REGISTER, ids[0], personal_fields(item)))
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[{"Put": put}, event])
@@ -339,11 +335,11 @@ def _staff_touch(
         expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals)))
     update = {
         "TableName": store.prospects().name,
-        "Key": _ser({"pk": pk(prospect_id), "sk": PROFILE}),
+        "Key": store.typed_item({"pk": pk(prospect_id), "sk": PROFILE}),
         "UpdateExpression": expr,
         "ConditionExpression": "attribute_exists(pk)",
         "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": _ser({f":v{i}": v for i, v in enumerate(values.values())}),
+        "ExpressionAttributeValues": store.typed_item({f":v{i}": v for i, v in enumerate(values.values())}),
     }
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])

@@ -42,7 +42,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib import accounts, audit, clock, confirmations, customers, store
@@ -77,7 +76,6 @@ NEXT_RULE_AFTER_ERASURE = "customer_bookkeeping"
 AUDIT_RULE = "audit_events"
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_SERIALIZER = TypeSerializer()
 
 
 class RecordHeld(Conflict):
@@ -174,10 +172,6 @@ def due_items(rule: SweepRule, as_of: date, reads: ReadCounter, page_size: int =
 # -- transitions -------------------------------------------------------------------------
 
 
-def _ser(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SERIALIZER.serialize(v) for k, v in values.items()}
-
-
 def _key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
@@ -261,7 +255,7 @@ def erase_customer_contact(
                 "UpdateExpression": set_expr + " ADD version :one REMOVE " + remove_expr,
                 "ConditionExpression": " AND ".join(f"({c})" for c in conditions),
                 "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": _ser(values),
+                "ExpressionAttributeValues": store.typed(values),
             }
         }
     ]
@@ -273,7 +267,7 @@ def erase_customer_contact(
             {
                 "Put": {
                     "TableName": table,
-                    "Item": _ser({"pk": LOGIN_DELETIONS, "sk": item["pk"], "customer_id": customer_id}),
+                    "Item": store.typed({"pk": LOGIN_DELETIONS, "sk": item["pk"], "customer_id": customer_id}),
                 }
             }
         )
@@ -355,7 +349,7 @@ def delete_record(table: Any, item: dict[str, Any], *, rule: str, cutoff: str, e
         "TableName": table.name,
         "Key": _key(item["pk"], item["sk"]),
         "ConditionExpression": expr,
-        "ExpressionAttributeValues": _ser(values),
+        "ExpressionAttributeValues": store.typed(values),
     }
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[{"Delete": delete}, event])
@@ -395,7 +389,7 @@ def delete_prospect(
         "ConditionExpression": expr,
     }
     if values:
-        profile_delete["ExpressionAttributeValues"] = _ser(values)
+        profile_delete["ExpressionAttributeValues"] = store.typed(values)
     others = [k for k in keys if k["sk"] != profile["sk"]]
     # A transaction holds at most 100 items; a prospect has one item per source.
     for start in range(0, max(len(others), 1), 98):

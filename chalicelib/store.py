@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -24,6 +25,19 @@ from chalicelib.errors import ValidationFailed
 # Adaptive mode backs off on throttling (ProvisionedThroughputExceeded, ThrottlingException)
 # instead of failing the request; 10 attempts ride out a burst.
 RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=30)
+
+
+_SERIALIZER = TypeSerializer()
+
+
+def typed(values: dict[str, Any]) -> dict[str, Any]:
+    """Plain values in DynamoDB's typed form, for client calls (transactions, expression values)."""
+    return {k: _SERIALIZER.serialize(v) for k, v in values.items()}
+
+
+def typed_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An item to store in typed form; absent (None) attributes are left out, not written as NULL."""
+    return typed({k: v for k, v in item.items() if v is not None})
 
 
 @cache

@@ -10,8 +10,6 @@ import hashlib
 import hmac
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
-
 from chalicelib import clock, store
 from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
@@ -77,11 +75,8 @@ def suppress(email: str, reason: str, actor: Actor) -> str:
     key, which is safe to log."""
     key = current_key(email)
     item = {"suppression_key": key, "reason": reason, "created_at": clock.iso()}
-    put = {"TableName": store.suppression().name, "Item": {k: _SERIALIZER.serialize(v) for k, v in item.items()}}
+    put = {"TableName": store.suppression().name, "Item": store.typed(item)}
     store.client("dynamodb").transact_write_items(
         TransactItems=[{"Put": put}, actor.put(Access("create", "suppression", key, ()))]
     )
     return key
-
-
-_SERIALIZER = TypeSerializer()

@@ -159,15 +159,13 @@ def roles_by_function(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return by_name
 
 
-def policy_file(function: str) -> dict[str, Any]:
-    config = json.loads((CHALICE_DIR / "config.json").read_text())
-    name = config["stages"][STAGE]["lambda_functions"][function]["iam_policy_file"]
-    return dict(json.loads((CHALICE_DIR / name).read_text()))
-
-
 def policy_file_name(function: str) -> str:
     config = json.loads((CHALICE_DIR / "config.json").read_text())
     return str(config["stages"][STAGE]["lambda_functions"][function]["iam_policy_file"])
+
+
+def policy_file(function: str) -> dict[str, Any]:
+    return dict(json.loads((CHALICE_DIR / policy_file_name(function)).read_text()))
 
 
 def environment_resources(sam: dict[str, Any]) -> dict[str, str]:

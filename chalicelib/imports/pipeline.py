@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
@@ -99,7 +99,6 @@ RETRYABLE = {
     "InternalServerError",
     "ServiceUnavailable",
 }
-_SER = TypeSerializer()
 _DESER = TypeDeserializer()
 _ROW_MODEL = schema(PROSPECT, "create")
 
@@ -188,10 +187,7 @@ class ItemWriter:
         """Re-check the entries against the table as it is now, then send what still holds."""
         if self.recheck is not None:
             entries = self.recheck(entries)
-        batch = [
-            {"PutRequest": {"Item": {k: _SER.serialize(v) for k, v in e.item.items() if v is not None}}}
-            for e in entries
-        ]
+        batch = [{"PutRequest": {"Item": store.typed_item(e.item)}} for e in entries]
         if batch:
             self._send(batch)
 
@@ -617,20 +613,19 @@ class Importer:
                     {
                         "Put": {
                             "TableName": table,
-                            "Item": {k: _SER.serialize(v) for k, v in item.items() if v is not None},
+                            "Item": store.typed_item(item),
                             "ConditionExpression": "content_hash = :h AND source_partner = :p",
-                            "ExpressionAttributeValues": {
-                                ":h": _SER.serialize(profile["content_hash"]),
-                                ":p": _SER.serialize(self.partner),
-                            },
+                            "ExpressionAttributeValues": store.typed(
+                                {":h": profile["content_hash"], ":p": self.partner}
+                            ),
                         }
                     },
                     {
                         "Delete": {
                             "TableName": table,
-                            "Key": {"pk": _SER.serialize(source["pk"]), "sk": _SER.serialize(source["sk"])},
+                            "Key": store.typed({"pk": source["pk"], "sk": source["sk"]}),
                             "ConditionExpression": "content_hash = :h",
-                            "ExpressionAttributeValues": {":h": _SER.serialize(source["content_hash"])},
+                            "ExpressionAttributeValues": store.typed({":h": source["content_hash"]}),
                         }
                     },
                     self._removal_event(access),
@@ -710,7 +705,7 @@ class Importer:
             or str(profile.get("staff_verified_at") or "") >= str(item.get("first_seen") or "~")
         )
         table = settings().prospects_table
-        key = {"pk": _SER.serialize(item["pk"]), "sk": _SER.serialize(item["sk"])}
+        key = store.typed({"pk": item["pk"], "sk": item["sk"]})
         if profile is None or (not others and not staff):
             access = Access("delete", prospects.REGISTER, pid, prospects.personal_fields(profile or item))
             if profile is not None:

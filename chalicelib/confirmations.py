@@ -36,7 +36,6 @@ from chalicelib.mail import compose
 from chalicelib.mail.send import send
 from chalicelib.registers import CUSTOMER_REGISTER
 from chalicelib.secrets import keyring
-from chalicelib.validation import email_key
 
 VALID_HOURS = 24
 MAX_ATTEMPTS = 5
@@ -175,12 +174,7 @@ def register(data: dict[str, Any], password: str, lang: str | None, actor: Actor
 
 def _tell_taken(email: str, lang: str) -> None:
     """Mail the address: its owner is registered already, or the username was taken."""
-    guard = (
-        store.customers()
-        .get_item(Key={"pk": f"EMAIL#{email_key(email)}", "sk": "UNIQUE"}, ConsistentRead=True)
-        .get("Item")
-    )
-    template = compose.ALREADY_REGISTERED if guard else compose.USERNAME_TAKEN
+    template = compose.ALREADY_REGISTERED if customers.email_registered(email) else compose.USERNAME_TAKEN
     send(compose.message(email, template, lang), "registration_taken")
 
 
@@ -254,18 +248,8 @@ def delete_unconfirmed(item: dict[str, Any], *, rule: str, cutoff: str, event: d
                         "ExpressionAttributeValues": values,
                     }
                 },
-                {
-                    "Delete": {
-                        "TableName": table,
-                        "Key": {"pk": {"S": f"EMAIL#{item['email_norm']}"}, "sk": {"S": "UNIQUE"}},
-                    }
-                },
-                {
-                    "Delete": {
-                        "TableName": table,
-                        "Key": {"pk": {"S": f"USERNAME#{item['username']}"}, "sk": {"S": "UNIQUE"}},
-                    }
-                },
+                {"Delete": {"TableName": table, "Key": store.typed(customers.email_guard(item["email_hash"]))}},
+                {"Delete": {"TableName": table, "Key": store.typed(customers.username_guard(item["username_hash"]))}},
                 event,
             ]
         )

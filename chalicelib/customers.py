@@ -3,10 +3,13 @@
 Storage layout in the customers table (keys from infra/resources.json):
   CUSTOMER#<id> / PROFILE         the customer and its contact person
   CUSTOMER#<id> / ORDER#<id>      an order (a bookkeeping voucher)
-  EMAIL#<email> / UNIQUE          guard: contact emails are unique
-  USERNAME#<name> / UNIQUE        guard: usernames are unique
+  EMAIL#<email hash> / UNIQUE     guard: contact emails are unique
+  USERNAME#<username hash> / UNIQUE  guard: usernames are unique
   RESELLER#<partner> / ENDUSER#<id>  a reseller's end user: name and email only
-  RESELLER#<partner> / EMAIL#<email>  guard: an address is one end user per reseller
+  RESELLER#<partner> / EMAIL#<email hash>  guard: an address is one end user per reseller
+Guards and the `by_email` index key (`email_hash`) are keyed hashes (`pseudonyms`), never
+the address or username itself; a record keeps the hashes its guards were made with
+(`email_hash`, `username_hash`), so it frees the right guards after a key rotation.
 Profiles and end users appear in the `by_list` index; records with a due retention
 action carry `retention_rule` + `retention_due_at`, which makes `retention_due` sparse.
 """
@@ -25,7 +28,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, clock, partners, store
+from chalicelib import accounts, clock, partners, pseudonyms, store
 from chalicelib.audit import Access, Actor
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.registers import CUSTOMER, CUSTOMER_REGISTER, ORDER, RESELLER_END_USER, Role
@@ -56,12 +59,38 @@ def _pk(customer_id: str) -> str:
     return f"CUSTOMER#{customer_id}"
 
 
-def _email_guard(email_norm: str) -> dict[str, str]:
-    return {"pk": f"EMAIL#{email_norm}", "sk": "UNIQUE"}
+def email_guard(email_hash: str) -> dict[str, str]:
+    """The key of the guard that makes a contact email unique (`pseudonyms.email_hash`)."""
+    return {"pk": f"EMAIL#{email_hash}", "sk": "UNIQUE"}
 
 
-def _username_guard(username: str) -> dict[str, str]:
-    return {"pk": f"USERNAME#{username}", "sk": "UNIQUE"}
+def username_guard(username_hash: str) -> dict[str, str]:
+    """The key of the guard that makes a username unique (`pseudonyms.username_hash`)."""
+    return {"pk": f"USERNAME#{username_hash}", "sk": "UNIQUE"}
+
+
+_NEW = "attribute_not_exists(pk)"
+
+
+def claim(keys: list[dict[str, str]], owner: dict[str, Any]) -> list[dict[str, Any]]:
+    """Transaction steps that take a unique value: its guard under the current key (`keys[0]`),
+    on the condition that no guard of the value exists under another key version of the ring
+    (`keys[1:]`; none outside a rotation), so uniqueness holds while a key rotates."""
+    table = store.customers().name
+    steps: list[dict[str, Any]] = [
+        {"Put": {"TableName": table, "Item": store.typed_item({**keys[0], **owner}), "ConditionExpression": _NEW}}
+    ]
+    steps += [{"ConditionCheck": {"TableName": table, "Key": _key(k), "ConditionExpression": _NEW}} for k in keys[1:]]
+    return steps
+
+
+def email_registered(email: str) -> bool:
+    """True if a customer (or a pending registration) holds the address, under any key version."""
+    table = store.customers()
+    return any(
+        "Item" in table.get_item(Key=email_guard(h), ConsistentRead=True, ProjectionExpression="pk")
+        for h in pseudonyms.email_hashes(email)
+    )
 
 
 def add_months(day: date, months: int) -> date:
@@ -110,7 +139,8 @@ def create_customer(data: dict[str, Any], actor: Actor, unconfirmed: dict[str, A
     """
     customer_id = str(unconfirmed["customer_id"]) if unconfirmed else new_id()
     now = clock.iso()
-    norm = email_key(data["email"])
+    email_hashes = pseudonyms.email_hashes(data["email"])
+    username_hashes = pseudonyms.username_hashes(data["username"])
     consent = data.pop("consent_service_messages", None)
     item: dict[str, Any] = {
         "pk": _pk(customer_id),
@@ -118,7 +148,8 @@ def create_customer(data: dict[str, Any], actor: Actor, unconfirmed: dict[str, A
         "entity": "customer",
         "customer_id": customer_id,
         **data,
-        "email_norm": norm,
+        "email_hash": email_hashes[0],
+        "username_hash": username_hashes[0],
         "org_search": data["organization"].lower(),
         "status": "active",
         "active_services": data.get("active_services") or [],
@@ -144,20 +175,8 @@ def create_customer(data: dict[str, Any], actor: Actor, unconfirmed: dict[str, A
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": store.typed_item({**_email_guard(norm), **guard}),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": store.typed_item({**_username_guard(data["username"]), **guard}),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+            *claim([email_guard(h) for h in email_hashes], guard),
+            *claim([username_guard(h) for h in username_hashes], guard),
             actor.put(Access("create", REGISTER, customer_id, personal_fields(item))),
         ],
         "A customer with this email address or username already exists.",
@@ -185,8 +204,8 @@ def delete_new_customer(item: dict[str, Any], actor: Actor) -> None:
     store.client("dynamodb").transact_write_items(
         TransactItems=[
             {"Delete": {"TableName": table, "Key": _key({"pk": item["pk"], "sk": PROFILE})}},
-            {"Delete": {"TableName": table, "Key": _key(_email_guard(item["email_norm"]))}},
-            {"Delete": {"TableName": table, "Key": _key(_username_guard(item["username"]))}},
+            {"Delete": {"TableName": table, "Key": _key(email_guard(item["email_hash"]))}},
+            {"Delete": {"TableName": table, "Key": _key(username_guard(item["username_hash"]))}},
             actor.put(Access("delete", REGISTER, item["customer_id"], personal_fields(item))),
         ]
     )
@@ -220,14 +239,25 @@ def find_by_email(email: str, *, include_unconfirmed: bool = False) -> dict[str,
     An unconfirmed registration is not a customer yet: staff searches do not see it; a data
     subject request (`include_unconfirmed`) does, since its data is held all the same.
     """
-    resp = store.customers().query(
-        IndexName="by_email",
-        KeyConditionExpression=Key("email_norm").eq(email_key(email)) & Key("pk").begins_with("CUSTOMER#"),
-    )
     items = [
-        i for i in resp["Items"] if i.get("sk") == PROFILE and (include_unconfirmed or i.get("status") != "unconfirmed")
+        i
+        for i in by_email(email, "CUSTOMER#")
+        if i.get("sk") == PROFILE and (include_unconfirmed or i.get("status") != "unconfirmed")
     ]
     return in_effect(items[0]) if items else None
+
+
+def by_email(email: str, pk_prefix: str) -> list[dict[str, Any]]:
+    """Items of the customers table whose `email_hash` is the address's under any key version."""
+    return [
+        item
+        for hashed in pseudonyms.email_hashes(email)
+        for item in store.query_all(
+            store.customers(),
+            IndexName="by_email",
+            KeyConditionExpression=Key("email_hash").eq(hashed) & Key("pk").begins_with(pk_prefix),
+        )
+    ]
 
 
 def list_customers(limit: int, cursor: str | None, q: str | None = None, status: str | None = None) -> dict[str, Any]:
@@ -284,8 +314,10 @@ def update_customer(customer_id: str, changes: dict[str, Any], actor: Actor) -> 
         updates["consent_service_messages"] = {"given": updates["consent_service_messages"], "at": now}
     if "organization" in updates:
         updates["org_search"] = updates["organization"].lower()
-    if "email" in updates:
-        updates["email_norm"] = email_key(updates["email"])
+    moves_email = "email" in updates and email_key(updates["email"]) != email_key(current["email"])
+    if moves_email:
+        new_hashes = pseudonyms.email_hashes(updates["email"])
+        updates["email_hash"] = new_hashes[0]
     updates["updated_at"] = now
     names = {f"#f{i}": k for i, k in enumerate(updates)}
     values = {f":v{i}": v for i, v in enumerate(updates.values())}
@@ -310,17 +342,9 @@ def update_customer(customer_id: str, changes: dict[str, Any], actor: Actor) -> 
         }
     ]
     guard = {"customer_id": customer_id, "entity": "guard"}
-    if "email_norm" in updates and updates["email_norm"] != current["email_norm"]:
-        transact.append(
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": store.typed_item({**_email_guard(updates["email_norm"]), **guard}),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-        )
-        transact.append({"Delete": {"TableName": table, "Key": _key(_email_guard(current["email_norm"]))}})
+    if moves_email:
+        transact += claim([email_guard(h) for h in new_hashes], guard)
+        transact.append({"Delete": {"TableName": table, "Key": _key(email_guard(current["email_hash"]))}})
     transact.append(actor.put(Access("update", REGISTER, customer_id, tuple(changes))))
     _transact(transact, "The record changed meanwhile, or the email address is taken.")
     return get_customer(customer_id)
@@ -539,9 +563,10 @@ def _end_user_key(partner_id: str, end_user_id: str) -> dict[str, str]:
     return {"pk": _end_user_pk(partner_id), "sk": f"ENDUSER#{end_user_id}"}
 
 
-def _end_user_email_guard(partner_id: str, email_norm: str) -> dict[str, str]:
+def end_user_email_guard(partner_id: str, email_hash: str) -> dict[str, str]:
+    """The key of the guard that makes an address one end user per reseller."""
     # In the reseller's own partition, outside the ENDUSER# range its listings read.
-    return {"pk": _end_user_pk(partner_id), "sk": f"EMAIL#{email_norm}"}
+    return {"pk": _end_user_pk(partner_id), "sk": f"EMAIL#{email_hash}"}
 
 
 def _reseller(partner_id: str) -> dict[str, Any]:
@@ -560,7 +585,7 @@ def add_end_user(partner_id: str, data: dict[str, Any], actor: Actor) -> dict[st
         raise Conflict("This reseller is not active: no end users can be added.")
     end_user_id = new_id()
     now = clock.iso()
-    email_norm = email_key(data["email"])
+    hashes = pseudonyms.email_hashes(data["email"])
     item = {
         **_end_user_key(partner_id, end_user_id),
         "entity": "reseller_end_user",
@@ -568,12 +593,12 @@ def add_end_user(partner_id: str, data: dict[str, Any], actor: Actor) -> dict[st
         "partner_id": partner_id,
         "name": data["name"],
         "email": data["email"],
-        "email_norm": email_norm,
+        "email_hash": hashes[0],
         "created_at": now,
         "list_pk": f"ENDUSER#{partner_id}",
         "list_sk": f"{clock.sortable()}#{end_user_id}",
     }
-    guard = {**_end_user_email_guard(partner_id, email_norm), "entity": "guard", "end_user_id": end_user_id}
+    owner = {"entity": "guard", "end_user_id": end_user_id}
     table = store.customers().name
     _transact(
         [
@@ -584,13 +609,7 @@ def add_end_user(partner_id: str, data: dict[str, Any], actor: Actor) -> dict[st
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": store.typed_item(guard),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+            *claim([end_user_email_guard(partner_id, h) for h in hashes], owner),
             actor.put(Access("create", REGISTER, end_user_id, ("name", "email"))),
         ],
         "This reseller already has an end user with this email address.",
@@ -603,9 +622,9 @@ def _guard_release(item: dict[str, Any]) -> list[dict[str, Any]]:
 
     End users written before the guard existed have none; then there is nothing to free.
     """
-    if not item.get("email_norm") or not item.get("partner_id"):
+    if not item.get("email_hash") or not item.get("partner_id"):
         return []
-    key = _end_user_email_guard(item["partner_id"], item["email_norm"])
+    key = end_user_email_guard(item["partner_id"], item["email_hash"])
     guard = store.customers().get_item(Key=key, ConsistentRead=True).get("Item")
     if not guard or guard.get("end_user_id") != item["end_user_id"]:
         return []
@@ -656,24 +675,14 @@ def rectify_end_user(item: dict[str, Any], changes: dict[str, Any], event: dict[
     sets = {k: v for k, v in changes.items() if v is not None}
     removes = [k for k, v in changes.items() if v is None]
     guard_moves: list[dict[str, Any]] = []
-    if "email" in sets:
-        sets["email_norm"] = email_key(sets["email"])
-        if sets["email_norm"] != item.get("email_norm"):
-            guard = {
-                **_end_user_email_guard(item["partner_id"], sets["email_norm"]),
-                "entity": "guard",
-                "end_user_id": item["end_user_id"],
-            }
-            guard_moves = [
-                {
-                    "Put": {
-                        "TableName": store.customers().name,
-                        "Item": store.typed_item(guard),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                *_guard_release(item),
-            ]
+    if "email" in sets and (not item.get("email") or email_key(sets["email"]) != email_key(item["email"])):
+        hashes = pseudonyms.email_hashes(sets["email"])
+        sets["email_hash"] = hashes[0]
+        owner = {"entity": "guard", "end_user_id": item["end_user_id"]}
+        guard_moves = [
+            *claim([end_user_email_guard(item["partner_id"], h) for h in hashes], owner),
+            *_guard_release(item),
+        ]
     sets["updated_at"] = clock.iso()
     names = {f"#s{i}": k for i, k in enumerate(sets)} | {f"#r{i}": k for i, k in enumerate(removes)}
     expr = "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(sets)))

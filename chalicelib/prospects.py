@@ -47,13 +47,12 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, store, suppression
+from chalicelib import clock, pseudonyms, store, suppression
 from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
 from chalicelib.customers import add_months
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.registers import PROSPECT, PROSPECT_REGISTER, STAFF_ROLES, Role
-from chalicelib.secrets import keyring
 from chalicelib.validation import email_key
 
 REGISTER = PROSPECT_REGISTER.key
@@ -104,7 +103,7 @@ def _id_for(email_norm: str, key: bytes) -> str:
 
 def candidate_ids(email_norm: str) -> list[str]:
     """The prospect ids `email_norm` may have: the current key's first, then older keys'."""
-    ring = keyring(settings().pseudonym_key_secret)
+    ring = pseudonyms.ring()
     ids = [_id_for(email_norm, ring.current_key)]
     ids += [_id_for(email_norm, k) for v, k in ring.keys.items() if v != ring.current]
     return ids
@@ -147,7 +146,7 @@ def profile_item(prospect_id: str, fields: dict[str, Any], now: str) -> dict[str
         "entity": "prospect",
         "prospect_id": prospect_id,
         **values,
-        "email_norm": email_key(values["email"]),
+        "email_hash": pseudonyms.email_hash(values["email"]),
         "org_search": values["organization"].lower(),
         "list_pk": LIST_PK,
         "list_sk": f"{values['organization'].lower()[:100]}#{prospect_id}",
@@ -166,7 +165,7 @@ def source_item(prospect_id: str, partner_id: str, fields: dict[str, Any], now: 
         "entity": "prospect_source",
         "prospect_id": prospect_id,
         **values,
-        "email_norm": email_key(values["email"]),
+        "email_hash": pseudonyms.email_hash(values["email"]),
         "source_partner": partner_id,
         "first_seen": now,
         "updated_at": now,
@@ -250,14 +249,23 @@ def get(prospect_id: str) -> list[dict[str, Any]]:
 
 def find_by_email(email: str) -> list[dict[str, Any]] | None:
     """The prospect with this address (via `by_email`, no Scan), as its items."""
-    resp = store.prospects().query(
-        IndexName="by_email",
-        KeyConditionExpression=Key("email_norm").eq(email_key(email)) & Key("pk").begins_with("PROSPECT#"),
-    )
-    for item in resp["Items"]:
+    for item in by_email(email):
         if item["sk"] == PROFILE:
             return get(item["prospect_id"])
     return None
+
+
+def by_email(email: str) -> list[dict[str, Any]]:
+    """Prospect items (profiles and sources) whose `email_hash` is the address's, any key version."""
+    return [
+        item
+        for hashed in pseudonyms.email_hashes(email)
+        for item in store.query_all(
+            store.prospects(),
+            IndexName="by_email",
+            KeyConditionExpression=Key("email_hash").eq(hashed) & Key("pk").begins_with("PROSPECT#"),
+        )
+    ]
 
 
 def list_prospects(limit: int, cursor: str | None, q: str | None = None) -> dict[str, Any]:

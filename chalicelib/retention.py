@@ -218,7 +218,7 @@ def erase_customer_contact(
     contract_end = date.fromisoformat(item["contract_end"]) if item.get("contract_end") else local_date(clock.now())
     keep_until = customers.order_deletion_date(contract_end)
     username = item.get("username")
-    email_norm = item.get("email_norm")
+    email_hash = item.get("email_hash")
     names = {"#s": "status"}
     values: dict[str, Any] = {
         ":erased": "erased",
@@ -233,7 +233,7 @@ def erase_customer_contact(
         expr, due_values = _due_condition(rule, cutoff)
         conditions.append(expr)
         values.update(due_values)
-    for attr, value in (("email_norm", email_norm), ("username", username)):
+    for attr, value in (("email_hash", email_hash), ("username", username)):
         if value:
             conditions.append(f"{attr} = :cur_{attr}")
             values[f":cur_{attr}"] = value
@@ -245,7 +245,7 @@ def erase_customer_contact(
         set_expr += ", login_to_delete = :login"
         values[":login"] = username
     removed = [f for f in ERASED_CONTACT_FIELDS if f in item]
-    remove_expr = ", ".join(dict.fromkeys([*removed, "email_norm"]))
+    remove_expr = ", ".join(dict.fromkeys([*removed, "email_hash", "username_hash"]))
     table = store.customers().name
     transact: list[dict[str, Any]] = [
         {
@@ -259,10 +259,11 @@ def erase_customer_contact(
             }
         }
     ]
-    if email_norm:
-        transact.append({"Delete": {"TableName": table, "Key": _key(f"EMAIL#{email_norm}", "UNIQUE")}})
-    if username:
-        transact.append({"Delete": {"TableName": table, "Key": _key(f"USERNAME#{username}", "UNIQUE")}})
+    if email_hash:
+        transact.append({"Delete": {"TableName": table, "Key": store.typed(customers.email_guard(email_hash))}})
+    if username and item.get("username_hash"):
+        guard = customers.username_guard(item["username_hash"])
+        transact.append({"Delete": {"TableName": table, "Key": store.typed(guard)}})
         transact.append(
             {
                 "Put": {

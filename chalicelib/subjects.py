@@ -83,14 +83,6 @@ class Answer:
     outcome: str
 
 
-def _by_email(table: Any, email_norm: str, pk_prefix: str) -> list[dict[str, Any]]:
-    return store.query_all(
-        table,
-        IndexName="by_email",
-        KeyConditionExpression=Key("email_norm").eq(email_norm) & Key("pk").begins_with(pk_prefix),
-    )
-
-
 def _prospect_parts(profile: dict[str, Any]) -> list[dict[str, Any]]:
     """A prospect's items (profile and SOURCE# items), read consistently from its partition."""
     resp = store.prospects().query(KeyConditionExpression=Key("pk").eq(profile["pk"]), ConsistentRead=True)
@@ -110,10 +102,8 @@ def find(email: str) -> Found:
         )
         if found.customer:
             found.orders = customers.all_orders(found.customer["customer_id"])
-    found.end_users = [
-        i for i in _by_email(store.customers(), norm, "RESELLER#") if i.get("entity") == "reseller_end_user"
-    ]
-    found.prospects = [i for i in _by_email(store.prospects(), norm, "PROSPECT#") if i.get("sk") == "PROFILE"]
+    found.end_users = [i for i in customers.by_email(norm, "RESELLER#") if i.get("entity") == "reseller_end_user"]
+    found.prospects = [i for i in prospects.by_email(norm) if i.get("sk") == "PROFILE"]
     found.suppressed = suppression.is_suppressed(norm)
     return found
 

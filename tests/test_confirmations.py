@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, confirmations, retention
+from chalicelib import clock, confirmations, customers, pseudonyms, retention
 from tests.conftest import PASSWORD, Stack, Tokens, call, mailed_code, registration_body, sent_mail
 from tests.template import MERGE_TEMPLATE
 
@@ -26,7 +26,7 @@ def _confirm(client: Any, token: str) -> tuple[int, Any]:
 
 
 def _profile(stack: Stack, email: str) -> dict[str, Any] | None:
-    guard = stack.table("customers").get_item(Key={"pk": f"EMAIL#{email}", "sk": "UNIQUE"}).get("Item")
+    guard = stack.table("customers").get_item(Key=customers.email_guard(pseudonyms.email_hash(email))).get("Item")
     if not guard:
         return None
     key = {"pk": f"CUSTOMER#{guard['customer_id']}", "sk": "PROFILE"}
@@ -93,7 +93,10 @@ def test_an_expired_registration_is_deleted_by_the_sweep_and_frees_its_address(c
     run = retention.sweep(due)
     assert run["rules"]["customer_unconfirmed"]["done"] == 1
     assert _profile(stack, "uusi@firma.fi") is None
-    assert stack.table("customers").get_item(Key={"pk": "USERNAME#uusi", "sk": "UNIQUE"}).get("Item") is None
+    assert (
+        stack.table("customers").get_item(Key=customers.username_guard(pseudonyms.username_hash("uusi"))).get("Item")
+        is None
+    )
     with pytest.raises(ClientError):
         stack.customer_user("uusi")
     # The address and the username can be registered again, and that registration confirms.
@@ -129,7 +132,9 @@ def test_new_email_counts_only_once_the_new_address_confirms(client: Any, stack:
     assert body["email_change"] == {"status": "confirmation_sent"}
     code = mailed_code("uusi.osoite@yritys.fi")
     # Another customer cannot use it, and neither can a guess.
-    other_id = stack.table("customers").get_item(Key={"pk": "EMAIL#asiakas@yritys.fi", "sk": "UNIQUE"})["Item"]
+    other_id = stack.table("customers").get_item(Key=customers.email_guard(pseudonyms.email_hash("asiakas@yritys.fi")))[
+        "Item"
+    ]
     assert other_id["customer_id"] == tokens.customer_id
     wrong = code[:-4] + ("aaaa" if not code.endswith("aaaa") else "bbbb")
     assert call(client, "POST", "/me/email/confirm", tokens.customer, {"token": wrong})[0] == 400

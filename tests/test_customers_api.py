@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.conditions import Key
 
-from chalicelib import clock
+from chalicelib import clock, customers, pseudonyms
 from tests.conftest import REGION, Stack, Tokens, call, register_partner, registration_body, sent_mail
 
 NEW_CUSTOMER = {
@@ -68,7 +68,10 @@ def test_registration_with_weak_password_leaves_nothing_behind(client: Any, stac
             assert status == 400, resp
             assert resp["error"]["details"][0]["field"] == "password"
     assert len(sent_mail()) == mails
-    assert stack.table("customers").get_item(Key={"pk": "USERNAME#heikki", "sk": "UNIQUE"}).get("Item") is None
+    assert (
+        stack.table("customers").get_item(Key=customers.username_guard(pseudonyms.username_hash("heikki"))).get("Item")
+        is None
+    )
     # Nothing was reserved: a compliant registration of the same address and username goes through.
     status, resp = call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))
     assert status == 202, resp
@@ -96,7 +99,12 @@ def test_registration_answers_alike_for_new_and_taken_addresses_and_usernames(
     # The taken username is reported to the address that asked for it; no record was made.
     (note,) = sent_mail("vapaa@firma.fi")
     assert "käyttäjätunnus" in note.get_body().get_content()
-    assert stack.table("customers").get_item(Key={"pk": "EMAIL#vapaa@firma.fi", "sk": "UNIQUE"}).get("Item") is None
+    assert (
+        stack.table("customers")
+        .get_item(Key=customers.email_guard(pseudonyms.email_hash("vapaa@firma.fi")))
+        .get("Item")
+        is None
+    )
     # The staff user is untouched, and the customer of that name lives in the customer pool.
     assert stack.cognito.admin_get_user(UserPoolId=stack.info["user_pool_id"], Username="sari.staff")["Enabled"]
     assert stack.customer_user("sari.staff")["Enabled"] is False

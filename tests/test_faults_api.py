@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from chalicelib import clock
+from chalicelib import clock, customers, pseudonyms
 from tests import faults as f
 from tests.conftest import Stack, Tokens, call, registration_body
 
@@ -36,8 +36,8 @@ def _profiles(stack: Stack, email: str) -> list[dict[str, Any]]:
 def _guards(stack: Stack, email: str, username: str) -> tuple[bool, bool]:
     table = stack.table("customers")
     return (
-        "Item" in table.get_item(Key={"pk": f"EMAIL#{email}", "sk": "UNIQUE"}),
-        "Item" in table.get_item(Key={"pk": f"USERNAME#{username}", "sk": "UNIQUE"}),
+        "Item" in table.get_item(Key=customers.email_guard(pseudonyms.email_hash(email))),
+        "Item" in table.get_item(Key=customers.username_guard(pseudonyms.username_hash(username))),
     )
 
 

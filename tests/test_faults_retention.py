@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from chalicelib import accounts, clock, customers, retention, store
+from chalicelib import accounts, clock, customers, pseudonyms, retention, store
 from chalicelib import prospects as prospect_register
 from tests import faults as f
 from tests.conftest import PASSWORD, Stack, setup_actor
@@ -70,10 +70,15 @@ def _customer_state(stack: Stack, n: int, customer_id: str) -> str:
     """'erased' or 'intact'; anything in between fails the test (a half-erased record)."""
     table = stack.table("customers")
     item = table.get_item(Key={"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}, ConsistentRead=True)["Item"]
-    guards = (_exists(table, f"EMAIL#maija{n}@yritys.fi", "UNIQUE"), _exists(table, f"USERNAME#maija{n}", "UNIQUE"))
+    guards = (
+        _exists(table, *customers.email_guard(pseudonyms.email_hash(f"maija{n}@yritys.fi")).values()),
+        _exists(table, *customers.username_guard(pseudonyms.username_hash(f"maija{n}")).values()),
+    )
     contact = [k for k in retention.ERASED_CONTACT_FIELDS if k in item]
     if item["status"] == "erased":
-        assert contact == [] and "email_norm" not in item and guards == (False, False), customer_id
+        assert (
+            contact == [] and "email_hash" not in item and "username_hash" not in item and guards == (False, False)
+        ), customer_id
         assert not _login_exists(stack, f"maija{n}")
         assert item["retention_rule"] == "customer_bookkeeping" and item["organization"] == f"Esimerkki {n} Oy"
         return "erased"

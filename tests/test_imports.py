@@ -137,9 +137,11 @@ def test_rules_reject_rows_with_line_numbers_and_reasons(stack: Stack) -> None:
         (8, "invalid_phone"),
         (9, "missing_name"),
     ]
-    assert {i["email_norm"] for i in prospect_items(stack)} == {"aija@kunta.fi", "sari@sote.fi"}
+    assert {i["email"].lower() for i in prospect_items(stack)} == {"aija@kunta.fi", "sari@sote.fi"}
     # The first occurrence wins.
-    assert next(i for i in prospect_items(stack) if i["email_norm"] == "aija@kunta.fi")["contact_name"] == "Äijä Öhman"
+    assert (
+        next(i for i in prospect_items(stack) if i["email"].lower() == "aija@kunta.fi")["contact_name"] == "Äijä Öhman"
+    )
     assert run["rejected_by_reason"]["not_imported"] == 1
     csv_key = run["report_key"].replace(".json", ".rejected.csv")
     text = s3().get_object(Bucket=stack.info["upload_bucket"], Key=csv_key)["Body"].read().decode("utf-8-sig")
@@ -457,7 +459,7 @@ def test_item_writer_gives_up_at_the_checkpoint_not_silently() -> None:
 
 
 def _pid(stack: Stack, email: str) -> str:
-    [item] = [i for i in prospect_items(stack) if i["email_norm"] == email and i["sk"] == "PROFILE"]
+    [item] = [i for i in prospect_items(stack) if i["email"].lower() == email and i["sk"] == "PROFILE"]
     return str(item["prospect_id"])
 
 
@@ -485,12 +487,12 @@ def test_full_refresh_removes_outdated_contacts_except_verified_other_source_or_
     assert counts["unchanged"] == 1 and counts["inserted"] == 1
     assert counts["removed"] == 1 and counts["kept_staff_verified"] == 1 and counts["kept_other_source"] == 1
     assert counts["held"] == 1
-    emails = {i["email_norm"] for i in prospect_items(stack) if i["sk"] == "PROFILE"}
+    emails = {i["email"].lower() for i in prospect_items(stack) if i["sk"] == "PROFILE"}
     assert emails == {"aa@aa.fi", "bb@bb.fi", "cc@cc.fi", "ff@ff.fi", "gg@gg.fi"}
     acme = prospects.list_for_partner("acme", 100, None)["items"]
-    assert sorted(i["email_norm"] for i in acme) == ["aa@aa.fi", "ff@ff.fi", "gg@gg.fi"]
+    assert sorted(i["email"].lower() for i in acme) == ["aa@aa.fi", "ff@ff.fi", "gg@gg.fi"]
     beta = prospects.list_for_partner("beta", 100, None)["items"]
-    assert [(i["email_norm"], i["title"]) for i in beta] == [("cc@cc.fi", "Eri titteli")]
+    assert [(i["email"].lower(), i["title"]) for i in beta] == [("cc@cc.fi", "Eri titteli")]
     events = stack.table("audit").scan()["Items"]
     assert any(
         e["record_id"] == e_id and e["action"] == "delete" and e["principal_id"] == "system:partner_import"
@@ -569,13 +571,13 @@ def test_full_refresh_hands_the_profile_to_the_partner_that_still_sends_the_pers
     drain(stack)
     upload(stack, "incoming/acme/full-2025-06.csv", csv_bytes([_row("Aa")]))
     drain(stack)
-    cc = [i for i in prospect_items(stack) if i["email_norm"] == "cc@cc.fi"]
+    cc = [i for i in prospect_items(stack) if i["email"].lower() == "cc@cc.fi"]
     assert [i["sk"] for i in cc] == ["PROFILE"]  # beta's claim moved into the PROFILE
     assert cc[0]["title"] == "Eri titteli" and cc[0]["source_partner"] == "beta"
     assert [s["partner_id"] for s in prospects.sources_of(cc)] == ["beta"]
     beta = prospects.list_for_partner("beta", 100, None)["items"]
-    assert [(i["email_norm"], i["title"]) for i in beta] == [("cc@cc.fi", "Eri titteli")]
-    assert [i["email_norm"] for i in prospects.list_for_partner("acme", 100, None)["items"]] == ["aa@aa.fi"]
+    assert [(i["email"].lower(), i["title"]) for i in beta] == [("cc@cc.fi", "Eri titteli")]
+    assert [i["email"].lower() for i in prospects.list_for_partner("acme", 100, None)["items"]] == ["aa@aa.fi"]
 
 
 def test_one_partner_id_rule_and_one_decimal_conversion() -> None:
@@ -638,7 +640,7 @@ def test_upload_of_a_partner_the_registry_refuses_fails_and_is_deleted(
     assert object_versions(stack, f"incoming/{partner_id}/") == []
     assert object_versions(stack, "work/") == []
     # Nothing of the refused file reached the register; acme's row did.
-    assert [i["email_norm"] for i in prospect_items(stack)] == ["aija.ohman@kunta.fi"]
+    assert [i["email"].lower() for i in prospect_items(stack)] == ["aija.ohman@kunta.fi"]
     assert runs_of(stack, "acme")[0]["state"] == "done"
 
 

@@ -1,4 +1,5 @@
-"""Event adapters: the nightly `retention_sweeper` schedule (and the `partner_import` queue).
+"""Event adapters: the nightly `retention_sweeper` schedule, the `partner_import` queue and
+the operator-invoked `pseudonym_rekey`.
 
 Thin: parse the event, call the domain in chalicelib/, return a JSON-able result.
 """
@@ -12,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Cron
 from chalice.app import CloudWatchEvent, EventSourceHandler, SQSEvent
 
-from chalicelib import clock, retention
+from chalicelib import clock, rekeying, retention
 from chalicelib.config import settings
 from chalicelib.imports import messages
 
@@ -96,3 +97,26 @@ def partner_import(event: SQSEvent) -> dict[str, Any]:
             event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
         )
     )
+
+
+# -- pseudonym_rekey ---------------------------------------------------------------------
+
+
+@events_bp.lambda_function(name="pseudonym_rekey")
+def pseudonym_rekey(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Move stored pseudonyms to the current key after a rotation (docs/operations.md).
+
+    Invoked by an operator with `{}` and then with each answer's `cursor` until it says
+    `done`; a run that runs out of time returns where to continue.
+    """
+    cursor = event.get("cursor") if isinstance(event, dict) else None
+    if cursor is not None and not isinstance(cursor, dict):
+        raise ValueError("cursor must be the object a previous run returned")
+
+    def time_left() -> float:
+        if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+            return 900.0
+        return float(context.get_remaining_time_in_millis()) / 1000
+
+    run_id = str(getattr(context, "aws_request_id", "") or clock.sortable())
+    return rekeying.run(cursor, time_left, run_id)

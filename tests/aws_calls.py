@@ -4,10 +4,10 @@ moto does not enforce IAM on DynamoDB (nor on most services), so a call the depl
 role forbids passes every emulated test and fails only in AWS. This plugin closes that
 gap for the whole suite:
 
-1. **Attribution.** The four Lambda entry points (`Chalice.__call__` → `api_handler`,
+1. **Attribution.** The Lambda entry points (`Chalice.__call__` → `api_handler`,
    the authorizer → `jwt_authorizer`, the event handlers → `partner_import` /
-   `retention_sweeper`) and the domain entries tests call directly
-   (`retention.sweep`, `imports.messages.handle_message`) set the function in a
+   `retention_sweeper` / `pseudonym_rekey`) and the domain entries tests call directly
+   (`retention.sweep`, `imports.messages.handle_message`, `rekeying.run`) set the function in a
    context variable; the outermost entry wins.
 2. **Recording.** A botocore `before-parameter-build` handler, registered as a built-in
    handler so every session's clients carry it (`chalicelib.store`'s included), records
@@ -45,7 +45,7 @@ from tests.iam_policy import allowed
 from tests.template import ACCOUNT, MERGE_TEMPLATE, REGION, fake_arn, packaged, policy_file_name, roles_by_function
 
 CURRENT_FUNCTION: ContextVar[str | None] = ContextVar("current_function", default=None)
-FUNCTIONS = ("api_handler", "jwt_authorizer", "partner_import", "retention_sweeper")
+FUNCTIONS = ("api_handler", "jwt_authorizer", "partner_import", "retention_sweeper", "pseudonym_rekey")
 
 # Cognito's user-facing operations are authorised by the caller's token or are public
 # (sign-up, sign-in); IAM plays no part in them.
@@ -334,12 +334,18 @@ def as_function(name: str | None) -> Iterator[None]:
         CURRENT_FUNCTION.reset(token)
 
 
+def _handler_name(handler: Any, *_: Any) -> str:
+    """The function an event handler is: its own name, or a pure Lambda function's."""
+    func = getattr(handler.func, "_original_func", handler.func)  # chalice's PureLambdaWrapper
+    return str(func.__name__)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _record_aws_calls() -> Iterator[Recorder]:
     """Attribute calls to the four functions and record them, for the whole session."""
     from chalice import app as chalice_app
 
-    from chalicelib import retention
+    from chalicelib import rekeying, retention
     from chalicelib.imports import messages
 
     with pytest.MonkeyPatch.context() as mp:
@@ -359,9 +365,15 @@ def _record_aws_calls() -> Iterator[Recorder]:
         mp.setattr(
             chalice_app.EventSourceHandler,
             "__call__",
-            attributed(lambda handler, *_: handler.func.__name__, chalice_app.EventSourceHandler.__call__),
+            attributed(_handler_name, chalice_app.EventSourceHandler.__call__),
+        )
+        mp.setattr(
+            chalice_app.LambdaFunction,
+            "__call__",
+            attributed(lambda f, *_: f.name, chalice_app.LambdaFunction.__call__),
         )
         mp.setattr(retention, "sweep", attributed("retention_sweeper", retention.sweep))
+        mp.setattr(rekeying, "run", attributed("pseudonym_rekey", rekeying.run))
         mp.setattr(messages, "handle_message", attributed("partner_import", messages.handle_message))
         yield RECORDER
 

@@ -57,6 +57,8 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     erase_due_customer(tokens)
     result = client.lambda_.invoke("retention_sweeper", {"as_of": "2026-01-01"}).payload
     assert result["rules"]["customer_grace"]["done"] == 1
+    # The test client gives a pure function 3 seconds: enough to start, maybe not to finish.
+    assert "rekeyed" in client.lambda_.invoke("pseudonym_rekey", {}).payload
 
     ran = calls_against_roles.invocations - before
     assert set(ran) == set(aws_calls.FUNCTIONS)

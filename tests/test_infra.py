@@ -37,7 +37,7 @@ from tests.template import (
 )
 
 PARTNER_TEMPLATE = MERGE_TEMPLATE.parent / "partner-role.json"
-FUNCTIONS = ("api_handler", "jwt_authorizer", "partner_import", "retention_sweeper")
+FUNCTIONS = ("api_handler", "jwt_authorizer", "partner_import", "retention_sweeper", "pseudonym_rekey")
 # Settings chalicelib/config.py reads that the template need not set: local-stack only, or tunables with defaults.
 OPTIONAL_SETTINGS = {"COGNITO_JWKS_URL", "CUSTOMER_COGNITO_JWKS_URL", "FREE_MAIL_DOMAINS"}
 DATA_TABLES = ("CustomersTable", "ProspectsTable", "SuppressionTable", "AuditTable", "ImportRunsTable", "PartnersTable")
@@ -64,7 +64,7 @@ def test_every_function_has_its_own_policy_file_in_every_stage(stage: str) -> No
 
 def test_each_packaged_function_runs_under_its_own_role(sam: dict[str, Any]) -> None:
     functions = {k: v for k, v in sam["Resources"].items() if v.get("Type") == "AWS::Serverless::Function"}
-    assert set(functions) == {"APIHandler", "JwtAuthorizer", "PartnerImport", "RetentionSweeper"}
+    assert set(functions) == {"APIHandler", "JwtAuthorizer", "PartnerImport", "RetentionSweeper", "PseudonymRekey"}
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
     assert len(set(roles)) == len(roles)
 

@@ -39,7 +39,7 @@ checkov: package  ## IaC security scan; own venv (checkov pins an older boto3 th
 	test -x .venv-checkov/bin/checkov || ($(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.3.30)
 	.venv-checkov/bin/checkov --config-file infra/checkov.yaml --skip-download
 
-openapi: $(STAMP)  ## rewrite openapi.json from the route table (a test keeps them equal)
+openapi: $(STAMP)  ## rewrite openapi.json and chalicelib/api/route_policy.json from the route table (tests keep them equal)
 	$(PY) -m devstack.openapi
 
 bench: $(STAMP)

@@ -2,12 +2,16 @@
 
 Three figures, measured in one run on this machine, with no real AWS (moto only):
 
-1. **Cold import**: `import app` in a fresh interpreter (perf_counter around the import,
-   interpreter start-up excluded), median of N runs, beside a bare one-route Chalice app
-   written to a temporary directory and measured the same way in the same run. One
-   discarded run of each first, so both are measured with bytecode cached (as in a Lambda
-   package, where the runtime's import is what a cold start pays). One extra run with
-   `-X importtime` says where the app's import time goes, by top-level package.
+1. **Cold import**, per Lambda function: in a fresh interpreter, the module its handler
+   string names (`app`, `chalicelib.api.authorizer`, `chalicelib.events`) plus what its first
+   event loads on first use (PyJWT for the authorizer; the import pipeline or the retention
+   rules for the event functions), so moving an import into a handler does not hide its cost;
+   perf_counter around the imports, interpreter start-up excluded; median of N runs, beside
+   a bare one-route Chalice app written to a temporary directory and measured the same way,
+   all interleaved in the same run. One discarded run of each first, so all are measured
+   with bytecode cached (as in a Lambda package, where the runtime's import is what a cold
+   start pays). One extra run with `-X importtime` says where the API's import time goes,
+   by top-level package.
 2. **Package size**: `chalice package --stage prod --merge-template infra/resources.json`
    (what `make package` runs) into a temporary directory; deployment.zip's zipped and
    unzipped size and its five biggest top-level entries, beside Lambda's limits.
@@ -64,8 +68,17 @@ def index():
 '''
 
 IMPORT_PROBE = (
-    "import time\nstarted = time.perf_counter()\nimport app  # noqa: F401\nprint(time.perf_counter() - started)\n"
+    "import importlib, sys, time\nstarted = time.perf_counter()\nfor name in sys.argv[1:]:\n"
+    "    importlib.import_module(name)\nprint(time.perf_counter() - started)\n"
 )
+# Each function: the module its Lambda imports (the handler string's module in dist/sam.json),
+# then what its first event imports on first use.
+FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
+    "jwt_authorizer": ("chalicelib.api.authorizer", "jwt"),
+    "api_handler": ("app",),
+    "partner_import": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.imports.messages"),
+    "retention_sweeper": ("chalicelib.events", "chalicelib.retention"),
+}
 
 
 # -- 1. cold import -------------------------------------------------------------------------
@@ -87,12 +100,20 @@ def _app_environment() -> dict[str, str]:
     return env
 
 
-def _import_seconds(cwd: Path, env: dict[str, str]) -> float:
+def _import_seconds(cwd: Path, env: dict[str, str], modules: tuple[str, ...] = ("app",)) -> float:
     out = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
-        [sys.executable, "-c", IMPORT_PROBE], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", IMPORT_PROBE, *modules],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if out.returncode != 0:
-        raise RuntimeError(f"`import app` failed in {cwd} (exit {out.returncode}): {out.stderr[-2000:]}")
+        raise RuntimeError(
+            f"importing {', '.join(modules)} failed in {cwd} (exit {out.returncode}): {out.stderr[-2000:]}"
+        )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -128,20 +149,28 @@ def _summary(samples: list[float]) -> dict[str, Any]:
 
 
 def cold_import(runs: int = 15) -> dict[str, Any]:
-    """Median `import app` time in fresh interpreters: this app and a bare Chalice app, interleaved."""
+    """Median cold import per function and of a bare Chalice app, in fresh interpreters, interleaved."""
     env = _app_environment()
     with tempfile.TemporaryDirectory(prefix="bench-bare-chalice-") as tmp:
         bare_dir = Path(tmp)
         (bare_dir / "app.py").write_text(BARE_APP)
-        for cwd in (PROJECT_DIR, bare_dir):  # warm-up: compile and cache bytecode, fill the page cache
-            _import_seconds(cwd, env)
-        app_samples: list[float] = []
-        bare_samples: list[float] = []
-        for _ in range(runs):  # interleaved, so load on the machine hits both alike
-            app_samples.append(_import_seconds(PROJECT_DIR, env))
-            bare_samples.append(_import_seconds(bare_dir, env))
-    app, bare = _summary(app_samples), _summary(bare_samples)
+        probes = {name: (PROJECT_DIR, modules) for name, modules in FUNCTION_IMPORTS.items()}
+        probes["bare_chalice"] = (bare_dir, ("app",))
+        for cwd, modules in probes.values():  # warm-up: compile and cache bytecode, fill the page cache
+            _import_seconds(cwd, env, modules)
+        samples: dict[str, list[float]] = {name: [] for name in probes}
+        for _ in range(runs):  # interleaved, so load on the machine hits all alike
+            for name, (cwd, modules) in probes.items():
+                samples[name].append(_import_seconds(cwd, env, modules))
+    bare = _summary(samples["bare_chalice"])
+    functions = {
+        name: _summary(samples[name])
+        | {"over_bare": round(statistics.median(samples[name]) * 1000 / bare["median_ms"], 1)}
+        for name in FUNCTION_IMPORTS
+    }
+    app = {k: v for k, v in functions["api_handler"].items() if k != "over_bare"}
     return {
+        "functions": functions,
         "app": app,
         "bare_chalice": bare,
         "app_over_bare_ms": round(app["median_ms"] - bare["median_ms"], 1),
@@ -406,7 +435,10 @@ def table(result: dict[str, Any]) -> str:
         f"bare Chalice {imp['bare_chalice']['median_ms']} ms (+{imp['app_over_bare_ms']} ms)",
         "  app import self time by package (-X importtime, ms): "
         + ", ".join(f"{p['package']} {p['ms']}" for p in imp["app_import_by_package"]),
+        f"  {'function':<20}{'median ms':>10}{'× bare':>8}  imports",
     ]
+    for name, fn in imp.get("functions", {}).items():
+        lines.append(f"  {name:<20}{fn['median_ms']:>10}{fn['over_bare']:>8}  {' + '.join(FUNCTION_IMPORTS[name])}")
     if "package" in result:
         pkg = result["package"]
         biggest = ", ".join(f"{b['name']} {b['unzipped_mb']}" for b in pkg["biggest_top_level"])

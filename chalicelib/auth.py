@@ -1,23 +1,28 @@
 """Who is calling: Cognito-issued ID tokens to a principal, and the route policy.
 
 The route policy is one table (`ROUTES`) filled as the API blueprints declare their
-routes. The authorizer turns it into an API Gateway policy for the caller's roles; the
-handlers check it again before touching data, and the access-control tests read it.
+routes. The handlers check it again before touching data, and the access-control tests
+read it. The authorizer runs in a Lambda of its own that must not load the HTTP layer
+(pydantic, the domain): it reads the same table from `api/route_policy.json`, written from
+`ROUTES` at build time (`make openapi`; a test keeps the two equal).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
-
-import jwt
-from jwt import PyJWKClient
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import settings
 from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.registers import Role
+
+if TYPE_CHECKING:
+    from jwt import PyJWKClient
 
 # Group → roles granted. dpo includes staff; a reseller is also a partner.
 _GROUP_ROLES: dict[str, frozenset[Role]] = {
@@ -75,6 +80,8 @@ SYSTEM_REKEY = Principal(principal_id="system:pseudonym_rekey", roles=frozenset(
 
 @lru_cache(maxsize=4)
 def _jwks_client(url: str) -> PyJWKClient:
+    from jwt import PyJWKClient
+
     # Keys are cached for the container's life; an unknown `kid` triggers one refetch.
     return PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
 
@@ -121,6 +128,10 @@ def verify_token(token: str) -> Principal:
         token = token[7:].strip()
     if not token:
         raise Unauthenticated("Missing token.")
+    # PyJWT and its crypto backend load here, in the authorizer's Lambda only: the API
+    # handler imports this module for `Principal` and never verifies a token itself.
+    import jwt
+
     conf = settings()
     try:
         # The issuer only chooses which pool's keys and client to check against; it is verified.
@@ -174,10 +185,28 @@ class RouteSpec:
 ROUTES: list[RouteSpec] = []
 
 
+ROUTE_POLICY_FILE = Path(__file__).resolve().parent / "api" / "route_policy.json"
+
+
+def route_policy_document(routes: Iterable[RouteSpec]) -> list[dict[str, Any]]:
+    """The guarded routes and their roles, as `route_policy.json` keeps them (sorted, stable)."""
+    return [
+        {"path": spec.path, "method": spec.method, "roles": sorted(role.value for role in spec.roles)}
+        for spec in sorted(routes, key=lambda s: (s.path, s.method))
+        if spec.roles
+    ]
+
+
+@cache
+def _route_policy() -> tuple[tuple[str, str, frozenset[Role]], ...]:
+    """The deployed route policy, read once per container; path parameters as `*`."""
+    document = json.loads(ROUTE_POLICY_FILE.read_text(encoding="utf-8"))
+    return tuple(
+        (re.sub(r"\{[^}]+\}", "*", entry["path"]), entry["method"], frozenset(Role(r) for r in entry["roles"]))
+        for entry in document
+    )
+
+
 def allowed_routes(principal: Principal) -> list[tuple[str, str]]:
     """(path, method) pairs the principal may invoke, path params as `*` for API Gateway."""
-    out = []
-    for spec in ROUTES:
-        if spec.roles and principal.has_any(spec.roles):
-            out.append((re.sub(r"\{[^}]+\}", "*", spec.path), spec.method))
-    return out
+    return [(path, method) for path, method, roles in _route_policy() if principal.has_any(roles)]

@@ -2,20 +2,22 @@
 the operator-invoked `pseudonym_rekey`.
 
 Thin: parse the event, call the domain in chalicelib/, return a JSON-able result.
+
+Each function's Lambda imports this module (its handler string is `chalicelib.events.<name>`),
+so the module itself loads only Chalice; each handler imports its own domain when it first
+runs: the sweeper never loads the import pipeline (openpyxl, charset detection), the import
+never loads the retention rules, and neither loads the HTTP layer (docs/architecture.md).
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Cron
 from chalice.app import CloudWatchEvent, EventSourceHandler, SQSEvent
 
-from chalicelib import clock, rekeying, retention
-from chalicelib.config import settings
-from chalicelib.imports import messages
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 events_bp = Blueprint(__name__)
 
@@ -40,6 +42,9 @@ class SweepEvent(CloudWatchEvent):
 )
 def retention_sweeper(event: CloudWatchEvent) -> dict[str, Any]:
     """Run the sweep. Options (a manual payload, or the event's `detail`): `as_of`, `dry_run`."""
+    from chalicelib import clock, retention
+    from chalicelib.config import settings
+
     raw = event.to_dict()
     detail = raw.get("detail")
     options: dict[str, Any] = detail if isinstance(detail, dict) and "detail-type" in raw else raw
@@ -77,6 +82,10 @@ def partner_import(event: SQSEvent) -> dict[str, Any]:
     does not hold back, or re-run, the others in the batch; and each gets an equal share
     of the time left (`messages.time_share`), so one slow file cannot time the batch out.
     """
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    from chalicelib.imports import messages
+
     context = event.context
     left = len(event.to_dict().get("Records") or [])
 
@@ -117,6 +126,8 @@ def pseudonym_rekey(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if context is None or not hasattr(context, "get_remaining_time_in_millis"):
             return 900.0
         return float(context.get_remaining_time_in_millis()) / 1000
+
+    from chalicelib import clock, rekeying
 
     run_id = str(getattr(context, "aws_request_id", "") or clock.sortable())
     return rekeying.run(cursor, time_left, run_id)

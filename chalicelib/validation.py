@@ -13,8 +13,6 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Annotated, Any, Literal
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -48,6 +46,9 @@ def clean_text(value: str) -> str:
 
 def normalise_email(value: str) -> str:
     """Return the syntactically valid, normalised address (no DNS look-up)."""
+    # Loaded on first use (its rule tables take a while to build): reads never need it.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError:
@@ -74,6 +75,8 @@ def checked_email(value: Any) -> str:
 
 def normalise_phone(value: str, default_region: str = "FI") -> str:
     """Return the number in E.164, reading national numbers as Finnish by default."""
+    import phonenumbers  # loaded on first use (its metadata is large): only writes with a phone need it
+
     try:
         number = phonenumbers.parse(value, default_region)
     except phonenumbers.NumberParseException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import boto3
@@ -90,6 +91,15 @@ def test_route_policy_uses_wildcards_for_path_parameters() -> None:
     routes = auth.allowed_routes(staff)
     assert ("/customers/*", "GET") in routes
     assert all(not path.startswith("/me") for path, _ in routes)
+
+
+def test_route_policy_file_is_the_declared_route_table() -> None:
+    """The authorizer reads route_policy.json; it must say what the blueprints declare."""
+    import app  # noqa: F401  (registers every route)
+
+    kept = json.loads(auth.ROUTE_POLICY_FILE.read_text())
+    assert kept == auth.route_policy_document(auth.ROUTES), "run `make openapi` and commit route_policy.json"
+    assert len(kept) == sum(1 for spec in auth.ROUTES if spec.roles)
 
 
 def test_each_pool_grants_only_its_own_kinds_of_principal(stack: Stack) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench import api
 
 
-def test_cold_import_measures_the_app_and_a_bare_chalice_app() -> None:
+def test_cold_import_measures_every_function_and_a_bare_chalice_app() -> None:
     result = api.cold_import(runs=2)
     for side in ("app", "bare_chalice"):
         summary = result[side]
@@ -13,6 +13,18 @@ def test_cold_import_measures_the_app_and_a_bare_chalice_app() -> None:
         assert set(summary) == {"runs", "median_ms", "min_ms", "max_ms"}
         assert 0 < summary["min_ms"] <= summary["median_ms"] <= summary["max_ms"]
     assert isinstance(result["app_over_bare_ms"], float)
+    assert (
+        set(result["functions"])
+        == set(api.FUNCTION_IMPORTS)
+        == {
+            "jwt_authorizer",
+            "api_handler",
+            "partner_import",
+            "retention_sweeper",
+        }
+    )
+    for summary in result["functions"].values():
+        assert summary["runs"] == 2 and summary["over_bare"] > 0
     packages = result["app_import_by_package"]
     assert packages and all(set(p) == {"package", "ms"} for p in packages)
     assert "chalice" in {p["package"] for p in packages} or "chalicelib" in {p["package"] for p in packages}

@@ -89,7 +89,7 @@ def run() -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib import store
+    from chalicelib import clock, notice, store
     from devstack import provision
 
     os.environ.update(
@@ -107,7 +107,17 @@ def run() -> dict[str, Any]:
         provision.register_partners(
             boto3.client("dynamodb", region_name=REGION),
             stack["tables"]["partners"],
-            [{"partner_id": "bench", "name": "Bench Oy", "kind": "data_provider"}],
+            [
+                {
+                    "partner_id": "bench",
+                    "name": "Bench Oy",
+                    "kind": "data_provider",
+                    "contact": {"email": "info@bench.example.com"},
+                    "country": "FI",
+                    "notice_delivered_at": clock.local_date().isoformat(),
+                    "notice_version": notice.version(),
+                }
+            ],
         )
         os.environ.update(provision.app_environment(stack, stage="bench"))
         store.reset()

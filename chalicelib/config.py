@@ -21,6 +21,17 @@ EU_EEA_REGIONS: tuple[str, ...] = (
     "eu-south-2",
 )
 DEFAULT_REGION = "eu-north-1"
+# Countries of the EU/EEA (ISO 3166-1 alpha-2; Greece is GR, not the EU's own "EL"): the
+# 27 member states and Iceland, Liechtenstein and Norway. The notice promises that no data
+# leaves the EU/EEA, so a partner who receives or supplies data must be established here
+# (chalicelib/partners.py refuses any other country).
+EU_EEA_COUNTRIES: frozenset[str] = frozenset(
+    {
+        *("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU"),
+        *("IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"),
+        *("IS", "LI", "NO"),
+    }
+)
 
 
 class RegionNotAllowed(RuntimeError):

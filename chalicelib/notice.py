@@ -7,7 +7,10 @@ enforce, so the published notice cannot drift from what the system does.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
+from functools import cache
 from typing import Any
 
 from chalicelib.config import EU_EEA_REGIONS, settings
@@ -51,6 +54,7 @@ _LABELS = {
     "audit": Text("Lokitiedot", "Audit log"),
     "backups": Text("Varmuuskopiot", "Backups"),
     "rights": Text("Oikeutesi", "Your rights"),
+    "version": Text("Versio", "Version"),
 }
 
 
@@ -84,9 +88,30 @@ def _register(reg: Register, lang: str) -> dict[str, Any]:
 
 
 def notice(lang: str = "fi") -> dict[str, Any]:
-    """The privacy notice in `lang` (fi or en) as a document."""
+    """The privacy notice in `lang` (fi or en) as a document, with its `version`."""
     if lang not in LANGS:
         lang = "fi"
+    return {**_content(lang), "version": version()}
+
+
+@cache
+def version() -> str:
+    """The notice's version: a digest of what it says, in every language.
+
+    A data provider is given this notice (the prospect register's sources promise it) and
+    staff record which version it got (chalicelib/partners.py). Derived from the content,
+    the version changes exactly when the notice does: nobody has to remember to bump it.
+    """
+    content = json.dumps([_content(lang) for lang in LANGS], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
+def is_known(notice_version: str) -> bool:
+    """True if `notice_version` is the version of the notice this app publishes."""
+    return notice_version == version()
+
+
+def _content(lang: str) -> dict[str, Any]:
     return {
         "lang": lang,
         "title": _TITLE.get(lang),
@@ -144,6 +169,7 @@ def render_html(doc: dict[str, Any]) -> str:
     out.append(f"<h2>{e(label['audit'])}</h2><p>{e(doc['audit']['text'])} ({e(doc['audit']['retention'])})</p>")
     out.append(f"<h2>{e(label['backups'])}</h2><p>{e(doc['backups']['text'])}</p>")
     out.append(f"<h2>{e(label['rights'])}</h2><p>{e(doc['rights'])}</p>")
+    out.append(f"<p>{e(label['version'])}: <code>{e(doc['version'])}</code></p>")
     out.append("</body></html>")
     return "\n".join(out)
 

@@ -283,15 +283,16 @@ def create_secrets(
     return names
 
 
-def register_partners(dynamodb: Any, table: str, partners: list[dict[str, str]]) -> None:
-    """Put partners in the registry table as staff's POST /partners would (no audit: set-up)."""
+def register_partners(dynamodb: Any, table: str, partners: list[dict[str, Any]]) -> None:
+    """Put partners in the registry table as staff's POST /partners would: validated by the
+    same model and rules (EU/EEA country, kind-specific fields), but not audited (set-up)."""
     from boto3.dynamodb.types import TypeSerializer
 
     from chalicelib.partners import NewPartner, new_item
 
     serializer = TypeSerializer()
     for data in partners:
-        item = new_item(NewPartner.model_validate(data).model_dump())
+        item = new_item(NewPartner.model_validate(data).model_dump(mode="json"))
         dynamodb.put_item(TableName=table, Item={k: serializer.serialize(v) for k, v in item.items()})
 
 

@@ -49,11 +49,35 @@ DEMO_USERS: dict[str, dict[str, Any]] = {
         "attributes": {"partner_id": "resello", "partner_type": "reseller"},
     },
 }
-# The partner registry's demo partners: the demo partner users act for these.
-DEMO_PARTNERS: list[dict[str, str]] = [
-    {"partner_id": "acme", "name": "Acme Data Oy", "kind": "data_provider"},
-    {"partner_id": "resello", "name": "Resello Oy", "kind": "reseller"},
+# The partner registry's demo partners: the demo partner users act for these. The data
+# provider gets today's delivery of the current privacy notice (`demo_partners`): without
+# one its uploads would be refused (`notice_not_delivered`).
+DEMO_PARTNERS: list[dict[str, Any]] = [
+    {
+        "partner_id": "acme",
+        "name": "Acme Data Oy",
+        "kind": "data_provider",
+        "contact": {"email": "tietosuoja@acme.example.com", "phone": "+358 9 4242 4242"},
+        "country": "FI",
+    },
+    {
+        "partner_id": "resello",
+        "name": "Resello Oy",
+        "kind": "reseller",
+        "contact": {"email": "myynti@resello.example.com"},
+        "country": "SE",
+    },
 ]
+
+
+def demo_partners() -> list[dict[str, Any]]:
+    """The demo partners as registered: each data provider with the notice delivered today."""
+    from chalicelib import clock, notice
+
+    delivery = {"notice_delivered_at": clock.local_date().isoformat(), "notice_version": notice.version()}
+    return [{**p, **delivery} if p["kind"] == "data_provider" else dict(p) for p in DEMO_PARTNERS]
+
+
 DEMO_CUSTOMER_USERNAME = "demo-customer"
 DEMO_CUSTOMER = {
     "organization": "Esimerkki Oy",
@@ -174,7 +198,7 @@ class LocalStack:
         stack = provision.provision(self.session(), PREFIX, self.options.region, endpoint_url=self.endpoint_url)
         stack["aws_endpoint_url"] = self.endpoint_url
         self._apply_app_environment(stack)
-        provision.register_partners(self.client("dynamodb"), stack["tables"]["partners"], DEMO_PARTNERS)
+        provision.register_partners(self.client("dynamodb"), stack["tables"]["partners"], demo_partners())
         users = self._create_demo_users(stack)
         self.outbox = Outbox(self.outbox_dir, self.options.region)
         self.outbox.start()

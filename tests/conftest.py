@@ -146,9 +146,30 @@ def _emulated_stack(jwks_url: str) -> Iterator[Stack]:
                 store.reset()
 
 
-def register_partner(stack: Stack, partner_id: str, kind: str, status: str = "active") -> None:
-    """Put a partner in the stack's partner registry (as staff's POST /partners would)."""
-    data = {"partner_id": partner_id, "name": f"{partner_id} Oy", "kind": kind, "status": status}
+def register_partner(
+    stack: Stack, partner_id: str, kind: str, status: str = "active", *, recorded: bool = True
+) -> None:
+    """Put a partner in the stack's partner registry (as staff's POST /partners would).
+
+    `recorded`: what its kind needs on file is there (a data provider's delivery of the
+    current privacy notice, a marketing partner's processing agreement); without it a data
+    provider's uploads and a marketing partner's users are refused.
+    """
+    from chalicelib import clock, notice
+
+    today = clock.local_date().isoformat()
+    data: dict[str, Any] = {
+        "partner_id": partner_id,
+        "name": f"{partner_id} Oy",
+        "kind": kind,
+        "status": status,
+        "contact": {"email": f"info@{partner_id}.example.com"},
+        "country": "FI",
+    }
+    if recorded and kind == "data_provider":
+        data.update(notice_delivered_at=today, notice_version=notice.version())
+    if recorded and kind == "marketing":
+        data.update(processing_agreement_at=today)
     provision.register_partners(boto3.client("dynamodb", region_name=REGION), stack.info["tables"]["partners"], [data])
 
 

@@ -615,19 +615,20 @@ def test_run_records_naming_the_file_expire_with_the_reports(stack: Stack) -> No
 
 
 @pytest.mark.parametrize(
-    ("partner_id", "kind", "status", "reason"),
+    ("partner_id", "kind", "status", "recorded", "reason"),
     [
-        ("tuntematon", None, None, "unknown_partner"),
-        ("tauolla", "data_provider", "suspended", "partner_inactive"),
-        ("paattynyt", "reseller", "ended", "partner_inactive"),
-        ("mainos", "marketing", "active", "partner_not_uploader"),
+        ("tuntematon", None, None, True, "unknown_partner"),
+        ("tauolla", "data_provider", "suspended", True, "partner_inactive"),
+        ("paattynyt", "reseller", "ended", True, "partner_inactive"),
+        ("mainos", "marketing", "active", True, "partner_not_uploader"),
+        ("ilman-selostetta", "data_provider", "active", False, "notice_not_delivered"),
     ],
 )
 def test_upload_of_a_partner_the_registry_refuses_fails_and_is_deleted(
-    stack: Stack, partner_id: str, kind: str | None, status: str | None, reason: str
+    stack: Stack, partner_id: str, kind: str | None, status: str | None, recorded: bool, reason: str
 ) -> None:
     if kind and status:
-        register_partner(stack, partner_id, kind, status)
+        register_partner(stack, partner_id, kind, status, recorded=recorded)
     upload(stack, f"incoming/{partner_id}/lista.csv", csv_bytes(ROWS))
     upload(stack, "incoming/acme/lista.csv", csv_bytes(ROWS[:1]))  # the same batch: imported
     responses = drain(stack)
@@ -655,7 +656,7 @@ def test_a_partner_suspended_mid_run_stops_at_its_next_segment(stack: Stack, mon
     assert invoke(stack, first)["batchItemFailures"] == []  # two rows, then a follow-up message
     for m in first:
         sqs().delete_message(QueueUrl=stack.info["import_queue_url"], ReceiptHandle=m["ReceiptHandle"])
-    partners.update("acme", {"status": "suspended"})
+    partners.update("acme", {"status": "suspended"}, setup_actor())
     drain(stack)
     [run] = runs_of(stack, "acme")
     assert run["state"] == "failed" and run["failure"]["code"] == "partner_inactive"

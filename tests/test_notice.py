@@ -92,3 +92,28 @@ def test_backup_period_in_the_notice_is_the_tables_recovery_window() -> None:
         assert pitr == {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": BACKUP_RETENTION.days}, logical
     record = notice.records_of_processing()["processing_activities"][0]["security_measures"]
     assert any("35 days" in m and "backups" in m for m in record)
+
+
+def test_the_notice_carries_its_version_in_both_languages_and_forms(client: Any) -> None:
+    """The version a data provider's delivery records (chalicelib/partners.py): one per content."""
+    fi = call(client, "GET", "/privacy-notice")[1]
+    en = call(client, "GET", "/privacy-notice?lang=en")[1]
+    assert fi["version"] == en["version"] == notice.version()
+    assert len(notice.version()) == 16 and int(notice.version(), 16) >= 0
+    page = client.http.get("/privacy-notice", headers={"Accept": "text/html"}).body.decode()
+    assert f"<code>{notice.version()}</code>" in page
+    assert notice.is_known(fi["version"]) and not notice.is_known("2021-04-15")
+
+
+def test_the_version_changes_when_the_content_does(monkeypatch: Any) -> None:
+    from chalicelib import registers
+
+    before = notice.version()
+    monkeypatch.setattr(notice, "_RIGHTS", registers.Text("Muutettu oikeuksista.", "Changed rights."))
+    notice.version.cache_clear()
+    try:
+        assert notice.version() != before
+    finally:
+        monkeypatch.undo()
+        notice.version.cache_clear()
+    assert notice.version() == before

@@ -1,4 +1,7 @@
-"""Routes for staff keeping the partner registry (chalicelib/partners.py); every change is audited."""
+"""Routes for staff keeping the partner registry (chalicelib/partners.py).
+
+Every change is audited in the same transaction as the write (the caller as `call.actor`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import partners
-from chalicelib.audit import Access
 from chalicelib.registers import STAFF_ROLES
 from chalicelib.validation import dump
 
@@ -36,16 +38,14 @@ def list_partners(call: Call) -> dict[str, Any]:
     "POST",
     STAFF,
     status=201,
-    summary="Register a partner (data provider, reseller or marketing partner)",
+    summary="Register a partner (data provider, reseller or marketing partner; EU/EEA countries only)",
     query=(),
     body=partners.NewPartner,
 )
 def create_partner(call: Call) -> dict[str, Any]:
     data = dump(call.body())
     data.setdefault("status", "active")
-    item = partners.create(data)
-    call.audit([Access("create", partners.REGISTER, item["partner_id"], ("name", "kind", "status"))])
-    return partners.present(item)
+    return partners.present(partners.create(data, call.actor))
 
 
 @route(partner_registry_bp, "/partners/{partner_id}", "GET", STAFF, summary="Get a partner", query=())
@@ -58,12 +58,9 @@ def get_partner(call: Call, partner_id: str) -> dict[str, Any]:
     "/partners/{partner_id}",
     "PATCH",
     STAFF,
-    summary="Change a partner's name, kind or status (suspended and ended partners are refused everywhere)",
+    summary="Change a partner (optionally against its `version`: 409 if it changed since)",
     query=(),
     body=partners.PartnerChanges,
 )
 def update_partner(call: Call, partner_id: str) -> dict[str, Any]:
-    changes = dump(call.body())
-    item = partners.update(partner_id, changes)
-    call.audit([Access("update", partners.REGISTER, partner_id, tuple(changes))])
-    return partners.present(item)
+    return partners.present(partners.update(partner_id, dump(call.body()), call.actor))

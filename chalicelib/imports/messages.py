@@ -16,7 +16,8 @@ handing over (before the follow-up was sent), the redelivered message re-sends i
 Failures: a file that cannot be imported whatever we do (unknown format, missing
 columns, undecodable text, object gone) or that its partner may not upload (not in the
 partner registry: `unknown_partner`; suspended or ended: `partner_inactive`; a marketing
-partner: `partner_not_uploader`) fails its run at once with a reason and a report, and
+partner: `partner_not_uploader`; a data provider not yet given our privacy notice:
+`notice_not_delivered`) fails its run at once with a reason and a report, and
 its object is deleted. Anything else is retried by SQS from the checkpoint; on the last delivery
 before the dead-letter queue (``MAX_RECEIVES``, the queue's maxReceiveCount) the run is
 marked failed with a reason (retryable, so a redrive from the DLQ resumes it).
@@ -164,6 +165,7 @@ _REFUSALS = {
     "unknown_partner": "The partner is not in the partner registry.",
     "partner_inactive": "The partner is suspended or its contract has ended.",
     "partner_not_uploader": "The partner's kind does not supply prospect lists.",
+    "notice_not_delivered": "The partner registry has no record of our privacy notice being given to this partner.",
 }
 
 

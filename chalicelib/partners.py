@@ -42,7 +42,7 @@ from typing import Annotated, Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from chalicelib import clock, notice, store
+from chalicelib import clock, store
 from chalicelib.audit import Access, Actor
 from chalicelib.auth import PARTNER_ID
 from chalicelib.config import EU_EEA_COUNTRIES
@@ -85,6 +85,9 @@ def _not_in_future(value: date) -> date:
 
 
 def _known_notice(value: str) -> str:
+    # Imported here: imports ask the registry too, and need no notice rendering.
+    from chalicelib import notice
+
     if not notice.is_known(value):
         raise ValueError("is not the version of the privacy notice this service publishes (GET /privacy-notice)")
     return value

@@ -10,16 +10,19 @@ Identity and de-duplication
     keeps the id it was created with.
 
 Storage layout in the prospects table (keys from infra/resources.json):
-  PROSPECT#<id> / PROFILE           the prospect: register fields, first seen, last
-                                    verified, retention; if a partner's import brought it,
-                                    also that partner's provenance (``source_partner``,
-                                    ``content_hash``, import runs, file line). Listed in
-                                    ``by_list`` (ordered by organisation) and ``by_email``.
-  PROSPECT#<id> / SOURCE#<partner>  another partner that also sends the same person: that
-                                    partner's own values and provenance.
-Both kinds carry ``source_partner`` when a partner supports them, so ``by_source`` lists
-exactly the prospects a partner's imports brought (its own values only). A new prospect is
-one item, so an import writes one item per new or changed row.
+  PROSPECT#<id> / PROFILE           the prospect as the register shows it: its values, first
+                                    seen, last verified (of any source or staff), retention;
+                                    ``values_from`` names the partner whose values it shows
+                                    (with that source's ``content_hash``, import runs, file
+                                    line) until staff correct them. Listed in ``by_list``
+                                    (ordered by organisation) and ``by_email``.
+  PROSPECT#<id> / SOURCE#<partner>  each partner's own values and provenance, exactly as that
+                                    partner sent them, with its own verification and due date.
+Only SOURCE items carry ``source_partner``, so ``by_source`` lists exactly the items a
+partner's imports brought, and a partner's view is built from its own item only: staff
+corrections and other partners' values or verification dates never reach it. A new prospect
+from an import is two items (its PROFILE, then its SOURCE); a changed row rewrites the
+partner's item and, while the PROFILE shows that partner's values, the PROFILE too.
 
 Verification and retention (rule ``prospect_unverified``, 24 months)
     Every verification sets ``last_verified`` and ``retention_due_at`` (its date plus the
@@ -30,10 +33,10 @@ Verification and retention (rule ``prospect_unverified``, 24 months)
     Staff verify (or create, or correct) a prospect: ``staff_verified_at``.
 
 Whose values
-    The PROFILE holds the values of the partner that brought the prospect (or staff's);
+    The PROFILE shows the values of the partner that brought the prospect (or staff's);
     a staff correction stays until that partner sends a *changed* row for the person, which
-    is newer information from the source. Further partners' values stay in their SOURCE
-    items, which is also what each partner sees of the prospect.
+    is newer information from the source. When that partner leaves (a full refresh without
+    the person), the PROFILE shows the most recently verified remaining partner's values.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ META = (
     "sk",
     "prospect_id",
     "source_partner",
+    "values_from",
     "content_hash",
     "first_import_run",
     "last_import_run",

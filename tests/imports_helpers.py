@@ -119,8 +119,20 @@ def runs_of(stack: Stack, partner_id: str) -> list[dict[str, Any]]:
     return sorted(resp["Items"], key=lambda r: r["received_at"])
 
 
+def all_prospect_items(stack: Stack) -> list[dict[str, Any]]:
+    """Every item of the prospects table: PROFILEs and each partner's SOURCE items."""
+    return list(stack.table("prospects").scan(ConsistentRead=True)["Items"])
+
+
 def prospect_items(stack: Stack) -> list[dict[str, Any]]:
-    return list(stack.table("prospects").scan()["Items"])
+    """The prospects as the register shows them: their PROFILE items."""
+    return [i for i in all_prospect_items(stack) if i["sk"] == "PROFILE"]
+
+
+def source_items(stack: Stack, partner: str | None = None) -> list[dict[str, Any]]:
+    """The partners' own items (`partner`'s only, when given)."""
+    items = [i for i in all_prospect_items(stack) if i["sk"].startswith("SOURCE#")]
+    return [i for i in items if partner is None or i["source_partner"] == partner]
 
 
 def report(stack: Stack, run: dict[str, Any]) -> dict[str, Any]:

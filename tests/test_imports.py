@@ -13,6 +13,7 @@ from tests.conftest import Stack, register_partner, setup_actor
 from tests.imports_helpers import (
     HEADER_EN,
     HEADER_FI,
+    all_prospect_items,
     csv_bytes,
     drain,
     invoke,
@@ -22,6 +23,7 @@ from tests.imports_helpers import (
     report,
     runs_of,
     s3,
+    source_items,
     upload,
     xlsx_bytes,
 )
@@ -45,7 +47,12 @@ def test_upload_with_spaces_and_umlauts_in_key_is_imported_reported_and_deleted(
     assert {i["email"] for i in items} == {"aija.ohman@kunta.fi", "sari@sote.fi"}
     first = next(i for i in items if i["email"] == "aija.ohman@kunta.fi")
     assert first["contact_name"] == "Äijä Öhman" and first["phone"] == "+358401234567"
-    assert first["source_partner"] == "acme" and first["sk"] == "PROFILE"
+    assert first["values_from"] == "acme" and "source_partner" not in first
+    # The partner's own item holds exactly what it sent, beside the PROFILE.
+    [own] = [i for i in source_items(stack, "acme") if i["prospect_id"] == first["prospect_id"]]
+    assert (
+        own["sk"] == "SOURCE#acme" and own["contact_name"] == "Äijä Öhman" and own["last_import_run"] == run["run_id"]
+    )
     assert run["report_key"].startswith("reports/acme/")
     assert report(stack, run)["counts"]["inserted"] == 2
     assert object_versions(stack, "incoming/") == []
@@ -514,8 +521,8 @@ def test_same_person_from_two_partners_is_one_prospect(stack: Stack) -> None:
     drain(stack)
     upload(stack, "incoming/beta/b.csv", csv_bytes([[*_row("Aa")[:3], "AA@aa.fi", "09 123 4567"]]))
     drain(stack)
-    items = prospect_items(stack)
-    assert sorted(i["sk"] for i in items) == ["PROFILE", "SOURCE#beta"]
+    items = all_prospect_items(stack)
+    assert sorted(i["sk"] for i in items) == ["PROFILE", "SOURCE#acme", "SOURCE#beta"]
     assert len({i["prospect_id"] for i in items}) == 1
     [beta] = runs_of(stack, "beta")
     assert beta["counts"]["inserted"] == 1
@@ -571,9 +578,10 @@ def test_full_refresh_hands_the_profile_to_the_partner_that_still_sends_the_pers
     drain(stack)
     upload(stack, "incoming/acme/full-2025-06.csv", csv_bytes([_row("Aa")]))
     drain(stack)
-    cc = [i for i in prospect_items(stack) if i["email"].lower() == "cc@cc.fi"]
-    assert [i["sk"] for i in cc] == ["PROFILE"]  # beta's claim moved into the PROFILE
-    assert cc[0]["title"] == "Eri titteli" and cc[0]["source_partner"] == "beta"
+    cc = [i for i in all_prospect_items(stack) if i["email"].lower() == "cc@cc.fi"]
+    assert sorted(i["sk"] for i in cc) == ["PROFILE", "SOURCE#beta"]  # acme's own item went
+    cc.sort(key=lambda i: i["sk"])
+    assert cc[0]["title"] == "Eri titteli" and cc[0]["values_from"] == "beta"  # the PROFILE shows beta's
     assert [s["partner_id"] for s in prospects.sources_of(cc)] == ["beta"]
     beta = prospects.list_for_partner("beta", 100, None)["items"]
     assert [(i["email"].lower(), i["title"]) for i in beta] == [("cc@cc.fi", "Eri titteli")]
@@ -662,3 +670,40 @@ def test_a_partner_suspended_mid_run_stops_at_its_next_segment(stack: Stack, mon
     assert run["state"] == "failed" and run["failure"]["code"] == "partner_inactive"
     assert run["counts"]["inserted"] == 2
     assert object_versions(stack, "incoming/acme/") == []
+
+
+def test_a_partner_sees_only_what_it_sent_never_staff_corrections_or_other_partners_dates(
+    stack: Stack, client: Any, tokens: Any
+) -> None:
+    """Each partner's values live in its own item; its views are built from that item only."""
+    from tests.conftest import call
+
+    register_partner(stack, "beta", "data_provider")
+    with clock.frozen(datetime(2025, 3, 10, 9, 0, tzinfo=UTC)):
+        upload(stack, "incoming/acme/a.csv", csv_bytes([_row("Aa")]))
+        drain(stack)
+    [profile] = prospect_items(stack)
+    pid = profile["prospect_id"]
+    # Staff learn a phone number on a sales call, and correct the title.
+    status, body = call(
+        client, "PATCH", f"/prospects/{pid}", tokens.staff, {"phone": "+358501112222", "title": "Johtaja"}
+    )
+    assert status == 200, body
+    # Months later another partner verifies the same person with its own values.
+    with clock.frozen(datetime(2025, 9, 1, 9, 0, tzinfo=UTC)):
+        upload(stack, "incoming/beta/b.csv", csv_bytes([[*_row("Aa")[:2], "Eri titteli", *_row("Aa")[3:]]]))
+        drain(stack)
+    status, register = call(client, "GET", f"/prospects/{pid}", tokens.staff)
+    assert status == 200 and register["phone"] == "+358501112222" and register["title"] == "Johtaja"
+    assert register["last_verified"] == "2025-09-01T09:00:00Z"
+    acme = stack.user("acme-reader", ["partner"], partner_id="acme", partner_type="data_provider")
+    status, page = call(client, "GET", "/partner/prospects", acme)
+    assert status == 200, page
+    [seen] = page["items"]
+    assert seen["title"] == _row("Aa")[2] and seen.get("phone") != "+358501112222"
+    assert seen["last_verified"] == "2025-03-10T09:00:00Z"  # its own verification, not beta's
+    status, one = call(client, "GET", f"/partner/prospects/{pid}", acme)
+    assert status == 200 and one == seen
+    beta = stack.user("beta-reader", ["partner"], partner_id="beta", partner_type="data_provider")
+    [theirs] = call(client, "GET", "/partner/prospects", beta)[1]["items"]
+    assert theirs["title"] == "Eri titteli" and theirs["last_verified"] == "2025-09-01T09:00:00Z"

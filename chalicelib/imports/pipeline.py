@@ -138,6 +138,9 @@ class Guard:
     access: Access
     event_key: str
     reverify: bool = False  # only the verification changes: the stored item is kept as it is
+    # The PROFILE written beside the partner's own SOURCE item: not counted, no event of its
+    # own; dropped silently when it no longer holds (the row's own item is what counts).
+    companion: bool = False
 
 
 @dataclass
@@ -463,11 +466,10 @@ class Importer:
             return
         self.seen.add(fp)
         self._window_seen.append(fp)
-        source_key = (prospects.pk(pid), prospects.source_sk(self.partner))
-        if profile is not None and profile.get("source_partner") == self.partner:
-            mine: dict[str, Any] | None = profile
-        else:
-            mine = existing.get(source_key)
+        # The partner's own values live in its SOURCE item, always; the PROFILE holds the
+        # register's values, which are this partner's while `values_from` names it.
+        mine = existing.get((prospects.pk(pid), prospects.source_sk(self.partner)))
+        holds_values = profile is not None and profile.get("values_from") == self.partner
         now = clock.iso()
         digest = prospects.content_hash(row.values)
         provenance = {
@@ -485,13 +487,16 @@ class Importer:
                 action = "create" if inserted else "update"
                 access = Access(action, prospects.REGISTER, pid, prospects.personal_fields(row.values))
                 self.accesses.append((access, self._row_key(row.line, action)))
+                if profile is None or (holds_values and profile.get("content_hash") != mine.get("content_hash")):
+                    # The crash fell between the partner's item and the PROFILE beside it.
+                    self._put_profile(self._profile_entry(pid, row, mine, profile, now), row, access, profile)
             else:
                 self._reject(row.line, Reject("duplicate_in_file"), first_line=int(mine.get("import_line", 0)))
             return
         if profile is None:
-            item = prospects.profile_item(pid, row.values, now)
+            item = prospects.source_item(pid, self.partner, row.values, now)
             item.update(provenance, first_import_run=self.run_id)
-            self._put(item, row, "inserted", None)
+            self._put(item, row, "inserted", None, profile=(self._profile_entry(pid, row, item, None, now), None))
             return
         if mine is not None and mine.get("content_hash") == digest:
             if _age_days(mine.get("last_verified"), now) < REVERIFY_AFTER_DAYS:
@@ -500,22 +505,47 @@ class Importer:
             # The partner confirms what it sent before: only the verification moves. The
             # stored item (with any staff correction) is kept; see `_recheck`.
             item = {"pk": mine["pk"], "sk": mine["sk"], **prospects.verification(now), **provenance}
-            if mine is not profile:
-                self._touch_profile(pid, now)
+            self._touch_profile(pid, now)
             self._put(item, row, "reverified", mine, reverify=True)
             return
-        if mine is profile:
-            item = prospects.profile_item(pid, row.values, now)
-            item.update(provenance)
+        item = prospects.source_item(pid, self.partner, row.values, now)
+        item.update(provenance, first_import_run=self.run_id)
+        shown = None
+        if holds_values:
+            # Newer information from the source whose values the register shows (a staff
+            # correction stays only until then, as before).
+            shown = (self._profile_entry(pid, row, item, profile, now), profile)
         else:
-            item = prospects.source_item(pid, self.partner, row.values, now)
-            item.update(provenance, first_import_run=self.run_id)
             self._touch_profile(pid, now)
-        self._put(item, row, "updated" if mine is not None else "inserted", mine)
+        self._put(item, row, "updated" if mine is not None else "inserted", mine, profile=shown)
+
+    def _profile_entry(
+        self, pid: str, row: _Row, source: dict[str, Any], profile: dict[str, Any] | None, now: str
+    ) -> dict[str, Any]:
+        """The PROFILE that shows `source`'s values (the partner's own item) in the register."""
+        item = prospects.profile_item(pid, row.values, now)
+        item.update({k: source[k] for k in _PROVENANCE if k in source and k != "source_partner"})
+        item["values_from"] = self.partner
+        if profile is None:
+            item["first_import_run"] = self.run_id
+        return item
+
+    def _put_profile(self, item: dict[str, Any], row: _Row, access: Access, expected: dict[str, Any] | None) -> None:
+        """Queue the PROFILE beside the row's own item (re-checked against `expected`, uncounted)."""
+        assert self.writer is not None
+        self.writer.put(item, Guard(row.line, "", row.email_norm, expected, access, "", companion=True))
 
     def _put(
-        self, item: dict[str, Any], row: _Row, kind: str, expected: dict[str, Any] | None, reverify: bool = False
-    ) -> None:
+        self,
+        item: dict[str, Any],
+        row: _Row,
+        kind: str,
+        expected: dict[str, Any] | None,
+        reverify: bool = False,
+        profile: tuple[dict[str, Any], dict[str, Any] | None] | None = None,
+    ) -> Access:
+        """Write the partner's own item, counted and audited; `profile`: the PROFILE to write
+        before it, with the PROFILE as read (None: new)."""
         assert self.writer is not None
         self.counts[kind] += 1
         fields = () if reverify else prospects.personal_fields(item)
@@ -523,7 +553,11 @@ class Importer:
         access = Access(action, prospects.REGISTER, row.prospect_id, fields)
         key = self._row_key(row.line, action)
         self.accesses.append((access, key))
+        if profile is not None:
+            # The PROFILE goes first, so a SOURCE item never exists without it (`_recheck`).
+            self._put_profile(profile[0], row, access, profile[1])
         self.writer.put(item, Guard(row.line, kind, row.email_norm, expected, access, key, reverify))
+        return access
 
     def _row_key(self, line: int, action: str) -> str:
         """The deterministic key of a row's event: the same on every delivery of this run."""
@@ -554,6 +588,7 @@ class Importer:
         found = batch_get([{"pk": p, "sk": s} for p, s in keys], None, self.sleep, consistent=True)
         current = {(i["pk"], i["sk"]): i for i in found}
         kept: list[Pending] = []
+        profiles_kept: set[str] = set()  # PROFILEs this batch writes before their SOURCE items
         for e in entries:
             guard = e.guard
             if guard is None:
@@ -565,7 +600,8 @@ class Importer:
             if guard.email_norm in objected:
                 self._drop(guard, "not_imported")
                 continue
-            if not _same_provenance(cur, guard.expected) or (profile is None and sk != prospects.PROFILE):
+            orphan = profile is None and sk != prospects.PROFILE and e.item["pk"] not in profiles_kept
+            if not _same_provenance(cur, guard.expected) or orphan:
                 self._drop(guard, "changed_meanwhile")
                 continue
             if guard.reverify:
@@ -581,25 +617,31 @@ class Importer:
                 item["legal_hold"] = hold
             else:
                 item.pop("legal_hold", None)
+            if sk == prospects.PROFILE:
+                profiles_kept.add(str(e.item["pk"]))
             kept.append(Pending(item, guard))
         return kept
 
     def _drop(self, guard: Guard, reason: str) -> None:
+        if guard.companion:
+            return  # the row's own item decides what the row counts and reports
         self.counts[guard.kind] -= 1
         self._reject(guard.line, Reject(reason))
         self.accesses = [(a, k) for a, k in self.accesses if a is not guard.access]
 
-    def _hand_over_profile(self, profile: dict[str, Any] | None, others: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The PROFILE holds the leaving partner's values: give it the remaining partner's.
+    def _hand_over_profile(
+        self, profile: dict[str, Any], leaving: dict[str, Any], others: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """The PROFILE shows the leaving partner's values: show the remaining partner's instead.
 
-        The most recently verified other SOURCE item's values and provenance move into the
-        PROFILE and that SOURCE item goes (one transaction, conditional on both items being
-        as read); the retention clock restarts from the latest remaining verification.
-        Returns the new PROFILE; None (nothing done) if there is no other source or either
-        item changed meanwhile (then only the claim is removed).
+        The most recently verified other SOURCE item's values move into the PROFILE and the
+        leaving partner's own item goes (one transaction, conditional on both items being as
+        read); the retention clock restarts from the latest remaining verification. Returns
+        the new PROFILE; None (nothing done) if there is no other source or an item changed
+        meanwhile.
         """
         sources = [i for i in others if str(i["sk"]).startswith(prospects.SOURCE_PREFIX)]
-        if profile is None or not sources:
+        if not sources:
             return None
         source = max(sources, key=lambda i: str(i.get("last_verified") or ""))
         verified = max(str(i.get("last_verified") or "") for i in sources)
@@ -614,18 +656,18 @@ class Importer:
                         "Put": {
                             "TableName": table,
                             "Item": store.typed_item(item),
-                            "ConditionExpression": "content_hash = :h AND source_partner = :p",
+                            "ConditionExpression": "content_hash = :h AND values_from = :p",
                             "ExpressionAttributeValues": store.typed(
-                                {":h": profile["content_hash"], ":p": self.partner}
+                                {":h": profile.get("content_hash", ""), ":p": self.partner}
                             ),
                         }
                     },
                     {
                         "Delete": {
                             "TableName": table,
-                            "Key": store.typed({"pk": source["pk"], "sk": source["sk"]}),
+                            "Key": store.typed({"pk": leaving["pk"], "sk": leaving["sk"]}),
                             "ConditionExpression": "content_hash = :h",
-                            "ExpressionAttributeValues": store.typed({":h": source["content_hash"]}),
+                            "ExpressionAttributeValues": store.typed({":h": leaving.get("content_hash", "")}),
                         }
                     },
                     self._removal_event(access),
@@ -717,29 +759,40 @@ class Importer:
                     self.counts["held"] += 1
                     return
             else:
-                self._transact({"Delete": {"TableName": table, "Key": key}}, access)
+                self._transact([{"Delete": {"TableName": table, "Key": key}}], access)
             self.counts["removed"] += 1
             return
-        if item["sk"] == prospects.PROFILE and not staff and self._hand_over_profile(profile, others) is not None:
-            self.counts["kept_other_source"] += 1  # the PROFILE now holds the remaining partner's values
+        shows_mine = profile.get("values_from") == self.partner
+        if shows_mine and not staff and self._hand_over_profile(profile, item, others) is not None:
+            self.counts["kept_other_source"] += 1  # the PROFILE now shows the remaining partner's values
             return
-        # The prospect stays (staff or another partner support it); this partner's claim goes.
+        # The prospect stays (staff or another partner support it); this partner's own item goes,
+        # and a PROFILE that showed its values no longer names it as their source.
         access = Access("update", prospects.REGISTER, pid, ())
-        if item["sk"] == prospects.PROFILE:
-            claim = "REMOVE source_partner, content_hash, first_import_run, last_import_run, import_line"
-            update = {"TableName": table, "Key": key, "UpdateExpression": claim}
-            self._transact({"Update": {**update, "ConditionExpression": "attribute_exists(pk)"}}, access)
-        else:
-            self._transact({"Delete": {"TableName": table, "Key": key}}, access)
+        writes: list[dict[str, Any]] = [{"Delete": {"TableName": table, "Key": key}}]
+        if shows_mine:
+            claim = "REMOVE values_from, content_hash, first_import_run, last_import_run, import_line"
+            profile_key = store.typed({"pk": profile["pk"], "sk": prospects.PROFILE})
+            update = {"TableName": table, "Key": profile_key, "UpdateExpression": claim}
+            writes.append({"Update": {**update, "ConditionExpression": "attribute_exists(pk)"}})
+        self._transact(writes, access)
         self.counts["kept_staff_verified" if staff else "kept_other_source"] += 1
 
-    def _transact(self, write: dict[str, Any], access: Access) -> None:
-        """One removal write and its event, in one transaction."""
-        store.client("dynamodb").transact_write_items(TransactItems=[write, self._removal_event(access)])
+    def _transact(self, writes: list[dict[str, Any]], access: Access) -> None:
+        """The removal's writes and its event, in one transaction."""
+        store.client("dynamodb").transact_write_items(TransactItems=[*writes, self._removal_event(access)])
 
 
 # What the re-check compares: a difference means someone else wrote the item meanwhile.
-_WATCHED = ("content_hash", "staff_verified_at", "last_import_run", "import_line", "source_partner", "created_by")
+_WATCHED = (
+    "content_hash",
+    "staff_verified_at",
+    "last_import_run",
+    "import_line",
+    "source_partner",
+    "values_from",
+    "created_by",
+)
 _PROFILE_KEEP = ("first_seen", "staff_verified_at", "created_by", "first_import_run")
 _SOURCE_KEEP = ("first_seen", "first_import_run")
 
@@ -758,7 +811,8 @@ def _handed_over_profile(profile: dict[str, Any], source: dict[str, Any], verifi
     """`profile` with `source`'s values and provenance (staff's and the hold's attributes kept)."""
     values = {k: source[k] for k in prospects.FIELDS if k in source}
     item = prospects.profile_item(str(profile["prospect_id"]), values, verified)
-    item.update({k: source[k] for k in _PROVENANCE if k in source})
+    item.update({k: source[k] for k in _PROVENANCE if k in source and k != "source_partner"})
+    item["values_from"] = source["source_partner"]
     for keep in ("first_seen", "staff_verified_at", "created_by", "legal_hold"):
         if keep in profile:
             item[keep] = profile[keep]

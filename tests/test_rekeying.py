@@ -137,8 +137,9 @@ def test_rekey_moves_every_hash_and_guard_to_the_current_key(stack: Stack, clien
     result = _invoke({})
     assert result["done"] is True, result
     assert result["cursor"] is None and result["key_version"] == "v2"
-    # Two customers (the fixtures' own and this one), the end user; two prospects' profiles.
-    assert result["rekeyed"] == {"customers": 3, "prospects": 2}
+    # Two customers (the fixtures' own and this one), the end user; two prospects, each a PROFILE
+    # and the partner's own SOURCE item.
+    assert result["rekeyed"] == {"customers": 3, "prospects": 4}
     assert _versions(stack) == {"customers": {"v2"}, "prospects": {"v2"}}
     guards = [k for k in _keys(stack, "customers") if k.startswith(("EMAIL#", "USERNAME#"))]
     assert len(guards) == 5  # each customer's email and username, the end user's address
@@ -182,7 +183,7 @@ def test_rekey_continues_from_its_cursor(stack: Stack, client: Any, tokens: Toke
         cursor = result["cursor"]
         if result["done"]:
             break
-    assert moved == {"customers": 3, "prospects": 2}
+    assert moved == {"customers": 3, "prospects": 4}
     assert _versions(stack) == {"customers": {"v2"}, "prospects": {"v2"}}
 
 

@@ -100,16 +100,15 @@ def _app_environment() -> dict[str, str]:
     return env
 
 
-def _import_seconds(cwd: Path, env: dict[str, str], modules: tuple[str, ...] = ("app",)) -> float:
-    out = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
-        [sys.executable, "-c", IMPORT_PROBE, *modules],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+def _python(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """This interpreter with `args` in a fresh process, as a new Lambda container would start."""
+    return subprocess.run(  # noqa: S603 - this interpreter, fixed probes
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def _import_seconds(cwd: Path, env: dict[str, str], modules: tuple[str, ...] = ("app",)) -> float:
+    out = _python(cwd, env, "-c", IMPORT_PROBE, *modules)
     if out.returncode != 0:
         raise RuntimeError(
             f"importing {', '.join(modules)} failed in {cwd} (exit {out.returncode}): {out.stderr[-2000:]}"
@@ -120,15 +119,7 @@ def _import_seconds(cwd: Path, env: dict[str, str], modules: tuple[str, ...] = (
 def _import_time_by_package(cwd: Path, env: dict[str, str], top: int = 6) -> list[dict[str, Any]]:
     """One `-X importtime` run: self time summed per top-level package (the self times add up
     to the whole import, so the shares are honest)."""
-    out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import app"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    out = _python(cwd, env, "-X", "importtime", "-c", "import app")
     per_package: Counter[str] = Counter()
     for line in out.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:

@@ -248,16 +248,8 @@ def find_by_email(email: str, *, include_unconfirmed: bool = False) -> dict[str,
 
 
 def by_email(email: str, pk_prefix: str) -> list[dict[str, Any]]:
-    """Items of the customers table whose `email_hash` is the address's under any key version."""
-    return [
-        item
-        for hashed in pseudonyms.email_hashes(email)
-        for item in store.query_all(
-            store.customers(),
-            IndexName="by_email",
-            KeyConditionExpression=Key("email_hash").eq(hashed) & Key("pk").begins_with(pk_prefix),
-        )
-    ]
+    """Items of the customers table under `pk_prefix` with this address (index query, no Scan)."""
+    return pseudonyms.items_by_email(store.customers(), email, pk_prefix)
 
 
 def list_customers(limit: int, cursor: str | None, q: str | None = None, status: str | None = None) -> dict[str, Any]:

@@ -260,16 +260,8 @@ def find_by_email(email: str) -> list[dict[str, Any]] | None:
 
 
 def by_email(email: str) -> list[dict[str, Any]]:
-    """Prospect items (profiles and sources) whose `email_hash` is the address's, any key version."""
-    return [
-        item
-        for hashed in pseudonyms.email_hashes(email)
-        for item in store.query_all(
-            store.prospects(),
-            IndexName="by_email",
-            KeyConditionExpression=Key("email_hash").eq(hashed) & Key("pk").begins_with("PROSPECT#"),
-        )
-    ]
+    """Prospect items (profiles and sources) with this address (index query, no Scan)."""
+    return pseudonyms.items_by_email(store.prospects(), email, "PROSPECT#")
 
 
 def list_prospects(limit: int, cursor: str | None, q: str | None = None) -> dict[str, Any]:

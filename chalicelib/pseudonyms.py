@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
+from boto3.dynamodb.conditions import Key
+
+from chalicelib import store
 from chalicelib.config import settings
 from chalicelib.secrets import Keyring, keyring
 from chalicelib.validation import email_key
@@ -69,3 +73,16 @@ def username_hash(username: str) -> str:
 def username_hashes(username: str) -> list[str]:
     """The username's hash under every key version in the ring, the current one first."""
     return _all(USERNAME, username)
+
+
+def items_by_email(table: Any, email: str, pk_prefix: str) -> list[dict[str, Any]]:
+    """Items of `table` under `pk_prefix` whose `by_email` key is the address's, any key version."""
+    return [
+        item
+        for hashed in email_hashes(email)
+        for item in store.query_all(
+            table,
+            IndexName="by_email",
+            KeyConditionExpression=Key("email_hash").eq(hashed) & Key("pk").begins_with(pk_prefix),
+        )
+    ]

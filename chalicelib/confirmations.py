@@ -213,8 +213,7 @@ def confirm_registration(token: Any, actor: Actor) -> dict[str, Any]:
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
     except ClientError as exc:
-        reasons = exc.response.get("CancellationReasons") or []
-        if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+        if store.condition_failed(exc):
             raise InvalidCode() from None
         raise
     logger.info("registration confirmed", extra={"customer_id": customer_id})
@@ -254,8 +253,7 @@ def delete_unconfirmed(item: dict[str, Any], *, rule: str, cutoff: str, event: d
             ]
         )
     except ClientError as exc:
-        reasons = exc.response.get("CancellationReasons") or []
-        if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+        if store.condition_failed(exc):
             raise Conflict("The record changed meanwhile; nothing was deleted.") from None
         raise
     accounts.delete_login(item["username"])

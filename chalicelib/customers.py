@@ -108,24 +108,6 @@ def order_deletion_date(ordered: date, fiscal_year_end: tuple[int, int] = FISCAL
     return add_months(date(fy_end.year, 12, 31), BOOKKEEPING_MONTHS) + timedelta(days=1)
 
 
-def _condition_failed(exc: ClientError) -> bool:
-    """True if a transaction was cancelled because one of its conditions did not hold."""
-    if exc.response["Error"]["Code"] != "TransactionCanceledException":
-        return False
-    reasons = exc.response.get("CancellationReasons") or []
-    return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
-
-
-def _transact(items: list[dict[str, Any]], conflict_message: str) -> None:
-    """One TransactWriteItems: the change and its audit event (`Actor.put`) commit together."""
-    try:
-        store.client("dynamodb").transact_write_items(TransactItems=items)
-    except ClientError as exc:
-        if _condition_failed(exc):
-            raise Conflict(conflict_message) from None
-        raise
-
-
 def _key(item: dict[str, str]) -> dict[str, Any]:
     return {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
 
@@ -166,7 +148,7 @@ def create_customer(data: dict[str, Any], actor: Actor, unconfirmed: dict[str, A
         item["consent_service_messages"] = {"given": consent, "at": now}
     table = store.customers().name
     guard = {"customer_id": customer_id, "entity": "guard"}
-    _transact(
+    store.transact(
         [
             {
                 "Put": {
@@ -338,7 +320,7 @@ def update_customer(customer_id: str, changes: dict[str, Any], actor: Actor) -> 
         transact += claim([email_guard(h) for h in new_hashes], guard)
         transact.append({"Delete": {"TableName": table, "Key": _key(email_guard(current["email_hash"]))}})
     transact.append(actor.put(Access("update", REGISTER, customer_id, tuple(changes))))
-    _transact(transact, "The record changed meanwhile, or the email address is taken.")
+    store.transact(transact, "The record changed meanwhile, or the email address is taken.")
     return get_customer(customer_id)
 
 
@@ -373,7 +355,7 @@ def _set_status(
             ]
         )
     except ClientError as exc:
-        if _condition_failed(exc):
+        if store.condition_failed(exc):
             get_customer(customer_id)  # 404 if it does not exist at all
             raise Conflict("The customer is not in a state that allows this.") from None
         raise
@@ -512,7 +494,7 @@ def add_order(customer_id: str, data: dict[str, Any], actor: Actor) -> dict[str,
         item["reference"] = data["reference"]
     # The key holds a fresh order id; a retry of a lost reply carries the same
     # ClientRequestToken, so the order and its event are written once.
-    _transact(
+    store.transact(
         [
             {
                 "Put": {
@@ -592,7 +574,7 @@ def add_end_user(partner_id: str, data: dict[str, Any], actor: Actor) -> dict[st
     }
     owner = {"entity": "guard", "end_user_id": end_user_id}
     table = store.customers().name
-    _transact(
+    store.transact(
         [
             {
                 "Put": {
@@ -609,27 +591,25 @@ def add_end_user(partner_id: str, data: dict[str, Any], actor: Actor) -> dict[st
     return item
 
 
-def _guard_release(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """The transaction step that frees the end user's address, if its guard names this end user.
+def release(key: dict[str, str], owner_attr: str, owner: str) -> dict[str, Any]:
+    """The transaction step that deletes a guard if it still names its record (or is gone)."""
+    return {
+        "Delete": {
+            "TableName": store.customers().name,
+            "Key": _key(key),
+            "ConditionExpression": "attribute_not_exists(pk) OR #o = :owner",
+            "ExpressionAttributeNames": {"#o": owner_attr},
+            "ExpressionAttributeValues": store.typed({":owner": owner}),
+        }
+    }
 
-    End users written before the guard existed have none; then there is nothing to free.
-    """
+
+def _guard_release(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The step that frees the end user's address (none for end users written before guards)."""
     if not item.get("email_hash") or not item.get("partner_id"):
         return []
     key = end_user_email_guard(item["partner_id"], item["email_hash"])
-    guard = store.customers().get_item(Key=key, ConsistentRead=True).get("Item")
-    if not guard or guard.get("end_user_id") != item["end_user_id"]:
-        return []
-    return [
-        {
-            "Delete": {
-                "TableName": store.customers().name,
-                "Key": _key(key),
-                "ConditionExpression": "end_user_id = :id",
-                "ExpressionAttributeValues": store.typed_item({":id": item["end_user_id"]}),
-            }
-        }
-    ]
+    return [release(key, "end_user_id", str(item["end_user_id"]))]
 
 
 def delete_end_user(
@@ -655,7 +635,7 @@ def delete_end_user(
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[{"Delete": delete}, *_guard_release(item), event])
     except ClientError as exc:
-        if _condition_failed(exc):
+        if store.condition_failed(exc):
             return False
         raise
     return True
@@ -690,7 +670,7 @@ def rectify_end_user(item: dict[str, Any], changes: dict[str, Any], event: dict[
             "ExpressionAttributeValues": store.typed_item({f":s{i}": v for i, v in enumerate(sets.values())}),
         }
     }
-    _transact(
+    store.transact(
         [update, *guard_moves, event], "The end user changed meanwhile, or the reseller has this address already."
     )
 
@@ -752,7 +732,7 @@ def end_reseller_contract(partner_id: str, end_date: date, actor: Actor) -> dict
             try:
                 store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
             except ClientError as exc:
-                if not _condition_failed(exc):
+                if not store.condition_failed(exc):
                     raise
                 continue  # removed meanwhile: nothing left to schedule
             end_user_ids.append(str(item["end_user_id"]))

@@ -39,7 +39,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from chalicelib import clock, store
@@ -227,24 +226,11 @@ def new_item(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _transact(items: list[dict[str, Any]], conflict_message: str) -> None:
-    """One TransactWriteItems: the registry's change and its audit event commit together."""
-    try:
-        store.client("dynamodb").transact_write_items(TransactItems=items)
-    except ClientError as exc:
-        reasons = exc.response.get("CancellationReasons") or []
-        if exc.response["Error"]["Code"] == "TransactionCanceledException" and any(
-            r.get("Code") == "ConditionalCheckFailed" for r in reasons
-        ):
-            raise Conflict(conflict_message) from None
-        raise
-
-
 def create(data: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Register a partner, audited in the same transaction; its id must be new (409 otherwise)."""
     item = new_item(data)
     recorded = tuple(k for k in NewPartner.model_fields if k in item and k != "partner_id")
-    _transact(
+    store.transact(
         [
             {
                 "Put": {
@@ -286,7 +272,7 @@ def update(partner_id: str, changes: dict[str, Any], actor: Actor) -> dict[str, 
     if removals:
         names.update({f"#r{i}": k for i, k in enumerate(removals)})
         expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals)))
-    _transact(
+    store.transact(
         [
             {
                 "Update": {

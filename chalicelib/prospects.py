@@ -141,8 +141,9 @@ def verification(now: str) -> dict[str, str]:
     }
 
 
-def profile_item(prospect_id: str, fields: dict[str, Any], now: str) -> dict[str, Any]:
-    """A new PROFILE item for `fields` (already validated and normalised)."""
+def profile_item(prospect_id: str, fields: dict[str, Any], now: str, email_hash: str | None = None) -> dict[str, Any]:
+    """A new PROFILE item for `fields` (already validated and normalised); `email_hash`, the
+    address's `pseudonyms.email_hash` when the caller has it."""
     values = {k: v for k, v in fields.items() if k in FIELDS and v not in (None, "")}
     return {
         "pk": pk(prospect_id),
@@ -150,7 +151,7 @@ def profile_item(prospect_id: str, fields: dict[str, Any], now: str) -> dict[str
         "entity": "prospect",
         "prospect_id": prospect_id,
         **values,
-        "email_hash": pseudonyms.email_hash(values["email"]),
+        "email_hash": email_hash or pseudonyms.email_hash(values["email"]),
         "org_search": values["organization"].lower(),
         "list_pk": LIST_PK,
         "list_sk": f"{values['organization'].lower()[:100]}#{prospect_id}",
@@ -160,8 +161,10 @@ def profile_item(prospect_id: str, fields: dict[str, Any], now: str) -> dict[str
     }
 
 
-def source_item(prospect_id: str, partner_id: str, fields: dict[str, Any], now: str) -> dict[str, Any]:
-    """A SOURCE#<partner> item: a further partner's own values and provenance."""
+def source_item(
+    prospect_id: str, partner_id: str, fields: dict[str, Any], now: str, email_hash: str | None = None
+) -> dict[str, Any]:
+    """A SOURCE#<partner> item: a partner's own values and provenance (`email_hash` as above)."""
     values = {k: v for k, v in fields.items() if k in FIELDS and v not in (None, "")}
     return {
         "pk": pk(prospect_id),
@@ -169,7 +172,7 @@ def source_item(prospect_id: str, partner_id: str, fields: dict[str, Any], now: 
         "entity": "prospect_source",
         "prospect_id": prospect_id,
         **values,
-        "email_hash": pseudonyms.email_hash(values["email"]),
+        "email_hash": email_hash or pseudonyms.email_hash(values["email"]),
         "source_partner": partner_id,
         "first_seen": now,
         "updated_at": now,
@@ -280,12 +283,6 @@ def list_prospects(limit: int, cursor: str | None, q: str | None = None) -> dict
     return {"items": resp["Items"], "next_cursor": store.encode_cursor(resp.get("LastEvaluatedKey"))}
 
 
-def _condition_failed(exc: ClientError) -> bool:
-    if exc.response["Error"]["Code"] != "TransactionCanceledException":
-        return False
-    return any(r.get("Code") == "ConditionalCheckFailed" for r in exc.response.get("CancellationReasons") or [])
-
-
 def create(fields: dict[str, Any], actor: Actor) -> list[dict[str, Any]]:
     """Staff enter a prospect; refused for a private person (`not_a_representative`), or if
     the person objected or is already registered."""
@@ -319,7 +316,7 @@ def create(fields: dict[str, Any], actor: Actor) -> list[dict[str, Any]]:
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[{"Put": put}, event])
     except ClientError as exc:
-        if _condition_failed(exc):
+        if store.condition_failed(exc):
             raise Conflict("A prospect with this email address already exists.", code="prospect_exists") from None
         raise
     return [item]
@@ -348,7 +345,7 @@ def _staff_touch(
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
     except ClientError as exc:
-        if _condition_failed(exc):
+        if store.condition_failed(exc):
             raise NotFound("No such prospect.") from None
         raise
     return get(prospect_id)

@@ -55,8 +55,13 @@ def _all(purpose: str, value: str) -> list[str]:
 
 def email_hash(email: str) -> str:
     """The hash of an address (any spelling of it, `validation.email_key`) under the current key."""
+    return key_hash(email_key(email))
+
+
+def key_hash(key: str) -> str:
+    """The hash of an address already in its `validation.email_key` form (no second parse)."""
     keys = ring()
-    return digest(EMAIL, email_key(email), keys.current, keys.current_key)
+    return digest(EMAIL, key, keys.current, keys.current_key)
 
 
 def email_hashes(email: str) -> list[str]:

@@ -55,19 +55,6 @@ def _key(item: dict[str, Any]) -> dict[str, Any]:
     return store.typed({"pk": item["pk"], "sk": item["sk"]})
 
 
-def _release(key: dict[str, str], owner_attr: str, owner: str) -> dict[str, Any]:
-    """Delete an old guard if it still names the record (or is already gone)."""
-    return {
-        "Delete": {
-            "TableName": store.customers().name,
-            "Key": store.typed(key),
-            "ConditionExpression": "attribute_not_exists(pk) OR #o = :owner",
-            "ExpressionAttributeNames": {"#o": owner_attr},
-            "ExpressionAttributeValues": store.typed({":owner": owner}),
-        }
-    }
-
-
 def _update(table: str, item: dict[str, Any], sets: dict[str, str]) -> dict[str, Any]:
     """Set the new hashes on the condition that the old ones are still there."""
     names = {f"#a{i}": k for i, k in enumerate(sets)}
@@ -99,11 +86,15 @@ def customer_steps(item: dict[str, Any], current: str) -> tuple[list[dict[str, A
         if stale("email_hash") and item.get("email"):
             sets["email_hash"] = pseudonyms.email_hash(item["email"])
             steps += customers.claim([customers.email_guard(sets["email_hash"])], owner)
-            steps.append(_release(customers.email_guard(item["email_hash"]), "customer_id", item["customer_id"]))
+            steps.append(
+                customers.release(customers.email_guard(item["email_hash"]), "customer_id", item["customer_id"])
+            )
         if stale("username_hash") and item.get("username"):
             sets["username_hash"] = pseudonyms.username_hash(item["username"])
             steps += customers.claim([customers.username_guard(sets["username_hash"])], owner)
-            steps.append(_release(customers.username_guard(item["username_hash"]), "customer_id", item["customer_id"]))
+            steps.append(
+                customers.release(customers.username_guard(item["username_hash"]), "customer_id", item["customer_id"])
+            )
         record = item["customer_id"]
         fields: tuple[str, ...] = ("email", "username")
     elif item.get("entity") == "reseller_end_user" and stale("email_hash") and item.get("email"):
@@ -111,7 +102,9 @@ def customer_steps(item: dict[str, Any], current: str) -> tuple[list[dict[str, A
         sets["email_hash"] = pseudonyms.email_hash(item["email"])
         owner = {"entity": "guard", "end_user_id": end_user}
         steps += customers.claim([customers.end_user_email_guard(partner, sets["email_hash"])], owner)
-        steps.append(_release(customers.end_user_email_guard(partner, item["email_hash"]), "end_user_id", end_user))
+        steps.append(
+            customers.release(customers.end_user_email_guard(partner, item["email_hash"]), "end_user_id", end_user)
+        )
         record, fields = end_user, ("email",)
     if not sets:
         return None
@@ -131,10 +124,7 @@ def apply(steps: list[dict[str, Any]], access: Access, actor: Actor) -> bool:
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[*steps, actor.put(access)])
     except ClientError as exc:
-        reasons = exc.response.get("CancellationReasons") or []
-        if exc.response["Error"]["Code"] == "TransactionCanceledException" and any(
-            r.get("Code") == "ConditionalCheckFailed" for r in reasons
-        ):
+        if store.condition_failed(exc):
             return False
         raise
     return True

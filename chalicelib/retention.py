@@ -176,16 +176,6 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
-def _condition_failed(exc: ClientError) -> bool:
-    code = exc.response["Error"]["Code"]
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        reasons = exc.response.get("CancellationReasons") or []
-        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
-    return False
-
-
 def _due_condition(rule: str, cutoff: str) -> tuple[str, dict[str, Any]]:
     return (
         "retention_rule = :rule AND retention_due_at < :cutoff AND attribute_not_exists(legal_hold)",
@@ -276,7 +266,7 @@ def erase_customer_contact(
     try:
         store.client("dynamodb").transact_write_items(TransactItems=transact)
     except ClientError as exc:
-        if _condition_failed(exc):
+        if store.condition_failed(exc):
             raise Conflict("The record changed meanwhile; nothing was erased.") from None
         raise
     if username:
@@ -355,7 +345,7 @@ def delete_record(table: Any, item: dict[str, Any], *, rule: str, cutoff: str, e
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[{"Delete": delete}, event])
     except ClientError as exc:
-        if _condition_failed(exc):
+        if store.condition_failed(exc):
             raise Conflict("The record changed meanwhile; nothing was deleted.") from None
         raise
 
@@ -404,7 +394,7 @@ def delete_prospect(
         try:
             store.client("dynamodb").transact_write_items(TransactItems=transact)
         except ClientError as exc:
-            if _condition_failed(exc):
+            if store.condition_failed(exc):
                 raise Conflict("The record changed meanwhile; nothing was deleted.") from None
             raise
 

@@ -20,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chalicelib.config import settings
-from chalicelib.errors import ValidationFailed
+from chalicelib.errors import Conflict, ValidationFailed
 
 # Adaptive mode backs off on throttling (ProvisionedThroughputExceeded, ThrottlingException)
 # instead of failing the request; 10 attempts ride out a burst.
@@ -38,6 +38,27 @@ def typed(values: dict[str, Any]) -> dict[str, Any]:
 def typed_item(item: dict[str, Any]) -> dict[str, Any]:
     """An item to store in typed form; absent (None) attributes are left out, not written as NULL."""
     return typed({k: v for k, v in item.items() if v is not None})
+
+
+def condition_failed(exc: ClientError) -> bool:
+    """True if a write, or a transaction, was refused because one of its conditions did not hold."""
+    code = exc.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in exc.response.get("CancellationReasons") or [])
+    return False
+
+
+def transact(items: list[dict[str, Any]], conflict_message: str) -> None:
+    """One TransactWriteItems (a change and its audit event commit together); a failed
+    condition is a `Conflict` with `conflict_message`."""
+    try:
+        client("dynamodb").transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        if condition_failed(exc):
+            raise Conflict(conflict_message) from None
+        raise
 
 
 @cache

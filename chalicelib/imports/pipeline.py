@@ -73,13 +73,14 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from chalicelib import audit, clock, prospects, store, suppression
+from chalicelib import audit, clock, prospects, pseudonyms, store, suppression
 from chalicelib.audit import Access
 from chalicelib.auth import SYSTEM_IMPORT
 from chalicelib.config import settings
@@ -301,6 +302,20 @@ class _Row:
     candidates: list[str]
     prospect_id: str = ""  # the id the row resolved to (set by `_upsert`)
 
+    @cached_property
+    def email_hash(self) -> str:
+        """The `by_email` key of the row's items, made once per row from its normalised address."""
+        return pseudonyms.key_hash(self.email_norm)
+
+
+@dataclass
+class _ProfileWrite:
+    """The PROFILE written before the partner's own item (re-checked, not counted)."""
+
+    item: dict[str, Any]
+    expected: dict[str, Any] | None  # the PROFILE as read (None: new)
+    reverify: bool = False  # only its verification moves; the stored PROFILE is kept
+
 
 @dataclass
 class Importer:
@@ -489,14 +504,16 @@ class Importer:
                 self.accesses.append((access, self._row_key(row.line, action)))
                 if profile is None or (holds_values and profile.get("content_hash") != mine.get("content_hash")):
                     # The crash fell between the partner's item and the PROFILE beside it.
-                    self._put_profile(self._profile_entry(pid, row, mine, profile, now), row, access, profile)
+                    self._put_profile(
+                        _ProfileWrite(self._profile_entry(pid, row, mine, profile, now), profile), row, access
+                    )
             else:
                 self._reject(row.line, Reject("duplicate_in_file"), first_line=int(mine.get("import_line", 0)))
             return
         if profile is None:
-            item = prospects.source_item(pid, self.partner, row.values, now)
+            item = prospects.source_item(pid, self.partner, row.values, now, row.email_hash)
             item.update(provenance, first_import_run=self.run_id)
-            self._put(item, row, "inserted", None, profile=(self._profile_entry(pid, row, item, None, now), None))
+            self._put(item, row, "inserted", None, _ProfileWrite(self._profile_entry(pid, row, item, None, now), None))
             return
         if mine is not None and mine.get("content_hash") == digest:
             if _age_days(mine.get("last_verified"), now) < REVERIFY_AFTER_DAYS:
@@ -505,35 +522,40 @@ class Importer:
             # The partner confirms what it sent before: only the verification moves. The
             # stored item (with any staff correction) is kept; see `_recheck`.
             item = {"pk": mine["pk"], "sk": mine["sk"], **prospects.verification(now), **provenance}
-            self._touch_profile(pid, now)
-            self._put(item, row, "reverified", mine, reverify=True)
+            self._put(item, row, "reverified", mine, self._verified_profile(pid, profile, now), reverify=True)
             return
-        item = prospects.source_item(pid, self.partner, row.values, now)
+        item = prospects.source_item(pid, self.partner, row.values, now, row.email_hash)
         item.update(provenance, first_import_run=self.run_id)
-        shown = None
         if holds_values:
             # Newer information from the source whose values the register shows (a staff
             # correction stays only until then, as before).
-            shown = (self._profile_entry(pid, row, item, profile, now), profile)
+            shown = _ProfileWrite(self._profile_entry(pid, row, item, profile, now), profile)
         else:
-            self._touch_profile(pid, now)
-        self._put(item, row, "updated" if mine is not None else "inserted", mine, profile=shown)
+            shown = self._verified_profile(pid, profile, now)
+        self._put(item, row, "updated" if mine is not None else "inserted", mine, shown)
+
+    @staticmethod
+    def _verified_profile(pid: str, profile: dict[str, Any], now: str) -> _ProfileWrite:
+        """A partner verified the prospect: the PROFILE's retention clock restarts (batched)."""
+        item = {"pk": prospects.pk(pid), "sk": prospects.PROFILE, **prospects.verification(now)}
+        return _ProfileWrite(item, profile, reverify=True)
 
     def _profile_entry(
         self, pid: str, row: _Row, source: dict[str, Any], profile: dict[str, Any] | None, now: str
     ) -> dict[str, Any]:
         """The PROFILE that shows `source`'s values (the partner's own item) in the register."""
-        item = prospects.profile_item(pid, row.values, now)
+        item = prospects.profile_item(pid, row.values, now, row.email_hash)
         item.update({k: source[k] for k in _PROVENANCE if k in source and k != "source_partner"})
         item["values_from"] = self.partner
         if profile is None:
             item["first_import_run"] = self.run_id
         return item
 
-    def _put_profile(self, item: dict[str, Any], row: _Row, access: Access, expected: dict[str, Any] | None) -> None:
-        """Queue the PROFILE beside the row's own item (re-checked against `expected`, uncounted)."""
+    def _put_profile(self, write: _ProfileWrite, row: _Row, access: Access) -> None:
+        """Queue the PROFILE beside the row's own item (re-checked against what was read, uncounted)."""
         assert self.writer is not None
-        self.writer.put(item, Guard(row.line, "", row.email_norm, expected, access, "", companion=True))
+        guard = Guard(row.line, "", row.email_norm, write.expected, access, "", write.reverify, companion=True)
+        self.writer.put(write.item, guard)
 
     def _put(
         self,
@@ -541,11 +563,10 @@ class Importer:
         row: _Row,
         kind: str,
         expected: dict[str, Any] | None,
+        profile: _ProfileWrite,
         reverify: bool = False,
-        profile: tuple[dict[str, Any], dict[str, Any] | None] | None = None,
-    ) -> Access:
-        """Write the partner's own item, counted and audited; `profile`: the PROFILE to write
-        before it, with the PROFILE as read (None: new)."""
+    ) -> None:
+        """Write the partner's own item, counted and audited, after `profile`."""
         assert self.writer is not None
         self.counts[kind] += 1
         fields = () if reverify else prospects.personal_fields(item)
@@ -553,11 +574,9 @@ class Importer:
         access = Access(action, prospects.REGISTER, row.prospect_id, fields)
         key = self._row_key(row.line, action)
         self.accesses.append((access, key))
-        if profile is not None:
-            # The PROFILE goes first, so a SOURCE item never exists without it (`_recheck`).
-            self._put_profile(profile[0], row, access, profile[1])
+        # The PROFILE goes first, so a SOURCE item never exists without it (`_recheck`).
+        self._put_profile(profile, row, access)
         self.writer.put(item, Guard(row.line, kind, row.email_norm, expected, access, key, reverify))
-        return access
 
     def _row_key(self, line: int, action: str) -> str:
         """The deterministic key of a row's event: the same on every delivery of this run."""
@@ -678,23 +697,6 @@ class Importer:
                 raise
             return None
         return item
-
-    def _touch_profile(self, prospect_id: str, now: str) -> None:
-        """Another partner verified the prospect: the PROFILE's retention clock restarts."""
-        try:
-            store.prospects().update_item(
-                Key={"pk": prospects.pk(prospect_id), "sk": prospects.PROFILE},
-                UpdateExpression="SET last_verified = :v, retention_rule = :r, retention_due_at = :d",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={
-                    ":v": now,
-                    ":r": prospects.UNVERIFIED_RULE.name,
-                    ":d": prospects.due_date(now),
-                },
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
 
     def _flush_audit(self) -> None:
         """Write the events of the rows written so far, each once (after their items)."""

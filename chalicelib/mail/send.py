@@ -5,6 +5,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.policy import SMTP
 
+from botocore.exceptions import ClientError
+
 from chalicelib import store
 from chalicelib.config import settings
 from chalicelib.logs import logger
@@ -16,11 +18,18 @@ def send(msg: EmailMessage, purpose: str) -> str:
     `purpose` names the kind of message in the log line; no address is logged.
     """
     raw = msg.as_bytes(policy=SMTP)
-    resp = store.client("sesv2").send_email(
-        FromEmailAddress=settings().mail_from,
-        Destination={"ToAddresses": [str(msg["To"])]},
-        Content={"Raw": {"Data": raw}},
-    )
+    try:
+        resp = store.client("sesv2").send_email(
+            FromEmailAddress=settings().mail_from,
+            Destination={"ToAddresses": [str(msg["To"])]},
+            Content={"Raw": {"Data": raw}},
+        )
+    except ClientError as exc:
+        # SES's error texts can quote the recipient (MessageRejected): keep the code only, so
+        # callers still tell throttling from refusal, and no traceback carries the address.
+        code = str(exc.response.get("Error", {}).get("Code") or "Unknown")
+        error = {"Error": {"Code": code, "Message": f"SES refused to send ({purpose})."}}
+        raise ClientError(error, exc.operation_name) from None
     message_id = str(resp.get("MessageId", ""))
     logger.info("mail sent", extra={"purpose": purpose, "ses_message_id": message_id})
     return message_id

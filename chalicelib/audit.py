@@ -95,12 +95,6 @@ def transact_put(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def is_audit_put(transact_item: dict[str, Any]) -> bool:
-    """True for an event's Put (from `transact_put`) among a transaction's items."""
-    put = transact_item.get("Put") or {}
-    return put.get("TableName") == store.audit().name and put.get("ConditionExpression") == NOT_RECORDED
-
-
 @dataclass(frozen=True)
 class Actor:
     """Who makes a change: the principal and its request, for the change's own audit event."""

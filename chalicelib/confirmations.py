@@ -27,15 +27,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, clock, customers, store
+from chalicelib import accounts, clock, customers, pseudonyms, store
 from chalicelib.audit import Access, Actor
-from chalicelib.config import settings
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.logs import logger
 from chalicelib.mail import compose
 from chalicelib.mail.send import send
 from chalicelib.registers import CUSTOMER_REGISTER
-from chalicelib.secrets import keyring
 
 VALID_HOURS = 24
 MAX_ATTEMPTS = 5
@@ -58,7 +56,7 @@ def _digest(secret: str, version: str, key: bytes) -> str:
 
 def _new_code(customer_id: str) -> tuple[str, dict[str, Any]]:
     """A fresh code for the record `customer_id`, and what the record keeps of it."""
-    ring = keyring(settings().pseudonym_key_secret)
+    ring = pseudonyms.ring()
     secret = secrets.token_urlsafe(32)
     expires = clock.now() + timedelta(hours=VALID_HOURS)
     kept = {
@@ -71,7 +69,7 @@ def _new_code(customer_id: str) -> tuple[str, dict[str, Any]]:
 
 def _matches(secret: str, kept: dict[str, Any]) -> bool:
     version = str(kept.get("code_hash", "")).split(":", 1)[0]
-    key = keyring(settings().pseudonym_key_secret).keys.get(version)
+    key = pseudonyms.ring().keys.get(version)
     return key is not None and hmac.compare_digest(_digest(secret, version, key), str(kept["code_hash"]))
 
 

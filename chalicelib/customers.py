@@ -715,7 +715,7 @@ def end_reseller_contract(partner_id: str, end_date: date, actor: Actor) -> dict
         "KeyConditionExpression": Key("pk").eq(_end_user_pk(partner_id)) & Key("sk").begins_with("ENDUSER#"),
         "ProjectionExpression": "pk, sk, end_user_id",
     }
-    end_user_ids: list[str] = []
+    scheduled = 0
     while True:
         resp = table.query(**query)
         for item in resp["Items"]:
@@ -735,7 +735,7 @@ def end_reseller_contract(partner_id: str, end_date: date, actor: Actor) -> dict
                 if not store.condition_failed(exc):
                     raise
                 continue  # removed meanwhile: nothing left to schedule
-            end_user_ids.append(str(item["end_user_id"]))
+            scheduled += 1
         if "LastEvaluatedKey" not in resp:
             break
         query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
@@ -744,8 +744,7 @@ def end_reseller_contract(partner_id: str, end_date: date, actor: Actor) -> dict
         "contract_end": end_date.isoformat(),
         "retention_rule": END_USER_RESELLER_ENDED.name,
         "retention_due_at": due,
-        "end_users": len(end_user_ids),
-        "end_user_ids": end_user_ids,
+        "end_users": scheduled,
     }
 
 

@@ -49,8 +49,6 @@ from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.validation import IsoDate, StrictModel, clean_text, normalise_email, normalise_phone
 
 REGISTER = "partners"  # the audit trail's name for the registry's records
-KINDS = ("data_provider", "reseller", "marketing")
-STATUSES = ("active", "suspended", "ended")
 # Kinds whose files under incoming/<partner_id>/ are imported into the prospect register.
 UPLOADER_KINDS = frozenset({"data_provider", "reseller"})
 # Fields that only a partner of one kind has (given for another kind: 400).
@@ -217,7 +215,7 @@ def new_item(data: dict[str, Any]) -> dict[str, Any]:
     partner_id = data["partner_id"]
     return {
         **_stored({k: data.get(k) for k in NewPartner.model_fields}),
-        "status": data.get("status") or "active",
+        "status": data.get("status", "active"),  # a new partner is active unless staff say otherwise
         "created_at": now,
         "updated_at": now,
         "version": 1,

@@ -285,10 +285,11 @@ def erase(email: str, actor: Actor) -> Answer:
 
     Each erasure carries its own audit event (`actor`), also when a later one fails.
     """
-    return _erase(find(email), [], actor)
+    return _erase(find(email), actor)
 
 
-def _erase(found: Found, accesses: list[Access], actor: Actor) -> Answer:
+def _erase(found: Found, actor: Actor) -> Answer:
+    accesses: list[Access] = []
     erased: list[dict[str, Any]] = []
     kept: list[dict[str, Any]] = []
     held: list[dict[str, Any]] = []

@@ -10,10 +10,9 @@ import hashlib
 import hmac
 from typing import Any
 
-from chalicelib import clock, store
+from chalicelib import clock, pseudonyms, store
 from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
-from chalicelib.secrets import keyring
 from chalicelib.validation import email_key
 
 
@@ -22,13 +21,13 @@ def keyed_hash(email: str, key: bytes) -> str:
 
 
 def _candidates(email: str) -> list[str]:
-    ring = keyring(settings().pseudonym_key_secret)
+    ring = pseudonyms.ring()
     return [f"{version}:{keyed_hash(email, key)}" for version, key in ring.keys.items()]
 
 
 def current_key(email: str) -> str:
     """The suppression key of `email` under the current key (also a safe id for logs)."""
-    ring = keyring(settings().pseudonym_key_secret)
+    ring = pseudonyms.ring()
     return f"{ring.current}:{keyed_hash(email, ring.current_key)}"
 
 

@@ -167,13 +167,3 @@ def policy_file_name(function: str) -> str:
 
 def policy_file(function: str) -> dict[str, Any]:
     return dict(json.loads((CHALICE_DIR / policy_file_name(function)).read_text()))
-
-
-def environment_resources(sam: dict[str, Any]) -> dict[str, str]:
-    """{environment variable: the logical id it names by Ref}: how a function finds its resources."""
-    variables = sam["Globals"]["Function"]["Environment"]["Variables"]
-    return {
-        name: value["Ref"]
-        for name, value in variables.items()
-        if isinstance(value, dict) and value.get("Ref") in sam["Resources"]
-    }

@@ -44,7 +44,6 @@ def list_partners(call: Call) -> dict[str, Any]:
 )
 def create_partner(call: Call) -> dict[str, Any]:
     data = dump(call.body())
-    data.setdefault("status", "active")
     return partners.present(partners.create(data, call.actor))
 
 

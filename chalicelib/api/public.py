@@ -155,14 +155,13 @@ _UNSUBSCRIBE_TEXT = {
         "error": "Nothing was changed. Open the link from the message again, or write to us: {contact}.",
     },
 }
-_LANGS = ("fi", "en")
 
 
 def _unsubscribe_lang(call: Call, chosen: str | None = None) -> str:
     """The page's language: the link's (or form's) `lang`, else Accept-Language, else Finnish."""
-    if chosen in _LANGS:
+    if chosen in notice.LANGS:
         return str(chosen)
-    if call.query.get("lang") in _LANGS:
+    if call.query.get("lang") in notice.LANGS:
         return call.query["lang"]
     best, best_q = "fi", 0.0
     for part in call.headers.get("accept-language", "").split(","):
@@ -172,7 +171,7 @@ def _unsubscribe_lang(call: Call, chosen: str | None = None) -> str:
             q = float(params.strip().removeprefix("q=")) if params.strip().startswith("q=") else 1.0
         except ValueError:
             q = 0.0
-        if lang in _LANGS and q > best_q:
+        if lang in notice.LANGS and q > best_q:
             best, best_q = lang, q
     return best
 

@@ -229,9 +229,7 @@ def add_end_user(call: Call, partner_id: str) -> dict[str, Any]:
 )
 def end_reseller_contract(call: Call, partner_id: str) -> dict[str, Any]:
     body = call.body()
-    result = customers.end_reseller_contract(_reseller(partner_id), body.end_date, call.actor)  # type: ignore[attr-defined]
-    result.pop("end_user_ids")
-    return result
+    return customers.end_reseller_contract(_reseller(partner_id), body.end_date, call.actor)  # type: ignore[attr-defined]
 
 
 @route(

@@ -16,8 +16,6 @@ from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.registers import CONTROLLER
 
-LANGS = ("fi", "en")
-
 
 @dataclass(frozen=True)
 class Template:

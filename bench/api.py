@@ -78,6 +78,7 @@ FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
     "api_handler": ("app",),
     "partner_import": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.imports.messages"),
     "retention_sweeper": ("chalicelib.events", "chalicelib.retention"),
+    "pseudonym_rekey": ("chalicelib.events", "chalicelib.rekeying"),
 }
 
 

@@ -42,10 +42,19 @@ import botocore.handlers
 import pytest
 
 from tests.iam_policy import allowed
-from tests.template import ACCOUNT, MERGE_TEMPLATE, REGION, fake_arn, packaged, policy_file_name, roles_by_function
+from tests.template import (
+    ACCOUNT,
+    FUNCTION_HANDLERS,
+    MERGE_TEMPLATE,
+    REGION,
+    fake_arn,
+    packaged,
+    policy_file_name,
+    roles_by_function,
+)
 
 CURRENT_FUNCTION: ContextVar[str | None] = ContextVar("current_function", default=None)
-FUNCTIONS = ("api_handler", "jwt_authorizer", "partner_import", "retention_sweeper", "pseudonym_rekey")
+FUNCTIONS = tuple(FUNCTION_HANDLERS.values())
 
 # Cognito's user-facing operations are authorised by the caller's token or are public
 # (sign-up, sign-in); IAM plays no part in them.

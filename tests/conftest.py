@@ -105,6 +105,14 @@ class Stack:
         """The customer pool's view of a login (AdminGetUser)."""
         return dict(self.cognito.admin_get_user(UserPoolId=self.info["customer_user_pool_id"], Username=username))
 
+    def customer_login_exists(self, username: str) -> bool:
+        """True while the customer pool holds a login of this name."""
+        try:
+            self.customer_user(username)
+        except self.cognito.exceptions.UserNotFoundException:
+            return False
+        return True
+
     def table(self, key: str) -> Any:
         return boto3.resource("dynamodb", region_name=REGION).Table(self.info["tables"][key])
 

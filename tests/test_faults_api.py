@@ -41,14 +41,6 @@ def _guards(stack: Stack, email: str, username: str) -> tuple[bool, bool]:
     )
 
 
-def _login_exists(stack: Stack, username: str) -> bool:
-    try:
-        stack.cognito.admin_get_user(UserPoolId=stack.info["customer_user_pool_id"], Username=username)
-    except stack.cognito.exceptions.UserNotFoundException:
-        return False
-    return True
-
-
 def _assert_clean_error(status: int, body: Any, *personal: str) -> None:
     """An error the client can act on: JSON, no traceback, no internals, no personal data."""
     assert status == 503 and set(body) == {"error"}, body
@@ -76,7 +68,7 @@ def test_registration_rides_out_faults_with_exactly_one_customer(
     [profile] = _profiles(stack, "h@firma.fi")
     assert profile["status"] == "unconfirmed" and profile["version"] == 1
     assert _guards(stack, "h@firma.fi", "heikki") == (True, True)
-    assert _login_exists(stack, "heikki")
+    assert stack.customer_login_exists("heikki")
     events = stack.table("audit").query(
         KeyConditionExpression=Key("pk").eq(f"RECORD#customers#{profile['customer_id']}")
     )["Items"]
@@ -91,7 +83,7 @@ def test_registration_past_the_retry_budget_leaves_nothing_and_can_be_retried(
     status, body = call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))
     _assert_clean_error(status, body, "h@firma.fi", "heikki", "Meikäläinen")
     assert _items(stack) == before
-    assert not _login_exists(stack, "heikki")
+    assert not stack.customer_login_exists("heikki")
     status, body = call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))
     assert status == 202, body
     assert len(_profiles(stack, "h@firma.fi")) == 1
@@ -107,7 +99,7 @@ def test_registration_whose_login_cannot_be_created_is_rolled_back(
     status, body = call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))
     _assert_clean_error(status, body, "h@firma.fi", "heikki")
     assert _items(stack) == before
-    assert not _login_exists(stack, "heikki")
+    assert not stack.customer_login_exists("heikki")
     assert call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))[0] == 202
 
 

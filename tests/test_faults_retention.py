@@ -58,14 +58,6 @@ def _exists(table: Any, pk: str, sk: str) -> bool:
     return "Item" in table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True)
 
 
-def _login_exists(stack: Stack, username: str) -> bool:
-    try:
-        stack.cognito.admin_get_user(UserPoolId=stack.info["customer_user_pool_id"], Username=username)
-    except stack.cognito.exceptions.UserNotFoundException:
-        return False
-    return True
-
-
 def _customer_state(stack: Stack, n: int, customer_id: str) -> str:
     """'erased' or 'intact'; anything in between fails the test (a half-erased record)."""
     table = stack.table("customers")
@@ -79,7 +71,7 @@ def _customer_state(stack: Stack, n: int, customer_id: str) -> str:
         assert (
             contact == [] and "email_hash" not in item and "username_hash" not in item and guards == (False, False)
         ), customer_id
-        assert not _login_exists(stack, f"maija{n}")
+        assert not stack.customer_login_exists(f"maija{n}")
         assert item["retention_rule"] == "customer_bookkeeping" and item["organization"] == f"Esimerkki {n} Oy"
         return "erased"
     # The contract end was set in advance: it is in effect by the sweep's date.

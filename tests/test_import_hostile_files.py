@@ -13,11 +13,10 @@ import string
 import zipfile
 from collections.abc import Iterable
 
-import boto3
 import pytest
 
 from chalicelib.imports import xlsx
-from tests.conftest import REGION, Stack, register_partner
+from tests.conftest import Stack, register_partner
 from tests.imports_helpers import (
     HEADER_FI,
     TickingContext,
@@ -27,7 +26,9 @@ from tests.imports_helpers import (
     object_versions,
     prospect_items,
     receive,
+    report,
     runs_of,
+    s3,
     upload,
     xlsx_bytes,
 )
@@ -123,10 +124,9 @@ def test_zip_bomb_xlsx_is_refused_before_inflating(stack: Stack) -> None:
 def test_formula_cells_never_come_back_unescaped(stack: Stack, formula: str) -> None:
     rows = [["Kunta Oy", formula, "Johtaja", "bad-email", "040 1"]]
     run = _import(stack, "formulas.csv", csv_bytes(rows))
-    s3 = boto3.client("s3", region_name=REGION)
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=stack.info["upload_bucket"], Prefix="reports/")["Contents"]]
+    keys = [o["Key"] for o in s3().list_objects_v2(Bucket=stack.info["upload_bucket"], Prefix="reports/")["Contents"]]
     for key in keys:
-        text = s3.get_object(Bucket=stack.info["upload_bucket"], Key=key)["Body"].read().decode("utf-8-sig")
+        text = s3().get_object(Bucket=stack.info["upload_bucket"], Key=key)["Body"].read().decode("utf-8-sig")
         for cell_start in ("\n" + formula[0], ";" + formula[0], "," + formula[0]):
             assert cell_start + formula[1:] not in text, (key, text)
     assert run["state"] == "done"
@@ -212,9 +212,6 @@ def workbook(
     return out.getvalue()
 
 
-GOOD = ["Hyvinvointialue Oy", "Veera Virta", "Johtaja", "veera.virta@hva.fi", "040 111 2222"]
-
-
 def test_the_reported_file_declaring_a_whole_sheet_visits_only_its_rows(stack: Stack) -> None:
     """The 5 KB file of the incident: <dimension> A1:XFD1048576, one cell in the very last row."""
     body = workbook(
@@ -231,7 +228,7 @@ def test_the_reported_file_declaring_a_whole_sheet_visits_only_its_rows(stack: S
 
 @pytest.mark.parametrize("dimension", ["A1:XFD1048576", "A1:A1", "ZZZ"])
 def test_a_declared_dimension_neither_pads_nor_limits_the_rows(stack: Stack, dimension: str) -> None:
-    run = _import(stack, "mitat.xlsx", workbook([HEADER_ROW, _row(2, GOOD)], dimension=dimension))
+    run = _import(stack, "mitat.xlsx", workbook([HEADER_ROW, _row(2, GOOD_ROW)], dimension=dimension))
     assert run["state"] == "done" and run["counts"]["rows"] == 1 and run["counts"]["inserted"] == 1
 
 
@@ -241,28 +238,21 @@ def test_thousands_of_empty_rows_are_visited_cheaply_and_lines_stay_true(stack: 
         for n in range(2, 20_002)
     )
     bad = ["Kunta Oy", "Nimi Puuttuu", "", "", ""]
-    body = workbook([HEADER_ROW, *empty, _row(20_002, GOOD), _row(20_003, bad)])
+    body = workbook([HEADER_ROW, *empty, _row(20_002, GOOD_ROW), _row(20_003, bad)])
     context = TickingContext(budget_ms=10_000_000, tick_ms=1)
     run = _import(stack, "tyhjia.xlsx", body, context)
     assert run["state"] == "done" and run["counts"]["inserted"] == 1 and run["counts"]["rows"] == 2
     assert run["rejected_by_reason"] == {"missing_email": 1}
-    [rejected] = _report(stack, run)["rejected_rows"]
+    [rejected] = report(stack, run)["rejected_rows"]
     assert rejected["line"] == 20_003  # the line a spreadsheet shows
     assert 20_003 <= context.calls < 20_100  # every row asked the clock once, empty ones included
-
-
-def _report(stack: Stack, run: dict) -> dict:
-    import json
-
-    s3 = boto3.client("s3", region_name=REGION)
-    return dict(json.loads(s3.get_object(Bucket=stack.info["upload_bucket"], Key=run["report_key"])["Body"].read()))
 
 
 def test_cells_right_of_the_header_are_never_read(stack: Stack) -> None:
     # 10,000 cells beyond the header's five, one of them pointing at a shared string that
     # does not exist: none is read, so none can fail or cost more than a count.
     far = b"".join(_cell(f"{_letters(col)}2", "x") for col in range(6, 10_006)) + b'<c r="XFD2" t="s"><v>999</v></c>'
-    body = workbook([HEADER_ROW, _row(2, GOOD)[:-6] + far + b"</row>"], shared_strings=b"")
+    body = workbook([HEADER_ROW, _row(2, GOOD_ROW)[:-6] + far + b"</row>"], shared_strings=b"")
     run = _import(stack, "leveä.xlsx", body)
     assert run["state"] == "done" and run["counts"]["inserted"] == 1
     assert run["format"]["ignored_columns"] == []
@@ -286,8 +276,8 @@ def test_a_row_wider_than_excel_allows_is_refused(stack: Stack) -> None:
 @pytest.mark.parametrize(
     "rows",
     [
-        [HEADER_ROW, _row(3, GOOD), _row(2, GOOD)],  # out of order
-        [HEADER_ROW, _row(1_048_577, GOOD)],  # beyond Excel's last row
+        [HEADER_ROW, _row(3, GOOD_ROW), _row(2, GOOD_ROW)],  # out of order
+        [HEADER_ROW, _row(1_048_577, GOOD_ROW)],  # beyond Excel's last row
         [HEADER_ROW, b'<row r="x">' + _cell("A2", "x") + b"</row>"],
     ],
     ids=["out_of_order", "beyond_last_row", "not_a_number"],
@@ -327,7 +317,7 @@ def test_a_shared_strings_part_too_large_is_refused_before_it_is_loaded(
 
 def test_a_part_parsed_whole_that_is_far_too_large_is_refused(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(xlsx, "MAX_PART_BYTES", 64 * 1024)
-    body = _with_member(workbook([HEADER_ROW, _row(2, GOOD)]), "xl/styles.xml", _text(100 * 1024).encode())
+    body = _with_member(workbook([HEADER_ROW, _row(2, GOOD_ROW)]), "xl/styles.xml", _text(100 * 1024).encode())
     run = _import(stack, "tyylit.xlsx", body)
     assert run["state"] == "failed" and run["failure"]["code"] == "unreadable_xlsx"
     assert prospect_items(stack) == []
@@ -345,7 +335,7 @@ def test_a_shared_strings_table_too_slow_to_load_fails_as_too_slow(stack: Stack)
     # strings: the reads beneath it ask the clock, and the run fails instead of hanging.
     strings = b"".join(f"<si><t>{_text(12)}{n}</t></si>".encode() for n in range(50_000))
     context = TickingContext(budget_ms=30_100, tick_ms=10)  # 30 s is the reserve: ~10 asks
-    run = _import(stack, "hidas.xlsx", workbook([HEADER_ROW, _row(2, GOOD)], shared_strings=strings), context)
+    run = _import(stack, "hidas.xlsx", workbook([HEADER_ROW, _row(2, GOOD_ROW)], shared_strings=strings), context)
     assert run["state"] == "failed" and run["failure"]["code"] == "too_slow_to_read"
     assert prospect_items(stack) == []
 
@@ -390,7 +380,7 @@ def _with_sheet_prefix(body: bytes, prefix: bytes) -> bytes:
 def test_an_xml_token_larger_than_any_cell_is_refused(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(xlsx, "MAX_TOKEN_BYTES", 256 * 1024)
     comment = b"<!--" + _text(600 * 1024).encode() + b"-->"  # expat would hold it all
-    run = _import(stack, "kommentti.xlsx", workbook([HEADER_ROW, comment, _row(2, GOOD)]))
+    run = _import(stack, "kommentti.xlsx", workbook([HEADER_ROW, comment, _row(2, GOOD_ROW)]))
     assert run["state"] == "failed" and run["failure"]["code"] == "unreadable_xlsx"
 
 
@@ -400,9 +390,9 @@ def test_an_xml_token_larger_than_any_cell_is_refused(stack: Stack, monkeypatch:
 @pytest.mark.parametrize("hostile", ["empty-rows.xlsx", "blank-lines.csv"])
 def test_a_file_too_slow_to_read_fails_alone_and_the_rest_of_its_batch_imports(stack: Stack, hostile: str) -> None:
     if hostile.endswith(".xlsx"):
-        body = workbook([HEADER_ROW, *(f'<row r="{n}"/>'.encode() for n in range(2, 200_002)), _row(200_002, GOOD)])
+        body = workbook([HEADER_ROW, *(f'<row r="{n}"/>'.encode() for n in range(2, 200_002)), _row(200_002, GOOD_ROW)])
     else:
-        body = csv_bytes([]) + b";;;;\r\n" * 200_000 + csv_bytes([GOOD], header=[])[2:]
+        body = csv_bytes([]) + b";;;;\r\n" * 200_000 + csv_bytes([GOOD_ROW], header=[])[2:]
     for partner in ("beta", "gamma"):
         register_partner(stack, partner, "data_provider")
     upload(stack, f"incoming/acme/{hostile}", body)

@@ -23,6 +23,7 @@ from tests.iam_policy import allowed, as_list, conditions_hold, glob_match
 from tests.template import (
     ACCOUNT,
     CHALICE_DIR,
+    FUNCTION_HANDLERS,
     MERGE_TEMPLATE,
     REGION,
     ROOT,
@@ -37,7 +38,7 @@ from tests.template import (
 )
 
 PARTNER_TEMPLATE = MERGE_TEMPLATE.parent / "partner-role.json"
-FUNCTIONS = ("api_handler", "jwt_authorizer", "partner_import", "retention_sweeper", "pseudonym_rekey")
+FUNCTIONS = tuple(FUNCTION_HANDLERS.values())
 # Settings chalicelib/config.py reads that the template need not set: local-stack only, or tunables with defaults.
 OPTIONAL_SETTINGS = {"COGNITO_JWKS_URL", "CUSTOMER_COGNITO_JWKS_URL", "FREE_MAIL_DOMAINS"}
 DATA_TABLES = ("CustomersTable", "ProspectsTable", "SuppressionTable", "AuditTable", "ImportRunsTable", "PartnersTable")

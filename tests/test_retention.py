@@ -51,14 +51,6 @@ def exists(table: Any, pk: str, sk: str) -> bool:
     return "Item" in table.get_item(Key={"pk": pk, "sk": sk})
 
 
-def login_exists(stack: Stack, username: str) -> bool:
-    try:
-        stack.cognito.admin_get_user(UserPoolId=stack.info["customer_user_pool_id"], Username=username)
-    except stack.cognito.exceptions.UserNotFoundException:
-        return False
-    return True
-
-
 @pytest.fixture
 def operations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every DynamoDB operation name the code under test calls."""
@@ -107,7 +99,7 @@ def test_customer_contact_is_erased_after_grace_keeping_bookkeeping(stack: Stack
     assert (after["retention_rule"], after["retention_due_at"]) == ("customer_bookkeeping", "2032-01-01")
     assert not exists(store.customers(), *customers.email_guard(pseudonyms.email_hash("maija1@yritys.fi")).values())
     assert not exists(store.customers(), *customers.username_guard(pseudonyms.username_hash("maija1")).values())
-    assert not login_exists(stack, "maija1")
+    assert not stack.customer_login_exists("maija1")
     assert "Scan" not in operations
 
     # The remainder goes when its own date comes, not before.
@@ -145,7 +137,7 @@ def test_hold_set_after_the_read_keeps_the_login(stack: Stack) -> None:
     retention.set_legal_hold("customer", item["customer_id"], "Riita-asia 12/2026", "dora")
     with pytest.raises(retention.Conflict):
         retention.apply(rule, stale, date(2026, 1, 1), retention.ReadCounter())
-    assert login_exists(stack, "maija1")
+    assert stack.customer_login_exists("maija1")
     assert profile(item["customer_id"])["email"] == "maija1@yritys.fi"
 
 
@@ -163,13 +155,13 @@ def test_run_killed_between_erasure_and_login_deletion_is_finished(
     with pytest.raises(LambdaKilled):
         retention.sweep(date(2026, 1, 1))
     assert profile(item["customer_id"])["status"] == "erased"
-    assert login_exists(stack, "maija1")  # the step the killed run did not reach
+    assert stack.customer_login_exists("maija1")  # the step the killed run did not reach
     monkeypatch.undo()
 
     run = retention.sweep(date(2026, 1, 1))
     assert run["logins_finished"] == 1
     assert run["rules"]["customer_grace"]["due"] == 0
-    assert not login_exists(stack, "maija1")
+    assert not stack.customer_login_exists("maija1")
     assert "login_to_delete" not in profile(item["customer_id"])
     assert retention.sweep(date(2026, 1, 1))["logins_finished"] == 0
 
@@ -275,7 +267,7 @@ def test_dry_run_changes_nothing_and_is_summarised(stack: Stack) -> None:
     assert run["rules"]["customer_grace"]["done"] == 0
     assert run["rules"]["customer_grace"]["record_ids"] == [item["customer_id"]]
     assert profile(item["customer_id"]) == before
-    assert login_exists(stack, "maija1")
+    assert stack.customer_login_exists("maija1")
     runs = retention.last_runs(10, None)["items"]
     assert runs[0]["summary"]["dry_run"] is True
     assert runs[0]["summary"]["rules"]["customer_grace"]["due"] == 1
@@ -294,7 +286,7 @@ def test_legal_hold_suspends_deletion_until_lifted(stack: Stack) -> None:
     assert run["rules"]["order_bookkeeping"]["held"] == 1
     assert profile(item["customer_id"])["email"] == "maija1@yritys.fi"
     assert exists(store.customers(), order["pk"], order["sk"])
-    assert login_exists(stack, "maija1")
+    assert stack.customer_login_exists("maija1")
 
     retention.lift_legal_hold("customer", item["customer_id"])
     run = retention.sweep(date(2026, 6, 1))

@@ -22,7 +22,7 @@ from devstack import provision
 from tests import faults as f
 from tests.conftest import PASSWORD, Stack, Tokens, call, setup_actor
 from tests.template import packaged
-from tests.test_retention import login_exists, new_customer
+from tests.test_retention import new_customer
 
 SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
@@ -143,7 +143,7 @@ def test_deleting_a_login_signs_out_every_session_first(stack: Stack, sessions: 
     accounts.delete_login("maija1")
 
     assert sessions.alive_at_deletion == {"maija1": [False, False]}
-    assert not login_exists(stack, "maija1")
+    assert not stack.customer_login_exists("maija1")
 
 
 def test_a_failed_deletion_leaves_the_login_signed_out_and_a_retry_finishes(
@@ -155,11 +155,11 @@ def test_a_failed_deletion_leaves_the_login_signed_out_and_a_retry_finishes(
     injector.inject("cognito-identity-provider", "AdminDeleteUser", f.TOO_MANY_REQUESTS, times=f.RETRY_BUDGET)
     with pytest.raises(ClientError):
         accounts.delete_login("maija1")
-    assert login_exists(stack, "maija1")
+    assert stack.customer_login_exists("maija1")
     assert not sessions.alive(sessions.refresh_tokens["maija1"][0])  # access already ended
 
     accounts.delete_login("maija1")  # the retry (the sweeper's next run, or the API's retry)
-    assert not login_exists(stack, "maija1")
+    assert not stack.customer_login_exists("maija1")
 
 
 def test_deleting_a_login_that_is_gone_is_fine(stack: Stack, sessions: Sessions) -> None:
@@ -167,7 +167,7 @@ def test_deleting_a_login_that_is_gone_is_fine(stack: Stack, sessions: Sessions)
     new_customer()
     accounts.delete_login("maija1")
     accounts.delete_login("maija1")
-    assert not login_exists(stack, "maija1")
+    assert not stack.customer_login_exists("maija1")
     # Once the login is gone there is nothing to delete: no AdminDeleteUser after a failed sign-out.
     assert sessions.cognito_calls.count(("AdminDeleteUser", "maija1")) == 1
 
@@ -184,7 +184,7 @@ def test_the_sweepers_erasure_signs_the_customer_out_everywhere(stack: Stack, se
     assert sessions.alive_at_deletion == {"maija1": [False]}
     calls = [op for op, user in sessions.cognito_calls if user == "maija1"]
     assert calls[-2:] == ["AdminUserGlobalSignOut", "AdminDeleteUser"]
-    assert not login_exists(stack, "maija1")
+    assert not stack.customer_login_exists("maija1")
 
 
 def test_an_erasure_request_signs_the_customer_out_everywhere(
@@ -198,4 +198,4 @@ def test_an_erasure_request_signs_the_customer_out_everywhere(
 
     assert status == 200, body
     assert sessions.alive_at_deletion == {"asiakas": [False]}
-    assert not login_exists(stack, "asiakas")
+    assert not stack.customer_login_exists("asiakas")

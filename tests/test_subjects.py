@@ -41,14 +41,6 @@ def setup_person(client: Any, stack: Stack, tokens: Tokens) -> dict[str, Any]:
     return {"order": order, "end_user": end_user}
 
 
-def login_exists(stack: Stack, username: str) -> bool:
-    try:
-        stack.cognito.admin_get_user(UserPoolId=stack.info["customer_user_pool_id"], Username=username)
-    except stack.cognito.exceptions.UserNotFoundException:
-        return False
-    return True
-
-
 def test_access_exports_everything_with_purpose_source_and_retention(client: Any, stack: Stack, tokens: Tokens) -> None:
     setup_person(client, stack, tokens)
     status, body = request(client, tokens.staff, {"type": "access", "email": "Asiakas@Yritys.fi"})
@@ -131,7 +123,7 @@ def test_erasure_keeps_only_bookkeeping_and_says_until_when(client: Any, stack: 
 
     profile = store.customers().get_item(Key={"pk": f"CUSTOMER#{tokens.customer_id}", "sk": "PROFILE"})["Item"]
     assert profile["status"] == "erased" and "email" not in profile and "contact_name" not in profile
-    assert not login_exists(stack, "asiakas")
+    assert not stack.customer_login_exists("asiakas")
     assert prospect_items(stack) == []
     status, found = call(client, "POST", "/customers/search", tokens.staff, {"email": EMAIL})
     assert found["items"] == []
@@ -181,7 +173,7 @@ def test_erasure_respects_a_legal_hold(client: Any, stack: Stack, tokens: Tokens
     status, body = request(client, tokens.staff, {"type": "erasure", "email": EMAIL})
     assert status == 200
     assert body["answer"]["held"] == [{"register": "customers", "record_id": tokens.customer_id}]
-    assert login_exists(stack, "asiakas")
+    assert stack.customer_login_exists("asiakas")
 
 
 def test_objection_removes_prospect_withdraws_consent_suppresses_and_blocks_reimport(

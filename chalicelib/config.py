@@ -82,11 +82,21 @@ class Settings:
 
     @property
     def token_issuer(self) -> str:
-        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+        return issuer(self.region, self.user_pool_id)
 
     @property
     def customer_token_issuer(self) -> str:
-        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.customer_user_pool_id}"
+        return issuer(self.region, self.customer_user_pool_id)
+
+
+def issuer(region: str, pool_id: str) -> str:
+    """The `iss` of a Cognito user pool's tokens (its JWKS lives below it)."""
+    return f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+
+
+def jwks_url(region: str, pool_id: str) -> str:
+    """Where a Cognito user pool publishes the public keys its tokens are signed with."""
+    return f"{issuer(region, pool_id)}/.well-known/jwks.json"
 
 
 def _region_from_env() -> str | None:
@@ -116,8 +126,6 @@ def settings() -> Settings:
     region = require_eu_region(_region_from_env())
     pool = env.get("USER_POOL_ID", "")
     customer_pool = env.get("CUSTOMER_USER_POOL_ID", "")
-    issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool}"
-    customer_issuer = f"https://cognito-idp.{region}.amazonaws.com/{customer_pool}"
     if env.get("STAGE") == "prod" and (env.get("COGNITO_JWKS_URL") or env.get("CUSTOMER_COGNITO_JWKS_URL")):
         # The override exists for the emulator; in prod it would let a setting choose the token signer.
         raise RuntimeError("COGNITO_JWKS_URL and CUSTOMER_COGNITO_JWKS_URL must not be set in the prod stage.")
@@ -135,10 +143,10 @@ def settings() -> Settings:
         user_pool_id=pool,
         user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
         # Local stack: the emulator serves the pool's JWKS at its own address.
-        jwks_url=env.get("COGNITO_JWKS_URL") or f"{issuer}/.well-known/jwks.json",
+        jwks_url=env.get("COGNITO_JWKS_URL") or jwks_url(region, pool),
         customer_user_pool_id=customer_pool,
         customer_user_pool_client_id=env.get("CUSTOMER_USER_POOL_CLIENT_ID", ""),
-        customer_jwks_url=env.get("CUSTOMER_COGNITO_JWKS_URL") or f"{customer_issuer}/.well-known/jwks.json",
+        customer_jwks_url=env.get("CUSTOMER_COGNITO_JWKS_URL") or jwks_url(region, customer_pool),
         pseudonym_key_secret=env.get("PSEUDONYM_KEY_SECRET", "ilopiste/pseudonym-key"),
         unsubscribe_secret=env.get("UNSUBSCRIBE_SECRET", "ilopiste/unsubscribe-key"),
         mail_from=env.get("MAIL_FROM") or "ilopiste@kuntotimpurit.fi",

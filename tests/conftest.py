@@ -8,7 +8,6 @@ import email.policy
 import http.server
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from moto import mock_aws
 from moto.utilities.utils import load_resource
 
 from devstack import gateway, provision
+from devstack.outbox import CONFIRMATION_CODE
 from tests.aws_calls import _record_aws_calls, calls_against_roles  # noqa: F401 (fixtures for every test)
 
 REGION = "eu-north-1"
@@ -204,9 +204,6 @@ def sent_mail(to: str | None = None) -> list[EmailMessage]:
         if hasattr(m, "raw_data")
     ]
     return [m for m in messages if to is None or str(m["To"]).lower() == to.lower()]
-
-
-CONFIRMATION_CODE = re.compile(r"\b[0-9a-f]{32}\.[A-Za-z0-9_-]{20,100}")
 
 
 def mailed_code(to: str) -> str:

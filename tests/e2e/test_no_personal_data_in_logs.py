@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from devstack.outbox import CONFIRMATION_CODE
 from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
@@ -115,7 +115,7 @@ def test_a_full_flow_leaves_no_personal_data_in_the_logs(local_stack: RunningSta
     status, accepted = http("POST", "/registrations", body=registration)
     assert status == 202, accepted
     (message,) = wait_for("the confirmation message in the outbox", lambda: local_stack.outbox(REGISTRANT["email"]))
-    code = re.search(r"[0-9a-f]{32}\.[A-Za-z0-9_-]{20,100}", message.get_body().get_content())
+    code = CONFIRMATION_CODE.search(message.get_body().get_content())
     assert code, "no confirmation code in the message"
     status, confirmed = http("POST", "/registrations/confirm", body={"token": code.group(0)})
     assert status == 200, confirmed

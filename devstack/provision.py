@@ -188,6 +188,33 @@ def create_upload_path(
     return {"upload_bucket": bucket, "import_queue_url": queue_url, "import_dlq_url": dlq_url}
 
 
+def create_campaign_queue(sqs: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The campaign materialisation queue with its dead-letter queue, as the template declares them.
+
+    Its messages name a campaign only (no personal data), so SQS-managed encryption serves.
+    """
+    template = template or load_template()
+    queue_props = template["Resources"]["CampaignQueue"]["Properties"]
+    dlq_props = template["Resources"]["CampaignDeadLetterQueue"]["Properties"]
+    dlq_url = sqs.create_queue(
+        QueueName=f"{prefix}-campaigns-dlq",
+        Attributes={"MessageRetentionPeriod": str(dlq_props["MessageRetentionPeriod"]), "SqsManagedSseEnabled": "true"},
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = queue_props["RedrivePolicy"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{prefix}-campaigns",
+        Attributes={
+            "VisibilityTimeout": str(queue_props["VisibilityTimeout"]),
+            "SqsManagedSseEnabled": "true",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(redrive["maxReceiveCount"])}
+            ),
+        },
+    )["QueueUrl"]
+    return {"campaign_queue_url": queue_url, "campaign_dlq_url": dlq_url}
+
+
 CLIENT_SESSION_SETTINGS = (
     "IdTokenValidity",
     "AccessTokenValidity",
@@ -306,6 +333,7 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
     keys = create_keys(client("kms"), prefix, template)
     tables = create_tables(client("dynamodb"), prefix, template, keys)
     upload = create_upload_path(client("s3"), client("sqs"), f"{prefix}-uploads", region, template, keys)
+    campaign_queue = create_campaign_queue(client("sqs"), prefix, template)
     pool = create_user_pool(client("cognito-idp"), prefix, template)
     customer_pool = create_user_pool(
         client("cognito-idp"), f"{prefix}-customers", template, "CustomerUserPool", "CustomerUserPoolClient"
@@ -317,6 +345,7 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
         "tables": tables,
         "kms_keys": keys,
         **upload,
+        **campaign_queue,
         **pool,
         "customer_user_pool_id": customer_pool["user_pool_id"],
         "customer_user_pool_client_id": customer_pool["user_pool_client_id"],
@@ -338,8 +367,10 @@ def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, st
         "AUDIT_TABLE": tables["audit"],
         "IMPORT_RUNS_TABLE": tables["import_runs"],
         "PARTNERS_TABLE": tables["partners"],
+        "CAMPAIGNS_TABLE": tables["campaigns"],
         "UPLOAD_BUCKET": stack["upload_bucket"],
         "IMPORT_QUEUE_URL": stack["import_queue_url"],
+        "CAMPAIGN_QUEUE_URL": stack["campaign_queue_url"],
         "USER_POOL_ID": stack["user_pool_id"],
         "USER_POOL_CLIENT_ID": stack["user_pool_client_id"],
         "CUSTOMER_USER_POOL_ID": stack["customer_user_pool_id"],

@@ -117,3 +117,30 @@ def test_the_version_changes_when_the_content_does(monkeypatch: Any) -> None:
         monkeypatch.undo()
         notice.version.cache_clear()
     assert notice.version() == before
+
+
+def test_what_is_kept_about_contacts_is_in_the_notice_and_the_record(client: Any, tokens: Tokens) -> None:
+    status, doc = call(client, "GET", "/privacy-notice?lang=en")
+    assert status == 200
+    prospects = next(r for r in doc["registers"] if r["key"] == "prospects")
+    content = {part["record_type"]: part["fields"] for part in prospects["content"]}
+    assert content["Do-not-call entry"][0] == "Keyed hash of the phone number (not the number)"
+    assert "Recipient" in content["Disclosure log entry"]
+    assert "Prospect id" in content["Notice to a recipient (GDPR Art. 19)"]
+    after = {r["rule"]: r["after"] for r in prospects["retention"]}
+    assert after["do_not_call"] == "As long as the register is kept"
+    assert after["disclosure_log"] == "As long as the person's record"
+    assert after["recipient_notice"] == "1 year"
+    status, record = call(client, "GET", "/records-of-processing", tokens.dpo)
+    activity = record["processing_activities"][1]
+    # Data kept about prospects, not further categories of people.
+    assert activity["categories_of_data_subjects"] == ["Prospect"]
+    personal = activity["categories_of_personal_data"]
+    assert personal["Disclosure log entry"] == [
+        "Recipient",
+        "Purpose of the handover",
+        "Campaign",
+        "Date and time of the handover",
+    ]
+    actions = {r["rule"]: r["action"] for r in activity["retention"]}
+    assert actions["do_not_call"] == "keep" and actions["recipient_notice"] == "delete"

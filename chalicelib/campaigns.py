@@ -72,6 +72,7 @@ CLOSED_RULE = "campaign_closed"
 # Prospects read per page, so that a page's members (at most this many), its counts and its
 # audit event fit one transaction (100 items) and a profile look-up one BatchGetItem.
 PAGE = 98
+DELETE_BATCH = 99  # members deleted per transaction, beside the campaign's condition check
 RESERVE_SECONDS = 20.0  # time kept back when a materialisation invocation stops to continue
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -305,7 +306,9 @@ def _meta_update(
     """A transaction's Update of the META: SET `sets` and `updated_at`, bump `version`, REMOVE
     `removals`, on `condition` (`#status`, `#version` name those attributes)."""
     values = {**sets, "updated_at": clock.iso()}
-    names = {f"#f{i}": k for i, k in enumerate(values)} | {"#version": "version", "#status": "status"}
+    names = {f"#f{i}": k for i, k in enumerate(values)} | {"#version": "version"}
+    if "#status" in condition:
+        names["#status"] = "status"
     expr = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))) + ", #version = #version + :one"
     removals = list(removals)
     if removals:
@@ -607,7 +610,13 @@ def materialise_page(campaign_id: str, reads: ReadCounter | None = None) -> bool
         }
         for p in members
     ]
-    names = {"#status": "status", "#counts": "counts", "#excluded": "excluded"}
+    names = {
+        "#status": "status",
+        "#counts": "counts",
+        "#excluded": "excluded",
+        "#segments": "segments",
+        "#cursor": "cursor",
+    }
     values: dict[str, Any] = {
         ":segment": segment,
         ":next": segment + 1,
@@ -616,7 +625,7 @@ def materialise_page(campaign_id: str, reads: ReadCounter | None = None) -> bool
         ":audience": len(members),
     }
     sets = [
-        "segments = :next",
+        "#segments = :next",
         "#counts.selected = #counts.selected + :selected",
         "#counts.audience = #counts.audience + :audience",
     ]
@@ -626,17 +635,17 @@ def materialise_page(campaign_id: str, reads: ReadCounter | None = None) -> bool
         sets.append(f"#counts.#excluded.#x{i} = #counts.#excluded.#x{i} + :x{i}")
     if next_cursor:
         values[":cursor"] = next_cursor
-        expr = "SET " + ", ".join([*sets, "cursor = :cursor"])
+        expr = "SET " + ", ".join([*sets, "#cursor = :cursor"])
     else:
         values |= {":ready": "ready", ":now": now}
-        expr = "SET " + ", ".join([*sets, "#status = :ready", "materialised_at = :now"]) + " REMOVE cursor"
+        expr = "SET " + ", ".join([*sets, "#status = :ready", "materialised_at = :now"]) + " REMOVE #cursor"
     transact.append(
         {
             "Update": {
                 "TableName": table,
                 "Key": store.typed({"pk": pk(campaign_id), "sk": META}),
                 "UpdateExpression": expr,
-                "ConditionExpression": "#status = :materialising AND segments = :segment",
+                "ConditionExpression": "#status = :materialising AND #segments = :segment",
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": store.typed(values),
             }
@@ -737,7 +746,7 @@ def close_due(item: dict[str, Any], *, rule: str, cutoff: str, event: dict[str, 
 def delete_audience(item: dict[str, Any], *, rule: str, cutoff: str, event: dict[str, Any], reads: Any = None) -> int:
     """Delete a closed campaign's members (audience and outcomes) once `campaign_closed` is due.
 
-    Bounded: each transaction deletes at most 99 members beside a condition check that the
+    Bounded: each transaction deletes at most `DELETE_BATCH` (99) members beside a condition check that the
     campaign is still due, so a run killed half-way leaves the campaign in the index with
     fewer members, and the next run finishes it. The last transaction takes the campaign out
     of the rule (its META and counts stay, with no personal data) with the audit `event`.
@@ -759,7 +768,7 @@ def delete_audience(item: dict[str, Any], *, rule: str, cutoff: str, event: dict
         resp = table.query(
             KeyConditionExpression=Key("pk").eq(pk(campaign_id)) & Key("sk").begins_with(MEMBER_PREFIX),
             ProjectionExpression="pk, sk",
-            Limit=99,
+            Limit=DELETE_BATCH,
         )
         keys = resp["Items"]
         if reads is not None:

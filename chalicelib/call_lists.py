@@ -43,25 +43,27 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, Literal, get_args
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
+from botocore.exceptions import ClientError
 
-from chalicelib import partners
-from chalicelib.imports import read
+from chalicelib import campaigns, clock, disclosures, partners, prospects, retention, store, subjects, suppression
+from chalicelib.audit import Access, Actor
+from chalicelib.errors import Conflict, DomainError, ValidationFailed
+from chalicelib.imports.errors import UnreadableFile
 from chalicelib.imports.runs import csv_cell
 from chalicelib.registers import CONTROLLER, PROSPECT, Role, Text
+
+if TYPE_CHECKING:
+    from chalicelib.imports.read import Columns
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv"
 FORMATS = {"xlsx": XLSX_TYPE, "csv": CSV_TYPE}
 CSV_DELIMITER = ";"
 
-OUTCOMES = ("reached", "no_answer", "objected", "wrong_person", "left_organisation", "do_not_call")
+Outcome = Literal["reached", "no_answer", "objected", "wrong_person", "left_organisation", "do_not_call"]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 # Outcomes after which the person is out of the audience for good: another outcome for
 # them is refused; the same one again (a list sent back twice) changes nothing.
 FINAL_OUTCOMES = frozenset({"objected", "wrong_person", "left_organisation", "do_not_call"})
@@ -189,9 +191,11 @@ def script_document(campaign: dict[str, Any]) -> dict[str, Any]:
 # -- rendering -------------------------------------------------------------------------------
 
 
-def _safe_cell(sheet: Any, value: str) -> WriteOnlyCell:
+def _safe_cell(sheet: Any, value: str) -> Any:
     """A text cell that never runs: openpyxl would store `=…` as a formula, Excel would
     read `+358…` as a number; both become text with Excel's quote prefix."""
+    from openpyxl.cell import WriteOnlyCell
+
     cell = WriteOnlyCell(sheet, value)
     cell.data_type = "s"
     if csv_cell(value) != value:
@@ -201,6 +205,12 @@ def _safe_cell(sheet: Any, value: str) -> WriteOnlyCell:
 
 def render_xlsx(campaign: dict[str, Any], rows: Iterable[Row]) -> bytes:
     """The call list as an .xlsx workbook (streamed rows: memory does not grow with the list)."""
+    # Loaded here: the API's cold start does not pay for openpyxl (tests/test_cold_imports.py).
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet(LIST_SHEET)
     columns = header()
@@ -271,28 +281,20 @@ def render(fmt: str, campaign: dict[str, Any], rows: Iterable[Row]) -> bytes:
 _OUTCOME_HEADERS = {"prospectid": ID_COLUMN, "id": ID_COLUMN, "outcome": OUTCOME_COLUMN, "tulos": OUTCOME_COLUMN}
 
 
-class OutcomeColumns(read.Columns):
-    """The two columns a list sent back must keep: `prospect_id` and `outcome` (the rest,
-    the person's values, are not read at all)."""
+def outcome_columns(header: list[Any]) -> Columns:
+    """The header rule of a list sent back: the two columns it must keep, `prospect_id` and
+    `outcome`; the rest (the person's values) is not read at all."""
+    from chalicelib.imports import read
 
-    @classmethod
-    def from_header(cls, header: list[Any]) -> OutcomeColumns:
-        index: dict[str, int] = {}
-        for position, raw in enumerate(header):
-            name = _OUTCOME_HEADERS.get(read.header_key(str(raw or "")))
-            if name and name not in index:
-                index[name] = position
-        missing = [c for c in (ID_COLUMN, OUTCOME_COLUMN) if c not in index]
-        if missing:
-            raise read.UnreadableFile("missing_columns", f"Required column(s) not found: {', '.join(missing)}.")
-        return cls(index=index)
-
-    def row(self, cells: list[Any]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for name, position in self.index.items():
-            value = cells[position] if position < len(cells) else None
-            out[name] = "" if value is None else str(value).strip()
-        return out
+    index: dict[str, int] = {}
+    for position, raw in enumerate(header):
+        name = _OUTCOME_HEADERS.get(read.header_key(str(raw or "")))
+        if name and name not in index:
+            index[name] = position
+    missing = [c for c in (ID_COLUMN, OUTCOME_COLUMN) if c not in index]
+    if missing:
+        raise UnreadableFile("missing_columns", f"Required column(s) not found: {', '.join(missing)}.")
+    return read.Columns(index=index)
 
 
 @dataclass
@@ -315,15 +317,17 @@ def parse_outcomes(body: IO[bytes], name: str) -> Parsed:
     A row with an empty outcome (not called yet) is counted as blank; a code not in
     `OUTCOMES` is `unknown_outcome`, an id that is no prospect id `invalid_prospect_id`,
     a person listed again with another outcome `conflicting_rows`. A file that cannot be
-    read raises `read.UnreadableFile` (its code and message are safe to show).
+    read raises `UnreadableFile` (its code and message are safe to show).
     """
-    upload = read.open_upload(body, name, header_rule=OutcomeColumns.from_header)
+    from chalicelib.imports import read  # the import reader: loaded by the routes that read files
+
+    upload = read.open_upload(body, name, header_rule=outcome_columns)
     parsed = Parsed()
     lines: dict[str, list[tuple[int, str]]] = {}
     rows: Iterator[tuple[int, dict[str, str]]] = upload.rows
     for count, (line, values) in enumerate(rows, start=1):
         if count > MAX_ROWS:
-            raise read.UnreadableFile("too_many_rows", f"A call list has at most {MAX_ROWS:,} rows.")
+            raise UnreadableFile("too_many_rows", f"A call list has at most {MAX_ROWS:,} rows.")
         pid = _outcome_code(values.get(ID_COLUMN, ""))
         code = _outcome_code(values.get(OUTCOME_COLUMN, ""))
         if not code:
@@ -348,3 +352,255 @@ def parse_outcomes(body: IO[bytes], name: str) -> Parsed:
 def is_prospect_id(value: str) -> bool:
     """32 lower-case hex digits, as every prospect id is."""
     return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+# -- handing the list out ------------------------------------------------------------------
+
+
+def check_callable(campaign: dict[str, Any]) -> None:
+    """A call list exists for a materialised phone campaign that is not closed (409 otherwise)."""
+    if campaign.get("channel") != "phone":
+        raise Conflict("Call lists are for phone campaigns.", code="not_a_phone_campaign")
+    if campaign.get("status") == "closed":
+        raise Conflict("The campaign is closed.", code="campaign_closed")
+    if campaign.get("status") != "ready":
+        raise Conflict("The campaign has no audience yet: materialise it first.", code="campaign_not_ready")
+
+
+def _sources(profile: dict[str, Any]) -> list[str]:
+    """The partners whose data the person's record holds, the one shown first.
+
+    The PROFILE names the partner whose values it shows (`values_from`); only a record
+    whose values staff corrected lacks it, and then its SOURCE items are read.
+    """
+    if profile.get("values_from"):
+        return [str(profile["values_from"])]
+    if profile.get("created_by") == "staff":
+        return []
+    items = prospects.items_of(str(profile["prospect_id"]))
+    return [str(i["source_partner"]) for i in items if i.get("source_partner")]
+
+
+def hand_out(
+    campaign: dict[str, Any], actor: Actor, *, recipient: str | None, purpose: str, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """One page of the campaign's current audience as list rows: `{"rows", "next_cursor"}`.
+
+    `recipient`: the marketing partner that receives the data; each person is recorded in
+    the disclosure log (`purpose`) first and only the recorded ones are returned, so a
+    person erased meanwhile is not handed out. Staff (`recipient` None) are the named
+    persons of the register: their reads are audited by the caller, not disclosed.
+    """
+    page = campaigns.current_audience(str(campaign["campaign_id"]), limit, cursor)
+    profiles = [profile for _, profile in page["items"]]
+    ids = [str(p["prospect_id"]) for p in profiles]
+    if recipient is not None and ids:
+        recorded = disclosures.record(ids, recipient, purpose, actor, campaign_id=str(campaign["campaign_id"]))
+        profiles = [p for p in profiles if str(p["prospect_id"]) in recorded]
+    names: dict[str, str] = {}
+    rows = [row_of(p, source_name(p, _sources(p), names)) for p in profiles]
+    return {"rows": rows, "next_cursor": page["next_cursor"], "excluded": page.get("excluded", {})}
+
+
+def call_list(campaign: dict[str, Any], actor: Actor, *, recipient: str | None) -> list[Row]:
+    """Every row of the campaign's call list now (see `hand_out`), at most `MAX_ROWS`."""
+    check_callable(campaign)
+    audience = int((campaign.get("counts") or {}).get("audience", 0))
+    if audience > MAX_ROWS:
+        raise Conflict(
+            f"The audience ({audience:,}) is larger than one call list ({MAX_ROWS:,}): narrow the selection.",
+            code="call_list_too_large",
+        )
+    rows: list[Row] = []
+    cursor: str | None = None
+    while True:
+        page = hand_out(campaign, actor, recipient=recipient, purpose="call_list", limit=100, cursor=cursor)
+        rows.extend(page["rows"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return rows
+
+
+# -- outcomes ----------------------------------------------------------------------------------
+
+
+def _profile(prospect_id: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = (
+        store.prospects()
+        .get_item(Key={"pk": prospects.pk(prospect_id), "sk": prospects.PROFILE}, ConsistentRead=True)
+        .get("Item")
+    )
+    return item
+
+
+def _not_in_audience() -> Conflict:
+    return Conflict("This person is no longer in the campaign's audience.", code="not_in_audience")
+
+
+def _check_still_in_audience(campaign: dict[str, Any], profile: dict[str, Any] | None) -> dict[str, Any]:
+    """The PROFILE if the person is in the campaign's audience now (409 otherwise)."""
+    if profile is None or not campaigns.screen(str(campaign["channel"]), [profile])[0]:
+        raise _not_in_audience()
+    return profile
+
+
+def _member_update(
+    campaign_id: str, prospect_id: str, outcome: str, previous: str | None, actor: Actor
+) -> dict[str, Any]:
+    """The member's outcome as a transaction write, on the condition that it is still the
+    one read (a concurrent outcome makes this a 409, not a lost update)."""
+    values: dict[str, Any] = {":o": outcome, ":at": clock.iso(), ":by": actor.principal.principal_id}
+    condition = "attribute_exists(pk) AND "
+    if previous is None:
+        condition += "attribute_not_exists(outcome)"
+    else:
+        condition += "outcome = :prev"
+        values[":prev"] = previous
+    return {
+        "Update": {
+            "TableName": store.campaigns().name,
+            "Key": store.typed({"pk": campaigns.pk(campaign_id), "sk": campaigns.member_sk(prospect_id)}),
+            "UpdateExpression": "SET outcome = :o, outcome_at = :at, outcome_by = :by",
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": store.typed(values),
+        }
+    }
+
+
+def _contacted(prospect_id: str, now: str) -> dict[str, Any]:
+    """`last_contacted_at` on the PROFILE, only while it exists (never recreates a record)."""
+    return {
+        "Update": {
+            "TableName": store.prospects().name,
+            "Key": store.typed({"pk": prospects.pk(prospect_id), "sk": prospects.PROFILE}),
+            "UpdateExpression": "SET last_contacted_at = :now",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": store.typed({":now": now}),
+        }
+    }
+
+
+def _exists(prospect_id: str) -> dict[str, Any]:
+    return {
+        "ConditionCheck": {
+            "TableName": store.prospects().name,
+            "Key": store.typed({"pk": prospects.pk(prospect_id), "sk": prospects.PROFILE}),
+            "ConditionExpression": "attribute_exists(pk)",
+        }
+    }
+
+
+def apply_outcome(campaign: dict[str, Any], prospect_id: str, outcome: str, actor: Actor) -> dict[str, Any]:
+    """Record one caller's outcome for a member of the campaign's audience, with its effects.
+
+    `campaign` is the META the caller may act on (staff: any; a marketing partner: one
+    assigned to it and open). Refused: a person not in the campaign (404), or no longer
+    in its audience (409 `not_in_audience`: erased, objected, restricted, number blocked),
+    a different outcome after a final one (409 `outcome_final`). The same outcome again
+    changes nothing (`changed: false`), so a list sent back twice is harmless.
+
+    Effects, each audited in its own transaction, the outcome written last so that a
+    failure half-way is finished by simply recording the outcome again:
+    * `objected`: exactly what an objection does (`subjects.object_to_marketing`): the
+      email suppressed, the person's numbers on the do-not-call list, the prospect removed
+      and every recipient of its data notified (Art. 19);
+    * `wrong_person`, `left_organisation`: the contact is outdated and removed as a full
+      refresh removes one (`retention.delete_prospect`; a legal hold keeps it), every
+      recipient of its data but the reporting partner notified of the erasure (Art. 19);
+    * `do_not_call`: the number on the do-not-call list; the person stays in the register;
+    * `reached`, `no_answer`: recorded; `reached` (and `objected`, while the record
+      exists) stamps the prospect's `last_contacted_at`.
+    """
+    if outcome not in OUTCOMES:
+        raise ValidationFailed(
+            f"outcome must be one of {', '.join(OUTCOMES)}.", details=[{"field": "outcome", "reason": "invalid"}]
+        )
+    check_callable(campaign)
+    campaign_id = str(campaign["campaign_id"])
+    member = campaigns.member(campaign_id, prospect_id)
+    previous = member.get("outcome")
+    if previous == outcome:
+        return {"prospect_id": prospect_id, "outcome": outcome, "changed": False}
+    if previous in FINAL_OUTCOMES:
+        raise Conflict("A final outcome is already recorded for this person.", code="outcome_final")
+    profile = _check_still_in_audience(campaign, _profile(prospect_id))
+    now = clock.iso()
+    fields = ["contact_outcome"]
+    writes: list[dict[str, Any]] = []
+    result: dict[str, Any] = {"prospect_id": prospect_id, "outcome": outcome, "changed": True}
+    if outcome == "objected":
+        # An objection like any other (Art. 21): the email suppressed, every number of the
+        # record on the do-not-call list, the prospect removed, its recipients notified.
+        answer = subjects.object_to_marketing(str(profile["email"]), actor)
+        result["removed"] = bool(answer.body["prospects_removed"])
+        if answer.body["prospects_held"]:
+            writes.append(_contacted(prospect_id, now))  # kept under a legal hold: stamp it
+            fields.append("last_contacted_at")
+    elif outcome in ("wrong_person", "left_organisation"):
+        access = Access("delete", prospects.REGISTER, prospect_id, prospects.personal_fields(profile))
+        # Its recipients hear of the erasure (Art. 19), but not the partner reporting it.
+        reporter = frozenset({actor.principal.partner_id} - {""})
+        try:
+            retention.delete_prospect(
+                profile,
+                actor.put(access, reason=f"contact_outcome:{outcome}"),
+                actor=actor,
+                change=disclosures.Change("erased", spare=reporter),
+            )
+            result["removed"] = True
+        except retention.RecordHeld:
+            result["removed"] = False
+    elif outcome == "do_not_call":
+        if not profile.get("phone"):
+            raise Conflict("This person has no phone number to block.", code="no_phone")
+        suppression.suppress_phone(str(profile["phone"]), "do_not_call", actor)
+        writes.append(_exists(prospect_id))
+    elif outcome == "reached":
+        writes.append(_contacted(prospect_id, now))
+        fields.append("last_contacted_at")
+    else:
+        writes.append(_exists(prospect_id))
+    writes.append(_member_update(campaign_id, prospect_id, outcome, previous, actor))
+    writes.append(actor.put(Access("update", prospects.REGISTER, prospect_id, tuple(fields))))
+    try:
+        store.client("dynamodb").transact_write_items(TransactItems=writes)
+    except ClientError as exc:
+        if store.condition_failed(exc):
+            raise Conflict("The person or their outcome changed meanwhile; try again.") from None
+        raise
+    return result
+
+
+MAX_UPLOAD_OUTCOMES = 1_000  # outcomes applied per list sent back: one request's worth of work
+
+
+def apply_upload(campaign: dict[str, Any], body: bytes, name: str, actor: Actor) -> dict[str, Any]:
+    """Apply the outcomes of a call list sent back (.xlsx or CSV).
+
+    Good rows are applied, each on its own (`apply_outcome`); bad ones are reported by
+    line and reason (`unknown_outcome`, `invalid_prospect_id`, `conflicting_rows`,
+    `not_found`: not in this campaign, `not_in_audience`, `outcome_final`). Rows whose
+    outcome is already recorded count as `unchanged`: sending a list twice is harmless.
+    """
+    check_callable(campaign)
+    try:
+        parsed = parse_outcomes(io.BytesIO(body), name)
+    except UnreadableFile as exc:
+        raise ValidationFailed(exc.message, code=exc.code) from None
+    if len(parsed.outcomes) > MAX_UPLOAD_OUTCOMES:
+        raise ValidationFailed(
+            f"At most {MAX_UPLOAD_OUTCOMES:,} outcomes per upload: send the list in parts.", code="too_many_outcomes"
+        )
+    counts = dict.fromkeys(("applied", "unchanged", "blank", "rejected"), 0)
+    counts["blank"] = parsed.blank
+    rejected = list(parsed.rejected)
+    for line, prospect_id, outcome in parsed.outcomes:
+        try:
+            result = apply_outcome(campaign, prospect_id, outcome, actor)
+        except DomainError as exc:
+            rejected.append({"line": line, "reason": exc.code})
+            continue
+        counts["applied" if result["changed"] else "unchanged"] += 1
+    counts["rejected"] = len(rejected)
+    rejected.sort(key=lambda r: int(r["line"]))
+    return {"campaign_id": campaign["campaign_id"], "counts": counts, "rejected_rows": rejected}

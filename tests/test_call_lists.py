@@ -14,7 +14,7 @@ from openpyxl import Workbook, load_workbook
 
 from chalicelib import call_lists
 from chalicelib.call_lists import ID_COLUMN, OUTCOME_COLUMN, Row
-from chalicelib.imports import read
+from chalicelib.imports.errors import UnreadableFile
 
 CAMPAIGN = {"campaign_id": "c" * 32, "name": "Syksyn soitot – Äänekoski"}
 PID = "0123456789abcdef0123456789abcdef"
@@ -144,7 +144,7 @@ def test_a_list_without_the_id_and_outcome_columns_is_refused() -> None:
     book.active.append(["Oy Ab", "Matti"])
     out = io.BytesIO()
     book.save(out)
-    with pytest.raises(read.UnreadableFile) as refused:
+    with pytest.raises(UnreadableFile) as refused:
         call_lists.parse_outcomes(io.BytesIO(out.getvalue()), "x.xlsx")
     assert refused.value.code == "missing_columns"
 
@@ -152,6 +152,6 @@ def test_a_list_without_the_id_and_outcome_columns_is_refused() -> None:
 def test_a_list_longer_than_any_call_list_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(call_lists, "MAX_ROWS", 3)
     body = "prospect_id;outcome\n" + "".join(f"{i:032x};no_answer\n" for i in range(4))
-    with pytest.raises(read.UnreadableFile) as refused:
+    with pytest.raises(UnreadableFile) as refused:
         call_lists.parse_outcomes(io.BytesIO(body.encode()), "x.csv")
     assert refused.value.code == "too_many_rows"

@@ -434,3 +434,21 @@ def test_a_do_not_call_outcome_keeps_the_number_out_of_the_next_import_and_list(
     assert body["counts"]["excluded"]["do_not_call"] == 1
     status, raw, _ = download(client, f"/campaigns/{later}/call-list", tokens.staff)
     assert {r[call_lists.ID_COLUMN].value for r in list_rows(raw)} == {joro, ake}
+
+
+def test_an_outdated_contact_notifies_the_partner_that_got_it_but_not_the_one_reporting_it(
+    client: Any, stack: Stack, tokens: Tokens
+) -> None:
+    joro, marta, _ = add_people(client, tokens)
+    campaign_id = phone_campaign(client, tokens)
+    status, _, _ = download(client, f"/marketing/campaigns/{campaign_id}/call-list", tokens.marketing)
+    assert status == 200
+    # The partner's own caller found Jörö gone: it knows, and gets no notice of it.
+    status, body = outcome(client, campaign_id, joro, tokens.marketing, "left_organisation", marketing=True)
+    assert status == 200 and body["removed"] is True
+    # Staff learn that Märta's contact is wrong: the partner holding her row is told (Art. 19).
+    status, body = outcome(client, campaign_id, marta, tokens.staff, "wrong_person")
+    assert status == 200 and body["removed"] is True
+    status, body = call(client, "GET", "/partner/notifications", tokens.marketing)
+    assert status == 200
+    assert [(n["prospect_id"], n["change"]) for n in body["items"]] == [(marta, "erased")]

@@ -33,7 +33,7 @@ STAFF = STAFF_ROLES
 PARTNER = (Role.PARTNER,)
 # Recipients of prospects' data read their Art. 19 notices. (Marketing partners, issue 9's
 # stream C, join this tuple once Role.MARKETING exists.)
-RECIPIENTS = (Role.PARTNER,)
+RECIPIENTS = (Role.PARTNER, Role.MARKETING)  # a marketing partner receives call lists
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 

@@ -165,7 +165,10 @@ def test_staff_list_is_the_audience_now_in_both_formats(client: Any, stack: Stac
     assert any("Wauranoja Oy" in line for line in body["fi"])
     assert any("object" in line for line in body["en"])
 
-    # Staff are the register's named persons: their downloads are audited reads.
+    # Staff are the register's named persons: their downloads are audited reads, not disclosures.
+    from chalicelib import disclosures
+
+    assert disclosures.recipients_of(ids[0]) == []
     status, events = call(client, "GET", f"/audit/records/prospects/{ids[0]}", tokens.dpo)
     assert status == 200
     assert any(e["action"] == "export" and "phone" in e["fields"] for e in events["items"])
@@ -324,6 +327,14 @@ def test_the_list_sent_back_applies_good_rows_reports_bad_ones_and_is_idempotent
     assert status == 200, body
     assert body["counts"]["applied"] == 1 and campaigns.member(campaign_id, ake)["outcome"] == "no_answer"
 
+    # A person not in this campaign is reported, not created
+    stranger = "b" * 32
+    status, body = send_back(
+        client, path, tokens.staff, f"prospect_id;outcome\r\n{stranger};reached\r\n".encode(), "text/csv"
+    )
+    assert body["rejected_rows"] == [{"line": 2, "reason": "not_found"}]
+    assert call(client, "GET", f"/prospects/{stranger}", tokens.staff)[0] == 404
+
     status, body = send_back(client, path, tokens.staff, b"PK\x03\x04 not really a workbook")
     assert status == 400 and body["error"]["code"] == "unreadable_xlsx"
     status, body = send_back(client, path, tokens.staff, b"nimi;puhelin\nx;y\n", "text/csv")
@@ -406,7 +417,15 @@ def test_a_marketing_partners_download_is_a_recorded_disclosure(
     assert listed == set(ids)
     for pid in ids:
         recipients = disclosures.recipients_of(pid)
-        assert any(r["recipient"] == "kampanja" and r["purpose"] == "call_list" for r in recipients), recipients
+        assert [(r["recipient"], r["purpose"], r["campaign_id"]) for r in recipients] == [
+            ("kampanja", "call_list", campaign_id)
+        ]
+    # Reading the audience is a handover too.
+    status, body = call(client, "GET", f"/marketing/campaigns/{campaign_id}/audience?limit=2", tokens.marketing)
+    assert status == 200 and len(body["items"]) <= 2
+    for item in body["items"]:
+        purposes = {r["purpose"] for r in disclosures.recipients_of(item["prospect_id"])}
+        assert purposes == {"call_list", "campaign_audience"}
 
 
 def test_a_do_not_call_outcome_keeps_the_number_out_of_the_next_import_and_list(
@@ -452,3 +471,37 @@ def test_an_outdated_contact_notifies_the_partner_that_got_it_but_not_the_one_re
     status, body = call(client, "GET", "/partner/notifications", tokens.marketing)
     assert status == 200
     assert [(n["prospect_id"], n["change"]) for n in body["items"]] == [(marta, "erased")]
+
+
+def test_too_many_new_outcomes_at_once_are_refused_before_any_is_applied(
+    client: Any, stack: Stack, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    joro, marta, _ = add_people(client, tokens)
+    campaign_id = phone_campaign(client, tokens, assign_to=None)
+    monkeypatch.setattr(call_lists, "MAX_UPLOAD_OUTCOMES", 1)
+    status, raw, _ = download(client, f"/campaigns/{campaign_id}/call-list", tokens.staff)
+    path = f"/campaigns/{campaign_id}/outcomes"
+    status, body = send_back(client, path, tokens.staff, filled(raw, {joro: "reached", marta: "no_answer"}))
+    assert status == 400 and body["error"]["code"] == "too_many_outcomes"
+    assert "outcome" not in campaigns.member(campaign_id, joro)
+    # In parts it goes; a row already recorded does not count against the limit.
+    assert send_back(client, path, tokens.staff, filled(raw, {joro: "reached"}))[0] == 200
+    status, body = send_back(client, path, tokens.staff, filled(raw, {joro: "reached", marta: "no_answer"}))
+    assert status == 200 and body["counts"]["applied"] == 1 and body["counts"]["unchanged"] == 1
+
+
+def test_the_list_names_the_partner_the_data_came_from(client: Any, stack: Stack, tokens: Tokens) -> None:
+    from tests.imports_helpers import csv_bytes, drain, upload
+
+    upload(
+        stack,
+        "incoming/acme/lista.csv",
+        csv_bytes([["Kuopion kaupunki", "Kaisa Kärkkäinen", "Johtaja", "kaisa@kuopio.fi", "017 182 111"]]),
+    )
+    drain(stack)
+    campaign_id = phone_campaign(client, tokens, assign_to=None)
+    status, raw, _ = download(client, f"/campaigns/{campaign_id}/call-list", tokens.staff)
+    assert status == 200
+    (row,) = list_rows(raw)
+    assert row["Tietojen lähde"].value == "acme Oy"  # the partner registry's name
+    assert row["Yhteyshenkilön nimi"].value == "Kaisa Kärkkäinen"

@@ -95,6 +95,8 @@ def test_staff_keep_a_draft_and_list_campaigns_newest_first(client: Any, stack: 
 
     events = {e["action"] for e in _audit(stack, "campaigns", cid)}
     assert events == {"create", "update"}
+    status, trail = call(client, "GET", f"/audit/records/campaigns/{cid}", tokens.dpo)
+    assert status == 200 and {e["action"] for e in trail["items"]} == {"create", "update"}
 
 
 @pytest.mark.parametrize(

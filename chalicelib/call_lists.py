@@ -151,7 +151,7 @@ def script(campaign: dict[str, Any]) -> list[Text]:
     return [
         Text(f"Kampanja: {campaign.get('name', '')}", f"Campaign: {campaign.get('name', '')}"),
         Text(
-            f"1. Kuka soittaa: kerro nimesi ja että soitat {who}:n puolesta.",
+            f"1. Kuka soittaa: kerro nimesi ja että soitat yrityksen {who} puolesta.",
             f"1. Who we are: say your name and that you are calling on behalf of {who}.",
         ),
         Text(

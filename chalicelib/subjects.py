@@ -441,11 +441,13 @@ def object_to_marketing(email: str, actor: Actor) -> Answer:
     key = suppression.suppress(norm, "objection", actor)
     accesses.append(Access("create", SUPPRESSION, key, ()))
     phones = {str(i["phone"]) for p in found.prospects for i in _prospect_parts(p) if i.get("phone")}
+    listed = 0
     for phone in sorted(phones):
         try:
             phone_key = suppression.suppress_phone(phone, "objection", actor)
         except ValueError:
             continue  # a stored number today's rules no longer read cannot be dialled either
+        listed += 1
         accesses.append(Access("create", SUPPRESSION, phone_key, ()))
     for p in found.prospects:
         pid = retention.record_id(PROSPECT_REGISTER.key, p)
@@ -468,7 +470,7 @@ def object_to_marketing(email: str, actor: Actor) -> Answer:
         "prospects_held": len(held),
         "service_message_consent_withdrawn": consent_withdrawn,
         "suppressed": True,
-        "numbers_do_not_call": len(phones),
+        "numbers_do_not_call": listed,
     }
     return Answer(body, accesses, "objection_recorded")
 

@@ -203,3 +203,21 @@ def test_notifications_page_newest_first(client: Any, stack: Stack, tokens: Toke
     assert status == 200 and [n["prospect_id"] for n in rest["items"]] == [first]
     status, bad = call(client, "GET", "/partner/notifications?cursor=abc", tokens.partner)
     assert status == 400 and bad["error"]["code"] == "invalid_cursor"
+
+
+def test_a_full_refresh_that_hands_the_profile_to_another_partner_notifies_the_changed_fields(
+    client: Any, stack: Stack, tokens: Tokens
+) -> None:
+    register_partner(stack, "kampanja", "data_provider")
+    kampanja = stack.user("kampanja-user", ["partner"], partner_id="kampanja", partner_type="data_provider")
+    beta = _beta(stack)
+    _import(stack, "acme", ROWS)
+    _import(stack, "beta", [[*ROWS[0][:2], "Hallintojohtaja", *ROWS[0][3:]]])  # the PROFILE keeps acme's
+    pid = _pid(client, tokens.partner)
+    disclosures.record([pid], "kampanja", "call_list", setup_actor(), campaign_id="c" * 32)
+    _import(stack, "acme", ROWS[1:], "full-2026-12.csv")
+    [profile] = [i for i in all_prospect_items(stack) if i["pk"] == f"PROSPECT#{pid}" and i["sk"] == "PROFILE"]
+    assert profile["values_from"] == "beta" and profile["title"] == "Hallintojohtaja"
+    [notice] = _notices(client, kampanja)
+    assert (notice["prospect_id"], notice["change"], notice["fields"]) == (pid, "rectified", ["title"])
+    assert _notices(client, tokens.partner) == [] and _notices(client, beta) == []  # beta never read it

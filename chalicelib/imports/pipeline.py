@@ -671,15 +671,21 @@ class Importer:
         self.accesses = [(a, k) for a, k in self.accesses if a is not guard.access]
 
     def _hand_over_profile(
-        self, profile: dict[str, Any], leaving: dict[str, Any], others: list[dict[str, Any]]
+        self,
+        profile: dict[str, Any],
+        leaving: dict[str, Any],
+        others: list[dict[str, Any]],
+        partition: list[dict[str, Any]],
     ) -> dict[str, Any] | None:
         """The PROFILE shows the leaving partner's values: show the remaining partner's instead.
 
         The most recently verified other SOURCE item's values move into the PROFILE and the
         leaving partner's own item goes (one transaction, conditional on both items being as
-        read); the retention clock restarts from the latest remaining verification. Returns
-        the new PROFILE; None (nothing done) if there is no other source or an item changed
-        meanwhile.
+        read); the retention clock restarts from the latest remaining verification. The
+        register's values change, so every recipient in the disclosure log (`partition`, read
+        before) but the leaving partner is told which fields (Art. 19), in that transaction.
+        Returns the new PROFILE; None (nothing done) if there is no other source or an item
+        changed meanwhile.
         """
         sources = [i for i in others if str(i["sk"]).startswith(prospects.SOURCE_PREFIX)]
         if not sources:
@@ -688,11 +694,15 @@ class Importer:
         verified = max(str(i.get("last_verified") or "") for i in sources)
         verified = max(verified, str(profile.get("staff_verified_at") or ""))
         item = _handed_over_profile(profile, source, verified, clock.iso())
-        access = Access("update", prospects.REGISTER, str(profile["prospect_id"]), prospects.personal_fields(item))
+        pid = str(profile["prospect_id"])
+        access = Access("update", prospects.REGISTER, pid, prospects.personal_fields(item))
+        changed = tuple(k for k in prospects.FIELDS if profile.get(k) != item.get(k))
+        change = disclosures.Change("rectified", changed, spare=frozenset({self.partner}))
+        notices = disclosures.notices(pid, partition, change, self.actor) if changed else []
         table = settings().prospects_table
         try:
-            store.client("dynamodb").transact_write_items(
-                TransactItems=[
+            disclosures.transact(
+                [
                     {
                         "Put": {
                             "TableName": table,
@@ -712,7 +722,8 @@ class Importer:
                         }
                     },
                     self._removal_event(access),
-                ]
+                ],
+                notices,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
@@ -790,7 +801,7 @@ class Importer:
             self.counts["removed"] += 1
             return
         shows_mine = profile.get("values_from") == self.partner
-        if shows_mine and not staff and self._hand_over_profile(profile, item, others) is not None:
+        if shows_mine and not staff and self._hand_over_profile(profile, item, others, items) is not None:
             self.counts["kept_other_source"] += 1  # the PROFILE now shows the remaining partner's values
             return
         # The prospect stays (staff or another partner support it); this partner's own item goes,

@@ -75,11 +75,16 @@ def test_the_access_answer_lists_recipients_and_dates(client: Any, stack: Stack,
     _import(stack, "acme", ROWS)
     pid = _pid(client, tokens.partner)
     disclosures.record([pid], "kampanja", "call_list", setup_actor(), campaign_id="c" * 32)
+    disclosures.record([pid], "poistunut", "call_list", setup_actor(), campaign_id="d" * 32)  # left the registry
     status, body = call(client, "POST", "/subject-requests", tokens.staff, {"type": "access", "email": EMAIL})
     assert status == 200, body
     [part] = [p for p in body["answer"]["parts"] if p["record_type"] == "prospect"]
     shown = [(d["recipient"], d["purpose"], d.get("campaign_id"), d.get("recipient_name")) for d in part["disclosures"]]
-    assert shown == [("acme", "partner_read", None, "acme Oy"), ("kampanja", "call_list", "c" * 32, None)]
+    assert shown == [
+        ("acme", "partner_read", None, "acme Oy"),
+        ("kampanja", "call_list", "c" * 32, "kampanja Oy"),
+        ("poistunut", "call_list", "d" * 32, None),
+    ]
     assert all(d["first_at"].startswith(clock.local_date().isoformat()[:4]) for d in part["disclosures"])
 
 
@@ -166,8 +171,7 @@ def test_an_objection_notifies_objected(client: Any, stack: Stack, tokens: Token
 def test_a_full_refresh_removal_notifies_the_other_recipients_not_the_partner_itself(
     client: Any, stack: Stack, tokens: Tokens
 ) -> None:
-    register_partner(stack, "kampanja", "data_provider")
-    kampanja = stack.user("kampanja-user", ["partner"], partner_id="kampanja", partner_type="data_provider")
+    kampanja = tokens.marketing  # the marketing partner a call list went to
     _import(stack, "acme", ROWS)
     pid = _pid(client, tokens.partner)
     disclosures.record([pid], "kampanja", "call_list", setup_actor(), campaign_id="c" * 32)
@@ -208,8 +212,7 @@ def test_notifications_page_newest_first(client: Any, stack: Stack, tokens: Toke
 def test_a_full_refresh_that_hands_the_profile_to_another_partner_notifies_the_changed_fields(
     client: Any, stack: Stack, tokens: Tokens
 ) -> None:
-    register_partner(stack, "kampanja", "data_provider")
-    kampanja = stack.user("kampanja-user", ["partner"], partner_id="kampanja", partner_type="data_provider")
+    kampanja = tokens.marketing  # the marketing partner a call list went to
     beta = _beta(stack)
     _import(stack, "acme", ROWS)
     _import(stack, "beta", [[*ROWS[0][:2], "Hallintojohtaja", *ROWS[0][3:]]])  # the PROFILE keeps acme's

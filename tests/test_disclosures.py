@@ -224,3 +224,39 @@ def test_a_full_refresh_that_hands_the_profile_to_another_partner_notifies_the_c
     [notice] = _notices(client, kampanja)
     assert (notice["prospect_id"], notice["change"], notice["fields"]) == (pid, "rectified", ["title"])
     assert _notices(client, tokens.partner) == [] and _notices(client, beta) == []  # beta never read it
+
+
+def _notified(stack: Stack, recipient: str) -> list[dict[str, Any]]:
+    resp = stack.table("audit").query(KeyConditionExpression=Key("pk").eq(f"{disclosures.NOTIFICATIONS}{recipient}"))
+    return list(resp["Items"])
+
+
+def test_a_long_log_and_many_recipients_overflow_one_transaction_and_still_go_once(
+    client: Any, stack: Stack, tokens: Tokens
+) -> None:
+    _import(stack, "acme", ROWS[:1])
+    pid = _pid(client, tokens.partner)
+    for n in range(60):  # 60 recipients: 120 notice items, more than a transaction holds
+        disclosures.record([pid], f"kumppani{n}", "call_list", setup_actor(), campaign_id=f"{n:032x}")
+    for n in range(60, 130):  # and 70 more entries of one recipient
+        disclosures.record([pid], "kumppani0", "call_list", setup_actor(), campaign_id=f"{n:032x}")
+    assert len(_entries(stack)) == 131
+    assert call(client, "PATCH", f"/prospects/{pid}", tokens.staff, {"title": "Johtaja"})[0] == 200
+    assert all(len(_notified(stack, f"kumppani{n}")) == 1 for n in range(60))
+    assert call(client, "DELETE", f"/prospects/{pid}", tokens.staff)[0] == 200
+    assert not [i for i in all_prospect_items(stack) if i["pk"] == f"PROSPECT#{pid}"]
+    for n in range(60):
+        assert sorted(i["change"] for i in _notified(stack, f"kumppani{n}")) == ["erased", "rectified"]
+    assert len(_notify_events(stack, pid)) == 122  # 61 recipients (acme too), twice
+
+
+def test_the_sweeper_deletes_a_long_log_in_more_than_one_transaction(client: Any, stack: Stack, tokens: Tokens) -> None:
+    with clock.frozen(datetime(2024, 5, 31, 10, tzinfo=UTC)):
+        _import(stack, "acme", ROWS[:1])
+        pid = _pid(client, tokens.partner)
+        for n in range(110):
+            disclosures.record([pid], "kampanja", "call_list", setup_actor(), campaign_id=f"{n:032x}")
+    assert retention.sweep(date(2026, 6, 1))["rules"]["prospect_unverified"]["done"] == 2
+    assert not [i for i in all_prospect_items(stack) if i["pk"] == f"PROSPECT#{pid}"]
+    assert [i["change"] for i in _notified(stack, "kampanja")] == ["erased"]
+    assert [i["change"] for i in _notified(stack, "acme")] == ["erased"]

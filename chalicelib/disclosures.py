@@ -60,8 +60,6 @@ _NO_CAMPAIGN = "-"
 _PER_TRANSACTION = 50  # a ConditionCheck and a Put per prospect: 100 items, DynamoDB's limit
 _NOTICE_IDS = uuid.UUID("0d6f5e3a-2b1c-4f7e-9a8d-7c6b5a4e3d2f")  # namespace of notification ids
 _NOTICE_DAYS = NOTIFICATION_RETENTION.months * 366 // 12 + 1  # calendar-safe upper bound
-# The attributes of a log entry (what the access answer and the notices read).
-ENTRY_ATTRIBUTES = ("recipient", "purpose", "campaign_id", "day", "first_at", "last_at")
 
 
 def _pk(prospect_id: str) -> str:
@@ -72,7 +70,9 @@ def entry_sk(recipient: str, purpose: str, campaign_id: str | None, day: str) ->
     return f"{PREFIX}{recipient}#{purpose}#{campaign_id or _NO_CAMPAIGN}#{day}"
 
 
-def _entry_put(prospect_id: str, recipient: str, purpose: str, campaign_id: str | None, actor: Actor) -> dict[str, Any]:
+def _entry_update(
+    prospect_id: str, recipient: str, purpose: str, campaign_id: str | None, actor: Actor
+) -> dict[str, Any]:
     """The Update that writes (or, the same day, refreshes) one log entry."""
     now = clock.iso()
     day = clock.local_date().isoformat()
@@ -129,7 +129,7 @@ def record(
         chunk = ids[start : start + _PER_TRANSACTION]
         while chunk:
             transact = [
-                op for pid in chunk for op in (_exists(pid), _entry_put(pid, recipient, purpose, campaign_id, actor))
+                op for pid in chunk for op in (_exists(pid), _entry_update(pid, recipient, purpose, campaign_id, actor))
             ]
             try:
                 store.client("dynamodb").transact_write_items(TransactItems=transact)

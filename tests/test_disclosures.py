@@ -75,11 +75,16 @@ def test_the_access_answer_lists_recipients_and_dates(client: Any, stack: Stack,
     _import(stack, "acme", ROWS)
     pid = _pid(client, tokens.partner)
     disclosures.record([pid], "kampanja", "call_list", setup_actor(), campaign_id="c" * 32)
+    disclosures.record([pid], "poistunut", "call_list", setup_actor(), campaign_id="d" * 32)  # left the registry
     status, body = call(client, "POST", "/subject-requests", tokens.staff, {"type": "access", "email": EMAIL})
     assert status == 200, body
     [part] = [p for p in body["answer"]["parts"] if p["record_type"] == "prospect"]
     shown = [(d["recipient"], d["purpose"], d.get("campaign_id"), d.get("recipient_name")) for d in part["disclosures"]]
-    assert shown == [("acme", "partner_read", None, "acme Oy"), ("kampanja", "call_list", "c" * 32, None)]
+    assert shown == [
+        ("acme", "partner_read", None, "acme Oy"),
+        ("kampanja", "call_list", "c" * 32, "kampanja Oy"),
+        ("poistunut", "call_list", "d" * 32, None),
+    ]
     assert all(d["first_at"].startswith(clock.local_date().isoformat()[:4]) for d in part["disclosures"])
 
 
@@ -166,8 +171,7 @@ def test_an_objection_notifies_objected(client: Any, stack: Stack, tokens: Token
 def test_a_full_refresh_removal_notifies_the_other_recipients_not_the_partner_itself(
     client: Any, stack: Stack, tokens: Tokens
 ) -> None:
-    register_partner(stack, "kampanja", "data_provider")
-    kampanja = stack.user("kampanja-user", ["partner"], partner_id="kampanja", partner_type="data_provider")
+    kampanja = tokens.marketing  # the marketing partner a call list went to
     _import(stack, "acme", ROWS)
     pid = _pid(client, tokens.partner)
     disclosures.record([pid], "kampanja", "call_list", setup_actor(), campaign_id="c" * 32)
@@ -208,8 +212,7 @@ def test_notifications_page_newest_first(client: Any, stack: Stack, tokens: Toke
 def test_a_full_refresh_that_hands_the_profile_to_another_partner_notifies_the_changed_fields(
     client: Any, stack: Stack, tokens: Tokens
 ) -> None:
-    register_partner(stack, "kampanja", "data_provider")
-    kampanja = stack.user("kampanja-user", ["partner"], partner_id="kampanja", partner_type="data_provider")
+    kampanja = tokens.marketing  # the marketing partner a call list went to
     beta = _beta(stack)
     _import(stack, "acme", ROWS)
     _import(stack, "beta", [[*ROWS[0][:2], "Hallintojohtaja", *ROWS[0][3:]]])  # the PROFILE keeps acme's
@@ -221,3 +224,39 @@ def test_a_full_refresh_that_hands_the_profile_to_another_partner_notifies_the_c
     [notice] = _notices(client, kampanja)
     assert (notice["prospect_id"], notice["change"], notice["fields"]) == (pid, "rectified", ["title"])
     assert _notices(client, tokens.partner) == [] and _notices(client, beta) == []  # beta never read it
+
+
+def _notified(stack: Stack, recipient: str) -> list[dict[str, Any]]:
+    resp = stack.table("audit").query(KeyConditionExpression=Key("pk").eq(f"{disclosures.NOTIFICATIONS}{recipient}"))
+    return list(resp["Items"])
+
+
+def test_a_long_log_and_many_recipients_overflow_one_transaction_and_still_go_once(
+    client: Any, stack: Stack, tokens: Tokens
+) -> None:
+    _import(stack, "acme", ROWS[:1])
+    pid = _pid(client, tokens.partner)
+    for n in range(60):  # 60 recipients: 120 notice items, more than a transaction holds
+        disclosures.record([pid], f"kumppani{n}", "call_list", setup_actor(), campaign_id=f"{n:032x}")
+    for n in range(60, 130):  # and 70 more entries of one recipient
+        disclosures.record([pid], "kumppani0", "call_list", setup_actor(), campaign_id=f"{n:032x}")
+    assert len(_entries(stack)) == 131
+    assert call(client, "PATCH", f"/prospects/{pid}", tokens.staff, {"title": "Johtaja"})[0] == 200
+    assert all(len(_notified(stack, f"kumppani{n}")) == 1 for n in range(60))
+    assert call(client, "DELETE", f"/prospects/{pid}", tokens.staff)[0] == 200
+    assert not [i for i in all_prospect_items(stack) if i["pk"] == f"PROSPECT#{pid}"]
+    for n in range(60):
+        assert sorted(i["change"] for i in _notified(stack, f"kumppani{n}")) == ["erased", "rectified"]
+    assert len(_notify_events(stack, pid)) == 122  # 61 recipients (acme too), twice
+
+
+def test_the_sweeper_deletes_a_long_log_in_more_than_one_transaction(client: Any, stack: Stack, tokens: Tokens) -> None:
+    with clock.frozen(datetime(2024, 5, 31, 10, tzinfo=UTC)):
+        _import(stack, "acme", ROWS[:1])
+        pid = _pid(client, tokens.partner)
+        for n in range(110):
+            disclosures.record([pid], "kampanja", "call_list", setup_actor(), campaign_id=f"{n:032x}")
+    assert retention.sweep(date(2026, 6, 1))["rules"]["prospect_unverified"]["done"] == 2
+    assert not [i for i in all_prospect_items(stack) if i["pk"] == f"PROSPECT#{pid}"]
+    assert [i["change"] for i in _notified(stack, "kampanja")] == ["erased"]
+    assert [i["change"] for i in _notified(stack, "acme")] == ["erased"]

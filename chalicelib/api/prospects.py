@@ -31,9 +31,9 @@ from .routing import Call, route
 prospects_bp = Blueprint(__name__)
 STAFF = STAFF_ROLES
 PARTNER = (Role.PARTNER,)
-# Recipients of prospects' data read their Art. 19 notices. (Marketing partners, issue 9's
-# stream C, join this tuple once Role.MARKETING exists.)
-RECIPIENTS = (Role.PARTNER, Role.MARKETING)  # a marketing partner receives call lists
+# Recipients of prospects' data (data providers, resellers, marketing partners) read their
+# Art. 19 notices.
+RECIPIENTS = (Role.PARTNER, Role.MARKETING)
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 

@@ -108,6 +108,11 @@ def principal_from_claims(claims: dict[str, Any], *, customer_pool: bool = False
             partner_id = ""
         elif claims.get("custom:partner_type") == "reseller":
             roles.add(Role.RESELLER)
+        elif claims.get("custom:partner_type") == "marketing":
+            # A marketing partner supplies nothing and sees no partner's uploads: it is not a
+            # `partner` principal at all, only `marketing` (its assigned campaigns).
+            roles.discard(Role.PARTNER)
+            roles.add(Role.MARKETING)
     customer_id = str(claims.get("custom:customer_id", ""))
     if Role.CUSTOMER in roles and not customer_id:
         roles.discard(Role.CUSTOMER)
@@ -117,7 +122,7 @@ def principal_from_claims(claims: dict[str, Any], *, customer_pool: bool = False
         principal_id=str(claims["sub"]),
         roles=frozenset(roles),
         username=str(claims.get("cognito:username", "")),
-        partner_id=partner_id if Role.PARTNER in roles else "",
+        partner_id=partner_id if roles & {Role.PARTNER, Role.MARKETING} else "",
         customer_id=customer_id if Role.CUSTOMER in roles else "",
     )
 

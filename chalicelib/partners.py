@@ -322,19 +322,20 @@ def upload_refusal(partner_id: str) -> str | None:
     return None
 
 
-def admit(partner_id: str, *, as_reseller: bool) -> dict[str, Any]:
+def admit(partner_id: str, *, kinds: frozenset[str]) -> dict[str, Any]:
     """The active partner a partner principal acts for; 403 otherwise.
 
-    `as_reseller`: the route is a reseller's, so the registry must say `reseller` too
-    (the token's `partner_type` claim alone does not make a reseller). A marketing
-    partner processes the register for us only under a processing agreement (Art. 28):
-    without its date on record, its users are refused.
+    `kinds`: the kinds of partner the route serves (a reseller's routes, a marketing
+    partner's, the uploaders' own imports), so the registry must say one of them too (the
+    token's `partner_type` claim alone makes no reseller or marketer). A marketing partner processes the register for us
+    only under a processing agreement (Art. 28): without its date on record, its users are
+    refused.
     """
     item = find(partner_id)
     if item is None or item["status"] != "active":
         raise Forbidden("This partner is not active.")
-    if as_reseller and item["kind"] != "reseller":
-        raise Forbidden("This partner is not a reseller.")
+    if item["kind"] not in kinds:
+        raise Forbidden("This partner's kind may not use this resource.")
     if item["kind"] == "marketing" and not item.get("processing_agreement_at"):
         raise Forbidden("This marketing partner has no processing agreement on record.")
     return item

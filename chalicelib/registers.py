@@ -19,6 +19,8 @@ class Role(StrEnum):
     CUSTOMER = "customer"
     PARTNER = "partner"
     RESELLER = "reseller"
+    # A partner of kind `marketing`: works only on the campaigns assigned to it.
+    MARKETING = "marketing"
     STAFF = "staff"
     DPO = "dpo"
 

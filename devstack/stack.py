@@ -48,6 +48,11 @@ DEMO_USERS: dict[str, dict[str, Any]] = {
         "groups": ["partner"],
         "attributes": {"partner_id": "resello", "partner_type": "reseller"},
     },
+    "marketing": {
+        "username": "demo-kampanja",
+        "groups": ["partner"],
+        "attributes": {"partner_id": "kampanja", "partner_type": "marketing"},
+    },
 }
 # The partner registry's demo partners: the demo partner users act for these. The data
 # provider gets today's delivery of the current privacy notice (`demo_partners`): without
@@ -67,15 +72,27 @@ DEMO_PARTNERS: list[dict[str, Any]] = [
         "contact": {"email": "myynti@resello.example.com"},
         "country": "SE",
     },
+    {
+        "partner_id": "kampanja",
+        "name": "Kampanja Soitot Oy",
+        "kind": "marketing",
+        "contact": {"email": "sopimukset@kampanja.example.com"},
+        "country": "EE",
+    },
 ]
 
 
 def demo_partners() -> list[dict[str, Any]]:
-    """The demo partners as registered: each data provider with the notice delivered today."""
+    """The demo partners as registered: each data provider with the notice delivered today,
+    each marketing partner with its processing agreement signed today."""
     from chalicelib import clock, notice
 
-    delivery = {"notice_delivered_at": clock.local_date().isoformat(), "notice_version": notice.version()}
-    return [{**p, **delivery} if p["kind"] == "data_provider" else dict(p) for p in DEMO_PARTNERS]
+    today = clock.local_date().isoformat()
+    recorded = {
+        "data_provider": {"notice_delivered_at": today, "notice_version": notice.version()},
+        "marketing": {"processing_agreement_at": today},
+    }
+    return [{**p, **recorded.get(p["kind"], {})} for p in DEMO_PARTNERS]
 
 
 DEMO_CUSTOMER_USERNAME = "demo-customer"

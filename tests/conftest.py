@@ -148,6 +148,7 @@ def _emulated_stack(jwks_url: str) -> Iterator[Stack]:
             # The partners the principals below act for (the local stack registers the same).
             register_partner(stack, "acme", "data_provider")
             register_partner(stack, "resello", "reseller")
+            register_partner(stack, "kampanja", "marketing")
             try:
                 yield stack
             finally:
@@ -232,6 +233,7 @@ def _principals(stack: Stack, client: Any) -> Tokens:
         dpo=stack.user("dora.dpo", ["dpo"]),
         partner=stack.user("acme-data", ["partner"], partner_id="acme", partner_type="data_provider"),
         reseller=stack.user("resello", ["partner"], partner_id="resello", partner_type="reseller"),
+        marketing=stack.user("kampanja-soittaja", ["partner"], partner_id="kampanja", partner_type="marketing"),
         customer=stack.customer_login("asiakas"),
         customer_id=customer_id,
     )
@@ -243,6 +245,7 @@ class Tokens:
     dpo: str
     partner: str
     reseller: str
+    marketing: str
     customer: str
     customer_id: str
 

@@ -25,6 +25,7 @@ KINDS = (
     "customer",
     "partner",
     "reseller",
+    "marketing",
     "staff",
     "dpo",
     "forged",
@@ -36,6 +37,7 @@ ROLES_OF = {
     "customer": {Role.CUSTOMER},
     "partner": {Role.PARTNER},
     "reseller": {Role.PARTNER, Role.RESELLER},
+    "marketing": {Role.MARKETING},
     "staff": {Role.STAFF},
     "dpo": {Role.STAFF, Role.DPO},
 }

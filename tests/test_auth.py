@@ -31,6 +31,12 @@ def test_dpo_includes_staff_and_reseller_includes_partner(stack: Stack) -> None:
     assert reseller.partner_id == "resello"
 
 
+def test_a_marketing_partner_is_only_a_marketing_principal(stack: Stack) -> None:
+    marketing = auth.verify_token(stack.user("m1", ["partner"], partner_id="kampanja", partner_type="marketing"))
+    assert marketing.roles == {Role.MARKETING}
+    assert marketing.partner_id == "kampanja"
+
+
 def test_expired_token_is_refused(stack: Stack) -> None:
     token = emulator_token(stack, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)
     with pytest.raises(Unauthenticated):

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from chalicelib import clock, notice
+from chalicelib import clock, notice, partners
+from chalicelib.errors import Forbidden
 from tests import faults as f
 from tests.conftest import Stack, Tokens, call, register_partner, setup_actor
 
@@ -73,7 +74,7 @@ def test_partners_are_listed_oldest_first_in_pages(client: Any, tokens: Tokens) 
             break
         cursor = f"&cursor={page['next_cursor']}"
     # The stack's own partners first (registered at set-up), then these in creation order.
-    assert seen == ["acme", "resello", "p0", "p1", "p2"]
+    assert seen == ["acme", "resello", "kampanja", "p0", "p1", "p2"]
 
 
 def test_bad_registry_requests_are_4xx_in_the_error_shape(client: Any, tokens: Tokens) -> None:
@@ -256,11 +257,24 @@ def test_a_marketing_partner_is_admitted_only_with_its_processing_agreement(
     marketing = {**NEW, "partner_id": "soittajat", "kind": "marketing"}
     assert call(client, "POST", "/partners", tokens.staff, marketing)[0] == 201
     user = stack.user("soittaja", ["partner"], partner_id="soittajat", partner_type="marketing")
-    status, body = call(client, "GET", "/partner/import-runs", user)
-    assert status == 403 and body["error"]["code"] == "forbidden"
+    with pytest.raises(Forbidden, match="processing agreement"):
+        partners.admit("soittajat", kinds=frozenset({"marketing"}))
     agreement = {"processing_agreement_at": "2026-01-31"}
     assert call(client, "PATCH", "/partners/soittajat", tokens.staff, agreement)[0] == 200
-    assert call(client, "GET", "/partner/import-runs", user)[0] == 200
+    assert partners.admit("soittajat", kinds=frozenset({"marketing"}))["partner_id"] == "soittajat"
+    # A marketing partner is no uploader: the partners' own import routes stay closed to it,
+    # agreement or not (its routes are its assigned campaigns').
+    status, body = call(client, "GET", "/partner/import-runs", user)
+    assert status == 403 and body["error"]["code"] == "forbidden"
+
+
+def test_a_partner_route_needs_an_uploader_in_the_registry(client: Any, stack: Stack, tokens: Tokens) -> None:
+    # A token claiming to be a data provider for a partner the registry has as a marketing
+    # partner is still refused the uploaders' routes: the registry's kind decides.
+    register_partner(stack, "markkinoija", "marketing")
+    claims_provider = stack.user("mk-user", ["partner"], partner_id="markkinoija", partner_type="data_provider")
+    status, body = call(client, "GET", "/partner/import-runs", claims_provider)
+    assert status == 403 and body["error"]["code"] == "forbidden"
 
 
 # -- every change audited with the write; optimistic concurrency -----------------------------

@@ -149,19 +149,29 @@ def error_response(exc: DomainError) -> Response:
     return json_response(exc.to_body(), status=exc.status)
 
 
-_PARTNER_ROLES = frozenset({Role.PARTNER, Role.RESELLER})
+_PARTNER_ROLES = frozenset({Role.PARTNER, Role.RESELLER, Role.MARKETING})
+# The registry kinds a partner principal must have to use a route granted to its role.
+_KINDS_OF: dict[Role, frozenset[str]] = {
+    Role.PARTNER: partners.UPLOADER_KINDS,
+    Role.RESELLER: frozenset({"reseller"}),
+    Role.MARKETING: frozenset({"marketing"}),
+}
 
 
 def admit_partner(principal: Principal, allowed: frozenset[Role]) -> None:
     """A partner principal acts only while the registry has its partner active (403 otherwise).
 
-    Checked when the route is the principal's as a partner: a reseller-only route also
-    needs the registry's kind `reseller`, not just the token's `partner_type`.
+    Checked when the route is the principal's as a partner: the registry's kind must fit
+    the route (`reseller` for a reseller's, `marketing` for a marketing partner's, a data
+    provider or reseller for the uploaders' own), not just the token's `partner_type`.
     """
     granted = principal.roles & allowed
     if not granted or not granted <= _PARTNER_ROLES:
         return
-    partners.admit(principal.partner_id, as_reseller=Role.PARTNER not in granted)
+    kinds: set[str] = set()
+    for role in granted:
+        kinds |= _KINDS_OF[role]
+    partners.admit(principal.partner_id, kinds=frozenset(kinds))
 
 
 def route(

@@ -286,7 +286,6 @@ def test_a_page_committed_by_another_delivery_is_not_counted_again(
 
 
 def test_assignment_to_a_marketing_partner(client: Any, stack: Stack, tokens: Tokens) -> None:
-    register_partner(stack, "kampanja", "marketing")
     register_partner(stack, "toinen", "marketing")
     register_partner(stack, "ilmansopimusta", "marketing", recorded=False)
     register_partner(stack, "tauolla", "marketing", status="suspended")
@@ -341,7 +340,6 @@ def test_member_is_found_only_in_the_audience(client: Any, stack: Stack, tokens:
 
 def test_closing_ends_access_and_the_audience_goes_after_its_period(client: Any, stack: Stack, tokens: Tokens) -> None:
     _seed(stack, client, tokens)
-    register_partner(stack, "kampanja", "marketing")
     campaign = ready_campaign(client, stack, tokens.staff, selection={"organization": "kunta oy"})
     cid = campaign["campaign_id"]
     call(client, "PUT", f"/campaigns/{cid}/assignment", tokens.staff, {"partner_id": "kampanja"})
@@ -371,7 +369,6 @@ def test_a_campaign_left_open_closes_itself_then_its_audience_goes(
     client: Any, stack: Stack, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _seed(stack, client, tokens)
-    register_partner(stack, "kampanja", "marketing")
     campaign = ready_campaign(client, stack, tokens.staff, selection={"organization": "kunta oy"})
     cid = campaign["campaign_id"]
     call(client, "PUT", f"/campaigns/{cid}/assignment", tokens.staff, {"partner_id": "kampanja"})

@@ -286,7 +286,6 @@ def test_a_page_committed_by_another_delivery_is_not_counted_again(
 
 
 def test_assignment_to_a_marketing_partner(client: Any, stack: Stack, tokens: Tokens) -> None:
-    register_partner(stack, "kampanja", "marketing")
     register_partner(stack, "toinen", "marketing")
     register_partner(stack, "ilmansopimusta", "marketing", recorded=False)
     register_partner(stack, "tauolla", "marketing", status="suspended")
@@ -341,7 +340,6 @@ def test_member_is_found_only_in_the_audience(client: Any, stack: Stack, tokens:
 
 def test_closing_ends_access_and_the_audience_goes_after_its_period(client: Any, stack: Stack, tokens: Tokens) -> None:
     _seed(stack, client, tokens)
-    register_partner(stack, "kampanja", "marketing")
     campaign = ready_campaign(client, stack, tokens.staff, selection={"organization": "kunta oy"})
     cid = campaign["campaign_id"]
     call(client, "PUT", f"/campaigns/{cid}/assignment", tokens.staff, {"partner_id": "kampanja"})
@@ -371,7 +369,6 @@ def test_a_campaign_left_open_closes_itself_then_its_audience_goes(
     client: Any, stack: Stack, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _seed(stack, client, tokens)
-    register_partner(stack, "kampanja", "marketing")
     campaign = ready_campaign(client, stack, tokens.staff, selection={"organization": "kunta oy"})
     cid = campaign["campaign_id"]
     call(client, "PUT", f"/campaigns/{cid}/assignment", tokens.staff, {"partner_id": "kampanja"})
@@ -397,3 +394,30 @@ def test_a_draft_needs_no_queue_and_cannot_be_read_as_an_audience(client: Any, s
     assert sqs().receive_message(QueueUrl=queue_url(stack)).get("Messages", []) == []
     status, err = call(client, "GET", f"/campaigns/{cid}/audience", tokens.staff)
     assert status == 409 and err["error"]["code"] == "audience_not_available"
+
+
+def test_a_message_naming_no_campaign_fails_alone(stack: Stack) -> None:
+    from tests.campaigns_helpers import invoke
+
+    sqs().send_message(QueueUrl=queue_url(stack), MessageBody='{"campaign": "x"}')
+    (message,) = sqs().receive_message(QueueUrl=queue_url(stack)).get("Messages", [])
+    assert invoke(stack, [message]) == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+
+
+def test_closing_while_materialising_stops_the_job(
+    client: Any, stack: Stack, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(stack, client, tokens)
+    monkeypatch.setattr(campaigns, "PAGE", 2)
+    status, created = call(
+        client, "POST", "/campaigns", tokens.staff, {"name": "K", "purpose": "P", "channel": "email"}
+    )
+    cid = created["campaign_id"]
+    call(client, "POST", f"/campaigns/{cid}/materialisation", tokens.staff)
+    assert campaigns.materialise_page(cid) is False
+    status, closed = call(client, "POST", f"/campaigns/{cid}/closure", tokens.staff)
+    assert status == 200 and closed["status"] == "closed" and closed["counts"]["selected"] == 2
+    drain_campaigns(stack)
+    meta = campaigns.get(cid)
+    assert meta["status"] == "closed" and meta["counts"]["selected"] == 2 and len(_members(stack, cid)) == 2
+    assert meta["retention_rule"] == "campaign_closed"

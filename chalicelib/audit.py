@@ -145,7 +145,7 @@ def record(principal: Principal, accesses: Iterable[Access], request_id: str) ->
 
 
 # What an event may carry besides its common fields (audit.append's `details`).
-DETAIL_FIELDS = ("reason", "summary", "request")
+DETAIL_FIELDS = ("reason", "summary", "request", "notification")
 
 
 class AuditEvent(TypedDict):
@@ -163,6 +163,7 @@ class AuditEvent(TypedDict):
     reason: NotRequired[str]  # legal holds
     summary: NotRequired[dict[str, Any]]  # retention sweeps: counts per rule
     request: NotRequired[dict[str, Any]]  # subject requests: type, outcome, channel, counts
+    notification: NotRequired[dict[str, Any]]  # Art. 19 notices: notification id, recipient, change
 
 
 class AuditEventPage(TypedDict):

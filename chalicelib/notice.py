@@ -185,7 +185,7 @@ def records_of_processing() -> dict[str, Any]:
                 "name": reg.name.en,
                 "purposes": reg.purpose.en,
                 "legal_basis": reg.legal_basis.en,
-                "categories_of_data_subjects": [rt.label.en for rt in reg.record_types],
+                "categories_of_data_subjects": [rt.label.en for rt in reg.record_types if rt.subjects],
                 "categories_of_personal_data": {
                     rt.label.en: [f.label.en for f in rt.fields if f.personal] for rt in reg.record_types
                 },

@@ -50,7 +50,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, pseudonyms, store, suppression
+from chalicelib import clock, disclosures, pseudonyms, store, suppression
 from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
 from chalicelib.customers import add_months
@@ -300,6 +300,8 @@ def create(fields: dict[str, Any], actor: Actor) -> list[dict[str, Any]]:
     norm = email_key(fields["email"])
     if suppression.is_suppressed(norm):
         raise Conflict("This person has objected to direct marketing and cannot be added.", code="suppressed")
+    if fields.get("phone"):
+        _refuse_do_not_call(fields["phone"])
     ids = candidate_ids(norm)
     existing = find_by_email(norm)
     if existing is not None:
@@ -322,10 +324,27 @@ def create(fields: dict[str, Any], actor: Actor) -> list[dict[str, Any]]:
     return [item]
 
 
+def _refuse_do_not_call(phone: str) -> None:
+    """409 `do_not_call` if the number is on the do-not-call list (the number is not quoted)."""
+    if suppression.is_phone_suppressed(phone):
+        raise Conflict(
+            "The phone number is on the do-not-call list and cannot be entered.",
+            code="do_not_call",
+            details=[{"field": "phone", "reason": "do_not_call"}],
+        )
+
+
 def _staff_touch(
-    prospect_id: str, sets: dict[str, Any], access: Access, actor: Actor, removals: Iterable[str] = ()
+    prospect_id: str,
+    sets: dict[str, Any],
+    access: Access,
+    actor: Actor,
+    removals: Iterable[str] = (),
+    change: disclosures.Change | None = None,
 ) -> list[dict[str, Any]]:
-    """Staff change or verify the PROFILE: one transaction with the audit event."""
+    """Staff change or verify the PROFILE: one transaction with the audit event and, for a
+    `change` of the data, the Art. 19 notices to every recipient in its disclosure log."""
+    notices = disclosures.notices(prospect_id, disclosures.entries_of(prospect_id), change, actor) if change else []
     now = clock.iso()
     values = {**sets, "staff_verified_at": now, "updated_at": now, **verification(now)}
     names = {f"#f{i}": k for i, k in enumerate(values)}
@@ -343,7 +362,7 @@ def _staff_touch(
         "ExpressionAttributeValues": store.typed_item({f":v{i}": v for i, v in enumerate(values.values())}),
     }
     try:
-        store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
+        disclosures.transact([{"Update": update}, actor.put(access)], notices)
     except ClientError as exc:
         if store.condition_failed(exc):
             raise NotFound("No such prospect.") from None
@@ -351,14 +370,22 @@ def _staff_touch(
     return get(prospect_id)
 
 
-def update(prospect_id: str, changes: dict[str, Any], actor: Actor) -> list[dict[str, Any]]:
-    """Staff correct a prospect's values; this also verifies it.
+def update(
+    prospect_id: str, changes: dict[str, Any], actor: Actor, *, refuse_do_not_call: bool = True
+) -> list[dict[str, Any]]:
+    """Staff correct a prospect's values; this also verifies it. Every recipient of the
+    person's data is notified of the corrected field names (Art. 19).
 
     The email address is the prospect's identity and is not changed here: a corrected
-    address is a different person record (create it, delete this one).
+    address is a different person record (create it, delete this one). A number on the
+    do-not-call list is refused (409 `do_not_call`) unless `refuse_do_not_call` is False:
+    the person's own rectification (Art. 16) stores their correct number, which call lists
+    still leave out.
     """
     if not changes:
         raise ValidationFailed("Nothing to update.")
+    if refuse_do_not_call and changes.get("phone"):
+        _refuse_do_not_call(changes["phone"])
     if "email" in changes:
         raise ValidationFailed(
             "The email address identifies the prospect and cannot be changed; create a new prospect instead.",
@@ -372,7 +399,8 @@ def update(prospect_id: str, changes: dict[str, Any], actor: Actor) -> list[dict
     if "organization" in sets:
         sets["org_search"] = sets["organization"].lower()
         sets["list_sk"] = f"{sets['org_search'][:100]}#{prospect_id}"
-    return _staff_touch(prospect_id, sets, Access("update", REGISTER, prospect_id, tuple(changes)), actor, removals)
+    access = Access("update", REGISTER, prospect_id, tuple(changes))
+    return _staff_touch(prospect_id, sets, access, actor, removals, disclosures.Change("rectified", tuple(changes)))
 
 
 def verify(prospect_id: str, actor: Actor) -> list[dict[str, Any]]:
@@ -385,7 +413,9 @@ def delete(prospect_id: str, actor: Actor) -> list[dict[str, Any]]:
     from chalicelib.retention import delete_prospect  # the one place that deletes a prospect
 
     items = get(prospect_id)
-    delete_prospect(items[0], actor.put(Access("delete", REGISTER, prospect_id, personal_fields(items[0]))))
+    delete_prospect(
+        items[0], actor.put(Access("delete", REGISTER, prospect_id, personal_fields(items[0]))), actor=actor
+    )
     return items
 
 

@@ -75,9 +75,14 @@ class Period:
 
     months: int = 0
     days: int = 0
+    # A period no date bounds, said in words (e.g. "as long as the person's record"); only
+    # for rules an event enforces (`swept=False`), never for date arithmetic.
+    label: Text | None = None
 
     @property
     def text(self) -> Text:
+        if self.label is not None:
+            return self.label
         if self.months and self.months % 12 == 0:
             years = self.months // 12
             return Text(f"{years} vuotta", f"{years} years" if years > 1 else "1 year")
@@ -98,7 +103,7 @@ class RetentionRule:
     record_type: str
     event: Text
     after: Period
-    action: str  # "erase_contact" | "delete" | "delete_marketing" | "delete_registration"
+    action: str  # "erase_contact" | "delete" | "delete_marketing" | "delete_registration" | "keep"
     then: Text
     basis: Text
     # False for a rule an event enforces at once in another module (never due by date):
@@ -113,6 +118,9 @@ class RecordType:
     name: str
     label: Text
     fields: tuple[Field, ...]
+    # False for data kept about the register's people (a do-not-call entry, a disclosure log
+    # entry) rather than a category of data subjects (the Art. 30 record lists these apart).
+    subjects: bool = True
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -288,6 +296,7 @@ CAMPAIGN_MEMBER = RecordType(
         _f("outcome", Kind.TEXT, "Yhteydenoton tulos", "Outcome of the contact", _STAFF, max_length=40),
         _f("outcome_at", Kind.TEXT, "Yhteydenoton ajankohta", "When the contact was made", _STAFF),
     ),
+    subjects=False,
 )
 # An unclosed campaign closes itself this long after its materialisation started; its audience
 # and outcomes go this long after it closed (staff or the sweeper). At most 18 months in all.
@@ -297,6 +306,55 @@ _CAMPAIGN_FOLLOW_UP = Text(
     "Kampanjan tulosten seuranta ja yhteydenottojen osoittaminen",
     "Following up the campaign's results and showing which contacts were made",
 )
+
+# What the register keeps about a person's marketing contacts besides the prospect itself.
+DO_NOT_CALL = RecordType(
+    name="do_not_call",
+    label=Text("Soittokielto", "Do-not-call entry"),
+    fields=(
+        _f(
+            "phone_hash",
+            Kind.TEXT,
+            "Avainnettu tiiviste puhelinnumerosta (ei numeroa)",
+            "Keyed hash of the phone number (not the number)",
+            _STAFF,
+        ),
+        _f("reason", Kind.TEXT, "Syy (soittokielto tai vastustus)", "Reason (do not call or objection)", _STAFF),
+    ),
+    subjects=False,
+)
+
+DISCLOSURE = RecordType(
+    name="disclosure",
+    label=Text("Luovutusloki", "Disclosure log entry"),
+    fields=(
+        _f("recipient", Kind.TEXT, "Vastaanottaja", "Recipient", _STAFF),
+        _f("purpose", Kind.TEXT, "Luovutuksen tarkoitus", "Purpose of the handover", _STAFF),
+        _f("campaign_id", Kind.TEXT, "Kampanja", "Campaign", _STAFF),
+        _f("disclosed_at", Kind.TEXT, "Luovutuspäivä ja -aika", "Date and time of the handover", _STAFF),
+    ),
+    subjects=False,
+)
+
+RECIPIENT_NOTICE = RecordType(
+    name="recipient_notice",
+    label=Text("Ilmoitus vastaanottajalle (GDPR 19 art.)", "Notice to a recipient (GDPR Art. 19)"),
+    fields=(
+        _f("prospect_id", Kind.TEXT, "Prospektin tunniste", "Prospect id", _STAFF),
+        _f(
+            "change",
+            Kind.TEXT,
+            "Muutos (oikaistu ja kenttien nimet, poistettu, vastustettu)",
+            "Change (rectified with the field names, erased, objected)",
+            _STAFF,
+        ),
+        _f("notified_at", Kind.TEXT, "Ilmoitusaika", "Time of the notice", _STAFF),
+    ),
+    subjects=False,
+)
+
+# Art. 19 notices stay readable to their partner this long (DynamoDB TTL; disclosures.py).
+NOTIFICATION_RETENTION = Period(months=12)
 
 _ACCOUNTING_ACT = Text(
     "Kirjanpitolaki 1336/1997, 2 luku 10 §", "Finnish Accounting Act 1336/1997, chapter 2 section 10"
@@ -452,7 +510,7 @@ PROSPECT_REGISTER = Register(
         "Prospektirekisteri on nimettyjen henkilöiden tai yhteistyökumppaneiden käytettävissä.",
         "The prospect register is available to named persons or partners.",
     ),
-    record_types=(PROSPECT, CAMPAIGN_MEMBER),
+    record_types=(PROSPECT, CAMPAIGN_MEMBER, DO_NOT_CALL, DISCLOSURE, RECIPIENT_NOTICE),
     retention=(
         RetentionRule(
             name="prospect_refresh",
@@ -512,6 +570,54 @@ PROSPECT_REGISTER = Register(
                 "The audience and the contacts' outcomes are deleted; only the campaign's counts remain.",
             ),
             basis=_CAMPAIGN_FOLLOW_UP,
+        ),
+        RetentionRule(
+            name="do_not_call",
+            record_type="do_not_call",
+            event=Text(
+                "Henkilö kieltää soitot tai vastustaa suoramarkkinointia",
+                "The person asks not to be called or objects to direct marketing",
+            ),
+            after=Period(label=Text("Niin kauan kuin rekisteriä pidetään", "As long as the register is kept")),
+            action="keep",
+            then=Text(
+                "Numeroon ei soiteta eikä sitä tuoda rekisteriin; vain avainnettu tiiviste säilyy.",
+                "The number is not called nor imported; only a keyed hash is kept.",
+            ),
+            basis=Text("GDPR 21 artikla; soittokiellon noudattaminen", "GDPR Article 21; honouring the request"),
+            swept=False,
+        ),
+        RetentionRule(
+            name="disclosure_log",
+            record_type="disclosure",
+            event=Text("Tietojen luovutus yhteistyökumppanille", "Data handed to a partner"),
+            after=Period(label=Text("Niin kauan kuin henkilön tiedot", "As long as the person's record")),
+            action="delete",
+            then=Text(
+                "Poistetaan henkilön tietojen mukana.",
+                "Deleted with the person's record.",
+            ),
+            basis=Text(
+                "GDPR 15 art. 1 c kohta ja 19 artikla (vastaanottajat)",
+                "GDPR Articles 15(1)(c) and 19 (recipients)",
+            ),
+            swept=False,
+        ),
+        RetentionRule(
+            name="recipient_notice",
+            record_type="recipient_notice",
+            event=Text(
+                "Tietoja oikaistaan tai ne poistetaan tai henkilö vastustaa",
+                "The data is rectified or erased, or the person objects",
+            ),
+            after=NOTIFICATION_RETENTION,
+            action="delete",
+            then=Text(
+                "Ilmoitus poistuu (DynamoDB TTL); lokitapahtuma ilmoituksesta säilyy lokin ajan.",
+                "The notice expires (DynamoDB TTL); the audit event of the notice stays the audit period.",
+            ),
+            basis=Text("GDPR 19 artikla", "GDPR Article 19"),
+            swept=False,
         ),
     ),
 )

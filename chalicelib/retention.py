@@ -44,7 +44,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, audit, clock, confirmations, customers, store
+from chalicelib import accounts, audit, clock, confirmations, customers, disclosures, store
 from chalicelib.audit import Access, Actor
 from chalicelib.auth import SYSTEM_SWEEPER
 from chalicelib.clock import HELSINKI, local_date
@@ -54,6 +54,7 @@ from chalicelib.registers import (
     AUDIT_RETENTION,
     CUSTOMER,
     CUSTOMER_REGISTER,
+    PROSPECT_REGISTER,
     REGISTERS,
     Register,
     RetentionRule,
@@ -325,9 +326,18 @@ def finish_login_deletions(reads: ReadCounter) -> int:
     return done
 
 
-def delete_record(table: Any, item: dict[str, Any], *, rule: str, cutoff: str, event: dict[str, Any]) -> None:
+def delete_record(
+    table: Any,
+    item: dict[str, Any],
+    *,
+    rule: str,
+    cutoff: str,
+    event: dict[str, Any],
+    extra: list[dict[str, Any]] | None = None,
+) -> None:
     """Delete one due item with its audit `event` (`Actor.put`) in one transaction,
-    re-checking its rule, due date and the absence of a hold.
+    re-checking its rule, due date and the absence of a hold. `extra`: writes that go with
+    it (a prospect PROFILE's disclosure log entries and Art. 19 notices).
 
     A retry of a call whose reply was lost carries the same ClientRequestToken, so
     DynamoDB does not apply it twice; a record another deletion took first is `Conflict`
@@ -346,7 +356,7 @@ def delete_record(table: Any, item: dict[str, Any], *, rule: str, cutoff: str, e
         "ExpressionAttributeValues": store.typed(values),
     }
     try:
-        store.client("dynamodb").transact_write_items(TransactItems=[{"Delete": delete}, event])
+        store.client("dynamodb").transact_write_items(TransactItems=[{"Delete": delete}, event, *(extra or [])])
     except ClientError as exc:
         if store.condition_failed(exc):
             raise Conflict("The record changed meanwhile; nothing was deleted.") from None
@@ -357,21 +367,34 @@ def delete_prospect(
     profile: dict[str, Any],
     event: dict[str, Any],
     *,
+    actor: Actor,
+    change: disclosures.Change = disclosures.ERASED,
     rule: str | None = None,
     cutoff: str | None = None,
     reads: ReadCounter | None = None,
 ) -> None:
-    """Delete a prospect (profile + source items) in one transaction, conditional on the profile.
+    """Delete a prospect (its whole partition) in one transaction, conditional on the profile,
+    and notify every recipient in its disclosure log of `change` (Art. 19) in that transaction.
 
     The condition re-checks the rule and due date (sweeper) and always the absence of a
     legal hold, so the whole prospect goes or nothing does. The audit `event`
-    (`Actor.put`) goes in the transaction that deletes the profile.
+    (`Actor.put`) and the notices (`disclosures.notices`, written by `actor`, computed from
+    the log read here BEFORE anything is deleted) go in the transaction that deletes the
+    profile. A prospect has one SOURCE item per partner and one log entry per recipient,
+    purpose and day: SOURCE items that do not fit go in transactions before it, log entries
+    that do not fit in transactions right after it (they are never deleted while the
+    profile might stay).
     """
     if "legal_hold" in profile:
         raise RecordHeld("The record is under a legal hold.")
-    keys = store.partition_keys(store.prospects(), profile["pk"])
+    items = store.query_all(
+        store.prospects(),
+        KeyConditionExpression=Key("pk").eq(profile["pk"]),
+        ProjectionExpression="pk, sk, recipient",
+        ConsistentRead=True,
+    )
     if reads is not None:
-        reads.items += len(keys)
+        reads.items += len(items)
     table = store.prospects().name
     if rule is not None and cutoff is not None:
         expr, values = _due_condition(rule, cutoff)
@@ -384,22 +407,39 @@ def delete_prospect(
     }
     if values:
         profile_delete["ExpressionAttributeValues"] = store.typed(values)
-    others = [k for k in keys if k["sk"] != profile["sk"]]
-    # A transaction holds at most 100 items; a prospect has one item per source.
-    for start in range(0, max(len(others), 1), 98):
-        chunk = others[start : start + 98]
-        transact: list[dict[str, Any]] = [
-            {"Delete": {"TableName": table, "Key": _key(k["pk"], k["sk"])}} for k in chunk
-        ]
-        if start + 98 >= len(others):
-            transact.append({"Delete": profile_delete})  # the profile goes last: re-runs find the rest
-            transact.append(event)
-        try:
-            store.client("dynamodb").transact_write_items(TransactItems=transact)
-        except ClientError as exc:
-            if store.condition_failed(exc):
-                raise Conflict("The record changed meanwhile; nothing was deleted.") from None
-            raise
+    prospect_id = record_id(PROSPECT_REGISTER.key, profile)
+    notices = disclosures.notices(prospect_id, items, change, actor)
+    entries = [i for i in items if str(i["sk"]).startswith(disclosures.PREFIX)]
+    others = [i for i in items if i["sk"] != profile["sk"] and not str(i["sk"]).startswith(disclosures.PREFIX)]
+    final = [{"Delete": profile_delete}, event]
+    cut = max(0, len(others) - (100 - len(final)))
+    for start in range(0, cut, 100):  # the profile goes last: re-runs find the rest
+        _transact_deletes(table, others[start : min(cut, start + 100)])
+    final += [_delete(table, k) for k in others[cut:]]
+    room = 100 - len(final)
+    notices_now, notices_later = notices[: room - room % 2], notices[room - room % 2 :]
+    final += notices_now
+    room = 100 - len(final)
+    entries_now, entries_later = entries[:room], entries[room:]
+    final += [_delete(table, k) for k in entries_now]
+    try:
+        store.client("dynamodb").transact_write_items(TransactItems=final)
+    except ClientError as exc:
+        if store.condition_failed(exc):
+            raise Conflict("The record changed meanwhile; nothing was deleted.") from None
+        raise
+    for start in range(0, len(notices_later), 100):
+        store.client("dynamodb").transact_write_items(TransactItems=notices_later[start : start + 100])
+    for start in range(0, len(entries_later), 100):
+        _transact_deletes(table, entries_later[start : start + 100])
+
+
+def _delete(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {"Delete": {"TableName": table, "Key": _key(item["pk"], item["sk"])}}
+
+
+def _transact_deletes(table: str, items: list[dict[str, Any]]) -> None:
+    store.client("dynamodb").transact_write_items(TransactItems=[_delete(table, i) for i in items])
 
 
 @dataclass
@@ -491,7 +531,12 @@ def apply(
     access = Access("delete", rule.register.key, rid, fields)
     # A prospect's PROFILE and SOURCE items are one record: the key names the item too.
     item_key = audit.event_key(key, item["sk"]) if rule.register.key != CUSTOMER_REGISTER.key else key
-    delete_record(rule.table(), item, rule=rule.name, cutoff=cutoff, event=run.actor.put(access, key=item_key))
+    extra, later = _profile_log(rule, item, rid, reads, run)
+    delete_record(
+        rule.table(), item, rule=rule.name, cutoff=cutoff, event=run.actor.put(access, key=item_key), extra=extra
+    )
+    for start in range(0, len(later), 100):
+        store.client("dynamodb").transact_write_items(TransactItems=later[start : start + 100])
     return access
 
 
@@ -509,6 +554,28 @@ def _apply_to_campaign(rule: SweepRule, item: dict[str, Any], cutoff: str, run: 
     access = Access("delete", campaigns.REGISTER, campaign_id, rule.register.record_type(CAMPAIGN_RECORDS).field_names)
     campaigns.delete_audience(item, rule=rule.name, cutoff=cutoff, event=run.actor.put(access, key=key), reads=reads)
     return access
+
+
+def _profile_log(
+    rule: SweepRule, item: dict[str, Any], prospect_id: str, reads: ReadCounter, run: SweepRun
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A due prospect PROFILE's disclosure log goes with it, its recipients notified (Art. 19).
+
+    Returns the writes for the PROFILE's own transaction (notices, then entry deletions, as
+    many as fit beside the PROFILE's delete and event) and the writes left for transactions
+    right after it (notices with their events kept together). One Query of the partition's
+    log per due PROFILE (usually empty: nothing read but the request).
+    """
+    if rule.register.key != PROSPECT_REGISTER.key or item.get("sk") != "PROFILE":
+        return [], []
+    entries = disclosures.entries_of(prospect_id)
+    reads.items += len(entries)
+    table = rule.table().name
+    writes = [
+        *disclosures.notices(prospect_id, entries, disclosures.ERASED, run.actor),
+        *(_delete(table, e) for e in entries),
+    ]
+    return writes[:98], writes[98:]
 
 
 Transition = Callable[[SweepRule, dict[str, Any], date, ReadCounter, SweepRun], Access]

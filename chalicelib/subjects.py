@@ -19,7 +19,18 @@ from typing import Any, NotRequired
 from boto3.dynamodb.conditions import Key
 from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
-from chalicelib import accounts, audit, clock, customers, prospects, retention, store, suppression
+from chalicelib import (
+    accounts,
+    audit,
+    clock,
+    customers,
+    disclosures,
+    partners,
+    prospects,
+    retention,
+    store,
+    suppression,
+)
 from chalicelib.audit import Access, Actor
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, ValidationFailed
@@ -159,8 +170,10 @@ def access(email: str) -> Answer:
             {**_about(CUSTOMER_REGISTER, RESELLER_END_USER), "record": meta, "data": _fields(RESELLER_END_USER, u)}
         )
         accesses.append(Access("export", CUSTOMER_REGISTER.key, u["end_user_id"], ("name", "email")))
+    phones: list[str] = [found.customer["phone"]] if found.customer and found.customer.get("phone") else []
     for p in found.prospects:
         items = _prospect_parts(p)
+        phones += [str(i["phone"]) for i in items if i.get("phone")]
         pid = retention.record_id(PROSPECT_REGISTER.key, p)
         sources = [
             {**_fields(PROSPECT, i), **{k: i[k] for k in SOURCE_PROVENANCE if k in i}}
@@ -174,6 +187,7 @@ def access(email: str) -> Answer:
                 "record": {"prospect_id": pid, **meta},
                 "data": _fields(PROSPECT, p),
                 "sources": sources,
+                "disclosures": _disclosed(items),
             }
         )
         accesses.append(Access("export", PROSPECT_REGISTER.key, pid, tuple(f for f in PROSPECT.field_names if f in p)))
@@ -188,8 +202,35 @@ def access(email: str) -> Answer:
             ),
             "retention": _text(Text("Niin kauan kuin vastustus on voimassa", "As long as the objection stands")),
         },
+        "do_not_call": _do_not_call(phones),
     }
     return Answer(body, accesses, "found" if any(found.counts().values()) else "nothing_found")
+
+
+def _disclosed(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Who got the prospect's data, for what and when (Art. 15(1)(c)), named from the registry."""
+    names: dict[str, str | None] = {}
+    out = []
+    for entry in disclosures.recipients_of(items):
+        recipient = entry["recipient"]
+        if recipient not in names:
+            partner = partners.find(recipient)
+            names[recipient] = str(partner["name"]) if partner else None
+        out.append({**entry, "recipient_name": names[recipient]} if names[recipient] else entry)
+    return out
+
+
+def _do_not_call(phones: list[str]) -> dict[str, Any]:
+    """Whether each of the person's numbers is on the do-not-call list, and what that list holds."""
+    numbers = list(dict.fromkeys(phones))
+    listed = suppression.suppressed_phones(numbers)
+    rule = PROSPECT_REGISTER.rule("do_not_call")
+    return {
+        "numbers": [{"phone": n, "on_list": n in listed} for n in numbers],
+        "holds": _text(Text("Avainnettu tiiviste puhelinnumerosta", "A keyed hash of the phone number")),
+        "purpose": _text(rule.basis),
+        "retention": _text(rule.after.text),
+    }
 
 
 # -- rectification ----------------------------------------------------------------------
@@ -263,7 +304,7 @@ def rectify(email: str, changes: Any, actor: Actor) -> Answer:
                 }
             )
         if own:
-            prospects.update(pid, own, actor)
+            prospects.update(pid, own, actor, refuse_do_not_call=False)
             accesses.append(Access("update", PROSPECT_REGISTER.key, pid, tuple(own)))
             updated.append({"register": PROSPECT_REGISTER.key, "record_id": pid, "fields": sorted(own)})
     return Answer(
@@ -341,7 +382,7 @@ def _erase(found: Found, actor: Actor) -> Answer:
         fields = sorted(f for f in PROSPECT.field_names if f in p)
         access = Access("delete", PROSPECT_REGISTER.key, pid, tuple(fields))
         try:
-            retention.delete_prospect(p, actor.put(access))
+            retention.delete_prospect(p, actor.put(access), actor=actor)
         except (retention.RecordHeld, Conflict):
             held.append({"register": PROSPECT_REGISTER.key, "record_id": pid})
             continue
@@ -377,8 +418,12 @@ def object_to_marketing(email: str, actor: Actor) -> Answer:
     """Suppress first, then remove from the prospect register and withdraw consent.
 
     Suppression comes first and is idempotent: if a later step fails, the next upload
-    still cannot re-add the person, and the request can simply be repeated. Each step
-    carries its own audit event (`actor`), also when a later step fails.
+    still cannot re-add the person, and the request can simply be repeated. The objection
+    covers calls too: every number the prospect register holds for the person (its
+    PROFILE's and each source's) goes on the do-not-call list, so a row with the number
+    under another address is not imported either. Each step carries its own audit event
+    (`actor`), also when a later step fails. Every recipient of the person's data is told
+    of the objection (Art. 19) with the removal.
     """
     norm = checked_email(email)
     found = find(norm)
@@ -388,11 +433,20 @@ def object_to_marketing(email: str, actor: Actor) -> Answer:
     consent_withdrawn = False
     key = suppression.suppress(norm, "objection", actor)
     accesses.append(Access("create", SUPPRESSION, key, ()))
+    phones = {str(i["phone"]) for p in found.prospects for i in _prospect_parts(p) if i.get("phone")}
+    listed = 0
+    for phone in sorted(phones):
+        try:
+            phone_key = suppression.suppress_phone(phone, "objection", actor)
+        except ValueError:
+            continue  # a stored number today's rules no longer read cannot be dialled either
+        listed += 1
+        accesses.append(Access("create", SUPPRESSION, phone_key, ()))
     for p in found.prospects:
         pid = retention.record_id(PROSPECT_REGISTER.key, p)
         access = Access("delete", PROSPECT_REGISTER.key, pid, tuple(f for f in PROSPECT.field_names if f in p))
         try:
-            retention.delete_prospect(p, actor.put(access))
+            retention.delete_prospect(p, actor.put(access), actor=actor, change=disclosures.OBJECTED)
         except (retention.RecordHeld, Conflict):
             held.append(pid)
             continue
@@ -409,6 +463,7 @@ def object_to_marketing(email: str, actor: Actor) -> Answer:
         "prospects_held": len(held),
         "service_message_consent_withdrawn": consent_withdrawn,
         "suppressed": True,
+        "numbers_do_not_call": listed,
     }
     return Answer(body, accesses, "objection_recorded")
 

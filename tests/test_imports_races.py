@@ -102,7 +102,7 @@ def test_objection_while_importing_is_not_undone(stack: Stack, meanwhile: Any) -
     def objection() -> None:
         suppression.suppress(ROW[3], "objection", setup_actor())
         access = Access("delete", "prospects", str(profile["prospect_id"]), ())
-        retention.delete_prospect(profile, setup_actor().put(access))
+        retention.delete_prospect(profile, setup_actor().put(access), actor=setup_actor())
 
     meanwhile(objection)
     run = _import(stack, [CHANGED], T0 + timedelta(days=2), "b.csv")

@@ -64,7 +64,8 @@ def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> 
         "Username",
         "Consent to service-related messages",
     ]
-    assert prospects["categories_of_data_subjects"] == ["Prospect", "Campaign audience and contacts"]
+    assert prospects["categories_of_data_subjects"] == ["Prospect"]
+    assert "Campaign audience and contacts" in prospects["categories_of_personal_data"]
     assert any("eu-north-1" in m for m in customers["security_measures"])
     assert {r["rule"] for r in prospects["retention"]} == {r.name for r in REGISTERS[1].retention}
     status, _ = call(client, "GET", "/records-of-processing", tokens.staff)
@@ -131,3 +132,30 @@ def test_the_notice_states_how_long_campaign_audiences_and_outcomes_are_kept(cli
     assert "Outcome of the contact" in str(prospects)
     page = client.http.get("/privacy-notice?lang=fi", headers={"Accept": "text/html"}).body.decode()
     assert "Kampanja suljettu" in page and "Yhteydenoton tulos" in page
+
+
+def test_what_is_kept_about_contacts_is_in_the_notice_and_the_record(client: Any, tokens: Tokens) -> None:
+    status, doc = call(client, "GET", "/privacy-notice?lang=en")
+    assert status == 200
+    prospects = next(r for r in doc["registers"] if r["key"] == "prospects")
+    content = {part["record_type"]: part["fields"] for part in prospects["content"]}
+    assert content["Do-not-call entry"][0] == "Keyed hash of the phone number (not the number)"
+    assert "Recipient" in content["Disclosure log entry"]
+    assert "Prospect id" in content["Notice to a recipient (GDPR Art. 19)"]
+    after = {r["rule"]: r["after"] for r in prospects["retention"]}
+    assert after["do_not_call"] == "As long as the register is kept"
+    assert after["disclosure_log"] == "As long as the person's record"
+    assert after["recipient_notice"] == "1 year"
+    status, record = call(client, "GET", "/records-of-processing", tokens.dpo)
+    activity = record["processing_activities"][1]
+    # Data kept about prospects, not further categories of people.
+    assert activity["categories_of_data_subjects"] == ["Prospect"]
+    personal = activity["categories_of_personal_data"]
+    assert personal["Disclosure log entry"] == [
+        "Recipient",
+        "Purpose of the handover",
+        "Campaign",
+        "Date and time of the handover",
+    ]
+    actions = {r["rule"]: r["action"] for r in activity["retention"]}
+    assert actions["do_not_call"] == "keep" and actions["recipient_notice"] == "delete"

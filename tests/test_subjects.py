@@ -188,8 +188,11 @@ def test_objection_removes_prospect_withdraws_consent_suppresses_and_blocks_reim
         "prospects_held": 0,
         "service_message_consent_withdrawn": True,
         "suppressed": True,
+        "numbers_do_not_call": 1,
     }
     assert prospect_items(stack) == []
+    # The objection covers calls: the prospect's number is on the do-not-call list.
+    assert suppression.is_phone_suppressed(PROSPECT_ROW[4])
     status, me = call(client, "GET", "/me", tokens.customer)
     assert me["customer"]["consent_service_messages"]["given"] is False
     assert suppression.is_suppressed(" ASIAKAS@yritys.fi ")

@@ -1,33 +1,46 @@
 """Routes for the prospect register and import runs: staff (all), partners (their own).
 
-Staff search, read, create, correct, verify and delete prospects and see every import
-run. A partner sees only the prospects its own imports brought, with the fields the
-register definition lets partners see (its own values: not the staff-only public source
-URL, not other partners' values), and only its own import runs. Every read or write of
-a prospect is audited with the field names it touched.
+Staff search, read, create, correct, verify and delete prospects, see every import run
+and put a phone number on the do-not-call list. A partner sees only the prospects its
+own imports brought, with the fields the register definition lets partners see (its own
+values: not the staff-only public source URL, not other partners' values), and only its
+own import runs. Every read or write of a prospect is audited with the field names it
+touched; every partner read is also a handover recorded in the prospect's disclosure log
+(only what was recorded is shown), and a partner reads the Art. 19 notices of the
+prospects it received (`/partner/notifications`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from chalice import Blueprint
+from pydantic import Field
 
-from chalicelib import prospects
+from chalicelib import disclosures, prospects, suppression
 from chalicelib.audit import Access
 from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.imports import runs
 from chalicelib.registers import PROSPECT, STAFF_ROLES, Role
-from chalicelib.validation import EmailSearch, checked_email, dump, schema
+from chalicelib.validation import EmailSearch, StrictModel, checked_email, dump, schema
 
 from .routing import Call, route
 
 prospects_bp = Blueprint(__name__)
 STAFF = STAFF_ROLES
 PARTNER = (Role.PARTNER,)
+# Recipients of prospects' data (data providers, resellers, marketing partners) read their
+# Art. 19 notices.
+RECIPIENTS = (Role.PARTNER, Role.MARKETING)
 _ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class PhoneEntry(StrictModel):
+    """A number for the do-not-call list, in the body: numbers stay out of URLs and logs."""
+
+    phone: Annotated[str, Field(max_length=32)]
 
 
 def _prospect_id(value: str) -> str:
@@ -172,15 +185,21 @@ def get_run(call: Call, run_id: str) -> dict[str, Any]:
     query=("limit", "cursor"),
 )
 def partner_prospects(call: Call) -> dict[str, Any]:
-    page = prospects.list_for_partner(call.principal.partner_id, call.limit(), call.query.get("cursor"))
+    partner_id = call.principal.partner_id
+    page = prospects.list_for_partner(partner_id, call.limit(), call.query.get("cursor"))
+    # A handover: recorded first, and only what was recorded (still exists) is shown.
+    recorded = disclosures.record(
+        (str(i["prospect_id"]) for i in page["items"]), partner_id, "partner_read", call.actor
+    )
+    items = [i for i in page["items"] if i["prospect_id"] in recorded]
     visible = PROSPECT.visible_fields(Role.PARTNER)
     call.audit(
         Access(
             "list", prospects.REGISTER, i["prospect_id"], tuple(f for f in prospects.personal_fields(i) if f in visible)
         )
-        for i in page["items"]
+        for i in items
     )
-    return {"items": [prospects.present_for_partner(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
+    return {"items": [prospects.present_for_partner(i) for i in items], "next_cursor": page["next_cursor"]}
 
 
 @route(
@@ -194,6 +213,8 @@ def partner_prospects(call: Call) -> dict[str, Any]:
 def partner_prospect(call: Call, prospect_id: str) -> dict[str, Any]:
     # Scoped by the token's partner_id: another partner's prospect is simply not found.
     item = prospects.get_for_partner(call.principal.partner_id, _prospect_id(prospect_id))
+    if not disclosures.record([prospect_id], call.principal.partner_id, "partner_read", call.actor):
+        raise NotFound("No such prospect.")  # erased between the read and the handover
     visible = PROSPECT.visible_fields(Role.PARTNER)
     fields = tuple(f for f in prospects.personal_fields(item) if f in visible)
     call.audit([Access("read", prospects.REGISTER, prospect_id, fields)])
@@ -211,3 +232,38 @@ def partner_run(call: Call, run_id: str) -> dict[str, Any]:
     if run["partner_id"] != call.principal.partner_id:
         raise NotFound("No such import run.")
     return runs.summary(run)
+
+
+@route(
+    prospects_bp,
+    "/partner/notifications",
+    "GET",
+    RECIPIENTS,
+    summary="Art. 19 notices: prospects I received that were rectified, erased or objected (newest first)",
+    query=("limit", "cursor"),
+)
+def partner_notifications(call: Call) -> dict[str, Any]:
+    return disclosures.notifications_for(call.principal.partner_id, call.limit(), call.query.get("cursor"))
+
+
+# -- do not call ------------------------------------------------------------------------
+
+
+@route(
+    prospects_bp,
+    "/suppression/phones",
+    "POST",
+    STAFF,
+    status=201,
+    summary="Put a phone number on the do-not-call list (the number in the body)",
+    query=(),
+    body=PhoneEntry,
+)
+def add_do_not_call(call: Call) -> dict[str, Any]:
+    try:
+        key = suppression.suppress_phone(call.body().phone, "do_not_call", call.actor)
+    except ValueError:
+        raise ValidationFailed(
+            "phone is not a valid phone number.", details=[{"field": "phone", "reason": "invalid"}]
+        ) from None
+    return {"suppression_key": key, "on_list": True, "reason": "do_not_call"}

@@ -6,9 +6,11 @@ Rules (the privacy notice: only representatives of organisations, never private 
     at a consumer mail service, so the row describes a private person), ``missing_email``,
     ``invalid_email``, ``missing_name``, ``invalid_<field>`` (phone, title, source_url …,
     by the register's field rules, as in the customer register), ``not_imported`` (the
-    address is on the do-not-import list; skipped and never re-added. The reason is
-    deliberately not given: an objection to direct marketing must not be told to a
-    partner, so this code covers every entry of the list, whatever put it there) and ``duplicate_in_file`` (the same
+    address is on the do-not-import list, or the row's phone number on the do-not-call
+    list; skipped and never re-added. The reason is deliberately not given: an objection
+    to direct marketing must not be told to a partner, so this code covers every entry of
+    either list, whatever put it there. A row skipped for its number leaves the person as
+    the register has them: a full refresh does not count them as missing) and ``duplicate_in_file`` (the same
     person again: the first occurrence in the file wins, later ones are merged into it
     and reported with ``first_line`` when it is known).
 
@@ -80,7 +82,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from chalicelib import audit, clock, prospects, pseudonyms, store, suppression
+from chalicelib import audit, clock, disclosures, prospects, pseudonyms, store, suppression
 from chalicelib.audit import Access
 from chalicelib.auth import SYSTEM_IMPORT
 from chalicelib.config import settings
@@ -142,6 +144,7 @@ class Guard:
     # The PROFILE written beside the partner's own SOURCE item: not counted, no event of its
     # own; dropped silently when it no longer holds (the row's own item is what counts).
     companion: bool = False
+    phone: str | None = None  # the row's number (E.164), checked against the do-not-call list
 
 
 @dataclass
@@ -448,10 +451,17 @@ class Importer:
         if not good:
             return
         objected = suppression.suppressed_keys(sorted({r.email_norm for r in good}))
+        do_not_call = suppression.suppressed_phones({r.values["phone"] for r in good if r.values.get("phone")})
         rows = []
         for row in good:
             if row.email_norm in objected:
                 self._reject(row.line, Reject("not_imported"))
+            elif row.values.get("phone") in do_not_call:
+                # Skipped like an objection, with the same code (the partner is not told why);
+                # the person stays as the register has them, so a full refresh does not
+                # erase them for a number they asked not to be called on.
+                self._reject(row.line, Reject("not_imported"))
+                self._keep(row)
             else:
                 rows.append(row)
         if not rows:
@@ -465,6 +475,14 @@ class Importer:
         existing = {(i["pk"], i["sk"]): i for i in found}
         for row in rows:
             self._upsert(row, existing)
+
+    def _keep(self, row: _Row) -> None:
+        """Count a skipped row's person as seen, under every id they may have (full refresh)."""
+        for pid in row.candidates:
+            fp = fingerprint(pid)
+            if fp not in self.seen:
+                self.seen.add(fp)
+                self._window_seen.append(fp)
 
     def _upsert(self, row: _Row, existing: dict[tuple[str, str], dict[str, Any]]) -> None:
         assert self.writer is not None
@@ -554,7 +572,9 @@ class Importer:
     def _put_profile(self, write: _ProfileWrite, row: _Row, access: Access) -> None:
         """Queue the PROFILE beside the row's own item (re-checked against what was read, uncounted)."""
         assert self.writer is not None
-        guard = Guard(row.line, "", row.email_norm, write.expected, access, "", write.reverify, companion=True)
+        guard = Guard(
+            row.line, "", row.email_norm, write.expected, access, "", write.reverify, True, row.values.get("phone")
+        )
         self.writer.put(write.item, guard)
 
     def _put(
@@ -576,7 +596,8 @@ class Importer:
         self.accesses.append((access, key))
         # The PROFILE goes first, so a SOURCE item never exists without it (`_recheck`).
         self._put_profile(profile, row, access)
-        self.writer.put(item, Guard(row.line, kind, row.email_norm, expected, access, key, reverify))
+        phone = row.values.get("phone")
+        self.writer.put(item, Guard(row.line, kind, row.email_norm, expected, access, key, reverify, phone=phone))
 
     def _row_key(self, line: int, action: str) -> str:
         """The deterministic key of a row's event: the same on every delivery of this run."""
@@ -600,6 +621,7 @@ class Importer:
         if not guarded:
             return entries
         objected = suppression.suppressed_keys(sorted({e.guard.email_norm for e in guarded if e.guard}))
+        do_not_call = suppression.suppressed_phones({e.guard.phone for e in guarded if e.guard and e.guard.phone})
         keys: dict[tuple[str, str], None] = {}
         for e in guarded:
             keys[(e.item["pk"], e.item["sk"])] = None
@@ -616,7 +638,7 @@ class Importer:
             sk = str(e.item["sk"])
             cur = current.get((e.item["pk"], sk))
             profile = current.get((e.item["pk"], prospects.PROFILE))
-            if guard.email_norm in objected:
+            if guard.email_norm in objected or (guard.phone and guard.phone in do_not_call):
                 self._drop(guard, "not_imported")
                 continue
             orphan = profile is None and sk != prospects.PROFILE and e.item["pk"] not in profiles_kept
@@ -649,15 +671,21 @@ class Importer:
         self.accesses = [(a, k) for a, k in self.accesses if a is not guard.access]
 
     def _hand_over_profile(
-        self, profile: dict[str, Any], leaving: dict[str, Any], others: list[dict[str, Any]]
+        self,
+        profile: dict[str, Any],
+        leaving: dict[str, Any],
+        others: list[dict[str, Any]],
+        partition: list[dict[str, Any]],
     ) -> dict[str, Any] | None:
         """The PROFILE shows the leaving partner's values: show the remaining partner's instead.
 
         The most recently verified other SOURCE item's values move into the PROFILE and the
         leaving partner's own item goes (one transaction, conditional on both items being as
-        read); the retention clock restarts from the latest remaining verification. Returns
-        the new PROFILE; None (nothing done) if there is no other source or an item changed
-        meanwhile.
+        read); the retention clock restarts from the latest remaining verification. The
+        register's values change, so every recipient in the disclosure log (`partition`, read
+        before) but the leaving partner is told which fields (Art. 19), in that transaction.
+        Returns the new PROFILE; None (nothing done) if there is no other source or an item
+        changed meanwhile.
         """
         sources = [i for i in others if str(i["sk"]).startswith(prospects.SOURCE_PREFIX)]
         if not sources:
@@ -666,11 +694,15 @@ class Importer:
         verified = max(str(i.get("last_verified") or "") for i in sources)
         verified = max(verified, str(profile.get("staff_verified_at") or ""))
         item = _handed_over_profile(profile, source, verified, clock.iso())
-        access = Access("update", prospects.REGISTER, str(profile["prospect_id"]), prospects.personal_fields(item))
+        pid = str(profile["prospect_id"])
+        access = Access("update", prospects.REGISTER, pid, prospects.personal_fields(item))
+        changed = tuple(k for k in prospects.FIELDS if profile.get(k) != item.get(k))
+        change = disclosures.Change("rectified", changed, spare=frozenset({self.partner}))
+        notices = disclosures.notices(pid, partition, change, self.actor) if changed else []
         table = settings().prospects_table
         try:
-            store.client("dynamodb").transact_write_items(
-                TransactItems=[
+            disclosures.transact(
+                [
                     {
                         "Put": {
                             "TableName": table,
@@ -690,7 +722,8 @@ class Importer:
                         }
                     },
                     self._removal_event(access),
-                ]
+                ],
+                notices,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
@@ -755,8 +788,11 @@ class Importer:
             if profile is not None:
                 from chalicelib.retention import delete_prospect
 
+                # The outdated contact is erased: every other recipient of the person's data
+                # is told (Art. 19); the partner whose own refresh dropped the person is not.
+                change = disclosures.Change("erased", spare=frozenset({self.partner}))
                 try:
-                    delete_prospect(profile, self._removal_event(access))
+                    delete_prospect(profile, self._removal_event(access), actor=self.actor, change=change)
                 except Conflict:
                     self.counts["held"] += 1
                     return
@@ -765,7 +801,7 @@ class Importer:
             self.counts["removed"] += 1
             return
         shows_mine = profile.get("values_from") == self.partner
-        if shows_mine and not staff and self._hand_over_profile(profile, item, others) is not None:
+        if shows_mine and not staff and self._hand_over_profile(profile, item, others, items) is not None:
             self.counts["kept_other_source"] += 1  # the PROFILE now shows the remaining partner's values
             return
         # The prospect stays (staff or another partner support it); this partner's own item goes,

@@ -290,13 +290,13 @@ PROSPECT = RecordType(
 CAMPAIGN_MEMBER = RecordType(
     name="campaign_member",
     label=Text("Kampanjan kohderyhmä ja yhteydenotot", "Campaign audience and contacts"),
-    subjects=False,
     fields=(
         _f("campaign", Kind.TEXT, "Kampanja, johon henkilö valittiin", "Campaign the person was selected for", _STAFF),
         _f("added_at", Kind.TEXT, "Valinnan ajankohta", "When the person was selected", _STAFF),
         _f("outcome", Kind.TEXT, "Yhteydenoton tulos", "Outcome of the contact", _STAFF, max_length=40),
         _f("outcome_at", Kind.TEXT, "Yhteydenoton ajankohta", "When the contact was made", _STAFF),
     ),
+    subjects=False,
 )
 # What a call leaves on the prospect's own PROFILE (chalicelib/call_lists.py): the time of the
 # latest conversation. It lives exactly as long as the prospect (rule `prospect_last_contact`),

@@ -540,6 +540,22 @@ def apply(
     return access
 
 
+def _apply_to_campaign(rule: SweepRule, item: dict[str, Any], cutoff: str, run: SweepRun, reads: ReadCounter) -> Access:
+    """A campaign's step: closed when left open (`close_campaign`), or its audience and
+    outcomes deleted (`delete`) in bounded transactions, the META and counts kept."""
+    from chalicelib import campaigns
+
+    campaign_id = str(item["campaign_id"])
+    key = run.event_key(rule.name)
+    if rule.rule.action == "close_campaign":
+        access = Access("close", campaigns.REGISTER, campaign_id, ())
+        campaigns.close_due(item, rule=rule.name, cutoff=cutoff, event=run.actor.put(access, key=key))
+        return access
+    access = Access("delete", campaigns.REGISTER, campaign_id, rule.register.record_type(CAMPAIGN_RECORDS).field_names)
+    campaigns.delete_audience(item, rule=rule.name, cutoff=cutoff, event=run.actor.put(access, key=key), reads=reads)
+    return access
+
+
 def _profile_log(
     rule: SweepRule, item: dict[str, Any], prospect_id: str, reads: ReadCounter, run: SweepRun
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -560,22 +576,6 @@ def _profile_log(
         *(_delete(table, e) for e in entries),
     ]
     return writes[:98], writes[98:]
-
-
-def _apply_to_campaign(rule: SweepRule, item: dict[str, Any], cutoff: str, run: SweepRun, reads: ReadCounter) -> Access:
-    """A campaign's step: closed when left open (`close_campaign`), or its audience and
-    outcomes deleted (`delete`) in bounded transactions, the META and counts kept."""
-    from chalicelib import campaigns
-
-    campaign_id = str(item["campaign_id"])
-    key = run.event_key(rule.name)
-    if rule.rule.action == "close_campaign":
-        access = Access("close", campaigns.REGISTER, campaign_id, ())
-        campaigns.close_due(item, rule=rule.name, cutoff=cutoff, event=run.actor.put(access, key=key))
-        return access
-    access = Access("delete", campaigns.REGISTER, campaign_id, rule.register.record_type(CAMPAIGN_RECORDS).field_names)
-    campaigns.delete_audience(item, rule=rule.name, cutoff=cutoff, event=run.actor.put(access, key=key), reads=reads)
-    return access
 
 
 Transition = Callable[[SweepRule, dict[str, Any], date, ReadCounter, SweepRun], Access]

@@ -67,6 +67,7 @@ def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> 
     # A campaign audience, the do-not-call list, the disclosure log hold data about prospects
     # (record types with `subjects=False`), not further categories of people.
     assert prospects["categories_of_data_subjects"] == ["Prospect"]
+    assert "Campaign audience and contacts" in prospects["categories_of_personal_data"]
     assert any("eu-north-1" in m for m in customers["security_measures"])
     assert {r["rule"] for r in prospects["retention"]} == {r.name for r in REGISTERS[1].retention}
     status, _ = call(client, "GET", "/records-of-processing", tokens.staff)

@@ -14,7 +14,15 @@ from functools import cache
 from typing import Any
 
 from chalicelib.config import EU_EEA_REGIONS, settings
-from chalicelib.registers import AUDIT_RETENTION, BACKUP_RETENTION, CONTROLLER, REGISTERS, Register, Text
+from chalicelib.registers import (
+    AUDIT_RETENTION,
+    BACKUP_RETENTION,
+    CONTROLLER,
+    REGISTERS,
+    SERVICE_MESSAGE_CONSENT,
+    Register,
+    Text,
+)
 
 LANGS = ("fi", "en")
 
@@ -54,6 +62,7 @@ _LABELS = {
     "audit": Text("Lokitiedot", "Audit log"),
     "backups": Text("Varmuuskopiot", "Backups"),
     "rights": Text("Oikeutesi", "Your rights"),
+    "consents": Text("Pyydettävät luvat", "Consents we ask for"),
     "version": Text("Versio", "Version"),
 }
 
@@ -106,6 +115,19 @@ def version() -> str:
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
+SERVICE_MESSAGES = "service_messages"
+
+
+def consent_wording(lang: str) -> dict[str, str]:
+    """The service-message consent as a form must show it: `text` in `lang` and its `version`.
+
+    The wording is part of the notice, so it is versioned with it: a consent record keeps
+    the text and this version, and a form that showed an older version is refused.
+    """
+    lang = lang if lang in LANGS else "fi"
+    return {"purpose": SERVICE_MESSAGES, "lang": lang, "text": SERVICE_MESSAGE_CONSENT.get(lang), "version": version()}
+
+
 def is_known(notice_version: str) -> bool:
     """True if `notice_version` is the version of the notice this app publishes."""
     return notice_version == version()
@@ -127,6 +149,9 @@ def _content(lang: str) -> dict[str, Any]:
             "retention": BACKUP_RETENTION.text.get(lang),
         },
         "rights": _RIGHTS.get(lang).format(email=CONTROLLER.contact_email),
+        # Word for word what a registration form or self-service shows; its version is the
+        # notice's (`consent_wording`).
+        "consents": [{"purpose": SERVICE_MESSAGES, "text": SERVICE_MESSAGE_CONSENT.get(lang)}],
         "labels": {k: v.get(lang) for k, v in _LABELS.items()},
     }
 
@@ -169,6 +194,8 @@ def render_html(doc: dict[str, Any]) -> str:
     out.append(f"<h2>{e(label['audit'])}</h2><p>{e(doc['audit']['text'])} ({e(doc['audit']['retention'])})</p>")
     out.append(f"<h2>{e(label['backups'])}</h2><p>{e(doc['backups']['text'])}</p>")
     out.append(f"<h2>{e(label['rights'])}</h2><p>{e(doc['rights'])}</p>")
+    out.append(f"<h2>{e(label['consents'])}</h2>")
+    out.extend(f'<p id="consent-{e(c["purpose"])}">{e(c["text"])}</p>' for c in doc["consents"])
     out.append(f"<p>{e(label['version'])}: <code>{e(doc['version'])}</code></p>")
     out.append("</body></html>")
     return "\n".join(out)

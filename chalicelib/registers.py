@@ -38,6 +38,8 @@ class Kind(StrEnum):
     ORDER_ITEMS = "order_items"
     CONSENT = "consent"
     URL = "url"
+    # Kept by the system from what happened (consent history, a bounce flag); no client writes it.
+    RECORD = "record"
 
 
 STAFF_ROLES = frozenset({Role.STAFF, Role.DPO})
@@ -241,7 +243,33 @@ CUSTOMER = RecordType(
             "Consent to service-related messages",
             _STAFF_SELF,
         ),
+        _f(
+            "consent_history",
+            Kind.RECORD,
+            "Lupahistoria: annettu tai peruttu, milloin, mitä kautta, nähty sanamuoto ja sen versio",
+            "Consent history: given or withdrawn, when, through which channel, the wording seen and its version",
+            _STAFF_SELF,
+        ),
+        _f(
+            "mail_undeliverable",
+            Kind.RECORD,
+            "Merkintä, ettei sähköposti mene perille (pysyvä palautus)",
+            "Flag that email to the address cannot be delivered (a permanent bounce)",
+            _STAFF_SELF,
+        ),
     ),
+)
+
+# The consent the registration form and self-service ask for, word for word. Part of the
+# notice (`notice._content`), so its version is the notice's version: a change of wording
+# is a new version, and each consent record keeps the words and version the person saw.
+SERVICE_MESSAGE_CONSENT = Text(
+    "Annan luvan lähettää sähköpostiini palveluun liittyviä viestejä, kuten ilmoituksia huoltokatkoista "
+    "ja sopimusehtojen muutoksista. Voin perua luvan milloin tahansa omista tiedoistani tai viestin "
+    "linkistä; markkinointikiellosta se ei riipu.",
+    "I consent to receiving service-related messages by email, such as notices of maintenance breaks "
+    "and of changes to the terms. I can withdraw this consent at any time in my own data or through "
+    "the link in a message; it does not depend on objecting to marketing.",
 )
 
 ORDER = RecordType(
@@ -355,11 +383,20 @@ CUSTOMER_REGISTER = Register(
         "Kaikki tiedot ovat henkilön itsensä ilmoittamat. Rekisteröityessä kysytään lupa "
         "palveluun liittyvien viestien lähettämiseen. Sähköpostiosoite vahvistetaan siihen lähetetyllä "
         "koodilla: tunnus avautuu ja lupa on voimassa vasta vahvistuksen jälkeen, ja uusi osoite "
-        "vaihtuu vasta, kun se on vahvistettu.",
+        "vaihtuu vasta, kun se on vahvistettu. Henkilökuntamme luomalla asiakkaalla ei ole lupaa ennen "
+        "kuin henkilö itse vastaa (ensimmäisellä kirjautumisella tai lupalinkistä). Jokainen annettu "
+        "tai peruttu lupa kirjataan: aika, kanava sekä nähty sanamuoto ja sen versio (GDPR 7(1)). "
+        "Palveluviestit (huoltokatkot, sopimusehtojen muutokset) lähetetään vain niille, joiden lupa "
+        "on annettu ja voimassa. Pysyvästi palautuva osoite merkitään henkilökunnalle.",
         "All data is given by the person themself. At registration the contact person is asked "
         "for consent to service-related messages. The email address is confirmed by a code sent to "
         "it: the login opens and the consent counts only once it is confirmed, and a new address "
-        "replaces the old one only once it is confirmed.",
+        "replaces the old one only once it is confirmed. A customer created by our staff has no "
+        "consent until the person answers themself (at first login or by a consent link). Each "
+        "consent given or withdrawn is recorded with its time, the channel and the exact wording "
+        "and version shown (GDPR 7(1)). Service messages (maintenance notices, changes of terms) "
+        "are sent only to those whose consent is given and current. An address that permanently "
+        "bounces is flagged for our staff.",
     ),
     recipients=Text(
         "Vain nimetyt henkilöt; jälleenmyyjä näkee omien käyttäjiensä nimen ja sähköpostin.",
@@ -455,8 +492,10 @@ CUSTOMER_REGISTER = Register(
             after=Period(),
             action="delete_marketing",
             then=Text(
-                "Lupa viesteihin perutaan; avainnettu tiiviste estää uudelleenlisäyksen.",
-                "Consent to messages is withdrawn; a keyed hash prevents re-adding.",
+                "Markkinointia ei lähetetä; avainnettu tiiviste estää uudelleenlisäyksen. Lupa "
+                "palveluviesteihin on eri tarkoitus ja perutaan erikseen.",
+                "No marketing is sent; a keyed hash prevents re-adding. Consent to service messages is "
+                "a separate purpose, withdrawn on its own.",
             ),
             basis=Text("GDPR 21 artikla", "GDPR Article 21"),
             swept=False,

@@ -63,6 +63,8 @@ def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> 
         "Billing address",
         "Username",
         "Consent to service-related messages",
+        "Consent history: given or withdrawn, when, through which channel, the wording seen and its version",
+        "Flag that email to the address cannot be delivered (a permanent bounce)",
     ]
     assert prospects["categories_of_data_subjects"] == ["Prospect"]
     assert any("eu-north-1" in m for m in customers["security_measures"])

@@ -26,10 +26,12 @@ def test_get_shows_what_happens_and_changes_nothing(client: Any, tokens: Tokens)
     assert status == 200
     assert body["email"] == "a***@yritys.fi"
     assert "add_to_suppression_list" in body["will"]
+    assert "withdraw_service_message_consent" not in body["will"]
     assert not suppression.is_suppressed(EMAIL)
     page = client.http.get(f"/unsubscribe?token={quote(token)}&lang=en", headers={"Accept": "text/html"})
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert b'<form method="post"' in page.body and EMAIL.encode() not in page.body
+    assert b"withdrawn" not in page.body and b"withdraw it separately" in page.body
 
 
 def test_post_performs_the_objection(client: Any, tokens: Tokens) -> None:
@@ -38,8 +40,9 @@ def test_post_performs_the_objection(client: Any, tokens: Tokens) -> None:
     assert status == 200, body
     assert body["unsubscribed"] is True
     assert suppression.is_suppressed(EMAIL)
+    # Marketing and service messages are separate purposes: the customer's consent stays.
     status, me = call(client, "GET", "/me", tokens.customer)
-    assert me["customer"]["consent_service_messages"]["given"] is False
+    assert me["customer"]["consent_service_messages"]["given"] is True
     status, recorded = call(client, "GET", "/subject-requests", tokens.staff)
     [entry] = recorded["items"]
     assert entry["channel"] == "unsubscribe_link" and entry["handled_by"] == "anonymous"

@@ -30,6 +30,10 @@ class Registration(schema(CUSTOMER, "create", _SELF_FIELDS)):  # type: ignore[mi
     password: Annotated[str, Field(max_length=256)]
     # Asked explicitly: true or false, with no default (DESIGN §2, the notice's consent).
     consent_service_messages: StrictBool
+    # The version of the consent wording the form showed (GET /consent-wording, or the
+    # notice's `version`: the wording is part of it); an outdated one is refused (409).
+    # Without it, the wording the API serves now is the one recorded.
+    consent_wording_version: Annotated[StrictStr, Field(max_length=64)] | None = None
     # The language of the messages sent to the address: Finnish unless English is asked for.
     lang: Literal["fi", "en"] = "fi"
 
@@ -117,12 +121,55 @@ def privacy_notice(call: Call) -> Response:
     return page
 
 
+@route(
+    public_bp,
+    "/consent-wording",
+    "GET",
+    summary="The service-message consent's exact wording and version, for a form to show (fi default, ?lang=en)",
+    query=("lang",),
+)
+def consent_wording(call: Call) -> dict[str, Any]:
+    lang = call.query.get("lang", "fi")
+    if lang not in notice.LANGS:
+        raise ValidationFailed("lang must be fi or en.", code="invalid_query")
+    return notice.consent_wording(lang)
+
+
+class ConsentByLink(StrictModel):
+    """A customer's answer with the code of its consent link, and the wording's version shown."""
+
+    token: Annotated[StrictStr, Field(max_length=200)]
+    consent_service_messages: StrictBool
+    consent_wording_version: Annotated[StrictStr, Field(max_length=64)] | None = None
+    lang: Literal["fi", "en"] | None = None
+
+
+@route(
+    public_bp,
+    "/consent",
+    "POST",
+    summary="Answer the service-message consent with the code of a consent link",
+    query=(),
+    body=ConsentByLink,
+)
+def consent_by_link(call: Call) -> dict[str, Any]:
+    body = call.body()
+    confirmations.answer_consent(
+        body.token,  # type: ignore[attr-defined]
+        body.consent_service_messages,  # type: ignore[attr-defined]
+        body.lang,  # type: ignore[attr-defined]
+        body.consent_wording_version,  # type: ignore[attr-defined]
+        call.actor,
+    )
+    return {"recorded": True, "consent_service_messages": body.consent_service_messages}  # type: ignore[attr-defined]
+
+
 _UNSUBSCRIBE_TEXT = {
     "fi": {
         "title": "Peru markkinointi",
-        "text": "Osoitteesi {email} poistetaan prospektirekisteristämme, mahdollinen lupa palveluviesteihin "
-        "perutaan ja osoitteesta säilytetään vain avainnettu tiiviste, jotta sitä ei lisätä uudelleen "
-        "markkinointiin.",
+        "text": "Osoitteesi {email} poistetaan prospektirekisteristämme ja osoitteesta säilytetään vain "
+        "avainnettu tiiviste, jotta sitä ei lisätä uudelleen markkinointiin. Asiakkaana antamasi lupa "
+        "palveluviesteihin ei muutu: sen voit perua erikseen omista tiedoistasi.",
         "button": "Vahvista peruutus",
         "done_title": "Markkinointi peruttu",
         "done": "Et saa meiltä enää markkinointia.",
@@ -138,9 +185,9 @@ _UNSUBSCRIBE_TEXT = {
     },
     "en": {
         "title": "Stop marketing",
-        "text": "Your address {email} will be removed from our prospect register, any consent to service "
-        "messages withdrawn, and only a keyed hash of the address kept so it is never added to marketing "
-        "again.",
+        "text": "Your address {email} will be removed from our prospect register, and only a keyed hash of "
+        "the address kept so it is never added to marketing again. A customer's consent to service messages "
+        "does not change: you can withdraw it separately in your own data.",
         "button": "Confirm",
         "done_title": "Marketing stopped",
         "done": "You will not receive marketing from us.",
@@ -224,7 +271,6 @@ def _preview(call: Call, lang: str) -> Response:
                 "email": shown,
                 "will": [
                     "remove_from_prospect_register",
-                    "withdraw_service_message_consent",
                     "add_to_suppression_list",
                 ],
                 "confirm": {"method": "POST", "path": "/unsubscribe", "body": {"token": token}},

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib import accounts, audit, customers, subjects, unsubscribe
+from chalicelib import accounts, audit, confirmations, customers, subjects, unsubscribe
 from chalicelib.audit import Access
 from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import ValidationFailed
@@ -153,6 +153,20 @@ def set_services(call: Call, customer_id: str) -> dict[str, Any]:
     body = call.body()
     item = customers.set_services(customer_id, dump(body)["active_services"], call.actor)
     return _changed(call, item)
+
+
+@route(
+    staff_bp,
+    "/customers/{customer_id}/consent-request",
+    "POST",
+    STAFF,
+    status=202,
+    summary="Mail the customer a code to answer the service-message consent themself",
+    query=(),
+)
+def request_consent(call: Call, customer_id: str) -> dict[str, Any]:
+    confirmations.request_consent(customer_id, call.actor)
+    return {"status": "consent_request_sent", "valid_days": confirmations.CONSENT_LINK_DAYS}
 
 
 @route(

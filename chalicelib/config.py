@@ -64,6 +64,8 @@ class Settings:
     upload_bucket: str
     import_queue_url: str
     campaign_queue_url: str
+    # mail_sender's jobs (chalicelib/mail/jobs.py): campaigns, service messages.
+    mail_queue_url: str
     user_pool_id: str
     user_pool_client_id: str
     jwks_url: str
@@ -144,6 +146,7 @@ def settings() -> Settings:
         upload_bucket=env.get("UPLOAD_BUCKET", ""),
         import_queue_url=env.get("IMPORT_QUEUE_URL", ""),
         campaign_queue_url=env.get("CAMPAIGN_QUEUE_URL", ""),
+        mail_queue_url=env.get("MAIL_QUEUE_URL", ""),
         user_pool_id=pool,
         user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
         # Local stack: the emulator serves the pool's JWKS at its own address.

@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 
 from chalicelib import accounts, clock, customers
+from chalicelib.mail import jobs
 from tests import aws_calls
 from tests.aws_calls import IamRequest, Recorder, iam_requests
 from tests.campaigns_helpers import drain_campaigns
 from tests.conftest import PASSWORD, Stack, Tokens, call, setup_actor
 from tests.imports_helpers import csv_bytes, drain, upload
+from tests.mail_helpers import drain_mail
 from tests.template import fake_arn, table_arn
 
 CUSTOMERS = table_arn("CustomersTable")
@@ -66,6 +68,12 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     assert status == 201
     status, _ = call(client, "POST", f"/campaigns/{campaign['campaign_id']}/materialisation", tokens.staff)
     assert status == 202 and drain_campaigns(stack) == 1
+    jobs.register("noop", lambda body, time_left: True)
+    try:
+        jobs.enqueue("noop", {})
+        assert drain_mail(stack) == 1
+    finally:
+        jobs._HANDLERS.pop("noop", None)
 
     ran = calls_against_roles.invocations - before
     assert set(ran) == set(aws_calls.FUNCTIONS)

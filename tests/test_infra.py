@@ -80,6 +80,7 @@ def test_each_packaged_function_runs_under_its_own_role(sam: dict[str, Any]) -> 
         "RetentionSweeper",
         "PseudonymRekey",
         "CampaignMaterialiser",
+        "MailSender",
     }
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
     assert len(set(roles)) == len(roles)
@@ -291,6 +292,29 @@ def test_campaign_materialisation_has_its_queue_dead_letters_alarm_and_narrow_ro
     assert "CustomersTable" not in json.dumps(policy_file("campaign_materialiser"))
     assert allowed(policy, "sqs:SendMessage", queue)
     assert not allowed(policy, "sqs:SendMessage", fake_arn("ImportQueue", res["ImportQueue"]))
+
+
+def test_mail_sending_has_its_queue_dead_letters_alarm_and_own_role(sam: dict[str, Any]) -> None:
+    res = sam["Resources"]
+    redrive = res["MailQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["MailDeadLetterQueue", "Arn"]}
+    assert 1 <= redrive["maxReceiveCount"] <= 10
+    dims = res["MailDeadLetterAlarm"]["Properties"]["Dimensions"]
+    assert dims == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["MailDeadLetterQueue", "QueueName"]}}]
+    assert res["MailSenderErrorsAlarm"]["Properties"]["Dimensions"][0]["Value"] == {"Ref": "MailSender"}
+    (event,) = res["MailSender"]["Properties"]["Events"].values()
+    queue = fake_arn("MailQueue", res["MailQueue"])
+    assert Resolver(sam, {"Stage": STAGE})(event["Properties"]["Queue"]) == queue
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert res["MailQueue"]["Properties"]["VisibilityTimeout"] >= 6 * res["MailSender"]["Properties"]["Timeout"]
+    # The messages name a job only (a campaign, a service message); no personal data rides on the queue.
+    assert res["MailQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    policy = function_roles(sam)["MailSender"]
+    assert allowed(policy, "sqs:ReceiveMessage", queue)
+    assert allowed(policy, "sqs:SendMessage", queue)  # its own follow-ups
+    for other in ("ImportQueue", "CampaignQueue"):
+        assert not allowed(policy, "sqs:SendMessage", fake_arn(other, res[other]))
+    assert not allowed(policy, "dynamodb:Scan", table_arn("ProspectsTable"))
 
 
 def test_stack_refuses_regions_outside_the_eu_eea(sam: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from chalice import Chalice
 
 from chalicelib.api.authorizer import authorizer_bp
+from chalicelib.api.campaigns import campaigns_bp
 from chalicelib.api.dpo import dpo_bp
 from chalicelib.api.openapi import openapi_bp
 from chalicelib.api.partner import partner_bp
@@ -27,5 +28,6 @@ app.register_blueprint(selfservice_bp)
 app.register_blueprint(partner_bp)
 app.register_blueprint(partner_registry_bp)
 app.register_blueprint(prospects_bp)
+app.register_blueprint(campaigns_bp)
 app.register_blueprint(events_bp)
 app.register_blueprint(openapi_bp)

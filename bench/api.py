@@ -79,6 +79,7 @@ FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
     "partner_import": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.imports.messages"),
     "retention_sweeper": ("chalicelib.events", "chalicelib.retention"),
     "pseudonym_rekey": ("chalicelib.events", "chalicelib.rekeying"),
+    "campaign_materialiser": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.campaigns"),
 }
 
 

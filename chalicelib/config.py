@@ -60,8 +60,12 @@ class Settings:
     audit_table: str
     import_runs_table: str
     partners_table: str
+    campaigns_table: str
     upload_bucket: str
     import_queue_url: str
+    campaign_queue_url: str
+    # mail_sender's jobs (chalicelib/mail/jobs.py): campaigns, service messages.
+    mail_queue_url: str
     user_pool_id: str
     user_pool_client_id: str
     jwks_url: str
@@ -138,8 +142,11 @@ def settings() -> Settings:
         audit_table=env.get("AUDIT_TABLE", "audit"),
         import_runs_table=env.get("IMPORT_RUNS_TABLE", "import_runs"),
         partners_table=env.get("PARTNERS_TABLE", "partners"),
+        campaigns_table=env.get("CAMPAIGNS_TABLE", "campaigns"),
         upload_bucket=env.get("UPLOAD_BUCKET", ""),
         import_queue_url=env.get("IMPORT_QUEUE_URL", ""),
+        campaign_queue_url=env.get("CAMPAIGN_QUEUE_URL", ""),
+        mail_queue_url=env.get("MAIL_QUEUE_URL", ""),
         user_pool_id=pool,
         user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
         # Local stack: the emulator serves the pool's JWKS at its own address.

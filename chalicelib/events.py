@@ -1,5 +1,6 @@
-"""Event adapters: the nightly `retention_sweeper` schedule, the `partner_import` queue and
-the operator-invoked `pseudonym_rekey`.
+"""Event adapters: the nightly `retention_sweeper` schedule, the `partner_import` queue, the
+operator-invoked `pseudonym_rekey`, the `campaign_materialiser` queue and the `mail_sender`
+queue.
 
 Thin: parse the event, call the domain in chalicelib/, return a JSON-able result.
 
@@ -11,6 +12,7 @@ never loads the retention rules, and neither loads the HTTP layer (docs/architec
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, cast
 
 from chalice import Blueprint, Cron
@@ -131,3 +133,78 @@ def pseudonym_rekey(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     run_id = str(getattr(context, "aws_request_id", "") or clock.sortable())
     return rekeying.run(cursor, time_left, run_id)
+
+
+# -- campaign_materialiser ---------------------------------------------------------------
+
+# The queue's name for `chalice package`; the merge template points the event source
+# mapping at infra's CampaignQueue and turns on ReportBatchItemFailures.
+CAMPAIGN_QUEUE = "ilopiste-campaigns"
+
+
+@events_bp.on_sqs_message(queue=CAMPAIGN_QUEUE, batch_size=1, name="campaign_materialiser")
+def campaign_materialiser(event: SQSEvent) -> dict[str, Any]:
+    """Form a campaign's audience, page by page, until the invocation's time runs low.
+
+    One message names one campaign (`{"campaign_id"}`); the job resumes from the cursor the
+    campaign saved, so a follow-up message, a redelivery or a duplicate continues where the
+    last committed page ended. Out of time, it queues a follow-up message and succeeds.
+    """
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    from chalicelib import campaigns
+
+    context = event.context
+
+    def remaining() -> float:
+        if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+            return 900.0
+        return float(context.get_remaining_time_in_millis()) / 1000
+
+    def handle(record: SQSRecord) -> dict[str, Any]:
+        body = json.loads(record.body)
+        campaign_id = body.get("campaign_id") if isinstance(body, dict) else None
+        if not isinstance(campaign_id, str):
+            raise ValueError("the message names no campaign")
+        result = campaigns.run(campaign_id, remaining)
+        if not result["done"]:
+            campaigns.enqueue(campaign_id)
+        return result
+
+    return dict(
+        process_partial_response(
+            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
+        )
+    )
+
+
+# -- mail_sender -------------------------------------------------------------------------
+
+# The queue's name for `chalice package`; the merge template points the event source
+# mapping at infra's MailQueue and turns on ReportBatchItemFailures.
+MAIL_QUEUE = "ilopiste-mail"
+
+
+@events_bp.on_sqs_message(queue=MAIL_QUEUE, batch_size=1, name="mail_sender")
+def mail_sender(event: SQSEvent) -> dict[str, Any]:
+    """Run one mail job (`{"kind", "body"}`, chalicelib/mail/jobs.py): an email campaign, a
+    service message. Out of time, the job queues its follow-up message and succeeds."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    from chalicelib.mail import jobs
+
+    context = event.context
+
+    def remaining() -> float:
+        if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+            return 900.0
+        return float(context.get_remaining_time_in_millis()) / 1000
+
+    def handle(record: SQSRecord) -> dict[str, Any]:
+        return jobs.handle(record.body, remaining)
+
+    return dict(
+        process_partial_response(
+            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
+        )
+    )

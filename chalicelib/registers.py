@@ -312,6 +312,29 @@ PROSPECT = RecordType(
     ),
 )
 
+# A campaign's audience (chalicelib/campaigns.py): which prospects a campaign selected and,
+# once contacted, how the contact went. Members hold the prospect's id, never a copy of its
+# values; they live in the campaigns table and go with the campaign's retention.
+CAMPAIGN_MEMBER = RecordType(
+    name="campaign_member",
+    label=Text("Kampanjan kohderyhmä ja yhteydenotot", "Campaign audience and contacts"),
+    fields=(
+        _f("campaign", Kind.TEXT, "Kampanja, johon henkilö valittiin", "Campaign the person was selected for", _STAFF),
+        _f("added_at", Kind.TEXT, "Valinnan ajankohta", "When the person was selected", _STAFF),
+        _f("outcome", Kind.TEXT, "Yhteydenoton tulos", "Outcome of the contact", _STAFF, max_length=40),
+        _f("outcome_at", Kind.TEXT, "Yhteydenoton ajankohta", "When the contact was made", _STAFF),
+    ),
+    subjects=False,
+)
+# An unclosed campaign closes itself this long after its materialisation started; its audience
+# and outcomes go this long after it closed (staff or the sweeper). At most 18 months in all.
+CAMPAIGN_OPEN = Period(months=6)
+CAMPAIGN_KEPT = Period(months=12)
+_CAMPAIGN_FOLLOW_UP = Text(
+    "Kampanjan tulosten seuranta ja yhteydenottojen osoittaminen",
+    "Following up the campaign's results and showing which contacts were made",
+)
+
 # What the register keeps about a person's marketing contacts besides the prospect itself.
 DO_NOT_CALL = RecordType(
     name="do_not_call",
@@ -526,7 +549,7 @@ PROSPECT_REGISTER = Register(
         "Prospektirekisteri on nimettyjen henkilöiden tai yhteistyökumppaneiden käytettävissä.",
         "The prospect register is available to named persons or partners.",
     ),
-    record_types=(PROSPECT, DO_NOT_CALL, DISCLOSURE, RECIPIENT_NOTICE),
+    record_types=(PROSPECT, CAMPAIGN_MEMBER, DO_NOT_CALL, DISCLOSURE, RECIPIENT_NOTICE),
     retention=(
         RetentionRule(
             name="prospect_refresh",
@@ -559,6 +582,33 @@ PROSPECT_REGISTER = Register(
             ),
             basis=Text("GDPR 21 artikla", "GDPR Article 21"),
             swept=False,
+        ),
+        RetentionRule(
+            name="campaign_unclosed",
+            record_type="campaign_member",
+            event=Text(
+                "Kampanjaa ei ole suljettu kohderyhmän muodostamisen jälkeen",
+                "Campaign not closed by staff after its audience was formed",
+            ),
+            after=CAMPAIGN_OPEN,
+            action="close_campaign",
+            then=Text(
+                "Kampanja suljetaan: kumppanin pääsy päättyy ja alla oleva säilytysaika alkaa.",
+                "The campaign is closed: the partner's access ends and the period below starts.",
+            ),
+            basis=_CAMPAIGN_FOLLOW_UP,
+        ),
+        RetentionRule(
+            name="campaign_closed",
+            record_type="campaign_member",
+            event=Text("Kampanja suljettu", "Campaign closed"),
+            after=CAMPAIGN_KEPT,
+            action="delete",
+            then=Text(
+                "Kohderyhmä ja yhteydenottojen tulokset poistetaan; kampanjasta jäävät vain lukumäärät.",
+                "The audience and the contacts' outcomes are deleted; only the campaign's counts remain.",
+            ),
+            basis=_CAMPAIGN_FOLLOW_UP,
         ),
         RetentionRule(
             name="do_not_call",

@@ -63,7 +63,8 @@ from chalicelib.registers import (
 SWEEP_HOUR = 2  # 02:00 Finnish wall-clock time
 SWEEPER = SYSTEM_SWEEPER  # defined once, in auth
 RUNS_RECORD = "retention_sweeper"  # audit record (register "system") that holds run summaries
-SWEEP_ACTIONS = ("delete", "erase_contact", "delete_registration")
+SWEEP_ACTIONS = ("delete", "erase_contact", "delete_registration", "close_campaign")
+CAMPAIGN_RECORDS = "campaign_member"  # record type of the rules whose records are campaigns
 PAGE_SIZE = 500  # due items per index page: small items, well under Query's 1 MB page
 
 # What erasing a customer's contact person keeps, and why (Art. 17(3)(b)): the Accounting
@@ -97,6 +98,8 @@ class SweepRule:
         return self.rule.name
 
     def table(self) -> Any:
+        if self.rule.record_type == CAMPAIGN_RECORDS:
+            return store.campaigns()
         return store.customers() if self.register.key == CUSTOMER_REGISTER.key else store.prospects()
 
 
@@ -473,6 +476,8 @@ def record_id(register: str, item: dict[str, Any]) -> str:
     """The record's id as the audit trail and the DPO name it."""
     if register == CUSTOMER_REGISTER.key:
         return customers.record_id(item)
+    if item.get("entity") == "campaign":
+        return str(item["campaign_id"])
     return str(item.get("prospect_id") or item["pk"].split("#", 1)[1])
 
 
@@ -505,6 +510,8 @@ def apply(
     cutoff = _cutoff(as_of)
     rid = record_id(rule.register.key, item)
     key = run.event_key(rule.name)
+    if rule.rule.record_type == CAMPAIGN_RECORDS:
+        return _apply_to_campaign(rule, item, cutoff, run, reads)
     if rule.rule.action == "erase_contact":
         result = erase_customer_contact(item, run.actor, rule=rule.name, cutoff=cutoff, key=key)
         return Access("erase", rule.register.key, rid, tuple(result["erased_fields"]))
@@ -530,6 +537,22 @@ def apply(
     )
     for start in range(0, len(later), 100):
         store.client("dynamodb").transact_write_items(TransactItems=later[start : start + 100])
+    return access
+
+
+def _apply_to_campaign(rule: SweepRule, item: dict[str, Any], cutoff: str, run: SweepRun, reads: ReadCounter) -> Access:
+    """A campaign's step: closed when left open (`close_campaign`), or its audience and
+    outcomes deleted (`delete`) in bounded transactions, the META and counts kept."""
+    from chalicelib import campaigns
+
+    campaign_id = str(item["campaign_id"])
+    key = run.event_key(rule.name)
+    if rule.rule.action == "close_campaign":
+        access = Access("close", campaigns.REGISTER, campaign_id, ())
+        campaigns.close_due(item, rule=rule.name, cutoff=cutoff, event=run.actor.put(access, key=key))
+        return access
+    access = Access("delete", campaigns.REGISTER, campaign_id, rule.register.record_type(CAMPAIGN_RECORDS).field_names)
+    campaigns.delete_audience(item, rule=rule.name, cutoff=cutoff, event=run.actor.put(access, key=key), reads=reads)
     return access
 
 

@@ -100,6 +100,10 @@ def partners() -> Any:
     return table(settings().partners_table)
 
 
+def campaigns() -> Any:
+    return table(settings().campaigns_table)
+
+
 def reset() -> None:
     """Forget cached clients and settings (tests switch emulators between cases)."""
     from chalicelib import secrets

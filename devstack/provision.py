@@ -188,6 +188,49 @@ def create_upload_path(
     return {"upload_bucket": bucket, "import_queue_url": queue_url, "import_dlq_url": dlq_url}
 
 
+def create_job_queue(
+    sqs: Any, prefix: str, resource: str, name: str, template: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """A job queue (`resource`, e.g. CampaignQueue) with its dead-letter queue
+    (`resource` with "DeadLetter" before "Queue"), as the template declares them.
+
+    Their messages name a job only (a campaign, a service message; no personal data), so
+    SQS-managed encryption serves.
+    """
+    template = template or load_template()
+    queue_props = template["Resources"][resource]["Properties"]
+    dlq_props = template["Resources"][resource.replace("Queue", "DeadLetterQueue")]["Properties"]
+    dlq_url = sqs.create_queue(
+        QueueName=f"{prefix}-{name}-dlq",
+        Attributes={"MessageRetentionPeriod": str(dlq_props["MessageRetentionPeriod"]), "SqsManagedSseEnabled": "true"},
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = queue_props["RedrivePolicy"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{prefix}-{name}",
+        Attributes={
+            "VisibilityTimeout": str(queue_props["VisibilityTimeout"]),
+            "SqsManagedSseEnabled": "true",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(redrive["maxReceiveCount"])}
+            ),
+        },
+    )["QueueUrl"]
+    return {"queue_url": queue_url, "dlq_url": dlq_url}
+
+
+def create_campaign_queue(sqs: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The campaign materialisation queue with its dead-letter queue."""
+    urls = create_job_queue(sqs, prefix, "CampaignQueue", "campaigns", template)
+    return {"campaign_queue_url": urls["queue_url"], "campaign_dlq_url": urls["dlq_url"]}
+
+
+def create_mail_queue(sqs: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The mail queue (`mail_sender`'s jobs: campaigns, service messages) with its dead-letter queue."""
+    urls = create_job_queue(sqs, prefix, "MailQueue", "mail", template)
+    return {"mail_queue_url": urls["queue_url"], "mail_dlq_url": urls["dlq_url"]}
+
+
 CLIENT_SESSION_SETTINGS = (
     "IdTokenValidity",
     "AccessTokenValidity",
@@ -306,6 +349,8 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
     keys = create_keys(client("kms"), prefix, template)
     tables = create_tables(client("dynamodb"), prefix, template, keys)
     upload = create_upload_path(client("s3"), client("sqs"), f"{prefix}-uploads", region, template, keys)
+    campaign_queue = create_campaign_queue(client("sqs"), prefix, template)
+    mail_queue = create_mail_queue(client("sqs"), prefix, template)
     pool = create_user_pool(client("cognito-idp"), prefix, template)
     customer_pool = create_user_pool(
         client("cognito-idp"), f"{prefix}-customers", template, "CustomerUserPool", "CustomerUserPoolClient"
@@ -317,6 +362,8 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
         "tables": tables,
         "kms_keys": keys,
         **upload,
+        **campaign_queue,
+        **mail_queue,
         **pool,
         "customer_user_pool_id": customer_pool["user_pool_id"],
         "customer_user_pool_client_id": customer_pool["user_pool_client_id"],
@@ -338,8 +385,11 @@ def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, st
         "AUDIT_TABLE": tables["audit"],
         "IMPORT_RUNS_TABLE": tables["import_runs"],
         "PARTNERS_TABLE": tables["partners"],
+        "CAMPAIGNS_TABLE": tables["campaigns"],
         "UPLOAD_BUCKET": stack["upload_bucket"],
         "IMPORT_QUEUE_URL": stack["import_queue_url"],
+        "CAMPAIGN_QUEUE_URL": stack["campaign_queue_url"],
+        "MAIL_QUEUE_URL": stack["mail_queue_url"],
         "USER_POOL_ID": stack["user_pool_id"],
         "USER_POOL_CLIENT_ID": stack["user_pool_client_id"],
         "CUSTOMER_USER_POOL_ID": stack["customer_user_pool_id"],

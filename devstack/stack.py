@@ -24,7 +24,7 @@ import requests
 
 from devstack import gateway, provision
 from devstack.outbox import Outbox
-from devstack.worker import IMPORT_HANDLER, SWEEPER_HANDLER, Worker
+from devstack.worker import CAMPAIGN_HANDLER, IMPORT_HANDLER, MAIL_HANDLER, SWEEPER_HANDLER, Worker
 
 log = logging.getLogger("devstack")
 
@@ -228,6 +228,7 @@ class LocalStack:
             self.options.region,
             wait_seconds=self.options.poll_wait_seconds,
             sweep_request=self.sweep_request_file,
+            queues={CAMPAIGN_HANDLER: stack["campaign_queue_url"], MAIL_HANDLER: stack["mail_queue_url"]},
         )
         self.worker.start()
         self.info = {
@@ -248,7 +249,10 @@ class LocalStack:
             "secrets": {"pseudonym_key": stack["pseudonym_key_secret"], "unsubscribe": stack["unsubscribe_secret"]},
             "users": users,
             # Which Lambda entry points the worker found in the app (it invokes only these).
-            "worker": {name: name in app.handler_map for name in (IMPORT_HANDLER, SWEEPER_HANDLER)},
+            "worker": {
+                name: name in app.handler_map
+                for name in (IMPORT_HANDLER, CAMPAIGN_HANDLER, MAIL_HANDLER, SWEEPER_HANDLER)
+            },
             # Local only: write {"as_of": …, "dry_run": …} here to run the sweeper now.
             "sweep_request_file": str(self.sweep_request_file),
             # Every message the emulated SES accepted, one .eml file each (DESIGN §3).

@@ -1,12 +1,14 @@
-"""The local stack's stand-in for Lambda's event sources: SQS → `partner_import`, and the
-nightly schedule → `retention_sweeper`.
+"""The local stack's stand-in for Lambda's event sources: SQS → `partner_import`, the
+campaign queue → `campaign_materialiser`, the mail queue → `mail_sender`, and the nightly
+schedule → `retention_sweeper`.
 
 Uploads reach the import queue the way they do in AWS: the emulator (moto server) delivers
 the bucket's `s3:ObjectCreated:*` notification for `incoming/` to the queue itself. This
-worker only plays Lambda's part: it long-polls the queue, hands each batch to the app's
-`partner_import` handler as an SQS Lambda event, deletes what succeeded and leaves the
-items named in `batchItemFailures` (or the whole batch, if the handler raises) on the
-queue, so the queue's redrive policy moves repeat failures to the dead-letter queue.
+worker only plays Lambda's part: it long-polls each queue, hands each batch to the app's
+handler of that queue (`partner_import`, `campaign_materialiser`, `mail_sender`) as an SQS
+Lambda event, deletes what succeeded and leaves the items named in `batchItemFailures` (or the whole
+batch, if the handler raises) on the queue, so the queue's redrive policy moves repeat
+failures to the dead-letter queue.
 
 The handlers are looked up in the Chalice app's `handler_map` at each poll, through the
 same wrappers Lambda would call (middleware included). When the app has no such handler,
@@ -32,6 +34,8 @@ from chalice.local import LambdaContext
 log = logging.getLogger("devstack.worker")
 
 IMPORT_HANDLER = "partner_import"
+CAMPAIGN_HANDLER = "campaign_materialiser"
+MAIL_HANDLER = "mail_sender"
 SWEEPER_HANDLER = "retention_sweeper"
 SWEEP_ZONE = ZoneInfo("Europe/Helsinki")
 SWEEP_AT = time(2, 0)
@@ -108,7 +112,8 @@ def failed_ids(response: Any) -> set[str] | None:
 
 
 class Worker:
-    """Runs the import poller and the nightly sweep on two threads until `stop()`."""
+    """Runs a poller per queue (imports; `queues` adds others, such as the campaign queue) and
+    the nightly sweep, each on its own thread, until `stop()`."""
 
     def __init__(
         self,
@@ -119,18 +124,22 @@ class Worker:
         wait_seconds: int = 2,
         clock: Any = None,
         sweep_request: Path | None = None,
+        queues: dict[str, str] | None = None,
     ) -> None:
         self.app = app
         self.sqs = sqs
         self.queue_url = queue_url
+        # {handler name: the URL of the queue that feeds it}
+        self.queues = {IMPORT_HANDLER: queue_url, **(queues or {})}
         self.region = region
         self.wait_seconds = wait_seconds
         self._now = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        self._queue_arns = {
+            name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            for name, url in self.queues.items()
+        }
         self._warned_missing: set[str] = set()
         # Local only (never deployed): a JSON object written to this file runs one sweep
         # now with it as the manual payload ({"as_of", "dry_run"}); see run_requested_sweep.
@@ -139,13 +148,18 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        for name, target in (("import-poller", self._poll_loop), ("nightly-sweep", self._sweep_loop)):
-            thread = threading.Thread(target=target, name=f"devstack-{name}", daemon=True)
+        for handler in self.queues:
+            thread = threading.Thread(
+                target=self._poll_loop, args=(handler,), name=f"devstack-{handler}-poller", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
+        thread = threading.Thread(target=self._sweep_loop, name="devstack-nightly-sweep", daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask both loops to finish; an in-flight long poll ends within `wait_seconds`."""
+        """Ask every loop to finish; an in-flight long poll ends within `wait_seconds`."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
@@ -162,61 +176,63 @@ class Worker:
             self._warned_missing.discard(name)
         return found
 
-    def batch_size(self) -> int:
+    def batch_size(self, name: str = IMPORT_HANDLER) -> int:
         for source in getattr(self.app, "event_sources", []):
-            if isinstance(source, SQSEventConfig) and source.name == IMPORT_HANDLER:
+            if isinstance(source, SQSEventConfig) and source.name == name:
                 return max(1, min(MAX_BATCH, int(source.batch_size)))
         return MAX_BATCH
 
-    # -- imports -------------------------------------------------------------------------
+    # -- queues --------------------------------------------------------------------------
 
-    def poll_once(self) -> int:
-        """Receive one batch, invoke `partner_import`, delete the successes. Returns the batch size."""
-        handler = self.handler(IMPORT_HANDLER)
+    def poll_once(self, name: str = IMPORT_HANDLER) -> int:
+        """Receive one batch of `name`'s queue, invoke `name`, delete the successes. Returns the batch size."""
+        handler = self.handler(name)
         if handler is None:
             self._stop.wait(self.wait_seconds)
             return 0
+        queue_url = self.queues[name]
         received = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size(),
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=self.batch_size(name),
             WaitTimeSeconds=self.wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not received:
             return 0
-        event = sqs_lambda_event(received, self._queue_arn, self.region)
-        context = LambdaContext(IMPORT_HANDLER, memory_size=1024, max_runtime_ms=900_000)
+        event = sqs_lambda_event(received, self._queue_arns[name], self.region)
+        context = LambdaContext(name, memory_size=1024, max_runtime_ms=900_000)
         try:
             failures = failed_ids(handler(event, context))
         except Exception:
-            log.exception("partner_import raised; the whole batch of %d stays on the queue", len(received))
+            log.exception("%s raised; the whole batch of %d stays on the queue", name, len(received))
             return len(received)
         if failures is None:
-            log.error("partner_import returned a malformed batchItemFailures; the whole batch stays on the queue")
+            log.error("%s returned a malformed batchItemFailures; the whole batch stays on the queue", name)
             return len(received)
         done = [m for m in received if m["MessageId"] not in failures]
         if done:
             self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
+                QueueUrl=queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
         log.info(
-            "partner_import handled %d message(s): %d done, %d left for retry",
+            "%s handled %d message(s): %d done, %d left for retry",
+            name,
             len(received),
             len(done),
             len(received) - len(done),
         )
         return len(received)
 
-    def _poll_loop(self) -> None:
+    def _poll_loop(self, name: str = IMPORT_HANDLER) -> None:
         while not self._stop.is_set():
             try:
-                self.poll_once()
+                self.poll_once(name)
             except Exception:
                 if self._stop.is_set():
                     break  # the emulator is going away under us
-                log.exception("import poll failed; retrying")
+                log.exception("%s poll failed; retrying", name)
                 self._stop.wait(1)
 
     # -- nightly sweep -------------------------------------------------------------------

@@ -31,6 +31,8 @@ FUNCTION_HANDLERS = {
     "chalicelib.events.partner_import": "partner_import",
     "chalicelib.events.retention_sweeper": "retention_sweeper",
     "chalicelib.events.pseudonym_rekey": "pseudonym_rekey",
+    "chalicelib.events.campaign_materialiser": "campaign_materialiser",
+    "chalicelib.events.mail_sender": "mail_sender",
 }
 
 

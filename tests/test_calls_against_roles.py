@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 
 from chalicelib import accounts, clock, customers
+from chalicelib.mail import jobs
 from tests import aws_calls
 from tests.aws_calls import IamRequest, Recorder, iam_requests
+from tests.campaigns_helpers import drain_campaigns
 from tests.conftest import PASSWORD, Stack, Tokens, call, setup_actor
 from tests.imports_helpers import csv_bytes, drain, upload
+from tests.mail_helpers import drain_mail
 from tests.template import fake_arn, table_arn
 
 CUSTOMERS = table_arn("CustomersTable")
@@ -59,6 +62,18 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     assert result["rules"]["customer_grace"]["done"] == 1
     # The test client gives a pure function 3 seconds: enough to start, maybe not to finish.
     assert "rekeyed" in client.lambda_.invoke("pseudonym_rekey", {}).payload
+    status, campaign = call(
+        client, "POST", "/campaigns", tokens.staff, {"name": "K", "purpose": "P", "channel": "email"}
+    )
+    assert status == 201
+    status, _ = call(client, "POST", f"/campaigns/{campaign['campaign_id']}/materialisation", tokens.staff)
+    assert status == 202 and drain_campaigns(stack) == 1
+    jobs.register("noop", lambda body, time_left: True)
+    try:
+        jobs.enqueue("noop", {})
+        assert drain_mail(stack) == 1
+    finally:
+        jobs._HANDLERS.pop("noop", None)
 
     ran = calls_against_roles.invocations - before
     assert set(ran) == set(aws_calls.FUNCTIONS)
@@ -73,6 +88,9 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     assert ("dynamodb:Query", f"{CUSTOMERS}/index/retention_due") in sweeper
     customer_pool = fake_arn("CustomerUserPool", {"Type": "AWS::Cognito::UserPool"})
     assert ("cognito-idp:AdminDeleteUser", customer_pool) in sweeper
+    materialiser = requests_of(calls_against_roles, "campaign_materialiser", start)
+    assert ("dynamodb:Query", f"{PROSPECTS}/index/by_list") in materialiser
+    assert ("dynamodb:PutItem", table_arn("CampaignsTable")) in materialiser  # the page's member
     assert not calls_against_roles.denials(aws_calls.function_roles(), calls_against_roles.calls[start:])
 
 

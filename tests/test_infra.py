@@ -41,7 +41,15 @@ PARTNER_TEMPLATE = MERGE_TEMPLATE.parent / "partner-role.json"
 FUNCTIONS = tuple(FUNCTION_HANDLERS.values())
 # Settings chalicelib/config.py reads that the template need not set: local-stack only, or tunables with defaults.
 OPTIONAL_SETTINGS = {"COGNITO_JWKS_URL", "CUSTOMER_COGNITO_JWKS_URL", "FREE_MAIL_DOMAINS"}
-DATA_TABLES = ("CustomersTable", "ProspectsTable", "SuppressionTable", "AuditTable", "ImportRunsTable", "PartnersTable")
+DATA_TABLES = (
+    "CustomersTable",
+    "ProspectsTable",
+    "SuppressionTable",
+    "AuditTable",
+    "ImportRunsTable",
+    "PartnersTable",
+    "CampaignsTable",
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +73,15 @@ def test_every_function_has_its_own_policy_file_in_every_stage(stage: str) -> No
 
 def test_each_packaged_function_runs_under_its_own_role(sam: dict[str, Any]) -> None:
     functions = {k: v for k, v in sam["Resources"].items() if v.get("Type") == "AWS::Serverless::Function"}
-    assert set(functions) == {"APIHandler", "JwtAuthorizer", "PartnerImport", "RetentionSweeper", "PseudonymRekey"}
+    assert set(functions) == {
+        "APIHandler",
+        "JwtAuthorizer",
+        "PartnerImport",
+        "RetentionSweeper",
+        "PseudonymRekey",
+        "CampaignMaterialiser",
+        "MailSender",
+    }
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
     assert len(set(roles)) == len(roles)
 
@@ -121,7 +137,15 @@ def test_api_handler_touches_no_uploads_or_reports(sam: dict[str, Any]) -> None:
     # Partners read their reports with their own roles; the API never reads the bucket.
     policy = function_roles(sam)["APIHandler"]
     assert not any(a.startswith("s3:") for st in statements(policy) for a in as_list(st["Action"]))
-    assert not any(a.startswith("sqs:") for st in statements(policy) for a in as_list(st["Action"]))
+    # Its one queue call: starting a campaign's materialisation (a message naming the campaign).
+    sqs = {
+        (a, r)
+        for st in statements(policy)
+        for a in as_list(st["Action"])
+        if a.startswith("sqs:")
+        for r in as_list(st["Resource"])
+    }
+    assert sqs == {("sqs:SendMessage", fake_arn("CampaignQueue", {"Type": "AWS::SQS::Queue"}))}
     # Customer logins only: the API administers the customer pool and never the staff pool.
     pool = fake_arn("CustomerUserPool", {"Type": "AWS::Cognito::UserPool"})
     staff_pool = fake_arn("UserPool", {"Type": "AWS::Cognito::UserPool"})
@@ -231,6 +255,66 @@ def test_failed_imports_go_to_the_dead_letter_queue_and_alarm(sam: dict[str, Any
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # SQS needs the visibility timeout to outlast the function (AWS: at least six times).
     assert res["ImportQueue"]["Properties"]["VisibilityTimeout"] >= 6 * res["PartnerImport"]["Properties"]["Timeout"]
+
+
+def test_campaign_materialisation_has_its_queue_dead_letters_alarm_and_narrow_role(sam: dict[str, Any]) -> None:
+    res = sam["Resources"]
+    redrive = res["CampaignQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["CampaignDeadLetterQueue", "Arn"]}
+    assert 1 <= redrive["maxReceiveCount"] <= 10
+    dims = res["CampaignDeadLetterAlarm"]["Properties"]["Dimensions"]
+    assert dims == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["CampaignDeadLetterQueue", "QueueName"]}}]
+    (event,) = res["CampaignMaterialiser"]["Properties"]["Events"].values()
+    queue = fake_arn("CampaignQueue", res["CampaignQueue"])
+    assert Resolver(sam, {"Stage": STAGE})(event["Properties"]["Queue"]) == queue
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (
+        res["CampaignQueue"]["Properties"]["VisibilityTimeout"]
+        >= 6 * res["CampaignMaterialiser"]["Properties"]["Timeout"]
+    )
+    # The messages name a campaign only; no personal data rides on the queue.
+    assert res["CampaignQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    policy = function_roles(sam)["CampaignMaterialiser"]
+    prospects, campaigns = table_arn("ProspectsTable"), table_arn("CampaignsTable")
+    # Reads the register through its selection indexes only: no Scan, no write, no other index.
+    assert allowed(policy, "dynamodb:Query", f"{prospects}/index/by_list")
+    assert allowed(policy, "dynamodb:Query", f"{prospects}/index/by_source")
+    assert allowed(policy, "dynamodb:BatchGetItem", prospects)
+    for action in ("dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+        assert not allowed(policy, action, prospects)
+    assert not allowed(policy, "dynamodb:Query", f"{prospects}/index/by_email")
+    assert allowed(policy, "dynamodb:BatchGetItem", table_arn("SuppressionTable"))
+    assert not allowed(policy, "dynamodb:PutItem", table_arn("SuppressionTable"))
+    # Writes only campaign partitions, never deletes; nothing on the customer register.
+    assert allowed(policy, "dynamodb:PutItem", campaigns, {"dynamodb:LeadingKeys": "CAMPAIGN#c1"})
+    assert not allowed(policy, "dynamodb:PutItem", campaigns, {"dynamodb:LeadingKeys": "OTHER#c1"})
+    assert not allowed(policy, "dynamodb:DeleteItem", campaigns, {"dynamodb:LeadingKeys": "CAMPAIGN#c1"})
+    assert "CustomersTable" not in json.dumps(policy_file("campaign_materialiser"))
+    assert allowed(policy, "sqs:SendMessage", queue)
+    assert not allowed(policy, "sqs:SendMessage", fake_arn("ImportQueue", res["ImportQueue"]))
+
+
+def test_mail_sending_has_its_queue_dead_letters_alarm_and_own_role(sam: dict[str, Any]) -> None:
+    res = sam["Resources"]
+    redrive = res["MailQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["MailDeadLetterQueue", "Arn"]}
+    assert 1 <= redrive["maxReceiveCount"] <= 10
+    dims = res["MailDeadLetterAlarm"]["Properties"]["Dimensions"]
+    assert dims == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["MailDeadLetterQueue", "QueueName"]}}]
+    assert res["MailSenderErrorsAlarm"]["Properties"]["Dimensions"][0]["Value"] == {"Ref": "MailSender"}
+    (event,) = res["MailSender"]["Properties"]["Events"].values()
+    queue = fake_arn("MailQueue", res["MailQueue"])
+    assert Resolver(sam, {"Stage": STAGE})(event["Properties"]["Queue"]) == queue
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert res["MailQueue"]["Properties"]["VisibilityTimeout"] >= 6 * res["MailSender"]["Properties"]["Timeout"]
+    # The messages name a job only (a campaign, a service message); no personal data rides on the queue.
+    assert res["MailQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    policy = function_roles(sam)["MailSender"]
+    assert allowed(policy, "sqs:ReceiveMessage", queue)
+    assert allowed(policy, "sqs:SendMessage", queue)  # its own follow-ups
+    for other in ("ImportQueue", "CampaignQueue"):
+        assert not allowed(policy, "sqs:SendMessage", fake_arn(other, res[other]))
+    assert not allowed(policy, "dynamodb:Scan", table_arn("ProspectsTable"))
 
 
 def test_stack_refuses_regions_outside_the_eu_eea(sam: dict[str, Any]) -> None:

@@ -67,6 +67,7 @@ def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> 
         "Flag that email to the address cannot be delivered (a permanent bounce)",
     ]
     assert prospects["categories_of_data_subjects"] == ["Prospect"]
+    assert "Campaign audience and contacts" in prospects["categories_of_personal_data"]
     assert any("eu-north-1" in m for m in customers["security_measures"])
     assert {r["rule"] for r in prospects["retention"]} == {r.name for r in REGISTERS[1].retention}
     status, _ = call(client, "GET", "/records-of-processing", tokens.staff)
@@ -119,6 +120,20 @@ def test_the_version_changes_when_the_content_does(monkeypatch: Any) -> None:
         monkeypatch.undo()
         notice.version.cache_clear()
     assert notice.version() == before
+
+
+def test_the_notice_states_how_long_campaign_audiences_and_outcomes_are_kept(client: Any) -> None:
+    """Campaign audiences and contact outcomes (chalicelib/campaigns.py) are in the notice with
+    their periods: closed after six months if left open, deleted twelve months after closing."""
+    status, doc = call(client, "GET", "/privacy-notice?lang=en")
+    assert status == 200
+    prospects = next(r for r in doc["registers"] if r["key"] == "prospects")
+    rules = {r["event"]: r for r in prospects["retention"] if r["data"] == "Campaign audience and contacts"}
+    assert rules["Campaign closed"]["after"] == "1 year"
+    assert rules["Campaign not closed by staff after its audience was formed"]["after"] == "6 months"
+    assert "Outcome of the contact" in str(prospects)
+    page = client.http.get("/privacy-notice?lang=fi", headers={"Accept": "text/html"}).body.decode()
+    assert "Kampanja suljettu" in page and "Yhteydenoton tulos" in page
 
 
 def test_what_is_kept_about_contacts_is_in_the_notice_and_the_record(client: Any, tokens: Tokens) -> None:

@@ -275,9 +275,9 @@ def delete_end_user(call: Call, partner_id: str, end_user_id: str) -> dict[str, 
     response=audit.AuditEventPage,
 )
 def audit_by_record(call: Call, register: str, record_id: str) -> dict[str, Any]:
-    if register not in ("customers", "prospects", "suppression", "partners", "system"):
+    if register not in ("customers", "prospects", "suppression", "partners", "campaigns", "system"):
         raise ValidationFailed(
-            "register must be customers, prospects, suppression, partners or system.", code="invalid_path"
+            "register must be customers, prospects, suppression, partners, campaigns or system.", code="invalid_path"
         )
     return audit.by_record(register, record_id, call.limit(50), call.query.get("cursor"))
 

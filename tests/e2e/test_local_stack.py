@@ -156,3 +156,25 @@ def test_upload_under_incoming_reaches_the_import_path(local_stack: RunningStack
         assert remaining == 0
         runs = local_stack.client("dynamodb").scan(TableName=info["tables"]["import_runs"], Select="COUNT")
         assert runs["Count"] >= 1
+
+
+def test_a_campaign_is_materialised_by_the_worker(local_stack: RunningStack) -> None:
+    """`make run` end to end: staff start a materialisation, the worker runs
+    `campaign_materialiser` from the campaign queue, the campaign becomes ready."""
+    staff = local_stack.login("staff")
+    body = {"name": "E2E", "purpose": "Paikallinen kokeilu", "channel": "email"}
+    status, campaign = local_stack.http("POST", "/campaigns", staff, body)
+    assert status == 201, campaign
+    path = f"/campaigns/{campaign['campaign_id']}"
+    status, started = local_stack.http("POST", f"{path}/materialisation", staff)
+    assert status == 202, started
+    got: dict[str, Any] = started
+    for _ in range(120):  # a bound on waiting for the worker's long poll, not a speed claim
+        status, got = local_stack.http("GET", path, staff)
+        if got["status"] == "ready":
+            break
+        time.sleep(0.25)
+    assert got["status"] == "ready", got
+    assert got["counts"]["selected"] >= got["counts"]["audience"] >= 0
+    status, page = local_stack.http("GET", f"{path}/audience", staff)
+    assert status == 200 and "excluded" in page

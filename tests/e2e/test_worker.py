@@ -162,3 +162,23 @@ def test_sweep_loop_runs_the_sweeper_once_when_due(sqs: Any) -> None:
     assert len(events) == 1
     assert events[0]["detail-type"] == "Scheduled Event"
     assert events[0]["time"] == "2026-11-26T00:00:00Z"
+
+
+def test_each_queue_feeds_its_own_handler(sqs: Any) -> None:
+    """The campaign queue goes to `campaign_materialiser`, the import queue to `partner_import`."""
+    imports = queue(sqs, "upload")
+    campaigns = sqs.create_queue(QueueName="campaigns")["QueueUrl"]
+    sqs.send_message(QueueUrl=campaigns, MessageBody='{"campaign_id": "c"}')
+    app, imported = import_app(lambda records: None)
+    materialised: list[str] = []
+
+    @app.on_sqs_message(queue="campaigns", batch_size=1, name="campaign_materialiser")
+    def campaign_materialiser(event: Any) -> Any:
+        materialised.extend(r.body for r in event)
+
+    worker = Worker(app, sqs, imports, REGION, wait_seconds=0, queues={"campaign_materialiser": campaigns})
+    assert worker.batch_size("campaign_materialiser") == 1
+    assert worker.poll_once("campaign_materialiser") == 1
+    assert materialised == ['{"campaign_id": "c"}'] and imported == []
+    assert depth(sqs, campaigns) == (0, 0) and depth(sqs, imports) == (1, 0)
+    assert worker.poll_once() == 1 and [r["body"] for r in imported] == ["upload"]

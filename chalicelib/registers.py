@@ -265,11 +265,11 @@ CUSTOMER = RecordType(
 # is a new version, and each consent record keeps the words and version the person saw.
 SERVICE_MESSAGE_CONSENT = Text(
     "Annan luvan lähettää sähköpostiini palveluun liittyviä viestejä, kuten ilmoituksia huoltokatkoista "
-    "ja sopimusehtojen muutoksista. Voin perua luvan milloin tahansa omista tiedoistani tai viestin "
-    "linkistä; markkinointikiellosta se ei riipu.",
+    "ja sopimusehtojen muutoksista. Voin perua luvan milloin tahansa omista tiedoistani; "
+    "markkinointikiellosta se ei riipu.",
     "I consent to receiving service-related messages by email, such as notices of maintenance breaks "
-    "and of changes to the terms. I can withdraw this consent at any time in my own data or through "
-    "the link in a message; it does not depend on objecting to marketing.",
+    "and of changes to the terms. I can withdraw this consent at any time in my own data; it does not "
+    "depend on objecting to marketing.",
 )
 
 ORDER = RecordType(

@@ -28,7 +28,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, clock, notice, partners, pseudonyms, store
+from chalicelib import accounts, clock, partners, pseudonyms, store
 from chalicelib.audit import Access, Actor
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.registers import CUSTOMER, CUSTOMER_REGISTER, ORDER, RESELLER_END_USER, Kind, Role
@@ -298,6 +298,8 @@ def update_customer(customer_id: str, changes: dict[str, Any], actor: Actor) -> 
     if moves_email:
         new_hashes = pseudonyms.email_hashes(updates["email"])
         updates["email_hash"] = new_hashes[0]
+        if "mail_undeliverable" in current:
+            removals.append("mail_undeliverable")  # the flag was about the old address
     updates["updated_at"] = now
     names = {f"#f{i}": k for i, k in enumerate(updates)}
     values = {f":v{i}": v for i, v in enumerate(updates.values())}
@@ -445,6 +447,10 @@ def consent_answer(given: bool, channel: str, lang: str | None, shown_version: s
     """
     if channel not in CONSENT_CHANNELS:
         raise ValueError(f"unknown consent channel {channel}")
+    # Loaded here, not at import: the import function reaches this module (through its
+    # guards) and must not load the notice (tests/test_cold_imports.py).
+    from chalicelib import notice
+
     wording = notice.consent_wording(lang or "fi")
     if shown_version is not None and shown_version != wording["version"]:
         raise Conflict(

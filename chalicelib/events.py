@@ -1,6 +1,6 @@
 """Event adapters: the nightly `retention_sweeper` schedule, the `partner_import` queue, the
-operator-invoked `pseudonym_rekey`, the `campaign_materialiser` queue and the `mail_sender`
-queue.
+operator-invoked `pseudonym_rekey`, the `campaign_materialiser` queue, the `mail_sender`
+queue and the `mail_events` queue (SES bounces and complaints).
 
 Thin: parse the event, call the domain in chalicelib/, return a JSON-able result.
 
@@ -202,6 +202,31 @@ def mail_sender(event: SQSEvent) -> dict[str, Any]:
 
     def handle(record: SQSRecord) -> dict[str, Any]:
         return jobs.handle(record.body, remaining)
+
+    return dict(
+        process_partial_response(
+            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
+        )
+    )
+
+
+# -- mail_events -------------------------------------------------------------------------
+
+# The queue's name for `chalice package`; the merge template points the event source
+# mapping at infra's MailEventsQueue (fed by the SES events' SNS topic) and turns on
+# ReportBatchItemFailures.
+MAIL_EVENTS_QUEUE = "ilopiste-mail-events"
+
+
+@events_bp.on_sqs_message(queue=MAIL_EVENTS_QUEUE, batch_size=10, name="mail_events")
+def mail_events(event: SQSEvent) -> dict[str, Any]:
+    """Apply SES bounce and complaint events (chalicelib/mail/feedback.py), each message on its own."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    from chalicelib.mail import feedback
+
+    def handle(record: SQSRecord) -> dict[str, Any]:
+        return feedback.handle(record.body, record.message_id)
 
     return dict(
         process_partial_response(

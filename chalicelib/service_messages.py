@@ -11,7 +11,8 @@ customers' `by_list` index. Storage, in the customers table (the customer regist
 own processing):
   SERVICEMSG#<id> / META             the message (subject and body in fi, en), its state,
                                      the index cursor reached and the counts
-  SERVICEMSG#<id> / SENT#<customer>  the idempotency record of one recipient
+  SERVICEMSG#<id> / SENT#<customer>  the idempotency record of one recipient, kept only
+                                     while the message is being sent (`_finish`)
 
 Each message goes at most once per customer, however often the job is retried or
 started: the recipient's SENT record is claimed (a conditional Put) in one transaction
@@ -101,6 +102,8 @@ def get(message_id: str) -> dict[str, Any]:
     item = store.customers().get_item(Key=_key(message_id), ConsistentRead=True).get("Item")
     if not item:
         raise NotFound("No such service message.")
+    if item["status"] == "done":
+        return {**present(item), "unconfirmed": int(item.get("unconfirmed", 0))}
     unconfirmed = store.query_all(
         store.customers(),
         KeyConditionExpression=Key("pk").eq(f"{_PK}{message_id}") & Key("sk").begins_with("SENT#"),
@@ -143,6 +146,9 @@ def run(body: dict[str, Any], time_left: Callable[[], float]) -> bool:
             raise ValueError("the service message does not exist")
         if meta["status"] == "done":
             return True
+        if meta["status"] == "finishing":
+            _finish(message_id)
+            return True
         if pages and time_left() < RESERVE_SECONDS:
             return False  # at least a page per invocation, so the job always moves on
         pages += 1
@@ -156,13 +162,50 @@ def run(body: dict[str, Any], time_left: Callable[[], float]) -> bool:
         page = table.query(**query)
         skipped = 0
         for item in page["Items"]:
-            if not (customers.consent_is_current(customers.in_effect(item)) and _deliver(meta, item)):
+            current = customers.consent_is_current(customers.in_effect(item))
+            # Sent by an earlier attempt of this page: counted when it was claimed.
+            if not current or _deliver(meta, item) == NO_CONSENT:
                 skipped += 1
         next_cursor = page.get("LastEvaluatedKey")
         if not _advance(message_id, meta.get("cursor"), next_cursor, len(page["Items"]), skipped):
             continue  # another run moved on meanwhile: read where it is
         if next_cursor is None:
+            _finish(message_id)
             return True
+
+
+def _finish(message_id: str) -> None:
+    """Every customer considered: the per-recipient records go (the audit trail keeps who was
+    sent the message, for its period), their `sending` count is kept, and the job is done.
+
+    No message is sent once the status is `finishing`, so deleting the records cannot let
+    anything be sent twice; a run that dies here is finished by the next delivery.
+    """
+    table = store.customers()
+    receipts = store.query_all(
+        table,
+        KeyConditionExpression=Key("pk").eq(f"{_PK}{message_id}") & Key("sk").begins_with("SENT#"),
+        ProjectionExpression="pk, sk, #s",
+        ExpressionAttributeNames={"#s": "state"},
+    )
+    unconfirmed = sum(1 for r in receipts if r.get("state") == "sending")
+    if receipts:
+        table.update_item(
+            Key=_key(message_id),
+            UpdateExpression="ADD unconfirmed :n",
+            ConditionExpression="#s = :finishing",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":n": unconfirmed, ":finishing": "finishing"},
+        )
+    with table.batch_writer() as batch:
+        for r in receipts:
+            batch.delete_item(Key={"pk": r["pk"], "sk": r["sk"]})
+    table.update_item(
+        Key=_key(message_id),
+        UpdateExpression="SET #s = :done, finished_at = :now",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":done": "done", ":now": clock.iso()},
+    )
 
 
 def _advance(message_id: str, old: Any, new: Any, considered: int, skipped: int) -> bool:
@@ -170,18 +213,17 @@ def _advance(message_id: str, old: Any, new: Any, considered: int, skipped: int)
     names = {"#c": "cursor", "#s": "status"}
     values: dict[str, Any] = {":n": considered, ":k": skipped}
     if new is None:
-        expr = "SET #s = :done, finished_at = :now REMOVE #c ADD considered :n, skipped :k"
-        values.update({":done": "done", ":now": clock.iso()})
+        expr = "SET #s = :finishing REMOVE #c ADD considered :n, skipped :k"
+        values[":finishing"] = "finishing"
     else:
         expr = "SET #c = :new, #s = :sending ADD considered :n, skipped :k"
         values.update({":new": new, ":sending": "sending"})
     if old is None:
-        condition = "attribute_not_exists(#c) AND #s <> :was_done"
+        condition = "attribute_not_exists(#c) AND #s IN (:queued, :sending_now)"
+        values.update({":queued": "queued", ":sending_now": "sending"})
     else:
         condition = "#c = :old"
         values[":old"] = old
-    if old is None:
-        values[":was_done"] = "done"
     try:
         store.customers().update_item(
             Key=_key(message_id),
@@ -197,16 +239,19 @@ def _advance(message_id: str, old: Any, new: Any, considered: int, skipped: int)
     return True
 
 
-def _deliver(meta: dict[str, Any], listed: dict[str, Any]) -> bool:
+SENT, ALREADY_SENT, NO_CONSENT = "sent", "already_sent", "no_consent"
+
+
+def _deliver(meta: dict[str, Any], listed: dict[str, Any]) -> str:
     """Send the message to one customer unless it was sent already or consent no longer holds.
 
-    True if this call sent it. Consent is re-read (consistently) right before, and checked
-    again atomically with the claim.
+    Returns SENT, ALREADY_SENT or NO_CONSENT. Consent is re-read (consistently) right before,
+    and checked again atomically with the claim.
     """
     customer_id = str(listed["customer_id"])
     profile = customers.get_customer(customer_id)
     if not customers.consent_is_current(profile):
-        return False
+        return NO_CONSENT
     message_id = str(meta["message_id"])
     claim = _key(message_id, f"SENT#{customer_id}")
     table = store.customers().name
@@ -247,7 +292,9 @@ def _deliver(meta: dict[str, Any], listed: dict[str, Any]) -> bool:
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "TransactionCanceledException":
-            return False  # sent already, or consent withdrawn this very moment
+            reasons = exc.response.get("CancellationReasons") or [{}]
+            # The claim's own condition failed: sent already. Else consent went this very moment.
+            return ALREADY_SENT if reasons[0].get("Code") == "ConditionalCheckFailed" else NO_CONSENT
         raise
     try:
         ses_id = send(_compose(meta, profile), "service_message")
@@ -260,7 +307,7 @@ def _deliver(meta: dict[str, Any], listed: dict[str, Any]) -> bool:
         ExpressionAttributeNames={"#s": "state"},
         ExpressionAttributeValues={":sent": "sent", ":id": ses_id, ":now": clock.iso()},
     )
-    return True
+    return SENT
 
 
 def _release(message_id: str, customer_id: str) -> None:

@@ -225,6 +225,16 @@ def create_campaign_queue(sqs: Any, prefix: str, template: dict[str, Any] | None
     return {"campaign_queue_url": urls["queue_url"], "campaign_dlq_url": urls["dlq_url"]}
 
 
+def create_mail_events_queue(sqs: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The queue of SES bounce and complaint events (`mail_events`) with its dead-letter queue.
+
+    In AWS the configuration set's SNS topic delivers to it; the emulated SES bounces
+    nothing, so locally only a test or a person puts an SES event (its SNS envelope) on it.
+    """
+    urls = create_job_queue(sqs, prefix, "MailEventsQueue", "mail-events", template)
+    return {"mail_events_queue_url": urls["queue_url"], "mail_events_dlq_url": urls["dlq_url"]}
+
+
 def create_mail_queue(sqs: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
     """The mail queue (`mail_sender`'s jobs: campaigns, service messages) with its dead-letter queue."""
     urls = create_job_queue(sqs, prefix, "MailQueue", "mail", template)
@@ -351,6 +361,7 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
     upload = create_upload_path(client("s3"), client("sqs"), f"{prefix}-uploads", region, template, keys)
     campaign_queue = create_campaign_queue(client("sqs"), prefix, template)
     mail_queue = create_mail_queue(client("sqs"), prefix, template)
+    mail_events_queue = create_mail_events_queue(client("sqs"), prefix, template)
     pool = create_user_pool(client("cognito-idp"), prefix, template)
     customer_pool = create_user_pool(
         client("cognito-idp"), f"{prefix}-customers", template, "CustomerUserPool", "CustomerUserPoolClient"
@@ -364,6 +375,7 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
         **upload,
         **campaign_queue,
         **mail_queue,
+        **mail_events_queue,
         **pool,
         "customer_user_pool_id": customer_pool["user_pool_id"],
         "customer_user_pool_client_id": customer_pool["user_pool_client_id"],

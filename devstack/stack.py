@@ -24,7 +24,14 @@ import requests
 
 from devstack import gateway, provision
 from devstack.outbox import Outbox
-from devstack.worker import CAMPAIGN_HANDLER, IMPORT_HANDLER, MAIL_HANDLER, SWEEPER_HANDLER, Worker
+from devstack.worker import (
+    CAMPAIGN_HANDLER,
+    IMPORT_HANDLER,
+    MAIL_EVENTS_HANDLER,
+    MAIL_HANDLER,
+    SWEEPER_HANDLER,
+    Worker,
+)
 
 log = logging.getLogger("devstack")
 
@@ -228,7 +235,11 @@ class LocalStack:
             self.options.region,
             wait_seconds=self.options.poll_wait_seconds,
             sweep_request=self.sweep_request_file,
-            queues={CAMPAIGN_HANDLER: stack["campaign_queue_url"], MAIL_HANDLER: stack["mail_queue_url"]},
+            queues={
+                CAMPAIGN_HANDLER: stack["campaign_queue_url"],
+                MAIL_HANDLER: stack["mail_queue_url"],
+                MAIL_EVENTS_HANDLER: stack["mail_events_queue_url"],
+            },
         )
         self.worker.start()
         self.info = {
@@ -251,7 +262,7 @@ class LocalStack:
             # Which Lambda entry points the worker found in the app (it invokes only these).
             "worker": {
                 name: name in app.handler_map
-                for name in (IMPORT_HANDLER, CAMPAIGN_HANDLER, MAIL_HANDLER, SWEEPER_HANDLER)
+                for name in (IMPORT_HANDLER, CAMPAIGN_HANDLER, MAIL_HANDLER, MAIL_EVENTS_HANDLER, SWEEPER_HANDLER)
             },
             # Local only: write {"as_of": …, "dry_run": …} here to run the sweeper now.
             "sweep_request_file": str(self.sweep_request_file),

@@ -33,6 +33,7 @@ FUNCTION_HANDLERS = {
     "chalicelib.events.pseudonym_rekey": "pseudonym_rekey",
     "chalicelib.events.campaign_materialiser": "campaign_materialiser",
     "chalicelib.events.mail_sender": "mail_sender",
+    "chalicelib.events.mail_events": "mail_events",
 }
 
 

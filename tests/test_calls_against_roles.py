@@ -19,7 +19,7 @@ from tests.aws_calls import IamRequest, Recorder, iam_requests
 from tests.campaigns_helpers import drain_campaigns
 from tests.conftest import PASSWORD, Stack, Tokens, call, setup_actor
 from tests.imports_helpers import csv_bytes, drain, upload
-from tests.mail_helpers import drain_mail
+from tests.mail_helpers import deliver_ses_event, drain_mail, ses_event
 from tests.template import fake_arn, table_arn
 
 CUSTOMERS = table_arn("CustomersTable")
@@ -74,6 +74,8 @@ def test_every_function_is_attributed_and_its_calls_expanded(
         assert drain_mail(stack) == 1
     finally:
         jobs._HANDLERS.pop("noop", None)
+    # A permanent bounce of the prospect the upload added: removed as an outdated contact.
+    assert deliver_ses_event(stack, ses_event("Bounce", ["olli@kunta.fi"])) == {"batchItemFailures": []}
 
     ran = calls_against_roles.invocations - before
     assert set(ran) == set(aws_calls.FUNCTIONS)

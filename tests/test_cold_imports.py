@@ -52,6 +52,7 @@ MUST_NOT_LOAD = {
     "pseudonym_rekey": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
     "campaign_materialiser": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
     "mail_sender": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
+    "mail_events": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
     # The API defers what only some routes use: spreadsheets, the import pipeline, phone and
     # email parsing (writes only), and the token check (API Gateway ran the authorizer).
     "api_handler": (*SPREADSHEETS, *IMPORT_PIPELINE, "jwt", "phonenumbers", "email_validator", "dns"),
@@ -64,6 +65,7 @@ FIRST_EVENT_MUST_NOT_LOAD = {
     "chalicelib.rekeying": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, "chalicelib.retention"),
     "chalicelib.campaigns": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, "chalicelib.retention"),
     "chalicelib.mail.jobs": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, "chalicelib.retention"),
+    "chalicelib.mail.feedback": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE),
 }
 
 

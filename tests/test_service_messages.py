@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from chalicelib import service_messages
 from chalicelib.mail import jobs
@@ -68,25 +70,34 @@ def test_exactly_the_consenting_customers_get_it_in_their_language(
 
 
 def test_a_retried_or_repeated_job_sends_nothing_twice(
-    client: Any, stack: Stack, tokens: Tokens, audience: dict[str, str]
+    client: Any, stack: Stack, tokens: Tokens, audience: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    advance = service_messages._advance
+    failures: list[int] = []
+
+    def dies_once(*args: Any) -> bool:
+        # The first page went out, then the invocation died before saving where it was.
+        if not failures:
+            failures.append(1)
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "UpdateItem")
+        return bool(advance(*args))
+
+    monkeypatch.setattr(service_messages, "_advance", dies_once)
     message_id = start(client, tokens)
     drain_mail(stack)
-    before = len(sent_mail())
-    # As if the job died before saving where it was: it starts over, and twice at that.
-    store_key = {"pk": f"SERVICEMSG#{message_id}", "sk": "META"}
-    stack.table("customers").update_item(
-        Key=store_key,
-        UpdateExpression="SET #s = :q REMOVE #c",
-        ExpressionAttributeNames={"#s": "status", "#c": "cursor"},
-        ExpressionAttributeValues={":q": "sending"},
-    )
+    assert failures and recipients() == ["asiakas@yritys.fi", "english@yritys.fi"]
+    # Staff start it again, twice: a finished job sends nothing.
     jobs.enqueue(service_messages.KIND, {"message_id": message_id})
     jobs.enqueue(service_messages.KIND, {"message_id": message_id})
     drain_mail(stack)
-    assert len(sent_mail()) == before
+    assert recipients() == ["asiakas@yritys.fi", "english@yritys.fi"]
     _, progress = call(client, "GET", f"/service-messages/{message_id}", tokens.staff)
-    assert progress["counts"]["sent"] == 2 and progress["status"] == "done"
+    assert progress["counts"] == {"considered": 5, "sent": 2, "skipped": 3} and progress["status"] == "done"
+    # Who got it stays in the audit trail only: the per-recipient records are gone.
+    left = stack.table("customers").query(KeyConditionExpression=Key("pk").eq(f"SERVICEMSG#{message_id}"))
+    assert [i["sk"] for i in left["Items"]] == ["META"]
+    events = stack.table("audit").query(KeyConditionExpression=Key("pk").eq(f"RECORD#customers#{tokens.customer_id}"))
+    assert [e["action"] for e in events["Items"]].count("service_message") == 1
 
 
 def test_consent_is_checked_again_right_before_each_message(
@@ -94,7 +105,7 @@ def test_consent_is_checked_again_right_before_each_message(
 ) -> None:
     deliver = service_messages._deliver
 
-    def withdraw_first(meta: dict[str, Any], listed: dict[str, Any]) -> bool:
+    def withdraw_first(meta: dict[str, Any], listed: dict[str, Any]) -> str:
         # The page said "given"; the English customer withdraws before its message goes.
         if listed.get("email") == "english@yritys.fi":
             with as_function("api_handler"):  # the customer's own request, checked against the API's role
@@ -113,8 +124,6 @@ def test_consent_is_checked_again_right_before_each_message(
 def test_a_refused_message_is_released_for_the_retry(
     client: Any, stack: Stack, tokens: Tokens, audience: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from botocore.exceptions import ClientError
-
     real_send = service_messages.send
     refused: list[str] = []
 

@@ -244,6 +244,10 @@ def records_of_processing() -> dict[str, Any]:
                     "Named accounts in a Cognito user pool; MFA in production; role-based route policy.",
                     "Audit trail of every access by field name; objections kept only as keyed (HMAC) hashes.",
                     "Retention enforced by a nightly sweep from these definitions; legal holds by the DPO.",
+                    "Email sent only through Amazon SES in the same region, as queued jobs: service messages "
+                    "only to customers whose consent is given and current, each at most once; SES bounce and "
+                    "complaint events reach a function of their own through an encrypted SNS topic and queue, "
+                    "and no address is ever written to a log.",
                 ],
             }
         )
@@ -257,5 +261,22 @@ def records_of_processing() -> dict[str, Any]:
         "audit_log": {
             "categories": "staff and system principals' accesses (field names only)",
             "retention": AUDIT_RETENTION.text.en,
+        },
+        "consent_records": {
+            "purpose": SERVICE_MESSAGES,
+            "wording": SERVICE_MESSAGE_CONSENT.en,
+            "wording_version": version(),
+            "kept": "every answer, given or withdrawn, with its time, channel (registration, self-service, "
+            "consent link), the exact wording shown and its version (GDPR 7(1)), on the customer's record "
+            "and erased with the contact person's data",
+            "separate_from": "objection to direct marketing (GDPR 21): neither withdraws the other",
+        },
+        "mail": {
+            "service_messages": "staff send maintenance notices and changes of terms to the customers whose "
+            "consent is given and current; sent as a queued job, at most once per customer; the per-recipient "
+            "records go when the job ends, the audit trail keeps each send",
+            "bounces": "a permanent bounce removes a prospect as an outdated contact (recipients told, Art. 19) "
+            "and flags a customer's address for staff until it changes; transient bounces change nothing",
+            "complaints": "a spam complaint is an objection to direct marketing",
         },
     }

@@ -30,6 +30,10 @@ def test_the_wording_is_served_with_the_notices_version(client: Any) -> None:
     status, doc = call(client, "GET", "/privacy-notice?lang=fi")
     assert doc["consents"] == [{"purpose": "service_messages", "text": SERVICE_MESSAGE_CONSENT.fi}]
     assert doc["version"] == wording["version"]
+    status, en = call(client, "GET", "/privacy-notice?lang=en")
+    [customers] = [r for r in en["registers"] if r["key"] == "customers"]
+    assert "exact wording and version shown" in customers["sources"]
+    assert "only to those whose consent is given and current" in customers["sources"]
     page = client.http.get("/privacy-notice?lang=fi", headers={"Accept": "text/html"})
     assert SERVICE_MESSAGE_CONSENT.fi.encode() in page.body
 

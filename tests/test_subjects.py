@@ -62,6 +62,7 @@ def test_access_exports_everything_with_purpose_source_and_retention(client: Any
     assert prospect["source"]["en"].startswith("Public sources")
     assert [r["rule"] for r in prospect["retention"]] == [
         "prospect_refresh",
+        "prospect_bounced",
         "prospect_unverified",
         "prospect_objection",
     ]

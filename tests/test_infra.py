@@ -137,7 +137,7 @@ def test_api_handler_touches_no_uploads_or_reports(sam: dict[str, Any]) -> None:
     # Partners read their reports with their own roles; the API never reads the bucket.
     policy = function_roles(sam)["APIHandler"]
     assert not any(a.startswith("s3:") for st in statements(policy) for a in as_list(st["Action"]))
-    # Its one queue call: starting a campaign's materialisation (a message naming the campaign).
+    # Its queue calls: starting a campaign's materialisation and a mail job (messages naming a job).
     sqs = {
         (a, r)
         for st in statements(policy)
@@ -145,7 +145,10 @@ def test_api_handler_touches_no_uploads_or_reports(sam: dict[str, Any]) -> None:
         if a.startswith("sqs:")
         for r in as_list(st["Resource"])
     }
-    assert sqs == {("sqs:SendMessage", fake_arn("CampaignQueue", {"Type": "AWS::SQS::Queue"}))}
+    assert sqs == {
+        ("sqs:SendMessage", fake_arn("CampaignQueue", {"Type": "AWS::SQS::Queue"})),
+        ("sqs:SendMessage", fake_arn("MailQueue", {"Type": "AWS::SQS::Queue"})),
+    }
     # Customer logins only: the API administers the customer pool and never the staff pool.
     pool = fake_arn("CustomerUserPool", {"Type": "AWS::Cognito::UserPool"})
     staff_pool = fake_arn("UserPool", {"Type": "AWS::Cognito::UserPool"})

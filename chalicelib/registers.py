@@ -298,6 +298,23 @@ CAMPAIGN_MEMBER = RecordType(
     ),
     subjects=False,
 )
+# What a call leaves on the prospect's own PROFILE (chalicelib/call_lists.py): the time of the
+# latest conversation. It lives exactly as long as the prospect (rule `prospect_last_contact`),
+# unlike the call's outcome, which is the campaign member's and goes with the campaign's audience.
+PROSPECT_CONTACT = RecordType(
+    name="prospect_contact",
+    label=Text("Yhteydenpito", "Contact history"),
+    fields=(
+        _f(
+            "last_contacted_at",
+            Kind.TEXT,
+            "Viimeisin puhelu, jossa henkilö tavoitettiin",
+            "Latest call in which the person was reached",
+            _STAFF,
+        ),
+    ),
+    subjects=False,
+)
 # An unclosed campaign closes itself this long after its materialisation started; its audience
 # and outcomes go this long after it closed (staff or the sweeper). At most 18 months in all.
 CAMPAIGN_OPEN = Period(months=6)
@@ -510,7 +527,7 @@ PROSPECT_REGISTER = Register(
         "Prospektirekisteri on nimettyjen henkilöiden tai yhteistyökumppaneiden käytettävissä.",
         "The prospect register is available to named persons or partners.",
     ),
-    record_types=(PROSPECT, CAMPAIGN_MEMBER, DO_NOT_CALL, DISCLOSURE, RECIPIENT_NOTICE),
+    record_types=(PROSPECT, CAMPAIGN_MEMBER, DO_NOT_CALL, DISCLOSURE, RECIPIENT_NOTICE, PROSPECT_CONTACT),
     retention=(
         RetentionRule(
             name="prospect_refresh",
@@ -542,6 +559,19 @@ PROSPECT_REGISTER = Register(
                 "Deleted; a keyed hash keeps re-imports from adding the person again.",
             ),
             basis=Text("GDPR 21 artikla", "GDPR Article 21"),
+            swept=False,
+        ),
+        RetentionRule(
+            name="prospect_last_contact",
+            record_type="prospect_contact",
+            event=Text("Prospekti poistetaan (yllä olevat säännöt)", "The prospect is deleted (the rules above)"),
+            after=Period(),
+            action="delete",
+            then=Text(
+                "Viimeisimmän tavoitetun puhelun ajankohta poistetaan prospektin mukana.",
+                "The time of the latest reached call is deleted with the prospect.",
+            ),
+            basis=_CAMPAIGN_FOLLOW_UP,
             swept=False,
         ),
         RetentionRule(

@@ -64,6 +64,8 @@ def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> 
         "Username",
         "Consent to service-related messages",
     ]
+    # A campaign audience, the do-not-call list, the disclosure log hold data about prospects
+    # (record types with `subjects=False`), not further categories of people.
     assert prospects["categories_of_data_subjects"] == ["Prospect"]
     assert "Campaign audience and contacts" in prospects["categories_of_personal_data"]
     assert any("eu-north-1" in m for m in customers["security_measures"])
@@ -120,20 +122,6 @@ def test_the_version_changes_when_the_content_does(monkeypatch: Any) -> None:
     assert notice.version() == before
 
 
-def test_the_notice_states_how_long_campaign_audiences_and_outcomes_are_kept(client: Any) -> None:
-    """Campaign audiences and contact outcomes (chalicelib/campaigns.py) are in the notice with
-    their periods: closed after six months if left open, deleted twelve months after closing."""
-    status, doc = call(client, "GET", "/privacy-notice?lang=en")
-    assert status == 200
-    prospects = next(r for r in doc["registers"] if r["key"] == "prospects")
-    rules = {r["event"]: r for r in prospects["retention"] if r["data"] == "Campaign audience and contacts"}
-    assert rules["Campaign closed"]["after"] == "1 year"
-    assert rules["Campaign not closed by staff after its audience was formed"]["after"] == "6 months"
-    assert "Outcome of the contact" in str(prospects)
-    page = client.http.get("/privacy-notice?lang=fi", headers={"Accept": "text/html"}).body.decode()
-    assert "Kampanja suljettu" in page and "Yhteydenoton tulos" in page
-
-
 def test_what_is_kept_about_contacts_is_in_the_notice_and_the_record(client: Any, tokens: Tokens) -> None:
     status, doc = call(client, "GET", "/privacy-notice?lang=en")
     assert status == 200
@@ -159,3 +147,17 @@ def test_what_is_kept_about_contacts_is_in_the_notice_and_the_record(client: Any
     ]
     actions = {r["rule"]: r["action"] for r in activity["retention"]}
     assert actions["do_not_call"] == "keep" and actions["recipient_notice"] == "delete"
+
+
+def test_the_notice_states_how_long_campaign_audiences_and_outcomes_are_kept(client: Any) -> None:
+    """Campaign audiences and contact outcomes (chalicelib/campaigns.py) are in the notice with
+    their periods: closed after six months if left open, deleted twelve months after closing."""
+    status, doc = call(client, "GET", "/privacy-notice?lang=en")
+    assert status == 200
+    prospects = next(r for r in doc["registers"] if r["key"] == "prospects")
+    rules = {r["event"]: r for r in prospects["retention"] if r["data"] == "Campaign audience and contacts"}
+    assert rules["Campaign closed"]["after"] == "1 year"
+    assert rules["Campaign not closed by staff after its audience was formed"]["after"] == "6 months"
+    assert "Outcome of the contact" in str(prospects)
+    page = client.http.get("/privacy-notice?lang=fi", headers={"Accept": "text/html"}).body.decode()
+    assert "Kampanja suljettu" in page and "Yhteydenoton tulos" in page

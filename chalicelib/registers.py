@@ -295,6 +295,13 @@ CAMPAIGN_MEMBER = RecordType(
         _f("added_at", Kind.TEXT, "Valinnan ajankohta", "When the person was selected", _STAFF),
         _f("outcome", Kind.TEXT, "Yhteydenoton tulos", "Outcome of the contact", _STAFF, max_length=40),
         _f("outcome_at", Kind.TEXT, "Yhteydenoton ajankohta", "When the contact was made", _STAFF),
+        _f(
+            "send_state",
+            Kind.TEXT,
+            "Sähköpostikampanjan viestin tila ja ajankohta (lähetetty, jätetty lähettämättä ja miksi, hylätty)",
+            "The email campaign's message: state and time (sent, left out and why, refused)",
+            _STAFF,
+        ),
     ),
     subjects=False,
 )
@@ -308,8 +315,8 @@ PROSPECT_CONTACT = RecordType(
         _f(
             "last_contacted_at",
             Kind.TEXT,
-            "Viimeisin puhelu, jossa henkilö tavoitettiin",
-            "Latest call in which the person was reached",
+            "Viimeisin yhteydenotto: puhelu, jossa henkilö tavoitettiin, tai lähetetty markkinointisähköposti",
+            "Latest contact: a call in which the person was reached, or a marketing email sent",
             _STAFF,
         ),
     ),
@@ -520,8 +527,12 @@ PROSPECT_REGISTER = Register(
         "never private individuals. An external provider of updates is given this notice.",
     ),
     recipients=Text(
-        "Nimetyt henkilöt ja yhteistyökumppanit myyntiä, markkinointia tai rekisterin päivitystä varten.",
-        "Named persons and partners, for sales and marketing or for updating the register.",
+        "Nimetyt henkilöt ja yhteistyökumppanit myyntiä, markkinointia tai rekisterin päivitystä varten. "
+        "Markkinointisähköpostit lähetetään Amazon SES -palvelun kautta (AWS, EU/ETA-alueella) "
+        "henkilötietojen käsittelijänä; jokainen lähetys kirjataan henkilön luovutuslokiin.",
+        "Named persons and partners, for sales and marketing or for updating the register. "
+        "Marketing emails are sent through Amazon SES (AWS, in the EU/EEA) as a processor; each "
+        "message sent is recorded in the person's disclosure log.",
     ),
     security=Text(
         "Prospektirekisteri on nimettyjen henkilöiden tai yhteistyökumppaneiden käytettävissä.",
@@ -568,8 +579,8 @@ PROSPECT_REGISTER = Register(
             after=Period(),
             action="delete",
             then=Text(
-                "Viimeisimmän tavoitetun puhelun ajankohta poistetaan prospektin mukana.",
-                "The time of the latest reached call is deleted with the prospect.",
+                "Viimeisimmän yhteydenoton ajankohta poistetaan prospektin mukana.",
+                "The time of the latest contact is deleted with the prospect.",
             ),
             basis=_CAMPAIGN_FOLLOW_UP,
             swept=False,
@@ -620,7 +631,10 @@ PROSPECT_REGISTER = Register(
         RetentionRule(
             name="disclosure_log",
             record_type="disclosure",
-            event=Text("Tietojen luovutus yhteistyökumppanille", "Data handed to a partner"),
+            event=Text(
+                "Tietojen luovutus yhteistyökumppanille tai markkinointisähköpostin lähetys (käsittelijä Amazon SES)",
+                "Data handed to a partner, or a marketing email sent (through the processor Amazon SES)",
+            ),
             after=Period(label=Text("Niin kauan kuin henkilön tiedot", "As long as the person's record")),
             action="delete",
             then=Text(

@@ -161,3 +161,23 @@ def test_the_notice_states_how_long_campaign_audiences_and_outcomes_are_kept(cli
     assert "Outcome of the contact" in str(prospects)
     page = client.http.get("/privacy-notice?lang=fi", headers={"Accept": "text/html"}).body.decode()
     assert "Kampanja suljettu" in page and "Yhteydenoton tulos" in page
+
+
+def test_the_notice_and_the_record_describe_marketing_email(client: Any, tokens: Tokens) -> None:
+    """Sending (chalicelib/mail/campaign_send.py): the processor, the disclosure log, the
+    message's state, the last contact, and an unsubscribe that does not expire."""
+    for lang, ses, unsubscribe in (("en", "Amazon SES", "does not expire"), ("fi", "Amazon SES", "ei vanhene")):
+        status, doc = call(client, "GET", f"/privacy-notice?lang={lang}")
+        assert status == 200
+        prospects = next(r for r in doc["registers"] if r["key"] == "prospects")
+        assert ses in prospects["recipients"]
+        assert unsubscribe in str(doc)
+    status, record = call(client, "GET", "/records-of-processing", tokens.dpo)
+    activity = next(a for a in record["processing_activities"] if a["register"] == "prospects")
+    assert "Amazon SES" in activity["recipients"]
+    assert any("RFC 8058" in m for m in activity["security_measures"])
+    other = activity["other_data"] | activity["categories_of_personal_data"]
+    assert any("email campaign" in f for f in other["Campaign audience and contacts"])
+    assert any("marketing email" in f for f in other["Contact history"])
+    rules = {r["rule"]: r for r in activity["retention"]}
+    assert "marketing email" in rules["disclosure_log"]["event"]

@@ -3,6 +3,7 @@
 from chalice import Chalice
 
 from chalicelib.api.authorizer import authorizer_bp
+from chalicelib.api.call_lists import BINARY_TYPES, call_lists_bp
 from chalicelib.api.campaigns import campaigns_bp
 from chalicelib.api.dpo import dpo_bp
 from chalicelib.api.openapi import openapi_bp
@@ -19,6 +20,7 @@ from chalicelib.events import events_bp
 settings()  # refuse to start outside the EU/EEA, before anything else runs
 
 app = Chalice(app_name="ilopiste")
+app.api.binary_types.extend(BINARY_TYPES)  # call lists: .xlsx and CSV bytes, both ways
 app.register_middleware(normalise_error_response, "http")
 app.register_blueprint(authorizer_bp)
 app.register_blueprint(public_bp)
@@ -29,5 +31,6 @@ app.register_blueprint(partner_bp)
 app.register_blueprint(partner_registry_bp)
 app.register_blueprint(prospects_bp)
 app.register_blueprint(campaigns_bp)
+app.register_blueprint(call_lists_bp)
 app.register_blueprint(events_bp)
 app.register_blueprint(openapi_bp)

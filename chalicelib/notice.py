@@ -30,11 +30,13 @@ _TITLE = Text("Tietosuojaseloste", "Privacy notice")
 _RIGHTS = Text(
     "Sinulla on oikeus saada pääsy tietoihisi ja siirtää ne, oikaista ne, pyytää niiden poistamista "
     "(lakisääteisesti säilytettäviä kirjanpitotietoja lukuun ottamatta) ja vastustaa suoramarkkinointia. "
-    "Jokaisessa markkinointiviestissä on peruutuslinkki. Pyynnöt: {email}. Voit tehdä valituksen "
+    "Jokaisessa markkinointiviestissä on peruutuslinkki, joka ei vanhene, ja sähköpostiohjelman "
+    "peruutus toimii yhdellä napsautuksella. Pyynnöt: {email}. Voit tehdä valituksen "
     "tietosuojavaltuutetun toimistolle.",
     "You have the right to access and port your data, to have it rectified, to ask for its erasure "
     "(except bookkeeping records the law requires us to keep) and to object to direct marketing. "
-    "Every marketing message has an unsubscribe link. Requests: {email}. You may lodge a complaint "
+    "Every marketing message has an unsubscribe link that does not expire, and your mail program's "
+    "unsubscribe works in one click. Requests: {email}. You may lodge a complaint "
     "with the Office of the Data Protection Ombudsman.",
 )
 _AUDIT = Text(
@@ -248,6 +250,10 @@ def records_of_processing() -> dict[str, Any]:
                     "only to customers whose consent is given and current, each at most once; SES bounce and "
                     "complaint events reach a function of their own through an encrypted SNS topic and queue, "
                     "and no address is ever written to a log.",
+                    "Marketing email: sent by a queue-driven function with its own least-privilege role through "
+                    "Amazon SES in the same region; at most one message per campaign and person; suppression and "
+                    "restriction checked right before each message; one-click unsubscribe (RFC 8058) in every "
+                    "message.",
                 ],
             }
         )

@@ -219,7 +219,7 @@ def present(items: list[dict[str, Any]], roles: frozenset[Role]) -> dict[str, An
     visible = {f.name for f in PROSPECT.fields if f.visible_to & roles}
     out: dict[str, Any] = {"prospect_id": profile["prospect_id"]}
     out.update({k: profile[k] for k in FIELDS if k in visible and k in profile})
-    for meta in ("first_seen", "last_verified", "retention_due_at", "updated_at"):
+    for meta in ("first_seen", "last_verified", "retention_due_at", "updated_at", "last_contacted_at"):
         if meta in profile:
             out[meta] = profile[meta]
     out["sources"] = sources_of(items)

@@ -323,6 +323,30 @@ CAMPAIGN_MEMBER = RecordType(
         _f("added_at", Kind.TEXT, "Valinnan ajankohta", "When the person was selected", _STAFF),
         _f("outcome", Kind.TEXT, "Yhteydenoton tulos", "Outcome of the contact", _STAFF, max_length=40),
         _f("outcome_at", Kind.TEXT, "Yhteydenoton ajankohta", "When the contact was made", _STAFF),
+        _f(
+            "send_state",
+            Kind.TEXT,
+            "Sähköpostikampanjan viestin tila ja ajankohta (lähetetty, jätetty lähettämättä ja miksi, hylätty)",
+            "The email campaign's message: state and time (sent, left out and why, refused)",
+            _STAFF,
+        ),
+    ),
+    subjects=False,
+)
+# What a call leaves on the prospect's own PROFILE (chalicelib/call_lists.py): the time of the
+# latest conversation. It lives exactly as long as the prospect (rule `prospect_last_contact`),
+# unlike the call's outcome, which is the campaign member's and goes with the campaign's audience.
+PROSPECT_CONTACT = RecordType(
+    name="prospect_contact",
+    label=Text("Yhteydenpito", "Contact history"),
+    fields=(
+        _f(
+            "last_contacted_at",
+            Kind.TEXT,
+            "Viimeisin yhteydenotto: puhelu, jossa henkilö tavoitettiin, tai lähetetty markkinointisähköposti",
+            "Latest contact: a call in which the person was reached, or a marketing email sent",
+            _STAFF,
+        ),
     ),
     subjects=False,
 )
@@ -548,14 +572,18 @@ PROSPECT_REGISTER = Register(
         "never private individuals. An external provider of updates is given this notice.",
     ),
     recipients=Text(
-        "Nimetyt henkilöt ja yhteistyökumppanit myyntiä, markkinointia tai rekisterin päivitystä varten.",
-        "Named persons and partners, for sales and marketing or for updating the register.",
+        "Nimetyt henkilöt ja yhteistyökumppanit myyntiä, markkinointia tai rekisterin päivitystä varten. "
+        "Markkinointisähköpostit lähetetään Amazon SES -palvelun kautta (AWS, EU/ETA-alueella) "
+        "henkilötietojen käsittelijänä; jokainen lähetys kirjataan henkilön luovutuslokiin.",
+        "Named persons and partners, for sales and marketing or for updating the register. "
+        "Marketing emails are sent through Amazon SES (AWS, in the EU/EEA) as a processor; each "
+        "message sent is recorded in the person's disclosure log.",
     ),
     security=Text(
         "Prospektirekisteri on nimettyjen henkilöiden tai yhteistyökumppaneiden käytettävissä.",
         "The prospect register is available to named persons or partners.",
     ),
-    record_types=(PROSPECT, CAMPAIGN_MEMBER, DO_NOT_CALL, DISCLOSURE, RECIPIENT_NOTICE),
+    record_types=(PROSPECT, CAMPAIGN_MEMBER, DO_NOT_CALL, DISCLOSURE, RECIPIENT_NOTICE, PROSPECT_CONTACT),
     retention=(
         RetentionRule(
             name="prospect_refresh",
@@ -609,6 +637,19 @@ PROSPECT_REGISTER = Register(
             swept=False,
         ),
         RetentionRule(
+            name="prospect_last_contact",
+            record_type="prospect_contact",
+            event=Text("Prospekti poistetaan (yllä olevat säännöt)", "The prospect is deleted (the rules above)"),
+            after=Period(),
+            action="delete",
+            then=Text(
+                "Viimeisimmän yhteydenoton ajankohta poistetaan prospektin mukana.",
+                "The time of the latest contact is deleted with the prospect.",
+            ),
+            basis=_CAMPAIGN_FOLLOW_UP,
+            swept=False,
+        ),
+        RetentionRule(
             name="campaign_unclosed",
             record_type="campaign_member",
             event=Text(
@@ -654,7 +695,10 @@ PROSPECT_REGISTER = Register(
         RetentionRule(
             name="disclosure_log",
             record_type="disclosure",
-            event=Text("Tietojen luovutus yhteistyökumppanille", "Data handed to a partner"),
+            event=Text(
+                "Tietojen luovutus yhteistyökumppanille tai markkinointisähköpostin lähetys (käsittelijä Amazon SES)",
+                "Data handed to a partner, or a marketing email sent (through the processor Amazon SES)",
+            ),
             after=Period(label=Text("Niin kauan kuin henkilön tiedot", "As long as the person's record")),
             action="delete",
             then=Text(

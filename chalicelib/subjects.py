@@ -50,7 +50,14 @@ from chalicelib.validation import checked_email, dump, parse, schema
 REQUEST_TYPES = ("access", "rectification", "erasure", "objection")
 # What an access export shows of a prospect besides its register fields: when it was
 # first seen and last verified, and which partner (and import run) each source came from.
-PROSPECT_META = ("first_seen", "last_verified", "staff_verified_at", "updated_at", "retention_due_at")
+PROSPECT_META = (
+    "first_seen",
+    "last_verified",
+    "staff_verified_at",
+    "updated_at",
+    "retention_due_at",
+    "last_contacted_at",
+)
 SOURCE_PROVENANCE = ("source_partner", "first_seen", "last_verified", "last_import_run", "retention_due_at")
 # Rectification (Art. 16) corrects what staff may edit about a customer, never consent
 # (the person's own answer), the login name, or the contract's services.

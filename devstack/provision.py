@@ -384,8 +384,11 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
     }
 
 
-def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, str]:
-    """Environment variables that point the app at a provisioned stack (as Lambda's would)."""
+def app_environment(
+    stack: dict[str, Any], stage: str = "local", public_base_url: str = "http://127.0.0.1:8000"
+) -> dict[str, str]:
+    """Environment variables that point the app at a provisioned stack (as Lambda's would);
+    `public_base_url` is where the API is reached (links in messages)."""
     tables = stack["tables"]
     env = {
         "STAGE": stage,
@@ -409,6 +412,7 @@ def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, st
         "MAIL_FROM": stack["mail_from"],
         "PSEUDONYM_KEY_SECRET": stack["pseudonym_key_secret"],
         "UNSUBSCRIBE_SECRET": stack["unsubscribe_secret"],
+        "PUBLIC_BASE_URL": public_base_url,
     }
     if stack.get("aws_endpoint_url"):
         env["AWS_ENDPOINT_URL"] = stack["aws_endpoint_url"]

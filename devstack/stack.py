@@ -290,7 +290,11 @@ class LocalStack:
 
     def _apply_app_environment(self, stack: dict[str, Any]) -> None:
         """The Lambda environment: the stage's config.json variables, then the infrastructure's."""
-        env = {**chalice_config_env(), **provision.app_environment(stack, stage=PREFIX), **aws_credentials_env()}
+        env = {
+            **chalice_config_env(),
+            **provision.app_environment(stack, stage=PREFIX, public_base_url=self.api_url),
+            **aws_credentials_env(),
+        }
         os.environ.update(env)
 
     def _create_demo_users(self, stack: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from chalicelib import accounts, clock, customers
-from chalicelib.mail import jobs
 from tests import aws_calls
 from tests.aws_calls import IamRequest, Recorder, iam_requests
 from tests.campaigns_helpers import drain_campaigns
@@ -68,12 +67,10 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     assert status == 201
     status, _ = call(client, "POST", f"/campaigns/{campaign['campaign_id']}/materialisation", tokens.staff)
     assert status == 202 and drain_campaigns(stack) == 1
-    jobs.register("noop", lambda body, time_left: True)
-    try:
-        jobs.enqueue("noop", {})
-        assert drain_mail(stack) == 1
-    finally:
-        jobs._HANDLERS.pop("noop", None)
+    status, _ = call(
+        client, "POST", f"/campaigns/{campaign['campaign_id']}/sending", tokens.staff, {"subject": "S", "text": "T"}
+    )
+    assert status == 202 and drain_mail(stack) == 1
     # A permanent bounce of the prospect the upload added: removed as an outdated contact.
     assert deliver_ses_event(stack, ses_event("Bounce", ["olli@kunta.fi"])) == {"batchItemFailures": []}
 
@@ -93,6 +90,9 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     materialiser = requests_of(calls_against_roles, "campaign_materialiser", start)
     assert ("dynamodb:Query", f"{PROSPECTS}/index/by_list") in materialiser
     assert ("dynamodb:PutItem", table_arn("CampaignsTable")) in materialiser  # the page's member
+    sender = requests_of(calls_against_roles, "mail_sender", start)
+    assert "ses:SendEmail" in {action for action, _ in sender}
+    assert ("dynamodb:UpdateItem", f"{PROSPECTS}") in sender  # the prospect's last contact
     assert not calls_against_roles.denials(aws_calls.function_roles(), calls_against_roles.calls[start:])
 
 

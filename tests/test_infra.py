@@ -138,7 +138,7 @@ def test_api_handler_touches_no_uploads_or_reports(sam: dict[str, Any]) -> None:
     # Partners read their reports with their own roles; the API never reads the bucket.
     policy = function_roles(sam)["APIHandler"]
     assert not any(a.startswith("s3:") for st in statements(policy) for a in as_list(st["Action"]))
-    # Its one queue call: starting a campaign's materialisation (a message naming the campaign).
+    # Its queue calls: starting a campaign's materialisation and a mail job (messages naming a job).
     sqs = {
         (a, r)
         for st in statements(policy)

@@ -66,6 +66,8 @@ def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> 
         "Consent history: given or withdrawn, when, through which channel, the wording seen and its version",
         "Flag that email to the address cannot be delivered (a permanent bounce)",
     ]
+    # A campaign audience, the do-not-call list, the disclosure log hold data about prospects
+    # (record types with `subjects=False`), not further categories of people.
     assert prospects["categories_of_data_subjects"] == ["Prospect"]
     assert "Campaign audience and contacts" in prospects["categories_of_personal_data"]
     assert any("eu-north-1" in m for m in customers["security_measures"])
@@ -128,20 +130,6 @@ def test_the_version_changes_when_the_content_does(monkeypatch: Any) -> None:
     assert notice.version() == before
 
 
-def test_the_notice_states_how_long_campaign_audiences_and_outcomes_are_kept(client: Any) -> None:
-    """Campaign audiences and contact outcomes (chalicelib/campaigns.py) are in the notice with
-    their periods: closed after six months if left open, deleted twelve months after closing."""
-    status, doc = call(client, "GET", "/privacy-notice?lang=en")
-    assert status == 200
-    prospects = next(r for r in doc["registers"] if r["key"] == "prospects")
-    rules = {r["event"]: r for r in prospects["retention"] if r["data"] == "Campaign audience and contacts"}
-    assert rules["Campaign closed"]["after"] == "1 year"
-    assert rules["Campaign not closed by staff after its audience was formed"]["after"] == "6 months"
-    assert "Outcome of the contact" in str(prospects)
-    page = client.http.get("/privacy-notice?lang=fi", headers={"Accept": "text/html"}).body.decode()
-    assert "Kampanja suljettu" in page and "Yhteydenoton tulos" in page
-
-
 def test_what_is_kept_about_contacts_is_in_the_notice_and_the_record(client: Any, tokens: Tokens) -> None:
     status, doc = call(client, "GET", "/privacy-notice?lang=en")
     assert status == 200
@@ -167,3 +155,37 @@ def test_what_is_kept_about_contacts_is_in_the_notice_and_the_record(client: Any
     ]
     actions = {r["rule"]: r["action"] for r in activity["retention"]}
     assert actions["do_not_call"] == "keep" and actions["recipient_notice"] == "delete"
+
+
+def test_the_notice_states_how_long_campaign_audiences_and_outcomes_are_kept(client: Any) -> None:
+    """Campaign audiences and contact outcomes (chalicelib/campaigns.py) are in the notice with
+    their periods: closed after six months if left open, deleted twelve months after closing."""
+    status, doc = call(client, "GET", "/privacy-notice?lang=en")
+    assert status == 200
+    prospects = next(r for r in doc["registers"] if r["key"] == "prospects")
+    rules = {r["event"]: r for r in prospects["retention"] if r["data"] == "Campaign audience and contacts"}
+    assert rules["Campaign closed"]["after"] == "1 year"
+    assert rules["Campaign not closed by staff after its audience was formed"]["after"] == "6 months"
+    assert "Outcome of the contact" in str(prospects)
+    page = client.http.get("/privacy-notice?lang=fi", headers={"Accept": "text/html"}).body.decode()
+    assert "Kampanja suljettu" in page and "Yhteydenoton tulos" in page
+
+
+def test_the_notice_and_the_record_describe_marketing_email(client: Any, tokens: Tokens) -> None:
+    """Sending (chalicelib/mail/campaign_send.py): the processor, the disclosure log, the
+    message's state, the last contact, and an unsubscribe that does not expire."""
+    for lang, ses, unsubscribe in (("en", "Amazon SES", "does not expire"), ("fi", "Amazon SES", "ei vanhene")):
+        status, doc = call(client, "GET", f"/privacy-notice?lang={lang}")
+        assert status == 200
+        prospects = next(r for r in doc["registers"] if r["key"] == "prospects")
+        assert ses in prospects["recipients"]
+        assert unsubscribe in str(doc)
+    status, record = call(client, "GET", "/records-of-processing", tokens.dpo)
+    activity = next(a for a in record["processing_activities"] if a["register"] == "prospects")
+    assert "Amazon SES" in activity["recipients"]
+    assert any("RFC 8058" in m for m in activity["security_measures"])
+    other = activity["other_data"] | activity["categories_of_personal_data"]
+    assert any("email campaign" in f for f in other["Campaign audience and contacts"])
+    assert any("marketing email" in f for f in other["Contact history"])
+    rules = {r["rule"]: r for r in activity["retention"]}
+    assert "marketing email" in rules["disclosure_log"]["event"]

@@ -14,8 +14,15 @@ from chalicelib.registers import Role
 from tests.conftest import Tokens, call
 
 JSON_ROUTES = [s for s in ROUTES if s.body is not None and "application/json" in s.content_types]
-# One principal each route admits (the DPO is also staff; a reseller is also a partner).
-_TOKEN_FOR = ((Role.DPO, "dpo"), (Role.STAFF, "staff"), (Role.RESELLER, "reseller"), (Role.PARTNER, "partner"))
+# One principal each route admits (the DPO is also staff; a reseller is also a partner; a
+# marketing partner is only itself).
+_TOKEN_FOR = (
+    (Role.DPO, "dpo"),
+    (Role.STAFF, "staff"),
+    (Role.RESELLER, "reseller"),
+    (Role.PARTNER, "partner"),
+    (Role.MARKETING, "marketing"),
+)
 
 
 def _token(spec: RouteSpec, tokens: Tokens) -> str | None:

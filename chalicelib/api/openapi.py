@@ -41,6 +41,7 @@ _QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
     "email": {"type": "string", "format": "email"},
     "as_of": {"type": "string", "format": "date"},
     "lang": {"type": "string", "enum": ["fi", "en"]},
+    "format": {"type": "string", "enum": ["xlsx", "csv"]},
 }
 
 
@@ -98,6 +99,12 @@ def _operation(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
         op["requestBody"] = {
             "required": True,
             "content": {t: {"schema": {"$ref": f"#/components/schemas/{name}"}} for t in spec.content_types},
+        }
+    elif "application/json" not in spec.content_types:
+        # A file as the body (a call list sent back): its bytes, in any of the declared types.
+        op["requestBody"] = {
+            "required": True,
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in spec.content_types},
         }
     return op
 

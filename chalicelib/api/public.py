@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import html
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -176,8 +178,6 @@ _UNSUBSCRIBE_TEXT = {
         "invalid_token_title": "Linkki ei toimi",
         "invalid_token": "Peruutuslinkki on virheellinen tai katkennut. Avaa linkki viestistä kokonaan "
         "tai pyydä meitä lopettamaan markkinointi: {contact}.",
-        "token_expired_title": "Linkki on vanhentunut",
-        "token_expired": "Peruutuslinkki on vanhentunut. Pyydä meitä lopettamaan markkinointi: {contact}.",
         "unavailable_title": "Palvelu ei ole juuri nyt käytettävissä",
         "unavailable": "Mitään ei muutettu. Yritä hetken kuluttua uudelleen tai kirjoita meille: {contact}.",
         "error_title": "Pyyntöä ei voitu käsitellä",
@@ -194,8 +194,6 @@ _UNSUBSCRIBE_TEXT = {
         "invalid_token_title": "This link does not work",
         "invalid_token": "The unsubscribe link is invalid or incomplete. Open the whole link from the message, "
         "or ask us to stop marketing to you: {contact}.",
-        "token_expired_title": "This link has expired",
-        "token_expired": "The unsubscribe link has expired. Ask us to stop marketing to you: {contact}.",
         "unavailable_title": "Temporarily unavailable",
         "unavailable": "Nothing was changed. Please try again shortly, or write to us: {contact}.",
         "error_title": "The request could not be handled",
@@ -244,7 +242,7 @@ def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Respo
             raise
         status, kind = (503, "unavailable") if isinstance(exc, SecretUnusable) else (exc.status, exc.code)
         text = _UNSUBSCRIBE_TEXT[lang]
-        if kind not in ("invalid_token", "token_expired", "unavailable"):
+        if kind not in ("invalid_token", "unavailable"):
             kind = "error"
         message = text[kind].format(contact=CONTROLLER.contact_email)
         return _unsubscribe_page(lang, text[f"{kind}_title"], f"<p>{html.escape(message)}</p>", status)
@@ -329,3 +327,40 @@ def _confirm(call: Call, form: dict[str, list[str]], lang: str) -> Response:
         return json_response({"unsubscribed": True, "request_ref": record["request_ref"]})
     text = _UNSUBSCRIBE_TEXT[lang]
     return _unsubscribe_page(lang, text["done_title"], f"<p>{html.escape(text['done'])}</p>")
+
+
+ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058: the one field the POST carries
+
+
+def _one_click_fields(content_type: str, raw: bytes) -> list[tuple[str, str]]:
+    """The form fields of a one-click POST (urlencoded or multipart/form-data, RFC 8058 §3.2)."""
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return [(k, v) for k, values in parse_qs(raw.decode("utf-8", "replace")).items() for v in values]
+    if content_type.startswith("multipart/form-data"):
+        doc = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw, policy=email.policy.HTTP)
+        return [
+            (str(part.get_param("name", header="content-disposition") or ""), str(part.get_content()).strip())
+            for part in doc.iter_parts()
+        ]
+    return []
+
+
+@route(
+    public_bp,
+    unsubscribe.ONE_CLICK_PATH,
+    "POST",
+    summary="One-click objection to direct marketing (RFC 8058; the link of List-Unsubscribe)",
+    content_types=["application/x-www-form-urlencoded", "multipart/form-data"],
+    query=("token",),
+)
+def unsubscribe_one_click(call: Call) -> dict[str, Any]:
+    """The mail client's POST of `List-Unsubscribe=One-Click` to the URL in the message's
+    List-Unsubscribe header: the objection is carried out at once, with no page to confirm
+    (the person chose "unsubscribe" in their mail program). The token is in the URL."""
+    fields = _one_click_fields(call.headers.get("content-type", ""), call.raw_body)
+    if ONE_CLICK not in fields:
+        raise ValidationFailed("A one-click unsubscribe posts List-Unsubscribe=One-Click.", code="invalid_body")
+    email_norm = unsubscribe.read(call.query.get("token"))
+    answer = subjects.object_to_marketing(email_norm, call.actor)
+    record = subjects.record_request("objection", answer, ANONYMOUS, call.request_id, "one_click_unsubscribe")
+    return {"unsubscribed": True, "request_ref": record["request_ref"]}

@@ -213,7 +213,11 @@ def _bounded_line(text: IO[str]) -> str:
     return line
 
 
-def _csv_rows(body: IO[bytes], out_of_time: Callable[[], bool]) -> Upload:
+# How a header row becomes `Columns` (raises `UnreadableFile` for a header it cannot use).
+HeaderRule = Callable[[list[Any]], Columns]
+
+
+def _csv_rows(body: IO[bytes], out_of_time: Callable[[], bool], header_rule: HeaderRule) -> Upload:
     sample = body.read(SAMPLE_BYTES)
     encoding = detect_encoding(sample)
     stream = io.BufferedReader(_Prefixed(sample, body), buffer_size=SAMPLE_BYTES)
@@ -225,7 +229,7 @@ def _csv_rows(body: IO[bytes], out_of_time: Callable[[], bool]) -> Upload:
         raise UnreadableFile("invalid_encoding", "The file's text encoding could not be read.") from None
     delimiter = detect_delimiter(header_line)
     header = next(csv.reader([header_line], delimiter=delimiter), [])
-    columns = Columns.from_header(header)
+    columns = header_rule(header)
     reader = csv.reader(iter(lambda: _bounded_line(text), ""), delimiter=delimiter)
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
@@ -271,7 +275,7 @@ def check_inflation(archive_file: IO[bytes]) -> None:
         raise UnreadableFile("unreadable_xlsx", "The .xlsx file inflates far beyond any real contact list.")
 
 
-def _xlsx_rows(body: IO[bytes], out_of_time: Callable[[], bool]) -> Upload:
+def _xlsx_rows(body: IO[bytes], out_of_time: Callable[[], bool], header_rule: HeaderRule) -> Upload:
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the iterator ends)
     try:
         while chunk := body.read(1024 * 1024):
@@ -286,7 +290,7 @@ def _xlsx_rows(body: IO[bytes], out_of_time: Callable[[], bool]) -> Upload:
     values = iter(sheet)
     try:
         _, header = next(values)
-        columns = Columns.from_header(header)
+        columns = header_rule(header)
     except BaseException:
         sheet.close()
         spool.close()
@@ -303,10 +307,18 @@ def _xlsx_rows(body: IO[bytes], out_of_time: Callable[[], bool]) -> Upload:
     return Upload("xlsx", "xlsx", "", columns, rows())
 
 
-def open_upload(body: IO[bytes], key: str, out_of_time: Callable[[], bool] = lambda: False) -> Upload:
+def open_upload(
+    body: IO[bytes],
+    key: str,
+    out_of_time: Callable[[], bool] = lambda: False,
+    header_rule: HeaderRule = Columns.from_header,
+) -> Upload:
     """Open an upload stream by content (zip magic → xlsx) and name, else read it as CSV.
 
     `out_of_time` is asked for every row the file holds (and while an .xlsx is opened).
+    `header_rule` maps the header to columns: a partner's contact list by default; a call
+    list sent back with its outcomes has its own (`chalicelib.call_lists`), with the same
+    encodings, delimiters and hostile-file bounds.
     """
     name = key.rsplit("/", 1)[-1].lower()
     if name.endswith((".xls", ".ods", ".numbers")):
@@ -314,5 +326,5 @@ def open_upload(body: IO[bytes], key: str, out_of_time: Callable[[], bool] = lam
     head = body.read(4)
     stream: IO[bytes] = io.BufferedReader(_Prefixed(head, body))
     if head == _XLSX_MAGIC or name.endswith(".xlsx"):
-        return _xlsx_rows(stream, out_of_time)
-    return _csv_rows(stream, out_of_time)
+        return _xlsx_rows(stream, out_of_time, header_rule)
+    return _csv_rows(stream, out_of_time, header_rule)

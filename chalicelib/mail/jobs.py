@@ -28,7 +28,7 @@ from chalicelib.config import settings
 Handler = Callable[[dict[str, Any], Callable[[], float]], bool]
 
 # The modules whose import registers a kind (each calls `register` at import time).
-JOB_MODULES: tuple[str, ...] = ("chalicelib.service_messages",)
+JOB_MODULES: tuple[str, ...] = ("chalicelib.mail.campaign_send", "chalicelib.service_messages")
 
 _HANDLERS: dict[str, Handler] = {}
 

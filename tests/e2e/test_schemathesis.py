@@ -38,6 +38,7 @@ CALLER_BY_ROLE = (
     (Role.CUSTOMER, "customer"),
     (Role.RESELLER, "reseller"),
     (Role.PARTNER, "partner"),
+    (Role.MARKETING, "marketing"),
 )
 
 

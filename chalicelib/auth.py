@@ -77,6 +77,8 @@ SYSTEM_IMPORT = Principal(principal_id="system:partner_import", roles=frozenset(
 SYSTEM_SWEEPER = Principal(principal_id="system:retention_sweeper", roles=frozenset())
 SYSTEM_REKEY = Principal(principal_id="system:pseudonym_rekey", roles=frozenset())
 SYSTEM_MATERIALISER = Principal(principal_id="system:campaign_materialiser", roles=frozenset())
+SYSTEM_MAIL_SENDER = Principal(principal_id="system:mail_sender", roles=frozenset())
+SYSTEM_MAIL_EVENTS = Principal(principal_id="system:mail_events", roles=frozenset())
 
 
 @lru_cache(maxsize=4)

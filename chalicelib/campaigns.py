@@ -128,6 +128,16 @@ class CampaignChanges(StrictModel):
     version: Annotated[int, Field(ge=1, strict=True)] | None = None
 
 
+class EmailMessageText(StrictModel):
+    """What an email campaign says: subject and plain-text body (paragraphs split by blank
+    lines), in the campaign's language. The opt-out link, the one-click headers and the
+    sender's name are added to every message (chalicelib/mail/compose.py)."""
+
+    subject: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)]
+    text: Annotated[str, Field(min_length=1, max_length=20000)]
+    lang: Literal["fi", "en"] = "fi"
+
+
 class Assignment(StrictModel):
     """The marketing partner a campaign is handed to."""
 
@@ -218,6 +228,7 @@ _SHOWN = (
     "assignment_closed_at",
     "retention_due_at",
     "audience_deleted_at",
+    "sending",
     "version",
 )
 
@@ -480,6 +491,57 @@ def start_materialisation(campaign_id: str, actor: Actor) -> dict[str, Any]:
     elif current["status"] != "materialising":
         raise Conflict("The campaign's audience has been formed already.", code="already_materialised")
     enqueue(campaign_id)
+    return current
+
+
+SEND_EXCLUSIONS = ("suppressed", "restricted", "erased")
+
+
+def zero_send_counts() -> dict[str, Any]:
+    """Progress of an email campaign's sending: messages SES accepted (`sent`), refused
+    (`failed`), left out when re-checked just before sending (`excluded`), and claimed but
+    never confirmed because an invocation stopped mid-send (`unconfirmed`; never resent)."""
+    return {"sent": 0, "failed": 0, "unconfirmed": 0, "excluded": dict.fromkeys(SEND_EXCLUSIONS, 0)}
+
+
+def start_sending(campaign_id: str, message: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Start sending a ready email campaign's messages (a queued job, `mail_sender`).
+
+    The message is fixed when sending starts. Asking again while it sends queues the job
+    again (a lost message is recovered; a duplicate sends nothing twice) and keeps the
+    message first given. Refused (409): a phone campaign, an audience not formed, a closed
+    campaign, a campaign already sent.
+    """
+    from chalicelib.mail import jobs
+
+    current = get(campaign_id)
+    if current["channel"] != "email":
+        raise Conflict("Only an email campaign is sent.", code="not_an_email_campaign")
+    sending = current.get("sending")
+    if sending is None:
+        if current["status"] != "ready":
+            raise Conflict("The campaign's audience is not ready to be sent to.", code="audience_not_available")
+        current = _update(
+            campaign_id,
+            {
+                "sending": {
+                    "status": "sending",
+                    "started_at": clock.iso(),
+                    "started_by": actor.principal.principal_id,
+                    "segments": 0,
+                    "counts": zero_send_counts(),
+                },
+                "send_message": {"lang": "fi", **message},
+            },
+            "#status = :ready AND attribute_not_exists(sending)",
+            {":ready": "ready"},
+            Access("send", REGISTER, campaign_id, ()),
+            actor,
+            "The campaign changed meanwhile; read it again.",
+        )
+    elif sending["status"] != "sending":
+        raise Conflict("The campaign has been sent already.", code="already_sent")
+    jobs.enqueue("campaign", {"campaign_id": campaign_id})
     return current
 
 

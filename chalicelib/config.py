@@ -64,6 +64,8 @@ class Settings:
     upload_bucket: str
     import_queue_url: str
     campaign_queue_url: str
+    # mail_sender's jobs (chalicelib/mail/jobs.py): campaigns, service messages.
+    mail_queue_url: str
     user_pool_id: str
     user_pool_client_id: str
     jwks_url: str
@@ -75,6 +77,11 @@ class Settings:
     unsubscribe_secret: str
     # The controller's sender address (an SES-verified identity) for every message sent.
     mail_from: str = "ilopiste@kuntotimpurit.fi"
+    # Where the public API is reached from outside (links in messages: unsubscribe), no
+    # trailing slash: the custom domain in AWS, the local stack's API URL locally.
+    public_base_url: str = "https://rekisteri.kuntotimpurit.fi"
+    # Amazon SES's maximum send rate for the account (messages per second); campaigns keep under it.
+    ses_max_send_rate: float = 14.0
     # Consumer mail services: a prospect row at one of these is a private person (rejected).
     free_mail_domains: tuple[str, ...] = ()
 
@@ -121,6 +128,14 @@ def _domains(raw: str | None) -> tuple[str, ...]:
     return tuple(d.strip().lower() for d in raw.split(",") if d.strip())
 
 
+def _rate(raw: str | None) -> float:
+    """SES_MAX_SEND_RATE as a positive number of messages per second (default 14, SES's usual production quota)."""
+    rate = float(raw) if raw else 14.0
+    if not rate > 0:
+        raise ValueError("SES_MAX_SEND_RATE must be a positive number of messages per second.")
+    return rate
+
+
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     """Read the settings once per process (Lambda container)."""
@@ -144,6 +159,7 @@ def settings() -> Settings:
         upload_bucket=env.get("UPLOAD_BUCKET", ""),
         import_queue_url=env.get("IMPORT_QUEUE_URL", ""),
         campaign_queue_url=env.get("CAMPAIGN_QUEUE_URL", ""),
+        mail_queue_url=env.get("MAIL_QUEUE_URL", ""),
         user_pool_id=pool,
         user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
         # Local stack: the emulator serves the pool's JWKS at its own address.
@@ -154,5 +170,7 @@ def settings() -> Settings:
         pseudonym_key_secret=env.get("PSEUDONYM_KEY_SECRET", "ilopiste/pseudonym-key"),
         unsubscribe_secret=env.get("UNSUBSCRIBE_SECRET", "ilopiste/unsubscribe-key"),
         mail_from=env.get("MAIL_FROM") or "ilopiste@kuntotimpurit.fi",
+        public_base_url=(env.get("PUBLIC_BASE_URL") or "https://rekisteri.kuntotimpurit.fi").rstrip("/"),
+        ses_max_send_rate=_rate(env.get("SES_MAX_SEND_RATE")),
         free_mail_domains=_domains(env.get("FREE_MAIL_DOMAINS")),
     )

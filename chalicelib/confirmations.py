@@ -27,15 +27,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, clock, customers, pseudonyms, store
+from chalicelib import accounts, clock, customers, notice, pseudonyms, store
 from chalicelib.audit import Access, Actor
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.logs import logger
-from chalicelib.mail import compose
+from chalicelib.mail import compose, customer_texts
 from chalicelib.mail.send import send
 from chalicelib.registers import CUSTOMER_REGISTER
 
 VALID_HOURS = 24
+CONSENT_LINK_DAYS = 14
 MAX_ATTEMPTS = 5
 UNCONFIRMED_RULE = CUSTOMER_REGISTER.rule("customer_unconfirmed")
 _TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{20,100})$")
@@ -54,11 +55,11 @@ def _digest(secret: str, version: str, key: bytes) -> str:
     return f"{version}:{hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()}"
 
 
-def _new_code(customer_id: str) -> tuple[str, dict[str, Any]]:
+def _new_code(customer_id: str, hours: int = VALID_HOURS) -> tuple[str, dict[str, Any]]:
     """A fresh code for the record `customer_id`, and what the record keeps of it."""
     ring = pseudonyms.ring()
     secret = secrets.token_urlsafe(32)
-    expires = clock.now() + timedelta(hours=VALID_HOURS)
+    expires = clock.now() + timedelta(hours=hours)
     kept = {
         "code_hash": _digest(secret, ring.current, ring.current_key),
         "expires_at": clock.iso(expires),
@@ -144,10 +145,13 @@ def register(data: dict[str, Any], password: str, lang: str | None, actor: Actor
     lang = compose.lang_or_default(lang)
     customer_id = customers.new_id()
     token, kept = _new_code(customer_id)
-    consent = data.pop("consent_service_messages")
+    # The answer and the words the form showed; it counts (and is recorded) once confirmed.
+    consent = customers.consent_answer(
+        bool(data.pop("consent_service_messages")), "registration", lang, data.pop("consent_wording_version", None)
+    )
     pending = {
         "customer_id": customer_id,
-        "confirmation": {**kept, "consent_service_messages": consent, "lang": lang},
+        "confirmation": {**kept, "consent": consent, "lang": lang},
         "retention_rule": UNCONFIRMED_RULE.name,
         "retention_due_at": _unconfirmed_due(),
     }
@@ -188,7 +192,8 @@ def confirm_registration(token: Any, actor: Actor) -> dict[str, Any]:
     values = {
         ":active": "active",
         ":unconfirmed": "unconfirmed",
-        ":consent": {"given": bool(kept["consent_service_messages"]), "at": now},
+        **customers.consent_values(kept["consent"], now),
+        ":lang": kept.get("lang") or "fi",
         ":list_pk": "CUSTOMER",
         ":list_sk": f"{clock.sortable()}#{customer_id}",
         ":now": now,
@@ -199,7 +204,7 @@ def confirm_registration(token: Any, actor: Actor) -> dict[str, Any]:
         "TableName": store.customers().name,
         "Key": {"pk": {"S": item["pk"]}, "sk": {"S": customers.PROFILE}},
         "UpdateExpression": (
-            "SET #s = :active, consent_service_messages = :consent, list_pk = :list_pk, list_sk = :list_sk, "
+            f"SET #s = :active, {customers.CONSENT_UPDATE}, lang = :lang, list_pk = :list_pk, list_sk = :list_sk, "
             "updated_at = :now, version = version + :one "
             "REMOVE confirmation, retention_rule, retention_due_at"
         ),
@@ -207,7 +212,7 @@ def confirm_registration(token: Any, actor: Actor) -> dict[str, Any]:
         "ExpressionAttributeNames": {"#s": "status"},
         "ExpressionAttributeValues": store.typed(values),
     }
-    access = Access("update", customers.REGISTER, customer_id, ("consent_service_messages",))
+    access = Access("update", customers.REGISTER, customer_id, ("consent_service_messages", "consent_history"))
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
     except ClientError as exc:
@@ -310,3 +315,74 @@ def confirm_email_change(customer_id: str, token: Any, actor: Actor) -> dict[str
             raise
     accounts.update_login_email(updated["username"], new_email, verified=True)
     return customers.get_customer(customer_id)
+
+
+# -- a consent link ------------------------------------------------------------------------
+
+
+def request_consent(customer_id: str, actor: Actor) -> None:
+    """Mail a customer a code to answer the service-message consent themself (`answer_consent`).
+
+    For a customer staff created, who has no consent until they answer: the message shows
+    the wording word for word. A newer request replaces the older code.
+    """
+    item = customers.get_customer(customer_id)
+    if item["status"] not in ("active", "ended"):
+        raise Conflict("Only a customer with contact data can be asked for consent.")
+    lang = compose.lang_or_default(item.get("lang"))
+    token, kept = _new_code(customer_id, hours=CONSENT_LINK_DAYS * 24)
+    update = {
+        "TableName": store.customers().name,
+        "Key": {"pk": {"S": item["pk"]}, "sk": {"S": customers.PROFILE}},
+        "UpdateExpression": "SET consent_link = :link",
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeValues": store.typed({":link": kept}),
+    }
+    access = Access("consent_request", customers.REGISTER, customer_id, ("email",))
+    store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
+    wording = notice.consent_wording(lang)["text"]
+    send(
+        compose.message(
+            item["email"],
+            customer_texts.CONSENT_REQUEST,
+            lang,
+            token=token,
+            days=str(CONSENT_LINK_DAYS),
+            wording=wording,
+        ),
+        "consent_request",
+    )
+
+
+def answer_consent(token: Any, given: bool, lang: str | None, shown_version: str | None, actor: Actor) -> str:
+    """The customer's answer through its consent link; the code is used up. Returns the customer id."""
+    customer_id, secret = _parse(token)
+    item = _checked(customer_id, secret, "consent_link")
+    answer = customers.consent_answer(given, "consent_link", lang or item.get("lang"), shown_version)
+    now = clock.iso()
+    update = {
+        "TableName": store.customers().name,
+        "Key": {"pk": {"S": item["pk"]}, "sk": {"S": customers.PROFILE}},
+        "UpdateExpression": f"SET {customers.CONSENT_UPDATE}, updated_at = :now, version = version + :one "
+        "REMOVE consent_link",
+        "ConditionExpression": "consent_link.code_hash = :hash AND #s IN (:active, :ended)",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": store.typed(
+            {
+                **customers.consent_values(answer, now),
+                ":now": now,
+                ":one": 1,
+                ":hash": item["consent_link"]["code_hash"],
+                ":active": "active",
+                ":ended": "ended",
+            }
+        ),
+    }
+    access = Access("update", customers.REGISTER, customer_id, ("consent_service_messages", "consent_history"))
+    try:
+        store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
+    except ClientError as exc:
+        if store.condition_failed(exc):
+            raise InvalidCode() from None
+        raise
+    return customer_id

@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from chalicelib import accounts, clock, partners, pseudonyms, store
 from chalicelib.audit import Access, Actor
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.registers import CUSTOMER, CUSTOMER_REGISTER, ORDER, RESELLER_END_USER, Role
+from chalicelib.registers import CUSTOMER, CUSTOMER_REGISTER, ORDER, RESELLER_END_USER, Kind, Role
 from chalicelib.validation import email_key
 
 REGISTER = CUSTOMER_REGISTER.key
@@ -40,9 +40,14 @@ GRACE_MONTHS = CUSTOMER_REGISTER.rule("customer_grace").after.months
 BOOKKEEPING_MONTHS = CUSTOMER_REGISTER.rule("order_bookkeeping").after.months
 # Fiscal year end (month, day); Wauranoja Oy's fiscal year is the calendar year.
 FISCAL_YEAR_END = (12, 31)
+# What the system keeps from what happened, never written by a request (Kind.RECORD).
+SYSTEM_KEPT = frozenset(f.name for f in CUSTOMER.fields if f.kind is Kind.RECORD)
 # What staff may set on a customer: every register field but consent, which is the
-# person's own answer (registration, /me/consent). Staff routes and rectification use it.
-STAFF_EDITABLE = frozenset(CUSTOMER.field_names) - {"consent_service_messages"}
+# person's own answer (registration, /me/consent, a consent link), and what the system
+# keeps. Staff routes and rectification use it.
+STAFF_EDITABLE = frozenset(CUSTOMER.field_names) - {"consent_service_messages"} - SYSTEM_KEPT
+# How an answer to the service-message consent reached us (a consent record's `channel`).
+CONSENT_CHANNELS = ("registration", "self_service", "consent_link")
 
 
 def new_id() -> str:
@@ -145,7 +150,8 @@ def create_customer(data: dict[str, Any], actor: Actor, unconfirmed: dict[str, A
         item.update({k: v for k, v in unconfirmed.items() if k != "customer_id"}, status="unconfirmed")
         del item["list_pk"], item["list_sk"]
     elif consent is not None:
-        item["consent_service_messages"] = {"given": consent, "at": now}
+        values = consent_values(consent_answer(bool(consent), "registration", data.get("lang"), None), now)
+        item.update(consent_service_messages=values[":consent"], consent_history=values[":history"])
     table = store.customers().name
     guard = {"customer_id": customer_id, "entity": "guard"}
     store.transact(
@@ -292,6 +298,8 @@ def update_customer(customer_id: str, changes: dict[str, Any], actor: Actor) -> 
     if moves_email:
         new_hashes = pseudonyms.email_hashes(updates["email"])
         updates["email_hash"] = new_hashes[0]
+        if "mail_undeliverable" in current:
+            removals.append("mail_undeliverable")  # the flag was about the old address
     updates["updated_at"] = now
     names = {f"#f{i}": k for i, k in enumerate(updates)}
     values = {f":v{i}": v for i, v in enumerate(updates.values())}
@@ -430,15 +438,78 @@ def set_services(customer_id: str, services: list[dict[str, Any]], actor: Actor)
     )
 
 
-def set_consent(customer_id: str, given: bool, actor: Actor) -> dict[str, Any]:
+def consent_answer(given: bool, channel: str, lang: str | None, shown_version: str | None) -> dict[str, Any]:
+    """A consent record without its time: the answer, its channel, and the exact wording shown.
+
+    `shown_version` is the notice version the form showed (`notice.consent_wording`); a
+    form showing an older wording is refused, since the words the person saw would then
+    not be the words recorded. Without it, the wording the API serves now is the one shown.
+    """
+    if channel not in CONSENT_CHANNELS:
+        raise ValueError(f"unknown consent channel {channel}")
+    # Loaded here, not at import: the import function reaches this module (through its
+    # guards) and must not load the notice (tests/test_cold_imports.py).
+    from chalicelib import notice
+
+    wording = notice.consent_wording(lang or "fi")
+    if shown_version is not None and shown_version != wording["version"]:
+        raise Conflict(
+            "The consent wording has changed since the form was shown; show the current wording "
+            "(GET /privacy-notice) and ask again.",
+            code="consent_wording_changed",
+        )
+    return {
+        "given": given,
+        "channel": channel,
+        "wording": wording["text"],
+        "wording_version": wording["version"],
+        "lang": wording["lang"],
+    }
+
+
+def consent_values(answer: dict[str, Any], at: str) -> dict[str, Any]:
+    """Update values for one answer at `at`: the current state and the record to append.
+
+    The profile keeps the current answer in `consent_service_messages` (what sending reads)
+    and every answer, in order, in `consent_history` (GDPR 7(1): the controller can show
+    when, how and to which words consent was given or withdrawn).
+    """
+    record = {**answer, "at": at}
+    current = {k: record[k] for k in ("given", "at", "channel", "wording_version")}
+    return {":consent": current, ":history": [record], ":empty": []}
+
+
+# The update that records one answer (values from `consent_values`).
+_HISTORY = "list_append(if_not_exists(consent_history, :empty), :history)"
+CONSENT_UPDATE = f"consent_service_messages = :consent, consent_history = {_HISTORY}"
+
+
+def set_consent(customer_id: str, answer: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Record the person's answer (`consent_answer`) with its audit event, in one transaction."""
+    now = clock.iso()
     return _set_status(
         customer_id,
-        "SET consent_service_messages = :c, updated_at = :now",
-        {":c": {"given": given, "at": clock.iso()}, ":now": clock.iso(), ":erased": "erased"},
+        f"SET {CONSENT_UPDATE}, updated_at = :now",
+        {**consent_values(answer, now), ":now": now, ":active": "active", ":ended": "ended"},
         {"#s": "status"},
-        "attribute_exists(pk) AND #s <> :erased",
+        "attribute_exists(pk) AND #s IN (:active, :ended)",
         actor,
-        Access("update", REGISTER, customer_id, ("consent_service_messages",)),
+        Access("update", REGISTER, customer_id, ("consent_service_messages", "consent_history")),
+    )
+
+
+def consent_is_current(item: dict[str, Any]) -> bool:
+    """True if the customer may be sent a service message now: its latest answer gives consent,
+    it is a customer (active or ended, not erased or unconfirmed) and its address is not flagged
+    undeliverable."""
+    consent = item.get("consent_service_messages")
+    return (
+        item.get("entity") == "customer"
+        and item.get("status") in ("active", "ended")
+        and isinstance(consent, dict)
+        and consent.get("given") is True
+        and not item.get("mail_undeliverable")
+        and bool(item.get("email"))
     )
 
 
@@ -757,7 +828,7 @@ def record_id(item: dict[str, Any]) -> str:
 
 
 _META = {
-    "customer": ("customer_id", "status", "contract_end", "created_at", "updated_at", "version"),
+    "customer": ("customer_id", "status", "contract_end", "created_at", "updated_at", "version", "lang"),
     "order": ("order_id", "customer_id", "ordered_at", "total", "currency", "retention_due_at"),
     "reseller_end_user": ("end_user_id", "partner_id", "created_at"),
 }

@@ -4,7 +4,8 @@ The log (GDPR Art. 15(1)(c), Art. 19)
     Every handover of a prospect's data to someone outside the named staff is recorded per
     person: a partner reading prospects (`partner_read`), a call list downloaded
     (`call_list`), a marketing partner reading a campaign's audience
-    (`campaign_audience`), later each message sent (`email`). An entry references the
+    (`campaign_audience`), each campaign message sent (`email`, recipient `SES`: the
+    processor that carries the controller's own message; chalicelib/mail/campaign_send.py). An entry references the
     prospect id; it is not a copy of the data. It lives in the prospect's own partition of
     the prospects table, `PROSPECT#<id>` / `DISCLOSURE#<recipient>#<purpose>#<campaign>#<day>`,
     so it lasts exactly as long as the record and goes with it (`retention.delete_prospect`
@@ -57,6 +58,11 @@ CHANGES = ("rectified", "erased", "objected")
 NOTIFICATIONS = "NOTIFICATIONS#"
 _PROFILE = "PROFILE"
 _NO_CAMPAIGN = "-"
+# The recipient of `email` entries: Amazon SES, the controller's processor that delivers its
+# messages. Not a partner id (the colon): it never has a partner channel, and a processor
+# acting on the controller's instructions gets no Art. 19 notice (`notices` leaves it out).
+SES = "processor:amazon-ses"
+PROCESSORS = frozenset({SES})
 _PER_TRANSACTION = 50  # a ConditionCheck and a Put per prospect: 100 items, DynamoDB's limit
 _NOTICE_IDS = uuid.UUID("0d6f5e3a-2b1c-4f7e-9a8d-7c6b5a4e3d2f")  # namespace of notification ids
 _NOTICE_DAYS = NOTIFICATION_RETENTION.months * 366 // 12 + 1  # calendar-safe upper bound
@@ -70,10 +76,13 @@ def entry_sk(recipient: str, purpose: str, campaign_id: str | None, day: str) ->
     return f"{PREFIX}{recipient}#{purpose}#{campaign_id or _NO_CAMPAIGN}#{day}"
 
 
-def _entry_update(
+def entry_update(
     prospect_id: str, recipient: str, purpose: str, campaign_id: str | None, actor: Actor
 ) -> dict[str, Any]:
-    """The Update that writes (or, the same day, refreshes) one log entry."""
+    """The Update that writes (or, the same day, refreshes) one log entry, for a caller's own
+    transaction (`record` writes many, each conditional on its PROFILE)."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown disclosure purpose {purpose}")
     now = clock.iso()
     day = clock.local_date().isoformat()
     sets = {
@@ -129,7 +138,7 @@ def record(
         chunk = ids[start : start + _PER_TRANSACTION]
         while chunk:
             transact = [
-                op for pid in chunk for op in (_exists(pid), _entry_update(pid, recipient, purpose, campaign_id, actor))
+                op for pid in chunk for op in (_exists(pid), entry_update(pid, recipient, purpose, campaign_id, actor))
             ]
             try:
                 store.client("dynamodb").transact_write_items(TransactItems=transact)
@@ -227,7 +236,7 @@ def notices(prospect_id: str, entries: Iterable[dict[str, Any]], change: Change,
     at = clock.now()
     out: list[dict[str, Any]] = []
     for recipient in recipients(entries):
-        if recipient in change.spare:
+        if recipient in change.spare or recipient in PROCESSORS:
             continue
         nid = notification_id(prospect_id, change, recipient, actor.request_id)
         item = {

@@ -1,5 +1,6 @@
 """Event adapters: the nightly `retention_sweeper` schedule, the `partner_import` queue, the
-operator-invoked `pseudonym_rekey` and the `campaign_materialiser` queue.
+operator-invoked `pseudonym_rekey`, the `campaign_materialiser` queue, the `mail_sender`
+queue and the `mail_events` queue (SES bounces and complaints).
 
 Thin: parse the event, call the domain in chalicelib/, return a JSON-able result.
 
@@ -169,6 +170,63 @@ def campaign_materialiser(event: SQSEvent) -> dict[str, Any]:
         if not result["done"]:
             campaigns.enqueue(campaign_id)
         return result
+
+    return dict(
+        process_partial_response(
+            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
+        )
+    )
+
+
+# -- mail_sender -------------------------------------------------------------------------
+
+# The queue's name for `chalice package`; the merge template points the event source
+# mapping at infra's MailQueue and turns on ReportBatchItemFailures.
+MAIL_QUEUE = "ilopiste-mail"
+
+
+@events_bp.on_sqs_message(queue=MAIL_QUEUE, batch_size=1, name="mail_sender")
+def mail_sender(event: SQSEvent) -> dict[str, Any]:
+    """Run one mail job (`{"kind", "body"}`, chalicelib/mail/jobs.py): an email campaign, a
+    service message. Out of time, the job queues its follow-up message and succeeds."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    from chalicelib.mail import jobs
+
+    context = event.context
+
+    def remaining() -> float:
+        if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+            return 900.0
+        return float(context.get_remaining_time_in_millis()) / 1000
+
+    def handle(record: SQSRecord) -> dict[str, Any]:
+        return jobs.handle(record.body, remaining)
+
+    return dict(
+        process_partial_response(
+            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
+        )
+    )
+
+
+# -- mail_events -------------------------------------------------------------------------
+
+# The queue's name for `chalice package`; the merge template points the event source
+# mapping at infra's MailEventsQueue (fed by the SES events' SNS topic) and turns on
+# ReportBatchItemFailures.
+MAIL_EVENTS_QUEUE = "ilopiste-mail-events"
+
+
+@events_bp.on_sqs_message(queue=MAIL_EVENTS_QUEUE, batch_size=10, name="mail_events")
+def mail_events(event: SQSEvent) -> dict[str, Any]:
+    """Apply SES bounce and complaint events (chalicelib/mail/feedback.py), each message on its own."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    from chalicelib.mail import feedback
+
+    def handle(record: SQSRecord) -> dict[str, Any]:
+        return feedback.handle(record.body, record.message_id)
 
     return dict(
         process_partial_response(

@@ -14,7 +14,15 @@ from functools import cache
 from typing import Any
 
 from chalicelib.config import EU_EEA_REGIONS, settings
-from chalicelib.registers import AUDIT_RETENTION, BACKUP_RETENTION, CONTROLLER, REGISTERS, Register, Text
+from chalicelib.registers import (
+    AUDIT_RETENTION,
+    BACKUP_RETENTION,
+    CONTROLLER,
+    REGISTERS,
+    SERVICE_MESSAGE_CONSENT,
+    Register,
+    Text,
+)
 
 LANGS = ("fi", "en")
 
@@ -22,11 +30,13 @@ _TITLE = Text("Tietosuojaseloste", "Privacy notice")
 _RIGHTS = Text(
     "Sinulla on oikeus saada pääsy tietoihisi ja siirtää ne, oikaista ne, pyytää niiden poistamista "
     "(lakisääteisesti säilytettäviä kirjanpitotietoja lukuun ottamatta) ja vastustaa suoramarkkinointia. "
-    "Jokaisessa markkinointiviestissä on peruutuslinkki. Pyynnöt: {email}. Voit tehdä valituksen "
+    "Jokaisessa markkinointiviestissä on peruutuslinkki, joka ei vanhene, ja sähköpostiohjelman "
+    "peruutus toimii yhdellä napsautuksella. Pyynnöt: {email}. Voit tehdä valituksen "
     "tietosuojavaltuutetun toimistolle.",
     "You have the right to access and port your data, to have it rectified, to ask for its erasure "
     "(except bookkeeping records the law requires us to keep) and to object to direct marketing. "
-    "Every marketing message has an unsubscribe link. Requests: {email}. You may lodge a complaint "
+    "Every marketing message has an unsubscribe link that does not expire, and your mail program's "
+    "unsubscribe works in one click. Requests: {email}. You may lodge a complaint "
     "with the Office of the Data Protection Ombudsman.",
 )
 _AUDIT = Text(
@@ -54,6 +64,7 @@ _LABELS = {
     "audit": Text("Lokitiedot", "Audit log"),
     "backups": Text("Varmuuskopiot", "Backups"),
     "rights": Text("Oikeutesi", "Your rights"),
+    "consents": Text("Pyydettävät luvat", "Consents we ask for"),
     "version": Text("Versio", "Version"),
 }
 
@@ -106,6 +117,19 @@ def version() -> str:
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
+SERVICE_MESSAGES = "service_messages"
+
+
+def consent_wording(lang: str) -> dict[str, str]:
+    """The service-message consent as a form must show it: `text` in `lang` and its `version`.
+
+    The wording is part of the notice, so it is versioned with it: a consent record keeps
+    the text and this version, and a form that showed an older version is refused.
+    """
+    lang = lang if lang in LANGS else "fi"
+    return {"purpose": SERVICE_MESSAGES, "lang": lang, "text": SERVICE_MESSAGE_CONSENT.get(lang), "version": version()}
+
+
 def is_known(notice_version: str) -> bool:
     """True if `notice_version` is the version of the notice this app publishes."""
     return notice_version == version()
@@ -127,6 +151,9 @@ def _content(lang: str) -> dict[str, Any]:
             "retention": BACKUP_RETENTION.text.get(lang),
         },
         "rights": _RIGHTS.get(lang).format(email=CONTROLLER.contact_email),
+        # Word for word what a registration form or self-service shows; its version is the
+        # notice's (`consent_wording`).
+        "consents": [{"purpose": SERVICE_MESSAGES, "text": SERVICE_MESSAGE_CONSENT.get(lang)}],
         "labels": {k: v.get(lang) for k, v in _LABELS.items()},
     }
 
@@ -169,6 +196,8 @@ def render_html(doc: dict[str, Any]) -> str:
     out.append(f"<h2>{e(label['audit'])}</h2><p>{e(doc['audit']['text'])} ({e(doc['audit']['retention'])})</p>")
     out.append(f"<h2>{e(label['backups'])}</h2><p>{e(doc['backups']['text'])}</p>")
     out.append(f"<h2>{e(label['rights'])}</h2><p>{e(doc['rights'])}</p>")
+    out.append(f"<h2>{e(label['consents'])}</h2>")
+    out.extend(f'<p id="consent-{e(c["purpose"])}">{e(c["text"])}</p>' for c in doc["consents"])
     out.append(f"<p>{e(label['version'])}: <code>{e(doc['version'])}</code></p>")
     out.append("</body></html>")
     return "\n".join(out)
@@ -217,6 +246,14 @@ def records_of_processing() -> dict[str, Any]:
                     "Named accounts in a Cognito user pool; MFA in production; role-based route policy.",
                     "Audit trail of every access by field name; objections kept only as keyed (HMAC) hashes.",
                     "Retention enforced by a nightly sweep from these definitions; legal holds by the DPO.",
+                    "Email sent only through Amazon SES in the same region, as queued jobs: service messages "
+                    "only to customers whose consent is given and current, each at most once; SES bounce and "
+                    "complaint events reach a function of their own through an encrypted SNS topic and queue, "
+                    "and no address is ever written to a log.",
+                    "Marketing email: sent by a queue-driven function with its own least-privilege role through "
+                    "Amazon SES in the same region; at most one message per campaign and person; suppression and "
+                    "restriction checked right before each message; one-click unsubscribe (RFC 8058) in every "
+                    "message.",
                 ],
             }
         )
@@ -230,5 +267,22 @@ def records_of_processing() -> dict[str, Any]:
         "audit_log": {
             "categories": "staff and system principals' accesses (field names only)",
             "retention": AUDIT_RETENTION.text.en,
+        },
+        "consent_records": {
+            "purpose": SERVICE_MESSAGES,
+            "wording": SERVICE_MESSAGE_CONSENT.en,
+            "wording_version": version(),
+            "kept": "every answer, given or withdrawn, with its time, channel (registration, self-service, "
+            "consent link), the exact wording shown and its version (GDPR 7(1)), on the customer's record "
+            "and erased with the contact person's data",
+            "separate_from": "objection to direct marketing (GDPR 21): neither withdraws the other",
+        },
+        "mail": {
+            "service_messages": "staff send maintenance notices and changes of terms to the customers whose "
+            "consent is given and current; sent as a queued job, at most once per customer; the per-recipient "
+            "records go when the job ends, the audit trail keeps each send",
+            "bounces": "a permanent bounce removes a prospect as an outdated contact (recipients told, Art. 19) "
+            "and flags a customer's address for staff until it changes; transient bounces change nothing",
+            "complaints": "a spam complaint is an objection to direct marketing",
         },
     }

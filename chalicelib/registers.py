@@ -38,6 +38,8 @@ class Kind(StrEnum):
     ORDER_ITEMS = "order_items"
     CONSENT = "consent"
     URL = "url"
+    # Kept by the system from what happened (consent history, a bounce flag); no client writes it.
+    RECORD = "record"
 
 
 STAFF_ROLES = frozenset({Role.STAFF, Role.DPO})
@@ -241,7 +243,33 @@ CUSTOMER = RecordType(
             "Consent to service-related messages",
             _STAFF_SELF,
         ),
+        _f(
+            "consent_history",
+            Kind.RECORD,
+            "Lupahistoria: annettu tai peruttu, milloin, mitä kautta, nähty sanamuoto ja sen versio",
+            "Consent history: given or withdrawn, when, through which channel, the wording seen and its version",
+            _STAFF_SELF,
+        ),
+        _f(
+            "mail_undeliverable",
+            Kind.RECORD,
+            "Merkintä, ettei sähköposti mene perille (pysyvä palautus)",
+            "Flag that email to the address cannot be delivered (a permanent bounce)",
+            _STAFF_SELF,
+        ),
     ),
+)
+
+# The consent the registration form and self-service ask for, word for word. Part of the
+# notice (`notice._content`), so its version is the notice's version: a change of wording
+# is a new version, and each consent record keeps the words and version the person saw.
+SERVICE_MESSAGE_CONSENT = Text(
+    "Annan luvan lähettää sähköpostiini palveluun liittyviä viestejä, kuten ilmoituksia huoltokatkoista "
+    "ja sopimusehtojen muutoksista. Voin perua luvan milloin tahansa omista tiedoistani; "
+    "markkinointikiellosta se ei riipu.",
+    "I consent to receiving service-related messages by email, such as notices of maintenance breaks "
+    "and of changes to the terms. I can withdraw this consent at any time in my own data; it does not "
+    "depend on objecting to marketing.",
 )
 
 ORDER = RecordType(
@@ -295,6 +323,13 @@ CAMPAIGN_MEMBER = RecordType(
         _f("added_at", Kind.TEXT, "Valinnan ajankohta", "When the person was selected", _STAFF),
         _f("outcome", Kind.TEXT, "Yhteydenoton tulos", "Outcome of the contact", _STAFF, max_length=40),
         _f("outcome_at", Kind.TEXT, "Yhteydenoton ajankohta", "When the contact was made", _STAFF),
+        _f(
+            "send_state",
+            Kind.TEXT,
+            "Sähköpostikampanjan viestin tila ja ajankohta (lähetetty, jätetty lähettämättä ja miksi, hylätty)",
+            "The email campaign's message: state and time (sent, left out and why, refused)",
+            _STAFF,
+        ),
     ),
     subjects=False,
 )
@@ -308,8 +343,8 @@ PROSPECT_CONTACT = RecordType(
         _f(
             "last_contacted_at",
             Kind.TEXT,
-            "Viimeisin puhelu, jossa henkilö tavoitettiin",
-            "Latest call in which the person was reached",
+            "Viimeisin yhteydenotto: puhelu, jossa henkilö tavoitettiin, tai lähetetty markkinointisähköposti",
+            "Latest contact: a call in which the person was reached, or a marketing email sent",
             _STAFF,
         ),
     ),
@@ -388,22 +423,37 @@ CUSTOMER_REGISTER = Register(
         "order requires registering in the customer register.",
     ),
     legal_basis=Text(
-        "Sopimus (GDPR 6(1)(b)); kirjanpitoaineisto lakisääteinen velvoite (GDPR 6(1)(c)).",
-        "Contract (GDPR 6(1)(b)); bookkeeping records a legal obligation (GDPR 6(1)(c)).",
+        "Sopimus (GDPR 6(1)(b)); palveluviestit henkilön suostumus (GDPR 6(1)(a)), jonka antaminen ja "
+        "peruminen kirjataan (GDPR 7(1)); kirjanpitoaineisto lakisääteinen velvoite (GDPR 6(1)(c)).",
+        "Contract (GDPR 6(1)(b)); service messages the person's consent (GDPR 6(1)(a)), whose giving and "
+        "withdrawal are recorded (GDPR 7(1)); bookkeeping records a legal obligation (GDPR 6(1)(c)).",
     ),
     sources=Text(
         "Kaikki tiedot ovat henkilön itsensä ilmoittamat. Rekisteröityessä kysytään lupa "
         "palveluun liittyvien viestien lähettämiseen. Sähköpostiosoite vahvistetaan siihen lähetetyllä "
         "koodilla: tunnus avautuu ja lupa on voimassa vasta vahvistuksen jälkeen, ja uusi osoite "
-        "vaihtuu vasta, kun se on vahvistettu.",
+        "vaihtuu vasta, kun se on vahvistettu. Henkilökuntamme luomalla asiakkaalla ei ole lupaa ennen "
+        "kuin henkilö itse vastaa (ensimmäisellä kirjautumisella tai lupalinkistä). Jokainen annettu "
+        "tai peruttu lupa kirjataan: aika, kanava sekä nähty sanamuoto ja sen versio (GDPR 7(1)). "
+        "Palveluviestit (huoltokatkot, sopimusehtojen muutokset) lähetetään vain niille, joiden lupa "
+        "on annettu ja voimassa. Pysyvästi palautuva osoite merkitään henkilökunnalle.",
         "All data is given by the person themself. At registration the contact person is asked "
         "for consent to service-related messages. The email address is confirmed by a code sent to "
         "it: the login opens and the consent counts only once it is confirmed, and a new address "
-        "replaces the old one only once it is confirmed.",
+        "replaces the old one only once it is confirmed. A customer created by our staff has no "
+        "consent until the person answers themself (at first login or by a consent link). Each "
+        "consent given or withdrawn is recorded with its time, the channel and the exact wording "
+        "and version shown (GDPR 7(1)). Service messages (maintenance notices, changes of terms) "
+        "are sent only to those whose consent is given and current. An address that permanently "
+        "bounces is flagged for our staff.",
     ),
     recipients=Text(
-        "Vain nimetyt henkilöt; jälleenmyyjä näkee omien käyttäjiensä nimen ja sähköpostin.",
-        "Named persons only; a reseller sees the name and email of its own end users.",
+        "Vain nimetyt henkilöt; jälleenmyyjä näkee omien käyttäjiensä nimen ja sähköpostin. Sähköpostit "
+        "lähettää käsittelijänämme Amazon Web Services (Amazon SES) EU:n alueelta; sen palautus- ja "
+        "valitusilmoitukset käsitellään automaattisesti.",
+        "Named persons only; a reseller sees the name and email of its own end users. Email is sent by "
+        "Amazon Web Services (Amazon SES) as our processor, in the EU; its bounce and complaint reports are "
+        "handled automatically.",
     ),
     security=Text(
         "Asiakasrekisteriin on pääsy vain nimetyillä henkilöillä käyttäjätunnusta ja salasanaa käyttäen.",
@@ -495,8 +545,10 @@ CUSTOMER_REGISTER = Register(
             after=Period(),
             action="delete_marketing",
             then=Text(
-                "Lupa viesteihin perutaan; avainnettu tiiviste estää uudelleenlisäyksen.",
-                "Consent to messages is withdrawn; a keyed hash prevents re-adding.",
+                "Markkinointia ei lähetetä; avainnettu tiiviste estää uudelleenlisäyksen. Lupa "
+                "palveluviesteihin on eri tarkoitus ja perutaan erikseen.",
+                "No marketing is sent; a keyed hash prevents re-adding. Consent to service messages is "
+                "a separate purpose, withdrawn on its own.",
             ),
             basis=Text("GDPR 21 artikla", "GDPR Article 21"),
             swept=False,
@@ -520,8 +572,12 @@ PROSPECT_REGISTER = Register(
         "never private individuals. An external provider of updates is given this notice.",
     ),
     recipients=Text(
-        "Nimetyt henkilöt ja yhteistyökumppanit myyntiä, markkinointia tai rekisterin päivitystä varten.",
-        "Named persons and partners, for sales and marketing or for updating the register.",
+        "Nimetyt henkilöt ja yhteistyökumppanit myyntiä, markkinointia tai rekisterin päivitystä varten. "
+        "Markkinointisähköpostit lähetetään Amazon SES -palvelun kautta (AWS, EU/ETA-alueella) "
+        "henkilötietojen käsittelijänä; jokainen lähetys kirjataan henkilön luovutuslokiin.",
+        "Named persons and partners, for sales and marketing or for updating the register. "
+        "Marketing emails are sent through Amazon SES (AWS, in the EU/EEA) as a processor; each "
+        "message sent is recorded in the person's disclosure log.",
     ),
     security=Text(
         "Prospektirekisteri on nimettyjen henkilöiden tai yhteistyökumppaneiden käytettävissä.",
@@ -536,6 +592,25 @@ PROSPECT_REGISTER = Register(
             after=Period(),
             action="delete",
             then=Text("Vanhentunut yhteystieto poistetaan.", "The outdated contact is removed."),
+            basis=_NOTICE,
+            swept=False,
+        ),
+        RetentionRule(
+            # SES reports a permanent bounce (chalicelib/mail/feedback.py): the contact is outdated.
+            name="prospect_bounced",
+            record_type="prospect",
+            event=Text(
+                "Sähköposti osoitteeseen palautuu pysyvästi (osoitetta ei ole)",
+                "Email to the address bounces permanently (the address does not exist)",
+            ),
+            after=Period(),
+            action="delete",
+            then=Text(
+                "Vanhentunut yhteystieto poistetaan kuten täydessä päivityksessä; tietojen vastaanottajille "
+                "ilmoitetaan (GDPR 19 art.). Roskapostivalitus käsitellään markkinoinnin vastustamisena.",
+                "The outdated contact is removed as at a full refresh; the recipients of the data are told "
+                "(GDPR Art. 19). A spam complaint is handled as an objection to direct marketing.",
+            ),
             basis=_NOTICE,
             swept=False,
         ),
@@ -568,8 +643,8 @@ PROSPECT_REGISTER = Register(
             after=Period(),
             action="delete",
             then=Text(
-                "Viimeisimmän tavoitetun puhelun ajankohta poistetaan prospektin mukana.",
-                "The time of the latest reached call is deleted with the prospect.",
+                "Viimeisimmän yhteydenoton ajankohta poistetaan prospektin mukana.",
+                "The time of the latest contact is deleted with the prospect.",
             ),
             basis=_CAMPAIGN_FOLLOW_UP,
             swept=False,
@@ -620,7 +695,10 @@ PROSPECT_REGISTER = Register(
         RetentionRule(
             name="disclosure_log",
             record_type="disclosure",
-            event=Text("Tietojen luovutus yhteistyökumppanille", "Data handed to a partner"),
+            event=Text(
+                "Tietojen luovutus yhteistyökumppanille tai markkinointisähköpostin lähetys (käsittelijä Amazon SES)",
+                "Data handed to a partner, or a marketing email sent (through the processor Amazon SES)",
+            ),
             after=Period(label=Text("Niin kauan kuin henkilön tiedot", "As long as the person's record")),
             action="delete",
             then=Text(

@@ -25,7 +25,10 @@ from chalicelib.errors import Conflict, ValidationFailed
 # Adaptive mode backs off on throttling (ProvisionedThroughputExceeded, ThrottlingException)
 # instead of failing the request; 10 attempts ride out a burst.
 RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=30)
-
+# Amazon SES has no idempotency token: a SendEmail repeated after a lost reply can send the
+# message twice. Campaign mail goes through a client that never repeats a request by itself;
+# its caller retries only the refusals that prove nothing was sent (throttling).
+SEND_ONCE_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=30)
 
 _SERIALIZER = TypeSerializer()
 
@@ -71,6 +74,12 @@ def client(service: str) -> Any:
     return boto3.client(service, region_name=settings().region, config=RETRY_CONFIG)
 
 
+@cache
+def send_once_client(service: str) -> Any:
+    """A client that makes each request once (no automatic retries): see SEND_ONCE_CONFIG."""
+    return boto3.client(service, region_name=settings().region, config=SEND_ONCE_CONFIG)
+
+
 def table(name: str) -> Any:
     """A boto3 Table by its deployed name."""
     return resource("dynamodb").Table(name)
@@ -110,6 +119,7 @@ def reset() -> None:
 
     resource.cache_clear()
     client.cache_clear()
+    send_once_client.cache_clear()
     settings.cache_clear()
     secrets.clear_cache()
 

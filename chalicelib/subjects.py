@@ -422,7 +422,10 @@ def _kept_customer(c: dict[str, Any]) -> dict[str, Any]:
 
 
 def object_to_marketing(email: str, actor: Actor) -> Answer:
-    """Suppress first, then remove from the prospect register and withdraw consent.
+    """Suppress first, then remove from the prospect register.
+
+    Consent to service messages is untouched: service messages and marketing are separate
+    purposes, each withdrawn on its own (the customer at /me/consent or a consent link).
 
     Suppression comes first and is idempotent: if a later step fails, the next upload
     still cannot re-add the person, and the request can simply be repeated. The objection
@@ -437,7 +440,6 @@ def object_to_marketing(email: str, actor: Actor) -> Answer:
     accesses: list[Access] = []
     removed: list[str] = []
     held: list[str] = []
-    consent_withdrawn = False
     key = suppression.suppress(norm, "objection", actor)
     accesses.append(Access("create", SUPPRESSION, key, ()))
     phones = {str(i["phone"]) for p in found.prospects for i in _prospect_parts(p) if i.get("phone")}
@@ -459,16 +461,9 @@ def object_to_marketing(email: str, actor: Actor) -> Answer:
             continue
         removed.append(pid)
         accesses.append(access)
-    if found.customer and found.customer.get("status") != "erased":
-        customers.set_consent(found.customer["customer_id"], False, actor)
-        consent_withdrawn = True
-        accesses.append(
-            Access("update", CUSTOMER_REGISTER.key, found.customer["customer_id"], ("consent_service_messages",))
-        )
     body = {
         "prospects_removed": len(removed),
         "prospects_held": len(held),
-        "service_message_consent_withdrawn": consent_withdrawn,
         "suppressed": True,
         "numbers_do_not_call": listed,
     }

@@ -48,6 +48,9 @@ def is_suppressed(email: str) -> bool:
             settings().suppression_table: {
                 "Keys": [{"suppression_key": {"S": k}} for k in keys],
                 "ProjectionExpression": "suppression_key",
+                # Strongly consistent: an objection made a moment ago must already count
+                # (a campaign checks each address right before its message).
+                "ConsistentRead": True,
             }
         }
     )

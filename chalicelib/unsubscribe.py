@@ -1,13 +1,19 @@
-"""Signed, expiring unsubscribe tokens for marketing and service emails.
+"""Signed unsubscribe tokens for marketing emails, and the links that carry them.
 
 A token is `<key version>.<base64url(nonce || AES-256-GCM(payload))>`, the payload
-`{"e": normalised email, "x": expiry (epoch seconds)}`. Authenticated encryption rather
-than an HMAC over a keyed hash: the objection has to find the person's prospect and
-customer records, which are looked up by address, so the token must carry the address;
-encrypting it keeps the address out of URLs, proxies and access logs, and the GCM tag
-is the signature (any change is detected). The key comes from Secrets Manager
-(`settings().unsubscribe_secret`), as a versioned keyring so it rotates without
-breaking links already sent: old versions stay in the ring until their links expire.
+`{"e": normalised email}`. Authenticated encryption rather than an HMAC over a keyed hash:
+the objection has to find the person's prospect and customer records, which are looked up
+by address, so the token must carry the address; encrypting it keeps the address out of
+URLs, proxies and access logs, and the GCM tag is the signature (any change is detected).
+A random 96-bit nonce per token makes every token different and unguessable; the key
+comes from Secrets Manager (`settings().unsubscribe_secret`), as a versioned keyring so it
+rotates without breaking links already sent: every version stays in the ring.
+
+No expiry (Information Society Code 917/2014 § 200, GDPR Art. 21(3)): a link must work for
+as long as the person can still be in the register, which re-verification can extend
+without limit, and using it only ever stops marketing, so an old link is never dangerous.
+Tokens issued before this rule carry an expiry (`"x"`); it is ignored, so those links
+work again too.
 """
 
 from __future__ import annotations
@@ -18,25 +24,20 @@ import hashlib
 import hmac
 import json
 import os
-from datetime import timedelta
+from urllib.parse import urlencode
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from chalicelib import clock
 from chalicelib.config import settings
-from chalicelib.errors import DomainError, ValidationFailed
+from chalicelib.errors import ValidationFailed
 from chalicelib.secrets import keyring
 from chalicelib.validation import email_key
 
-DEFAULT_VALIDITY = timedelta(days=90)
 _CONTEXT = b"ilopiste/unsubscribe/v1"
 _MAX_TOKEN = 1024
-
-
-class TokenExpired(DomainError):
-    status = 410
-    code = "token_expired"
+ONE_CLICK_PATH = "/unsubscribe/one-click"
+PAGE_PATH = "/unsubscribe"
 
 
 def _key(secret: bytes) -> bytes:
@@ -48,15 +49,23 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def issue(email: str, validity: timedelta = DEFAULT_VALIDITY) -> str:
-    """A token for `email`, valid for `validity` from now."""
+def issue(email: str) -> str:
+    """A token for `email`, sealed with the ring's current key."""
     ring = keyring(settings().unsubscribe_secret)
-    payload = json.dumps(
-        {"e": email_key(email), "x": int((clock.now() + validity).timestamp())}, separators=(",", ":")
-    ).encode()
+    payload = json.dumps({"e": email_key(email)}, separators=(",", ":")).encode()
     nonce = os.urandom(12)
     sealed = AESGCM(_key(ring.current_key)).encrypt(nonce, payload, ring.current.encode())
     return f"{ring.current}.{_b64(nonce + sealed)}"
+
+
+def one_click_url(token: str) -> str:
+    """The RFC 8058 one-click URL (List-Unsubscribe): a POST to it objects, with no page."""
+    return f"{settings().public_base_url}{ONE_CLICK_PATH}?{urlencode({'token': token})}"
+
+
+def page_url(token: str, lang: str) -> str:
+    """The visible opt-out link: a page that says what will happen and asks to confirm."""
+    return f"{settings().public_base_url}{PAGE_PATH}?{urlencode({'token': token, 'lang': lang})}"
 
 
 def _invalid() -> ValidationFailed:
@@ -64,7 +73,7 @@ def _invalid() -> ValidationFailed:
 
 
 def read(token: object) -> str:
-    """The normalised email of a valid token; 400 if tampered or malformed, 410 if expired."""
+    """The normalised email of a valid token; 400 if tampered, malformed or of an unknown key."""
     if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN or token.count(".") != 1:
         raise _invalid()
     version, body = token.split(".")
@@ -82,10 +91,8 @@ def read(token: object) -> str:
         payload = json.loads(AESGCM(_key(secret)).decrypt(raw[:12], raw[12:], version.encode()))
     except (InvalidTag, ValueError):
         raise _invalid() from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("e"), str) or not isinstance(payload.get("x"), int):
+    if not isinstance(payload, dict) or not isinstance(payload.get("e"), str):
         raise _invalid()
-    if clock.now().timestamp() >= payload["x"]:
-        raise TokenExpired("The unsubscribe link has expired. Ask us by email to stop marketing to you.")
     return str(payload["e"])
 
 

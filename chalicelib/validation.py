@@ -216,8 +216,8 @@ def schema(record_type: RecordType, mode: str, only: frozenset[str] | None = Non
     """
     fields: dict[str, Any] = {}
     for f in record_type.fields:
-        if only is not None and f.name not in only:
-            continue
+        if (only is not None and f.name not in only) or f.kind is Kind.RECORD:
+            continue  # RECORD fields are kept by the system: no request writes them
         typ = _field_type(f.kind, f.max_length)
         if mode == "create" and f.required:
             fields[f.name] = (typ, ...)

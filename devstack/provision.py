@@ -188,22 +188,26 @@ def create_upload_path(
     return {"upload_bucket": bucket, "import_queue_url": queue_url, "import_dlq_url": dlq_url}
 
 
-def create_campaign_queue(sqs: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
-    """The campaign materialisation queue with its dead-letter queue, as the template declares them.
+def create_job_queue(
+    sqs: Any, prefix: str, resource: str, name: str, template: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """A job queue (`resource`, e.g. CampaignQueue) with its dead-letter queue
+    (`resource` with "DeadLetter" before "Queue"), as the template declares them.
 
-    Its messages name a campaign only (no personal data), so SQS-managed encryption serves.
+    Their messages name a job only (a campaign, a service message; no personal data), so
+    SQS-managed encryption serves.
     """
     template = template or load_template()
-    queue_props = template["Resources"]["CampaignQueue"]["Properties"]
-    dlq_props = template["Resources"]["CampaignDeadLetterQueue"]["Properties"]
+    queue_props = template["Resources"][resource]["Properties"]
+    dlq_props = template["Resources"][resource.replace("Queue", "DeadLetterQueue")]["Properties"]
     dlq_url = sqs.create_queue(
-        QueueName=f"{prefix}-campaigns-dlq",
+        QueueName=f"{prefix}-{name}-dlq",
         Attributes={"MessageRetentionPeriod": str(dlq_props["MessageRetentionPeriod"]), "SqsManagedSseEnabled": "true"},
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = queue_props["RedrivePolicy"]
     queue_url = sqs.create_queue(
-        QueueName=f"{prefix}-campaigns",
+        QueueName=f"{prefix}-{name}",
         Attributes={
             "VisibilityTimeout": str(queue_props["VisibilityTimeout"]),
             "SqsManagedSseEnabled": "true",
@@ -212,7 +216,29 @@ def create_campaign_queue(sqs: Any, prefix: str, template: dict[str, Any] | None
             ),
         },
     )["QueueUrl"]
-    return {"campaign_queue_url": queue_url, "campaign_dlq_url": dlq_url}
+    return {"queue_url": queue_url, "dlq_url": dlq_url}
+
+
+def create_campaign_queue(sqs: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The campaign materialisation queue with its dead-letter queue."""
+    urls = create_job_queue(sqs, prefix, "CampaignQueue", "campaigns", template)
+    return {"campaign_queue_url": urls["queue_url"], "campaign_dlq_url": urls["dlq_url"]}
+
+
+def create_mail_events_queue(sqs: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The queue of SES bounce and complaint events (`mail_events`) with its dead-letter queue.
+
+    In AWS the configuration set's SNS topic delivers to it; the emulated SES bounces
+    nothing, so locally only a test or a person puts an SES event (its SNS envelope) on it.
+    """
+    urls = create_job_queue(sqs, prefix, "MailEventsQueue", "mail-events", template)
+    return {"mail_events_queue_url": urls["queue_url"], "mail_events_dlq_url": urls["dlq_url"]}
+
+
+def create_mail_queue(sqs: Any, prefix: str, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The mail queue (`mail_sender`'s jobs: campaigns, service messages) with its dead-letter queue."""
+    urls = create_job_queue(sqs, prefix, "MailQueue", "mail", template)
+    return {"mail_queue_url": urls["queue_url"], "mail_dlq_url": urls["dlq_url"]}
 
 
 CLIENT_SESSION_SETTINGS = (
@@ -334,6 +360,8 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
     tables = create_tables(client("dynamodb"), prefix, template, keys)
     upload = create_upload_path(client("s3"), client("sqs"), f"{prefix}-uploads", region, template, keys)
     campaign_queue = create_campaign_queue(client("sqs"), prefix, template)
+    mail_queue = create_mail_queue(client("sqs"), prefix, template)
+    mail_events_queue = create_mail_events_queue(client("sqs"), prefix, template)
     pool = create_user_pool(client("cognito-idp"), prefix, template)
     customer_pool = create_user_pool(
         client("cognito-idp"), f"{prefix}-customers", template, "CustomerUserPool", "CustomerUserPoolClient"
@@ -346,6 +374,8 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
         "kms_keys": keys,
         **upload,
         **campaign_queue,
+        **mail_queue,
+        **mail_events_queue,
         **pool,
         "customer_user_pool_id": customer_pool["user_pool_id"],
         "customer_user_pool_client_id": customer_pool["user_pool_client_id"],
@@ -354,8 +384,11 @@ def provision(session: Any, prefix: str, region: str, endpoint_url: str | None =
     }
 
 
-def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, str]:
-    """Environment variables that point the app at a provisioned stack (as Lambda's would)."""
+def app_environment(
+    stack: dict[str, Any], stage: str = "local", public_base_url: str = "http://127.0.0.1:8000"
+) -> dict[str, str]:
+    """Environment variables that point the app at a provisioned stack (as Lambda's would);
+    `public_base_url` is where the API is reached (links in messages)."""
     tables = stack["tables"]
     env = {
         "STAGE": stage,
@@ -371,6 +404,7 @@ def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, st
         "UPLOAD_BUCKET": stack["upload_bucket"],
         "IMPORT_QUEUE_URL": stack["import_queue_url"],
         "CAMPAIGN_QUEUE_URL": stack["campaign_queue_url"],
+        "MAIL_QUEUE_URL": stack["mail_queue_url"],
         "USER_POOL_ID": stack["user_pool_id"],
         "USER_POOL_CLIENT_ID": stack["user_pool_client_id"],
         "CUSTOMER_USER_POOL_ID": stack["customer_user_pool_id"],
@@ -378,6 +412,7 @@ def app_environment(stack: dict[str, Any], stage: str = "local") -> dict[str, st
         "MAIL_FROM": stack["mail_from"],
         "PSEUDONYM_KEY_SECRET": stack["pseudonym_key_secret"],
         "UNSUBSCRIBE_SECRET": stack["unsubscribe_secret"],
+        "PUBLIC_BASE_URL": public_base_url,
     }
     if stack.get("aws_endpoint_url"):
         env["AWS_ENDPOINT_URL"] = stack["aws_endpoint_url"]

@@ -24,7 +24,14 @@ import requests
 
 from devstack import gateway, provision
 from devstack.outbox import Outbox
-from devstack.worker import CAMPAIGN_HANDLER, IMPORT_HANDLER, SWEEPER_HANDLER, Worker
+from devstack.worker import (
+    CAMPAIGN_HANDLER,
+    IMPORT_HANDLER,
+    MAIL_EVENTS_HANDLER,
+    MAIL_HANDLER,
+    SWEEPER_HANDLER,
+    Worker,
+)
 
 log = logging.getLogger("devstack")
 
@@ -228,7 +235,11 @@ class LocalStack:
             self.options.region,
             wait_seconds=self.options.poll_wait_seconds,
             sweep_request=self.sweep_request_file,
-            queues={CAMPAIGN_HANDLER: stack["campaign_queue_url"]},
+            queues={
+                CAMPAIGN_HANDLER: stack["campaign_queue_url"],
+                MAIL_HANDLER: stack["mail_queue_url"],
+                MAIL_EVENTS_HANDLER: stack["mail_events_queue_url"],
+            },
         )
         self.worker.start()
         self.info = {
@@ -249,7 +260,10 @@ class LocalStack:
             "secrets": {"pseudonym_key": stack["pseudonym_key_secret"], "unsubscribe": stack["unsubscribe_secret"]},
             "users": users,
             # Which Lambda entry points the worker found in the app (it invokes only these).
-            "worker": {name: name in app.handler_map for name in (IMPORT_HANDLER, CAMPAIGN_HANDLER, SWEEPER_HANDLER)},
+            "worker": {
+                name: name in app.handler_map
+                for name in (IMPORT_HANDLER, CAMPAIGN_HANDLER, MAIL_HANDLER, MAIL_EVENTS_HANDLER, SWEEPER_HANDLER)
+            },
             # Local only: write {"as_of": …, "dry_run": …} here to run the sweeper now.
             "sweep_request_file": str(self.sweep_request_file),
             # Every message the emulated SES accepted, one .eml file each (DESIGN §3).
@@ -276,7 +290,11 @@ class LocalStack:
 
     def _apply_app_environment(self, stack: dict[str, Any]) -> None:
         """The Lambda environment: the stage's config.json variables, then the infrastructure's."""
-        env = {**chalice_config_env(), **provision.app_environment(stack, stage=PREFIX), **aws_credentials_env()}
+        env = {
+            **chalice_config_env(),
+            **provision.app_environment(stack, stage=PREFIX, public_base_url=self.api_url),
+            **aws_credentials_env(),
+        }
         os.environ.update(env)
 
     def _create_demo_users(self, stack: dict[str, Any]) -> dict[str, dict[str, Any]]:

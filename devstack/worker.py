@@ -1,11 +1,13 @@
 """The local stack's stand-in for Lambda's event sources: SQS → `partner_import`, the
-campaign queue → `campaign_materialiser`, and the nightly schedule → `retention_sweeper`.
+campaign queue → `campaign_materialiser`, the mail queue → `mail_sender`, the mail-events
+queue → `mail_events` (the emulated SES sends no bounces; a test or a person can put an SES
+event on it), and the nightly schedule → `retention_sweeper`.
 
 Uploads reach the import queue the way they do in AWS: the emulator (moto server) delivers
 the bucket's `s3:ObjectCreated:*` notification for `incoming/` to the queue itself. This
 worker only plays Lambda's part: it long-polls each queue, hands each batch to the app's
-handler of that queue (`partner_import`, `campaign_materialiser`) as an SQS Lambda event,
-deletes what succeeded and leaves the items named in `batchItemFailures` (or the whole
+handler of that queue (`partner_import`, `campaign_materialiser`, `mail_sender`) as an SQS
+Lambda event, deletes what succeeded and leaves the items named in `batchItemFailures` (or the whole
 batch, if the handler raises) on the queue, so the queue's redrive policy moves repeat
 failures to the dead-letter queue.
 
@@ -34,6 +36,8 @@ log = logging.getLogger("devstack.worker")
 
 IMPORT_HANDLER = "partner_import"
 CAMPAIGN_HANDLER = "campaign_materialiser"
+MAIL_HANDLER = "mail_sender"
+MAIL_EVENTS_HANDLER = "mail_events"
 SWEEPER_HANDLER = "retention_sweeper"
 SWEEP_ZONE = ZoneInfo("Europe/Helsinki")
 SWEEP_AT = time(2, 0)

@@ -6,9 +6,10 @@ gap for the whole suite:
 
 1. **Attribution.** The Lambda entry points (`Chalice.__call__` → `api_handler`,
    the authorizer → `jwt_authorizer`, the event handlers → `partner_import` /
-   `retention_sweeper` / `pseudonym_rekey` / `campaign_materialiser`) and the domain entries
-   tests call directly (`retention.sweep`, `imports.messages.handle_message`, `rekeying.run`,
-   `campaigns.run`) set the function in a
+   `retention_sweeper` / `pseudonym_rekey` / `campaign_materialiser` / `mail_sender` /
+   `mail_events`) and the
+   domain entries tests call directly (`retention.sweep`, `imports.messages.handle_message`,
+   `rekeying.run`, `campaigns.run`, `mail.jobs.handle`, `mail.feedback.handle`) set the function in a
    context variable; the outermost entry wins.
 2. **Recording.** A botocore `before-parameter-build` handler, registered as a built-in
    handler so every session's clients carry it (`chalicelib.store`'s included), records
@@ -357,6 +358,7 @@ def _record_aws_calls() -> Iterator[Recorder]:
 
     from chalicelib import campaigns, rekeying, retention
     from chalicelib.imports import messages
+    from chalicelib.mail import feedback, jobs
 
     with pytest.MonkeyPatch.context() as mp:
         # Every botocore session registers the built-in handlers when it is made (moto's own
@@ -385,6 +387,8 @@ def _record_aws_calls() -> Iterator[Recorder]:
         mp.setattr(retention, "sweep", attributed("retention_sweeper", retention.sweep))
         mp.setattr(rekeying, "run", attributed("pseudonym_rekey", rekeying.run))
         mp.setattr(campaigns, "run", attributed("campaign_materialiser", campaigns.run))
+        mp.setattr(jobs, "handle", attributed("mail_sender", jobs.handle))
+        mp.setattr(feedback, "handle", attributed("mail_events", feedback.handle))
         mp.setattr(messages, "handle_message", attributed("partner_import", messages.handle_message))
         yield RECORDER
 

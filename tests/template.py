@@ -32,6 +32,8 @@ FUNCTION_HANDLERS = {
     "chalicelib.events.retention_sweeper": "retention_sweeper",
     "chalicelib.events.pseudonym_rekey": "pseudonym_rekey",
     "chalicelib.events.campaign_materialiser": "campaign_materialiser",
+    "chalicelib.events.mail_sender": "mail_sender",
+    "chalicelib.events.mail_events": "mail_events",
 }
 
 

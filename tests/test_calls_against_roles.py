@@ -18,6 +18,7 @@ from tests.aws_calls import IamRequest, Recorder, iam_requests
 from tests.campaigns_helpers import drain_campaigns
 from tests.conftest import PASSWORD, Stack, Tokens, call, setup_actor
 from tests.imports_helpers import csv_bytes, drain, upload
+from tests.mail_helpers import deliver_ses_event, drain_mail, ses_event
 from tests.template import fake_arn, table_arn
 
 CUSTOMERS = table_arn("CustomersTable")
@@ -66,6 +67,12 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     assert status == 201
     status, _ = call(client, "POST", f"/campaigns/{campaign['campaign_id']}/materialisation", tokens.staff)
     assert status == 202 and drain_campaigns(stack) == 1
+    status, _ = call(
+        client, "POST", f"/campaigns/{campaign['campaign_id']}/sending", tokens.staff, {"subject": "S", "text": "T"}
+    )
+    assert status == 202 and drain_mail(stack) == 1
+    # A permanent bounce of the prospect the upload added: removed as an outdated contact.
+    assert deliver_ses_event(stack, ses_event("Bounce", ["olli@kunta.fi"])) == {"batchItemFailures": []}
 
     ran = calls_against_roles.invocations - before
     assert set(ran) == set(aws_calls.FUNCTIONS)
@@ -83,6 +90,9 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     materialiser = requests_of(calls_against_roles, "campaign_materialiser", start)
     assert ("dynamodb:Query", f"{PROSPECTS}/index/by_list") in materialiser
     assert ("dynamodb:PutItem", table_arn("CampaignsTable")) in materialiser  # the page's member
+    sender = requests_of(calls_against_roles, "mail_sender", start)
+    assert "ses:SendEmail" in {action for action, _ in sender}
+    assert ("dynamodb:UpdateItem", f"{PROSPECTS}") in sender  # the prospect's last contact
     assert not calls_against_roles.denials(aws_calls.function_roles(), calls_against_roles.calls[start:])
 
 

@@ -51,6 +51,8 @@ MUST_NOT_LOAD = {
     "retention_sweeper": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
     "pseudonym_rekey": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
     "campaign_materialiser": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
+    "mail_sender": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
+    "mail_events": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
     # The API defers what only some routes use: spreadsheets, the import pipeline, phone and
     # email parsing (writes only), and the token check (API Gateway ran the authorizer).
     "api_handler": (*SPREADSHEETS, *IMPORT_PIPELINE, "jwt", "phonenumbers", "email_validator", "dns"),
@@ -62,6 +64,8 @@ FIRST_EVENT_MUST_NOT_LOAD = {
     "chalicelib.imports.messages": (*HTTP_LAYER, *TOKEN_CHECK, "chalicelib.retention", "chalicelib.notice"),
     "chalicelib.rekeying": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, "chalicelib.retention"),
     "chalicelib.campaigns": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, "chalicelib.retention"),
+    "chalicelib.mail.jobs": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, "chalicelib.retention"),
+    "chalicelib.mail.feedback": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE),
 }
 
 

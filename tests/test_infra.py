@@ -80,6 +80,8 @@ def test_each_packaged_function_runs_under_its_own_role(sam: dict[str, Any]) -> 
         "RetentionSweeper",
         "PseudonymRekey",
         "CampaignMaterialiser",
+        "MailSender",
+        "MailEvents",
     }
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
     assert len(set(roles)) == len(roles)
@@ -136,7 +138,7 @@ def test_api_handler_touches_no_uploads_or_reports(sam: dict[str, Any]) -> None:
     # Partners read their reports with their own roles; the API never reads the bucket.
     policy = function_roles(sam)["APIHandler"]
     assert not any(a.startswith("s3:") for st in statements(policy) for a in as_list(st["Action"]))
-    # Its one queue call: starting a campaign's materialisation (a message naming the campaign).
+    # Its queue calls: starting a campaign's materialisation and a mail job (messages naming a job).
     sqs = {
         (a, r)
         for st in statements(policy)
@@ -144,7 +146,10 @@ def test_api_handler_touches_no_uploads_or_reports(sam: dict[str, Any]) -> None:
         if a.startswith("sqs:")
         for r in as_list(st["Resource"])
     }
-    assert sqs == {("sqs:SendMessage", fake_arn("CampaignQueue", {"Type": "AWS::SQS::Queue"}))}
+    assert sqs == {
+        ("sqs:SendMessage", fake_arn("CampaignQueue", {"Type": "AWS::SQS::Queue"})),
+        ("sqs:SendMessage", fake_arn("MailQueue", {"Type": "AWS::SQS::Queue"})),
+    }
     # Customer logins only: the API administers the customer pool and never the staff pool.
     pool = fake_arn("CustomerUserPool", {"Type": "AWS::Cognito::UserPool"})
     staff_pool = fake_arn("UserPool", {"Type": "AWS::Cognito::UserPool"})
@@ -291,6 +296,29 @@ def test_campaign_materialisation_has_its_queue_dead_letters_alarm_and_narrow_ro
     assert "CustomersTable" not in json.dumps(policy_file("campaign_materialiser"))
     assert allowed(policy, "sqs:SendMessage", queue)
     assert not allowed(policy, "sqs:SendMessage", fake_arn("ImportQueue", res["ImportQueue"]))
+
+
+def test_mail_sending_has_its_queue_dead_letters_alarm_and_own_role(sam: dict[str, Any]) -> None:
+    res = sam["Resources"]
+    redrive = res["MailQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["MailDeadLetterQueue", "Arn"]}
+    assert 1 <= redrive["maxReceiveCount"] <= 10
+    dims = res["MailDeadLetterAlarm"]["Properties"]["Dimensions"]
+    assert dims == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["MailDeadLetterQueue", "QueueName"]}}]
+    assert res["MailSenderErrorsAlarm"]["Properties"]["Dimensions"][0]["Value"] == {"Ref": "MailSender"}
+    (event,) = res["MailSender"]["Properties"]["Events"].values()
+    queue = fake_arn("MailQueue", res["MailQueue"])
+    assert Resolver(sam, {"Stage": STAGE})(event["Properties"]["Queue"]) == queue
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert res["MailQueue"]["Properties"]["VisibilityTimeout"] >= 6 * res["MailSender"]["Properties"]["Timeout"]
+    # The messages name a job only (a campaign, a service message); no personal data rides on the queue.
+    assert res["MailQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    policy = function_roles(sam)["MailSender"]
+    assert allowed(policy, "sqs:ReceiveMessage", queue)
+    assert allowed(policy, "sqs:SendMessage", queue)  # its own follow-ups
+    for other in ("ImportQueue", "CampaignQueue"):
+        assert not allowed(policy, "sqs:SendMessage", fake_arn(other, res[other]))
+    assert not allowed(policy, "dynamodb:Scan", table_arn("ProspectsTable"))
 
 
 def test_stack_refuses_regions_outside_the_eu_eea(sam: dict[str, Any]) -> None:
@@ -743,3 +771,42 @@ def test_devstack_encrypts_every_store_with_the_templates_keys() -> None:
         secrets = session.client("secretsmanager", region_name=REGION)
         for name in (stack["pseudonym_key_secret"], stack["unsubscribe_secret"]):
             assert secrets.describe_secret(SecretId=name)["KmsKeyId"] == keys["SecretsKey"]
+
+
+def test_ses_events_reach_mail_events_through_sns_and_its_queue(sam: dict[str, Any]) -> None:
+    """Bounces and complaints: the identity's configuration set → SNS topic → queue (+DLQ) → mail_events."""
+    res = sam["Resources"]
+    assert res["SenderIdentity"]["Properties"]["ConfigurationSetAttributes"] == {
+        "ConfigurationSetName": {"Ref": "MailConfigurationSet"}
+    }
+    destination = res["MailEventDestination"]["Properties"]
+    assert destination["ConfigurationSetName"] == {"Ref": "MailConfigurationSet"}
+    assert sorted(destination["EventDestination"]["MatchingEventTypes"]) == ["bounce", "complaint"]
+    assert destination["EventDestination"]["SnsDestination"] == {"TopicARN": {"Ref": "MailEventsTopic"}}
+    # The events name the recipient: the topic is encrypted with a key SES may use, nobody else publishes.
+    assert res["MailEventsTopic"]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["MailEventsKey", "Arn"]}
+    [publish] = res["MailEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (
+        publish["Principal"] == {"Service": "ses.amazonaws.com"} and "aws:SourceArn" in publish["Condition"]["ArnLike"]
+    )
+    subscription = res["MailEventsSubscription"]["Properties"]
+    assert subscription["Protocol"] == "sqs" and subscription["Endpoint"] == {"Fn::GetAtt": ["MailEventsQueue", "Arn"]}
+    [deliver] = res["MailEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deliver["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert deliver["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "MailEventsTopic"}}}
+    redrive = res["MailEventsQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["MailEventsDeadLetterQueue", "Arn"]}
+    dims = res["MailEventsDeadLetterAlarm"]["Properties"]["Dimensions"]
+    assert dims == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["MailEventsDeadLetterQueue", "QueueName"]}}]
+    assert res["MailEventsErrorsAlarm"]["Properties"]["Dimensions"][0]["Value"] == {"Ref": "MailEvents"}
+    (event,) = res["MailEvents"]["Properties"]["Events"].values()
+    queue = fake_arn("MailEventsQueue", res["MailEventsQueue"])
+    assert Resolver(sam, {"Stage": STAGE})(event["Properties"]["Queue"]) == queue
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert res["MailEventsQueue"]["Properties"]["VisibilityTimeout"] >= 6 * res["MailEvents"]["Properties"]["Timeout"]
+    policy = function_roles(sam)["MailEvents"]
+    assert allowed(policy, "sqs:ReceiveMessage", queue)
+    assert not allowed(policy, "sqs:SendMessage", queue)
+    assert not allowed(policy, "ses:SendEmail", "*")
+    assert not allowed(policy, "dynamodb:Scan", table_arn("CustomersTable"))
+    assert not allowed(policy, "dynamodb:DeleteItem", table_arn("CustomersTable"))

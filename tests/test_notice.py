@@ -63,12 +63,20 @@ def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> 
         "Billing address",
         "Username",
         "Consent to service-related messages",
+        "Consent history: given or withdrawn, when, through which channel, the wording seen and its version",
+        "Flag that email to the address cannot be delivered (a permanent bounce)",
     ]
     # A campaign audience, the do-not-call list, the disclosure log hold data about prospects
     # (record types with `subjects=False`), not further categories of people.
     assert prospects["categories_of_data_subjects"] == ["Prospect"]
     assert "Campaign audience and contacts" in prospects["categories_of_personal_data"]
     assert any("eu-north-1" in m for m in customers["security_measures"])
+    # Consent history, service messages and bounce handling are described (issue 10).
+    assert doc["consent_records"]["wording_version"] == notice.version()
+    assert "GDPR 7(1)" in doc["consent_records"]["kept"]
+    assert {"service_messages", "bounces", "complaints"} == set(doc["mail"])
+    assert "prospect_bounced" in {r["rule"] for r in prospects["retention"]}
+    assert "GDPR 6(1)(a)" in customers["legal_basis"]
     assert {r["rule"] for r in prospects["retention"]} == {r.name for r in REGISTERS[1].retention}
     status, _ = call(client, "GET", "/records-of-processing", tokens.staff)
     assert status == 403
@@ -161,3 +169,23 @@ def test_the_notice_states_how_long_campaign_audiences_and_outcomes_are_kept(cli
     assert "Outcome of the contact" in str(prospects)
     page = client.http.get("/privacy-notice?lang=fi", headers={"Accept": "text/html"}).body.decode()
     assert "Kampanja suljettu" in page and "Yhteydenoton tulos" in page
+
+
+def test_the_notice_and_the_record_describe_marketing_email(client: Any, tokens: Tokens) -> None:
+    """Sending (chalicelib/mail/campaign_send.py): the processor, the disclosure log, the
+    message's state, the last contact, and an unsubscribe that does not expire."""
+    for lang, ses, unsubscribe in (("en", "Amazon SES", "does not expire"), ("fi", "Amazon SES", "ei vanhene")):
+        status, doc = call(client, "GET", f"/privacy-notice?lang={lang}")
+        assert status == 200
+        prospects = next(r for r in doc["registers"] if r["key"] == "prospects")
+        assert ses in prospects["recipients"]
+        assert unsubscribe in str(doc)
+    status, record = call(client, "GET", "/records-of-processing", tokens.dpo)
+    activity = next(a for a in record["processing_activities"] if a["register"] == "prospects")
+    assert "Amazon SES" in activity["recipients"]
+    assert any("RFC 8058" in m for m in activity["security_measures"])
+    other = activity["other_data"] | activity["categories_of_personal_data"]
+    assert any("email campaign" in f for f in other["Campaign audience and contacts"])
+    assert any("marketing email" in f for f in other["Contact history"])
+    rules = {r["rule"]: r for r in activity["retention"]}
+    assert "marketing email" in rules["disclosure_log"]["event"]

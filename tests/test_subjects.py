@@ -9,7 +9,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, customers, prospects, store, suppression
+from chalicelib import clock, prospects, retention, store, suppression
 from tests.conftest import Stack, Tokens, call
 from tests.imports_helpers import csv_bytes, drain, prospect_items, runs_of, upload
 
@@ -62,6 +62,7 @@ def test_access_exports_everything_with_purpose_source_and_retention(client: Any
     assert prospect["source"]["en"].startswith("Public sources")
     assert [r["rule"] for r in prospect["retention"]] == [
         "prospect_refresh",
+        "prospect_bounced",
         "prospect_unverified",
         "prospect_objection",
     ]
@@ -176,7 +177,7 @@ def test_erasure_respects_a_legal_hold(client: Any, stack: Stack, tokens: Tokens
     assert stack.customer_login_exists("asiakas")
 
 
-def test_objection_removes_prospect_withdraws_consent_suppresses_and_blocks_reimport(
+def test_objection_removes_prospect_suppresses_blocks_reimport_and_keeps_service_consent(
     client: Any, stack: Stack, tokens: Tokens
 ) -> None:
     setup_person(client, stack, tokens)
@@ -186,15 +187,16 @@ def test_objection_removes_prospect_withdraws_consent_suppresses_and_blocks_reim
     assert body["answer"] == {
         "prospects_removed": 1,
         "prospects_held": 0,
-        "service_message_consent_withdrawn": True,
         "suppressed": True,
         "numbers_do_not_call": 1,
     }
     assert prospect_items(stack) == []
     # The objection covers calls: the prospect's number is on the do-not-call list.
     assert suppression.is_phone_suppressed(PROSPECT_ROW[4])
+    # Service messages are a separate purpose: the objection leaves their consent as it was.
     status, me = call(client, "GET", "/me", tokens.customer)
-    assert me["customer"]["consent_service_messages"]["given"] is False
+    assert me["customer"]["consent_service_messages"]["given"] is True
+    assert len(me["customer"]["consent_history"]) == 1
     assert suppression.is_suppressed(" ASIAKAS@yritys.fi ")
     entry = store.suppression().get_item(Key={"suppression_key": suppression.current_key(EMAIL)})["Item"]
     assert EMAIL not in json.dumps(entry)
@@ -263,7 +265,7 @@ def test_rectification_validates_every_register_before_writing(client: Any, stac
     assert me["customer"]["phone"] != "+358509998877"
     # The one update is the registration's confirmation (its consent), none of this request's.
     updates = [f for a, f in audit_actions(stack, "customers", tokens.customer_id) if a == "update"]
-    assert updates == [["consent_service_messages"]]
+    assert updates == [["consent_history", "consent_service_messages"]]
 
 
 def test_rectification_failing_half_way_audits_what_it_wrote(
@@ -284,17 +286,18 @@ def test_objection_failing_half_way_is_already_suppressed_and_audited(
     client: Any, stack: Stack, tokens: Tokens, monkeypatch: Any
 ) -> None:
     pid = staff_prospect(client, tokens)
-    monkeypatch.setattr(customers, "set_consent", throttled)
+    monkeypatch.setattr(retention, "delete_prospect", throttled)
     status, _ = request(client, tokens.staff, {"type": "objection", "email": EMAIL})
     assert status == 503
     assert suppression.is_suppressed(EMAIL)
     assert audit_actions(stack, "suppression", suppression.current_key(EMAIL))[0][0] == "create"
-    assert audit_actions(stack, "prospects", pid)[-1][0] == "delete"
-    assert prospect_items(stack) == []
+    assert len(prospect_items(stack)) == 1
 
     monkeypatch.undo()  # repeating the request finishes it
     status, body = request(client, tokens.staff, {"type": "objection", "email": EMAIL})
-    assert status == 200 and body["answer"]["service_message_consent_withdrawn"] is True
+    assert status == 200 and body["answer"]["prospects_removed"] == 1
+    assert audit_actions(stack, "prospects", pid)[-1][0] == "delete"
+    assert prospect_items(stack) == []
 
 
 def test_access_export_has_prospect_provenance_but_no_internal_attributes(

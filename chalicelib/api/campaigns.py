@@ -77,6 +77,20 @@ def materialise_campaign(call: Call, campaign_id: str) -> dict[str, Any]:
 
 @route(
     campaigns_bp,
+    "/campaigns/{campaign_id}/sending",
+    "POST",
+    STAFF,
+    status=202,
+    summary="Send an email campaign's messages (a queued job; follow `sending` in the campaign)",
+    query=(),
+    body=campaigns.EmailMessageText,
+)
+def send_campaign(call: Call, campaign_id: str) -> dict[str, Any]:
+    return campaigns.present(campaigns.start_sending(campaign_id, dump(call.body()), call.actor))
+
+
+@route(
+    campaigns_bp,
     "/campaigns/{campaign_id}/audience",
     "GET",
     STAFF,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import html
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -30,6 +32,10 @@ class Registration(schema(CUSTOMER, "create", _SELF_FIELDS)):  # type: ignore[mi
     password: Annotated[str, Field(max_length=256)]
     # Asked explicitly: true or false, with no default (DESIGN §2, the notice's consent).
     consent_service_messages: StrictBool
+    # The version of the consent wording the form showed (GET /consent-wording, or the
+    # notice's `version`: the wording is part of it); an outdated one is refused (409).
+    # Without it, the wording the API serves now is the one recorded.
+    consent_wording_version: Annotated[StrictStr, Field(max_length=64)] | None = None
     # The language of the messages sent to the address: Finnish unless English is asked for.
     lang: Literal["fi", "en"] = "fi"
 
@@ -117,20 +123,61 @@ def privacy_notice(call: Call) -> Response:
     return page
 
 
+@route(
+    public_bp,
+    "/consent-wording",
+    "GET",
+    summary="The service-message consent's exact wording and version, for a form to show (fi default, ?lang=en)",
+    query=("lang",),
+)
+def consent_wording(call: Call) -> dict[str, Any]:
+    lang = call.query.get("lang", "fi")
+    if lang not in notice.LANGS:
+        raise ValidationFailed("lang must be fi or en.", code="invalid_query")
+    return notice.consent_wording(lang)
+
+
+class ConsentByLink(StrictModel):
+    """A customer's answer with the code of its consent link, and the wording's version shown."""
+
+    token: Annotated[StrictStr, Field(max_length=200)]
+    consent_service_messages: StrictBool
+    consent_wording_version: Annotated[StrictStr, Field(max_length=64)] | None = None
+    lang: Literal["fi", "en"] | None = None
+
+
+@route(
+    public_bp,
+    "/consent",
+    "POST",
+    summary="Answer the service-message consent with the code of a consent link",
+    query=(),
+    body=ConsentByLink,
+)
+def consent_by_link(call: Call) -> dict[str, Any]:
+    body = call.body()
+    confirmations.answer_consent(
+        body.token,  # type: ignore[attr-defined]
+        body.consent_service_messages,  # type: ignore[attr-defined]
+        body.lang,  # type: ignore[attr-defined]
+        body.consent_wording_version,  # type: ignore[attr-defined]
+        call.actor,
+    )
+    return {"recorded": True, "consent_service_messages": body.consent_service_messages}  # type: ignore[attr-defined]
+
+
 _UNSUBSCRIBE_TEXT = {
     "fi": {
         "title": "Peru markkinointi",
-        "text": "Osoitteesi {email} poistetaan prospektirekisteristämme, mahdollinen lupa palveluviesteihin "
-        "perutaan ja osoitteesta säilytetään vain avainnettu tiiviste, jotta sitä ei lisätä uudelleen "
-        "markkinointiin.",
+        "text": "Osoitteesi {email} poistetaan prospektirekisteristämme ja osoitteesta säilytetään vain "
+        "avainnettu tiiviste, jotta sitä ei lisätä uudelleen markkinointiin. Asiakkaana antamasi lupa "
+        "palveluviesteihin ei muutu: sen voit perua erikseen omista tiedoistasi.",
         "button": "Vahvista peruutus",
         "done_title": "Markkinointi peruttu",
         "done": "Et saa meiltä enää markkinointia.",
         "invalid_token_title": "Linkki ei toimi",
         "invalid_token": "Peruutuslinkki on virheellinen tai katkennut. Avaa linkki viestistä kokonaan "
         "tai pyydä meitä lopettamaan markkinointi: {contact}.",
-        "token_expired_title": "Linkki on vanhentunut",
-        "token_expired": "Peruutuslinkki on vanhentunut. Pyydä meitä lopettamaan markkinointi: {contact}.",
         "unavailable_title": "Palvelu ei ole juuri nyt käytettävissä",
         "unavailable": "Mitään ei muutettu. Yritä hetken kuluttua uudelleen tai kirjoita meille: {contact}.",
         "error_title": "Pyyntöä ei voitu käsitellä",
@@ -138,17 +185,15 @@ _UNSUBSCRIBE_TEXT = {
     },
     "en": {
         "title": "Stop marketing",
-        "text": "Your address {email} will be removed from our prospect register, any consent to service "
-        "messages withdrawn, and only a keyed hash of the address kept so it is never added to marketing "
-        "again.",
+        "text": "Your address {email} will be removed from our prospect register, and only a keyed hash of "
+        "the address kept so it is never added to marketing again. A customer's consent to service messages "
+        "does not change: you can withdraw it separately in your own data.",
         "button": "Confirm",
         "done_title": "Marketing stopped",
         "done": "You will not receive marketing from us.",
         "invalid_token_title": "This link does not work",
         "invalid_token": "The unsubscribe link is invalid or incomplete. Open the whole link from the message, "
         "or ask us to stop marketing to you: {contact}.",
-        "token_expired_title": "This link has expired",
-        "token_expired": "The unsubscribe link has expired. Ask us to stop marketing to you: {contact}.",
         "unavailable_title": "Temporarily unavailable",
         "unavailable": "Nothing was changed. Please try again shortly, or write to us: {contact}.",
         "error_title": "The request could not be handled",
@@ -197,7 +242,7 @@ def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Respo
             raise
         status, kind = (503, "unavailable") if isinstance(exc, SecretUnusable) else (exc.status, exc.code)
         text = _UNSUBSCRIBE_TEXT[lang]
-        if kind not in ("invalid_token", "token_expired", "unavailable"):
+        if kind not in ("invalid_token", "unavailable"):
             kind = "error"
         message = text[kind].format(contact=CONTROLLER.contact_email)
         return _unsubscribe_page(lang, text[f"{kind}_title"], f"<p>{html.escape(message)}</p>", status)
@@ -224,7 +269,6 @@ def _preview(call: Call, lang: str) -> Response:
                 "email": shown,
                 "will": [
                     "remove_from_prospect_register",
-                    "withdraw_service_message_consent",
                     "add_to_suppression_list",
                 ],
                 "confirm": {"method": "POST", "path": "/unsubscribe", "body": {"token": token}},
@@ -283,3 +327,40 @@ def _confirm(call: Call, form: dict[str, list[str]], lang: str) -> Response:
         return json_response({"unsubscribed": True, "request_ref": record["request_ref"]})
     text = _UNSUBSCRIBE_TEXT[lang]
     return _unsubscribe_page(lang, text["done_title"], f"<p>{html.escape(text['done'])}</p>")
+
+
+ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058: the one field the POST carries
+
+
+def _one_click_fields(content_type: str, raw: bytes) -> list[tuple[str, str]]:
+    """The form fields of a one-click POST (urlencoded or multipart/form-data, RFC 8058 §3.2)."""
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return [(k, v) for k, values in parse_qs(raw.decode("utf-8", "replace")).items() for v in values]
+    if content_type.startswith("multipart/form-data"):
+        doc = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw, policy=email.policy.HTTP)
+        return [
+            (str(part.get_param("name", header="content-disposition") or ""), str(part.get_content()).strip())
+            for part in doc.iter_parts()
+        ]
+    return []
+
+
+@route(
+    public_bp,
+    unsubscribe.ONE_CLICK_PATH,
+    "POST",
+    summary="One-click objection to direct marketing (RFC 8058; the link of List-Unsubscribe)",
+    content_types=["application/x-www-form-urlencoded", "multipart/form-data"],
+    query=("token",),
+)
+def unsubscribe_one_click(call: Call) -> dict[str, Any]:
+    """The mail client's POST of `List-Unsubscribe=One-Click` to the URL in the message's
+    List-Unsubscribe header: the objection is carried out at once, with no page to confirm
+    (the person chose "unsubscribe" in their mail program). The token is in the URL."""
+    fields = _one_click_fields(call.headers.get("content-type", ""), call.raw_body)
+    if ONE_CLICK not in fields:
+        raise ValidationFailed("A one-click unsubscribe posts List-Unsubscribe=One-Click.", code="invalid_body")
+    email_norm = unsubscribe.read(call.query.get("token"))
+    answer = subjects.object_to_marketing(email_norm, call.actor)
+    record = subjects.record_request("objection", answer, ANONYMOUS, call.request_id, "one_click_unsubscribe")
+    return {"unsubscribed": True, "request_ref": record["request_ref"]}

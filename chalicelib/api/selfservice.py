@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
 from pydantic import Field, StrictBool, StrictStr
 
-from chalicelib import confirmations, customers
+from chalicelib import confirmations, customers, notice
 from chalicelib.registers import CUSTOMER, ORDER, Role
 from chalicelib.validation import StrictModel, dump, schema
 
@@ -21,6 +21,10 @@ _SELF_EDITABLE = frozenset(f.name for f in CUSTOMER.fields if f.self_editable)
 
 class Consent(StrictModel):
     consent_service_messages: StrictBool  # the person's explicit answer: true or false, not "yes"
+    # The wording's version the page showed (GET /consent-wording) and its language: the
+    # record keeps exactly those words; an outdated version is refused (409).
+    consent_wording_version: Annotated[StrictStr, Field(max_length=64)] | None = None
+    lang: Literal["fi", "en"] | None = None
 
 
 def _own_id(call: Call) -> str:
@@ -33,11 +37,15 @@ def me(call: Call) -> dict[str, Any]:
     customer_id = _own_id(call)
     profile = customers.get_customer(customer_id)
     orders = customers.all_orders(customer_id)
-    return {
+    answer: dict[str, Any] = {
         "register": customers.REGISTER,
         "customer": read_records(call, [profile], "export")[0],
         "orders": read_records(call, orders, "export"),
     }
+    if "consent_service_messages" not in profile and profile.get("status") in ("active", "ended"):
+        # Not asked yet (created by staff): the question to put, word for word (PUT /me/consent).
+        answer["consent_request"] = notice.consent_wording(str(profile.get("lang") or "fi"))
+    return answer
 
 
 @route(
@@ -97,7 +105,13 @@ def confirm_email(call: Call) -> dict[str, Any]:
 )
 def set_consent(call: Call) -> dict[str, Any]:
     body = call.body()
-    item = customers.set_consent(_own_id(call), body.consent_service_messages, call.actor)  # type: ignore[attr-defined]
+    answer = customers.consent_answer(
+        body.consent_service_messages,  # type: ignore[attr-defined]
+        "self_service",
+        body.lang,  # type: ignore[attr-defined]
+        body.consent_wording_version,  # type: ignore[attr-defined]
+    )
+    item = customers.set_consent(_own_id(call), answer, call.actor)
     return customers.present(item, call.principal.roles)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib import accounts, audit, customers, subjects, unsubscribe
+from chalicelib import accounts, audit, confirmations, customers, service_messages, subjects, unsubscribe
 from chalicelib.audit import Access
 from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import ValidationFailed
@@ -153,6 +153,20 @@ def set_services(call: Call, customer_id: str) -> dict[str, Any]:
     body = call.body()
     item = customers.set_services(customer_id, dump(body)["active_services"], call.actor)
     return _changed(call, item)
+
+
+@route(
+    staff_bp,
+    "/customers/{customer_id}/consent-request",
+    "POST",
+    STAFF,
+    status=202,
+    summary="Mail the customer a code to answer the service-message consent themself",
+    query=(),
+)
+def request_consent(call: Call, customer_id: str) -> dict[str, Any]:
+    confirmations.request_consent(customer_id, call.actor)
+    return {"status": "consent_request_sent", "valid_days": confirmations.CONSENT_LINK_DAYS}
 
 
 @route(
@@ -338,3 +352,53 @@ def unsubscribe_link(call: Call) -> dict[str, Any]:
     email = checked_email(call.body().email)
     token = unsubscribe.issue(email)
     return {"token": token, "path": f"/unsubscribe?token={token}"}
+
+
+class ServiceText(StrictModel):
+    """A text in Finnish (always) and English (for customers known to read English)."""
+
+    fi: Annotated[str, Field(min_length=1, max_length=10000)]
+    en: Annotated[str, Field(min_length=1, max_length=10000)] | None = None
+
+
+class ServiceSubject(StrictModel):
+    fi: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\r\n]*$")]
+    en: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\r\n]*$")] | None = None
+
+
+class ServiceMessage(StrictModel):
+    """A maintenance notice or a change of terms: subject and body in fi, optionally en."""
+
+    subject: ServiceSubject
+    body: ServiceText
+
+
+@route(
+    staff_bp,
+    "/service-messages",
+    "POST",
+    STAFF,
+    status=202,
+    summary="Send a service message to the customers whose consent is given and current (a queued job)",
+    query=(),
+    body=ServiceMessage,
+)
+def send_service_message(call: Call) -> dict[str, Any]:
+    body = call.body()
+    data = {
+        "subject": body.subject.model_dump(exclude_none=True),  # type: ignore[attr-defined]
+        "body": body.body.model_dump(exclude_none=True),  # type: ignore[attr-defined]
+    }
+    return service_messages.create(data, call.actor)
+
+
+@route(
+    staff_bp,
+    "/service-messages/{message_id}",
+    "GET",
+    STAFF,
+    summary="A service message and its sending progress (counts only)",
+    query=(),
+)
+def service_message(call: Call, message_id: str) -> dict[str, Any]:
+    return service_messages.get(message_id)

@@ -1,12 +1,21 @@
-"""Messages as MIME: the controller as sender, a plain-text part, Finnish unless English is asked.
+"""Messages as MIME: the controller as sender, Finnish unless English is asked.
+
+Account messages (`message`) are plain text. Marketing messages (`marketing`) have a
+plain-text and an HTML part with the same words, and carry the opt-out by construction:
+`List-Unsubscribe: <https one-click URL>` with `List-Unsubscribe-Post:
+List-Unsubscribe=One-Click` (RFC 8058; the mail program's "unsubscribe" objects at once)
+and a visible opt-out link in both parts (Information Society Code 917/2014 § 200, GDPR
+Art. 21(4): the right to object stated at the first communication and every later one).
 
 Texts hold no more personal data than the message needs: the confirmation code goes only
 to the address being proven, and the notice to an existing owner names nothing of the
-attempt but that it happened.
+attempt but that it happened. A marketing message names the recipient only in `To`; its
+unsubscribe token carries the address encrypted (chalicelib/unsubscribe.py).
 """
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -96,4 +105,65 @@ def message(to: str, template: Template, lang: str | None = None, **fields: str)
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
     msg.set_content(template.body[lang].format(**fields) + _SIGNATURE[lang])
     msg["Content-Language"] = lang  # after set_content, which replaces every Content-* header
+    return msg
+
+
+_OPT_OUT = {
+    "fi": "Et halua enää markkinointiviestejämme? Voit kieltää suoramarkkinoinnin milloin tahansa "
+    "maksutta tästä linkistä:",
+    "en": "Don't want our marketing any more? You can object to direct marketing at any time, free "
+    "of charge, with this link:",
+}
+_OPT_OUT_LINK = {"fi": "Peru markkinointi", "en": "Unsubscribe"}
+_SENT_BY = {
+    "fi": "Tämän viestin lähetti {trade} ({name}), {contact}.",
+    "en": "This message was sent by {trade} ({name}), {contact}.",
+}
+
+
+def _sent_by(lang: str) -> str:
+    return _SENT_BY[lang].format(trade=CONTROLLER.trade_name, name=CONTROLLER.name, contact=CONTROLLER.contact_email)
+
+
+def _paragraphs_html(text: str) -> str:
+    """Plain text as HTML paragraphs, every character escaped (line breaks kept)."""
+    blocks = [b for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
+    return "".join(f"<p>{html.escape(b.strip()).replace(chr(10), '<br>')}</p>" for b in blocks)
+
+
+def marketing(to: str, subject: str, text: str, token: str, lang: str | None = None) -> EmailMessage:
+    """A direct-marketing message to `to`: `text` (plain text, paragraphs split by blank
+    lines) as a plain-text and an HTML part, the opt-out link in both, and the RFC 8058
+    one-click headers for the unsubscribe `token` (chalicelib/unsubscribe.py).
+
+    `List-Unsubscribe` is stored as given (`set_raw`) and `send` serialises with
+    `refold_source="none"`: the standard library would otherwise turn a line longer than 78
+    characters into RFC 2047 encoded words, which mail programs do not read as a URL.
+    """
+    # Here, not at the top: account messages (confirmations, which the sweeper loads) need
+    # no AES code (tests/test_cold_imports.py).
+    from chalicelib import unsubscribe
+
+    lang = lang_or_default(lang)
+    page = unsubscribe.page_url(token, lang)
+    msg = EmailMessage()
+    sender = settings().mail_from
+    msg["From"] = Address(f"{CONTROLLER.trade_name}", addr_spec=sender)
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(clock.now())
+    msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
+    msg.set_raw("List-Unsubscribe", f"<{unsubscribe.one_click_url(token)}>")
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    plain = f"{text.strip()}\n\n-- \n{_OPT_OUT[lang]}\n{page}\n\n{_sent_by(lang)}\n"
+    e = html.escape
+    rich = (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{e(subject)}</title></head><body>'
+        f"{_paragraphs_html(text)}<hr>"
+        f'<p>{e(_OPT_OUT[lang])} <a href="{e(page)}">{e(_OPT_OUT_LINK[lang])}</a></p>'
+        f"<p>{e(_sent_by(lang))}</p></body></html>"
+    )
+    msg.set_content(plain)
+    msg.add_alternative(rich, subtype="html")
+    msg["Content-Language"] = lang  # after the parts, which replace every Content-* header
     return msg

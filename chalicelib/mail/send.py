@@ -11,15 +11,22 @@ from chalicelib import store
 from chalicelib.config import settings
 from chalicelib.logs import logger
 
+# CRLF line ends; headers the composer stored as given (`set_raw`: List-Unsubscribe) stay
+# exactly as given, never refolded into encoded words.
+_WIRE = SMTP.clone(refold_source="none")
 
-def send(msg: EmailMessage, purpose: str) -> str:
+
+def send(msg: EmailMessage, purpose: str, *, once: bool = False) -> str:
     """Send `msg` from the controller's address; returns SES's message id (safe to log).
 
-    `purpose` names the kind of message in the log line; no address is logged.
+    `purpose` names the kind of message in the log line; no address is logged. `once`: make
+    the request exactly once (`store.send_once_client`), for callers that must never send a
+    message twice and retry throttling themselves.
     """
-    raw = msg.as_bytes(policy=SMTP)
+    raw = msg.as_bytes(policy=_WIRE)
     try:
-        resp = store.client("sesv2").send_email(
+        client = store.send_once_client("sesv2") if once else store.client("sesv2")
+        resp = client.send_email(
             FromEmailAddress=settings().mail_from,
             Destination={"ToAddresses": [str(msg["To"])]},
             Content={"Raw": {"Data": raw}},

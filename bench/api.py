@@ -80,6 +80,7 @@ FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
     "retention_sweeper": ("chalicelib.events", "chalicelib.retention"),
     "pseudonym_rekey": ("chalicelib.events", "chalicelib.rekeying"),
     "campaign_materialiser": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.campaigns"),
+    "mail_sender": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.mail.campaign_send"),
 }
 
 

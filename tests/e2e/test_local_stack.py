@@ -7,6 +7,7 @@ from typing import Any
 
 import jwt
 import pytest
+import requests
 
 from tests.e2e.conftest import RunningStack
 
@@ -178,3 +179,51 @@ def test_a_campaign_is_materialised_by_the_worker(local_stack: RunningStack) -> 
     assert got["counts"]["selected"] >= got["counts"]["audience"] >= 0
     status, page = local_stack.http("GET", f"{path}/audience", staff)
     assert status == 200 and "excluded" in page
+
+
+def test_an_email_campaign_is_sent_into_the_outbox_and_its_one_click_link_objects(local_stack: RunningStack) -> None:
+    """`make run` end to end: staff send an email campaign, the worker runs `mail_sender` from
+    the mail queue, the message is in the outbox as an .eml with its one-click header, and a
+    POST to that header's URL (what a mail program does) objects."""
+    staff = local_stack.login("staff")
+    address = "e2e.kampanja@sahkoposti-e2e.fi"
+    prospect = {"organization": "Sähköposti E2E Oy", "contact_name": "Eetu Kaksi", "email": address}
+    status, created = local_stack.http("POST", "/prospects", staff, prospect)
+    assert status == 201, created
+    body = {"name": "E2E mail", "purpose": "Paikallinen kokeilu", "channel": "email"}
+    body["selection"] = {"organization": "Sähköposti E2E"}
+    status, campaign = local_stack.http("POST", "/campaigns", staff, body)
+    assert status == 201, campaign
+    path = f"/campaigns/{campaign['campaign_id']}"
+    assert local_stack.http("POST", f"{path}/materialisation", staff)[0] == 202
+    got: dict[str, Any] = {}
+    for _ in range(120):  # a bound on waiting for the worker's long poll, not a speed claim
+        got = local_stack.http("GET", path, staff)[1]
+        if got["status"] == "ready":
+            break
+        time.sleep(0.25)
+    assert got["counts"]["audience"] == 1, got
+    status, started = local_stack.http("POST", f"{path}/sending", staff, {"subject": "Tervehdys", "text": "Hei!"})
+    assert status == 202, started
+    for _ in range(120):
+        got = local_stack.http("GET", path, staff)[1]
+        if got["sending"]["status"] == "sent":
+            break
+        time.sleep(0.25)
+    assert got["sending"]["counts"]["sent"] == 1, got
+    for _ in range(120):  # the outbox copies what SES accepted on its own thread
+        if local_stack.outbox(address):
+            break
+        time.sleep(0.25)
+    [msg] = local_stack.outbox(address)
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = str(msg["List-Unsubscribe"]).strip("<>")
+    assert url.startswith(local_stack.info["api_url"] + "/unsubscribe/one-click?token=")
+    resp = requests.post(
+        url,
+        data="List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
+    assert resp.status_code == 200 and resp.json()["unsubscribed"] is True
+    assert local_stack.http("GET", f"/prospects/{created['prospect_id']}", staff)[0] == 404

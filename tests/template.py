@@ -108,6 +108,8 @@ class Resolver:
         res = self.resources[name]
         if res.get("Type") == "AWS::SES::EmailIdentity":  # Ref: the identity (domain or address)
             return str(self(res["Properties"]["EmailIdentity"]))
+        if res.get("Type") == "AWS::SNS::Topic" and "TopicName" in res["Properties"]:  # Ref: the topic's ARN
+            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{self(res['Properties']['TopicName'])}"
         if res.get("Type") in ("AWS::DynamoDB::Table", "AWS::S3::Bucket"):
             return fake_arn(name, res).rsplit("/", 1)[-1].rsplit(":", 1)[-1]
         return fake_arn(name, res)

@@ -475,13 +475,15 @@ def key_of(resource: dict[str, Any]) -> Any:
 
 def personal_data_resources(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every resource that holds personal data: the tables, the upload bucket, the import queues,
-    the keyrings and the functions' log groups."""
+    SES's bounce and complaint queues, the keyrings and the functions' log groups."""
     res = sam["Resources"]
     names = [
         *DATA_TABLES,
         "UploadBucket",
         "ImportQueue",
         "ImportDeadLetterQueue",
+        "MailEventsQueue",
+        "MailEventsDeadLetterQueue",
         "PseudonymKeySecret",
         "UnsubscribeTokenSecret",
         *(k for k, v in res.items() if v.get("Type") == "AWS::Logs::LogGroup"),
@@ -791,6 +793,16 @@ def test_ses_events_reach_mail_events_through_sns_and_its_queue(sam: dict[str, A
     )
     subscription = res["MailEventsSubscription"]["Properties"]
     assert subscription["Protocol"] == "sqs" and subscription["Endpoint"] == {"Fn::GetAtt": ["MailEventsQueue", "Arn"]}
+    # The queue holds the same events: under the same key, which SNS may use only for this topic.
+    for queue in ("MailEventsQueue", "MailEventsDeadLetterQueue"):
+        assert res[queue]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["MailEventsKey", "Arn"]}
+    key = Resolver(sam, {"Stage": STAGE})(res["MailEventsKey"]["Properties"]["KeyPolicy"])
+    sns = {"Service": "sns.amazonaws.com"}
+    topic = Resolver(sam, {"Stage": STAGE})({"Ref": "MailEventsTopic"})
+    for action in KEY_USE:
+        assert key_allows(key, key_arn("MailEventsKey"), sns, action, {"aws:SourceArn": topic})
+    other = f"arn:aws:sns:{REGION}:{ACCOUNT}:someone-elses-topic"
+    assert not key_allows(key, key_arn("MailEventsKey"), sns, "kms:GenerateDataKey", {"aws:SourceArn": other})
     [deliver] = res["MailEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert deliver["Principal"] == {"Service": "sns.amazonaws.com"}
     assert deliver["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "MailEventsTopic"}}}

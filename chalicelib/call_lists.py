@@ -47,7 +47,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, get_args
 
 from botocore.exceptions import ClientError
 
-from chalicelib import campaigns, clock, disclosures, partners, prospects, retention, store, subjects, suppression
+from chalicelib import art14, campaigns, clock, disclosures, prospects, retention, store, subjects, suppression
 from chalicelib.audit import Access, Actor
 from chalicelib.errors import Conflict, DomainError, NotFound, ValidationFailed
 from chalicelib.imports.errors import UnreadableFile
@@ -84,9 +84,9 @@ OUTCOME_TEXT: dict[str, Text] = {
         "ei puheluita tähän numeroon: numero estolistalle", "no calls to this number: the number is blocked"
     ),
 }
-PUBLIC_SOURCES = Text(
-    "julkiset lähteet (esim. organisaation verkkosivut)", "public sources (e.g. the organisation's web site)"
-)
+# Where the data came from, as the list and the Art. 14 notice name it (chalicelib/prospects.py).
+PUBLIC_SOURCES = prospects.PUBLIC_SOURCES
+source_name = prospects.source_name
 
 ID_COLUMN = "prospect_id"
 OUTCOME_COLUMN = "outcome"
@@ -105,25 +105,6 @@ class Row:
     prospect_id: str
     values: dict[str, str]
     source: str
-
-
-def source_name(profile: dict[str, Any], source_partners: Iterable[str], names: dict[str, str]) -> str:
-    """Where the data came from, as the caller says it: the partners' registered names,
-    or public sources (staff entered the person from an organisation's web site).
-
-    `source_partners` are the partners whose SOURCE items support the person (the
-    PROFILE's `values_from` first); `names` caches registry look-ups across a list.
-    """
-    shown: list[str] = []
-    for partner_id in source_partners:
-        if partner_id not in names:
-            item = partners.find(partner_id)
-            names[partner_id] = str(item["name"]) if item else ""
-        if names[partner_id] and names[partner_id] not in shown:
-            shown.append(names[partner_id])
-    if profile.get("created_by") == "staff" or not shown:
-        shown.append(PUBLIC_SOURCES.fi)
-    return ", ".join(shown)
 
 
 def row_of(profile: dict[str, Any], source: str) -> Row:
@@ -367,20 +348,6 @@ def check_callable(campaign: dict[str, Any]) -> None:
         raise Conflict("The campaign has no audience yet: materialise it first.", code="campaign_not_ready")
 
 
-def _sources(profile: dict[str, Any]) -> list[str]:
-    """The partners whose data the person's record holds, the one shown first.
-
-    The PROFILE names the partner whose values it shows (`values_from`); only a record
-    whose values staff corrected lacks it, and then its SOURCE items are read.
-    """
-    if profile.get("values_from"):
-        return [str(profile["values_from"])]
-    if profile.get("created_by") == "staff":
-        return []
-    items = prospects.items_of(str(profile["prospect_id"]))
-    return [str(i["source_partner"]) for i in items if i.get("source_partner")]
-
-
 def hand_out(
     campaign: dict[str, Any], actor: Actor, *, recipient: str | None, purpose: str, limit: int, cursor: str | None
 ) -> dict[str, Any]:
@@ -398,7 +365,7 @@ def hand_out(
         recorded = disclosures.record(ids, recipient, purpose, actor, campaign_id=str(campaign["campaign_id"]))
         profiles = [p for p in profiles if str(p["prospect_id"]) in recorded]
     names: dict[str, str] = {}
-    rows = [row_of(p, source_name(p, _sources(p), names)) for p in profiles]
+    rows = [row_of(p, source_name(p, prospects.source_partners(p), names)) for p in profiles]
     return {"rows": rows, "next_cursor": page["next_cursor"], "excluded": page.get("excluded", {})}
 
 
@@ -468,14 +435,19 @@ def _member_update(
 
 
 def _contacted(prospect_id: str, now: str) -> dict[str, Any]:
-    """`last_contacted_at` on the PROFILE, only while it exists (never recreates a record)."""
+    """`last_contacted_at` on the PROFILE, only while it exists (never recreates a record).
+
+    A conversation is also the first contact the caller's script informs (GDPR Art. 14: who
+    we are, the source, the right to object): a person not yet informed is now, by
+    `phone_call` (`art14.informed`; the first time only)."""
+    sets, removes, values = art14.informed("phone_call", now)
     return {
         "Update": {
             "TableName": store.prospects().name,
             "Key": store.typed({"pk": prospects.pk(prospect_id), "sk": prospects.PROFILE}),
-            "UpdateExpression": "SET last_contacted_at = :now",
+            "UpdateExpression": f"SET last_contacted_at = :now, {sets} REMOVE {removes}",
             "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": store.typed({":now": now}),
+            "ExpressionAttributeValues": store.typed({":now": now, **values}),
         }
     }
 
@@ -535,7 +507,7 @@ def apply_outcome(campaign: dict[str, Any], prospect_id: str, outcome: str, acto
         result["removed"] = bool(answer.body["prospects_removed"])
         if answer.body["prospects_held"]:
             writes.append(_contacted(prospect_id, now))  # kept under a legal hold: stamp it
-            fields.append("last_contacted_at")
+            fields += ["last_contacted_at", "informed_at"]
     elif outcome in ("wrong_person", "left_organisation"):
         access = Access("delete", prospects.REGISTER, prospect_id, prospects.personal_fields(profile))
         # Its recipients hear of the erasure (Art. 19), but not the partner reporting it.
@@ -557,7 +529,7 @@ def apply_outcome(campaign: dict[str, Any], prospect_id: str, outcome: str, acto
         writes.append(_exists(prospect_id))
     elif outcome == "reached":
         writes.append(_contacted(prospect_id, now))
-        fields.append("last_contacted_at")
+        fields += ["last_contacted_at", "informed_at"]
     else:
         writes.append(_exists(prospect_id))
     writes.append(_member_update(campaign_id, prospect_id, outcome, previous, actor))

@@ -53,7 +53,8 @@ from chalicelib.audit import Access, Actor
 from chalicelib.registers import NOTIFICATION_RETENTION, PROSPECT_REGISTER
 
 PREFIX = "DISCLOSURE#"
-PURPOSES = ("partner_read", "call_list", "campaign_audience", "email")
+# `email`: a campaign message; `art14_notice`: the notice-only message of GDPR Art. 14 (chalicelib/art14.py).
+PURPOSES = ("partner_read", "call_list", "campaign_audience", "email", "art14_notice")
 CHANGES = ("rectified", "erased", "objected")
 NOTIFICATIONS = "NOTIFICATIONS#"
 _PROFILE = "PROFILE"

@@ -1,4 +1,4 @@
-"""Event adapters: the nightly `retention_sweeper` schedule, the `partner_import` queue, the
+"""Event adapters: the nightly `retention_sweeper` and `art14_notices` schedules, the `partner_import` queue, the
 operator-invoked `pseudonym_rekey`, the `campaign_materialiser` queue, the `mail_sender`
 queue and the `mail_events` queue (SES bounces and complaints).
 
@@ -67,6 +67,43 @@ def retention_sweeper(event: CloudWatchEvent) -> dict[str, Any]:
 
 
 cast(EventSourceHandler, retention_sweeper).event_class = SweepEvent
+
+
+# -- art14_notices ----------------------------------------------------------------------
+
+
+# EventBridge cron is UTC. 00:00 UTC is 03:00 EEST (summer) and 01:00 UTC is 03:00 EET
+# (winter); the handler acts only on the one of the two that is 03:xx in Helsinki, an hour
+# after the retention sweep (a prospect it deletes gets no notice).
+@events_bp.schedule(
+    Cron(0, "0,1", "*", "*", "?", "*"),
+    name="art14_notices",
+    description="Nightly GDPR Art. 14 notices at 03:00 Europe/Helsinki",
+)
+def art14_notices(event: CloudWatchEvent) -> dict[str, Any]:
+    """Queue the night's Art. 14 notice job for `mail_sender` (chalicelib/mail/art14_notices.py).
+
+    A manual payload `{"as_of": "YYYY-MM-DD"}` (a future day refused in prod) queues the job
+    for that day. The function only queues: the sending runs under `mail_sender`'s role,
+    page by page within SES's rate, and a second queued job sends nothing twice.
+    """
+    from chalicelib import art14, clock, retention
+    from chalicelib.config import settings
+    from chalicelib.mail import jobs
+
+    raw = event.to_dict()
+    detail = raw.get("detail")
+    options: dict[str, Any] = detail if isinstance(detail, dict) and "detail-type" in raw else raw
+    scheduled_at = retention.event_time(raw)
+    if scheduled_at is not None and not options and not art14.is_run_hour(scheduled_at):
+        return {"skipped": True, "reason": "not 03:xx in Europe/Helsinki", "time": raw.get("time")}
+    today = clock.local_date(scheduled_at) if scheduled_at is not None else retention.today()
+    as_of = retention.parse_as_of(options.get("as_of"), today=today, is_prod=settings().is_prod)
+    jobs.enqueue(art14.JOB, {"as_of": as_of.isoformat()})
+    return {"queued": art14.JOB, "as_of": as_of.isoformat()}
+
+
+cast(EventSourceHandler, art14_notices).event_class = SweepEvent
 
 
 # -- partner_import ----------------------------------------------------------------------

@@ -55,6 +55,7 @@ _LABELS = {
     "controller": Text("Rekisterinpitäjä", "Controller"),
     "purpose": Text("Käyttötarkoitus", "Purpose"),
     "legal_basis": Text("Käsittelyn peruste", "Legal basis"),
+    "legitimate_interest": Text("Oikeutettu etu", "The legitimate interest"),
     "content": Text("Tietosisältö", "Content"),
     "sources": Text("Tietolähteet", "Sources"),
     "recipients": Text("Vastaanottajat", "Recipients"),
@@ -76,6 +77,7 @@ def _register(reg: Register, lang: str) -> dict[str, Any]:
         "name": reg.name.get(lang),
         "purpose": reg.purpose.get(lang),
         "legal_basis": reg.legal_basis.get(lang),
+        "legitimate_interest": reg.legitimate_interest.get(lang) if reg.legitimate_interest else None,
         "content": [
             {"record_type": rt.label.get(lang), "fields": [f.label.get(lang) for f in rt.fields]}
             for rt in reg.record_types
@@ -175,8 +177,9 @@ def render_html(doc: dict[str, Any]) -> str:
     ]
     for reg in doc["registers"]:
         out.append(f'<section id="{e(reg["key"])}"><h2>{e(reg["name"])}</h2>')
-        for key in ("purpose", "legal_basis"):
-            out.append(f"<h3>{e(label[key])}</h3><p>{e(reg[key])}</p>")
+        for key in ("purpose", "legal_basis", "legitimate_interest"):
+            if reg[key]:
+                out.append(f"<h3>{e(label[key])}</h3><p>{e(reg[key])}</p>")
         out.append(f"<h3>{e(label['content'])}</h3>")
         for part in reg["content"]:
             fields = ", ".join(e(f) for f in part["fields"])
@@ -214,6 +217,7 @@ def records_of_processing() -> dict[str, Any]:
                 "name": reg.name.en,
                 "purposes": reg.purpose.en,
                 "legal_basis": reg.legal_basis.en,
+                "legitimate_interest": reg.legitimate_interest.en if reg.legitimate_interest else None,
                 "categories_of_data_subjects": [rt.label.en for rt in reg.record_types if rt.subjects],
                 "categories_of_personal_data": {
                     rt.label.en: [f.label.en for f in rt.fields if f.personal] for rt in reg.record_types
@@ -284,5 +288,14 @@ def records_of_processing() -> dict[str, Any]:
             "bounces": "a permanent bounce removes a prospect as an outdated contact (recipients told, Art. 19) "
             "and flags a customer's address for staff until it changes; transient bounces change nothing",
             "complaints": "a spam complaint is an objection to direct marketing",
+            "art14_notices": "every prospect's PROFILE records when its data was obtained and when and how the "
+            "person was informed (GDPR 14); the first marketing message to a person not yet informed carries "
+            "the Art. 14 information (controller, purposes, legal basis and legitimate interest, categories, "
+            "the source named: the partner from the registry or public sources, recipients, retention, "
+            "rights, and the right to object stated apart with the person's opt-out link) and informs them; "
+            "a reached first call informs them through the caller's script; a nightly job (03:00 "
+            "Europe/Helsinki) sends a notice-only message to each prospect still uninformed 25 days after "
+            "the data was obtained, at most once, never to a suppressed, restricted or erased person; those "
+            "it cannot mail are listed for the DPO, who sees who is due and who is past the one-month limit",
         },
     }

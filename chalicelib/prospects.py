@@ -50,12 +50,12 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, disclosures, pseudonyms, store, suppression
+from chalicelib import art14, clock, disclosures, pseudonyms, store, suppression
 from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
 from chalicelib.customers import add_months
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.registers import PROSPECT, PROSPECT_REGISTER, STAFF_ROLES, Role
+from chalicelib.registers import PROSPECT, PROSPECT_REGISTER, STAFF_ROLES, Role, Text
 from chalicelib.validation import email_key
 
 REGISTER = PROSPECT_REGISTER.key
@@ -158,6 +158,7 @@ def profile_item(prospect_id: str, fields: dict[str, Any], now: str, email_hash:
         "first_seen": now,
         "updated_at": now,
         **verification(now),
+        **art14.new_record(now),
     }
 
 
@@ -213,6 +214,49 @@ def sources_of(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+PUBLIC_SOURCES = Text(
+    "julkiset lähteet (esim. organisaation verkkosivut)", "public sources (e.g. the organisation's web site)"
+)
+
+
+def source_partners(profile: dict[str, Any]) -> list[str]:
+    """The partners whose data the person's record holds, the one shown first.
+
+    The PROFILE names the partner whose values it shows (`values_from`); only a record
+    whose values staff corrected lacks it, and then its SOURCE items are read.
+    """
+    if profile.get("values_from"):
+        return [str(profile["values_from"])]
+    if profile.get("created_by") == "staff":
+        return []
+    return [str(i["source_partner"]) for i in items_of(str(profile["prospect_id"])) if i.get("source_partner")]
+
+
+def source_name(
+    profile: dict[str, Any], source_partners: Iterable[str], names: dict[str, str], lang: str = "fi"
+) -> str:
+    """Where the data came from, as a caller says it and the Art. 14 notice names it: the
+    partners' registered names, or public sources (staff entered the person from an
+    organisation's web site).
+
+    `source_partners` are the partners whose SOURCE items support the person (the
+    PROFILE's `values_from` first, `source_partners(profile)`); `names` caches registry
+    look-ups across a list.
+    """
+    from chalicelib import partners  # the registry (and its validation) only when a source is named
+
+    shown: list[str] = []
+    for partner_id in source_partners:
+        if partner_id not in names:
+            item = partners.find(partner_id)
+            names[partner_id] = str(item["name"]) if item else ""
+        if names[partner_id] and names[partner_id] not in shown:
+            shown.append(names[partner_id])
+    if profile.get("created_by") == "staff" or not shown:
+        shown.append(PUBLIC_SOURCES.get(lang))
+    return ", ".join(shown)
+
+
 def present(items: list[dict[str, Any]], roles: frozenset[Role]) -> dict[str, Any]:
     """A prospect as staff see it: PROFILE values they may see, provenance and retention."""
     profile = _profile(items)
@@ -220,6 +264,10 @@ def present(items: list[dict[str, Any]], roles: frozenset[Role]) -> dict[str, An
     out: dict[str, Any] = {"prospect_id": profile["prospect_id"]}
     out.update({k: profile[k] for k in FIELDS if k in visible and k in profile})
     for meta in ("first_seen", "last_verified", "retention_due_at", "updated_at", "last_contacted_at"):
+        if meta in profile:
+            out[meta] = profile[meta]
+    out["obtained_at"] = art14.obtained_at(profile)
+    for meta in ("informed_at", "informed_how"):
         if meta in profile:
             out[meta] = profile[meta]
     out["sources"] = sources_of(items)

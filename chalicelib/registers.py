@@ -151,6 +151,8 @@ class Register:
     security: Text
     record_types: tuple[RecordType, ...]
     retention: tuple[RetentionRule, ...]
+    # What the legitimate interest of a 6(1)(f) basis is (GDPR 13(1)(d), 14(2)(b)); None otherwise.
+    legitimate_interest: Text | None = None
     transfers: Text = field(
         default=Text(
             "Tietoja ei siirretä EU:n tai Euroopan talousalueen ulkopuolelle.",
@@ -345,6 +347,34 @@ PROSPECT_CONTACT = RecordType(
             Kind.TEXT,
             "Viimeisin yhteydenotto: puhelu, jossa henkilö tavoitettiin, tai lähetetty markkinointisähköposti",
             "Latest contact: a call in which the person was reached, or a marketing email sent",
+            _STAFF,
+        ),
+    ),
+    subjects=False,
+)
+# When the register got a prospect's data and when the person was told of it (GDPR Art. 14,
+# chalicelib/art14.py): kept on the PROFILE, exactly as long as the prospect (rule
+# `prospect_informing`).
+PROSPECT_INFORMING = RecordType(
+    name="prospect_informing",
+    label=Text(
+        "Tietojen saanti ja informointi (GDPR 14 art.)", "Obtaining the data and informing the person (GDPR Art. 14)"
+    ),
+    fields=(
+        _f(
+            "obtained_at",
+            Kind.RECORD,
+            "Milloin tiedot saatiin (kumppanin tiedosto tai henkilökunnan kirjaus)",
+            "When the data was obtained (a partner's file or a staff entry)",
+            _STAFF,
+        ),
+        _f(
+            "informed_at",
+            Kind.RECORD,
+            "Milloin ja miten henkilölle kerrottiin käsittelystä (ensimmäinen markkinointiviesti, "
+            "erillinen ilmoitus tai puhelu)",
+            "When and how the person was told of the processing (the first marketing message, a "
+            "separate notice or a call)",
             _STAFF,
         ),
     ),
@@ -565,11 +595,24 @@ PROSPECT_REGISTER = Register(
         "The prospect register is kept for sales and direct marketing contacts (emails and calls).",
     ),
     legal_basis=Text("Oikeutettu etu (GDPR 6(1)(f)).", "Legitimate interest (GDPR 6(1)(f))."),
+    legitimate_interest=Text(
+        "Palvelujemme tarjoaminen organisaatioille, joiden edustajan tehtäviin palvelut liittyvät "
+        "(yritysten välinen suoramarkkinointi).",
+        "Offering our services to organisations whose representative's work they concern "
+        "(business-to-business direct marketing).",
+    ),
     sources=Text(
         "Julkiset lähteet, esimerkiksi organisaatioiden nettisivut. Vain organisaatioiden edustajia, "
-        "ei koskaan yksityishenkilöitä. Ulkopuoliselle päivityspalvelun tuottajalle toimitetaan tämä seloste.",
+        "ei koskaan yksityishenkilöitä. Ulkopuoliselle päivityspalvelun tuottajalle toimitetaan tämä seloste. "
+        "Henkilölle kerrotaan tietojen käsittelystä ja lähteestä (GDPR 14 art.) ensimmäisessä "
+        "markkinointiviestissä tai ensimmäisessä puhelussa, viimeistään kuukauden kuluessa tietojen "
+        "saamisesta: ellei häneen ole siihen mennessä otettu yhteyttä, hänelle lähetetään erillinen "
+        "ilmoitus sähköpostilla.",
         "Public sources such as organisations' web sites. Only representatives of organisations, "
-        "never private individuals. An external provider of updates is given this notice.",
+        "never private individuals. An external provider of updates is given this notice. "
+        "The person is told of the processing and the source of the data (GDPR Art. 14) in the first "
+        "marketing message or the first call, at the latest within one month of obtaining the data: "
+        "unless contacted by then, they are sent a separate notice by email.",
     ),
     recipients=Text(
         "Nimetyt henkilöt ja yhteistyökumppanit myyntiä, markkinointia tai rekisterin päivitystä varten. "
@@ -583,7 +626,15 @@ PROSPECT_REGISTER = Register(
         "Prospektirekisteri on nimettyjen henkilöiden tai yhteistyökumppaneiden käytettävissä.",
         "The prospect register is available to named persons or partners.",
     ),
-    record_types=(PROSPECT, CAMPAIGN_MEMBER, DO_NOT_CALL, DISCLOSURE, RECIPIENT_NOTICE, PROSPECT_CONTACT),
+    record_types=(
+        PROSPECT,
+        CAMPAIGN_MEMBER,
+        DO_NOT_CALL,
+        DISCLOSURE,
+        RECIPIENT_NOTICE,
+        PROSPECT_CONTACT,
+        PROSPECT_INFORMING,
+    ),
     retention=(
         RetentionRule(
             name="prospect_refresh",
@@ -650,6 +701,22 @@ PROSPECT_REGISTER = Register(
             swept=False,
         ),
         RetentionRule(
+            name="prospect_informing",
+            record_type="prospect_informing",
+            event=Text("Prospekti poistetaan (yllä olevat säännöt)", "The prospect is deleted (the rules above)"),
+            after=Period(),
+            action="delete",
+            then=Text(
+                "Tietojen saanti- ja informointiajat poistetaan prospektin mukana.",
+                "The times the data was obtained and the person informed are deleted with the prospect.",
+            ),
+            basis=Text(
+                "Osoitus informointivelvollisuuden täyttämisestä (GDPR 5 art. 2 kohta, 14 art.)",
+                "Showing that the duty to inform was met (GDPR Articles 5(2) and 14)",
+            ),
+            swept=False,
+        ),
+        RetentionRule(
             name="campaign_unclosed",
             record_type="campaign_member",
             event=Text(
@@ -696,8 +763,10 @@ PROSPECT_REGISTER = Register(
             name="disclosure_log",
             record_type="disclosure",
             event=Text(
-                "Tietojen luovutus yhteistyökumppanille tai markkinointisähköpostin lähetys (käsittelijä Amazon SES)",
-                "Data handed to a partner, or a marketing email sent (through the processor Amazon SES)",
+                "Tietojen luovutus yhteistyökumppanille tai markkinointisähköpostin tai GDPR 14 artiklan "
+                "mukaisen ilmoituksen lähetys (käsittelijä Amazon SES)",
+                "Data handed to a partner, or a marketing email or a GDPR Art. 14 notice sent (through the "
+                "processor Amazon SES)",
             ),
             after=Period(label=Text("Niin kauan kuin henkilön tiedot", "As long as the person's record")),
             action="delete",

@@ -21,6 +21,7 @@ from typing_extensions import TypedDict  # pydantic reads TypedDicts from here b
 
 from chalicelib import (
     accounts,
+    art14,
     audit,
     clock,
     customers,
@@ -57,6 +58,9 @@ PROSPECT_META = (
     "updated_at",
     "retention_due_at",
     "last_contacted_at",
+    "obtained_at",
+    "informed_at",
+    "informed_how",
 )
 SOURCE_PROVENANCE = ("source_partner", "first_seen", "last_verified", "last_import_run", "retention_due_at")
 # Rectification (Art. 16) corrects what staff may edit about a customer, never consent
@@ -188,6 +192,7 @@ def access(email: str) -> Answer:
             if str(i["sk"]).startswith(prospects.SOURCE_PREFIX)
         ]
         meta = {k: p[k] for k in PROSPECT_META if k in p}
+        meta["obtained_at"] = art14.obtained_at(p)  # a record older than the field: when first seen
         parts.append(
             {
                 **_about(PROSPECT_REGISTER, PROSPECT),

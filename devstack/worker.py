@@ -1,7 +1,9 @@
 """The local stack's stand-in for Lambda's event sources: SQS → `partner_import`, the
 campaign queue → `campaign_materialiser`, the mail queue → `mail_sender`, the mail-events
 queue → `mail_events` (the emulated SES sends no bounces; a test or a person can put an SES
-event on it), and the nightly schedule → `retention_sweeper`.
+event on it), and the nightly schedules → `retention_sweeper` (02:00 Helsinki) and
+`art14_notices` (03:00 Helsinki; it queues the night's Art. 14 notice job, which the mail
+queue's poller then runs through `mail_sender`).
 
 Uploads reach the import queue the way they do in AWS: the emulator (moto server) delivers
 the bucket's `s3:ObjectCreated:*` notification for `incoming/` to the queue itself. This
@@ -39,8 +41,10 @@ CAMPAIGN_HANDLER = "campaign_materialiser"
 MAIL_HANDLER = "mail_sender"
 MAIL_EVENTS_HANDLER = "mail_events"
 SWEEPER_HANDLER = "retention_sweeper"
+ART14_HANDLER = "art14_notices"
 SWEEP_ZONE = ZoneInfo("Europe/Helsinki")
 SWEEP_AT = time(2, 0)
+ART14_AT = time(3, 0)
 ACCOUNT_ID = "123456789012"  # moto's default account
 MAX_BATCH = 10  # SQS ReceiveMessage's limit, and Lambda's default batch size
 SWEEP_REQUEST_POLL_SECONDS = 0.5
@@ -159,6 +163,9 @@ class Worker:
         thread = threading.Thread(target=self._sweep_loop, name="devstack-nightly-sweep", daemon=True)
         thread.start()
         self._threads.append(thread)
+        thread = threading.Thread(target=self._art14_loop, name="devstack-nightly-art14", daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every loop to finish; an in-flight long poll ends within `wait_seconds`."""
@@ -248,6 +255,28 @@ class Worker:
         result = handler(scheduled_event(when, self.region), LambdaContext(SWEEPER_HANDLER, 1024, 900_000))
         log.info("retention_sweeper finished")
         return result
+
+    def art14_notices(self, when: datetime) -> Any:
+        """Invoke `art14_notices` with the scheduled event for `when` (it queues the mail job)."""
+        handler = self.handler(ART14_HANDLER)
+        if handler is None:
+            return None
+        log.info("art14_notices: nightly run for %s", when.isoformat())
+        event = scheduled_event(when, self.region, rule="art14_notices-nightly")
+        return handler(event, LambdaContext(ART14_HANDLER, 256, 30_000))
+
+    def _art14_loop(self) -> None:
+        due = next_sweep_at(self._now(), at=ART14_AT)
+        while not self._stop.is_set():
+            remaining = (due - self._now()).total_seconds()
+            if remaining > 0:
+                self._stop.wait(min(remaining, 60.0))
+                continue
+            try:
+                self.art14_notices(due)
+            except Exception:
+                log.exception("art14_notices raised")
+            due = next_sweep_at(self._now(), at=ART14_AT)
 
     @property
     def sweep_result(self) -> Path | None:

@@ -78,6 +78,7 @@ def test_each_packaged_function_runs_under_its_own_role(sam: dict[str, Any]) -> 
         "JwtAuthorizer",
         "PartnerImport",
         "RetentionSweeper",
+        "Art14Notices",
         "PseudonymRekey",
         "CampaignMaterialiser",
         "MailSender",

@@ -1,4 +1,4 @@
-"""Routes for the data protection officer (group `dpo`): retention, legal holds, Art. 30."""
+"""Routes for the data protection officer (group `dpo`): retention, legal holds, Art. 30, Art. 14 notices."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib import audit, clock, notice, retention
+from chalicelib import art14, audit, clock, notice, retention
 from chalicelib.audit import Access
 from chalicelib.config import settings
 from chalicelib.errors import ValidationFailed
@@ -95,3 +95,20 @@ def lift_hold(call: Call, kind: str, record_id: str) -> dict[str, Any]:
 @route(dpo_bp, "/records-of-processing", "GET", DPO, summary="GDPR Art. 30 records of processing", query=())
 def records_of_processing(call: Call) -> dict[str, Any]:
     return notice.records_of_processing() | {"stage": settings().stage}
+
+
+@route(
+    dpo_bp,
+    "/art14-notices",
+    "GET",
+    DPO,
+    summary="Prospects not yet informed (GDPR Art. 14): due now, or past the one-month limit",
+    query=("state", "limit", "cursor"),
+    response=art14.Art14Page,
+)
+def art14_notices(call: Call) -> dict[str, Any]:
+    """`state=due` (the nightly job sends now; still within the month, the default) or
+    `state=overdue` (past the month: no email, a refused or unconfirmed send, restricted)."""
+    page = art14.listing(call.query.get("state", "due"), clock.local_date(), call.limit(50), call.query.get("cursor"))
+    call.audit([Access("read", "prospects", i["prospect_id"], art14.LISTED_FIELDS) for i in page["items"]])
+    return page

@@ -82,7 +82,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from chalicelib import audit, clock, disclosures, prospects, pseudonyms, store, suppression
+from chalicelib import art14, audit, clock, disclosures, prospects, pseudonyms, store, suppression
 from chalicelib.audit import Access
 from chalicelib.auth import SYSTEM_IMPORT
 from chalicelib.config import settings
@@ -653,6 +653,8 @@ class Importer:
                 for keep in _PROFILE_KEEP if sk == prospects.PROFILE else _SOURCE_KEEP:
                     if cur is not None and keep in cur:
                         item[keep] = cur[keep]
+                if sk == prospects.PROFILE:
+                    art14.carry(item, cur)  # when obtained, whether informed: never reset by a rewrite
             hold = (cur if cur is not None else profile or {}).get("legal_hold")
             if hold:
                 item["legal_hold"] = hold
@@ -854,6 +856,7 @@ def _handed_over_profile(profile: dict[str, Any], source: dict[str, Any], verifi
     for keep in ("first_seen", "staff_verified_at", "created_by", "legal_hold"):
         if keep in profile:
             item[keep] = profile[keep]
+    art14.carry(item, profile)
     item["updated_at"] = now
     return item
 

@@ -61,7 +61,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib import campaigns, clock, disclosures, prospects, store, suppression, unsubscribe
+from chalicelib import art14, campaigns, clock, disclosures, prospects, store, suppression, unsubscribe
 from chalicelib.audit import Access, Actor
 from chalicelib.auth import SYSTEM_MAIL_SENDER
 from chalicelib.config import settings
@@ -169,7 +169,7 @@ def recheck(prospect_id: str) -> tuple[dict[str, Any] | None, str | None]:
     return profile, None
 
 
-def _ses_send(message: Any) -> str:
+def ses_send(message: Any) -> str:
     """SES's message id; retries throttling (nothing sent) with backoff, never anything else."""
     for attempt in range(THROTTLE_ATTEMPTS):
         try:
@@ -182,28 +182,35 @@ def _ses_send(message: Any) -> str:
     raise SesThrottled("SES stayed throttled")
 
 
-def _record_sent(meta: dict[str, Any], prospect_id: str, claim: str, message_id: str, actor: Actor) -> None:
-    """`sent`, the prospect's last contact, the disclosure entry and the audit event: one
-    transaction. If the prospect was erased after the send, only the member's state is kept
-    (there is no record left to note the contact on)."""
+def _record_sent(
+    meta: dict[str, Any], prospect_id: str, claim: str, message_id: str, actor: Actor, *, informed: bool
+) -> None:
+    """`sent`, the prospect's last contact (and, when the message carried the Art. 14
+    information, `informed_at`), the disclosure entry and the audit event: one transaction.
+    If the prospect was erased after the send, only the member's state is kept (there is no
+    record left to note the contact on)."""
     campaign_id = str(meta["campaign_id"])
     now = clock.iso()
     settle = _settle(
         campaign_id, prospect_id, claim, {"send_state": SENT, "sent_at": now, "ses_message_id": message_id}
     )
+    expr, values = "SET last_contacted_at = :now", {":now": now}
+    fields: tuple[str, ...] = ("email", "contact_name")
+    if informed:
+        sets, removes, informed_values = art14.informed("email_campaign", now)
+        expr, values = f"{expr}, {sets} REMOVE {removes}", values | informed_values
+        fields += ("informed_at",)
     contacted = {
         "Update": {
             "TableName": store.prospects().name,
             "Key": store.typed({"pk": prospects.pk(prospect_id), "sk": prospects.PROFILE}),
-            "UpdateExpression": "SET last_contacted_at = :now",
+            "UpdateExpression": expr,
             "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": store.typed({":now": now}),
+            "ExpressionAttributeValues": store.typed(values),
         }
     }
     entry = disclosures.entry_update(prospect_id, disclosures.SES, "email", campaign_id, actor)
-    event = actor.put(
-        Access("email", PROSPECT_REGISTER.key, prospect_id, ("email", "contact_name")), campaign_id=campaign_id
-    )
+    event = actor.put(Access("email", PROSPECT_REGISTER.key, prospect_id, fields), campaign_id=campaign_id)
     try:
         store.client("dynamodb").transact_write_items(TransactItems=[settle, contacted, entry, event])
     except ClientError as exc:
@@ -227,12 +234,21 @@ def send_one(meta: dict[str, Any], prospect_id: str, pacer: Pacer, actor: Actor)
         )
         return f"{SKIPPED}:{reason}"
     text = meta["send_message"]
+    # The first marketing message to a person not yet informed carries the Art. 14
+    # information and counts as informing them (Art. 14(3)(b)); later ones do not repeat it.
+    inform = not profile.get("informed_at")
+    info = (art14.block(profile, text["lang"]),) if inform else ()
     message = compose.marketing(
-        str(profile["email"]), text["subject"], text["text"], unsubscribe.issue(str(profile["email"])), text["lang"]
+        str(profile["email"]),
+        text["subject"],
+        text["text"],
+        unsubscribe.issue(str(profile["email"])),
+        text["lang"],
+        info=info,
     )
     pacer.wait()
     try:
-        message_id = _ses_send(message)
+        message_id = ses_send(message)
     except SesThrottled:
         _release(campaign_id, prospect_id, claim)
         raise
@@ -242,7 +258,7 @@ def send_one(meta: dict[str, Any], prospect_id: str, pacer: Pacer, actor: Actor)
             TransactItems=[_settle(campaign_id, prospect_id, claim, {"send_state": FAILED, "error_code": code})]
         )
         return FAILED
-    _record_sent(meta, prospect_id, claim, message_id, actor)
+    _record_sent(meta, prospect_id, claim, message_id, actor, informed=inform)
     return SENT
 
 

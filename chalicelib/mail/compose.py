@@ -131,10 +131,41 @@ def _paragraphs_html(text: str) -> str:
     return "".join(f"<p>{html.escape(b.strip()).replace(chr(10), '<br>')}</p>" for b in blocks)
 
 
-def marketing(to: str, subject: str, text: str, token: str, lang: str | None = None) -> EmailMessage:
+@dataclass(frozen=True)
+class InfoBlock:
+    """Information a message must carry besides its text (the GDPR Art. 14 block,
+    chalicelib/art14.py): a heading, paragraphs, and the right to object stated on its own,
+    followed in the message by the person's opt-out link in the block's language."""
+
+    lang: str
+    title: str
+    paragraphs: tuple[str, ...]
+    objection: str
+
+
+def _info_plain(block: InfoBlock, page: str) -> str:
+    body = "\n\n".join(block.paragraphs)
+    return f"\n\n{block.title}\n{'=' * len(block.title)}\n\n{body}\n\n{block.objection}\n{page}"
+
+
+def _info_html(block: InfoBlock, page: str) -> str:
+    e = html.escape
+    return (
+        f'<section lang="{e(block.lang)}" class="art14"><h2>{e(block.title)}</h2>'
+        + "".join(f"<p>{e(p)}</p>" for p in block.paragraphs)
+        + f'<p><strong>{e(block.objection)}</strong> <a href="{e(page)}">{e(page)}</a></p></section>'
+    )
+
+
+def marketing(
+    to: str, subject: str, text: str, token: str, lang: str | None = None, info: tuple[InfoBlock, ...] = ()
+) -> EmailMessage:
     """A direct-marketing message to `to`: `text` (plain text, paragraphs split by blank
     lines) as a plain-text and an HTML part, the opt-out link in both, and the RFC 8058
     one-click headers for the unsubscribe `token` (chalicelib/unsubscribe.py).
+
+    `info`: blocks that follow the text in both parts (the Art. 14 information of a first
+    message, or of a notice-only message), each ending with the opt-out link in its language.
 
     `List-Unsubscribe` is stored as given (`set_raw`) and `send` serialises with
     `refold_source="none"`: the standard library would otherwise turn a line longer than 78
@@ -155,11 +186,14 @@ def marketing(to: str, subject: str, text: str, token: str, lang: str | None = N
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
     msg.set_raw("List-Unsubscribe", f"<{unsubscribe.one_click_url(token)}>")
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    plain = f"{text.strip()}\n\n-- \n{_OPT_OUT[lang]}\n{page}\n\n{_sent_by(lang)}\n"
+    pages = [unsubscribe.page_url(token, lang_or_default(b.lang)) for b in info]
+    extra_plain = "".join(_info_plain(b, p) for b, p in zip(info, pages, strict=True))
+    extra_html = "".join(_info_html(b, p) for b, p in zip(info, pages, strict=True))
+    plain = f"{text.strip()}{extra_plain}\n\n-- \n{_OPT_OUT[lang]}\n{page}\n\n{_sent_by(lang)}\n"
     e = html.escape
     rich = (
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{e(subject)}</title></head><body>'
-        f"{_paragraphs_html(text)}<hr>"
+        f"{_paragraphs_html(text)}{extra_html}<hr>"
         f'<p>{e(_OPT_OUT[lang])} <a href="{e(page)}">{e(_OPT_OUT_LINK[lang])}</a></p>'
         f"<p>{e(_sent_by(lang))}</p></body></html>"
     )

@@ -28,7 +28,11 @@ from chalicelib.config import settings
 Handler = Callable[[dict[str, Any], Callable[[], float]], bool]
 
 # The modules whose import registers a kind (each calls `register` at import time).
-JOB_MODULES: tuple[str, ...] = ("chalicelib.mail.campaign_send", "chalicelib.service_messages")
+JOB_MODULES: tuple[str, ...] = (
+    "chalicelib.mail.campaign_send",
+    "chalicelib.service_messages",
+    "chalicelib.mail.art14_notices",
+)
 
 _HANDLERS: dict[str, Handler] = {}
 

@@ -78,6 +78,7 @@ FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
     "api_handler": ("app",),
     "partner_import": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.imports.messages"),
     "retention_sweeper": ("chalicelib.events", "chalicelib.retention"),
+    "art14_notices": ("chalicelib.events", "chalicelib.art14", "chalicelib.retention", "chalicelib.mail.jobs"),
     "pseudonym_rekey": ("chalicelib.events", "chalicelib.rekeying"),
     "campaign_materialiser": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.campaigns"),
     "mail_sender": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.mail.jobs"),

@@ -71,6 +71,9 @@ def test_every_function_is_attributed_and_its_calls_expanded(
         client, "POST", f"/campaigns/{campaign['campaign_id']}/sending", tokens.staff, {"subject": "S", "text": "T"}
     )
     assert status == 202 and drain_mail(stack) == 1
+    # The night's Art. 14 job: the schedule only queues it, mail_sender reads the index.
+    assert client.lambda_.invoke("art14_notices", {"as_of": "2026-01-01"}).payload["queued"] == "art14_notices"
+    assert drain_mail(stack) == 1
     # A permanent bounce of the prospect the upload added: removed as an outdated contact.
     assert deliver_ses_event(stack, ses_event("Bounce", ["olli@kunta.fi"])) == {"batchItemFailures": []}
 
@@ -81,6 +84,8 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     imports = requests_of(calls_against_roles, "partner_import", start)
     assert any(a == "s3:GetObject" and r.startswith(f"{BUCKET}/incoming/acme/") for a, r in imports)
     assert ("dynamodb:BatchWriteItem", PROSPECTS) in imports or ("dynamodb:PutItem", PROSPECTS) in imports
+    assert {a for a, _ in requests_of(calls_against_roles, "art14_notices", start)} == {"sqs:SendMessage"}
+    assert ("dynamodb:Query", f"{PROSPECTS}/index/art14_due") in requests_of(calls_against_roles, "mail_sender", start)
     sweeper = requests_of(calls_against_roles, "retention_sweeper", start)
     # The erasure transaction's login-deletion marker is a Put: authorised as PutItem on its table.
     assert ("dynamodb:PutItem", CUSTOMERS) in sweeper

@@ -74,7 +74,7 @@ def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> 
     # Consent history, service messages and bounce handling are described (issue 10).
     assert doc["consent_records"]["wording_version"] == notice.version()
     assert "GDPR 7(1)" in doc["consent_records"]["kept"]
-    assert {"service_messages", "bounces", "complaints"} == set(doc["mail"])
+    assert {"service_messages", "bounces", "complaints", "art14_notices"} == set(doc["mail"])
     assert "prospect_bounced" in {r["rule"] for r in prospects["retention"]}
     assert "GDPR 6(1)(a)" in customers["legal_basis"]
     assert {r["rule"] for r in prospects["retention"]} == {r.name for r in REGISTERS[1].retention}

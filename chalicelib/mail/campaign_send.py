@@ -42,6 +42,12 @@ Within SES's sending rate
     two jobs of different campaigns at once would share the quota, which the throttling
     retries absorb.
 
+The Art. 14 information
+    A person not yet informed (no `informed_at`) gets the Art. 14 block (`art14.block`: the
+    notice's facts and the source named) in this message, and `_record_sent` sets
+    `informed_at` (`email_campaign`) and takes them out of the `art14_due` index in the
+    send's own transaction; later messages do not repeat it (docs/retention-and-rights.md).
+
 The disclosure log
     The controller sending its own marketing is not a handover to a partner. The log's
     recipient for `email` is the processor that carries the message, Amazon SES

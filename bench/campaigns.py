@@ -10,21 +10,16 @@ transaction). The baseline reads the same register the way a job without an inde
 Scan of the whole table, screened the same way, its audience kept in memory (it writes
 nothing, so its time is a lower bound of such a job).
 
-Loading is direct: the emulator's process puts the items into its tables itself, not through
-its HTTP API, so 400,000 items load in seconds.
-
-moto, the emulator, has costs DynamoDB does not: its index Query walks and sorts the whole
-table to serve each page (quadratic for a job that pages through an index: about a day for
-200,000 prospects), so the bench serves index pages from a sorted view built once
-(`_index_pages_from_a_sorted_view`, moto's own page rules); and TransactWriteItems
-deep-copies the whole table for every item of a transaction (moto 5.2,
-`transact_write_items`, its rollback copy), which makes a 180,000-member audience cost hours
-of copying, so the bench replaces that copy with none (`_no_transaction_backup`). The copy
-only matters when a transaction fails, which in this single-writer run none does: the run
-checks that the counts add up and that the members are exactly the Scan's audience. Times
-are under moto; items read carry over to DynamoDB as they are. The emulator runs in a
-process of its own (moto's server), so peak memory (tracemalloc) is the job's and its SDK
-client's, not the emulator's.
+The emulator is bench/_emulator.py's: moto's server in a process of its own (so peak
+memory, by tracemalloc, is the job's and its SDK client's, not the emulator's), the register
+loaded straight into its tables, and moto's costs that DynamoDB does not have switched off:
+its per-page walk and re-sort of the whole table for an index Query and for a Scan (pages are
+sliced from a sorted view built once, by moto's own page rules: without it the job would take
+about a day at 200,000), its per-item deep copy of the table in a transaction (which only
+matters when a transaction fails; none does in this single-writer run), and its per-item
+response serializer. The run checks itself: the counts add up and the members are exactly
+the Scan's audience. Times are under moto; items read and suppression keys looked up carry
+over to DynamoDB as they are.
 """
 
 from __future__ import annotations
@@ -37,168 +32,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
+from bench import _emulator as emulator
+from bench._emulator import REGION
 
-REGION = "eu-north-1"
 TARGET = 200_000
 # Register sizes to run (comma-separated): a small one, then the issue's 200,000 (about half
 # an hour under moto on two cores; `BENCH_CAMPAIGN_PROSPECTS=2000` for a quick look).
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_CAMPAIGN_PROSPECTS", f"2000,{TARGET}").split(","))
 SUPPRESSED_SHARE = 10  # every 10th prospect is on the suppression list
-
-
-@contextmanager
-def _no_transaction_backup() -> Iterator[None]:
-    """moto's TransactWriteItems without its per-item deep copy of each table (see above)."""
-    import copy
-
-    from moto.dynamodb import models
-
-    real = copy.deepcopy
-
-    class _NoTableCopy:
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            return value if isinstance(value, models.Table) else real(value, memo)
-
-    original = models.copy
-    models.copy = _NoTableCopy  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        models.copy = original
-
-
-@contextmanager
-def _index_pages_from_a_sorted_view() -> Iterator[None]:
-    """moto's index Query without walking and re-sorting the whole table for every page.
-
-    moto serves each page of a GSI Query by filtering and sorting every item of the table,
-    then skipping to the page's start: a job that reads an index page by page is quadratic
-    there (a day for 200,000 prospects), linear in DynamoDB. Here an index's sorted view is
-    built once per table size and each page is sliced from it with moto's own page rules
-    (Limit, the 1 MB page, LastEvaluatedKey, projection, filter). Only a plain key-equality
-    Query on an index with a sort key takes this path; anything else is moto's own. The
-    run's cross-checks (the job's members equal the Scan's audience) would catch a page
-    served wrong.
-    """
-    import copy
-
-    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
-
-    original = Table.query
-    views: dict[tuple[Any, ...], tuple[int, list[Any], dict[tuple[str, str], int]]] = {}
-
-    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
-        names = (
-            "hash_key",
-            "range_comparison",
-            "range_objs",
-            "limit",
-            "exclusive_start_key",
-            "scan_index_forward",
-            "projection_expressions",
-            "index_name",
-            "consistent_read",
-            "filter_expression",
-            "hash_key_conditions",
-            "range_key_conditions",
-        )
-        given = {**dict(zip(names, args, strict=False)), **kwargs}
-        index_name = given.get("index_name")
-        conditions = given.get("hash_key_conditions")
-        extra = set(given) - set(names)
-        index = self.get_index(index_name) if index_name else None
-        range_keys = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"] if index else []
-        if (
-            not index_name
-            or not conditions
-            or given.get("range_comparison")
-            or given.get("range_key_conditions")
-            or extra
-            or not range_keys
-            or not self.range_key_attr
-        ):
-            return original(self, *args, **kwargs)
-        size = sum(len(partition) for partition in self.items.values())
-        forward = given.get("scan_index_forward", True) is not False
-        view_key = (self.name, index_name, tuple((n, repr(v)) for n, v in conditions), forward)
-        view = views.get(view_key)
-        if view is None or view[0] != size:
-            hash_keys = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
-            matching = [
-                item
-                for item in self.all_items()
-                if all(n in item.attrs and item.attrs[n] == v for n, v in conditions)
-                and all(item.attrs.get(r) for r in range_keys)
-            ]
-            ordered = self.sorted_items([*hash_keys, self.hash_key_attr], [*range_keys, self.range_key_attr], matching)
-            if not forward:
-                ordered.reverse()
-            positions = {(i.hash_key.value, i.range_key.value): n for n, i in enumerate(ordered)}
-            view = views[view_key] = (size, ordered, positions)
-        _, ordered, positions = view
-        start_key = given.get("exclusive_start_key")
-        start = 0
-        if start_key:
-            start = positions[(start_key[self.hash_key_attr]["S"], start_key[self.range_key_attr]["S"])] + 1
-        limit = given.get("limit")
-        page: list[Any] = []
-        page_size = 0
-        last_key = None
-        for n in range(start, len(ordered)):
-            item = ordered[n]
-            if len(page) == limit or page_size + item.size() > RESULT_SIZE_LIMIT:
-                last_key = self._get_last_evaluated_key(page[-1], index_name)
-                break
-            page.append(item)
-            page_size += item.size()
-        scanned = len(page)
-        results = [index.project(r) for r in copy.deepcopy(page)]
-        if given.get("filter_expression") is not None:
-            results = [r for r in results if given["filter_expression"].expr(r)]
-        if given.get("projection_expressions"):
-            results = [r.project(given["projection_expressions"]) for r in results]
-        return results, scanned, last_key
-
-    Table.query = query  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Table.query = original  # type: ignore[method-assign]
-
-
-# The item reads and writes (their results are typed items and counts only).
-_PLAIN_JSON_ACTIONS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem"})
-
-
-@contextmanager
-def _plain_json_responses() -> Iterator[None]:
-    """moto's DynamoDB answers as plain JSON (its typed result dumped as is), not through its
-    model-driven serializer, which costs about 8 ms per item returned (moto 5.2): a 200,000-
-    prospect Scan would spend its hour there. Errors still go through the serializer."""
-    import json
-
-    from moto.core.responses import ActionResult
-    from moto.dynamodb.responses import DynamoHandler
-
-    original = DynamoHandler.serialized
-
-    def serialized(self: Any, action_result: ActionResult) -> Any:
-        result = action_result.result
-        if isinstance(result, dict) and self._get_action() in _PLAIN_JSON_ACTIONS:
-            return 200, {**self.response_headers, "Content-Type": "application/x-amz-json-1.0"}, json.dumps(result)
-        return original(self, action_result)
-
-    DynamoHandler.serialized = serialized  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        DynamoHandler.serialized = original  # type: ignore[method-assign]
-
-
-def _email(i: int) -> str:
-    return f"henkilo{i}@organisaatio{i % 5000}.fi"
 
 
 def _load(tables: dict[str, str], total: int) -> int:
@@ -215,7 +56,7 @@ def _load(tables: dict[str, str], total: int) -> int:
     suppressed = 0
     now = "2026-06-01T09:00:00Z"
     for i in range(total):
-        email = _email(i)
+        email = emulator.email(i)
         fields = {
             "organization": f"Organisaatio {i % 5000} Oy",
             "contact_name": f"Henkilö {i}",
@@ -342,74 +183,12 @@ def _materialise() -> dict[str, Any]:
     }
 
 
-def _emulator(port: int, env: dict[str, str], commands: Any) -> None:
-    """The emulator in a process of its own, so the benchmark's memory figures are the job's and
-    the client's, not the emulator's: moto's server with the two changes above, which also loads
-    the register straight into its tables when asked."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    from chalicelib import store
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    os.environ.update(env)
-    with _plain_json_responses(), _no_transaction_backup(), _index_pages_from_a_sorted_view():
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        commands.send("ready")
-        while True:
-            command = commands.recv()
-            if command[0] == "load":
-                _, app_env, tables, total = command
-                os.environ.update(app_env)
-                store.reset()
-                commands.send(_load(tables, total))
-            else:
-                server.stop()
-                return
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _one(total: int) -> dict[str, Any]:
-    import multiprocessing
-
-    from chalicelib import store
-    from devstack import provision
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    ours, theirs = multiprocessing.Pipe()
-    env = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION")}
-    child = multiprocessing.get_context("fork").Process(target=_emulator, args=(port, env, theirs), daemon=True)
-    child.start()
-    try:
-        assert ours.recv() == "ready"
-        info = provision.provision(boto3.session.Session(), f"benchcampaigns{total}", REGION, endpoint_url=url)
-        info["aws_endpoint_url"] = url
-        app_env = provision.app_environment(info, stage="bench")
-        os.environ.update(app_env)
-        store.reset()
-        t0 = time.perf_counter()
-        ours.send(("load", app_env, info["tables"], total))
-        suppressed = int(ours.recv())
-        load_seconds = time.perf_counter() - t0
+    with emulator.Emulator(f"benchcampaigns{total}", _load) as emulated:
+        suppressed, load_seconds = emulated.load(total)
         scan = _scan_baseline()
         job = _materialise()
-        assert scan["audience"] == job["audience"] == total - suppressed
-    finally:
-        ours.send(("stop",))
-        child.join(30)
-        for var in ("AWS_ENDPOINT_URL", "COGNITO_JWKS_URL", "CUSTOMER_COGNITO_JWKS_URL"):
-            os.environ.pop(var, None)
-        store.reset()
+        assert scan["audience"] == job["audience"] == total - int(suppressed)
     return {
         "prospects": total,
         "register_items": 2 * total,
@@ -421,11 +200,7 @@ def _one(total: int) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = REGION
-    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        os.environ.pop(var, None)
+    emulator.prepare_environment()
     runs = [_one(size) for size in SIZES]
     largest = runs[-1]
     return {
@@ -443,7 +218,7 @@ def run() -> dict[str, Any]:
             str(r["prospects"]): {"materialise": r["materialise"]["seconds"], "scan": r["scan_baseline"]["seconds"]}
             for r in runs
         },
-        "note": "one email campaign over the whole register, 10% suppressed; seconds under moto (index pages "
+        "note": "one email campaign over the whole register, 10% suppressed; seconds under moto (index and Scan pages "
         "from a sorted view, see the module); items read, suppression keys looked up and the job's page-bounded "
         "memory carry over to DynamoDB",
         "runs": runs,

@@ -14,9 +14,10 @@ SES's rate is set out of the way (`SES_MAX_SEND_RATE`), so the figure is the job
 throughput; in AWS the account's quota paces it (14/s by default: 50,000 messages take an
 hour there, in about 12 invocations of the 300-second function).
 
-The emulator runs in its own process (moto's server, with bench/campaigns.py's two changes:
-no table copy per transaction item, plain JSON answers). Requests are counted on the app's
-clients (botocore's `before-call` event) by operation; times are moto's.
+The emulator is bench/_emulator.py's (moto's server in its own process, the data loaded
+straight into its tables, moto's costs that DynamoDB does not have switched off). Requests
+are counted on the app's clients (botocore's `before-call` event) by operation; times are
+moto's.
 """
 
 from __future__ import annotations
@@ -26,11 +27,9 @@ import time
 from collections import Counter
 from typing import Any
 
-import boto3
+from bench import _emulator as emulator
+from bench._emulator import REGION
 
-from bench.campaigns import _email, _free_port, _no_transaction_backup, _plain_json_responses
-
-REGION = "eu-north-1"
 TARGET = 50_000
 # Recipient counts to run (comma-separated); `BENCH_MAIL_RECIPIENTS=50000` is the target.
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_MAIL_RECIPIENTS", "500,1500").split(","))
@@ -53,7 +52,7 @@ def _load(tables: dict[str, str], total: int, campaign_id: str) -> int:
     now = "2026-06-01T09:00:00Z"
     suppressed = 0
     for i in range(total):
-        email = _email(i)
+        email = emulator.email(i)
         fields = {
             "organization": f"Organisaatio {i % 5000} Oy",
             "contact_name": f"Henkilö {i}",
@@ -62,7 +61,10 @@ def _load(tables: dict[str, str], total: int, campaign_id: str) -> int:
         }
         pid = hashlib.sha256(f"prospect:{email}".encode()).hexdigest()[:32]
         email_hash = f"{ring.current}:{i:032x}"
-        register.put_item(store.typed_item(prospects.profile_item(pid, fields, now, email_hash)))
+        profile = prospects.profile_item(pid, fields, now, email_hash) | {
+            "values_from": "acme"
+        }  # as an import leaves it
+        register.put_item(store.typed_item(profile))
         register.put_item(store.typed_item(prospects.source_item(pid, "acme", fields, now, email_hash)))
         audience.put_item(
             store.typed(
@@ -75,32 +77,6 @@ def _load(tables: dict[str, str], total: int, campaign_id: str) -> int:
             blocked.put_item(store.typed({"suppression_key": key, "reason": "objection", "created_at": now}))
             suppressed += 1
     return suppressed
-
-
-def _emulator(port: int, env: dict[str, str], commands: Any) -> None:
-    """moto's server in this process, loading the register and audience when asked."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    from chalicelib import store
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    os.environ.update(env)
-    with _plain_json_responses(), _no_transaction_backup():
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        commands.send("ready")
-        while True:
-            command = commands.recv()
-            if command[0] == "load":
-                _, app_env, tables, total, campaign_id = command
-                os.environ.update(app_env)
-                store.reset()
-                commands.send(_load(tables, total, campaign_id))
-            else:
-                server.stop()
-                return
 
 
 def _count_requests(counter: Counter[str]) -> None:
@@ -133,34 +109,16 @@ def _send(campaign_id: str) -> dict[str, Any]:
 
 
 def _one(total: int) -> dict[str, Any]:
-    import multiprocessing
-
     from chalicelib import campaigns, store
     from chalicelib.audit import Actor
     from chalicelib.auth import Principal
     from chalicelib.registers import Role
-    from devstack import provision
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    ours, theirs = multiprocessing.Pipe()
-    env = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION")}
-    child = multiprocessing.get_context("fork").Process(target=_emulator, args=(port, env, theirs), daemon=True)
-    child.start()
-    try:
-        assert ours.recv() == "ready"
-        info = provision.provision(boto3.session.Session(), f"benchmail{total}", REGION, endpoint_url=url)
-        info["aws_endpoint_url"] = url
-        app_env = provision.app_environment(info, stage="bench") | {"SES_MAX_SEND_RATE": "1000000"}
-        os.environ.update(app_env)
-        store.reset()
+    with emulator.Emulator(f"benchmail{total}", _load, {"SES_MAX_SEND_RATE": "1000000"}) as emulated:
         actor = Actor(Principal("bench", frozenset({Role.STAFF})), "bench")
         campaign = campaigns.create({"name": "Bench", "purpose": "Benchmark", "channel": "email"}, actor)
         cid = campaign["campaign_id"]
-        ours.send(("load", app_env, info["tables"], total, cid))
-        while not ours.poll(5):
-            assert child.is_alive(), "the emulator process died while loading"
-        suppressed = int(ours.recv())
+        suppressed, _ = emulated.load(total, cid)
         # The audience as materialisation leaves it.
         store.campaigns().update_item(
             Key={"pk": campaigns.pk(cid), "sk": campaigns.META},
@@ -170,12 +128,6 @@ def _one(total: int) -> dict[str, Any]:
         )
         campaigns.start_sending(cid, {"subject": "Tarjous", "text": "Hei,\n\nuusi palvelumme.", "lang": "fi"}, actor)
         result = _send(cid)
-    finally:
-        ours.send(("stop",))
-        child.join(30)
-        for var in ("AWS_ENDPOINT_URL", "SES_MAX_SEND_RATE"):
-            os.environ.pop(var, None)
-        store.reset()
     sending, requests, again = result["sending"], result["requests"], result["rerun_requests"]
     sent = int(sending["counts"]["sent"])
     # The figures are only worth reporting if the job is right: each person once, none suppressed.
@@ -199,11 +151,7 @@ def _one(total: int) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = REGION
-    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        os.environ.pop(var, None)
+    emulator.prepare_environment()
     runs = [_one(size) for size in SIZES]
     largest = runs[-1]
     return {

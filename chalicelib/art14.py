@@ -277,7 +277,7 @@ def block(profile: dict[str, Any], lang: str | None, names: dict[str, str] | Non
     reg = next(r for r in doc["registers"] if r["key"] == prospects.REGISTER)
     controller = doc["controller"]
     fields = next(c["fields"] for c in reg["content"] if c["record_type"] == PROSPECT.label.get(lang))
-    source = prospects.source_name(profile, prospects.source_partners(profile), names or {}, lang)
+    source = prospects.source_name(profile, prospects.source_partners(profile), {} if names is None else names, lang)
     retention = " ".join(
         f"{r['event']} ({r['after']}): {r['then']}" for r in reg["retention"] if r["data"] == PROSPECT.label.get(lang)
     )

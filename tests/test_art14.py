@@ -313,3 +313,22 @@ def test_due_and_overdue_lines_follow_the_finnish_calendar() -> None:
     assert jan31 < art14.overdue_before(date(2026, 3, 1))
     assert not jan31 < art14.overdue_before(date(2026, 2, 28))
     assert jan31 < art14.due_before(date(2026, 2, 25)) and not jan31 < art14.due_before(date(2026, 2, 24))
+
+
+def test_the_registry_is_read_once_per_partner_across_a_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The block names the source from the partner registry; a page of messages shares one
+    look-up per partner (an empty cache is still the page's cache)."""
+    from chalicelib import partners
+
+    looked_up: list[str] = []
+
+    def find(partner_id: str) -> dict[str, Any]:
+        looked_up.append(partner_id)
+        return {"partner_id": partner_id, "name": PARTNER}
+
+    monkeypatch.setattr(partners, "find", find)
+    names: dict[str, str] = {}
+    for n in range(3):
+        profile = {"prospect_id": f"{n:032x}", "values_from": "acme", "email": f"h{n}@kunta.fi"}
+        assert any(PARTNER in p for p in art14.block(profile, "fi", names).paragraphs)
+    assert looked_up == ["acme"] and names == {"acme": PARTNER}

@@ -225,9 +225,10 @@ def _record_sent(
         store.client("dynamodb").transact_write_items(TransactItems=[settle])
 
 
-def send_one(meta: dict[str, Any], prospect_id: str, pacer: Pacer, actor: Actor) -> str:
+def send_one(meta: dict[str, Any], prospect_id: str, pacer: Pacer, actor: Actor, partner_names: dict[str, str]) -> str:
     """Send one member its message, at most once; the member's state afterwards (a skip as
-    `skipped:<reason>`)."""
+    `skipped:<reason>`). `partner_names` caches the registry's names across a page (the
+    Art. 14 block names the source)."""
     campaign_id = str(meta["campaign_id"])
     claim = uuid.uuid4().hex
     already = _claim(campaign_id, prospect_id, claim)
@@ -243,7 +244,7 @@ def send_one(meta: dict[str, Any], prospect_id: str, pacer: Pacer, actor: Actor)
     # The first marketing message to a person not yet informed carries the Art. 14
     # information and counts as informing them (Art. 14(3)(b)); later ones do not repeat it.
     inform = not profile.get("informed_at")
-    info = (art14.block(profile, text["lang"]),) if inform else ()
+    info = (art14.block(profile, text["lang"], partner_names),) if inform else ()
     message = compose.marketing(
         str(profile["email"]),
         text["subject"],
@@ -300,6 +301,7 @@ def send_page(campaign_id: str, pacer: Pacer) -> bool:
     resp = store.campaigns().query(**query)
     actor = Actor(SYSTEM_MAIL_SENDER, campaign_id)
     outcomes = []
+    partner_names: dict[str, str] = {}
     for member in resp["Items"]:
         state = member.get("send_state")
         outcome = (
@@ -307,7 +309,7 @@ def send_page(campaign_id: str, pacer: Pacer) -> bool:
             if state == SKIPPED
             else str(state)
             if state
-            else send_one(meta, str(member["prospect_id"]), pacer, actor)
+            else send_one(meta, str(member["prospect_id"]), pacer, actor, partner_names)
         )
         outcomes.append(outcome)
     counts = _count(outcomes)

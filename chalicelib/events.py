@@ -1,5 +1,5 @@
 """Event adapters: the nightly `retention_sweeper` and `art14_notices` schedules, the `partner_import` queue, the
-operator-invoked `pseudonym_rekey`, the `campaign_materialiser` queue, the `mail_sender`
+operator-invoked `pseudonym_rekey` and `art14_backfill`, the `campaign_materialiser` queue, the `mail_sender`
 queue and the `mail_events` queue (SES bounces and complaints).
 
 Thin: parse the event, call the domain in chalicelib/, return a JSON-able result.
@@ -13,6 +13,7 @@ never loads the retention rules, and neither loads the HTTP layer (docs/architec
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from chalice import Blueprint, Cron
@@ -157,19 +158,42 @@ def pseudonym_rekey(event: dict[str, Any], context: Any) -> dict[str, Any]:
     Invoked by an operator with `{}` and then with each answer's `cursor` until it says
     `done`; a run that runs out of time returns where to continue.
     """
+    from chalicelib import clock, rekeying
+
+    run_id = str(getattr(context, "aws_request_id", "") or clock.sortable())
+    return rekeying.run(_operator_cursor(event), _seconds_left(context), run_id)
+
+
+def _operator_cursor(event: Any) -> dict[str, Any] | None:
+    """The `cursor` an operator passes back from the previous run's answer (None: start)."""
     cursor = event.get("cursor") if isinstance(event, dict) else None
     if cursor is not None and not isinstance(cursor, dict):
         raise ValueError("cursor must be the object a previous run returned")
+    return cursor
+
+
+def _seconds_left(context: Any) -> Callable[[], float]:
+    """The invocation's remaining time in seconds (15 minutes outside Lambda)."""
 
     def time_left() -> float:
         if context is None or not hasattr(context, "get_remaining_time_in_millis"):
             return 900.0
         return float(context.get_remaining_time_in_millis()) / 1000
 
-    from chalicelib import clock, rekeying
+    return time_left
 
-    run_id = str(getattr(context, "aws_request_id", "") or clock.sortable())
-    return rekeying.run(cursor, time_left, run_id)
+
+# -- art14_backfill -----------------------------------------------------------------------
+
+
+@events_bp.lambda_function(name="art14_backfill")
+def art14_backfill(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Put prospects recorded before Art. 14 tracking under it, once after deployment
+    (docs/operations.md). Invoked like `pseudonym_rekey`: `{}`, then each answer's `cursor`
+    until it says `done`."""
+    from chalicelib import art14_backfill as backfill
+
+    return backfill.run(_operator_cursor(event), _seconds_left(context))
 
 
 # -- campaign_materialiser ---------------------------------------------------------------

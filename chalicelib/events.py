@@ -126,13 +126,8 @@ def partner_import(event: SQSEvent) -> dict[str, Any]:
 
     from chalicelib.imports import messages
 
-    context = event.context
     left = len(event.to_dict().get("Records") or [])
-
-    def remaining() -> float:
-        if context is None or not hasattr(context, "get_remaining_time_in_millis"):
-            return 900.0
-        return float(context.get_remaining_time_in_millis()) / 1000
+    remaining = _seconds_left(event.context)
 
     def handle(record: SQSRecord) -> list[str]:
         nonlocal left
@@ -215,12 +210,7 @@ def campaign_materialiser(event: SQSEvent) -> dict[str, Any]:
 
     from chalicelib import campaigns
 
-    context = event.context
-
-    def remaining() -> float:
-        if context is None or not hasattr(context, "get_remaining_time_in_millis"):
-            return 900.0
-        return float(context.get_remaining_time_in_millis()) / 1000
+    remaining = _seconds_left(event.context)
 
     def handle(record: SQSRecord) -> dict[str, Any]:
         body = json.loads(record.body)
@@ -254,12 +244,7 @@ def mail_sender(event: SQSEvent) -> dict[str, Any]:
 
     from chalicelib.mail import jobs
 
-    context = event.context
-
-    def remaining() -> float:
-        if context is None or not hasattr(context, "get_remaining_time_in_millis"):
-            return 900.0
-        return float(context.get_remaining_time_in_millis()) / 1000
+    remaining = _seconds_left(event.context)
 
     def handle(record: SQSRecord) -> dict[str, Any]:
         return jobs.handle(record.body, remaining)

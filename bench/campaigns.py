@@ -36,8 +36,8 @@ from bench import _emulator as emulator
 from bench._emulator import REGION
 
 TARGET = 200_000
-# Register sizes to run (comma-separated): a small one, then the 200,000 (about half
-# an hour under moto on two cores; `BENCH_CAMPAIGN_PROSPECTS=2000` for a quick look).
+# Register sizes to run (comma-separated): a small one, then the 200,000 (about twenty
+# minutes under moto on two cores; `BENCH_CAMPAIGN_PROSPECTS=2000` for a quick look).
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_CAMPAIGN_PROSPECTS", f"2000,{TARGET}").split(","))
 SUPPRESSED_SHARE = 10  # every 10th prospect is on the suppression list
 

@@ -17,6 +17,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 
 from chalicelib import clock, disclosures, secrets, suppression
+from tests.aws_calls import as_function
 from tests.conftest import REGION, Stack, Tokens, call, register_partner, setup_actor
 from tests.iam_policy import allowed
 from tests.imports_helpers import all_prospect_items, csv_bytes, drain, prospect_items, report, runs_of, upload
@@ -120,6 +121,33 @@ def test_another_partner_cannot_bring_the_erased_person_back_either(client: Any,
     run = _import(stack, "beta", ROWS)
     assert run["rejected_by_reason"] == {"erased_on_request": 1} and run["counts"]["inserted"] == 1
     assert [i["email"] for i in prospect_items(stack)] == ["sari@sote.fi"]
+
+
+def test_an_erasure_made_while_a_file_is_importing_is_not_undone(
+    client: Any, stack: Stack, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The erasure lands between the chunk's provenance read and its write: the re-check right
+    before the write sees the entry and drops the row under the same reason."""
+    from chalicelib import prospects, subjects
+    from chalicelib.imports import pipeline
+
+    _import(stack, "acme", ROWS[:1])
+    real = pipeline.batch_get
+    pending = [lambda: subjects.erase(EMAIL, setup_actor())]
+
+    def batch_get(keys: Any, projection: Any, sleep: Any, **kwargs: Any) -> Any:
+        found = real(keys, projection, sleep, **kwargs)
+        if projection == prospects.META and pending:
+            with as_function("api_handler"):  # the erasure is the API's work, checked against its role
+                pending.pop()()
+        return found
+
+    monkeypatch.setattr(pipeline, "batch_get", batch_get)
+    changed = [[*ROWS[0][:2], "Johtaja", *ROWS[0][3:]]]
+    run = _import(stack, "acme", changed, "kesken.csv")
+    assert not pending and prospect_items(stack) == []
+    assert run["counts"]["updated"] == 0 and run["rejected_by_reason"] == {"erased_on_request": 1}
+    assert [r["reason"] for r in report(stack, run)["rejected_rows"]] == ["erased_on_request"]
 
 
 def test_staff_cannot_enter_an_erased_person_again(client: Any, stack: Stack, tokens: Tokens) -> None:

@@ -25,7 +25,10 @@ Art. 19 notices
     `erased`, `objected`) and when. The recipients are read from the log BEFORE the change
     (the erasure deletes the log with the partition), and each notification goes into the
     change's own transaction with its audit event (action `notify` on the prospect), so a
-    change is never committed without its notices nor notified without happening. Its id is
+    change is never committed without its notices nor notified without happening. An erasure
+    on the person's request (Art. 17, `ERASED_ON_REQUEST`) also tells each partner whose
+    file brought the person (its `SOURCE#` item), so the partner can stop sending them: a
+    partner both in the log and a source is told once. Its id is
     derived from the prospect, the change, the recipient and the request that made the
     change (`notification_id`): the same change cannot notify a recipient twice.
 
@@ -58,6 +61,7 @@ PURPOSES = ("partner_read", "call_list", "campaign_audience", "email", "art14_no
 CHANGES = ("rectified", "erased", "objected")
 NOTIFICATIONS = "NOTIFICATIONS#"
 _PROFILE = "PROFILE"
+_SOURCE = "SOURCE#"  # prospects.SOURCE_PREFIX (that module imports this one)
 _NO_CAMPAIGN = "-"
 # The recipient of `email` entries: Amazon SES, the controller's processor that delivers its
 # messages. Not a partner id (the colon): it never has a partner channel, and a processor
@@ -200,12 +204,14 @@ class Change:
     """What happened to a prospect's data, to tell its recipients (no values, field names only).
 
     `spare`: recipients that need no notice because they made the change themselves (a
-    partner whose full refresh removed the person).
+    partner whose full refresh removed the person). `to_sources`: the partners whose
+    SOURCE items held the person are told too (an erasure on request).
     """
 
     change: str  # rectified | erased | objected
     fields: tuple[str, ...] = ()
     spare: frozenset[str] = frozenset()
+    to_sources: bool = False
 
     def __post_init__(self) -> None:
         if self.change not in CHANGES:
@@ -213,6 +219,7 @@ class Change:
 
 
 ERASED = Change("erased")
+ERASED_ON_REQUEST = Change("erased", to_sources=True)
 OBJECTED = Change("objected")
 
 
@@ -226,8 +233,16 @@ def recipients(entries: Iterable[dict[str, Any]]) -> list[str]:
     return sorted({str(i["recipient"]) for i in entries if str(i.get("sk", "")).startswith(PREFIX)})
 
 
+def source_partners(items: Iterable[dict[str, Any]]) -> list[str]:
+    """The partners whose files brought the prospect: its `SOURCE#<partner>` items among `items`."""
+    return sorted({str(i["sk"])[len(_SOURCE) :] for i in items if str(i.get("sk", "")).startswith(_SOURCE)})
+
+
 def notices(prospect_id: str, entries: Iterable[dict[str, Any]], change: Change, actor: Actor) -> list[dict[str, Any]]:
     """The transaction items that notify every recipient of `entries` of `change`, each once.
+
+    With `change.to_sources`, the partners of the SOURCE items among `entries` (the whole
+    partition, read before the change) are recipients too, each still told once.
 
     Two items per recipient: the notification (audit table, partner partition, expiring by
     TTL) and its audit event (`notify` on the prospect). `entries` are read BEFORE the change
@@ -236,7 +251,9 @@ def notices(prospect_id: str, entries: Iterable[dict[str, Any]], change: Change,
     """
     at = clock.now()
     out: list[dict[str, Any]] = []
-    for recipient in recipients(entries):
+    entries = list(entries)
+    told = set(recipients(entries)) | (set(source_partners(entries)) if change.to_sources else set())
+    for recipient in sorted(told):
         if recipient in change.spare or recipient in PROCESSORS:
             continue
         nid = notification_id(prospect_id, change, recipient, actor.request_id)

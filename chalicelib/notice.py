@@ -248,7 +248,8 @@ def records_of_processing() -> dict[str, Any]:
                     f"Point-in-time backups of the tables, kept {BACKUP_RETENTION.text.en}: "
                     "erased data leaves the backups within that time.",
                     "Named accounts in a Cognito user pool; MFA in production; role-based route policy.",
-                    "Audit trail of every access by field name; objections kept only as keyed (HMAC) hashes.",
+                    "Audit trail of every access by field name; objections and erasures on request (the do-not-re-add "
+                    "entry) kept only as keyed (HMAC) hashes.",
                     "Retention enforced by a nightly sweep from these definitions; legal holds by the DPO.",
                     "Email sent only through Amazon SES in the same region, as queued jobs: service messages "
                     "only to customers whose consent is given and current, each at most once; SES bounce and "

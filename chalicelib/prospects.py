@@ -333,7 +333,7 @@ def list_prospects(limit: int, cursor: str | None, q: str | None = None) -> dict
 
 def create(fields: dict[str, Any], actor: Actor) -> list[dict[str, Any]]:
     """Staff enter a prospect; refused for a private person (`not_a_representative`), or if
-    the person objected or is already registered."""
+    the person objected, was erased on request (409 `erased_on_request`) or is already registered."""
     problem = not_a_representative(fields.get("organization"), fields["email"])
     if problem == "free_mail_domain":
         raise ValidationFailed(
@@ -348,6 +348,12 @@ def create(fields: dict[str, Any], actor: Actor) -> list[dict[str, Any]]:
     norm = email_key(fields["email"])
     if suppression.is_suppressed(norm):
         raise Conflict("This person has objected to direct marketing and cannot be added.", code="suppressed")
+    if suppression.erased_since(norm):
+        # The person had their prospect record erased on request (Art. 17): staff do not
+        # bring them back. Their own later registration (the customer register) is another matter.
+        raise Conflict(
+            "This person's data was erased at their request and cannot be added again.", code="erased_on_request"
+        )
     if fields.get("phone"):
         _refuse_do_not_call(fields["phone"])
     ids = candidate_ids(norm)

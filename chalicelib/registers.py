@@ -406,6 +406,25 @@ DO_NOT_CALL = RecordType(
     subjects=False,
 )
 
+# An erasure on the person's request leaves this behind so the next partner file cannot bring
+# them straight back (chalicelib/suppression.py, `erased:` keys); it holds no address.
+DO_NOT_RE_ADD = RecordType(
+    name="do_not_re_add",
+    label=Text("Uudelleenlisäyksen esto (poisto pyynnöstä)", "Do-not-re-add entry (erased on request)"),
+    fields=(
+        _f(
+            "email_hash",
+            Kind.TEXT,
+            "Avainnettu tiiviste sähköpostiosoitteesta (ei osoitetta)",
+            "Keyed hash of the email address (not the address)",
+            _STAFF,
+        ),
+        _f("reason", Kind.TEXT, "Syy (poistettu pyynnöstä)", "Reason (erased on request)", _STAFF),
+        _f("created_at", Kind.TEXT, "Poistopäivä", "Date of the erasure", _STAFF),
+    ),
+    subjects=False,
+)
+
 DISCLOSURE = RecordType(
     name="disclosure",
     label=Text("Luovutusloki", "Disclosure log entry"),
@@ -630,6 +649,7 @@ PROSPECT_REGISTER = Register(
         PROSPECT,
         CAMPAIGN_MEMBER,
         DO_NOT_CALL,
+        DO_NOT_RE_ADD,
         DISCLOSURE,
         RECIPIENT_NOTICE,
         PROSPECT_CONTACT,
@@ -757,6 +777,29 @@ PROSPECT_REGISTER = Register(
                 "The number is not called nor imported; only a keyed hash is kept.",
             ),
             basis=Text("GDPR 21 artikla; soittokiellon noudattaminen", "GDPR Article 21; honouring the request"),
+            swept=False,
+        ),
+        RetentionRule(
+            name="erased_on_request",
+            record_type="do_not_re_add",
+            event=Text(
+                "Henkilö pyysi tietojensa poistamista (GDPR 17 art.)",
+                "The person asked for their data to be erased (GDPR Art. 17)",
+            ),
+            after=Period(label=Text("Niin kauan kuin rekisteriä pidetään", "As long as the register is kept")),
+            action="keep",
+            then=Text(
+                "Yhteistyökumppanin seuraava tiedosto ei tuo henkilöä takaisin eikä henkilökunta voi lisätä "
+                "häntä uudelleen; vain avainnettu tiiviste ja poistopäivä säilyvät. Tietoja saaneille "
+                "kumppaneille ilmoitetaan poistosta (GDPR 19 art.).",
+                "A partner's next file does not bring the person back and staff cannot add them again; only a "
+                "keyed hash and the date of the erasure are kept. The partners that received the data are "
+                "told of the erasure (GDPR Art. 19).",
+            ),
+            basis=Text(
+                "GDPR 17 ja 19 artikla: poiston pysyvyys",
+                "GDPR Articles 17 and 19: keeping the erasure effective",
+            ),
             swept=False,
         ),
         RetentionRule(

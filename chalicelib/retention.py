@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -372,9 +372,13 @@ def delete_prospect(
     rule: str | None = None,
     cutoff: str | None = None,
     reads: ReadCounter | None = None,
+    also: Sequence[dict[str, Any]] = (),
 ) -> None:
     """Delete a prospect (its whole partition) in one transaction, conditional on the profile,
     and notify every recipient in its disclosure log of `change` (Art. 19) in that transaction.
+
+    `also`: further items of that transaction (an erasure on request's do-not-re-add entry
+    and its audit event, `suppression.erased_entry`), written only if the profile goes.
 
     The condition re-checks the rule and due date (sweeper) and always the absence of a
     legal hold, so the whole prospect goes or nothing does. The audit `event`
@@ -411,7 +415,7 @@ def delete_prospect(
     notices = disclosures.notices(prospect_id, items, change, actor)
     entries = [i for i in items if str(i["sk"]).startswith(disclosures.PREFIX)]
     others = [i for i in items if i["sk"] != profile["sk"] and not str(i["sk"]).startswith(disclosures.PREFIX)]
-    final = [{"Delete": profile_delete}, event]
+    final = [{"Delete": profile_delete}, event, *also]
     cut = max(0, len(others) - (100 - len(final)))
     for start in range(0, cut, 100):  # the profile goes last: re-runs find the rest
         _transact_deletes(table, others[start : min(cut, start + 100)])

@@ -74,6 +74,7 @@ RECTIFIABLE = {
 }
 REQUESTS_RECORD = "subject_requests"  # audit record (register "system") of all requests
 SUPPRESSION = "suppression"
+ERASED_RULE = "erased_on_request"  # the register's rule for the do-not-re-add entry
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Found:
     end_users: list[dict[str, Any]] = field(default_factory=list)
     prospects: list[dict[str, Any]] = field(default_factory=list)
     suppressed: bool = False
+    erased_since: str | None = None  # the do-not-re-add entry's date, if the prospect was erased on request
 
     def counts(self) -> dict[str, int]:
         return {
@@ -93,6 +95,7 @@ class Found:
             "end_users": len(self.end_users),
             "prospects": len(self.prospects),
             "suppression": int(self.suppressed),
+            "do_not_re_add": int(self.erased_since is not None),
         }
 
 
@@ -127,6 +130,7 @@ def find(email: str) -> Found:
     found.end_users = [i for i in customers.by_email(norm, "RESELLER#") if i.get("entity") == "reseller_end_user"]
     found.prospects = [i for i in prospects.by_email(norm) if i.get("sk") == "PROFILE"]
     found.suppressed = suppression.is_suppressed(norm)
+    found.erased_since = suppression.erased_since(norm)
     return found
 
 
@@ -215,8 +219,26 @@ def access(email: str) -> Answer:
             "retention": _text(Text("Niin kauan kuin vastustus on voimassa", "As long as the objection stands")),
         },
         "do_not_call": _do_not_call(phones),
+        "do_not_re_add": _do_not_re_add(found.erased_since),
     }
     return Answer(body, accesses, "found" if any(found.counts().values()) else "nothing_found")
+
+
+def _do_not_re_add(since: str | None) -> dict[str, Any]:
+    """Whether the address has a do-not-re-add entry (an erasure on request), since when and why.
+
+    Only the entry's existence, its date and its reason: the entry holds nothing else.
+    """
+    rule = PROSPECT_REGISTER.rule(ERASED_RULE)
+    return {
+        "on_list": since is not None,
+        "since": since,
+        "reason": _text(rule.event) if since else None,
+        "holds": _text(Text("Avainnettu tiiviste sähköpostiosoitteesta", "A keyed hash of the email address")),
+        "purpose": _text(rule.then),
+        "basis": _text(rule.basis),
+        "retention": _text(rule.after.text),
+    }
 
 
 def _disclosed(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -336,16 +358,22 @@ def _delete_end_user(u: dict[str, Any], event: dict[str, Any]) -> None:
 def erase(email: str, actor: Actor) -> Answer:
     """Erase everything except what bookkeeping law requires; list what stays and until when.
 
-    Each erasure carries its own audit event (`actor`), also when a later one fails.
+    Each erasure carries its own audit event (`actor`), also when a later one fails. A
+    prospect's deletion writes, in its own transaction, the address's do-not-re-add entry
+    (`suppression.erased_entry`): partner files then skip the person and staff cannot enter
+    them again. Every partner that received the person's data (the disclosure log) or whose
+    file brought them is told of the erasure once (Art. 19).
     """
-    return _erase(find(email), actor)
+    norm = checked_email(email)
+    return _erase(find(norm), actor, norm)
 
 
-def _erase(found: Found, actor: Actor) -> Answer:
+def _erase(found: Found, actor: Actor, email: str) -> Answer:
     accesses: list[Access] = []
     erased: list[dict[str, Any]] = []
     kept: list[dict[str, Any]] = []
     held: list[dict[str, Any]] = []
+    entered = found.erased_since is not None
     if found.customer:
         c = found.customer
         cid = c["customer_id"]
@@ -393,13 +421,17 @@ def _erase(found: Found, actor: Actor) -> Answer:
         pid = retention.record_id(PROSPECT_REGISTER.key, p)
         fields = sorted(f for f in PROSPECT.field_names if f in p)
         access = Access("delete", PROSPECT_REGISTER.key, pid, tuple(fields))
+        key, entry = suppression.erased_entry(email, actor)
         try:
-            retention.delete_prospect(p, actor.put(access), actor=actor)
+            retention.delete_prospect(
+                p, actor.put(access), actor=actor, change=disclosures.ERASED_ON_REQUEST, also=entry
+            )
         except (retention.RecordHeld, Conflict):
             held.append({"register": PROSPECT_REGISTER.key, "record_id": pid})
             continue
-        accesses.append(access)
+        accesses += [access, Access("create", SUPPRESSION, key, ())]
         erased.append({"register": PROSPECT_REGISTER.key, "record_id": pid, "fields": fields})
+        entered = True
     if found.suppressed:
         kept.append(
             {
@@ -407,6 +439,16 @@ def _erase(found: Found, actor: Actor) -> Answer:
                 "fields": ["keyed_hash"],
                 "kept_until": None,
                 "basis": "GDPR Art. 21(3): honouring the objection to direct marketing",
+            }
+        )
+    if entered:
+        kept.append(
+            {
+                "register": SUPPRESSION,
+                "record_type": "do_not_re_add",
+                "fields": ["keyed_hash"],
+                "kept_until": None,
+                "basis": PROSPECT_REGISTER.rule(ERASED_RULE).basis.en,
             }
         )
     outcome = "held" if held and not erased else "erased" if erased else "nothing_found" if not kept else "kept_only"

@@ -8,6 +8,14 @@ Phone numbers (the do-not-call list) live in the same table under their own key 
 prefix no email entry (`<version>:<hex>`) can ever have, so a number and an address
 never meet. A number is entered for a phone objection or a `do_not_call` request; imports
 and staff entry skip it, and the access answer says whether a person's number is on it.
+
+A prospect erased on the person's request (Art. 17) leaves a "do not re-add" entry,
+`erased:<version>:<HMAC-SHA256(key, "erased:" + normalised email)>`, reason `erased`: the
+same keyring, a prefix of its own, so it is never taken for an objection (an erased person
+may still take marketing they ask for themselves, e.g. as a registered customer). It holds
+no address and is written in the erasure's own transaction (`erased_entry`). A partner file
+bringing the address back skips the row (`erased_on_request`), staff entry is refused (409
+`erased_on_request`) and the access answer says since when and why the entry exists.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from chalicelib.config import settings
 from chalicelib.validation import email_key, normalise_phone
 
 PHONE_PREFIX = "phone:"
+ERASED_PREFIX = "erased:"
+ERASED = "erased"  # the reason of a do-not-re-add entry (an objection's is `objection`)
 
 
 def keyed_hash(email: str, key: bytes) -> str:
@@ -68,8 +78,13 @@ def suppressed_keys(emails: list[str]) -> set[str]:
 
 def _on_list(by_candidate: dict[str, str]) -> set[str]:
     """The values (of `{suppression key: value}`) whose key is on the list, 100 keys a request."""
+    return {by_candidate[k] for k in _listed(by_candidate)}
+
+
+def _listed(keys: Iterable[str]) -> set[str]:
+    """The keys of `keys` that are on the list (any reason), 100 keys a request."""
     found: set[str] = set()
-    candidates = list(by_candidate)
+    candidates = list(dict.fromkeys(keys))
     table = settings().suppression_table
     for start in range(0, len(candidates), 100):
         request: dict[str, Any] = {
@@ -81,7 +96,7 @@ def _on_list(by_candidate: dict[str, str]) -> set[str]:
         while request:
             resp = store.client("dynamodb").batch_get_item(RequestItems=request)
             for item in resp["Responses"].get(table, []):
-                found.add(by_candidate[item["suppression_key"]["S"]])
+                found.add(item["suppression_key"]["S"])
             request = resp.get("UnprocessedKeys") or {}
     return found
 
@@ -153,3 +168,74 @@ def suppressed_phones(phones: Iterable[str]) -> set[str]:
     by_candidate = {c: e164 for e164 in set(normalised.values()) for c in _phone_candidates(e164)}
     listed = _on_list(by_candidate)
     return {given for given, e164 in normalised.items() if e164 in listed}
+
+
+# --- do not re-add (erasure on request) ---------------------------------------------------
+
+
+def _erased_hash(norm: str, version: str, key: bytes) -> str:
+    mac = hmac.new(key, f"{ERASED_PREFIX}{norm}".encode(), hashlib.sha256).hexdigest()
+    return f"{ERASED_PREFIX}{version}:{mac}"
+
+
+def erased_key(email: str) -> str:
+    """The do-not-re-add key of `email` under the current key (safe to log): `erased:v1:<hmac>`."""
+    ring = pseudonyms.ring()
+    return _erased_hash(email_key(email), ring.current, ring.current_key)
+
+
+def _erased_candidates(norm: str) -> list[str]:
+    ring = pseudonyms.ring()
+    return [_erased_hash(norm, version, key) for version, key in ring.keys.items()]
+
+
+def erased_entry(email: str, actor: Actor) -> tuple[str, list[dict[str, Any]]]:
+    """The do-not-re-add entry of `email` and its audit event, for the erasure's own transaction.
+
+    Returns the key (safe to log) and two transaction items. The write is idempotent and
+    keeps the first erasure's date (`created_at`): a repeated erasure does not move "since".
+    """
+    key = erased_key(email)
+    update = {
+        "TableName": store.suppression().name,
+        "Key": store.typed({"suppression_key": key}),
+        "UpdateExpression": "SET reason = :r, created_at = if_not_exists(created_at, :now)",
+        "ExpressionAttributeValues": store.typed({":r": ERASED, ":now": clock.iso()}),
+    }
+    return key, [{"Update": update}, actor.put(Access("create", "suppression", key, ()))]
+
+
+def erased_since(email: str) -> str | None:
+    """When the person's prospect record was first erased on request (None: no entry).
+
+    Read consistently under every key version of the ring: an erasure made a moment ago counts.
+    """
+    keys = _erased_candidates(email_key(email))
+    resp = store.client("dynamodb").batch_get_item(
+        RequestItems={
+            settings().suppression_table: {
+                "Keys": [{"suppression_key": {"S": k}} for k in keys],
+                "ProjectionExpression": "created_at",
+                "ConsistentRead": True,
+            }
+        }
+    )
+    dates = [i["created_at"]["S"] for i in resp["Responses"].get(settings().suppression_table, [])]
+    return min(dates) if dates else None
+
+
+def import_blocks(emails: Iterable[str]) -> tuple[set[str], set[str]]:
+    """Of `emails`, the email_keys that objected and those erased on request, in one batched look-up.
+
+    An import skips both (the first as `not_imported`, the second as `erased_on_request`);
+    an address with both entries counts as objected.
+    """
+    objection: dict[str, str] = {}
+    erased: dict[str, str] = {}
+    for email in emails:
+        norm = email_key(email)
+        objection.update(dict.fromkeys(_candidates(norm), norm))
+        erased.update(dict.fromkeys(_erased_candidates(norm), norm))
+    found = _listed([*objection, *erased])
+    objected = {objection[k] for k in found if k in objection}
+    return objected, {erased[k] for k in found if k in erased} - objected

@@ -135,9 +135,10 @@ def test_erasure_keeps_only_bookkeeping_and_says_until_when(client: Any, stack: 
         ("create", ["email", "name"]),
         ("delete", ["email", "name"]),
     ]
-    # A second request finds only what is kept.
+    # A second request finds only what is kept: the prospect's do-not-re-add entry.
     status, again = request(client, tokens.staff, {"type": "erasure", "email": EMAIL})
-    assert again["answer"]["erased"] == [] and again["request"]["outcome"] == "nothing_found"
+    assert again["answer"]["erased"] == [] and again["request"]["outcome"] == "kept_only"
+    assert [k.get("record_type") for k in again["answer"]["kept"]] == ["do_not_re_add"]
 
 
 def test_rectified_end_user_address_moves_its_uniqueness_guard(client: Any, stack: Stack, tokens: Tokens) -> None:

@@ -10,7 +10,11 @@ Rules (the privacy notice: only representatives of organisations, never private 
     list; skipped and never re-added. The reason is deliberately not given: an objection
     to direct marketing must not be told to a partner, so this code covers every entry of
     either list, whatever put it there. A row skipped for its number leaves the person as
-    the register has them: a full refresh does not count them as missing) and ``duplicate_in_file`` (the same
+    the register has them: a full refresh does not count them as missing), ``erased_on_request``
+    (the person's prospect record was erased at their request, Art. 17: the address has a
+    do-not-re-add entry; the row is skipped, the report names the line only, and the partner
+    that sent it is the one that should stop: partners whose files brought the person were
+    told of the erasure, Art. 19) and ``duplicate_in_file`` (the same
     person again: the first occurrence in the file wins, later ones are merged into it
     and reported with ``first_line`` when it is known).
 
@@ -31,9 +35,10 @@ Writes against concurrent changes
     BatchWriteItem cannot be conditional. Right before each batch of ≤ 25 is sent, its
     items and their PROFILEs are read again with one consistent BatchGetItem (full items)
     and the suppression list is checked: a row whose person objected meanwhile is dropped
-    (``not_imported``), one whose item was deleted, created or changed by staff or another
-    run since the chunk was read is dropped (``changed_meanwhile``, imported again by the
-    partner's next file), and a legal hold set meanwhile is carried over. This costs one
+    (``not_imported``; erased on request meanwhile: ``erased_on_request``), one whose item
+    was deleted, created or changed by staff or another run since the chunk was read is
+    dropped (``changed_meanwhile``, imported again by the partner's next file), and a legal
+    hold set meanwhile is carried over. This costs one
     extra read per write batch, nothing when nothing changes, and keeps write requests ≈
     ceil(changed rows / 25); the window left is the milliseconds between that read and the
     write (closing it needs a conditional write per item, 25× the requests).
@@ -93,6 +98,7 @@ from chalicelib.registers import PROSPECT
 from chalicelib.validation import email_key, normalise_email, schema
 
 REVERIFY_AFTER_DAYS = 30
+ERASED_ON_REQUEST = "erased_on_request"  # the reject reason of a row whose person was erased on request
 BATCH_WRITE_MAX = 25
 BATCH_GET_MAX = 100
 RETRYABLE = {
@@ -450,12 +456,16 @@ class Importer:
             good.append(_Row(line, checked, norm, prospects.candidate_ids(norm)))
         if not good:
             return
-        objected = suppression.suppressed_keys(sorted({r.email_norm for r in good}))
+        objected, erased = suppression.import_blocks(sorted({r.email_norm for r in good}))
         do_not_call = suppression.suppressed_phones({r.values["phone"] for r in good if r.values.get("phone")})
         rows = []
         for row in good:
             if row.email_norm in objected:
                 self._reject(row.line, Reject("not_imported"))
+            elif row.email_norm in erased:
+                # Erased on the person's request: not brought back (the register no longer
+                # holds them, so a full refresh has no one to keep).
+                self._reject(row.line, Reject(ERASED_ON_REQUEST))
             elif row.values.get("phone") in do_not_call:
                 # Skipped like an objection, with the same code (the partner is not told why);
                 # the person stays as the register has them, so a full refresh does not
@@ -620,7 +630,7 @@ class Importer:
         guarded = [e for e in entries if e.guard is not None]
         if not guarded:
             return entries
-        objected = suppression.suppressed_keys(sorted({e.guard.email_norm for e in guarded if e.guard}))
+        objected, erased = suppression.import_blocks(sorted({e.guard.email_norm for e in guarded if e.guard}))
         do_not_call = suppression.suppressed_phones({e.guard.phone for e in guarded if e.guard and e.guard.phone})
         keys: dict[tuple[str, str], None] = {}
         for e in guarded:
@@ -640,6 +650,9 @@ class Importer:
             profile = current.get((e.item["pk"], prospects.PROFILE))
             if guard.email_norm in objected or (guard.phone and guard.phone in do_not_call):
                 self._drop(guard, "not_imported")
+                continue
+            if guard.email_norm in erased:
+                self._drop(guard, ERASED_ON_REQUEST)
                 continue
             orphan = profile is None and sk != prospects.PROFILE and e.item["pk"] not in profiles_kept
             if not _same_provenance(cur, guard.expected) or orphan:

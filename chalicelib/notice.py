@@ -18,6 +18,8 @@ from chalicelib.registers import (
     AUDIT_RETENTION,
     BACKUP_RETENTION,
     CONTROLLER,
+    DORMANT_NOTICE_PERIOD,
+    DORMANT_PERIOD,
     REGISTERS,
     SERVICE_MESSAGE_CONSENT,
     Recipient,
@@ -347,5 +349,10 @@ def records_of_processing() -> dict[str, Any]:
             "Europe/Helsinki) sends a notice-only message to each prospect still uninformed 25 days after "
             "the data was obtained, at most once, never to a suppressed, restricted or erased person; those "
             "it cannot mail are listed for the DPO, who sees who is due and who is past the one-month limit",
+            "dormant_accounts": "the nightly retention sweep mails a customer with no contract with services, "
+            f"no order and no sign-in for {DORMANT_PERIOD.text.en} a notice with a link to keep the account, "
+            "at most once per period of disuse, directly through Amazon SES; unless the person keeps the "
+            f"account (the link or a sign-in), the contact person is erased {DORMANT_NOTICE_PERIOD.text.en} "
+            "later, never before the notice is recorded as sent",
         },
     }

@@ -82,7 +82,8 @@ def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> 
     # Consent history, service messages and bounce handling are described (issue 10).
     assert doc["consent_records"]["wording_version"] == notice.version()
     assert "GDPR 7(1)" in doc["consent_records"]["kept"]
-    assert {"service_messages", "bounces", "complaints", "art14_notices"} == set(doc["mail"])
+    assert {"service_messages", "bounces", "complaints", "art14_notices", "dormant_accounts"} == set(doc["mail"])
+    assert "2 years" in doc["mail"]["dormant_accounts"] and "30 days" in doc["mail"]["dormant_accounts"]
     assert "prospect_bounced" in {r["rule"] for r in prospects["retention"]}
     assert "GDPR 6(1)(a)" in customers["legal_basis"]
     assert {r["rule"] for r in prospects["retention"]} == {r.name for r in REGISTERS[1].retention}
@@ -249,3 +250,19 @@ def test_every_allowed_region_is_named_in_the_notice() -> None:
     from chalicelib.config import EU_EEA_REGIONS
 
     assert set(notice.REGION_NAMES) == set(EU_EEA_REGIONS)
+
+
+def test_the_notice_and_the_record_state_the_unused_account_rules(client: Any, tokens: Tokens) -> None:
+    """Issue 11: the dormancy rules live in the register definitions, so both documents state them."""
+    doc = call(client, "GET", "/privacy-notice?lang=en")[1]
+    rules = {r["rule"]: r for r in doc["registers"][0]["retention"]}
+    assert rules["customer_dormant"]["after"] == "2 years"
+    assert rules["customer_dormant"]["event"] == "No contract with services in effect, no order and no sign-in"
+    assert "link to keep the account" in rules["customer_dormant"]["then"]
+    assert rules["customer_dormant_notice"]["after"] == "30 days"
+    assert "The message with the confirmation code is the notice" in rules["customer_unconfirmed"]["then"]
+    fi = call(client, "GET", "/privacy-notice")[1]
+    assert {r["rule"]: r["after"] for r in fi["registers"][0]["retention"]}["customer_dormant"] == "2 vuotta"
+    record = call(client, "GET", "/records-of-processing", tokens.dpo)[1]
+    actions = {r["rule"]: r["action"] for r in record["processing_activities"][0]["retention"]}
+    assert actions["customer_dormant"] == "notify_dormant" and actions["customer_dormant_notice"] == "erase_contact"

@@ -128,8 +128,9 @@ def dormant_due(day: date) -> str:
 
 def dormancy_restart(item: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
     """The update parts that count the `customer_dormant` period again from today, for a
-    change that is activity (a sign-in, a change of contract): SET and REMOVE clauses, the
-    condition that the record is still in the state read, and their values.
+    change that is activity (a sign-in, a change of contract): the SET clause, the condition
+    that the record is still in the state read, and their values. Callers also REMOVE the
+    notice's code (`DORMANT_NOTICE_ATTR`).
 
     None when the record is under another rule (an ended contract's grace, a pending
     registration, an erasure's bookkeeping): activity does not move those. A notice sent

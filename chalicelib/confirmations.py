@@ -125,6 +125,19 @@ def _checked(customer_id: str, secret: str, attribute: str) -> dict[str, Any]:
     return item
 
 
+def issue_code(customer_id: str, hours: int) -> tuple[str, dict[str, Any]]:
+    """A fresh code for another module's mailed link (`dormancy`'s keep-account link): the
+    token to mail and what the record keeps of it, valid `hours`."""
+    return _new_code(customer_id, hours)
+
+
+def checked_code(token: Any, attribute: str) -> dict[str, Any]:
+    """The profile whose pending code in `attribute` is `token`'s; anything else is `InvalidCode`
+    (a wrong guess counts against the code)."""
+    customer_id, secret = _parse(token)
+    return _checked(customer_id, secret, attribute)
+
+
 # -- registration -------------------------------------------------------------------------
 
 
@@ -199,14 +212,17 @@ def confirm_registration(token: Any, actor: Actor) -> dict[str, Any]:
         ":now": now,
         ":one": 1,
         ":hash": kept["code_hash"],
+        # From now on the account is kept while it is used (`customer_dormant`).
+        ":dormant": customers.DORMANT.name,
+        ":due": customers.dormant_due(clock.local_date()),
     }
     update = {
         "TableName": store.customers().name,
         "Key": {"pk": {"S": item["pk"]}, "sk": {"S": customers.PROFILE}},
         "UpdateExpression": (
             f"SET #s = :active, {customers.CONSENT_UPDATE}, lang = :lang, list_pk = :list_pk, list_sk = :list_sk, "
-            "updated_at = :now, version = version + :one "
-            "REMOVE confirmation, retention_rule, retention_due_at"
+            "updated_at = :now, version = version + :one, retention_rule = :dormant, retention_due_at = :due "
+            "REMOVE confirmation"
         ),
         "ConditionExpression": "#s = :unconfirmed AND confirmation.code_hash = :hash",
         "ExpressionAttributeNames": {"#s": "status"},

@@ -38,6 +38,10 @@ REGISTER = CUSTOMER_REGISTER.key
 PROFILE = "PROFILE"
 GRACE_MONTHS = CUSTOMER_REGISTER.rule("customer_grace").after.months
 BOOKKEEPING_MONTHS = CUSTOMER_REGISTER.rule("order_bookkeeping").after.months
+# A customer in use is kept; one unused this long is told, then erased (chalicelib/dormancy.py).
+DORMANT = CUSTOMER_REGISTER.rule("customer_dormant")
+DORMANT_NOTICE = CUSTOMER_REGISTER.rule("customer_dormant_notice")
+DORMANT_NOTICE_ATTR = "dormant_notice"  # the notice's code (hashed) and times, on the profile
 # Fiscal year end (month, day); Wauranoja Oy's fiscal year is the calendar year.
 FISCAL_YEAR_END = (12, 31)
 # What the system keeps from what happened, never written by a request (Kind.RECORD).
@@ -117,6 +121,36 @@ def _key(item: dict[str, str]) -> dict[str, Any]:
     return {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
 
 
+def dormant_due(day: date) -> str:
+    """When a customer last active on `day` is due for its notice (`customer_dormant`)."""
+    return add_months(day, DORMANT.after.months).isoformat()
+
+
+def dormancy_restart(item: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+    """The update parts that count the `customer_dormant` period again from today, for a
+    change that is activity (a sign-in, a change of contract): the SET clause, the condition
+    that the record is still in the state read, and their values. Callers also REMOVE the
+    notice's code (`DORMANT_NOTICE_ATTR`).
+
+    None when the record is under another rule (an ended contract's grace, a pending
+    registration, an erasure's bookkeeping): activity does not move those. A notice sent
+    is void (the account is in use): its code goes. A profile from before the rule (no
+    rule, no contract end) starts being counted.
+    """
+    rule = item.get("retention_rule")
+    if item.get("entity") != "customer" or item.get("status") != "active":
+        return None
+    values: dict[str, Any] = {":dormant": DORMANT.name, ":dormant_due": dormant_due(clock.local_date())}
+    if rule in (DORMANT.name, DORMANT_NOTICE.name):
+        condition = "retention_rule = :rule_read"
+        values[":rule_read"] = rule
+    elif rule is None and not item.get("contract_end"):
+        condition = "attribute_not_exists(retention_rule) AND attribute_not_exists(contract_end)"
+    else:
+        return None
+    return "retention_rule = :dormant, retention_due_at = :dormant_due", condition, values
+
+
 def create_customer(data: dict[str, Any], actor: Actor, unconfirmed: dict[str, Any] | None = None) -> dict[str, Any]:
     """Create a customer with unique email and username, atomically with their guards and audit event.
 
@@ -149,9 +183,12 @@ def create_customer(data: dict[str, Any], actor: Actor, unconfirmed: dict[str, A
     if unconfirmed:
         item.update({k: v for k, v in unconfirmed.items() if k != "customer_id"}, status="unconfirmed")
         del item["list_pk"], item["list_sk"]
-    elif consent is not None:
-        values = consent_values(consent_answer(bool(consent), "registration", data.get("lang"), None), now)
-        item.update(consent_service_messages=values[":consent"], consent_history=values[":history"])
+    else:
+        # Kept while it is used: due for its notice only after the period with no activity.
+        item.update(retention_rule=DORMANT.name, retention_due_at=dormant_due(clock.local_date()))
+        if consent is not None:
+            values = consent_values(consent_answer(bool(consent), "registration", data.get("lang"), None), now)
+            item.update(consent_service_messages=values[":consent"], consent_history=values[":history"])
     table = store.customers().name
     guard = {"customer_id": customer_id, "entity": "guard"}
     store.transact(
@@ -414,11 +451,19 @@ def end_contract(customer_id: str, end_date: date, actor: Actor) -> dict[str, An
 
 
 def reactivate(customer_id: str, actor: Actor) -> dict[str, Any]:
-    """Re-activate an ended contract within its grace period, or cancel an end still to come."""
+    """Re-activate an ended contract within its grace period, or cancel an end still to come;
+    the account is kept while used again (`customer_dormant`, counted from today)."""
     return _set_status(
         customer_id,
-        "SET #s = :active, updated_at = :now REMOVE contract_end, retention_rule, retention_due_at",
-        {":active": "active", ":ended": "ended", ":now": clock.iso()},
+        "SET #s = :active, updated_at = :now, retention_rule = :dormant, retention_due_at = :due "
+        "REMOVE contract_end, " + DORMANT_NOTICE_ATTR,
+        {
+            ":active": "active",
+            ":ended": "ended",
+            ":now": clock.iso(),
+            ":dormant": DORMANT.name,
+            ":due": dormant_due(clock.local_date()),
+        },
         {"#s": "status"},
         "attribute_exists(pk) AND (#s = :ended OR (#s = :active AND attribute_exists(contract_end)))",
         actor,
@@ -427,12 +472,26 @@ def reactivate(customer_id: str, actor: Actor) -> dict[str, Any]:
 
 
 def set_services(customer_id: str, services: list[dict[str, Any]], actor: Actor) -> dict[str, Any]:
+    """Set the contract's services; a change of contract is activity (`dormancy_restart`).
+
+    Orders need an active service, and a customer with services is never sent the dormancy
+    notice, so counting from the last change of services also counts from the last order.
+    """
+    expr = "SET active_services = :s, updated_at = :now"
+    values: dict[str, Any] = {":s": services, ":now": clock.iso(), ":erased": "erased"}
+    condition = "attribute_exists(pk) AND #s <> :erased"
+    restart = dormancy_restart(get_customer(customer_id))
+    if restart:
+        sets, check, restart_values = restart
+        expr += f", {sets} REMOVE {DORMANT_NOTICE_ATTR}"
+        condition += f" AND {check}"
+        values.update(restart_values)
     return _set_status(
         customer_id,
-        "SET active_services = :s, updated_at = :now",
-        {":s": services, ":now": clock.iso(), ":erased": "erased"},
+        expr,
+        values,
         {"#s": "status"},
-        "attribute_exists(pk) AND #s <> :erased",
+        condition,
         actor,
         Access("update", REGISTER, customer_id, ("active_services",)),
     )

@@ -18,11 +18,32 @@ from chalicelib.registers import (
     AUDIT_RETENTION,
     BACKUP_RETENTION,
     CONTROLLER,
+    DORMANT_NOTICE_PERIOD,
+    DORMANT_PERIOD,
     REGISTERS,
     SERVICE_MESSAGE_CONSENT,
+    Recipient,
+    RecipientKind,
     Register,
     Text,
 )
+
+# Where AWS processes the data, named for people (the deployment's region, from settings).
+REGION_NAMES = {
+    "eu-north-1": Text("Tukholma, Ruotsi", "Stockholm, Sweden"),
+    "eu-west-1": Text("Irlanti", "Ireland"),
+    "eu-west-3": Text("Pariisi, Ranska", "Paris, France"),
+    "eu-central-1": Text("Frankfurt, Saksa", "Frankfurt, Germany"),
+    "eu-south-1": Text("Milano, Italia", "Milan, Italy"),
+    "eu-south-2": Text("Espanja", "Spain"),
+}
+if set(REGION_NAMES) != set(EU_EEA_REGIONS):
+    raise AssertionError("every allowed region needs its name in the notice")
+_KIND_LABELS = {
+    RecipientKind.STAFF: Text("Henkilökunta", "Staff"),
+    RecipientKind.PARTNER: Text("Yhteistyökumppanit", "Partners"),
+    RecipientKind.PROCESSOR: Text("Henkilötietojen käsittelijät", "Processors"),
+}
 
 LANGS = ("fi", "en")
 
@@ -59,6 +80,7 @@ _LABELS = {
     "content": Text("Tietosisältö", "Content"),
     "sources": Text("Tietolähteet", "Sources"),
     "recipients": Text("Vastaanottajat", "Recipients"),
+    "region": Text("AWS-alue", "AWS region"),
     "retention": Text("Säilytysajat", "Retention"),
     "security": Text("Suojauksen periaatteet", "Security principles"),
     "transfers": Text("Siirrot EU:n/ETA:n ulkopuolelle", "Transfers outside the EU/EEA"),
@@ -83,7 +105,9 @@ def _register(reg: Register, lang: str) -> dict[str, Any]:
             for rt in reg.record_types
         ],
         "sources": reg.sources.get(lang),
+        "source_list": [{"source": src.name.get(lang), "data": src.data.get(lang)} for src in reg.source_list],
         "recipients": reg.recipients.get(lang),
+        "recipient_list": [_recipient(r, lang) for r in reg.recipient_list],
         "retention": [
             {
                 "rule": r.name,
@@ -97,6 +121,24 @@ def _register(reg: Register, lang: str) -> dict[str, Any]:
         ],
         "security": reg.security.get(lang),
         "transfers": reg.transfers.get(lang),
+    }
+
+
+def region_text(lang: str) -> str:
+    """The deployment's AWS region with its place, e.g. `eu-north-1 (Stockholm, Sweden)`."""
+    region = settings().region
+    place = REGION_NAMES.get(region)
+    return f"{region} ({place.get(lang)})" if place else region
+
+
+def _recipient(r: Recipient, lang: str) -> dict[str, Any]:
+    """One recipient as the notice names it: kind, who, what they get, and where (processors)."""
+    return {
+        "kind": r.kind.value,
+        "kind_label": _KIND_LABELS[r.kind].get(lang),
+        "name": r.name.get(lang),
+        "receives": r.receives.get(lang),
+        "region": region_text(lang) if r.in_region else None,
     }
 
 
@@ -184,8 +226,13 @@ def render_html(doc: dict[str, Any]) -> str:
         for part in reg["content"]:
             fields = ", ".join(e(f) for f in part["fields"])
             out.append(f"<p><strong>{e(part['record_type'])}</strong>: {fields}</p>")
-        for key in ("sources", "recipients"):
-            out.append(f"<h3>{e(label[key])}</h3><p>{e(reg[key])}</p>")
+        out.append(f"<h3>{e(label['sources'])}</h3><p>{e(reg['sources'])}</p><ul>")
+        out.extend(f"<li><strong>{e(src['source'])}</strong>: {e(src['data'])}</li>" for src in reg["source_list"])
+        out.append(f"</ul><h3>{e(label['recipients'])}</h3><p>{e(reg['recipients'])}</p><ul>")
+        for r in reg["recipient_list"]:
+            where = f" ({e(label['region'])}: {e(r['region'])})" if r["region"] else ""
+            out.append(f"<li>{e(r['kind_label'])}: <strong>{e(r['name'])}</strong>: {e(r['receives'])}{where}</li>")
+        out.append("</ul>")
         out.append(f"<h3>{e(label['retention'])}</h3><ul>")
         for r in reg["retention"]:
             out.append(
@@ -218,7 +265,7 @@ def records_of_processing() -> dict[str, Any]:
                 "purposes": reg.purpose.en,
                 "legal_basis": reg.legal_basis.en,
                 "legitimate_interest": reg.legitimate_interest.en if reg.legitimate_interest else None,
-                "categories_of_data_subjects": [rt.label.en for rt in reg.record_types if rt.subjects],
+                "categories_of_data_subjects": [t.en for t in reg.data_subjects],
                 "categories_of_personal_data": {
                     rt.label.en: [f.label.en for f in rt.fields if f.personal] for rt in reg.record_types
                 },
@@ -226,7 +273,12 @@ def records_of_processing() -> dict[str, Any]:
                     rt.label.en: [f.label.en for f in rt.fields if not f.personal] for rt in reg.record_types
                 },
                 "sources": reg.sources.en,
+                "sources_by_kind": [{"source": src.name.en, "data": src.data.en} for src in reg.source_list],
                 "recipients": reg.recipients.en,
+                "categories_of_recipients": [
+                    _recipient(r, "en") for r in reg.recipient_list if r.kind is not RecipientKind.PROCESSOR
+                ],
+                "processors": [_recipient(r, "en") for r in reg.recipient_list if r.kind is RecipientKind.PROCESSOR],
                 "transfers_to_third_countries": reg.transfers.en,
                 "retention": [
                     {
@@ -298,5 +350,10 @@ def records_of_processing() -> dict[str, Any]:
             "Europe/Helsinki) sends a notice-only message to each prospect still uninformed 25 days after "
             "the data was obtained, at most once, never to a suppressed, restricted or erased person; those "
             "it cannot mail are listed for the DPO, who sees who is due and who is past the one-month limit",
+            "dormant_accounts": "the nightly retention sweep mails a customer with no contract with services, "
+            f"no order and no sign-in for {DORMANT_PERIOD.text.en} a notice with a link to keep the account, "
+            "at most once per period of disuse, directly through Amazon SES; unless the person keeps the "
+            f"account (the link or a sign-in), the contact person is erased {DORMANT_NOTICE_PERIOD.text.en} "
+            "later, never before the notice is recorded as sent",
         },
     }

@@ -105,7 +105,9 @@ class RetentionRule:
     record_type: str
     event: Text
     after: Period
-    action: str  # "erase_contact" | "delete" | "delete_marketing" | "delete_registration" | "keep"
+    # "erase_contact" | "delete" | "delete_marketing" | "delete_registration" | "close_campaign"
+    # | "notify_dormant" | "keep"
+    action: str
     then: Text
     basis: Text
     # False for a rule an event enforces at once in another module (never due by date):
@@ -121,7 +123,8 @@ class RecordType:
     label: Text
     fields: tuple[Field, ...]
     # False for data kept about the register's people (a do-not-call entry, a disclosure log
-    # entry) rather than a category of data subjects (the Art. 30 record lists these apart).
+    # entry) rather than data of a category of people (the Art. 30 record names the people
+    # themselves from `Register.data_subjects`).
     subjects: bool = True
 
     def field(self, name: str) -> Field:
@@ -139,6 +142,33 @@ class RecordType:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a register's data comes from (GDPR 13/14: the source named), and which data."""
+
+    name: Text
+    data: Text
+
+
+class RecipientKind(StrEnum):
+    """Kinds of recipient the notice names (GDPR 13(1)(e), 30(1)(d))."""
+
+    STAFF = "staff"
+    PARTNER = "partner"
+    PROCESSOR = "processor"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A recipient of a register's data, by kind; processors with where they process it."""
+
+    kind: RecipientKind
+    name: Text
+    receives: Text
+    # A processor running in the deployment's AWS region (named by the notice from settings).
+    in_region: bool = False
+
+
+@dataclass(frozen=True)
 class Register:
     """A register of personal data as the privacy notice declares it."""
 
@@ -153,6 +183,11 @@ class Register:
     retention: tuple[RetentionRule, ...]
     # What the legitimate interest of a 6(1)(f) basis is (GDPR 13(1)(d), 14(2)(b)); None otherwise.
     legitimate_interest: Text | None = None
+    # Each source and each recipient by name or kind, and the people whose data the register
+    # holds (the Art. 30 categories of data subjects: people, not record types).
+    source_list: tuple[Source, ...] = ()
+    recipient_list: tuple[Recipient, ...] = ()
+    data_subjects: tuple[Text, ...] = ()
     transfers: Text = field(
         default=Text(
             "Tietoja ei siirretä EU:n tai Euroopan talousalueen ulkopuolelle.",
@@ -257,6 +292,15 @@ CUSTOMER = RecordType(
             Kind.RECORD,
             "Merkintä, ettei sähköposti mene perille (pysyvä palautus)",
             "Flag that email to the address cannot be delivered (a permanent bounce)",
+            _STAFF_SELF,
+        ),
+        # The day the person last used their own data (`dormancy.touch`, at most once a day):
+        # what the `customer_dormant` rule counts from.
+        _f(
+            "last_seen_at",
+            Kind.RECORD,
+            "Viimeisin käyttöpäivä (kirjautuminen omiin tietoihin)",
+            "The last day the person used the service (signed in to their own data)",
             _STAFF_SELF,
         ),
     ),
@@ -461,6 +505,35 @@ _ACCOUNTING_ACT = Text(
     "Kirjanpitolaki 1336/1997, 2 luku 10 §", "Finnish Accounting Act 1336/1997, chapter 2 section 10"
 )
 _NOTICE = Text("Rekisteriseloste", "Privacy notice")
+# The processors of both registers: everything runs on AWS in the deployment's EU region.
+_AWS_PROCESSORS = (
+    Recipient(
+        RecipientKind.PROCESSOR,
+        Text("Amazon Web Services EMEA SARL (AWS)", "Amazon Web Services EMEA SARL (AWS)"),
+        Text(
+            "Palvelun ylläpito: tietokannat, tiedostot, varmuuskopiot, kirjautuminen ja ajot, salattuina",
+            "Hosting: databases, files, backups, sign-in and processing, encrypted",
+        ),
+        in_region=True,
+    ),
+    Recipient(
+        RecipientKind.PROCESSOR,
+        Text("Amazon Simple Email Service (Amazon SES, AWS)", "Amazon Simple Email Service (Amazon SES, AWS)"),
+        Text(
+            "Sähköpostien lähetys: vastaanottajan osoite ja viesti; palautus- ja valitusilmoitukset",
+            "Sending email: the recipient's address and the message; bounce and complaint reports",
+        ),
+        in_region=True,
+    ),
+)
+_STORAGE_LIMITATION = Text(
+    "Säilytyksen rajoittaminen (GDPR 5(1)(e)): käyttämätöntä tiliä ei säilytetä pysyvästi",
+    "Storage limitation (GDPR 5(1)(e)): an unused account is not kept for ever",
+)
+# A customer with no contract with services, no order and no sign-in for this long is sent a
+# notice; unless the person keeps the account, its contact person is erased this long after.
+DORMANT_PERIOD = Period(months=24)
+DORMANT_NOTICE_PERIOD = Period(days=30)
 
 CUSTOMER_REGISTER = Register(
     key="customers",
@@ -478,7 +551,9 @@ CUSTOMER_REGISTER = Register(
         "withdrawal are recorded (GDPR 7(1)); bookkeeping records a legal obligation (GDPR 6(1)(c)).",
     ),
     sources=Text(
-        "Kaikki tiedot ovat henkilön itsensä ilmoittamat. Rekisteröityessä kysytään lupa "
+        "Tiedot saadaan henkilöltä itseltään rekisteröityessä, henkilökunnaltamme, joka luo asiakkaan "
+        "henkilön pyynnöstä, ja jälleenmyyjiltä, jotka ilmoittavat omien käyttäjiensä nimen ja "
+        "sähköpostiosoitteen (lähteet alla). Rekisteröityessä kysytään lupa "
         "palveluun liittyvien viestien lähettämiseen. Sähköpostiosoite vahvistetaan siihen lähetetyllä "
         "koodilla: tunnus avautuu ja lupa on voimassa vasta vahvistuksen jälkeen, ja uusi osoite "
         "vaihtuu vasta, kun se on vahvistettu. Henkilökuntamme luomalla asiakkaalla ei ole lupaa ennen "
@@ -486,7 +561,9 @@ CUSTOMER_REGISTER = Register(
         "tai peruttu lupa kirjataan: aika, kanava sekä nähty sanamuoto ja sen versio (GDPR 7(1)). "
         "Palveluviestit (huoltokatkot, sopimusehtojen muutokset) lähetetään vain niille, joiden lupa "
         "on annettu ja voimassa. Pysyvästi palautuva osoite merkitään henkilökunnalle.",
-        "All data is given by the person themself. At registration the contact person is asked "
+        "The data comes from the person at registration, from our staff who create a customer at the "
+        "person's request, and from resellers, who give the name and email address of their own end users "
+        "(the sources below). At registration the contact person is asked "
         "for consent to service-related messages. The email address is confirmed by a code sent to "
         "it: the login opens and the consent counts only once it is confirmed, and a new address "
         "replaces the old one only once it is confirmed. A customer created by our staff has no "
@@ -503,6 +580,50 @@ CUSTOMER_REGISTER = Register(
         "Named persons only; a reseller sees the name and email of its own end users. Email is sent by "
         "Amazon Web Services (Amazon SES) as our processor, in the EU; its bounce and complaint reports are "
         "handled automatically.",
+    ),
+    source_list=(
+        Source(
+            Text(
+                "Henkilö itse rekisteröityessään ja omissa tiedoissaan",
+                "The person, at registration and in their own data",
+            ),
+            Text(
+                "Yhteyshenkilön tiedot, käyttäjätunnus, lupavastaus ja tilaukset",
+                "The contact person's data, username, consent answer and orders",
+            ),
+        ),
+        Source(
+            Text("Henkilökuntamme henkilön pyynnöstä", "Our staff, at the person's request"),
+            Text(
+                "Asiakkaan ja yhteyshenkilön tiedot sekä sopimuksen palvelut ja hinnat",
+                "The customer's and contact person's data, and the contract's services and prices",
+            ),
+        ),
+        Source(
+            Text("Jälleenmyyjä omista käyttäjistään", "A reseller, about its own end users"),
+            Text("Käyttäjän nimi ja sähköpostiosoite", "The end user's name and email address"),
+        ),
+    ),
+    recipient_list=(
+        Recipient(
+            RecipientKind.STAFF,
+            Text("Nimetty henkilökuntamme", "Our named staff"),
+            Text("Asiakassuhteen hoitamiseen tarvittavat tiedot", "What the customer relationship needs"),
+        ),
+        Recipient(
+            RecipientKind.PARTNER,
+            Text("Jälleenmyyjät", "Resellers"),
+            Text(
+                "Vain omien käyttäjiensä nimi ja sähköpostiosoite",
+                "Only the name and email address of their own end users",
+            ),
+        ),
+        *_AWS_PROCESSORS,
+    ),
+    data_subjects=(
+        Text("Asiakkaat (rekisteröityneet asiakkaat)", "Customers (registered customers)"),
+        Text("Asiakasorganisaatioiden yhteyshenkilöt", "Contact persons of customer organisations"),
+        Text("Jälleenmyyjien käyttäjät", "Resellers' end users"),
     ),
     security=Text(
         "Asiakasrekisteriin on pääsy vain nimetyillä henkilöillä käyttäjätunnusta ja salasanaa käyttäen.",
@@ -523,6 +644,39 @@ CUSTOMER_REGISTER = Register(
             basis=Text("Palvelun uudelleenkäyttöönotto", "Easy re-activation of the service"),
         ),
         RetentionRule(
+            # A customer nobody uses (chalicelib/dormancy.py): the date moves with every sign-in,
+            # order and change of contract; a contract with services never lets it act.
+            name="customer_dormant",
+            record_type="customer",
+            event=Text(
+                "Ei voimassa olevaa sopimusta palveluineen, ei tilauksia eikä kirjautumista",
+                "No contract with services in effect, no order and no sign-in",
+            ),
+            after=DORMANT_PERIOD,
+            action="notify_dormant",
+            then=Text(
+                "Henkilölle lähetetään sähköpostilla ilmoitus ja linkki, jolla hän voi säilyttää tilinsä; "
+                "kirjautuminen säilyttää sen myös.",
+                "The person is sent an email notice with a link to keep the account; signing in keeps it too.",
+            ),
+            basis=_STORAGE_LIMITATION,
+        ),
+        RetentionRule(
+            name="customer_dormant_notice",
+            record_type="customer",
+            event=Text(
+                "Ilmoitus käyttämättömästä tilistä lähetetty, eikä henkilö säilyttänyt tiliä",
+                "Notice of the unused account sent, and the person did not keep the account",
+            ),
+            after=DORMANT_NOTICE_PERIOD,
+            action="erase_contact",
+            then=Text(
+                "Yhteyshenkilön tiedot ja käyttäjätunnus poistetaan; vain kirjanpidon vaatimat tiedot säilyvät.",
+                "The contact person's data and login are erased; only what bookkeeping needs is kept.",
+            ),
+            basis=_STORAGE_LIMITATION,
+        ),
+        RetentionRule(
             # Self-registration is confirmed by a code mailed to the address (valid 24 hours);
             # an unconfirmed one goes, login and all, the day after its code expires.
             name="customer_unconfirmed",
@@ -534,8 +688,10 @@ CUSTOMER_REGISTER = Register(
             after=Period(days=1),
             action="delete_registration",
             then=Text(
-                "Vahvistamaton rekisteröityminen ja sen käyttäjätunnus poistetaan.",
-                "The unconfirmed registration and its login are deleted.",
+                "Vahvistamaton rekisteröityminen ja sen käyttäjätunnus poistetaan. Vahvistuskoodin viesti on "
+                "ilmoitus tästä: vahvistamattomaan osoitteeseen ei lähetetä muuta.",
+                "The unconfirmed registration and its login are deleted. The message with the confirmation code "
+                "is the notice of this: nothing else is sent to an address not proven.",
             ),
             basis=Text(
                 "Osoite on todennettava ennen kuin tili tai lupa on voimassa",
@@ -640,6 +796,64 @@ PROSPECT_REGISTER = Register(
         "Named persons and partners, for sales and marketing or for updating the register. "
         "Marketing emails are sent through Amazon SES (AWS, in the EU/EEA) as a processor; each "
         "message sent is recorded in the person's disclosure log.",
+    ),
+    source_list=(
+        Source(
+            Text(
+                "Yhteistyökumppanin (tietojen toimittaja tai jälleenmyyjä) tiedosto julkisista lähteistä, kuten "
+                "organisaatioiden nettisivuilta; henkilölle kerrotaan, kuka kumppani",
+                "A partner's file (a data provider or a reseller) gathered from public sources such as "
+                "organisations' web sites; the person is told which partner",
+            ),
+            Text(
+                "Organisaatio, yhteyshenkilön nimi, titteli, sähköpostiosoite ja puhelinnumero",
+                "The organisation, the contact person's name, title, email address and phone",
+            ),
+        ),
+        Source(
+            Text("Henkilökuntamme julkisista lähteistä", "Our staff, from public sources"),
+            Text(
+                "Organisaatio, yhteyshenkilön nimi, titteli, sähköpostiosoite ja puhelinnumero",
+                "The organisation, the contact person's name, title, email address and phone",
+            ),
+        ),
+    ),
+    recipient_list=(
+        Recipient(
+            RecipientKind.STAFF,
+            Text("Nimetty henkilökuntamme", "Our named staff"),
+            Text("Myyntiin ja markkinointiin tarvittavat tiedot", "What sales and marketing need"),
+        ),
+        Recipient(
+            RecipientKind.PARTNER,
+            Text("Markkinointikumppanit", "Marketing partners"),
+            Text(
+                "Niiden kampanjoiden kohderyhmän yhteystiedot, joihin kumppani on osoitettu, "
+                "käsittelijänämme käsittelysopimuksella (GDPR 28 art.); jokainen luovutus kirjataan henkilön "
+                "luovutuslokiin",
+                "The contacts of the audiences of the campaigns the partner is assigned to, as our processor "
+                "under a processing agreement (GDPR Art. 28); each handover is recorded in the person's "
+                "disclosure log",
+            ),
+        ),
+        Recipient(
+            RecipientKind.PARTNER,
+            Text(
+                "Tietoja toimittaneet kumppanit (tietojen toimittajat ja jälleenmyyjät)",
+                "Partners who supplied the data (data providers and resellers)",
+            ),
+            Text(
+                "Toimittamiensa prospektien ajantasaiset tiedot; jokainen luku kirjataan henkilön luovutuslokiin",
+                "The current data of the prospects they supplied; each read is recorded in the person's disclosure log",
+            ),
+        ),
+        *_AWS_PROCESSORS,
+    ),
+    data_subjects=(
+        Text(
+            "Prospektit: organisaatioiden yhteyshenkilöt (ei yksityishenkilöitä)",
+            "Prospects: contact persons at organisations (never private individuals)",
+        ),
     ),
     security=Text(
         "Prospektirekisteri on nimettyjen henkilöiden tai yhteistyökumppaneiden käytettävissä.",

@@ -1,8 +1,10 @@
 """The retention sweeper: the retention schedule of the register definitions, executed.
 
 Rules come from `registers.REGISTERS` (never restated here). Every rule the sweeper
-applies is one whose action is `delete` or `erase_contact`; objections
-(`delete_marketing`) act at once in `subjects`, not at night.
+applies is one whose action is in `SWEEP_ACTIONS`: deletions, a contact person's erasure,
+a campaign's closing, and an unused account's notice (`notify_dormant`, chalicelib/dormancy.py:
+the person is mailed a keep-account link, and erased under the next rule unless kept);
+objections (`delete_marketing`) act at once in `subjects`, not at night.
 
 How a record becomes due: its module stamps `retention_rule` + `retention_due_at`
 (a date, or a timestamp whose first ten characters are the date) on it. Only such
@@ -44,7 +46,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, audit, clock, confirmations, customers, disclosures, store
+from chalicelib import accounts, audit, clock, confirmations, customers, disclosures, dormancy, store
 from chalicelib.audit import Access, Actor
 from chalicelib.auth import SYSTEM_SWEEPER
 from chalicelib.clock import HELSINKI, local_date
@@ -63,7 +65,7 @@ from chalicelib.registers import (
 SWEEP_HOUR = 2  # 02:00 Finnish wall-clock time
 SWEEPER = SYSTEM_SWEEPER  # defined once, in auth
 RUNS_RECORD = "retention_sweeper"  # audit record (register "system") that holds run summaries
-SWEEP_ACTIONS = ("delete", "erase_contact", "delete_registration", "close_campaign")
+SWEEP_ACTIONS = ("delete", "erase_contact", "delete_registration", "close_campaign", "notify_dormant")
 CAMPAIGN_RECORDS = "campaign_member"  # record type of the rules whose records are campaigns
 PAGE_SIZE = 500  # due items per index page: small items, well under Query's 1 MB page
 
@@ -239,7 +241,9 @@ def erase_customer_contact(
         set_expr += ", login_to_delete = :login"
         values[":login"] = username
     removed = [f for f in ERASED_CONTACT_FIELDS if f in item]
-    remove_expr = ", ".join(dict.fromkeys([*removed, "email_hash", "username_hash"]))
+    # A dormancy notice's code goes too: nothing is left to keep.
+    codes = [a for a in (customers.DORMANT_NOTICE_ATTR,) if a in item]
+    remove_expr = ", ".join(dict.fromkeys([*removed, "email_hash", "username_hash", *codes]))
     table = store.customers().name
     transact: list[dict[str, Any]] = [
         {
@@ -516,6 +520,11 @@ def apply(
     key = run.event_key(rule.name)
     if rule.rule.record_type == CAMPAIGN_RECORDS:
         return _apply_to_campaign(rule, item, cutoff, run, reads)
+    if rule.rule.action == "notify_dormant":
+        return dormancy.notify(item, as_of=as_of, cutoff=cutoff, actor=run.actor, key=key)
+    if rule.name == dormancy.NOTICE.name and not dormancy.notice_sent(item):
+        # Never an erasure after a notice not known to have gone: the person is told first.
+        return dormancy.renotify(item, cutoff=cutoff, actor=run.actor, key=key)
     if rule.rule.action == "erase_contact":
         result = erase_customer_contact(item, run.actor, rule=rule.name, cutoff=cutoff, key=key)
         return Access("erase", rule.register.key, rid, tuple(result["erased_fields"]))

@@ -162,7 +162,11 @@ def test_contract_end_and_reactivation(client: Any, stack: Stack, tokens: Tokens
     status, body = call(client, "POST", f"/customers/{cid}/reactivation", tokens.staff, None)
     assert status == 200 and body["status"] == "active"
     item = stack.table("customers").get_item(Key={"pk": f"CUSTOMER#{cid}", "sk": "PROFILE"})["Item"]
-    assert "retention_rule" not in item and "retention_due_at" not in item
+    # Kept while used again: the dormancy period counts from the reactivation (issue 11).
+    assert (item["retention_rule"], item["retention_due_at"]) == (
+        "customer_dormant",
+        customers.dormant_due(clock.local_date()),
+    )
     assert call(client, "POST", f"/customers/{cid}/reactivation", tokens.staff, None)[0] == 409
 
 
@@ -200,11 +204,11 @@ def test_a_contract_end_in_the_future_takes_effect_on_that_date(client: Any, sta
         assert stamp() == ("customer_grace", "2027-07-31")
         status, body = call(client, "POST", f"{path}/reactivation", tokens.staff, None)
         assert status == 200 and body["status"] == "active" and "contract_end" not in body
-        assert stamp() == (None, None)
+        assert stamp() == ("customer_dormant", "2028-07-31")
         # A scheduled end is cancelled by reactivation before it takes effect.
         call(client, "POST", f"{path}/contract-end", tokens.staff, {"end_date": "2026-12-31"})
         status, body = call(client, "POST", f"{path}/reactivation", tokens.staff, None)
-        assert status == 200 and "contract_end" not in body and stamp() == (None, None)
+        assert status == 200 and "contract_end" not in body and stamp() == ("customer_dormant", "2028-07-31")
         assert call(client, "POST", f"{path}/reactivation", tokens.staff, None)[0] == 409
 
 

@@ -110,6 +110,8 @@ def _summary_counts(run: dict[str, Any]) -> dict[str, tuple[int, int]]:
 
 EXPECTED_RUN = {
     "customer_grace": (CUSTOMERS, 0),
+    # The buyer has a contract with services: its dormancy date moves on, and no notice goes.
+    "customer_dormant": (1, 0),
     "order_bookkeeping": (ORDERS, 0),
     # A prospect's PROFILE and SOURCE item are each due and each deleted by the index.
     "prospect_unverified": (2 * PROSPECTS, 0),

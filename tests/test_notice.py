@@ -65,16 +65,25 @@ def test_records_of_processing_for_the_dpo_only(client: Any, tokens: Tokens) -> 
         "Consent to service-related messages",
         "Consent history: given or withdrawn, when, through which channel, the wording seen and its version",
         "Flag that email to the address cannot be delivered (a permanent bounce)",
+        "The last day the person used the service (signed in to their own data)",
     ]
-    # A campaign audience, the do-not-call list, the disclosure log hold data about prospects
-    # (record types with `subjects=False`), not further categories of people.
-    assert prospects["categories_of_data_subjects"] == ["Prospect"]
+    # Categories of people, not record types: a campaign audience, the do-not-call list and
+    # the disclosure log hold data about prospects, not further categories of people.
+    assert customers["categories_of_data_subjects"] == [
+        "Customers (registered customers)",
+        "Contact persons of customer organisations",
+        "Resellers' end users",
+    ]
+    assert prospects["categories_of_data_subjects"] == [
+        "Prospects: contact persons at organisations (never private individuals)"
+    ]
     assert "Campaign audience and contacts" in prospects["categories_of_personal_data"]
     assert any("eu-north-1" in m for m in customers["security_measures"])
     # Consent history, service messages and bounce handling are described (issue 10).
     assert doc["consent_records"]["wording_version"] == notice.version()
     assert "GDPR 7(1)" in doc["consent_records"]["kept"]
-    assert {"service_messages", "bounces", "complaints", "art14_notices"} == set(doc["mail"])
+    assert {"service_messages", "bounces", "complaints", "art14_notices", "dormant_accounts"} == set(doc["mail"])
+    assert "2 years" in doc["mail"]["dormant_accounts"] and "30 days" in doc["mail"]["dormant_accounts"]
     assert "prospect_bounced" in {r["rule"] for r in prospects["retention"]}
     assert "GDPR 6(1)(a)" in customers["legal_basis"]
     assert {r["rule"] for r in prospects["retention"]} == {r.name for r in REGISTERS[1].retention}
@@ -145,7 +154,9 @@ def test_what_is_kept_about_contacts_is_in_the_notice_and_the_record(client: Any
     status, record = call(client, "GET", "/records-of-processing", tokens.dpo)
     activity = record["processing_activities"][1]
     # Data kept about prospects, not further categories of people.
-    assert activity["categories_of_data_subjects"] == ["Prospect"]
+    assert activity["categories_of_data_subjects"] == [
+        "Prospects: contact persons at organisations (never private individuals)"
+    ]
     personal = activity["categories_of_personal_data"]
     assert personal["Disclosure log entry"] == [
         "Recipient",
@@ -189,3 +200,69 @@ def test_the_notice_and_the_record_describe_marketing_email(client: Any, tokens:
     assert any("marketing email" in f for f in other["Contact history"])
     rules = {r["rule"]: r for r in activity["retention"]}
     assert "marketing email" in rules["disclosure_log"]["event"]
+
+
+def test_the_notice_names_each_source_and_each_kind_of_recipient(client: Any) -> None:
+    """Issue 11: staff and resellers are sources too; partners by kind, processors with the region."""
+    doc = call(client, "GET", "/privacy-notice?lang=en")[1]
+    customers, prospects = doc["registers"]
+    assert "All data is given by the person themself" not in customers["sources"]
+    assert [s["source"] for s in customers["source_list"]] == [
+        "The person, at registration and in their own data",
+        "Our staff, at the person's request",
+        "A reseller, about its own end users",
+    ]
+    assert customers["source_list"][2]["data"] == "The end user's name and email address"
+    kinds = {(r["kind"], r["name"]) for r in customers["recipient_list"]}
+    assert ("partner", "Resellers") in kinds
+    assert ("processor", "Amazon Web Services EMEA SARL (AWS)") in kinds
+    processors = [r for r in customers["recipient_list"] if r["kind"] == "processor"]
+    assert processors and all(r["region"] == "eu-north-1 (Stockholm, Sweden)" for r in processors)
+    assert all(r["region"] is None for r in customers["recipient_list"] if r["kind"] != "processor")
+    assert {r["name"] for r in prospects["recipient_list"] if r["kind"] == "partner"} == {
+        "Marketing partners",
+        "Partners who supplied the data (data providers and resellers)",
+    }
+    assert any("Amazon SES" in r["name"] for r in prospects["recipient_list"] if r["kind"] == "processor")
+    fi = call(client, "GET", "/privacy-notice")[1]["registers"][0]
+    assert fi["recipient_list"][-1]["region"] == "eu-north-1 (Tukholma, Ruotsi)"
+    page = client.http.get("/privacy-notice?lang=en", headers={"Accept": "text/html"}).body.decode()
+    assert "Our staff, at the person&#x27;s request" in page
+    assert "Processors: <strong>Amazon Web Services EMEA SARL (AWS)</strong>" in page
+    assert "AWS region: eu-north-1 (Stockholm, Sweden)" in page
+
+
+def test_the_record_lists_processors_and_recipients_by_kind(client: Any, tokens: Tokens) -> None:
+    doc = call(client, "GET", "/records-of-processing", tokens.dpo)[1]
+    for activity in doc["processing_activities"]:
+        assert [p["name"] for p in activity["processors"]] == [
+            "Amazon Web Services EMEA SARL (AWS)",
+            "Amazon Simple Email Service (Amazon SES, AWS)",
+        ]
+        assert all(p["region"] == "eu-north-1 (Stockholm, Sweden)" for p in activity["processors"])
+        assert {r["kind"] for r in activity["categories_of_recipients"]} == {"staff", "partner"}
+        assert activity["sources_by_kind"]
+    customers = doc["processing_activities"][0]
+    assert "Resellers" in {r["name"] for r in customers["categories_of_recipients"]}
+
+
+def test_every_allowed_region_is_named_in_the_notice() -> None:
+    from chalicelib.config import EU_EEA_REGIONS
+
+    assert set(notice.REGION_NAMES) == set(EU_EEA_REGIONS)
+
+
+def test_the_notice_and_the_record_state_the_unused_account_rules(client: Any, tokens: Tokens) -> None:
+    """Issue 11: the dormancy rules live in the register definitions, so both documents state them."""
+    doc = call(client, "GET", "/privacy-notice?lang=en")[1]
+    rules = {r["rule"]: r for r in doc["registers"][0]["retention"]}
+    assert rules["customer_dormant"]["after"] == "2 years"
+    assert rules["customer_dormant"]["event"] == "No contract with services in effect, no order and no sign-in"
+    assert "link to keep the account" in rules["customer_dormant"]["then"]
+    assert rules["customer_dormant_notice"]["after"] == "30 days"
+    assert "The message with the confirmation code is the notice" in rules["customer_unconfirmed"]["then"]
+    fi = call(client, "GET", "/privacy-notice")[1]
+    assert {r["rule"]: r["after"] for r in fi["registers"][0]["retention"]}["customer_dormant"] == "2 vuotta"
+    record = call(client, "GET", "/records-of-processing", tokens.dpo)[1]
+    actions = {r["rule"]: r["action"] for r in record["processing_activities"][0]["retention"]}
+    assert actions["customer_dormant"] == "notify_dormant" and actions["customer_dormant_notice"] == "erase_contact"

@@ -318,6 +318,8 @@ def test_run_killed_half_way_is_finished_by_the_next_run(stack: Stack) -> None:
     calls = {"n": 0}
 
     def dies_after_four(rule: Any, record: dict[str, Any], as_of: date, reads: Any, run: Any) -> Any:
+        if rule.name != "order_bookkeeping":  # the customer's own dormancy step
+            return retention.apply(rule, record, as_of, reads, run)
         if calls["n"] == 4:
             raise LambdaKilled()
         calls["n"] += 1

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 from chalice import Blueprint, Response
 from pydantic import Field, StrictBool, StrictStr
 
-from chalicelib import confirmations, customers, notice, subjects, unsubscribe
+from chalicelib import confirmations, customers, dormancy, notice, subjects, unsubscribe
 from chalicelib.auth import ANONYMOUS
 from chalicelib.errors import DomainError, ValidationFailed
 from chalicelib.registers import CONTROLLER, CUSTOMER, Role
@@ -364,3 +364,106 @@ def unsubscribe_one_click(call: Call) -> dict[str, Any]:
     answer = subjects.object_to_marketing(email_norm, call.actor)
     record = subjects.record_request("objection", answer, ANONYMOUS, call.request_id, "one_click_unsubscribe")
     return {"unsubscribed": True, "request_ref": record["request_ref"]}
+
+
+# -- keeping an unused account (chalicelib/dormancy.py) ----------------------------------------
+
+_KEEP_TEXT = {
+    "fi": {
+        "title": "Säilytä asiakastilisi",
+        "text": "Asiakastiliäsi ei ole käytetty pitkään aikaan, joten se on poistumassa. Vahvista, että "
+        "haluat säilyttää sen: tili säilyy, ja seuraava tarkistus tehdään {months} kuukauden kuluttua.",
+        "button": "Säilytä tili",
+        "done_title": "Tili säilytetään",
+        "done": "Kiitos: asiakastilisi säilyy, eikä tietojasi poisteta.",
+        "invalid": "Linkki ei ole voimassa: se on vanhentunut tai jo käytetty, tai tili on jo poistettu. "
+        "Kirjaudu sisään tai kirjoita meille: {contact}.",
+        "invalid_title": "Linkki ei toimi",
+    },
+    "en": {
+        "title": "Keep your customer account",
+        "text": "Your customer account has not been used for a long time, so it is about to be erased. Confirm "
+        "that you want to keep it: the account stays, and it is next reviewed in {months} months.",
+        "button": "Keep my account",
+        "done_title": "Your account is kept",
+        "done": "Thank you: your customer account stays and your data is not erased.",
+        "invalid": "This link is not valid: it has expired or been used, or the account has been erased. "
+        "Sign in, or write to us: {contact}.",
+        "invalid_title": "This link does not work",
+    },
+}
+
+
+def _keep_page(call: Call, lang: str, answer: Callable[[], Response]) -> Response:
+    """`answer()`, with an invalid code as a page in `lang` for a browser (JSON clients get JSON)."""
+    try:
+        return answer()
+    except confirmations.InvalidCode:
+        if _wants_json(call):
+            raise
+        text = _KEEP_TEXT[lang]
+        body = f"<p>{html.escape(text['invalid'].format(contact=CONTROLLER.contact_email))}</p>"
+        return _unsubscribe_page(lang, text["invalid_title"], body, 400)
+
+
+@route(
+    public_bp,
+    dormancy.KEEP_PATH,
+    "GET",
+    summary="What the keep-account link of an unused account's notice will do (changes nothing)",
+    query=("token", "lang"),
+)
+def keep_account_preview(call: Call) -> Response:
+    lang = _unsubscribe_lang(call)
+    token = call.query.get("token", "")
+    if _wants_json(call):
+        return json_response({"confirm": {"method": "POST", "path": dormancy.KEEP_PATH, "body": {"token": token}}})
+    e = html.escape
+    text = _KEEP_TEXT[lang]
+    return _unsubscribe_page(
+        lang,
+        text["title"],
+        f"<p>{e(text['text'].format(months=dormancy.DORMANT.after.months))}</p>"
+        f'<form method="post" action="keep-account"><input type="hidden" name="token" value="{e(token)}">'
+        f'<input type="hidden" name="lang" value="{lang}">'
+        f'<button type="submit">{e(text["button"])}</button></form>',
+    )
+
+
+class KeepAccount(StrictModel):
+    """The code of the keep-account link (a form post sends the same field, and the page's language)."""
+
+    token: Annotated[StrictStr, Field(max_length=200)]
+    lang: Literal["fi", "en"] | None = None
+
+
+@route(
+    public_bp,
+    dormancy.KEEP_PATH,
+    "POST",
+    summary="Keep an unused customer account with the code of its notice",
+    content_types=["application/json", "application/x-www-form-urlencoded"],
+    query=(),
+    body=KeepAccount,
+)
+def keep_account(call: Call) -> Any:
+    form: dict[str, list[str]] = {}
+    is_form = call.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    if is_form:
+        form = parse_qs(call.raw_body.decode("utf-8", "replace"))
+    langs = form.get("lang", [])
+    lang = _unsubscribe_lang(call, langs[0] if len(langs) == 1 else None)
+
+    def kept() -> Response:
+        if is_form:
+            tokens = form.get("token", [])
+            token: object = tokens[0] if len(tokens) == 1 else None
+        else:
+            token = call.body().token  # type: ignore[attr-defined]
+        dormancy.keep(token, call.actor)
+        if _wants_json(call):
+            return json_response({"kept": True})
+        text = _KEEP_TEXT[lang]
+        return _unsubscribe_page(lang, text["done_title"], f"<p>{html.escape(text['done'])}</p>")
+
+    return _keep_page(call, lang, kept)

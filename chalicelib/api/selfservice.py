@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import Field, StrictBool, StrictStr
 
-from chalicelib import confirmations, customers, notice
+from chalicelib import confirmations, customers, dormancy, notice
 from chalicelib.registers import CUSTOMER, ORDER, Role
 from chalicelib.validation import StrictModel, dump, schema
 
@@ -36,6 +36,10 @@ def _own_id(call: Call) -> str:
 def me(call: Call) -> dict[str, Any]:
     customer_id = _own_id(call)
     profile = customers.get_customer(customer_id)
+    # The client's first read after signing in: the day the account was last used, which
+    # keeps it (chalicelib/dormancy.py); written at most once a day.
+    if dormancy.touch(profile, call.actor):
+        profile = customers.get_customer(customer_id)
     orders = customers.all_orders(customer_id)
     answer: dict[str, Any] = {
         "register": customers.REGISTER,

@@ -79,7 +79,7 @@ FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
     "partner_import": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.imports.messages"),
     "retention_sweeper": ("chalicelib.events", "chalicelib.retention"),
     "art14_notices": ("chalicelib.events", "chalicelib.art14", "chalicelib.retention", "chalicelib.mail.jobs"),
-    "art14_backfill": ("chalicelib.events", "chalicelib.art14_backfill"),
+    "register_backfill": ("chalicelib.events", "chalicelib.backfill"),
     "pseudonym_rekey": ("chalicelib.events", "chalicelib.rekeying"),
     "campaign_materialiser": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.campaigns"),
     "mail_sender": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.mail.jobs"),

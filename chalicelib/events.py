@@ -1,5 +1,5 @@
 """Event adapters: the nightly `retention_sweeper` and `art14_notices` schedules, the `partner_import` queue, the
-operator-invoked `pseudonym_rekey` and `art14_backfill`, the `campaign_materialiser` queue, the `mail_sender`
+operator-invoked `pseudonym_rekey` and `register_backfill`, the `campaign_materialiser` queue, the `mail_sender`
 queue and the `mail_events` queue (SES bounces and complaints).
 
 Thin: parse the event, call the domain in chalicelib/, return a JSON-able result.
@@ -178,15 +178,15 @@ def _seconds_left(context: Any) -> Callable[[], float]:
     return time_left
 
 
-# -- art14_backfill -----------------------------------------------------------------------
+# -- register_backfill -------------------------------------------------------------------
 
 
-@events_bp.lambda_function(name="art14_backfill")
-def art14_backfill(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Put prospects recorded before Art. 14 tracking under it, once after deployment
-    (docs/operations.md). Invoked like `pseudonym_rekey`: `{}`, then each answer's `cursor`
-    until it says `done`."""
-    from chalicelib import art14_backfill as backfill
+@events_bp.lambda_function(name="register_backfill")
+def register_backfill(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Put records made before a rule's date existed under it (Art. 14 notices, dormant
+    accounts), once after deployment (docs/operations.md). Invoked like `pseudonym_rekey`:
+    `{}`, then each answer's `cursor` until it says `done`."""
+    from chalicelib import backfill
 
     return backfill.run(_operator_cursor(event), _seconds_left(context))
 

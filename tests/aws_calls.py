@@ -356,7 +356,7 @@ def _record_aws_calls() -> Iterator[Recorder]:
     """Attribute calls to the four functions and record them, for the whole session."""
     from chalice import app as chalice_app
 
-    from chalicelib import art14_backfill, campaigns, rekeying, retention
+    from chalicelib import backfill, campaigns, rekeying, retention
     from chalicelib.imports import messages
     from chalicelib.mail import feedback, jobs
 
@@ -386,7 +386,7 @@ def _record_aws_calls() -> Iterator[Recorder]:
         )
         mp.setattr(retention, "sweep", attributed("retention_sweeper", retention.sweep))
         mp.setattr(rekeying, "run", attributed("pseudonym_rekey", rekeying.run))
-        mp.setattr(art14_backfill, "run", attributed("art14_backfill", art14_backfill.run))
+        mp.setattr(backfill, "run", attributed("register_backfill", backfill.run))
         mp.setattr(campaigns, "run", attributed("campaign_materialiser", campaigns.run))
         mp.setattr(jobs, "handle", attributed("mail_sender", jobs.handle))
         mp.setattr(feedback, "handle", attributed("mail_events", feedback.handle))

@@ -31,7 +31,7 @@ FUNCTION_HANDLERS = {
     "chalicelib.events.partner_import": "partner_import",
     "chalicelib.events.retention_sweeper": "retention_sweeper",
     "chalicelib.events.art14_notices": "art14_notices",
-    "chalicelib.events.art14_backfill": "art14_backfill",
+    "chalicelib.events.register_backfill": "register_backfill",
     "chalicelib.events.pseudonym_rekey": "pseudonym_rekey",
     "chalicelib.events.campaign_materialiser": "campaign_materialiser",
     "chalicelib.events.mail_sender": "mail_sender",

@@ -61,7 +61,7 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     assert result["rules"]["customer_grace"]["done"] == 1
     # The test client gives a pure function 3 seconds: enough to start, maybe not to finish.
     assert "rekeyed" in client.lambda_.invoke("pseudonym_rekey", {}).payload
-    assert "marked" in client.lambda_.invoke("art14_backfill", {}).payload
+    assert "customers" in client.lambda_.invoke("register_backfill", {}).payload
     status, campaign = call(
         client, "POST", "/campaigns", tokens.staff, {"name": "K", "purpose": "P", "channel": "email"}
     )

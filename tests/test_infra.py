@@ -79,7 +79,7 @@ def test_each_packaged_function_runs_under_its_own_role(sam: dict[str, Any]) -> 
         "PartnerImport",
         "RetentionSweeper",
         "Art14Notices",
-        "Art14Backfill",
+        "RegisterBackfill",
         "PseudonymRekey",
         "CampaignMaterialiser",
         "MailSender",

@@ -10,7 +10,9 @@ Rules (the privacy notice: only representatives of organisations, never private 
     list; skipped and never re-added. The reason is deliberately not given: an objection
     to direct marketing must not be told to a partner, so this code covers every entry of
     either list, whatever put it there. A row skipped for its number leaves the person as
-    the register has them: a full refresh does not count them as missing) and ``duplicate_in_file`` (the same
+    the register has them: a full refresh does not count them as missing), ``restricted``
+    (the person's record is restricted, GDPR Art. 18: an import does not change it, nor does
+    a full refresh remove it; chalicelib/restriction.py) and ``duplicate_in_file`` (the same
     person again: the first occurrence in the file wins, later ones are merged into it
     and reported with ``first_line`` when it is known).
 
@@ -82,7 +84,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from chalicelib import art14, audit, clock, disclosures, prospects, pseudonyms, store, suppression
+from chalicelib import art14, audit, clock, disclosures, prospects, pseudonyms, restriction, store, suppression
 from chalicelib.audit import Access
 from chalicelib.auth import SYSTEM_IMPORT
 from chalicelib.config import settings
@@ -493,6 +495,12 @@ class Importer:
                 pid, profile = candidate, existing[(prospects.pk(candidate), prospects.PROFILE)]
                 break
         row.prospect_id = pid
+        if profile is not None and "restriction" in profile:
+            # Art. 18: a restricted record is not changed by an import; the person stays as
+            # the register has them (a full refresh does not count them as missing).
+            self._reject(row.line, Reject(restriction.SKIP_REASON))
+            self._keep(row)
+            return
         fp = fingerprint(pid)
         if fp in self.seen:
             self._reject(row.line, Reject("duplicate_in_file"))
@@ -641,6 +649,9 @@ class Importer:
             if guard.email_norm in objected or (guard.phone and guard.phone in do_not_call):
                 self._drop(guard, "not_imported")
                 continue
+            if profile is not None and "restriction" in profile:
+                self._drop(guard, restriction.SKIP_REASON)  # restricted meanwhile: left as it is
+                continue
             orphan = profile is None and sk != prospects.PROFILE and e.item["pk"] not in profiles_kept
             if not _same_provenance(cur, guard.expected) or orphan:
                 self._drop(guard, "changed_meanwhile")
@@ -775,8 +786,8 @@ class Importer:
         pid = str(item["prospect_id"])
         items = prospects.items_of(pid)
         profile = items[0] if items and items[0]["sk"] == prospects.PROFILE else None
-        if any("legal_hold" in i for i in items):
-            self.counts["held"] += 1
+        if any("legal_hold" in i for i in items) or (profile is not None and "restriction" in profile):
+            self.counts["held"] += 1  # a legal hold, or a restriction (Art. 18): the import leaves it
             return
         others = [i for i in items if i.get("source_partner") and i.get("source_partner") != self.partner]
         staff = profile is not None and (

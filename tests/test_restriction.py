@@ -9,11 +9,15 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from boto3.dynamodb.conditions import Key
 
 from chalicelib import clock, retention, store
+from chalicelib.mail import campaign_send
+from tests.campaigns_helpers import drain_campaigns, ready_campaign
 from tests.conftest import Stack, Tokens, call, register_partner, sent_mail
 from tests.imports_helpers import csv_bytes, drain, report, runs_of, upload
+from tests.mail_helpers import drain_mail
 
 ACME_ROWS = [
     ["Kunta Oy", "Äijä Öhman", "Toimitusjohtaja", "aija@kunta.fi", "040 123 4567"],
@@ -190,8 +194,6 @@ def test_a_restricted_prospect_is_left_out_of_partner_views_campaigns_and_call_l
     )
     phone_id = body["campaign_id"]
     assert call(client, "POST", f"/campaigns/{phone_id}/materialisation", tokens.staff)[0] == 202
-    from tests.campaigns_helpers import drain_campaigns, ready_campaign
-
     drain_campaigns(stack)
     assert call(client, "PUT", f"/campaigns/{phone_id}/assignment", tokens.staff, {"partner_id": "kampanja"})[0] == 200
 
@@ -260,3 +262,26 @@ def test_an_import_leaves_a_restricted_prospect_as_it_is(client: Any, stack: Sta
     run = _run(stack, "full-lista3.csv")
     assert run["state"] == "done" and run["counts"]["held"] == 1, run
     assert _partition(stack, ids["aija"]) == kept
+
+
+def test_a_person_restricted_after_the_campaign_formed_gets_no_message(
+    client: Any, stack: Stack, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(campaign_send, "pause", lambda seconds: None)
+    upload(stack, "incoming/acme/lista.csv", csv_bytes(ACME_ROWS))
+    drain(stack)
+    ids = _acme_ids(client, tokens)
+    campaign = ready_campaign(client, stack, tokens.staff, selection={"title_words": ["johtaja"]})
+    assert campaign["counts"]["audience"] == 2
+    status, body = call(
+        client, "PUT", f"/restrictions/prospect/{ids['aija']}", tokens.staff, {"reason": "objection_pending"}
+    )
+    assert status == 200, body
+
+    message = {"subject": "Tervehdys", "text": "Hei,\n\nesittelemme palvelumme."}
+    status, body = call(client, "POST", f"/campaigns/{campaign['campaign_id']}/sending", tokens.staff, message)
+    assert status == 202, body
+    drain_mail(stack)
+    status, got = call(client, "GET", f"/campaigns/{campaign['campaign_id']}", tokens.staff)
+    assert got["sending"]["counts"]["excluded"]["restricted"] == 1
+    assert sent_mail("aija@kunta.fi") == [] and len(sent_mail("sari@sote.fi")) == 1

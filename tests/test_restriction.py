@@ -15,7 +15,7 @@ from boto3.dynamodb.conditions import Key
 from chalicelib import clock, retention, store
 from chalicelib.mail import campaign_send
 from tests.campaigns_helpers import drain_campaigns, ready_campaign
-from tests.conftest import Stack, Tokens, call, register_partner, sent_mail
+from tests.conftest import Stack, Tokens, call, register_customer, register_partner, sent_mail, setup_actor
 from tests.imports_helpers import csv_bytes, drain, report, runs_of, upload
 from tests.mail_helpers import drain_mail
 
@@ -285,3 +285,49 @@ def test_a_person_restricted_after_the_campaign_formed_gets_no_message(
     status, got = call(client, "GET", f"/campaigns/{campaign['campaign_id']}", tokens.staff)
     assert got["sending"]["counts"]["excluded"]["restricted"] == 1
     assert sent_mail("aija@kunta.fi") == [] and len(sent_mail("sari@sote.fi")) == 1
+
+
+def test_a_restricted_customer_gets_no_service_message(client: Any, stack: Stack, tokens: Tokens) -> None:
+    other = register_customer(client, "toinen", "toinen@yritys.fi")
+    assert (
+        call(client, "PUT", f"/restrictions/customer/{other}", tokens.staff, {"reason": "accuracy_contested"})[0] == 200
+    )
+    message = {"subject": {"fi": "Huoltokatko", "en": "Maintenance"}, "body": {"fi": "Katko.", "en": "Break."}}
+    status, body = call(client, "POST", "/service-messages", tokens.staff, message)
+    assert status == 202, body
+    drain_mail(stack)
+    got = sorted(str(m["To"]) for m in sent_mail() if str(m["Subject"]) == "Huoltokatko")
+    assert got == ["asiakas@yritys.fi"]  # the fixture's consenting customer only
+
+
+def test_a_restriction_set_while_a_file_imports_is_respected(
+    client: Any, stack: Stack, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import prospects, restriction
+    from chalicelib.imports import pipeline
+    from tests.aws_calls import as_function
+
+    upload(stack, "incoming/acme/lista.csv", csv_bytes(ACME_ROWS))
+    drain(stack)
+    ids = _acme_ids(client, tokens)
+    kept = _partition(stack, ids["aija"])
+    real = pipeline.batch_get
+    pending = [lambda: restriction.restrict("prospect", ids["aija"], "accuracy_contested", None, setup_actor())]
+
+    def batch_get(keys: Any, projection: Any, sleep: Any, **kwargs: Any) -> Any:
+        found = real(keys, projection, sleep, **kwargs)
+        if projection == prospects.META and pending:  # right after the chunk's read, before its writes
+            with as_function("api_handler"):
+                pending.pop()()
+        return found
+
+    monkeypatch.setattr(pipeline, "batch_get", batch_get)
+    changed = [["Kunta Oy", "Äijä Öhman", "Hallintojohtaja", "aija@kunta.fi", "040 123 4567"]]
+    upload(stack, "incoming/acme/lista2.csv", csv_bytes(changed))
+    drain(stack)
+    assert not pending
+    run = _run(stack, "lista2.csv")
+    assert run["rejected_by_reason"] == {"restricted": 1} and run["counts"]["updated"] == 0
+    now = _partition(stack, ids["aija"])
+    assert [i["title"] for i in now if "title" in i] == [i["title"] for i in kept if "title" in i]
+    assert all("restriction" in i for i in now if i["sk"] in ("PROFILE", "SOURCE#acme"))

@@ -94,7 +94,7 @@ def holds_deletion(item: dict[str, Any]) -> bool:
 
 def _check_until(until: date | None) -> None:
     today = clock.local_date()
-    if until is not None and not today < until <= today.replace(year=today.year + MAX_REVIEW_YEARS):
+    if until is not None and not today < until <= customers.add_months(today, 12 * MAX_REVIEW_YEARS):
         raise ValidationFailed(
             f"until must be a date after today and within {MAX_REVIEW_YEARS} years.",
             details=[{"field": "until", "reason": "out of range"}],

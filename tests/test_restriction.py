@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -331,3 +331,17 @@ def test_a_restriction_set_while_a_file_imports_is_respected(
     now = _partition(stack, ids["aija"])
     assert [i["title"] for i in now if "title" in i] == [i["title"] for i in kept if "title" in i]
     assert all("restriction" in i for i in now if i["sk"] in ("PROFILE", "SOURCE#acme"))
+
+
+def test_the_review_date_is_checked_on_a_leap_day_too(client: Any, tokens: Tokens) -> None:
+    from chalicelib import restriction
+    from chalicelib.errors import ValidationFailed
+
+    cid = tokens.customer_id
+    with clock.frozen(datetime(2028, 2, 29, 9, tzinfo=UTC)):
+        done = restriction.restrict("customer", cid, "objection_pending", date(2038, 2, 28), setup_actor())
+        assert done["restriction"]["until"] == "2038-02-28"
+        with pytest.raises(ValidationFailed):
+            restriction.restrict("customer", cid, "objection_pending", date(2038, 3, 1), setup_actor())
+        with pytest.raises(ValidationFailed):
+            restriction.restrict("customer", cid, "objection_pending", date(2028, 2, 29), setup_actor())

@@ -139,6 +139,8 @@ def test_a_customer_restricted_for_legal_claims_is_kept_from_the_sweeper(client:
     assert status == 200, body
     record = body["answer"]["parts"][0]["record"]
     assert record["restriction"]["reason"] == "needed_for_legal_claims" and "by" not in record["restriction"]
+    status, mine = call(client, "GET", "/me", tokens.customer)
+    assert status == 200 and mine["restriction"] == record["restriction"]
 
     status, preview = call(client, "GET", "/retention/preview?as_of=2026-01-01", tokens.dpo)
     assert preview["rules"]["customer_grace"]["held"] == 1

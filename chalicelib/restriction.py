@@ -46,12 +46,11 @@ from botocore.exceptions import ClientError
 
 from chalicelib import clock, customers, disclosures, prospects, store
 from chalicelib.audit import Access, Actor
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.logs import logger
 from chalicelib.mail import compose
 from chalicelib.mail.compose import Template
 from chalicelib.mail.send import send
-from chalicelib.registers import CUSTOMER_REGISTER, PROSPECT_REGISTER
 from chalicelib.validation import IsoDate, StrictModel
 
 Reason = Literal[
@@ -108,16 +107,9 @@ def check_kind(kind: str) -> str:
     return kind
 
 
-def _register(kind: str) -> str:
-    return CUSTOMER_REGISTER.key if kind == "customer" else PROSPECT_REGISTER.key
-
-
 def _prospect_items(record_id: str) -> list[dict[str, Any]]:
     """The prospect's PROFILE and SOURCE items (404 if there is no such prospect)."""
-    try:
-        items = prospects.get(record_id)
-    except NotFound:
-        raise NotFound("No such prospect.") from None
+    items = prospects.get(record_id)
     return [i for i in items if i["sk"] == prospects.PROFILE or str(i["sk"]).startswith(prospects.SOURCE_PREFIX)]
 
 
@@ -137,8 +129,8 @@ def restrict(kind: str, record_id: str, reason: str, until: date | None, actor: 
     """Restrict processing of a record (or change an existing restriction's reason or date).
 
     One transaction: the restriction on the record's items, the audit event and, for a
-    prospect, the Art. 19 notices to the recipients in its disclosure log. `since` is kept
-    when a restriction is changed. Returns the restriction as staff see it.
+    prospect restricted now, the Art. 19 notices to the recipients in its disclosure log.
+    `since` is kept when a restriction is changed. Returns the restriction as staff see it.
     """
     check_kind(kind)
     if reason not in REASONS:
@@ -153,7 +145,8 @@ def restrict(kind: str, record_id: str, reason: str, until: date | None, actor: 
         items = [customers.get_customer(record_id)]
         table = store.customers().name
         access = Access("restrict", customers.REGISTER, record_id, ())
-    since = (shown(items[0]) or {}).get("since", now)
+    before = shown(items[0])
+    since = (before or {}).get("since", now)
     value = {"reason": reason, "since": since, "by": actor.principal.principal_id}
     if until is not None:
         value["until"] = until.isoformat()
@@ -162,7 +155,7 @@ def restrict(kind: str, record_id: str, reason: str, until: date | None, actor: 
     writes = [_update(table, i, expr, values, "attribute_exists(pk)") for i in items]
     event = actor.put(access, reason=reason)
     notices: list[dict[str, Any]] = []
-    if kind == "prospect":
+    if kind == "prospect" and before is None:  # a changed reason or date is no news to recipients
         notices = disclosures.notices(
             record_id, disclosures.entries_of(record_id), disclosures.Change("restricted"), actor
         )

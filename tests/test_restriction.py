@@ -206,6 +206,13 @@ def test_a_restricted_prospect_is_left_out_of_partner_views_campaigns_and_call_l
     # The partner that sent the person is told (Art. 19), without personal data.
     status, notes = call(client, "GET", "/partner/notifications", tokens.partner)
     assert [(n["prospect_id"], n["change"]) for n in notes["items"]] == [(ids["aija"], "restricted")]
+    # A changed reason keeps `since` and is no new notice.
+    status, again = call(
+        client, "PUT", f"/restrictions/prospect/{ids['aija']}", tokens.staff, {"reason": "accuracy_contested"}
+    )
+    assert status == 200 and again["restriction"]["since"] == body["restriction"]["since"]
+    status, notes = call(client, "GET", "/partner/notifications", tokens.partner)
+    assert len(notes["items"]) == 1
 
     # Partners: not in the list, not found on its own.
     status, page = call(client, "GET", "/partner/prospects", tokens.partner)

@@ -11,6 +11,7 @@ from chalicelib.api.partner import partner_bp
 from chalicelib.api.partner_registry import partner_registry_bp
 from chalicelib.api.prospects import prospects_bp
 from chalicelib.api.public import public_bp
+from chalicelib.api.restrictions import restrictions_bp
 from chalicelib.api.routing import normalise_error_response
 from chalicelib.api.selfservice import selfservice_bp
 from chalicelib.api.staff import staff_bp
@@ -26,6 +27,7 @@ app.register_blueprint(authorizer_bp)
 app.register_blueprint(public_bp)
 app.register_blueprint(staff_bp)
 app.register_blueprint(dpo_bp)
+app.register_blueprint(restrictions_bp)
 app.register_blueprint(selfservice_bp)
 app.register_blueprint(partner_bp)
 app.register_blueprint(partner_registry_bp)

@@ -901,8 +901,14 @@ def present(item: dict[str, Any], roles: frozenset[Role]) -> dict[str, Any]:
     visible = {f.name for f in record_type.fields if f.visible_to & roles}
     out = {k: item[k] for k in _META[entity] if k in item}
     out.update({k: item[k] for k in record_type.field_names if k in visible and k in item})
-    if "legal_hold" in item and roles & {Role.STAFF, Role.DPO}:
-        out["legal_hold"] = item["legal_hold"]
+    if roles & {Role.STAFF, Role.DPO}:
+        if "legal_hold" in item:
+            out["legal_hold"] = item["legal_hold"]
+        if entity == "customer":
+            # Art. 18: stored and shown to staff, marked (chalicelib/restriction.py).
+            out["restricted"] = "restriction" in item
+            if "restriction" in item:
+                out["restriction"] = item["restriction"]
     return out
 
 

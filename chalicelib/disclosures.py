@@ -18,12 +18,13 @@ The log (GDPR Art. 15(1)(c), Art. 19)
 Art. 19 notices
     When a prospect's data is rectified (staff PATCH, subject rectification), erased (staff
     delete, subject erasure, the retention sweeper, a full refresh that deletes the
-    prospect) or the person objects, every recipient in its log is notified once per
-    change, through its partner channel: a notification item in the audit table under
-    `NOTIFICATIONS#<partner_id>` (read with `GET /partner/notifications`). It holds no
-    personal values: the prospect id, what happened (`rectified` with the field names,
-    `erased`, `objected`) and when. The recipients are read from the log BEFORE the change
-    (the erasure deletes the log with the partition), and each notification goes into the
+    prospect), its processing restricted (Art. 18, chalicelib/restriction.py) or the person
+    objects, every recipient in its log is notified once per change, through its partner
+    channel: a notification item in the audit table under `NOTIFICATIONS#<partner_id>`
+    (read with `GET /partner/notifications`). It holds no personal values: the prospect
+    id, what happened (`rectified` with the field names, `erased`, `objected`,
+    `restricted`) and when. The recipients are read from the log BEFORE the change (the
+    erasure deletes the log with the partition), and each notification goes into the
     change's own transaction with its audit event (action `notify` on the prospect), so a
     change is never committed without its notices nor notified without happening. An erasure
     on the person's request (Art. 17, `ERASED_ON_REQUEST`) also tells each partner whose
@@ -58,7 +59,7 @@ from chalicelib.registers import NOTIFICATION_RETENTION, PROSPECT_REGISTER
 PREFIX = "DISCLOSURE#"
 # `email`: a campaign message; `art14_notice`: the notice-only message of GDPR Art. 14 (chalicelib/art14.py).
 PURPOSES = ("partner_read", "call_list", "campaign_audience", "email", "art14_notice")
-CHANGES = ("rectified", "erased", "objected")
+CHANGES = ("rectified", "erased", "objected", "restricted")
 NOTIFICATIONS = "NOTIFICATIONS#"
 _PROFILE = "PROFILE"
 _SOURCE = "SOURCE#"  # prospects.SOURCE_PREFIX (that module imports this one)
@@ -121,7 +122,8 @@ def _exists(prospect_id: str) -> dict[str, Any]:
         "ConditionCheck": {
             "TableName": store.prospects().name,
             "Key": store.typed({"pk": _pk(prospect_id), "sk": _PROFILE}),
-            "ConditionExpression": "attribute_exists(pk)",
+            # A restricted record (GDPR Art. 18) is stored, never handed over.
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(restriction)",
         }
     }
 
@@ -131,9 +133,10 @@ def record(
 ) -> set[str]:
     """Record a handover of each prospect's data to `recipient`; the ids actually recorded.
 
-    Each entry is written on the condition that the prospect's PROFILE still exists, 50
-    prospects a transaction; a prospect erased meanwhile is left out (and the transaction
-    retried without it). Callers hand out ONLY the returned ids.
+    Each entry is written on the condition that the prospect's PROFILE still exists and is
+    not restricted (Art. 18, chalicelib/restriction.py), 50 prospects a transaction; a
+    prospect erased or restricted meanwhile is left out (and the transaction retried without
+    it). Callers hand out ONLY the returned ids.
     """
     if purpose not in PURPOSES:
         raise ValueError(f"unknown disclosure purpose {purpose}")
@@ -208,7 +211,7 @@ class Change:
     SOURCE items held the person are told too (an erasure on request).
     """
 
-    change: str  # rectified | erased | objected
+    change: str  # rectified | erased | objected | restricted (Art. 18, chalicelib/restriction.py)
     fields: tuple[str, ...] = ()
     spare: frozenset[str] = frozenset()
     to_sources: bool = False

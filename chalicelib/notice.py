@@ -50,12 +50,14 @@ LANGS = ("fi", "en")
 _TITLE = Text("Tietosuojaseloste", "Privacy notice")
 _RIGHTS = Text(
     "Sinulla on oikeus saada pääsy tietoihisi ja siirtää ne, oikaista ne, pyytää niiden poistamista "
-    "(lakisääteisesti säilytettäviä kirjanpitotietoja lukuun ottamatta) ja vastustaa suoramarkkinointia. "
+    "(lakisääteisesti säilytettäviä kirjanpitotietoja lukuun ottamatta), rajoittaa niiden käsittelyä "
+    "ja vastustaa suoramarkkinointia. "
     "Jokaisessa markkinointiviestissä on peruutuslinkki, joka ei vanhene, ja sähköpostiohjelman "
     "peruutus toimii yhdellä napsautuksella. Pyynnöt: {email}. Voit tehdä valituksen "
     "tietosuojavaltuutetun toimistolle.",
     "You have the right to access and port your data, to have it rectified, to ask for its erasure "
-    "(except bookkeeping records the law requires us to keep) and to object to direct marketing. "
+    "(except bookkeeping records the law requires us to keep), to restrict its processing and to object "
+    "to direct marketing. "
     "Every marketing message has an unsubscribe link that does not expire, and your mail program's "
     "unsubscribe works in one click. Requests: {email}. You may lodge a complaint "
     "with the Office of the Data Protection Ombudsman.",

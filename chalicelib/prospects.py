@@ -81,6 +81,7 @@ META = (
     "staff_verified_at",
     "created_by",
     "legal_hold",
+    "restriction",
 )
 
 
@@ -271,8 +272,13 @@ def present(items: list[dict[str, Any]], roles: frozenset[Role]) -> dict[str, An
         if meta in profile:
             out[meta] = profile[meta]
     out["sources"] = sources_of(items)
-    if "legal_hold" in profile and roles & STAFF_ROLES:
-        out["legal_hold"] = profile["legal_hold"]
+    if roles & STAFF_ROLES:
+        if "legal_hold" in profile:
+            out["legal_hold"] = profile["legal_hold"]
+        # Art. 18: stored and shown to staff, marked, never handed over (chalicelib/restriction.py).
+        out["restricted"] = "restriction" in profile
+        if "restriction" in profile:
+            out["restriction"] = profile["restriction"]
     return out
 
 

@@ -46,7 +46,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib import accounts, audit, clock, confirmations, customers, disclosures, dormancy, store
+from chalicelib import accounts, audit, clock, confirmations, customers, disclosures, dormancy, restriction, store
 from chalicelib.audit import Access, Actor
 from chalicelib.auth import SYSTEM_SWEEPER
 from chalicelib.clock import HELSINKI, local_date
@@ -83,9 +83,22 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class RecordHeld(Conflict):
-    """The record is under a legal hold: no deletion until the DPO lifts it."""
+    """The record is held: a legal hold, or a restriction the person asked for to keep the
+    data (`restriction.HOLDING_REASONS`). No deletion until it is lifted."""
 
     code = "legal_hold"
+
+
+# What a deletion's condition adds so that a holding restriction (Art. 18(1)(b), (c)) keeps
+# the record like a legal hold; its values go into the condition's ExpressionAttributeValues.
+# Without outer parentheses: DynamoDB refuses redundant ones, so each user adds its own.
+RESTRICTION_HOLD = "attribute_not_exists(restriction) OR NOT restriction.reason IN (:hold_r0, :hold_r1)"
+RESTRICTION_HOLD_VALUES = {f":hold_r{i}": r for i, r in enumerate(sorted(restriction.HOLDING_REASONS))}
+
+
+def held(item: dict[str, Any]) -> bool:
+    """True if the item may not be deleted now: a legal hold, or a holding restriction."""
+    return "legal_hold" in item or restriction.holds_deletion(item)
 
 
 @dataclass(frozen=True)
@@ -184,8 +197,9 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
 
 def _due_condition(rule: str, cutoff: str) -> tuple[str, dict[str, Any]]:
     return (
-        "retention_rule = :rule AND retention_due_at < :cutoff AND attribute_not_exists(legal_hold)",
-        {":rule": rule, ":cutoff": cutoff},
+        "retention_rule = :rule AND retention_due_at < :cutoff AND attribute_not_exists(legal_hold) AND "
+        f"({RESTRICTION_HOLD})",
+        {":rule": rule, ":cutoff": cutoff, **RESTRICTION_HOLD_VALUES},
     )
 
 
@@ -208,8 +222,8 @@ def erase_customer_contact(
     sweeper) is in the transaction. Returns what is kept and until when. Raises `RecordHeld`
     or `Conflict` (changed meanwhile) without changing anything, login included.
     """
-    if "legal_hold" in item:
-        raise RecordHeld("The record is under a legal hold.")
+    if held(item):
+        raise RecordHeld("The record is held (a legal hold, or a restriction that keeps it).")
     customer_id = item["customer_id"]
     contract_end = date.fromisoformat(item["contract_end"]) if item.get("contract_end") else local_date(clock.now())
     keep_until = customers.order_deletion_date(contract_end)
@@ -223,8 +237,9 @@ def erase_customer_contact(
         ":next_due": keep_until.isoformat(),
         ":end": contract_end.isoformat(),
         ":one": 1,
+        **RESTRICTION_HOLD_VALUES,
     }
-    conditions = ["attribute_exists(pk)", "attribute_not_exists(legal_hold)", "#s <> :erased"]
+    conditions = ["attribute_exists(pk)", "attribute_not_exists(legal_hold)", RESTRICTION_HOLD, "#s <> :erased"]
     if rule is not None and cutoff is not None:
         expr, due_values = _due_condition(rule, cutoff)
         conditions.append(expr)
@@ -393,8 +408,8 @@ def delete_prospect(
     that do not fit in transactions right after it (they are never deleted while the
     profile might stay).
     """
-    if "legal_hold" in profile:
-        raise RecordHeld("The record is under a legal hold.")
+    if held(profile):
+        raise RecordHeld("The record is held (a legal hold, or a restriction that keeps it).")
     items = store.query_all(
         store.prospects(),
         KeyConditionExpression=Key("pk").eq(profile["pk"]),
@@ -407,7 +422,8 @@ def delete_prospect(
     if rule is not None and cutoff is not None:
         expr, values = _due_condition(rule, cutoff)
     else:
-        expr, values = "attribute_exists(pk) AND attribute_not_exists(legal_hold)", {}
+        expr = f"attribute_exists(pk) AND attribute_not_exists(legal_hold) AND ({RESTRICTION_HOLD})"
+        values = dict(RESTRICTION_HOLD_VALUES)
     profile_delete: dict[str, Any] = {
         "TableName": table,
         "Key": _key(profile["pk"], profile["sk"]),
@@ -618,7 +634,7 @@ def sweep_rule(
     """
     for item in due_items(rule, as_of, run.reads, page_size):
         count.due += 1
-        if "legal_hold" in item:
+        if held(item):
             count.held += 1
             continue
         if dry_run:
@@ -710,17 +726,17 @@ def preview(as_of: date, page_size: int = PAGE_SIZE) -> dict[str, Any]:
     reads = ReadCounter()
     rules: dict[str, Any] = {}
     for rule in sweep_rules():
-        due, held = 0, 0
+        due, kept = 0, 0
         ids: list[str] = []
         for item in due_items(rule, as_of, reads, page_size):
             due += 1
-            if "legal_hold" in item:
-                held += 1
+            if held(item):
+                kept += 1
             elif len(ids) < 100:
                 ids.append(record_id(rule.register.key, item))
         rules[rule.name] = {
             "due": due,
-            "held": held,
+            "held": kept,
             "record_ids": ids,
             "action": rule.rule.action,
             "after": rule.rule.after.text.en,

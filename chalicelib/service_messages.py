@@ -2,8 +2,9 @@
 
 Only to the customers whose consent to service messages is given and current
 (`customers.consent_is_current`): the latest answer in their consent history gives it,
-they are a customer (active or ended, not erased or unconfirmed) and their address has
-not bounced for good. Nobody else gets one.
+they are a customer (active or ended, not erased or unconfirmed), their address has
+not bounced for good and their record is not restricted (GDPR Art. 18,
+chalicelib/restriction.py). Nobody else gets one.
 
 Staff create a message (`create`, POST /service-messages); sending is a mail job of kind
 `service` (chalicelib/mail/jobs.py) run by `mail_sender`, page by page through the
@@ -250,8 +251,8 @@ def _deliver(meta: dict[str, Any], listed: dict[str, Any]) -> str:
     """
     customer_id = str(listed["customer_id"])
     profile = customers.get_customer(customer_id)
-    if not customers.consent_is_current(profile):
-        return NO_CONSENT
+    if not customers.consent_is_current(profile) or "restriction" in profile:
+        return NO_CONSENT  # a restricted customer (Art. 18) gets no message either
     message_id = str(meta["message_id"])
     claim = _key(message_id, f"SENT#{customer_id}")
     table = store.customers().name
@@ -272,7 +273,8 @@ def _deliver(meta: dict[str, Any], listed: dict[str, Any]) -> str:
                         "TableName": table,
                         "Key": store.typed({"pk": profile["pk"], "sk": customers.PROFILE}),
                         "ConditionExpression": "consent_service_messages.given = :yes "
-                        "AND attribute_not_exists(mail_undeliverable) AND #s IN (:active, :ended)",
+                        "AND attribute_not_exists(mail_undeliverable) AND attribute_not_exists(restriction) "
+                        "AND #s IN (:active, :ended)",
                         "ExpressionAttributeNames": {"#s": "status"},
                         "ExpressionAttributeValues": store.typed(_CURRENT),
                     }

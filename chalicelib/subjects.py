@@ -173,6 +173,7 @@ def access(email: str) -> Answer:
         meta: dict[str, Any] = {
             k: c[k] for k in ("customer_id", "status", "contract_end", "created_at", "retention_due_at") if k in c
         }
+        meta |= restriction_for_person(c)
         parts.append({**_about(CUSTOMER_REGISTER, CUSTOMER), "record": meta, "data": _fields(CUSTOMER, c)})
         accesses.append(Access("export", CUSTOMER_REGISTER.key, c["customer_id"], customers.personal_fields(c)))
         for o in found.orders:
@@ -197,6 +198,7 @@ def access(email: str) -> Answer:
         ]
         meta = {k: p[k] for k in PROSPECT_META if k in p}
         meta["obtained_at"] = art14.obtained_at(p)  # a record older than the field: when first seen
+        meta |= restriction_for_person(p)
         parts.append(
             {
                 **_about(PROSPECT_REGISTER, PROSPECT),
@@ -239,6 +241,15 @@ def _do_not_re_add(since: str | None) -> dict[str, Any]:
         "basis": _text(rule.basis),
         "retention": _text(rule.after.text),
     }
+
+
+def restriction_for_person(item: dict[str, Any]) -> dict[str, Any]:
+    """The record's restriction of processing (Art. 18) as the person reads it: the ground,
+    since when and the review date; who set it is staff's business."""
+    current = item.get("restriction")
+    if not isinstance(current, dict):
+        return {}
+    return {"restriction": {k: current[k] for k in ("reason", "since", "until") if current.get(k)}}
 
 
 def _disclosed(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import Field, StrictBool, StrictStr
 
-from chalicelib import confirmations, customers, dormancy, notice
+from chalicelib import confirmations, customers, dormancy, notice, subjects
 from chalicelib.registers import CUSTOMER, ORDER, Role
 from chalicelib.validation import StrictModel, dump, schema
 
@@ -45,6 +45,7 @@ def me(call: Call) -> dict[str, Any]:
         "register": customers.REGISTER,
         "customer": read_records(call, [profile], "export")[0],
         "orders": read_records(call, orders, "export"),
+        **subjects.restriction_for_person(profile),  # Art. 18: the person sees their restriction
     }
     if "consent_service_messages" not in profile and profile.get("status") in ("active", "ended"):
         # Not asked yet (created by staff): the question to put, word for word (PUT /me/consent).

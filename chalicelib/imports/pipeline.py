@@ -14,7 +14,9 @@ Rules (the privacy notice: only representatives of organisations, never private 
     (the person's prospect record was erased at their request, Art. 17: the address has a
     do-not-re-add entry; the row is skipped, the report names the line only, and the partner
     that sent it is the one that should stop: partners whose files brought the person were
-    told of the erasure, Art. 19) and ``duplicate_in_file`` (the same
+    told of the erasure, Art. 19), ``restricted`` (the person's record is restricted, GDPR
+    Art. 18: an import does not change it, nor does a full refresh remove it;
+    chalicelib/restriction.py) and ``duplicate_in_file`` (the same
     person again: the first occurrence in the file wins, later ones are merged into it
     and reported with ``first_line`` when it is known).
 
@@ -87,7 +89,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from chalicelib import art14, audit, clock, disclosures, prospects, pseudonyms, store, suppression
+from chalicelib import art14, audit, clock, disclosures, prospects, pseudonyms, restriction, store, suppression
 from chalicelib.audit import Access
 from chalicelib.auth import SYSTEM_IMPORT
 from chalicelib.config import settings
@@ -503,6 +505,12 @@ class Importer:
                 pid, profile = candidate, existing[(prospects.pk(candidate), prospects.PROFILE)]
                 break
         row.prospect_id = pid
+        if profile is not None and "restriction" in profile:
+            # Art. 18: a restricted record is not changed by an import; the person stays as
+            # the register has them (a full refresh does not count them as missing).
+            self._reject(row.line, Reject(restriction.SKIP_REASON))
+            self._keep(row)
+            return
         fp = fingerprint(pid)
         if fp in self.seen:
             self._reject(row.line, Reject("duplicate_in_file"))
@@ -654,6 +662,9 @@ class Importer:
             if guard.email_norm in erased:
                 self._drop(guard, ERASED_ON_REQUEST)
                 continue
+            if profile is not None and "restriction" in profile:
+                self._drop(guard, restriction.SKIP_REASON)  # restricted meanwhile: left as it is
+                continue
             orphan = profile is None and sk != prospects.PROFILE and e.item["pk"] not in profiles_kept
             if not _same_provenance(cur, guard.expected) or orphan:
                 self._drop(guard, "changed_meanwhile")
@@ -788,8 +799,8 @@ class Importer:
         pid = str(item["prospect_id"])
         items = prospects.items_of(pid)
         profile = items[0] if items and items[0]["sk"] == prospects.PROFILE else None
-        if any("legal_hold" in i for i in items):
-            self.counts["held"] += 1
+        if any("legal_hold" in i for i in items) or (profile is not None and "restriction" in profile):
+            self.counts["held"] += 1  # a legal hold, or a restriction (Art. 18): the import leaves it
             return
         others = [i for i in items if i.get("source_partner") and i.get("source_partner") != self.partner]
         staff = profile is not None and (

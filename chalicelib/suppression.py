@@ -120,20 +120,27 @@ def _enter(key: str, reason: str, actor: Actor) -> None:
 # --- phone numbers (do not call) ----------------------------------------------------------
 
 
-def _phone_hash(e164: str, version: str, key: bytes) -> str:
-    mac = hmac.new(key, f"{PHONE_PREFIX}{e164}".encode(), hashlib.sha256).hexdigest()
-    return f"{PHONE_PREFIX}{version}:{mac}"
+def _prefixed_hash(prefix: str, value: str, version: str, key: bytes) -> str:
+    """A keyed entry of another kind than an objection: `<prefix><version>:<HMAC(prefix + value)>`,
+    the prefix inside the MAC too, so no kind's hash can stand for another's."""
+    mac = hmac.new(key, f"{prefix}{value}".encode(), hashlib.sha256).hexdigest()
+    return f"{prefix}{version}:{mac}"
+
+
+def _all_versions(prefix: str, value: str) -> list[str]:
+    """The entry's key under every version in the ring (look-ups must find older entries)."""
+    ring = pseudonyms.ring()
+    return [_prefixed_hash(prefix, value, version, key) for version, key in ring.keys.items()]
 
 
 def phone_key(phone: str) -> str:
     """The suppression key of a number under the current key (safe to log): `phone:v1:<hmac>`."""
     ring = pseudonyms.ring()
-    return _phone_hash(normalise_phone(phone), ring.current, ring.current_key)
+    return _prefixed_hash(PHONE_PREFIX, normalise_phone(phone), ring.current, ring.current_key)
 
 
 def _phone_candidates(e164: str) -> list[str]:
-    ring = pseudonyms.ring()
-    return [_phone_hash(e164, version, key) for version, key in ring.keys.items()]
+    return _all_versions(PHONE_PREFIX, e164)
 
 
 def suppress_phone(phone: str, reason: str, actor: Actor) -> str:
@@ -173,20 +180,14 @@ def suppressed_phones(phones: Iterable[str]) -> set[str]:
 # --- do not re-add (erasure on request) ---------------------------------------------------
 
 
-def _erased_hash(norm: str, version: str, key: bytes) -> str:
-    mac = hmac.new(key, f"{ERASED_PREFIX}{norm}".encode(), hashlib.sha256).hexdigest()
-    return f"{ERASED_PREFIX}{version}:{mac}"
-
-
 def erased_key(email: str) -> str:
     """The do-not-re-add key of `email` under the current key (safe to log): `erased:v1:<hmac>`."""
     ring = pseudonyms.ring()
-    return _erased_hash(email_key(email), ring.current, ring.current_key)
+    return _prefixed_hash(ERASED_PREFIX, email_key(email), ring.current, ring.current_key)
 
 
 def _erased_candidates(norm: str) -> list[str]:
-    ring = pseudonyms.ring()
-    return [_erased_hash(norm, version, key) for version, key in ring.keys.items()]
+    return _all_versions(ERASED_PREFIX, norm)
 
 
 def erased_entry(email: str, actor: Actor) -> tuple[str, list[dict[str, Any]]]:

@@ -221,6 +221,16 @@ def _unsubscribe_lang(call: Call, chosen: str | None = None) -> str:
     return best
 
 
+def _confirm_form(action: str, token: str, lang: str, button: str) -> str:
+    """The one-button form of a signed link's page: it posts the token back (no script)."""
+    e = html.escape
+    return (
+        f'<form method="post" action="{e(action)}"><input type="hidden" name="token" value="{e(token)}">'
+        f'<input type="hidden" name="lang" value="{e(lang)}">'
+        f'<button type="submit">{e(button)}</button></form>'
+    )
+
+
 def _unsubscribe_page(lang: str, title: str, body: str, status: int = 200) -> Response:
     """A complete, mobile-friendly page of /unsubscribe; `body` is already escaped HTML."""
     page = _html(
@@ -279,10 +289,7 @@ def _preview(call: Call, lang: str) -> Response:
     return _unsubscribe_page(
         lang,
         text["title"],
-        f"<p>{e(text['text'].format(email=shown))}</p>"
-        f'<form method="post" action="unsubscribe"><input type="hidden" name="token" value="{e(token)}">'
-        f'<input type="hidden" name="lang" value="{lang}">'
-        f'<button type="submit">{e(text["button"])}</button></form>',
+        f"<p>{e(text['text'].format(email=shown))}</p>" + _confirm_form("unsubscribe", token, lang, text["button"]),
     )
 
 
@@ -424,9 +431,7 @@ def keep_account_preview(call: Call) -> Response:
         lang,
         text["title"],
         f"<p>{e(text['text'].format(months=dormancy.DORMANT.after.months))}</p>"
-        f'<form method="post" action="keep-account"><input type="hidden" name="token" value="{e(token)}">'
-        f'<input type="hidden" name="lang" value="{lang}">'
-        f'<button type="submit">{e(text["button"])}</button></form>',
+        + _confirm_form("keep-account", token, lang, text["button"]),
     )
 
 

@@ -122,8 +122,6 @@ def partner_import(event: SQSEvent) -> dict[str, Any]:
     does not hold back, or re-run, the others in the batch; and each gets an equal share
     of the time left (`messages.time_share`), so one slow file cannot time the batch out.
     """
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
     from chalicelib.imports import messages
 
     left = len(event.to_dict().get("Records") or [])
@@ -136,11 +134,7 @@ def partner_import(event: SQSEvent) -> dict[str, Any]:
         receives = int(record.attributes.approximate_receive_count or 1)
         return messages.handle_message(record.body, record.message_id, receives, share)
 
-    return dict(
-        process_partial_response(
-            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
-        )
-    )
+    return _each_record(event, handle)
 
 
 # -- pseudonym_rekey ---------------------------------------------------------------------
@@ -157,6 +151,18 @@ def pseudonym_rekey(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     run_id = str(getattr(context, "aws_request_id", "") or clock.sortable())
     return rekeying.run(_operator_cursor(event), _seconds_left(context), run_id)
+
+
+def _each_record(event: SQSEvent, handle: Callable[[SQSRecord], Any]) -> dict[str, Any]:
+    """Handle each SQS record on its own (Powertools' partial batch response): a failed record
+    is retried alone, the others are deleted."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    return dict(
+        process_partial_response(
+            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
+        )
+    )
 
 
 def _operator_cursor(event: Any) -> dict[str, Any] | None:
@@ -206,8 +212,6 @@ def campaign_materialiser(event: SQSEvent) -> dict[str, Any]:
     campaign saved, so a follow-up message, a redelivery or a duplicate continues where the
     last committed page ended. Out of time, it queues a follow-up message and succeeds.
     """
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
     from chalicelib import campaigns
 
     remaining = _seconds_left(event.context)
@@ -222,11 +226,7 @@ def campaign_materialiser(event: SQSEvent) -> dict[str, Any]:
             campaigns.enqueue(campaign_id)
         return result
 
-    return dict(
-        process_partial_response(
-            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
-        )
-    )
+    return _each_record(event, handle)
 
 
 # -- mail_sender -------------------------------------------------------------------------
@@ -240,8 +240,6 @@ MAIL_QUEUE = "ilopiste-mail"
 def mail_sender(event: SQSEvent) -> dict[str, Any]:
     """Run one mail job (`{"kind", "body"}`, chalicelib/mail/jobs.py): an email campaign, a
     service message. Out of time, the job queues its follow-up message and succeeds."""
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
     from chalicelib.mail import jobs
 
     remaining = _seconds_left(event.context)
@@ -249,11 +247,7 @@ def mail_sender(event: SQSEvent) -> dict[str, Any]:
     def handle(record: SQSRecord) -> dict[str, Any]:
         return jobs.handle(record.body, remaining)
 
-    return dict(
-        process_partial_response(
-            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
-        )
-    )
+    return _each_record(event, handle)
 
 
 # -- mail_events -------------------------------------------------------------------------
@@ -267,15 +261,9 @@ MAIL_EVENTS_QUEUE = "ilopiste-mail-events"
 @events_bp.on_sqs_message(queue=MAIL_EVENTS_QUEUE, batch_size=10, name="mail_events")
 def mail_events(event: SQSEvent) -> dict[str, Any]:
     """Apply SES bounce and complaint events (chalicelib/mail/feedback.py), each message on its own."""
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
     from chalicelib.mail import feedback
 
     def handle(record: SQSRecord) -> dict[str, Any]:
         return feedback.handle(record.body, record.message_id)
 
-    return dict(
-        process_partial_response(
-            event=event.to_dict(), record_handler=handle, processor=BatchProcessor(event_type=EventType.SQS)
-        )
-    )
+    return _each_record(event, handle)

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from devstack.worker import sqs_lambda_event
-from tests.conftest import REGION, Stack, call
-from tests.imports_helpers import sqs
+from tests.conftest import Stack, call
+from tests.imports_helpers import invoke_queue_handler, settle, sqs
 
 
 def queue_url(stack: Stack) -> str:
@@ -16,16 +15,10 @@ def queue_url(stack: Stack) -> str:
 
 
 def invoke(stack: Stack, messages: list[dict[str, Any]], context: Any = None) -> dict[str, Any]:
-    """Call the deployed handler with the SQS event Lambda would build."""
-    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
+    """Call `campaign_materialiser` with the SQS event Lambda would build."""
     from chalicelib.events import campaign_materialiser
 
-    arn = sqs().get_queue_attributes(QueueUrl=queue_url(stack), AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    try:
-        return dict(campaign_materialiser(sqs_lambda_event(messages, arn, REGION), context))
-    except BatchProcessingError:
-        return {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
+    return invoke_queue_handler(campaign_materialiser, queue_url(stack), messages, context)
 
 
 def drain_campaigns(stack: Stack, rounds: int = 200, context: Callable[[], Any] = lambda: None) -> int:
@@ -40,13 +33,7 @@ def drain_campaigns(stack: Stack, rounds: int = 200, context: Callable[[], Any] 
         )
         if not messages:
             return n
-        resp = invoke(stack, messages, context())
-        failed = {f["itemIdentifier"] for f in resp.get("batchItemFailures", [])}
-        for m in messages:
-            if m["MessageId"] in failed:
-                sqs().change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
-            else:
-                sqs().delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        settle(url, messages, invoke(stack, messages, context()))
     raise AssertionError("the campaign queue did not drain")
 
 

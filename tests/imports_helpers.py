@@ -73,19 +73,36 @@ class TickingContext:
         return self.left
 
 
-def invoke(stack: Stack, messages: list[dict[str, Any]], context: Any = None) -> dict[str, Any]:
-    """Call the deployed handler with the SQS event Lambda would build."""
+def invoke_queue_handler(
+    handler: Callable[..., Any], url: str, messages: list[dict[str, Any]], context: Any = None
+) -> dict[str, Any]:
+    """Call a queue's deployed handler with the SQS event Lambda would build for `messages`."""
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-    from chalicelib.events import partner_import
-
-    url = stack.info["import_queue_url"]
     arn = sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     try:
-        return dict(partner_import(sqs_lambda_event(messages, arn, REGION), context))
+        return dict(handler(sqs_lambda_event(messages, arn, REGION), context))
     except BatchProcessingError:
         # Every record failed: the handler raises and Lambda retries the whole batch.
         return {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
+
+
+def settle(url: str, messages: list[dict[str, Any]], response: dict[str, Any]) -> None:
+    """What the queue does after an invocation: delete what succeeded; a failed message is
+    made visible again at once, as it would be after its visibility timeout."""
+    failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+    for m in messages:
+        if m["MessageId"] in failed:
+            sqs().change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+        else:
+            sqs().delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def invoke(stack: Stack, messages: list[dict[str, Any]], context: Any = None) -> dict[str, Any]:
+    """Call `partner_import` with the SQS event Lambda would build."""
+    from chalicelib.events import partner_import
+
+    return invoke_queue_handler(partner_import, stack.info["import_queue_url"], messages, context)
 
 
 def drain(stack: Stack, rounds: int = 100, context: Callable[[], Any] = lambda: None) -> list[dict[str, Any]]:
@@ -101,12 +118,7 @@ def drain(stack: Stack, rounds: int = 100, context: Callable[[], Any] = lambda: 
             return responses
         resp = invoke(stack, messages, context())
         responses.append(resp)
-        failed = {f["itemIdentifier"] for f in resp.get("batchItemFailures", [])}
-        for m in messages:
-            if m["MessageId"] in failed:
-                sqs().change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
-            else:
-                sqs().delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        settle(url, messages, resp)
     raise AssertionError("the queue did not drain")
 
 

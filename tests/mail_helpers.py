@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from devstack.worker import sqs_lambda_event
-from tests.conftest import REGION, Stack
-from tests.imports_helpers import sqs
+from tests.conftest import Stack
+from tests.imports_helpers import invoke_queue_handler, settle, sqs
 
 
 def queue_url(stack: Stack) -> str:
@@ -26,16 +25,10 @@ def receive(stack: Stack) -> list[dict[str, Any]]:
 
 
 def invoke(stack: Stack, messages: list[dict[str, Any]], context: Any = None) -> dict[str, Any]:
-    """Call the deployed handler with the SQS event Lambda would build."""
-    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
+    """Call `mail_sender` with the SQS event Lambda would build."""
     from chalicelib.events import mail_sender
 
-    arn = sqs().get_queue_attributes(QueueUrl=queue_url(stack), AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    try:
-        return dict(mail_sender(sqs_lambda_event(messages, arn, REGION), context))
-    except BatchProcessingError:
-        return {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
+    return invoke_queue_handler(mail_sender, queue_url(stack), messages, context)
 
 
 def drain_mail(stack: Stack, rounds: int = 200, context: Callable[[], Any] = lambda: None) -> int:
@@ -49,13 +42,7 @@ def drain_mail(stack: Stack, rounds: int = 200, context: Callable[[], Any] = lam
         messages = receive(stack)
         if not messages:
             return n
-        resp = invoke(stack, messages, context())
-        failed = {f["itemIdentifier"] for f in resp.get("batchItemFailures", [])}
-        for m in messages:
-            if m["MessageId"] in failed:
-                sqs().change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
-            else:
-                sqs().delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        settle(url, messages, invoke(stack, messages, context()))
     raise AssertionError("the mail queue did not drain")
 
 
@@ -141,8 +128,6 @@ def deliver_ses_event(stack: Stack, event: dict[str, Any]) -> dict[str, Any]:
     url = str(stack.info["mail_events_queue_url"])
     sqs().send_message(QueueUrl=url, MessageBody=sns_envelope(event))
     messages = sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"])["Messages"]
-    arn = sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    resp = dict(mail_events(sqs_lambda_event(messages, arn, REGION), None))
-    if not resp.get("batchItemFailures"):
-        sqs().delete_message(QueueUrl=url, ReceiptHandle=messages[0]["ReceiptHandle"])
+    resp = invoke_queue_handler(mail_events, url, messages)
+    settle(url, messages, resp)
     return resp

@@ -62,12 +62,31 @@ def no_transaction_backup() -> Iterator[None]:
         models.copy = original
 
 
+# The sorted range keys of each partition a Query has read: (table, hash key) -> (size, keys,
+# position of each key's value). Keys, not items: an update replaces the Item object, so the
+# items are looked up afresh for every page.
+_partition_orders: dict[tuple[str, Any], tuple[int, list[Any], dict[Any, int]]] = {}
+
+
 def _partition_query(table: Any, hash_key: Any, original: Any, args: Any, kwargs: Any) -> Any:
     """moto's own Query of one partition, its `all_items()` (every item of the table, sorted,
     for every page: quadratic for a job that pages through a large partition) narrowed to the
-    partition, which moto then filters, sorts and pages exactly as before."""
-    partition = list(table.items.get(hash_key, {}).values())
-    table.all_items = lambda: partition  # an instance attribute shadows the method for this call
+    partition's items from the page's start key on, already in key order (the key order is
+    sorted once per partition size), which moto then filters, sorts and pages as before."""
+    partition = table.items.get(hash_key, {})
+    order = _partition_orders.get((table.name, hash_key))
+    if order is None or order[0] != len(partition):
+        keys = sorted(partition)
+        order = _partition_orders[(table.name, hash_key)] = (len(keys), keys, {k.value: n for n, k in enumerate(keys)})
+    _, keys, positions = order
+    start = 0
+    names = ("hash_key", "range_comparison", "range_objs", "limit", "exclusive_start_key", "scan_index_forward")
+    given = {**dict(zip(names, args, strict=False)), **kwargs}
+    start_key = given.get("exclusive_start_key")
+    if start_key and given.get("scan_index_forward", True) is not False:
+        start = positions.get(next(iter(start_key[table.range_key_attr].values())), -1) + 1
+    window = [partition[k] for k in keys[start:] if k in partition]
+    table.all_items = lambda: window  # an instance attribute shadows the method for this call
     try:
         return original(table, *args, **kwargs)
     finally:

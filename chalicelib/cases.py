@@ -24,8 +24,9 @@ The deadline (Art. 12(3), counted as Regulation (EEC, Euratom) No 1182/71 counts
 
 No more personal data than needed
     The address is kept as its keyed hash (`pseudonyms.email_hash`, the rotatable keyring;
-    not a key or index key, so the `pseudonym_rekey` walk leaves it, as it leaves suppression
-    entries) and, only while the case is active, as `contact`: the address the answer must reach.
+    the `by_email` index finds a person's cases for their access answer, under every key
+    version in the ring) and, only while the case is active, as `contact`: the address the
+    answer must reach.
     Closing removes `contact` and `details` (what the person asked, e.g. rectification's new
     values). Nothing about the person is logged or put in an error text.
 
@@ -222,6 +223,46 @@ def list_cases(status: str | None, limit: int, cursor: str | None) -> dict[str, 
             query["FilterExpression"] = Attr("status").eq(status)
         page = store.query_page(table, cursor, {"case_id", "queue", "due_at"}, **query)
     return {"items": [view(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
+
+
+# What the person is told of their own cases in an access answer (GDPR 15): not who handled
+# them, the steps' authors or the case's address, which are staff's records.
+PERSON_FIELDS = (
+    "case_id",
+    "type",
+    "channel",
+    "received_at",
+    "status",
+    "due_at",
+    "extension",
+    "closed_at",
+    "outcome",
+    "refusal_reason",
+    "delivery",
+)
+
+
+def of_person(email: str) -> list[dict[str, Any]]:
+    """The person's request cases, oldest first, as an access answer shows them (the case
+    being answered included), each with the date it is kept until once closed.
+
+    Found by the keyed hash of the address under every key version in the ring (the
+    `by_email` index), so a rotation of the pseudonym key loses none.
+    """
+    items = [
+        item
+        for hashed in pseudonyms.email_hashes(checked_email(email))
+        for item in store.query_all(
+            store.request_cases(), IndexName="by_email", KeyConditionExpression=Key("email_hash").eq(hashed)
+        )
+    ]
+    shown = []
+    for item in sorted(items, key=lambda i: (str(i["received_at"]), str(i["case_id"]))):
+        case: dict[str, Any] = store.plain({k: item[k] for k in PERSON_FIELDS if k in item})
+        if item.get("status") in CLOSED and item.get("retention_due_at"):
+            case["kept_until"] = str(item["retention_due_at"])
+        shown.append(case)
+    return shown
 
 
 def deadline_counts(today: date | None = None) -> dict[str, int]:
@@ -589,9 +630,12 @@ def _run(case: dict[str, Any], changes: Any, actor: Actor) -> Answer:
     request = asked(case)
     if kind in ("access", "portability"):
         answer = subjects.access(email)
-        audit.record(actor.principal, answer.accesses, actor.request_id)
         if kind == "portability":
             answer.body = _portable(answer.body)
+        else:
+            answer.body["request_cases"] = of_person(email)
+            answer.accesses += [Access("export", REGISTER, c["case_id"], ()) for c in answer.body["request_cases"]]
+        audit.record(actor.principal, answer.accesses, actor.request_id)
         return answer
     if kind == "objection":
         return subjects.object_to_marketing(email, actor)

@@ -194,7 +194,25 @@ def test_access_is_carried_out_and_closes_the_case_without_its_contact() -> None
     with pytest.raises(Conflict) as refused:
         cases.refuse(case["case_id"], "late", STAFF)
     assert _code(refused) == "case_closed"
-    assert [e["action"] for e in _events(case["case_id"])] == ["create", "carry_out"]
+    # The access answer showed the person this case too (a read, audited).
+    assert [e["action"] for e in _events(case["case_id"])] == ["create", "export", "carry_out"]
+
+
+def test_the_access_answer_tells_the_person_of_their_request_cases() -> None:
+    earlier = _open("erasure", day=date(2028, 1, 10))
+    with clock.frozen(_at(date(2028, 1, 12))):
+        cases.refuse(earlier["case_id"], "Asked to withdraw.", STAFF)
+    _open("access", email="someone.else@kunta.fi")
+    case = _open("access", day=date(2028, 1, 20))
+    with clock.frozen(_at(date(2028, 1, 21))):
+        _, answer = cases.carry_out(case["case_id"], STAFF)
+    told = answer.body["request_cases"]
+    assert [c["case_id"] for c in told] == [earlier["case_id"], case["case_id"]]
+    assert told[0]["status"] == "refused" and told[0]["refusal_reason"] == "Asked to withdraw."
+    assert told[0]["kept_until"] == "2031-01-12" and told[1]["status"] == "open"  # answered as it was
+    assert all("handler" not in c and "contact" not in c and "actions" not in c for c in told)
+    exported = {a.record_id for a in answer.accesses if a.register == cases.REGISTER}
+    assert exported == {earlier["case_id"], case["case_id"]}
 
 
 def test_portability_gives_the_data_machine_readable() -> None:

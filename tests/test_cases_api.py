@@ -48,13 +48,14 @@ def test_staff_open_verify_and_carry_out_a_letter(client: Any, tokens: Tokens) -
     assert status == 200, done
     assert done["case"]["status"] == "done" and done["case"]["delivery"] == "in_response"
     assert done["answer"]["parts"] == [] and done["case"]["outcome"] == "nothing_found"
+    assert [c["case_id"] for c in done["answer"]["request_cases"]] == [case_id]
     status, page = call(client, "GET", "/cases?status=done", tokens.staff)
     assert [i["case_id"] for i in page["items"]] == [case_id]
     assert call(client, "GET", "/cases", tokens.staff)[1]["items"] == []
 
     status, events = call(client, "GET", f"/audit/records/cases/{case_id}", tokens.dpo)
     assert status == 200
-    assert sorted(e["action"] for e in events["items"]) == ["carry_out", "create", "list", "list", "verify"]
+    assert sorted(e["action"] for e in events["items"]) == ["carry_out", "create", "export", "list", "list", "verify"]
     assert "sote" not in json.dumps(events).lower()
 
 

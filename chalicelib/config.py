@@ -61,6 +61,8 @@ class Settings:
     import_runs_table: str
     partners_table: str
     campaigns_table: str
+    # Data subject request cases (chalicelib/cases.py).
+    request_cases_table: str
     upload_bucket: str
     import_queue_url: str
     campaign_queue_url: str
@@ -156,6 +158,7 @@ def settings() -> Settings:
         import_runs_table=env.get("IMPORT_RUNS_TABLE", "import_runs"),
         partners_table=env.get("PARTNERS_TABLE", "partners"),
         campaigns_table=env.get("CAMPAIGNS_TABLE", "campaigns"),
+        request_cases_table=env.get("REQUEST_CASES_TABLE", "request_cases"),
         upload_bucket=env.get("UPLOAD_BUCKET", ""),
         import_queue_url=env.get("IMPORT_QUEUE_URL", ""),
         campaign_queue_url=env.get("CAMPAIGN_QUEUE_URL", ""),

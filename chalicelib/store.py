@@ -113,6 +113,10 @@ def campaigns() -> Any:
     return table(settings().campaigns_table)
 
 
+def request_cases() -> Any:
+    return table(settings().request_cases_table)
+
+
 def reset() -> None:
     """Forget cached clients and settings (tests switch emulators between cases)."""
     from chalicelib import secrets

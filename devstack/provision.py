@@ -401,6 +401,7 @@ def app_environment(
         "IMPORT_RUNS_TABLE": tables["import_runs"],
         "PARTNERS_TABLE": tables["partners"],
         "CAMPAIGNS_TABLE": tables["campaigns"],
+        "REQUEST_CASES_TABLE": tables["request_cases"],
         "UPLOAD_BUCKET": stack["upload_bucket"],
         "IMPORT_QUEUE_URL": stack["import_queue_url"],
         "CAMPAIGN_QUEUE_URL": stack["campaign_queue_url"],

@@ -49,6 +49,7 @@ DATA_TABLES = (
     "ImportRunsTable",
     "PartnersTable",
     "CampaignsTable",
+    "RequestCasesTable",
 )
 
 

@@ -232,7 +232,7 @@ def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Respo
     try:
         return answer()
     except (DomainError, SecretUnusable) as exc:
-        if _wants_json(call) and not _is_form(call):
+        if _wants_json(call):
             raise
         status, kind = (503, "unavailable") if isinstance(exc, SecretUnusable) else (exc.status, exc.code)
         if kind not in ("invalid_link", "invalid_session", "invalid_token", "unavailable"):

@@ -69,6 +69,7 @@ from chalicelib import cases, clock, pseudonyms, store, subjects
 from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
 from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.logs import logger
 from chalicelib.mail import compose
 from chalicelib.mail.compose import Template
 from chalicelib.mail.send import send
@@ -284,7 +285,17 @@ def request(kind: str, email: object, lang: str | None, actor: Actor) -> None:
     message = compose.message(
         norm, LINK_MESSAGE, lang, kind=KIND_NAMES[lang][kind], link=link_url(token, lang), hours=str(LINK_HOURS)
     )
-    send(message, "privacy_center_link")
+    try:
+        send(message, "privacy_center_link")
+    except ClientError as exc:
+        # SES refuses some addresses (its suppression list, a malformed domain): that says
+        # nothing about our registers, but answering differently would still tell the caller
+        # something about the address, so the answer stays the same. The case, never
+        # verified, goes with its retention rule. Any other error (throttling, the account
+        # paused) is not about the address and is the caller's to retry.
+        if exc.response.get("Error", {}).get("Code") != "MessageRejected":
+            raise
+        logger.warning("privacy center link not sent", extra={"case_id": case["case_id"], "code": "MessageRejected"})
 
 
 def redeem(token: object, actor: Actor) -> tuple[str, Session]:

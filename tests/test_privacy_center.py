@@ -9,9 +9,22 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
+from botocore.exceptions import ClientError
 
-from chalicelib import cases, clock, privacy_center, store, subjects, suppression, unsubscribe
-from tests.conftest import Tokens, call, sent_mail
+from chalicelib import (
+    cases,
+    clock,
+    disclosures,
+    privacy_center,
+    prospects,
+    retention,
+    store,
+    subjects,
+    suppression,
+    unsubscribe,
+)
+from chalicelib.api.privacy_center import PURPOSE_NAMES
+from tests.conftest import Stack, Tokens, call, register_partner, sent_mail, setup_actor
 
 PROSPECT_EMAIL = "pekka.prospekti@kunta.fi"
 STRANGER = "ei.rekisterissa@muualla.fi"
@@ -210,6 +223,45 @@ def test_access_shows_the_data_with_its_sources_and_recipients_and_closes_the_ca
     )
     assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
     assert json.loads(download.body)["parts"][0]["data"]["email"] == PROSPECT_EMAIL
+
+
+def test_the_readable_page_names_the_recipients_from_the_disclosure_log(
+    client: Any, stack: Stack, tokens: Tokens
+) -> None:
+    _prospect(client, tokens)
+    register_partner(stack, "soittajat", "marketing")
+    [profile] = subjects.find(PROSPECT_EMAIL).prospects
+    prospect_id = retention.record_id(prospects.REGISTER, profile)
+    assert disclosures.record([prospect_id], "soittajat", "call_list", setup_actor()) == {prospect_id}
+    session, _ = _session(client, PROSPECT_EMAIL)
+    resp = client.http.post(
+        "/privacy-center/case/actions", headers={**FORM, "X-Case-Session": session}, body=b"type=access&format=html"
+    )
+    assert resp.status_code == 200, resp.body
+    page = resp.body.decode()
+    assert "Kenelle tietoja on luovutettu: soittajat Oy (puhelukampanjan soittolista" in page
+    assert "Yhteyshenkilön nimi" in page and "Pekka Prospekti" in page  # fields under their labels
+    assert '<html lang="fi">' in page and "<script" not in page
+    for lang in ("fi", "en"):  # every purpose the log can hold has its words
+        assert set(PURPOSE_NAMES[lang]) == set(disclosures.PURPOSES)
+
+
+def test_an_address_ses_refuses_gets_the_same_answer(
+    client: Any, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(msg: Any, purpose: str) -> str:
+        raise ClientError({"Error": {"Code": "MessageRejected", "Message": "refused"}}, "SendEmail")
+
+    monkeypatch.setattr(privacy_center, "send", refuse)
+    status, body = call(client, "POST", "/privacy-center/requests", None, {"email": STRANGER, "type": "access"})
+    assert (status, body) == (202, privacy_center.ACCEPTED)
+
+    def throttled(msg: Any, purpose: str) -> str:
+        raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
+
+    monkeypatch.setattr(privacy_center, "send", throttled)
+    status, body = call(client, "POST", "/privacy-center/requests", None, {"email": STRANGER, "type": "access"})
+    assert status == 503 and body["error"]["code"] == "service_unavailable"  # the client retries
 
 
 def test_objection_is_carried_out_at_once(client: Any, tokens: Tokens) -> None:

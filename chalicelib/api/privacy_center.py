@@ -19,9 +19,9 @@ from urllib.parse import parse_qs
 from chalice import Blueprint, Response
 from pydantic import Field, StrictStr
 
-from chalicelib import cases, notice, privacy_center, store, unsubscribe
+from chalicelib import cases, notice, partners, privacy_center, store, unsubscribe
 from chalicelib.errors import DomainError, ValidationFailed
-from chalicelib.registers import CONTROLLER, PROSPECT
+from chalicelib.registers import CONTROLLER, CUSTOMER, ORDER, PROSPECT, RESELLER_END_USER
 from chalicelib.restriction import Reason
 from chalicelib.secrets import SecretUnusable
 from chalicelib.validation import StrictModel, parse
@@ -549,6 +549,41 @@ def _download(export: dict[str, Any]) -> Response:
     )
 
 
+# The disclosure log's purposes (chalicelib/disclosures.py) in the person's words.
+PURPOSE_NAMES = {
+    "fi": {
+        "partner_read": "kumppanin luettavaksi",
+        "call_list": "puhelukampanjan soittolista",
+        "campaign_audience": "kampanjan kohderyhmä",
+        "email": "sähköpostiviesti",
+        "art14_notice": "ilmoitus tietojen käsittelystä",
+    },
+    "en": {
+        "partner_read": "made available to a partner",
+        "call_list": "a phone campaign's call list",
+        "campaign_audience": "a campaign's audience",
+        "email": "an email message",
+        "art14_notice": "a notice of processing",
+    },
+}
+RECORD_TYPES = {t.name: t for t in (CUSTOMER, ORDER, RESELLER_END_USER, PROSPECT)}
+
+
+def _shown(value: Any) -> str:
+    """A field's value as text: an address's parts joined, a list's items joined."""
+    if isinstance(value, dict):
+        return ", ".join(str(v) for v in value.values() if v not in (None, ""))
+    if isinstance(value, list):
+        return "; ".join(_shown(v) for v in value)
+    return str(value)
+
+
+def _partner_name(partner_id: str) -> str:
+    """A source partner by its registered name (its id if the registry no longer has it)."""
+    partner = partners.find(partner_id)
+    return str(partner["name"]) if partner else partner_id
+
+
 def render_export(export: dict[str, Any], lang: str) -> str:
     """The access export as readable HTML: each record's data, purpose, basis, source and
     recipients (the disclosure log), and the keyed-hash lists the address is on."""
@@ -560,16 +595,23 @@ def render_export(export: dict[str, Any], lang: str) -> str:
         out.append(_p(text["nothing"]))
     for part in parts:
         name = part.get("register_name", {}).get(lang, part.get("register", ""))
-        rows = "".join(f"<dt>{e(str(k))}</dt><dd>{e(str(v))}</dd>" for k, v in (part.get("data") or {}).items())
+        record_type = RECORD_TYPES.get(str(part.get("record_type")))
+        labels = {f.name: f.label.get(lang) for f in record_type.fields} if record_type else {}
+        rows = "".join(
+            f"<dt>{e(labels.get(k, k))}</dt><dd>{e(_shown(v))}</dd>" for k, v in (part.get("data") or {}).items()
+        )
         out.append(f"<section><h2>{e(str(name))}</h2><dl>{rows}</dl>")
         out.append(_p(f"{text['purpose']}: {part.get('purpose', {}).get(lang, '')}"))
         out.append(_p(f"{text['basis']}: {part.get('legal_basis', {}).get(lang, '')}"))
-        sources = [str(s.get("source_partner", "")) for s in part.get("sources") or [] if s.get("source_partner")]
-        source_text = ", ".join(sources) if sources else part.get("source", {}).get(lang, "")
+        sources = [
+            _partner_name(str(s["source_partner"])) for s in part.get("sources") or [] if s.get("source_partner")
+        ]
+        source_text = ", ".join(dict.fromkeys(sources)) if sources else part.get("source", {}).get(lang, "")
         out.append(_p(f"{text['source']}: {source_text}"))
         if "disclosures" in part:
             given = [
-                f"{d.get('recipient_name') or d.get('recipient')} ({d.get('purpose')}, {d.get('first_at')})"
+                f"{d.get('recipient_name') or d.get('recipient')} "
+                f"({PURPOSE_NAMES[lang].get(str(d.get('purpose')), str(d.get('purpose')))}, {d.get('first_at')})"
                 for d in part["disclosures"]
             ]
             out.append(_p(f"{text['recipients']}: {'; '.join(given)}" if given else text["no_recipients"]))

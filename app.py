@@ -5,6 +5,7 @@ from chalice import Chalice
 from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.call_lists import BINARY_TYPES, call_lists_bp
 from chalicelib.api.campaigns import campaigns_bp
+from chalicelib.api.cases import cases_bp
 from chalicelib.api.dpo import dpo_bp
 from chalicelib.api.openapi import openapi_bp
 from chalicelib.api.partner import partner_bp
@@ -30,6 +31,7 @@ app.register_blueprint(privacy_center_bp)
 app.register_blueprint(staff_bp)
 app.register_blueprint(dpo_bp)
 app.register_blueprint(restrictions_bp)
+app.register_blueprint(cases_bp)
 app.register_blueprint(selfservice_bp)
 app.register_blueprint(partner_bp)
 app.register_blueprint(partner_registry_bp)

@@ -46,7 +46,7 @@ import json
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
@@ -58,9 +58,9 @@ from chalicelib.logs import logger
 from chalicelib.mail import compose
 from chalicelib.mail.case_texts import EXTENDED, KIND_NAMES
 from chalicelib.mail.send import send
-from chalicelib.registers import STAFF_ROLES
+from chalicelib.registers import CASE_CLOSED_RETENTION, CASE_UNVERIFIED_RETENTION, STAFF_ROLES
 from chalicelib.subjects import Answer
-from chalicelib.validation import checked_email
+from chalicelib.validation import checked_email, parse
 
 CASE_TYPES = ("access", "rectification", "erasure", "restriction", "objection", "portability")
 CHANNELS = (
@@ -84,8 +84,8 @@ ACTIVE_INDEX = "active_by_due"
 CLOSED_INDEX = "closed_by_status"
 SOON_DAYS = 7
 EXTENSION_MONTHS = (1, 2)
-CLOSED_KEEP_MONTHS = 36
-UNVERIFIED_KEEP_DAYS = 30
+CLOSED_KEEP_MONTHS = CASE_CLOSED_RETENTION.months
+UNVERIFIED_KEEP_DAYS = CASE_UNVERIFIED_RETENTION.days
 RULE_CLOSED = "case_closed"
 RULE_UNVERIFIED = "case_unverified"
 MAX_TEXT = 500  # an outcome, a reason: a sentence or two, not a document
@@ -365,6 +365,10 @@ def open_case(
         _choice(verified_by, VERIFICATION_METHODS, "verified_by")
     contact = checked_email(email)
     stored = _details(details)
+    if stored and kind == "rectification" and "changes" in stored:
+        subjects.check_changes(stored["changes"])  # what no register takes is refused now, not later
+    if stored and kind == "restriction":
+        _restriction_asked(stored)
     now = clock.now()
     at, today = clock.iso(now), clock.local_date(now)
     case: dict[str, Any] = {
@@ -545,18 +549,16 @@ def _portable(body: dict[str, Any]) -> dict[str, Any]:
     return {"format": "application/json", "generated_at": body.get("generated_at"), "records": records}
 
 
+def _restriction_asked(asked: Any) -> tuple[str, date | None]:
+    """The ground (one of `restriction.REASONS`) and review date of a restriction request."""
+    fields = {k: v for k, v in asked.items() if k in ("reason", "until")} if isinstance(asked, dict) else {}
+    parsed = cast(restriction.RestrictionRequest, parse(restriction.RestrictionRequest, fields))
+    return str(parsed.reason), parsed.until
+
+
 def _restrict(email: str, asked: Any, actor: Actor) -> Answer:
     """Restrict every record of the person (their customer record and prospect records)."""
-    if not isinstance(asked, dict) or asked.get("reason") not in restriction.REASONS:
-        raise ValidationFailed(
-            f"A restriction needs a reason: one of {', '.join(restriction.REASONS)}.",
-            details=[{"field": "reason", "reason": "invalid"}],
-        )
-    until = asked.get("until")
-    try:
-        review = date.fromisoformat(until) if isinstance(until, str) else None
-    except ValueError:
-        raise ValidationFailed("until must be a date YYYY-MM-DD.", details=[{"field": "until"}]) from None
+    reason, review = _restriction_asked(asked)
     found = subjects.find(email)
     records: list[tuple[str, str]] = []
     if found.customer and found.customer.get("status") != "erased":
@@ -565,7 +567,7 @@ def _restrict(email: str, asked: Any, actor: Actor) -> Answer:
     restricted = []
     accesses = []
     for kind, record_id in records:
-        restriction.restrict(kind, record_id, str(asked["reason"]), review, actor)
+        restriction.restrict(kind, record_id, reason, review, actor)
         register = customers.REGISTER if kind == "customer" else prospects.REGISTER
         accesses.append(Access("restrict", register, record_id, ()))
         restricted.append({"kind": kind, "record_id": record_id})

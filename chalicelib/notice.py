@@ -17,6 +17,8 @@ from chalicelib.config import EU_EEA_REGIONS, settings
 from chalicelib.registers import (
     AUDIT_RETENTION,
     BACKUP_RETENTION,
+    CASE_CLOSED_RETENTION,
+    CASE_UNVERIFIED_RETENTION,
     CONTROLLER,
     DORMANT_NOTICE_PERIOD,
     DORMANT_PERIOD,
@@ -323,6 +325,19 @@ def records_of_processing() -> dict[str, Any]:
             "contact_email": CONTROLLER.contact_email,
         },
         "processing_activities": activities,
+        "request_cases": {
+            "purpose": "answering data subject requests (GDPR 15-18, 20, 21) within the time GDPR 12(3) gives, "
+            "and showing how each was answered (GDPR 5(2))",
+            "legal_basis": "GDPR 6(1)(c): the controller's legal obligation to answer the requests",
+            "categories_of_data_subjects": "people who made a request about their data (customers' contact "
+            "persons, prospects, resellers' end users, anyone who asked)",
+            "categories_of_personal_data": "a keyed (HMAC) hash of the email address; while the case is "
+            "active, the address the answer must reach and what the person asked (e.g. the corrected values); "
+            "the request's type, channel, dates, verification, status, handler and outcome",
+            "retention": f"closed cases {CASE_CLOSED_RETENTION.text.en} from closing (the general limitation "
+            "period of Finnish law, 728/2003 4 §), the address and the request's details removed at closing; "
+            f"a case never verified {CASE_UNVERIFIED_RETENTION.text.en} from receipt; deleted by the nightly sweep",
+        },
         "audit_log": {
             "categories": "staff and system principals' accesses (field names only)",
             "retention": AUDIT_RETENTION.text.en,

@@ -1077,6 +1077,11 @@ RAW_UPLOAD_BACKSTOP = Period(days=7)
 # The tables' point-in-time recovery window (RecoveryPeriodInDays in infra/resources.json): data
 # erased from a register stays in these encrypted backups this long, then is gone from them too.
 BACKUP_RETENTION = Period(days=35)
+# Data subject request cases (chalicelib/cases.py): a closed case is the controller's proof of how
+# it answered (GDPR 5(2)), kept for the general limitation period of Finnish law (728/2003 4 §);
+# a request whose sender never verified it is deleted a month after it came.
+CASE_CLOSED_RETENTION = Period(months=36)
+CASE_UNVERIFIED_RETENTION = Period(days=30)
 
 
 def register(key: str) -> Register:

@@ -48,7 +48,6 @@ from chalicelib.registers import (
 )
 from chalicelib.validation import checked_email, dump, parse, schema
 
-REQUEST_TYPES = ("access", "rectification", "erasure", "objection")
 # What an access export shows of a prospect besides its register fields: when it was
 # first seen and last verified, and which partner (and import run) each source came from.
 PROSPECT_META = (
@@ -309,15 +308,21 @@ def _rectification_values(changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return values
 
 
+def check_changes(changes: Any) -> dict[str, dict[str, Any]]:
+    """A rectification's `changes` validated against every register that has the fields
+    (400 otherwise), before anything is written or a request case is opened for them."""
+    if not isinstance(changes, dict) or not changes:
+        raise ValidationFailed("changes must be an object of field names and new values.")
+    return _rectification_values(changes)
+
+
 def rectify(email: str, changes: Any, actor: Actor) -> Answer:
     """Correct the person's data in every record that has the named fields.
 
     Every value is validated against every applicable register first, so a bad value
     changes nothing. Each write carries its own audit event (`actor`).
     """
-    if not isinstance(changes, dict) or not changes:
-        raise ValidationFailed("changes must be an object of field names and new values.")
-    values = _rectification_values(changes)
+    values = check_changes(changes)
     found = find(email)
     accesses: list[Access] = []
     updated: list[dict[str, Any]] = []
@@ -529,24 +534,6 @@ def object_to_marketing(email: str, actor: Actor) -> Answer:
 
 
 # -- the request record --------------------------------------------------------------------
-
-
-def run(kind: str, email: Any, changes: Any, actor: Actor) -> Answer:
-    """Carry out one request of `kind`; changes are audited as they are made, reads here."""
-    if kind not in REQUEST_TYPES:
-        raise ValidationFailed(
-            f"type must be one of {', '.join(REQUEST_TYPES)}.", details=[{"field": "type", "reason": "invalid"}]
-        )
-    norm = checked_email(email)
-    if kind == "access":
-        answer = access(norm)
-        audit.record(actor.principal, answer.accesses, actor.request_id)
-        return answer
-    if kind == "rectification":
-        return rectify(norm, changes, actor)
-    if kind == "erasure":
-        return erase(norm, actor)
-    return object_to_marketing(norm, actor)
 
 
 def record_request(kind: str, answer: Answer, principal: Principal, request_id: str, channel: str) -> dict[str, Any]:

@@ -5,6 +5,10 @@ Calls run attributed to the function that makes them in AWS, so its role is chec
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -13,13 +17,15 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib import cases, clock, prospects, store, suppression
+from chalicelib import cases, clock, prospects, retention, store, suppression
 from chalicelib.audit import Actor
 from chalicelib.auth import ANONYMOUS, SYSTEM_SWEEPER, Principal
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.logs import logger
 from chalicelib.registers import Role
 from tests.aws_calls import as_function
 from tests.conftest import Stack, sent_mail, setup_actor
+from tests.template import MERGE_TEMPLATE
 
 STAFF = Actor(Principal(principal_id="staff:maija", roles=frozenset({Role.STAFF})), "req-staff")
 PERSON = Actor(ANONYMOUS, "req-person")
@@ -398,3 +404,76 @@ def test_the_sweeper_deletes_unverified_cases_after_30_days_and_closed_ones_afte
         cases.get(closed["case_id"])
     assert cases.get(verified["case_id"])["status"] == "open"
     assert _events(never["case_id"])[-1]["action"] == "delete"
+
+
+# -- the nightly sweep: retention and the deadline alarms ---------------------------------
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the app logs, formatted exactly as Powertools writes it to CloudWatch."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    try:
+        yield out
+    finally:
+        logger.removeHandler(handler)
+
+
+def _deadline_metrics(out: io.StringIO) -> dict[str, list[int]]:
+    """The values the template's deadline metric filters take from the log (their JSON
+    pattern and `$.field` value, evaluated here), by metric name."""
+    resources = json.loads(MERGE_TEMPLATE.read_text())["Resources"]
+    values: dict[str, list[int]] = {}
+    for res in resources.values():
+        if res.get("Type") != "AWS::Logs::MetricFilter":
+            continue
+        props = res["Properties"]
+        m = re.fullmatch(r'\{ \$\.(\w+) = "([^"]*)" \}', props["FilterPattern"])
+        assert m, props["FilterPattern"]
+        for line in out.getvalue().splitlines():
+            doc = json.loads(line)
+            if doc.get(m[1]) != m[2]:
+                continue
+            for t in props["MetricTransformations"]:
+                values.setdefault(t["MetricName"], []).append(doc[t["MetricValue"].removeprefix("$.")])
+    return values
+
+
+def test_the_nightly_sweep_deletes_expired_cases_and_alarms_on_overdue_and_soon_due(log_lines: io.StringIO) -> None:
+    today = date(2028, 6, 20)
+    _open(day=date(2028, 5, 10))  # due 10 June: overdue
+    _open(day=date(2028, 5, 25))  # due 25 June: soon due
+    _open(day=date(2028, 6, 15))  # due 15 July
+    stale = _open(day=date(2028, 5, 20), verified=None)  # never verified, 31 days old
+    with as_function(None), clock.frozen(_at(today, 2)):
+        summary = retention.sweep(today)
+    assert summary["failed_rules"] == {}
+    done = summary["request_cases"]
+    assert done["deadlines"] == {"overdue": 1, "soon_due": 1}
+    assert done["rules"][cases.RULE_UNVERIFIED] == {"due": 1, "done": 1, "changed": 0}
+    with pytest.raises(NotFound):
+        cases.get(stale["case_id"])
+    assert _deadline_metrics(log_lines) == {"RequestCasesOverdue": [1], "RequestCasesSoonDue": [1]}
+
+    resources = json.loads(MERGE_TEMPLATE.read_text())["Resources"]
+    for name in ("RequestCasesOverdue", "RequestCasesSoonDue"):
+        alarm = resources[f"{name}Alarm"]["Properties"]
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("Ilopiste", name)
+        assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert resources[f"{name}Filter"]["Properties"]["LogGroupName"] == {"Ref": "RetentionSweeperLogGroup"}
+        # A nightly figure: the day's value holds until the next night's.
+        assert alarm["Period"] == 86400 and alarm["TreatMissingData"] == "ignore"
+
+
+def test_a_failing_case_step_is_reported_like_a_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: Any, **__: Any) -> dict[str, int]:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "Query")
+
+    monkeypatch.setattr(cases, "deadline_counts", broken)
+    with as_function(None):
+        summary = retention.sweep(clock.local_date())
+    assert summary["failed_rules"] == {retention.CASES_STEP: "ThrottlingException"}

@@ -91,12 +91,20 @@ def log_lines() -> Iterator[io.StringIO]:
         logger.removeHandler(handler)
 
 
+def _unusable_filters(resources: dict[str, Any]) -> dict[str, Any]:
+    """The template's metric filters that count `SecretUnusable` (others count other things)."""
+    return {
+        k: r
+        for k, r in resources.items()
+        if r.get("Type") == "AWS::Logs::MetricFilter"
+        and any(t["MetricName"] == "SecretUnusable" for t in r["Properties"]["MetricTransformations"])
+    }
+
+
 def _unusable_lines(out: io.StringIO) -> list[dict[str, Any]]:
     """The log lines the template's metric filter counts (its JSON pattern, evaluated here)."""
     template = json.loads(TEMPLATE.read_text())["Resources"]
-    patterns = {
-        r["Properties"]["FilterPattern"] for r in template.values() if r.get("Type") == "AWS::Logs::MetricFilter"
-    }
+    patterns = {r["Properties"]["FilterPattern"] for r in _unusable_filters(template).values()}
     matched = []
     for line in out.getvalue().splitlines():
         doc = json.loads(line)
@@ -170,7 +178,7 @@ def _original(stack: Stack) -> str:
 
 def test_the_alarm_counts_the_logged_refusals_and_notifies() -> None:
     res = json.loads(TEMPLATE.read_text())["Resources"]
-    filters = {k: r["Properties"] for k, r in res.items() if r.get("Type") == "AWS::Logs::MetricFilter"}
+    filters = {k: r["Properties"] for k, r in _unusable_filters(res).items()}
     # Every function that reads a keyring (its policy allows the secrets) has the filter.
     assert {f["LogGroupName"]["Ref"] for f in filters.values()} >= {"ApiHandlerLogGroup", "PartnerImportLogGroup"}
     metrics = {(t["MetricNamespace"], t["MetricName"]) for f in filters.values() for t in f["MetricTransformations"]}

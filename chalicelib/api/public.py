@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 from chalice import Blueprint, Response
 from pydantic import Field, StrictBool, StrictStr
 
-from chalicelib import confirmations, customers, dormancy, notice, subjects, unsubscribe
+from chalicelib import cases, confirmations, customers, dormancy, notice, subjects, unsubscribe
 from chalicelib.auth import ANONYMOUS
 from chalicelib.errors import DomainError, ValidationFailed
 from chalicelib.registers import CONTROLLER, CUSTOMER, Role
@@ -327,13 +327,20 @@ def _confirm(call: Call, form: dict[str, list[str]], lang: str) -> Response:
     else:
         token = call.body().token  # type: ignore[attr-defined]
     email = unsubscribe.read(token)
-    # Each step writes its audit event in its own transaction, also if a later step fails.
-    answer = subjects.object_to_marketing(email, call.actor)
+    answer = _object(call, email, "unsubscribe_link", lang)
     record = subjects.record_request("objection", answer, ANONYMOUS, call.request_id, "unsubscribe_link")
     if _wants_json(call):
         return json_response({"unsubscribed": True, "request_ref": record["request_ref"]})
     text = _UNSUBSCRIBE_TEXT[lang]
     return _unsubscribe_page(lang, text["done_title"], f"<p>{html.escape(text['done'])}</p>")
+
+
+def _object(call: Call, email: str, channel: str, lang: str = "fi") -> subjects.Answer:
+    """The objection as a request case (chalicelib/cases.py), verified by the signed link
+    and carried out at once, which closes it. Each step writes its audit event in its own
+    transaction, also if a later step fails."""
+    case = cases.open_case("objection", email, channel, call.actor, lang=lang, verified_by="unsubscribe_link")
+    return cases.carry_out(case["case_id"], call.actor)[1]
 
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058: the one field the POST carries
@@ -368,7 +375,7 @@ def unsubscribe_one_click(call: Call) -> dict[str, Any]:
     if ONE_CLICK not in fields:
         raise ValidationFailed("A one-click unsubscribe posts List-Unsubscribe=One-Click.", code="invalid_body")
     email_norm = unsubscribe.read(call.query.get("token"))
-    answer = subjects.object_to_marketing(email_norm, call.actor)
+    answer = _object(call, email_norm, "one_click_unsubscribe")
     record = subjects.record_request("objection", answer, ANONYMOUS, call.request_id, "one_click_unsubscribe")
     return {"unsubscribed": True, "request_ref": record["request_ref"]}
 

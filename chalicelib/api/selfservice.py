@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import Field, StrictBool, StrictStr
 
-from chalicelib import confirmations, customers, dormancy, notice, subjects
+from chalicelib import cases, confirmations, customers, dormancy, notice, subjects
+from chalicelib.errors import Conflict
+from chalicelib.mail import compose
 from chalicelib.registers import CUSTOMER, ORDER, Role
 from chalicelib.validation import StrictModel, dump, schema
 
@@ -140,3 +142,46 @@ def place_order(call: Call) -> dict[str, Any]:
 def my_orders(call: Call) -> dict[str, Any]:
     page = customers.list_orders(_own_id(call), call.limit(), call.query.get("cursor"))
     return {"items": read_records(call, page["items"], "list"), "next_cursor": page["next_cursor"]}
+
+
+class MyRequest(StrictModel):
+    """A request about my own data that /me does not carry out directly: `details` for
+    rectification (`{"changes": {...}}`, e.g. a field I cannot edit myself) and restriction
+    (`{"reason", "until"?}`)."""
+
+    type: Literal["access", "rectification", "erasure", "restriction", "objection", "portability"]
+    details: dict[str, Any] | None = None
+
+
+@route(
+    selfservice_bp,
+    "/me/requests",
+    "POST",
+    CUSTOMER_ONLY,
+    status=201,
+    summary="Make a data subject request about my data: it becomes a case, verified by my sign-in",
+    query=(),
+    body=MyRequest,
+)
+def my_request(call: Call) -> dict[str, Any]:
+    """The request becomes a case verified by the sign-in (chalicelib/cases.py). Access,
+    portability and objection are carried out at once and answered here; erasure,
+    rectification and restriction need staff's judgement (a contract, bookkeeping, whether
+    the data is accurate) and stay open for staff, due a month from today."""
+    body = call.body()
+    profile = customers.get_customer(_own_id(call))
+    if not profile.get("email"):
+        raise Conflict("The account has no email address for the answer.", code="no_contact")
+    case = cases.open_case(
+        body.type,
+        str(profile["email"]),
+        "self_service",
+        call.actor,
+        lang=compose.lang_or_default(profile.get("lang")),
+        verified_by="signed_in",
+        details=body.details,
+    )
+    if body.type not in cases.SELF_CLOSING:
+        return {"case": case}
+    shown, answer = cases.carry_out(case["case_id"], call.actor)
+    return {"case": shown, "answer": answer.body}

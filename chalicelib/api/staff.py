@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib import accounts, audit, confirmations, customers, service_messages, subjects, unsubscribe
+from chalicelib import accounts, audit, cases, confirmations, customers, service_messages, subjects, unsubscribe
 from chalicelib.audit import Access
 from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import ValidationFailed
@@ -275,9 +275,10 @@ def delete_end_user(call: Call, partner_id: str, end_user_id: str) -> dict[str, 
     response=audit.AuditEventPage,
 )
 def audit_by_record(call: Call, register: str, record_id: str) -> dict[str, Any]:
-    if register not in ("customers", "prospects", "suppression", "partners", "campaigns", "system"):
+    if register not in ("customers", "prospects", "suppression", "partners", "campaigns", "cases", "system"):
         raise ValidationFailed(
-            "register must be customers, prospects, suppression, partners, campaigns or system.", code="invalid_path"
+            "register must be customers, prospects, suppression, partners, campaigns, cases or system.",
+            code="invalid_path",
         )
     return audit.by_record(register, record_id, call.limit(50), call.query.get("cursor"))
 
@@ -296,11 +297,14 @@ def audit_by_principal(call: Call, principal_id: str) -> dict[str, Any]:
 
 
 class SubjectRequest(StrictModel):
-    """A data subject's request as staff received it; `changes` only for rectification."""
+    """A data subject's request as staff received it: `changes` for rectification (the new
+    values) and restriction (`{"reason", "until"?}`); the channel it came by."""
 
-    type: Literal["access", "rectification", "erasure", "objection"]
+    type: Literal["access", "rectification", "erasure", "objection", "restriction", "portability"]
     email: Annotated[str, Field(max_length=254)]
     changes: dict[str, Any] | None = None
+    channel: Literal["staff_letter", "staff_phone", "staff_email"] = "staff_email"
+    lang: Literal["fi", "en"] = "fi"
 
 
 class UnsubscribeLinkRequest(StrictModel):
@@ -317,12 +321,21 @@ class UnsubscribeLinkRequest(StrictModel):
     body=SubjectRequest,
 )
 def subject_request(call: Call) -> dict[str, Any]:
+    """Open a case for the request, verified by staff, and carry it out at once (chalicelib/
+    cases.py): access, portability, objection and an erasure with nothing held close it;
+    a rectification or restriction stays open for staff to close once the person is told."""
     body = call.body()
-    kind = body.type
-    # Each change writes its audit event in its own transaction; reads are recorded here.
-    answer = subjects.run(kind, body.email, body.changes, call.actor)
-    record = subjects.record_request(str(kind), answer, call.principal, call.request_id, "staff")
-    return {"request": record, "answer": answer.body}
+    kind = str(body.type)
+    if kind == "rectification":
+        subjects.check_changes(body.changes)  # a bad value opens no case and changes nothing
+    details = {"changes": body.changes} if kind == "rectification" else body.changes if kind == "restriction" else None
+    opened = cases.open_case(
+        kind, body.email, body.channel, call.actor, lang=body.lang, verified_by="staff_checked", details=details
+    )
+    # Each change writes its audit event in its own transaction; access reads are recorded by the case.
+    case, answer = cases.carry_out(opened["case_id"], call.actor)
+    record = subjects.record_request(kind, answer, call.principal, call.request_id, "staff")
+    return {"request": record, "answer": answer.body, "case_id": case["case_id"], "case": case}
 
 
 @route(

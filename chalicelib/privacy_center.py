@@ -449,6 +449,8 @@ def act(
         raise InvalidSession() from None
     if own.get("type") == kind and own.get("status") == "open":
         case_id = session.case_id
+        if kind == "rectification" and changes:
+            subjects.check_changes(changes)  # as `cases.open_case` checks a new case's
         if asked:
             _set_details(case_id, asked, actor)
     else:

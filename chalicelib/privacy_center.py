@@ -40,10 +40,17 @@ What a session may do (`act`)
     `details.from_case`), so every request the person makes is a case of its own with its
     own type, deadline and outcome. Access and portability and objection are carried out at
     once (`cases.carry_out` closes them); erasure carries itself out where no judgement is
-    needed (the address is held only as a prospect, or nowhere) and otherwise stays open for
+    needed (the address is held only as a prospect, or nowhere; `carry_out` closes it unless
+    a legal hold or restriction keeps something) and otherwise stays open, untouched, for
     staff; rectification is never carried out here: it stays open for staff with the asked
     changes as the case's `details`; restriction is carried out at once (Art. 18 applies
-    while the ground is checked) and staff then review it.
+    while the ground is checked) and the case stays open for staff to review and close.
+
+Abuse
+    Anyone can make the center mail a link to any address, as any sign-up form can; the
+    message only asks to confirm and says an unconfirmed request is deleted. The routes are
+    throttled per method (infra/resources.json) and per client by the WAF; there is no
+    per-address limit (the cases table has no index by address hash).
 """
 
 from __future__ import annotations

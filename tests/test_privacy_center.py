@@ -312,6 +312,20 @@ def test_rectification_goes_to_staff_with_the_asked_changes(client: Any, tokens:
     assert status == 400 and body["error"]["details"][0]["field"].startswith("changes")
 
 
+def test_corrections_on_the_sessions_own_case_are_checked_and_kept_for_staff(client: Any, tokens: Tokens) -> None:
+    _prospect(client, tokens)
+    session, case_id = _session(client, PROSPECT_EMAIL, "rectification")
+    status, body = _act(client, session, {"type": "rectification", "changes": {"business_id": "123"}})
+    assert status == 400, body
+    assert "details" not in cases.get(case_id)
+    status, body = _act(client, session, {"type": "rectification", "changes": {"title": "Kunnanjohtaja"}})
+    assert status == 200, body
+    assert body["case"]["case_id"] == case_id and body["case"]["status"] == "open" and body["answer"] is None
+    assert cases.get(case_id)["details"] == {"changes": {"title": "Kunnanjohtaja"}}
+    [profile] = subjects.find(PROSPECT_EMAIL).prospects
+    assert "title" not in profile  # nothing changed before staff carry it out
+
+
 def test_restriction_is_carried_out_with_its_ground(client: Any, tokens: Tokens) -> None:
     _prospect(client, tokens)
     session, _ = _session(client, PROSPECT_EMAIL, "restriction")

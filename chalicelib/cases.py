@@ -23,8 +23,9 @@ The deadline (Art. 12(3), counted as Regulation (EEC, Euratom) No 1182/71 counts
     unverified request has not shown whose it is, a waiting one has its clock stopped.
 
 No more personal data than needed
-    The address is kept as its keyed hash (`pseudonyms.email_hash`, the rotatable keyring)
-    and, only while the case is active, as `contact`: the address the answer must reach.
+    The address is kept as its keyed hash (`pseudonyms.email_hash`, the rotatable keyring;
+    not a key or index key, so the `pseudonym_rekey` walk leaves it, as it leaves suppression
+    entries) and, only while the case is active, as `contact`: the address the answer must reach.
     Closing removes `contact` and `details` (what the person asked, e.g. rectification's new
     values). Nothing about the person is logged or put in an error text.
 
@@ -45,7 +46,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any, cast
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -167,6 +167,8 @@ def view(case: dict[str, Any]) -> dict[str, Any]:
     counts to the due date as it stands today (a waiting case's clock is stopped).
     """
     shown: dict[str, Any] = store.plain({k: case[k] for k in VIEW_FIELDS if k in case})
+    if "details" in case:
+        shown["details"] = asked(case)
     if case.get("retention_due_at"):
         shown["kept_until"] = str(case["retention_due_at"])
     if case.get("status") in ACTIVE:
@@ -265,22 +267,29 @@ def _text(value: Any, field: str) -> str:
     return value.strip()
 
 
-def _details(details: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What the person asked, as DynamoDB stores it (numbers as Decimal), bounded in size."""
+def _details(details: dict[str, Any] | None) -> str | None:
+    """What the person asked, as the JSON text the case stores (bounded in size). Kept as
+    text, not a map: any JSON number the person sent is stored as sent (DynamoDB's numbers
+    stop at 38 digits and know no infinity)."""
     if details is None:
         return None
     if not isinstance(details, dict):
         raise ValidationFailed("details must be an object.", details=[{"field": "details", "reason": "invalid"}])
     try:
-        raw = json.dumps(details, ensure_ascii=False, default=str)
+        raw = json.dumps(details, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError):
         raise ValidationFailed("details must be JSON.", details=[{"field": "details", "reason": "invalid"}]) from None
     if len(raw.encode()) > MAX_DETAILS_BYTES:
         raise ValidationFailed(
             f"details must be at most {MAX_DETAILS_BYTES} bytes.", details=[{"field": "details", "reason": "too long"}]
         )
-    stored: dict[str, Any] = json.loads(raw, parse_float=Decimal)
-    return stored or None
+    return raw if details else None
+
+
+def asked(case: dict[str, Any]) -> dict[str, Any]:
+    """What the person asked (the case's `details`), or an empty map."""
+    raw = case.get("details")
+    return dict(json.loads(raw)) if isinstance(raw, str) else {}
 
 
 def _handler(actor: Actor) -> str | None:
@@ -365,10 +374,10 @@ def open_case(
         _choice(verified_by, VERIFICATION_METHODS, "verified_by")
     contact = checked_email(email)
     stored = _details(details)
-    if stored and kind == "rectification" and "changes" in stored:
-        subjects.check_changes(stored["changes"])  # what no register takes is refused now, not later
+    if stored and details and kind == "rectification" and "changes" in details:
+        subjects.check_changes(details["changes"])  # what no register takes is refused now, not later
     if stored and kind == "restriction":
-        _restriction_asked(stored)
+        _restriction_asked(details)
     now = clock.now()
     at, today = clock.iso(now), clock.local_date(now)
     case: dict[str, Any] = {
@@ -577,7 +586,7 @@ def _restrict(email: str, asked: Any, actor: Actor) -> Answer:
 def _run(case: dict[str, Any], changes: Any, actor: Actor) -> Answer:
     email = str(case["contact"])
     kind = case["type"]
-    asked = case.get("details") or {}
+    request = asked(case)
     if kind in ("access", "portability"):
         answer = subjects.access(email)
         audit.record(actor.principal, answer.accesses, actor.request_id)
@@ -589,8 +598,8 @@ def _run(case: dict[str, Any], changes: Any, actor: Actor) -> Answer:
     if kind == "erasure":
         return subjects.erase(email, actor)
     if kind == "rectification":
-        return subjects.rectify(email, changes if changes is not None else asked.get("changes"), actor)
-    return _restrict(email, changes if changes is not None else asked, actor)
+        return subjects.rectify(email, changes if changes is not None else request.get("changes"), actor)
+    return _restrict(email, changes if changes is not None else request, actor)
 
 
 def _delivery(case: dict[str, Any]) -> str:

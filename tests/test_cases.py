@@ -124,11 +124,22 @@ def test_opening_refuses_what_is_not_a_type_channel_method_or_language() -> None
         {"lang": "sv"},
         {"email": "not an address"},
         {"details": {"x": "y" * cases.MAX_DETAILS_BYTES}},
+        {"details": {"x": float("inf")}},
+        {"kind": "restriction", "details": {"reason": "because"}},
+        {"kind": "rectification", "details": {"changes": {"shoe_size": 42}}},
     ):
         args = {"kind": "access", "email": "a@kunta.fi", "channel": "privacy_center"} | kwargs
         with pytest.raises(ValidationFailed):
             cases.open_case(args.pop("kind"), args.pop("email"), args.pop("channel"), PERSON, **args)
     assert cases.list_cases(None, 25, None)["items"] == []
+
+
+def test_details_are_kept_as_asked_until_the_case_closes() -> None:
+    asked = {"note": "Please also check the old address.", "n": 10**40, "share": 1.5, "list": [None, True]}
+    case = _open("erasure", details=asked)
+    assert case["details"] == asked and cases.view(cases.get(case["case_id"]))["details"] == asked
+    closed = cases.refuse(case["case_id"], "Asked to withdraw.", STAFF)
+    assert "details" not in closed and "details" not in cases.get(case["case_id"])
 
 
 def test_an_unknown_or_malformed_case_id_is_not_found() -> None:

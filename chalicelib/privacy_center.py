@@ -485,7 +485,10 @@ def _set_details(case_id: str, details: dict[str, Any], actor: Actor) -> None:
         "UpdateExpression": "SET details = :details, version = version + :one",
         "ConditionExpression": "attribute_exists(case_id) AND #s = :open",
         "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": store.typed({":details": details, ":open": "open", ":one": 1}),
+        # As `cases` keeps it: JSON text (`cases.asked` reads it back).
+        "ExpressionAttributeValues": store.typed(
+            {":details": json.dumps(details, ensure_ascii=False, separators=(",", ":")), ":open": "open", ":one": 1}
+        ),
     }
     access = Access("update", cases.REGISTER, case_id, ("details",))
     store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])

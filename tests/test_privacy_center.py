@@ -304,8 +304,8 @@ def test_rectification_goes_to_staff_with_the_asked_changes(client: Any, tokens:
     )
     assert resp.status_code == 200, resp.body
     [new] = [c for c in _all_cases() if c["type"] == "rectification"]
-    assert new["status"] == "open" and new["details"]["changes"] == {"title": "Kunnanjohtaja"}
-    assert new["details"]["from_case"] == case_id
+    assert new["status"] == "open" and cases.asked(new)["changes"] == {"title": "Kunnanjohtaja"}
+    assert cases.asked(new)["from_case"] == case_id
     status, body = _act(client, session, {"type": "rectification"})
     assert status == 400 and body["error"]["details"][0]["field"] == "changes"
     status, body = _act(client, session, {"type": "rectification", "changes": {"password": "x"}})
@@ -321,7 +321,8 @@ def test_corrections_on_the_sessions_own_case_are_checked_and_kept_for_staff(cli
     status, body = _act(client, session, {"type": "rectification", "changes": {"title": "Kunnanjohtaja"}})
     assert status == 200, body
     assert body["case"]["case_id"] == case_id and body["case"]["status"] == "open" and body["answer"] is None
-    assert cases.get(case_id)["details"] == {"changes": {"title": "Kunnanjohtaja"}}
+    assert cases.asked(cases.get(case_id)) == {"changes": {"title": "Kunnanjohtaja"}}
+    assert body["case"]["type"] == "rectification"
     [profile] = subjects.find(PROSPECT_EMAIL).prospects
     assert "title" not in profile  # nothing changed before staff carry it out
 

@@ -38,6 +38,7 @@ _CONTEXT = b"ilopiste/unsubscribe/v1"
 _MAX_TOKEN = 1024
 ONE_CLICK_PATH = "/unsubscribe/one-click"
 PAGE_PATH = "/unsubscribe"
+PRIVACY_CENTER_PATH = "/privacy-center"
 
 
 def _key(secret: bytes) -> bytes:
@@ -66,6 +67,13 @@ def one_click_url(token: str) -> str:
 def page_url(token: str, lang: str) -> str:
     """The visible opt-out link: a page that says what will happen and asks to confirm."""
     return f"{settings().public_base_url}{PAGE_PATH}?{urlencode({'token': token, 'lang': lang})}"
+
+
+def privacy_center_url(token: str, lang: str) -> str:
+    """The privacy center page for the token's address (chalicelib/privacy_center.py): it
+    knows the address, so the person objects at once or picks another request without typing
+    it; any other request still proves the address by a one-time link mailed to it."""
+    return f"{settings().public_base_url}{PRIVACY_CENTER_PATH}?{urlencode({'token': token, 'lang': lang})}"
 
 
 def _invalid() -> ValidationFailed:

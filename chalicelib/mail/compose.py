@@ -5,7 +5,9 @@ plain-text and an HTML part with the same words, and carry the opt-out by constr
 `List-Unsubscribe: <https one-click URL>` with `List-Unsubscribe-Post:
 List-Unsubscribe=One-Click` (RFC 8058; the mail program's "unsubscribe" objects at once)
 and a visible opt-out link in both parts (Information Society Code 917/2014 § 200, GDPR
-Art. 21(4): the right to object stated at the first communication and every later one).
+Art. 21(4): the right to object stated at the first communication and every later one),
+and a link to the privacy center with the same signed token, so the person exercises every
+other right for that address without an account and without typing it.
 
 Texts hold no more personal data than the message needs: the confirmation code goes only
 to the address being proven, and the notice to an existing owner names nothing of the
@@ -115,6 +117,11 @@ _OPT_OUT = {
     "of charge, with this link:",
 }
 _OPT_OUT_LINK = {"fi": "Peru markkinointi", "en": "Unsubscribe"}
+_PRIVACY = {
+    "fi": "Tietosi ja oikeutesi (näe, korjaa tai poista tietosi, rajoita käsittelyä) tietosuojakeskuksessamme:",
+    "en": "Your data and your rights (see, correct or erase your data, restrict its processing) in our privacy center:",
+}
+_PRIVACY_LINK = {"fi": "Tietosuojakeskus", "en": "Privacy center"}
 _SENT_BY = {
     "fi": "Tämän viestin lähetti {trade} ({name}), {contact}.",
     "en": "This message was sent by {trade} ({name}), {contact}.",
@@ -177,6 +184,7 @@ def marketing(
 
     lang = lang_or_default(lang)
     page = unsubscribe.page_url(token, lang)
+    privacy = unsubscribe.privacy_center_url(token, lang)
     msg = EmailMessage()
     sender = settings().mail_from
     msg["From"] = Address(f"{CONTROLLER.trade_name}", addr_spec=sender)
@@ -189,12 +197,16 @@ def marketing(
     pages = [unsubscribe.page_url(token, lang_or_default(b.lang)) for b in info]
     extra_plain = "".join(_info_plain(b, p) for b, p in zip(info, pages, strict=True))
     extra_html = "".join(_info_html(b, p) for b, p in zip(info, pages, strict=True))
-    plain = f"{text.strip()}{extra_plain}\n\n-- \n{_OPT_OUT[lang]}\n{page}\n\n{_sent_by(lang)}\n"
+    plain = (
+        f"{text.strip()}{extra_plain}\n\n-- \n{_OPT_OUT[lang]}\n{page}\n\n{_PRIVACY[lang]}\n{privacy}\n\n"
+        f"{_sent_by(lang)}\n"
+    )
     e = html.escape
     rich = (
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{e(subject)}</title></head><body>'
         f"{_paragraphs_html(text)}{extra_html}<hr>"
         f'<p>{e(_OPT_OUT[lang])} <a href="{e(page)}">{e(_OPT_OUT_LINK[lang])}</a></p>'
+        f'<p>{e(_PRIVACY[lang])} <a href="{e(privacy)}">{e(_PRIVACY_LINK[lang])}</a></p>'
         f"<p>{e(_sent_by(lang))}</p></body></html>"
     )
     msg.set_content(plain)

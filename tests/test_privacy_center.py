@@ -1,0 +1,377 @@
+"""The privacy center: one answer for every address, the one-time link's lifecycle, the
+case session, each request through a case, and the link in marketing messages."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, quote, urlparse
+
+import pytest
+from botocore.exceptions import ClientError
+
+from chalicelib import (
+    cases,
+    clock,
+    disclosures,
+    privacy_center,
+    prospects,
+    retention,
+    store,
+    subjects,
+    suppression,
+    unsubscribe,
+)
+from chalicelib.api.privacy_center import PURPOSE_NAMES
+from tests.conftest import Stack, Tokens, call, register_partner, sent_mail, setup_actor
+
+PROSPECT_EMAIL = "pekka.prospekti@kunta.fi"
+STRANGER = "ei.rekisterissa@muualla.fi"
+CUSTOMER_EMAIL = "asiakas@yritys.fi"  # the `tokens` fixture's registered customer
+FORM = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
+
+
+def _prospect(client: Any, tokens: Tokens, email: str = PROSPECT_EMAIL) -> None:
+    body = {"organization": "Esimerkin kunta", "contact_name": "Pekka Prospekti", "email": email}
+    status, created = call(client, "POST", "/prospects", tokens.staff, body)
+    assert status == 201, created
+
+
+def _link(to: str) -> str:
+    """The one-time link in the latest message to `to`, as its owner reads it."""
+    text = sent_mail(to)[-1].get_body(preferencelist=("plain",)).get_content()
+    return next(word for word in text.split() if "/privacy-center/link?" in word)
+
+
+def _token(to: str) -> str:
+    return parse_qs(urlparse(_link(to)).query)["token"][0]
+
+
+def _ask(client: Any, email: str, kind: str = "access", lang: str = "fi") -> str:
+    status, body = call(client, "POST", "/privacy-center/requests", None, {"email": email, "type": kind, "lang": lang})
+    assert status == 202, body
+    return _token(email)
+
+
+def _redeem(client: Any, token: str) -> tuple[int, Any]:
+    return call(client, "POST", "/privacy-center/link", None, {"token": token})
+
+
+def _session(client: Any, email: str, kind: str = "access") -> tuple[str, str]:
+    """A redeemed session for a new request: (session token, case id)."""
+    status, body = _redeem(client, _ask(client, email, kind))
+    assert status == 200, body
+    return str(body["session"]), str(body["case"]["case_id"])
+
+
+def _act(client: Any, session: str, body: dict[str, Any]) -> tuple[int, Any]:
+    resp = client.http.post(
+        "/privacy-center/case/actions",
+        headers={"Content-Type": "application/json", "X-Case-Session": session},
+        body=json.dumps(body).encode(),
+    )
+    return resp.status_code, json.loads(resp.body)
+
+
+# -- no existence oracle ---------------------------------------------------------------------
+
+
+def test_the_answer_is_the_same_for_a_person_in_the_registers_and_a_stranger(client: Any, tokens: Tokens) -> None:
+    _prospect(client, tokens)
+    answers = []
+    for email in (PROSPECT_EMAIL, STRANGER, CUSTOMER_EMAIL):
+        status, body = call(client, "POST", "/privacy-center/requests", None, {"email": email, "type": "access"})
+        answers.append((status, body))
+        # The same work either way: a case, and a link to the address.
+        assert "/privacy-center/link?token=" in _link(email)
+    assert answers[0] == answers[1] == answers[2] == (202, privacy_center.ACCEPTED)
+    assert PROSPECT_EMAIL not in json.dumps(answers) and "kunta" not in json.dumps(answers)
+    case_id = _token(STRANGER).split(".")[0]
+    case = cases.get(case_id)
+    assert case["status"] == "unverified" and case["channel"] == "privacy_center" and case["type"] == "access"
+    assert "code_hash" in case["link"] and _token(STRANGER).split(".")[1] not in json.dumps(case, default=str)
+
+
+def test_a_request_is_validated_before_anything_is_done(client: Any, tokens: Tokens) -> None:
+    for body in (
+        {"email": "not-an-address", "type": "access"},
+        {"email": STRANGER, "type": "everything"},
+        {"type": "access"},
+        {"email": STRANGER, "token": "v1.x", "type": "access"},
+    ):
+        status, answer = call(client, "POST", "/privacy-center/requests", None, body)
+        assert status == 400, (body, answer)
+        assert STRANGER not in json.dumps(answer)
+    assert sent_mail(STRANGER) == []
+
+
+# -- the one-time link -------------------------------------------------------------------
+
+
+def test_the_link_page_changes_nothing_and_the_post_verifies_once(client: Any, tokens: Tokens) -> None:
+    token = _ask(client, STRANGER)
+    case_id = token.split(".")[0]
+    page = client.http.get(f"/privacy-center/link?token={quote(token)}&lang=en", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and b'action="link"' in page.body and b'lang="en"' in page.body
+    assert cases.get(case_id)["status"] == "unverified"
+
+    status, body = _redeem(client, token)
+    assert status == 200, body
+    assert body["case"]["case_id"] == case_id and body["case"]["status"] == "open"
+    case = cases.get(case_id)
+    assert case["verification"]["state"] == "verified" and case["verification"]["method"] == "email_link"
+    assert "link" not in case
+
+    status, again = _redeem(client, token)
+    assert status == 400 and again["error"]["code"] == "invalid_link"
+
+
+def test_the_session_is_a_strict_httponly_cookie_scoped_to_the_privacy_center(client: Any, tokens: Tokens) -> None:
+    token = _ask(client, STRANGER)
+    resp = client.http.post("/privacy-center/link", headers=FORM, body=f"token={quote(token)}&lang=fi".encode())
+    assert resp.status_code == 303 and resp.headers["Location"] == "case"
+    cookie = resp.headers["Set-Cookie"]
+    assert cookie.startswith(f"{privacy_center.COOKIE}=")
+    for flag in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/privacy-center", "Max-Age=1800"):
+        assert flag in cookie
+    page = client.http.get("/privacy-center/case", headers={"Accept": "text/html", "Cookie": cookie.split(";")[0]})
+    assert page.status_code == 200, page.body
+    assert b"e***@muualla.fi" in page.body and STRANGER.encode() not in page.body
+    assert b'<label for="reason">' in page.body and b"<script" not in page.body
+
+
+def test_an_expired_link_does_not_verify(client: Any, tokens: Tokens) -> None:
+    token = _ask(client, STRANGER)
+    with clock.frozen(clock.now() + timedelta(hours=privacy_center.LINK_HOURS, seconds=1)):
+        status, body = _redeem(client, token)
+    assert status == 400 and body["error"]["code"] == "invalid_link"
+    assert cases.get(token.split(".")[0])["status"] == "unverified"
+
+
+def test_wrong_tries_lock_the_link(client: Any, tokens: Tokens) -> None:
+    token = _ask(client, STRANGER)
+    case_id, secret = token.split(".")
+    wrong = f"{case_id}.{'A' * len(secret)}"
+    for _ in range(privacy_center.MAX_ATTEMPTS):
+        status, body = _redeem(client, wrong)
+        assert status == 400 and body["error"]["code"] == "invalid_link"
+    status, body = _redeem(client, token)  # the right one, too late
+    assert status == 400 and body["error"]["code"] == "invalid_link"
+    assert cases.get(case_id)["status"] == "unverified"
+
+
+def test_a_tampered_or_misdirected_link_does_not_verify(client: Any, tokens: Tokens) -> None:
+    mine = _ask(client, STRANGER)
+    other = _ask(client, PROSPECT_EMAIL)
+    case_id, secret = mine.split(".")
+    tampered = [
+        f"{case_id}.{secret[:-1]}{'B' if secret[-1] != 'B' else 'C'}",
+        f"{case_id}.{secret}x",
+        f"{case_id.upper()}.{secret}",
+        secret,
+        f"{'0' * 32}.{secret}",  # no such case
+        f"{other.split('.')[0]}.{secret}",  # my secret against another person's case
+    ]
+    for token in tampered:
+        status, body = _redeem(client, token)
+        assert status == 400 and body["error"]["code"] == "invalid_link", token
+    assert cases.get(other.split(".")[0])["link"]["attempts"] == 1  # a wrong try counts against that case
+    assert _redeem(client, other)[0] == 200 and _redeem(client, mine)[0] == 200
+
+
+# -- the session ------------------------------------------------------------------------------
+
+
+def test_without_a_valid_session_nothing_is_shown(client: Any, tokens: Tokens) -> None:
+    session, _ = _session(client, STRANGER)
+    forged = session[:-4] + ("AAAA" if not session.endswith("AAAA") else "BBBB")
+    for headers in ({}, {"X-Case-Session": forged}, {"X-Case-Session": "nonsense"}, {"Cookie": "case_session=x"}):
+        resp = client.http.get("/privacy-center/case", headers=headers)
+        assert resp.status_code == 400 and json.loads(resp.body)["error"]["code"] == "invalid_session"
+    status, body = _act(client, forged, {"type": "access"})
+    assert status == 400 and body["error"]["code"] == "invalid_session"
+    with clock.frozen(clock.now() + timedelta(minutes=privacy_center.SESSION_MINUTES, seconds=1)):
+        status, body = _act(client, session, {"type": "access"})
+    assert status == 400 and body["error"]["code"] == "invalid_session"
+    resp = client.http.get("/privacy-center/case", headers={"X-Case-Session": session})
+    assert resp.status_code == 200 and json.loads(resp.body)["email"] == "e***@muualla.fi"
+
+
+# -- requests within the session ------------------------------------------------------------
+
+
+def test_access_shows_the_data_with_its_sources_and_recipients_and_closes_the_case(client: Any, tokens: Tokens) -> None:
+    _prospect(client, tokens)
+    session, case_id = _session(client, PROSPECT_EMAIL)
+    status, body = _act(client, session, {"type": "access"})
+    assert status == 200, body
+    assert body["case"]["case_id"] == case_id and body["case"]["status"] == "done"
+    [part] = body["answer"]["parts"]
+    assert part["data"]["contact_name"] == "Pekka Prospekti" and "sources" in part and "disclosures" in part
+    # Seeing it again within the session is a new access case of the same address, also done.
+    resp = client.http.post(
+        "/privacy-center/case/actions",
+        headers={**FORM, "X-Case-Session": session},
+        body=b"type=access&format=html&lang=en",
+    )
+    assert resp.status_code == 200 and b"Pekka Prospekti" in resp.body
+    assert b"Who the data was disclosed to" not in resp.body
+    assert b"Your data has not been disclosed to anyone." in resp.body
+    download = client.http.post(
+        "/privacy-center/case/actions", headers={**FORM, "X-Case-Session": session}, body=b"type=access&format=json"
+    )
+    assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+    assert json.loads(download.body)["parts"][0]["data"]["email"] == PROSPECT_EMAIL
+
+
+def test_the_readable_page_names_the_recipients_from_the_disclosure_log(
+    client: Any, stack: Stack, tokens: Tokens
+) -> None:
+    _prospect(client, tokens)
+    register_partner(stack, "soittajat", "marketing")
+    [profile] = subjects.find(PROSPECT_EMAIL).prospects
+    prospect_id = retention.record_id(prospects.REGISTER, profile)
+    assert disclosures.record([prospect_id], "soittajat", "call_list", setup_actor()) == {prospect_id}
+    session, _ = _session(client, PROSPECT_EMAIL)
+    resp = client.http.post(
+        "/privacy-center/case/actions", headers={**FORM, "X-Case-Session": session}, body=b"type=access&format=html"
+    )
+    assert resp.status_code == 200, resp.body
+    page = resp.body.decode()
+    assert "Kenelle tietoja on luovutettu: soittajat Oy (puhelukampanjan soittolista" in page
+    assert "Yhteyshenkilön nimi" in page and "Pekka Prospekti" in page  # fields under their labels
+    assert '<html lang="fi">' in page and "<script" not in page
+    for lang in ("fi", "en"):  # every purpose the log can hold has its words
+        assert set(PURPOSE_NAMES[lang]) == set(disclosures.PURPOSES)
+
+
+def test_an_address_ses_refuses_gets_the_same_answer(
+    client: Any, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(msg: Any, purpose: str) -> str:
+        raise ClientError({"Error": {"Code": "MessageRejected", "Message": "refused"}}, "SendEmail")
+
+    monkeypatch.setattr(privacy_center, "send", refuse)
+    status, body = call(client, "POST", "/privacy-center/requests", None, {"email": STRANGER, "type": "access"})
+    assert (status, body) == (202, privacy_center.ACCEPTED)
+
+    def throttled(msg: Any, purpose: str) -> str:
+        raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
+
+    monkeypatch.setattr(privacy_center, "send", throttled)
+    status, body = call(client, "POST", "/privacy-center/requests", None, {"email": STRANGER, "type": "access"})
+    assert status == 503 and body["error"]["code"] == "service_unavailable"  # the client retries
+
+
+def test_objection_is_carried_out_at_once(client: Any, tokens: Tokens) -> None:
+    _prospect(client, tokens)
+    session, case_id = _session(client, PROSPECT_EMAIL)  # an access request; the person then objects
+    status, body = _act(client, session, {"type": "objection"})
+    assert status == 200, body
+    assert body["case"]["type"] == "objection" and body["case"]["status"] == "done"
+    assert body["case"]["case_id"] != case_id
+    assert suppression.is_suppressed(PROSPECT_EMAIL)
+    assert cases.get(body["case"]["case_id"])["verification"]["method"] == "email_link"
+
+
+def test_erasure_of_a_prospect_carries_itself_out(client: Any, tokens: Tokens) -> None:
+    _prospect(client, tokens)
+    session, case_id = _session(client, PROSPECT_EMAIL, "erasure")
+    status, body = _act(client, session, {"type": "erasure"})
+    assert status == 200, body
+    assert body["case"]["case_id"] == case_id
+    assert subjects.find(PROSPECT_EMAIL).prospects == []
+    assert body["case"]["status"] == "done"
+
+
+def test_erasure_of_a_customer_waits_for_staff(client: Any, tokens: Tokens) -> None:
+    session, case_id = _session(client, CUSTOMER_EMAIL, "erasure")
+    status, body = _act(client, session, {"type": "erasure"})
+    assert status == 200, body
+    assert body["case"]["case_id"] == case_id and body["case"]["status"] == "open" and body["answer"] is None
+    status, me = call(client, "GET", "/me", tokens.customer)
+    assert status == 200 and me["customer"]["email"] == CUSTOMER_EMAIL
+
+
+def test_rectification_goes_to_staff_with_the_asked_changes(client: Any, tokens: Tokens) -> None:
+    _prospect(client, tokens)
+    session, case_id = _session(client, PROSPECT_EMAIL)
+    resp = client.http.post(
+        "/privacy-center/case/actions",
+        headers={**FORM, "X-Case-Session": session},
+        body=b"type=rectification&change_title=Kunnanjohtaja&change_phone=&lang=fi",
+    )
+    assert resp.status_code == 200, resp.body
+    [new] = [c for c in _all_cases() if c["type"] == "rectification"]
+    assert new["status"] == "open" and cases.asked(new)["changes"] == {"title": "Kunnanjohtaja"}
+    assert cases.asked(new)["from_case"] == case_id
+    status, body = _act(client, session, {"type": "rectification"})
+    assert status == 400 and body["error"]["details"][0]["field"] == "changes"
+    status, body = _act(client, session, {"type": "rectification", "changes": {"password": "x"}})
+    assert status == 400 and body["error"]["details"][0]["field"].startswith("changes")
+
+
+def test_corrections_on_the_sessions_own_case_are_checked_and_kept_for_staff(client: Any, tokens: Tokens) -> None:
+    _prospect(client, tokens)
+    session, case_id = _session(client, PROSPECT_EMAIL, "rectification")
+    status, body = _act(client, session, {"type": "rectification", "changes": {"business_id": "123"}})
+    assert status == 400, body
+    assert "details" not in cases.get(case_id)
+    status, body = _act(client, session, {"type": "rectification", "changes": {"title": "Kunnanjohtaja"}})
+    assert status == 200, body
+    assert body["case"]["case_id"] == case_id and body["case"]["status"] == "open" and body["answer"] is None
+    assert cases.asked(cases.get(case_id)) == {"changes": {"title": "Kunnanjohtaja"}}
+    assert body["case"]["type"] == "rectification"
+    [profile] = subjects.find(PROSPECT_EMAIL).prospects
+    assert "title" not in profile  # nothing changed before staff carry it out
+
+
+def test_restriction_is_carried_out_with_its_ground(client: Any, tokens: Tokens) -> None:
+    _prospect(client, tokens)
+    session, _ = _session(client, PROSPECT_EMAIL, "restriction")
+    status, body = _act(client, session, {"type": "restriction"})
+    assert status == 400 and body["error"]["details"][0]["field"] == "reason"
+    status, body = _act(client, session, {"type": "restriction", "reason": "accuracy_contested"})
+    assert status == 200, body
+    [profile] = subjects.find(PROSPECT_EMAIL).prospects
+    assert profile["restriction"]["reason"] == "accuracy_contested"
+
+
+def _all_cases() -> list[dict[str, Any]]:
+    return list(store.request_cases().scan(ConsistentRead=True)["Items"])
+
+
+# -- the link in messages -------------------------------------------------------------------
+
+
+def test_a_messages_signed_link_opens_the_privacy_center_for_its_address(client: Any, tokens: Tokens) -> None:
+    from chalicelib.mail import compose
+
+    token = unsubscribe.issue(PROSPECT_EMAIL)
+    msg = compose.marketing(PROSPECT_EMAIL, "Tarjous", "Hei", token, "fi")
+    plain = msg.get_body(preferencelist=("plain",)).get_content()
+    rich = msg.get_body(preferencelist=("html",)).get_content()
+    url = unsubscribe.privacy_center_url(token, "fi")
+    assert url in plain and url.replace("&", "&amp;") in rich
+    page = client.http.get(urlparse(url).path + "?" + urlparse(url).query, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and b"p***@kunta.fi" in page.body and PROSPECT_EMAIL.encode() not in page.body
+    assert b'action="unsubscribe"' in page.body and b'action="privacy-center/requests"' in page.body
+
+    resp = client.http.post(
+        "/privacy-center/requests", headers=FORM, body=f"token={quote(token)}&type=erasure&lang=fi".encode()
+    )
+    assert resp.status_code == 202 and b"Tarkista" in resp.body
+    case = cases.get(_token(PROSPECT_EMAIL).split(".")[0])
+    assert case["type"] == "erasure" and case["status"] == "unverified"
+
+    status, body = call(client, "GET", "/privacy-center?token=broken")
+    assert status == 400 and body["error"]["code"] == "invalid_token"
+
+
+@pytest.mark.parametrize("lang", ["fi", "en"])
+def test_pages_are_in_the_persons_language(client: Any, lang: str) -> None:
+    page = client.http.get(f"/privacy-center?lang={lang}", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and f'<html lang="{lang}">'.encode() in page.body
+    assert b'<meta name="viewport"' in page.body and b'<label for="email">' in page.body
+    assert page.headers["Content-Language"] == lang

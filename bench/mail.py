@@ -31,7 +31,7 @@ from bench import _emulator as emulator
 from bench._emulator import REGION
 
 TARGET = 50_000
-# Recipient counts to run (comma-separated): a small one, then the 50,000 (about 40
+# Recipient counts to run (comma-separated): a small one, then the 50,000 (about 30
 # minutes under moto on two cores; `BENCH_MAIL_RECIPIENTS=1500` for a quick look).
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_MAIL_RECIPIENTS", f"1500,{TARGET}").split(","))
 SUPPRESSED_SHARE = 10

@@ -57,7 +57,7 @@ from chalicelib.audit import Access, Actor
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.logs import logger
 from chalicelib.mail import compose
-from chalicelib.mail.case_texts import EXTENDED, KIND_NAMES
+from chalicelib.mail.case_texts import EXTENDED, KIND_NAMES, REFUSED
 from chalicelib.mail.send import send
 from chalicelib.registers import CASE_CLOSED_RETENTION, CASE_UNVERIFIED_RETENTION, STAFF_ROLES
 from chalicelib.subjects import Answer
@@ -113,6 +113,7 @@ VIEW_FIELDS = (
     "details",
     "outcome",
     "refusal_reason",
+    "refusal_told_at",
     "delivery",
     "closed_at",
 )
@@ -386,7 +387,8 @@ def _close(after: dict[str, Any], status: str) -> None:
     after["closed_at"] = clock.iso(now)
     after["retention_rule"] = RULE_CLOSED
     after["retention_due_at"] = _closed_keep_until(clock.local_date(now)).isoformat()
-    for name in ("queue", "contact", "details", "paused_since"):
+    # The privacy center's one-time link (its keyed hash) has no use once the case is closed.
+    for name in ("queue", "contact", "details", "paused_since", "link"):
         after.pop(name, None)
 
 
@@ -534,23 +536,14 @@ def extend(case_id: str, months: int, reason: str, actor: Actor) -> dict[str, An
     after["extension"] = {"months": months, "reason": text, "at": clock.iso()}
     after["due_at"] = _due_of(after).isoformat()
     lang = compose.lang_or_default(str(case.get("lang")))
-    msg = compose.message(
-        str(case["contact"]),
+    _tell(
+        case,
         EXTENDED,
-        lang,
-        kind=KIND_NAMES[str(case["type"])][lang],
-        received=_date_text(date.fromisoformat(str(case["received_on"])), lang),
+        "case_extended",
         months=str(months),
         reason=text,
         due=_date_text(_effective_due(after, today), lang),
-        case=str(case["case_id"]),
     )
-    try:
-        send(msg, "case_extended")
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        logger.warning("case extension not told", extra={"case_id": case["case_id"], "code": code})
-        raise PersonNotTold("The message could not be sent; the deadline is not extended.") from None
     after["extension"]["told_at"] = clock.iso()
     _save(case, after, actor, "extend")
     return view(after)
@@ -573,15 +566,42 @@ def close(case_id: str, outcome: str, delivery: str, actor: Actor) -> dict[str, 
 
 def refuse(case_id: str, reason: str, actor: Actor) -> dict[str, Any]:
     """Refuse the request (e.g. identity not shown, manifestly unfounded: Art. 12(5)-(6)),
-    with the reason. From any active status; 409 `case_closed` once closed."""
+    with the reason. From any active status; 409 `case_closed` once closed.
+
+    The person is told first, at the case's contact: the reasons and that they may complain to
+    the supervisory authority and seek a judicial remedy (Art. 12(4)). Only when SES took the
+    message is the refusal recorded (with `told_at`); otherwise 409 `person_not_told` and
+    nothing changes, as for an extension."""
     text = _text(reason, "reason")
     case = get(case_id)
     _require(case, ACTIVE, "case_closed", "The case is already closed.")
     after = _next(case, actor, "refused")
     after["refusal_reason"] = text
+    _tell(case, REFUSED, "case_refused", reason=text)
+    after["refusal_told_at"] = clock.iso()
     _close(after, "refused")
     _save(case, after, actor, "refuse", ("contact",))
     return view(after)
+
+
+def _tell(case: dict[str, Any], template: Any, purpose: str, **values: str) -> None:
+    """Mail the person at the case's contact about their case; PersonNotTold if SES refused."""
+    lang = compose.lang_or_default(str(case.get("lang")))
+    msg = compose.message(
+        str(case["contact"]),
+        template,
+        lang,
+        kind=KIND_NAMES[str(case["type"])][lang],
+        received=_date_text(date.fromisoformat(str(case["received_on"])), lang),
+        case=str(case["case_id"]),
+        **values,
+    )
+    try:
+        send(msg, purpose)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        logger.warning("case message not sent", extra={"case_id": case["case_id"], "purpose": purpose, "code": code})
+        raise PersonNotTold("The message could not be sent; the case is not changed.") from None
 
 
 # -- carrying out ------------------------------------------------------------------------

@@ -506,3 +506,33 @@ def test_a_failing_case_step_is_reported_like_a_rule(monkeypatch: pytest.MonkeyP
     with as_function(None):
         summary = retention.sweep(clock.local_date())
     assert summary["failed_rules"] == {retention.CASES_STEP: "ThrottlingException"}
+
+
+# -- the refusal (Art. 12(4)) --------------------------------------------------------------
+
+
+def test_a_refusal_is_mailed_with_its_reason_and_the_remedies() -> None:
+    case = _open("erasure", day=DAY, lang="en")
+    refused = cases.refuse(case["case_id"], "We could not confirm that the address is yours.", STAFF)
+    assert refused["status"] == "refused" and refused["refusal_told_at"]
+    [msg] = sent_mail("aija@kunta.fi")
+    text = msg.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert msg["Content-Language"] == "en" and "cannot carry out" in msg["Subject"]
+    assert "We could not confirm that the address is yours." in text and case["case_id"] in text
+    assert "Article 12(4)" in text and "supervisory authority" in text and "judicial remedy" in text
+    assert "contact" not in cases.get(case["case_id"])
+
+
+def test_a_refusal_the_person_was_not_told_is_not_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    case = _open("erasure", day=DAY)
+
+    def rejected(*_: Any, **__: Any) -> str:
+        raise ClientError({"Error": {"Code": "MessageRejected", "Message": "x"}}, "SendEmail")
+
+    monkeypatch.setattr(cases, "send", rejected)
+    with pytest.raises(Conflict) as not_told:
+        cases.refuse(case["case_id"], "Manifestly unfounded.", STAFF)
+    assert _code(not_told) == "person_not_told"
+    stored = cases.get(case["case_id"])
+    assert stored["status"] == "open" and stored["contact"] == "aija@kunta.fi"
+    assert [e["action"] for e in _events(case["case_id"])] == ["create"]

@@ -1,5 +1,6 @@
 """Texts of the messages a person gets about their own data subject request case
-(chalicelib/cases.py): the notice that the answer's deadline is extended (GDPR Art. 12(3))."""
+(chalicelib/cases.py): the notice that the answer's deadline is extended (GDPR Art. 12(3)), and
+the notice that the request is refused, with the reasons and the remedies (Art. 12(4))."""
 
 from __future__ import annotations
 
@@ -26,6 +27,26 @@ EXTENDED = Template(
         "latest. Your request's number is {case}.\n\nIf you are not satisfied with how your request "
         "is handled, you can lodge a complaint with the Office of the Data Protection Ombudsman "
         "(tietosuoja.fi).",
+    },
+)
+
+REFUSED = Template(
+    subject={
+        "fi": "Tietosuojapyyntöäsi ei voida toteuttaa",
+        "en": "We cannot carry out your data protection request",
+    },
+    body={
+        "fi": "Hei,\n\nsaimme {received} pyyntösi ({kind}), joka koskee tietojasi rekisterissämme. "
+        "Emme voi toteuttaa sitä.\n\nSyy: {reason}\n\nPyyntösi numero on {case}. Voit tehdä uuden "
+        "pyynnön milloin tahansa.\n\nEU:n tietosuoja-asetuksen 12 artiklan 4 kohdan mukaisesti "
+        "kerromme, että voit tehdä valituksen valvontaviranomaiselle, Suomessa tietosuojavaltuutetun "
+        "toimistolle (tietosuoja.fi), ja hakea muutosta tuomioistuimelta.",
+        "en": "Hello,\n\nwe received your request ({kind}) about your data in our register on "
+        "{received}. We cannot carry it out.\n\nReason: {reason}\n\nYour request's number is "
+        "{case}. You may make a new request at any time.\n\nAs Article 12(4) of the EU General Data "
+        "Protection Regulation requires, we tell you that you can lodge a complaint with a "
+        "supervisory authority, in Finland the Office of the Data Protection Ombudsman "
+        "(tietosuoja.fi), and seek a judicial remedy.",
     },
 )
 

@@ -501,8 +501,9 @@ def case_action(call: Call) -> Response:
 
 
 def _case_action(call: Call, form: dict[str, str] | None) -> Response:
-    session = privacy_center.session_from(call.headers)
+    # The body first, as on every JSON route: malformed JSON is a 400 `invalid_json` whoever sends it.
     body = cast(CaseAction, parse(CaseAction, _action_from_form(form)) if form is not None else call.body())
+    session = privacy_center.session_from(call.headers)
     lang = body.lang or session.lang
     if body.type == "restriction" and body.reason is None:
         raise ValidationFailed(

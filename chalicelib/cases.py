@@ -93,6 +93,10 @@ MAX_TEXT = 500  # an outcome, a reason: a sentence or two, not a document
 MAX_DETAILS_BYTES = 10_000
 # Types that `carry_out` closes by itself: nothing in them needs a person's judgement.
 SELF_CLOSING = frozenset({"access", "portability", "objection"})
+# Channels where the person is the caller, so the answer reaches them in the response itself.
+# A case from a letter, a call or an email (staff_*) stays open after it is carried out: it is
+# answered when staff send the answer and `close` it with how it was delivered (Art. 12(3)).
+ANSWERED_IN_RESPONSE = frozenset({"privacy_center", "self_service", "unsubscribe_link", "one_click_unsubscribe"})
 # What staff see of a case: never `contact` or `email_hash`, nor the storage's own fields.
 VIEW_FIELDS = (
     "case_id",
@@ -420,7 +424,7 @@ def open_case(
     if stored and details and kind == "rectification" and "changes" in details:
         subjects.check_changes(details["changes"])  # what no register takes is refused now, not later
     if stored and kind == "restriction":
-        _restriction_asked(details)
+        check_restriction(details)
     now = clock.now()
     at, today = clock.iso(now), clock.local_date(now)
     case: dict[str, Any] = {
@@ -619,29 +623,36 @@ def _portable(body: dict[str, Any]) -> dict[str, Any]:
     return {"format": "application/json", "generated_at": body.get("generated_at"), "records": records}
 
 
-def _restriction_asked(asked: Any) -> tuple[str, date | None]:
-    """The ground (one of `restriction.REASONS`) and review date of a restriction request."""
+def check_restriction(asked: Any) -> tuple[str, date | None]:
+    """The ground (one of `restriction.REASONS`) and review date of a restriction request;
+    400 if either is missing or wrong."""
     fields = {k: v for k, v in asked.items() if k in ("reason", "until")} if isinstance(asked, dict) else {}
     parsed = cast(restriction.RestrictionRequest, parse(restriction.RestrictionRequest, fields))
     return str(parsed.reason), parsed.until
 
 
 def _restrict(email: str, asked: Any, actor: Actor) -> Answer:
-    """Restrict every record of the person (their customer record and prospect records)."""
-    reason, review = _restriction_asked(asked)
+    """Restrict every record of the person (their customer record and prospect records).
+
+    A record already restricted keeps its restriction (set by staff, with its own ground and
+    review date): the person's request does not replace it; the answer lists it."""
+    reason, review = check_restriction(asked)
     found = subjects.find(email)
-    records: list[tuple[str, str]] = []
+    items: list[tuple[str, str, dict[str, Any]]] = []
     if found.customer and found.customer.get("status") != "erased":
-        records.append(("customer", str(found.customer["customer_id"])))
-    records += [("prospect", retention.record_id(prospects.REGISTER, p)) for p in found.prospects]
-    restricted = []
-    accesses = []
-    for kind, record_id in records:
+        items.append(("customer", str(found.customer["customer_id"]), found.customer))
+    items += [("prospect", retention.record_id(prospects.REGISTER, p), p) for p in found.prospects]
+    restricted, kept, accesses = [], [], []
+    for kind, record_id, item in items:
+        if restriction.ATTRIBUTE in item:
+            kept.append({"kind": kind, "record_id": record_id})
+            continue
         restriction.restrict(kind, record_id, reason, review, actor)
         register = customers.REGISTER if kind == "customer" else prospects.REGISTER
         accesses.append(Access("restrict", register, record_id, ()))
         restricted.append({"kind": kind, "record_id": record_id})
-    return Answer({"restricted": restricted}, accesses, "restricted" if restricted else "nothing_found")
+    outcome = "restricted" if restricted else "already_restricted" if kept else "nothing_found"
+    return Answer({"restricted": restricted, "already_restricted": kept}, accesses, outcome)
 
 
 def _run(case: dict[str, Any], changes: Any, actor: Actor) -> Answer:
@@ -679,10 +690,11 @@ def carry_out(case_id: str, actor: Actor, *, changes: Any = None) -> tuple[dict[
     access: the export (reads audited); portability: the same data in machine-readable form;
     objection: suppression and removal from the prospect register; erasure: everything the
     law lets go (chalicelib/subjects.py); rectification: `changes` (or the case's
-    `details["changes"]`); restriction: every record of the person restricted with the
-    reason in `changes` (or `details`). Access, portability and objection close the case
-    `done`, as does an erasure with nothing held; otherwise the case stays open for staff
-    to review and `close`. 409 `case_not_open` unless the case is open.
+    `details["changes"]`); restriction: every record of the person not yet restricted,
+    restricted with the reason in `changes` (or `details`). Access, portability and objection
+    close the case `done`, as does an erasure with nothing held, when the person is the
+    caller (`ANSWERED_IN_RESPONSE`); otherwise the case stays open for staff to answer the
+    person, review and `close`. 409 `case_not_open` unless the case is open.
     """
     case = get(case_id)
     _require(case, ("open",), "case_not_open", "The case is not open: it must be verified first, or it is closed.")
@@ -690,7 +702,8 @@ def carry_out(case_id: str, actor: Actor, *, changes: Any = None) -> tuple[dict[
     after = _next(case, actor, f"carried_out:{answer.outcome}")
     after["outcome"] = answer.outcome
     kind = case["type"]
-    if kind in SELF_CLOSING or (kind == "erasure" and not answer.body.get("held")):
+    closes = kind in SELF_CLOSING or (kind == "erasure" and not answer.body.get("held"))
+    if closes and case.get("channel") in ANSWERED_IN_RESPONSE:
         after["delivery"] = _delivery(case)
         _close(after, "done")
         _save(case, after, actor, "carry_out", ("contact",))

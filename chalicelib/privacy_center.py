@@ -43,14 +43,18 @@ What a session may do (`act`)
     needed (the address is held only as a prospect, or nowhere; `carry_out` closes it unless
     a legal hold or restriction keeps something) and otherwise stays open, untouched, for
     staff; rectification is never carried out here: it stays open for staff with the asked
-    changes as the case's `details`; restriction is carried out at once (Art. 18 applies
-    while the ground is checked) and the case stays open for staff to review and close.
+    changes as the case's `details`; restriction on a temporary ground (accuracy contested,
+    objection pending: Art. 18(1)(a), (d)) is carried out at once, as Art. 18 applies while
+    the ground is checked, and the case stays open for staff to review and close; a ground
+    that would keep the data from deletion (18(1)(b), (c)) waits for staff to check it.
 
 Abuse
     Anyone can make the center mail a link to any address, as any sign-up form can; the
     message only asks to confirm and says an unconfirmed request is deleted. The routes are
-    throttled per method (infra/resources.json) and per client by the WAF; there is no
-    per-address limit (the cases table has no index by address hash).
+    throttled per method (infra/resources.json) and per client by the WAF, and one address
+    gets at most `LINKS_PER_ADDRESS_PER_DAY` links a day (the cases' `by_email` index, by the
+    keyed hash): past that a request gets the same answer and nothing is opened or sent. The
+    count is of requests to the center, not of anything in the registers, so it is no oracle.
 """
 
 from __future__ import annotations
@@ -68,11 +72,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from chalicelib import cases, clock, pseudonyms, store, subjects
+from chalicelib import cases, clock, pseudonyms, restriction, store, subjects
 from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
 from chalicelib.errors import NotFound, ValidationFailed
@@ -84,6 +89,9 @@ from chalicelib.secrets import keyring
 from chalicelib.validation import checked_email
 
 LINK_HOURS = 24
+# Links one address can be sent in 24 hours: enough for a person who lost a message, too few
+# to flood a mailbox (or SES's reputation) through the center.
+LINKS_PER_ADDRESS_PER_DAY = 3
 MAX_ATTEMPTS = 5
 SESSION_MINUTES = 30
 CHANNEL = "privacy_center"
@@ -286,6 +294,9 @@ def request(kind: str, email: object, lang: str | None, actor: Actor) -> None:
     kind = check_kind(kind)
     norm = checked_email(email)
     lang = compose.lang_or_default(lang)
+    if _recent_requests(norm) >= LINKS_PER_ADDRESS_PER_DAY:
+        logger.warning("privacy center request over the address's daily limit")
+        return
     case = cases.open_case(kind, norm, CHANNEL, actor, lang=lang)
     token, kept = new_link(case["case_id"])
     _store_link(case["case_id"], kept, actor)
@@ -300,9 +311,31 @@ def request(kind: str, email: object, lang: str | None, actor: Actor) -> None:
         # something about the address, so the answer stays the same. The case, never
         # verified, goes with its retention rule. Any other error (throttling, the account
         # paused) is not about the address and is the caller's to retry.
-        if exc.response.get("Error", {}).get("Code") != "MessageRejected":
+        code = exc.response.get("Error", {}).get("Code")
+        if code not in ADDRESS_REFUSALS:
             raise
-        logger.warning("privacy center link not sent", extra={"case_id": case["case_id"], "code": "MessageRejected"})
+        logger.warning("privacy center link not sent", extra={"case_id": case["case_id"], "code": code})
+
+
+# SES's refusals of a message for its address (its suppression list, an address it cannot
+# send to, such as a Unicode local part); anything else is about SES itself and is retried.
+ADDRESS_REFUSALS = frozenset({"MessageRejected", "BadRequestException"})
+
+
+def _recent_requests(email: str) -> int:
+    """Privacy center requests for `email` in the last 24 hours, under any key version."""
+    since = clock.iso(clock.now() - timedelta(hours=24))
+    return sum(
+        1
+        for hashed in pseudonyms.email_hashes(email)
+        for item in store.query_all(
+            store.request_cases(),
+            IndexName="by_email",
+            KeyConditionExpression=Key("email_hash").eq(hashed) & Key("received_at").gte(since),
+            FilterExpression=Attr("channel").eq(CHANNEL),
+            ProjectionExpression="case_id",
+        )
+    )
 
 
 def redeem(token: object, actor: Actor) -> tuple[str, Session]:
@@ -471,7 +504,13 @@ def act(
             details={"from_case": session.case_id, **asked},
         )
         case_id = str(opened["case_id"])
-    if kind == "rectification" or (kind == "erasure" and not _only_a_prospect(session.email)):
+    if (
+        kind == "rectification"
+        or (kind == "erasure" and not _only_a_prospect(session.email))
+        # A ground that keeps the data from deletion like a legal hold (Art. 18(1)(b), (c))
+        # is for staff to check first; a temporary one (18(1)(a), (d)) applies at once.
+        or (kind == "restriction" and asked.get("reason") in restriction.HOLDING_REASONS)
+    ):
         return person_view(cases.get(case_id)), None
     _, answer = cases.carry_out(case_id, actor, changes=changes)
     return person_view(cases.get(case_id)), answer

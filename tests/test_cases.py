@@ -17,7 +17,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib import cases, clock, prospects, retention, store, suppression
+from chalicelib import cases, clock, prospects, restriction, retention, store, suppression
 from chalicelib.audit import Actor
 from chalicelib.auth import ANONYMOUS, SYSTEM_SWEEPER, Principal
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
@@ -166,19 +166,24 @@ def test_verify_opens_an_unverified_case_once() -> None:
         cases.verify(_open(verified=None)["case_id"], "trust_me", PERSON)
 
 
-def test_access_is_carried_out_and_closes_the_case_without_its_contact() -> None:
+def test_access_from_a_letter_is_carried_out_then_closed_by_staff_without_its_contact() -> None:
     pid = _prospect()
     case = _open("access")
     with clock.frozen(_at(DAY + timedelta(days=3))):
         shown, answer = cases.carry_out(case["case_id"], STAFF)
     assert answer.outcome == "found"
     assert [p["record"]["prospect_id"] for p in answer.body["parts"]] == [pid]
-    assert shown["status"] == "done" and shown["delivery"] == "in_response" and shown["outcome"] == "found"
-    assert shown["handler"] == "staff:maija" and shown["closed_at"].startswith("2028-02-03")
+    # A letter's answer reaches the person only when staff send it: the case stays open till then.
+    assert shown["status"] == "open" and shown["outcome"] == "found" and "delivery" not in shown
     assert [a["what"] for a in shown["actions"]] == ["received", "verified:staff_checked", "carried_out:found"]
+    assert "contact" in cases.get(case["case_id"])  # what the answer must still reach
+    with clock.frozen(_at(DAY + timedelta(days=4))):
+        closed = cases.close(case["case_id"], "Export sent by letter.", "letter", STAFF)
+    assert closed["status"] == "done" and closed["delivery"] == "letter"
+    assert closed["handler"] == "staff:maija" and closed["closed_at"].startswith("2028-02-04")
     stored = cases.get(case["case_id"])
     assert "contact" not in stored and "queue" not in stored and "details" not in stored
-    assert stored["retention_rule"] == cases.RULE_CLOSED and stored["retention_due_at"] == "2031-02-03"
+    assert stored["retention_rule"] == cases.RULE_CLOSED and stored["retention_due_at"] == "2031-02-04"
     with pytest.raises(Conflict) as refused:
         cases.contact_of(case["case_id"])
     assert _code(refused) == "case_closed"
@@ -195,7 +200,17 @@ def test_access_is_carried_out_and_closes_the_case_without_its_contact() -> None
         cases.refuse(case["case_id"], "late", STAFF)
     assert _code(refused) == "case_closed"
     # The access answer showed the person this case too (a read, audited; at the same frozen instant).
-    assert sorted(e["action"] for e in _events(case["case_id"])) == ["carry_out", "create", "export"]
+    assert sorted(e["action"] for e in _events(case["case_id"])) == ["carry_out", "close", "create", "export"]
+
+
+def test_access_asked_by_the_person_themself_closes_with_the_answer_in_the_response() -> None:
+    _prospect()
+    with clock.frozen(_at(DAY)):
+        case = cases.open_case("access", "aija@kunta.fi", "self_service", PERSON, verified_by="signed_in")
+        shown, answer = cases.carry_out(case["case_id"], PERSON)
+    assert answer.outcome == "found"
+    assert shown["status"] == "done" and shown["delivery"] == "in_response"
+    assert "contact" not in cases.get(case["case_id"])
 
 
 def test_the_access_answer_tells_the_person_of_their_request_cases() -> None:
@@ -219,7 +234,7 @@ def test_portability_gives_the_data_machine_readable() -> None:
     _prospect()
     case = _open("portability")
     shown, answer = cases.carry_out(case["case_id"], STAFF)
-    assert shown["status"] == "done"
+    assert shown["status"] == "open" and shown["outcome"] == "found"  # staff send it, then close
     [record] = answer.body["records"]
     assert answer.body["format"] == "application/json"
     assert record["register"] == "prospects" and record["data"]["email"] == "aija@kunta.fi"
@@ -235,11 +250,30 @@ def test_objection_is_carried_out_at_once() -> None:
     assert shown["status"] == "done" and "handler" not in shown  # no staff handled it
 
 
-def test_erasure_of_a_prospect_closes_itself() -> None:
+def test_erasure_of_a_prospect_closes_itself_when_the_person_asked_online() -> None:
+    _prospect()
+    with clock.frozen(_at(DAY)):
+        case = cases.open_case("erasure", "aija@kunta.fi", "privacy_center", PERSON, verified_by="email_link")
+    shown, answer = cases.carry_out(case["case_id"], PERSON)
+    assert answer.outcome == "erased" and shown["status"] == "done" and shown["delivery"] == "privacy_center"
+    assert prospects.by_email("aija@kunta.fi") == []
+
+
+def test_erasure_from_a_letter_stays_open_until_staff_tell_the_person() -> None:
     _prospect()
     shown, answer = cases.carry_out(_open("erasure")["case_id"], STAFF)
-    assert answer.outcome == "erased" and shown["status"] == "done"
+    assert answer.outcome == "erased" and shown["status"] == "open"
     assert prospects.by_email("aija@kunta.fi") == []
+
+
+def test_restriction_leaves_a_restriction_staff_set_as_it_is() -> None:
+    pid = _prospect()
+    restriction.restrict("prospect", pid, "needed_for_legal_claims", date(2029, 1, 1), STAFF)
+    case = _open("restriction", details={"reason": "accuracy_contested"})
+    shown, answer = cases.carry_out(case["case_id"], STAFF)
+    assert answer.outcome == "already_restricted" and shown["outcome"] == "already_restricted"
+    assert answer.body == {"restricted": [], "already_restricted": [{"kind": "prospect", "record_id": pid}]}
+    assert prospects.get(pid)[0]["restriction"]["reason"] == "needed_for_legal_claims"
 
 
 def test_rectification_uses_the_asked_changes_and_stays_open_for_staff() -> None:

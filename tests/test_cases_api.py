@@ -44,18 +44,25 @@ def test_staff_open_verify_and_carry_out_a_letter(client: Any, tokens: Tokens) -
     status, again = _step(client, tokens.staff, case_id, "verify")
     assert status == 409 and again["error"]["code"] == "case_not_unverified"
 
-    status, done = _step(client, tokens.dpo, case_id, "carry-out")
+    status, carried = _step(client, tokens.dpo, case_id, "carry-out")
+    assert status == 200, carried
+    # A letter is answered by letter: the case stays open until staff say how the answer went.
+    assert carried["case"]["status"] == "open" and carried["case"]["outcome"] == "nothing_found"
+    assert carried["answer"]["parts"] == []
+    assert [c["case_id"] for c in carried["answer"]["request_cases"]] == [case_id]
+    status, done = _step(
+        client, tokens.staff, case_id, "close", {"outcome": "Nothing held; told by letter.", "delivery": "letter"}
+    )
     assert status == 200, done
-    assert done["case"]["status"] == "done" and done["case"]["delivery"] == "in_response"
-    assert done["answer"]["parts"] == [] and done["case"]["outcome"] == "nothing_found"
-    assert [c["case_id"] for c in done["answer"]["request_cases"]] == [case_id]
+    assert done["status"] == "done" and done["delivery"] == "letter"
     status, page = call(client, "GET", "/cases?status=done", tokens.staff)
     assert [i["case_id"] for i in page["items"]] == [case_id]
     assert call(client, "GET", "/cases", tokens.staff)[1]["items"] == []
 
     status, events = call(client, "GET", f"/audit/records/cases/{case_id}", tokens.dpo)
     assert status == 200
-    assert sorted(e["action"] for e in events["items"]) == ["carry_out", "create", "export", "list", "list", "verify"]
+    actions = sorted(e["action"] for e in events["items"])
+    assert actions == ["carry_out", "close", "create", "export", "list", "list", "verify"]
     assert "sote" not in json.dumps(events).lower()
 
 
@@ -117,8 +124,9 @@ def test_subject_requests_open_a_staff_checked_case_and_carry_it_out(client: Any
     assert status == 200, body
     assert body["request"]["type"] == "access" and body["answer"]["parts"] == []
     case = _case(client, tokens, body["case_id"])
-    assert case["status"] == "done" and case["verification"]["method"] == "staff_checked"
-    assert case["channel"] == "staff_email"
+    assert case["status"] == "open" and case["verification"]["method"] == "staff_checked"
+    assert case["channel"] == "staff_email" and case["outcome"] == "nothing_found"  # open until staff send it
+    access_case = case["case_id"]
 
     change = {"type": "rectification", "email": "asiakas@yritys.fi", "changes": {"phone": "050 111 2222"}}
     status, body = call(client, "POST", "/subject-requests", tokens.staff, {**change, "channel": "staff_phone"})
@@ -127,7 +135,13 @@ def test_subject_requests_open_a_staff_checked_case_and_carry_it_out(client: Any
     assert case["status"] == "open" and case["channel"] == "staff_phone"  # staff close it once the person is told
     status, body = call(client, "POST", "/subject-requests", tokens.staff, {**change, "changes": {"phone": "nope"}})
     assert status == 400
-    assert [i["case_id"] for i in call(client, "GET", "/cases", tokens.staff)[1]["items"]] == [case["case_id"]]
+    restrict = {"type": "restriction", "email": "asiakas@yritys.fi"}
+    status, body = call(client, "POST", "/subject-requests", tokens.staff, restrict)  # no ground given
+    assert status == 400, body
+    status, body = call(client, "POST", "/subject-requests", tokens.staff, {**restrict, "changes": {"reason": "nope"}})
+    assert status == 400, body
+    listed = {i["case_id"] for i in call(client, "GET", "/cases", tokens.staff)[1]["items"]}
+    assert listed == {case["case_id"], access_case}  # the refused requests opened no case
     status, recorded = call(client, "GET", "/subject-requests", tokens.staff)
     assert [e["type"] for e in recorded["items"]] == ["rectification", "access"]
 

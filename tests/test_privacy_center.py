@@ -259,9 +259,34 @@ def test_an_address_ses_refuses_gets_the_same_answer(
     def throttled(msg: Any, purpose: str) -> str:
         raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail")
 
+    def unsendable(msg: Any, purpose: str) -> str:  # e.g. a Unicode local part SES cannot send to
+        raise ClientError({"Error": {"Code": "BadRequestException", "Message": "bad address"}}, "SendEmail")
+
+    monkeypatch.setattr(privacy_center, "send", unsendable)
+    status, body = call(client, "POST", "/privacy-center/requests", None, {"email": STRANGER, "type": "access"})
+    assert (status, body) == (202, privacy_center.ACCEPTED)
+
     monkeypatch.setattr(privacy_center, "send", throttled)
     status, body = call(client, "POST", "/privacy-center/requests", None, {"email": STRANGER, "type": "access"})
     assert status == 503 and body["error"]["code"] == "service_unavailable"  # the client retries
+
+
+def test_one_address_gets_a_few_links_a_day_and_then_the_same_answer_without_a_message(
+    client: Any, tokens: Tokens
+) -> None:
+    start = clock.now()
+    with clock.frozen(start):
+        for _ in range(privacy_center.LINKS_PER_ADDRESS_PER_DAY):
+            _ask(client, STRANGER)
+        sent = len(sent_mail(STRANGER))
+        opened = len(_all_cases())
+        status, body = call(client, "POST", "/privacy-center/requests", None, {"email": STRANGER, "type": "erasure"})
+        assert (status, body) == (202, privacy_center.ACCEPTED)  # the same answer: no flood, no oracle
+        assert len(sent_mail(STRANGER)) == sent and len(_all_cases()) == opened
+        _ask(client, "toinen@muualla.fi")  # another address is not held back
+    with clock.frozen(start + timedelta(hours=24, minutes=1)):
+        _ask(client, STRANGER)  # a day later the address may ask again
+    assert len(sent_mail(STRANGER)) == sent + 1
 
 
 def test_objection_is_carried_out_at_once(client: Any, tokens: Tokens) -> None:
@@ -336,6 +361,17 @@ def test_restriction_is_carried_out_with_its_ground(client: Any, tokens: Tokens)
     assert status == 200, body
     [profile] = subjects.find(PROSPECT_EMAIL).prospects
     assert profile["restriction"]["reason"] == "accuracy_contested"
+
+
+def test_a_restriction_that_would_keep_the_data_waits_for_staff(client: Any, tokens: Tokens) -> None:
+    _prospect(client, tokens)
+    session, _ = _session(client, PROSPECT_EMAIL, "restriction")
+    status, body = _act(client, session, {"type": "restriction", "reason": "needed_for_legal_claims"})
+    assert status == 200, body
+    assert body["case"]["status"] == "open" and not body.get("answer")
+    [profile] = subjects.find(PROSPECT_EMAIL).prospects
+    assert "restriction" not in profile  # staff check the ground before the data is kept from deletion
+    assert cases.asked(cases.get(body["case"]["case_id"]))["reason"] == "needed_for_legal_claims"
 
 
 def _all_cases() -> list[dict[str, Any]]:

@@ -322,12 +322,15 @@ class UnsubscribeLinkRequest(StrictModel):
 )
 def subject_request(call: Call) -> dict[str, Any]:
     """Open a case for the request, verified by staff, and carry it out at once (chalicelib/
-    cases.py): access, portability, objection and an erasure with nothing held close it;
-    a rectification or restriction stays open for staff to close once the person is told."""
+    cases.py); the answer is in the response, and the case stays open until staff send it to
+    the person and close the case with how it was delivered (`POST /cases/{id}/close`)."""
     body = call.body()
     kind = str(body.type)
+    # A bad value opens no case and changes nothing.
     if kind == "rectification":
-        subjects.check_changes(body.changes)  # a bad value opens no case and changes nothing
+        subjects.check_changes(body.changes)
+    elif kind == "restriction":
+        cases.check_restriction(body.changes)
     details = {"changes": body.changes} if kind == "rectification" else body.changes if kind == "restriction" else None
     opened = cases.open_case(
         kind, body.email, body.channel, call.actor, lang=body.lang, verified_by="staff_checked", details=details

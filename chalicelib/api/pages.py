@@ -131,21 +131,31 @@ class Asset:
     content_type: str
 
 
+CONTENT_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+
+
 @cache
 def assets() -> dict[str, Asset]:
     """The static files by their served names (`site.<sha256[:12]>.css`), read once."""
     found: dict[str, Asset] = {}
-    for path in sorted(STATIC_DIR.glob("*.css")):
+    for path in sorted(STATIC_DIR.iterdir()):
+        if path.suffix not in CONTENT_TYPES:
+            continue
         body = path.read_text(encoding="utf-8")
         digest = hashlib.sha256(body.encode()).hexdigest()[:12]
         name = f"{path.stem}.{digest}{path.suffix}"
-        found[name] = Asset(name, body, "text/css; charset=utf-8")
+        found[name] = Asset(name, body, CONTENT_TYPES[path.suffix])
     return found
+
+
+def asset_name(stem: str) -> str:
+    """The served name of the static file `stem` (`site` → `site.<digest>.css`)."""
+    return next(a.name for a in assets().values() if a.name.split(".", 1)[0] == stem)
 
 
 def stylesheet() -> str:
     """The served name of the site's stylesheet."""
-    return next(a.name for a in assets().values() if a.name.startswith("site."))
+    return asset_name("site")
 
 
 @route(
@@ -215,7 +225,8 @@ def document(lang: str, title: str, body_html: str, call: Call, here: str | None
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)} – {e(c.trade_name)}</title>"
-        f'<link rel="stylesheet" href="{up}assets/{e(stylesheet())}"></head><body>'
+        f'<link rel="stylesheet" href="{up}assets/{e(stylesheet())}">'
+        f'<link rel="icon" href="{up}assets/{e(asset_name("icon"))}" type="image/svg+xml"></head><body>'
         f'<a class="skip" href="#main">{e(text["skip"])}</a>'
         f'<header class="site"><div class="wrap"><p class="brand">{e(c.trade_name)}'
         f' <span class="owner">{e(c.name)}</span></p>'

@@ -148,6 +148,14 @@ def test_the_stylesheet_is_served_under_its_digest_and_cached_for_a_year(client:
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_the_icon_is_an_svg_asset_every_page_links(client: Any) -> None:
+    name = pages.asset_name("icon")
+    assert f'href="assets/{name}" type="image/svg+xml"' in _get(client, "/privacy-center").body.decode()
+    resp = client.http.get(f"/assets/{name}")
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "image/svg+xml"
+    assert resp.body.startswith(b"<svg") and b"<script" not in resp.body
+
+
 @pytest.mark.parametrize("name", ["site.css", "site.000000000000.css", "..%2Fpages.py", "nothing"])
 def test_unknown_assets_are_404_json(client: Any, name: str) -> None:
     status, body = call(client, "GET", f"/assets/{name}")

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint typecheck package cfn-lint checkov openapi bench clean
+.PHONY: run test unit browser lint typecheck package cfn-lint checkov openapi bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,15 @@ run: $(STAMP)  ## the local stack: emulated AWS, the API and the import/sweep wo
 
 test: lint typecheck package unit cfn-lint checkov  ## everything CI checks
 
-unit: package  ## the suite checks every AWS call against the packaged roles (dist/sam.json)
+unit: package browser  ## the suite checks every AWS call against the packaged roles (dist/sam.json)
 	$(PY) -m pytest -q -n 2 tests
+
+CHROMIUM ?= /usr/bin/chromium
+browser:  ## tests/browser drive the distribution's Chromium (Playwright cannot download its own here)
+	@test -x $(CHROMIUM) || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	@test -x $(CHROMIUM)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app.py chalicelib devstack tests bench

@@ -8,6 +8,7 @@ from chalicelib.api.campaigns import campaigns_bp
 from chalicelib.api.cases import cases_bp
 from chalicelib.api.dpo import dpo_bp
 from chalicelib.api.openapi import openapi_bp
+from chalicelib.api.pages import pages_bp
 from chalicelib.api.partner import partner_bp
 from chalicelib.api.partner_registry import partner_registry_bp
 from chalicelib.api.privacy_center import privacy_center_bp
@@ -27,6 +28,7 @@ app.api.binary_types.extend(BINARY_TYPES)  # call lists: .xlsx and CSV bytes, bo
 app.register_middleware(normalise_error_response, "http")
 app.register_blueprint(authorizer_bp)
 app.register_blueprint(public_bp)
+app.register_blueprint(pages_bp)
 app.register_blueprint(privacy_center_bp)
 app.register_blueprint(staff_bp)
 app.register_blueprint(dpo_bp)

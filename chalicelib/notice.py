@@ -93,6 +93,7 @@ _LABELS = {
     "rights": Text("Oikeutesi", "Your rights"),
     "consents": Text("Pyydettävät luvat", "Consents we ask for"),
     "version": Text("Versio", "Version"),
+    "published": Text("julkaistu", "published"),
 }
 
 
@@ -165,6 +166,14 @@ def version() -> str:
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
+# When each version of the notice was published: {version: "YYYY-MM-DD"}. The version is a
+# digest of the content, so a change to any register definition the notice shows makes a new
+# version, and tests/test_notice.py fails until it has its dated line here. Publishing a
+# changed notice means adding that line (old lines stay: they date what people were shown).
+PUBLISHED: dict[str, str] = {
+    "8d0e5716b23bc193": "2026-12-03",
+}
+
 SERVICE_MESSAGES = "service_messages"
 
 
@@ -207,16 +216,13 @@ def _content(lang: str) -> dict[str, Any]:
 
 
 def render_html(doc: dict[str, Any]) -> str:
-    """The notice as a standalone HTML page; every value is escaped."""
+    """The notice's content as HTML, for the public pages' layout (chalicelib/api/pages.py,
+    which adds the document, the title as its heading, and the header and footer); every
+    value is escaped."""
     e = html.escape
     label = doc["labels"]
     c = doc["controller"]
     out = [
-        "<!DOCTYPE html>",
-        f'<html lang="{e(doc["lang"])}"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(doc['title'])}</title></head><body>",
-        f"<h1>{e(doc['title'])}</h1>",
         f"<h2>{e(label['controller'])}</h2>",
         f"<p>{e(c['name'])} / {e(c['trade_name'])}, "
         f'<a href="mailto:{e(c["contact_email"])}">{e(c["contact_email"])}</a></p>',
@@ -252,8 +258,9 @@ def render_html(doc: dict[str, Any]) -> str:
     out.append(f"<h2>{e(label['rights'])}</h2><p>{e(doc['rights'])}</p>")
     out.append(f"<h2>{e(label['consents'])}</h2>")
     out.extend(f'<p id="consent-{e(c["purpose"])}">{e(c["text"])}</p>' for c in doc["consents"])
-    out.append(f"<p>{e(label['version'])}: <code>{e(doc['version'])}</code></p>")
-    out.append("</body></html>")
+    published = PUBLISHED.get(str(doc["version"]))
+    when = f' ({e(label["published"])} <time datetime="{e(published)}">{e(published)}</time>)' if published else ""
+    out.append(f"<p>{e(label['version'])}: <code>{e(doc['version'])}</code>{when}</p>")
     return "\n".join(out)
 
 

@@ -25,6 +25,7 @@ from moto.utilities.utils import load_resource
 from devstack import gateway, provision
 from devstack.outbox import CONFIRMATION_CODE
 from tests.aws_calls import _record_aws_calls, calls_against_roles  # noqa: F401 (fixtures for every test)
+from tests.e2e.conftest import RunningStack, running_stack
 
 REGION = "eu-north-1"
 # Test modules import `app` at collection time, and the app refuses to start without an EU region.
@@ -343,3 +344,10 @@ def call(client: Any, method: str, path: str, token: str | None = None, body: An
     raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     resp = client.http.request(method, path, headers=headers, body=raw)
     return resp.status_code, json.loads(resp.body) if resp.body else None
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The local stack (`python -m devstack`) as a subprocess, once per session: one fixture
+    for tests/e2e and tests/browser, so a session that runs both starts one stack."""
+    yield from running_stack(tmp_path_factory)

@@ -74,6 +74,7 @@ def test_the_route_table_and_the_packaged_api_agree_on_what_is_anonymous(sam: di
     }
     assert without_authorizer == anonymous_routes()
     assert {("/registrations", "POST"), ("/unsubscribe", "GET"), ("/unsubscribe", "POST")} <= anonymous_routes()
+    assert ("/assets/{name}", "GET") in anonymous_routes()  # the public pages' stylesheet
 
 
 def test_the_stage_is_throttled_and_logs_no_request_data(sam: dict[str, Any]) -> None:
@@ -96,6 +97,11 @@ def test_every_anonymous_route_has_a_method_throttle_tighter_than_the_stage(sam:
         setting = settings[route]
         assert 0 < setting["ThrottlingRateLimit"] < stage["ThrottlingRateLimit"], route
         assert 0 < setting["ThrottlingBurstLimit"] < stage["ThrottlingBurstLimit"], route
+    # The stylesheet: one request per new visitor (the browser keeps it a year), a read.
+    assert (
+        settings[("/assets/{name}", "GET")]["ThrottlingRateLimit"]
+        >= settings[("/privacy-notice", "GET")]["ThrottlingRateLimit"]
+    )
     # Registration creates a login and sends mail: the tightest limit of all.
     registrations = settings[("/registrations", "POST")]
     assert registrations["ThrottlingRateLimit"] == min(settings[r]["ThrottlingRateLimit"] for r in anonymous_routes())

@@ -19,14 +19,14 @@ from urllib.parse import parse_qs
 from chalice import Blueprint, Response
 from pydantic import Field, StrictStr
 
-from chalicelib import cases, notice, partners, privacy_center, store, unsubscribe
+from chalicelib import cases, partners, privacy_center, store, unsubscribe
 from chalicelib.errors import DomainError, ValidationFailed
 from chalicelib.registers import CONTROLLER, CUSTOMER, ORDER, PROSPECT, RESELLER_END_USER
 from chalicelib.restriction import Reason
 from chalicelib.secrets import SecretUnusable
 from chalicelib.validation import StrictModel, parse
 
-from .public import _html, _unsubscribe_lang, _wants_json
+from .pages import page, page_lang, wants_json
 from .routing import Call, json_response, route
 
 privacy_center_bp = Blueprint(__name__)
@@ -175,17 +175,9 @@ REASON_NAMES = {
 # -- pages -------------------------------------------------------------------------------------
 
 
-def _page(lang: str, title: str, body: str, status: int = 200) -> Response:
-    """A complete, mobile-friendly page; `body` is already escaped HTML."""
-    e = html.escape
-    page = _html(
-        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{e(title)}</title></head><body><main><h1>{e(title)}</h1>{body}</main></body></html>",
-        status,
-    )
-    page.headers["Content-Language"] = lang
-    return page
+def _page(call: Call, lang: str, title: str, body: str, status: int = 200, here: str | None = None) -> Response:
+    """A page in the public pages' layout (chalicelib/api/pages.py); `body` is already escaped HTML."""
+    return page(lang, title, body, status, call=call, here=here)
 
 
 def _p(text: str) -> str:
@@ -209,10 +201,6 @@ def _type_select(lang: str, field_id: str) -> str:
     return f'<label for="{field_id}">{label}</label><select id="{field_id}" name="type">{options}</select>'
 
 
-def _lang(call: Call, form: dict[str, str] | None = None) -> str:
-    return _unsubscribe_lang(call, (form or {}).get("lang"))
-
-
 def _is_form(call: Call) -> bool:
     return call.headers.get("content-type", "").startswith(_FORM)
 
@@ -232,14 +220,14 @@ def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Respo
     try:
         return answer()
     except (DomainError, SecretUnusable) as exc:
-        if _wants_json(call):
+        if wants_json(call):
             raise
         status, kind = (503, "unavailable") if isinstance(exc, SecretUnusable) else (exc.status, exc.code)
         if kind not in ("invalid_link", "invalid_session", "invalid_token", "unavailable"):
             kind = "error"
         text = T[lang]
         title = text["invalid_link_title"] if kind in ("invalid_link", "invalid_token") else text["error_title"]
-        return _page(lang, title, _p(text[kind].format(contact=CONTROLLER.contact_email)), status)
+        return _page(call, lang, title, _p(text[kind].format(contact=CONTROLLER.contact_email)), status)
 
 
 # -- the start page and requests -----------------------------------------------------------
@@ -253,14 +241,14 @@ def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Respo
     query=("lang", "token"),
 )
 def start(call: Call) -> Response:
-    lang = _lang(call)
+    lang = page_lang(call)
     return _for_browser(call, lang, lambda: _start(call, lang))
 
 
 def _start(call: Call, lang: str) -> Response:
     token = call.query.get("token")
     shown = unsubscribe.masked(unsubscribe.read(token)) if token is not None else None
-    if _wants_json(call):
+    if wants_json(call):
         body: dict[str, Any] = {"types": list(cases.CASE_TYPES)}
         if token is None:
             body["request"] = {"method": "POST", "path": "/privacy-center/requests", "body": ["email", "type", "lang"]}
@@ -288,7 +276,7 @@ def _start(call: Call, lang: str) -> Response:
             + _p(text["other"])
         )
     fields = who + _type_select(lang, "type") + _hidden("lang", lang)
-    return _page(lang, text["title"], parts + _form("privacy-center/requests", fields, text["send"]))
+    return _page(call, lang, text["title"], parts + _form("privacy-center/requests", fields, text["send"]))
 
 
 class PrivacyRequest(StrictModel):
@@ -312,7 +300,7 @@ class PrivacyRequest(StrictModel):
 )
 def make_request(call: Call) -> Response:
     form = _form_fields(call) if _is_form(call) else None
-    lang = _lang(call, form)
+    lang = page_lang(call, (form or {}).get("lang"))
     return _for_browser(call, lang, lambda: _make_request(call, form))
 
 
@@ -327,7 +315,8 @@ def _make_request(call: Call, form: dict[str, str] | None) -> Response:
     if form is None:
         return json_response(dict(privacy_center.ACCEPTED), status=202)
     text = T[body.lang]
-    return _page(body.lang, text["sent_title"], _p(text["sent"].format(hours=privacy_center.LINK_HOURS)), 202)
+    sent = _p(text["sent"].format(hours=privacy_center.LINK_HOURS))
+    return _page(call, body.lang, text["sent_title"], sent, 202, here="privacy-center")
 
 
 # -- the one-time link ---------------------------------------------------------------------
@@ -341,14 +330,14 @@ def _make_request(call: Call, form: dict[str, str] | None) -> Response:
     query=("token", "lang"),
 )
 def link_page(call: Call) -> Response:
-    lang = _lang(call)
+    lang = page_lang(call)
     token = call.query.get("token", "")
-    if _wants_json(call):
+    if wants_json(call):
         confirm = {"method": "POST", "path": privacy_center.LINK_PATH, "body": {"token": token}}
         return json_response({"confirm": confirm})
     text = T[lang]
     fields = _hidden("token", token) + _hidden("lang", lang)
-    return _page(lang, text["link_title"], _p(text["link_text"]) + _form("link", fields, text["confirm"]))
+    return _page(call, lang, text["link_title"], _p(text["link_text"]) + _form("link", fields, text["confirm"]))
 
 
 class LinkRedemption(StrictModel):
@@ -369,7 +358,7 @@ class LinkRedemption(StrictModel):
 )
 def redeem_link(call: Call) -> Response:
     form = _form_fields(call) if _is_form(call) else None
-    lang = _lang(call, form)
+    lang = page_lang(call, (form or {}).get("lang"))
     return _for_browser(call, lang, lambda: _redeem(call, form))
 
 
@@ -403,16 +392,15 @@ def _due(case: dict[str, Any]) -> str:
     query=("lang",),
 )
 def case_page(call: Call) -> Response:
-    lang = _lang(call)
+    lang = page_lang(call)
     return _for_browser(call, lang, lambda: _case_page(call))
 
 
 def _case_page(call: Call) -> Response:
     session = privacy_center.session_from(call.headers)
     case = privacy_center.case_of(session)
-    asked = call.query.get("lang", "")
-    lang = asked if asked in notice.LANGS else session.lang
-    if _wants_json(call):
+    lang = page_lang(call, fallback=session.lang)
+    if wants_json(call):
         return json_response(
             {
                 "case": case,
@@ -427,7 +415,7 @@ def _case_page(call: Call) -> Response:
     body += _p(text["known"].format(email=unsubscribe.masked(session.email)))
     body += _p(text["session_note"].format(minutes=privacy_center.SESSION_MINUTES))
     body += _action_forms(lang)
-    return _page(lang, text["case_title"], body)
+    return _page(call, lang, text["case_title"], body)
 
 
 def _action(kind: str, lang: str, extra: str = "") -> str:
@@ -496,7 +484,7 @@ def _action_from_form(form: dict[str, str]) -> dict[str, Any]:
 )
 def case_action(call: Call) -> Response:
     form = _form_fields(call) if _is_form(call) else None
-    lang = _lang(call, form)
+    lang = page_lang(call, (form or {}).get("lang"))
     return _for_browser(call, lang, lambda: _case_action(call, form))
 
 
@@ -523,14 +511,19 @@ def _case_action(call: Call, form: dict[str, str] | None) -> Response:
             return _download(answer.body if answer else {})
         return json_response({"case": case, "answer": answer.body if answer else None})
     text = T[lang]
+    here = "privacy-center/case"  # the language switch of an answer opens the session's case page
+
+    def answer_page(title: str, body_html: str) -> Response:
+        return _page(call, lang, title, body_html + _back(lang), here=here)
+
     if exported and answer is not None:
-        return _page(lang, text["data_title"], render_export(answer.body, lang) + _back(lang))
+        return answer_page(text["data_title"], render_export(answer.body, lang))
     kind = _kind_name(lang, body.type)
     if case.get("status") == "done":
-        return _page(lang, text["done_title"], _p(text["done"].format(kind=kind)) + _back(lang))
+        return answer_page(text["done_title"], _p(text["done"].format(kind=kind)))
     if answer is not None:
-        return _page(lang, text["done_title"], _p(text["applied"].format(kind=kind, due=_due(case))) + _back(lang))
-    return _page(lang, text["staff_title"], _p(text["staff"].format(kind=kind, due=_due(case))) + _back(lang))
+        return answer_page(text["done_title"], _p(text["applied"].format(kind=kind, due=_due(case))))
+    return answer_page(text["staff_title"], _p(text["staff"].format(kind=kind, due=_due(case))))
 
 
 def _back(lang: str) -> str:

@@ -19,6 +19,7 @@ from chalicelib.registers import CONTROLLER, CUSTOMER, Role
 from chalicelib.secrets import SecretUnusable
 from chalicelib.validation import StrictModel, dump, schema
 
+from .pages import page, page_lang, wants_json
 from .routing import Call, json_response, route
 
 public_bp = Blueprint(__name__)
@@ -85,25 +86,6 @@ def confirm_registration(call: Call) -> dict[str, Any]:
     return {"status": "confirmed", "customer": customers.present(item, frozenset({Role.CUSTOMER}))}
 
 
-def _wants_json(call: Call) -> bool:
-    """JSON unless the client asks for HTML (a browser) without naming JSON."""
-    accept = call.headers.get("accept", "")
-    return "application/json" in accept or "text/html" not in accept
-
-
-def _html(body: str, status: int = 200) -> Response:
-    return Response(
-        body=body,
-        status_code=status,
-        headers={
-            "Content-Type": "text/html; charset=utf-8",
-            "Cache-Control": "no-store",
-            "Content-Security-Policy": "default-src 'none'; form-action 'self'",
-            "Referrer-Policy": "no-referrer",
-        },
-    )
-
-
 @route(
     public_bp,
     "/privacy-notice",
@@ -112,15 +94,16 @@ def _html(body: str, status: int = 200) -> Response:
     query=("lang",),
 )
 def privacy_notice(call: Call) -> Response:
-    lang = call.query.get("lang", "fi")
-    if lang not in notice.LANGS:
+    if "lang" in call.query and call.query["lang"] not in notice.LANGS:
         raise ValidationFailed("lang must be fi or en.", code="invalid_query")
+    if wants_json(call):
+        lang = call.query.get("lang", "fi")
+        headers = {"Cache-Control": "public, max-age=300", "Content-Language": lang, "Vary": "Accept"}
+        return json_response(notice.notice(lang), headers=headers)
+    # A browser's page follows the remembered language too: private to that browser.
+    lang = page_lang(call)
     doc = notice.notice(lang)
-    if _wants_json(call):
-        return json_response(doc, headers={"Cache-Control": "public, max-age=300", "Content-Language": lang})
-    page = _html(notice.render_html(doc))
-    page.headers.update({"Cache-Control": "public, max-age=300", "Content-Language": lang})
-    return page
+    return page(lang, doc["title"], notice.render_html(doc), call=call, cache_control="private, max-age=300")
 
 
 @route(
@@ -202,25 +185,6 @@ _UNSUBSCRIBE_TEXT = {
 }
 
 
-def _unsubscribe_lang(call: Call, chosen: str | None = None) -> str:
-    """The page's language: the link's (or form's) `lang`, else Accept-Language, else Finnish."""
-    if chosen in notice.LANGS:
-        return str(chosen)
-    if call.query.get("lang") in notice.LANGS:
-        return call.query["lang"]
-    best, best_q = "fi", 0.0
-    for part in call.headers.get("accept-language", "").split(","):
-        tag, _, params = part.strip().partition(";")
-        lang = tag.strip().lower().split("-")[0]
-        try:
-            q = float(params.strip().removeprefix("q=")) if params.strip().startswith("q=") else 1.0
-        except ValueError:
-            q = 0.0
-        if lang in notice.LANGS and q > best_q:
-            best, best_q = lang, q
-    return best
-
-
 def _confirm_form(action: str, token: str, lang: str, button: str) -> str:
     """The one-button form of a signed link's page: it posts the token back (no script)."""
     e = html.escape
@@ -231,31 +195,19 @@ def _confirm_form(action: str, token: str, lang: str, button: str) -> str:
     )
 
 
-def _unsubscribe_page(lang: str, title: str, body: str, status: int = 200) -> Response:
-    """A complete, mobile-friendly page of /unsubscribe; `body` is already escaped HTML."""
-    page = _html(
-        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>{body}</body></html>",
-        status,
-    )
-    page.headers["Content-Language"] = lang
-    return page
-
-
 def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Response:
     """`answer()`, with its errors as a page in `lang` for a browser (JSON clients get JSON errors)."""
     try:
         return answer()
     except (DomainError, SecretUnusable) as exc:
-        if _wants_json(call):
+        if wants_json(call):
             raise
         status, kind = (503, "unavailable") if isinstance(exc, SecretUnusable) else (exc.status, exc.code)
         text = _UNSUBSCRIBE_TEXT[lang]
         if kind not in ("invalid_token", "unavailable"):
             kind = "error"
         message = text[kind].format(contact=CONTROLLER.contact_email)
-        return _unsubscribe_page(lang, text[f"{kind}_title"], f"<p>{html.escape(message)}</p>", status)
+        return page(lang, text[f"{kind}_title"], f"<p>{html.escape(message)}</p>", status, call=call)
 
 
 @route(
@@ -266,14 +218,14 @@ def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Respo
     query=("token", "lang"),
 )
 def unsubscribe_preview(call: Call) -> Response:
-    lang = _unsubscribe_lang(call)
+    lang = page_lang(call)
     return _for_browser(call, lang, lambda: _preview(call, lang))
 
 
 def _preview(call: Call, lang: str) -> Response:
     token = call.query.get("token", "")
     shown = unsubscribe.masked(unsubscribe.read(token))
-    if _wants_json(call):
+    if wants_json(call):
         return json_response(
             {
                 "email": shown,
@@ -286,10 +238,11 @@ def _preview(call: Call, lang: str) -> Response:
         )
     e = html.escape
     text = _UNSUBSCRIBE_TEXT[lang]
-    return _unsubscribe_page(
+    return page(
         lang,
         text["title"],
         f"<p>{e(text['text'].format(email=shown))}</p>" + _confirm_form("unsubscribe", token, lang, text["button"]),
+        call=call,
     )
 
 
@@ -314,7 +267,7 @@ def unsubscribe_confirm(call: Call) -> Any:
     if call.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         form = parse_qs(call.raw_body.decode("utf-8", "replace"))
     langs = form.get("lang", [])
-    lang = _unsubscribe_lang(call, langs[0] if len(langs) == 1 else None)
+    lang = page_lang(call, langs[0] if len(langs) == 1 else None)
     return _for_browser(call, lang, lambda: _confirm(call, form, lang))
 
 
@@ -329,10 +282,10 @@ def _confirm(call: Call, form: dict[str, list[str]], lang: str) -> Response:
     email = unsubscribe.read(token)
     answer = _object(call, email, "unsubscribe_link", lang)
     record = subjects.record_request("objection", answer, ANONYMOUS, call.request_id, "unsubscribe_link")
-    if _wants_json(call):
+    if wants_json(call):
         return json_response({"unsubscribed": True, "request_ref": record["request_ref"]})
     text = _UNSUBSCRIBE_TEXT[lang]
-    return _unsubscribe_page(lang, text["done_title"], f"<p>{html.escape(text['done'])}</p>")
+    return page(lang, text["done_title"], f"<p>{html.escape(text['done'])}</p>", call=call)
 
 
 def _object(call: Call, email: str, channel: str, lang: str = "fi") -> subjects.Answer:
@@ -413,11 +366,11 @@ def _keep_page(call: Call, lang: str, answer: Callable[[], Response]) -> Respons
     try:
         return answer()
     except confirmations.InvalidCode:
-        if _wants_json(call):
+        if wants_json(call):
             raise
         text = _KEEP_TEXT[lang]
         body = f"<p>{html.escape(text['invalid'].format(contact=CONTROLLER.contact_email))}</p>"
-        return _unsubscribe_page(lang, text["invalid_title"], body, 400)
+        return page(lang, text["invalid_title"], body, 400, call=call)
 
 
 @route(
@@ -428,17 +381,18 @@ def _keep_page(call: Call, lang: str, answer: Callable[[], Response]) -> Respons
     query=("token", "lang"),
 )
 def keep_account_preview(call: Call) -> Response:
-    lang = _unsubscribe_lang(call)
+    lang = page_lang(call)
     token = call.query.get("token", "")
-    if _wants_json(call):
+    if wants_json(call):
         return json_response({"confirm": {"method": "POST", "path": dormancy.KEEP_PATH, "body": {"token": token}}})
     e = html.escape
     text = _KEEP_TEXT[lang]
-    return _unsubscribe_page(
+    return page(
         lang,
         text["title"],
         f"<p>{e(text['text'].format(months=dormancy.DORMANT.after.months))}</p>"
         + _confirm_form("keep-account", token, lang, text["button"]),
+        call=call,
     )
 
 
@@ -464,7 +418,7 @@ def keep_account(call: Call) -> Any:
     if is_form:
         form = parse_qs(call.raw_body.decode("utf-8", "replace"))
     langs = form.get("lang", [])
-    lang = _unsubscribe_lang(call, langs[0] if len(langs) == 1 else None)
+    lang = page_lang(call, langs[0] if len(langs) == 1 else None)
 
     def kept() -> Response:
         if is_form:
@@ -473,9 +427,9 @@ def keep_account(call: Call) -> Any:
         else:
             token = call.body().token  # type: ignore[attr-defined]
         dormancy.keep(token, call.actor)
-        if _wants_json(call):
+        if wants_json(call):
             return json_response({"kept": True})
         text = _KEEP_TEXT[lang]
-        return _unsubscribe_page(lang, text["done_title"], f"<p>{html.escape(text['done'])}</p>")
+        return page(lang, text["done_title"], f"<p>{html.escape(text['done'])}</p>", call=call)
 
     return _keep_page(call, lang, kept)

@@ -64,6 +64,10 @@ class Call:
     headers: dict[str, str]
     raw_body: bytes
     body_model: Any = None
+    # The route's path template (`/privacy-center/case`): pages link relative to it, so they
+    # work under any stage or base-path prefix.
+    path: str = ""
+    method: str = ""
 
     def body(self) -> Any:
         """The JSON body validated against the route's declared `body` model."""
@@ -226,6 +230,8 @@ def route(
                 headers={k.lower(): v for k, v in (request.headers or {}).items()},
                 raw_body=_as_bytes(request.raw_body),
                 body_model=body,
+                path=path,
+                method=method,
             )
             logger.set_correlation_id(call.request_id or None)
             started = time.perf_counter()

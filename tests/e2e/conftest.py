@@ -49,9 +49,11 @@ class RunningStack:
         return resp.status_code, resp.json() if resp.content else None
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """Start `python -m devstack` on free ports; wait (bounded) for its stack.json; stop it after."""
+def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """Start `python -m devstack` on free ports; wait (bounded) for its stack.json; stop it after.
+
+    The `local_stack` fixture (tests/conftest.py, once per session for tests/e2e and
+    tests/browser alike) yields from this."""
     try:
         with local_stack_process(tmp_path_factory.mktemp("devstack"), START_TIMEOUT) as proc:
             yield RunningStack(info=proc.info, log_path=proc.log_path)

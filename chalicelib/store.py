@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -81,6 +82,18 @@ def send_once_client(service: str) -> Any:
 
 
 @cache
+def s3_signer() -> Any:
+    """S3 for signing browser forms (presigned POSTs): SigV4, and in AWS the bucket's regional
+    virtual-hosted address (`https://<bucket>.s3.<region>.amazonaws.com/`). botocore's default
+    for a POST is the global s3.amazonaws.com, which redirects for a new bucket outside
+    us-east-1, and a browser's cross-origin POST cannot follow that. An emulator's endpoint
+    (`AWS_ENDPOINT_URL`, an IP and port) takes path-style addresses."""
+    emulated = bool(os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+    signing = Config(signature_version="s3v4", s3={"addressing_style": "path" if emulated else "virtual"})
+    return boto3.client("s3", region_name=settings().region, config=RETRY_CONFIG.merge(signing))
+
+
+@cache
 def table(name: str) -> Any:
     """A boto3 Table by its deployed name; built once (boto3 builds a resource class from its
     model for every `Table(...)`, about 1.5 ms, paid per call in the sending loop otherwise)."""
@@ -127,6 +140,7 @@ def reset() -> None:
     table.cache_clear()
     client.cache_clear()
     send_once_client.cache_clear()
+    s3_signer.cache_clear()
     settings.cache_clear()
     secrets.clear_cache()
 

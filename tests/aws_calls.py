@@ -19,7 +19,9 @@ gap for the whole suite:
 3. **Expansion** to the requests IAM authorises, the way AWS evaluates them: each item
    of TransactWriteItems/TransactGetItems/BatchWriteItem/BatchGetItem as its own action
    on its own table, index queries on the index ARN, S3 object ARNs with their keys and
-   versioned actions, `s3:prefix` for listings, SQS queue ARNs, Cognito admin actions
+   versioned actions, `s3:prefix` for listings, a presigned POST as the PutObject of its
+   key by the function that signed it (S3 authorises the form's upload against the
+   signer's role), SQS queue ARNs, Cognito admin actions
    on the pool, Secrets Manager on the secret. An operation it does not know is
    reported, never waved through.
 4. **Check.** After every test, each recorded request is evaluated (tests/iam_policy.py)
@@ -41,6 +43,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import botocore.handlers
+import botocore.signers
 import pytest
 
 from tests.iam_policy import allowed
@@ -285,14 +288,29 @@ class Recorder:
     calls: list[Call] = field(default_factory=list)
     invocations: Counter[str] = field(default_factory=Counter)
 
-    def on_parameter_build(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    def on_parameter_build(self, params: dict[str, Any], model: Any, context: Any = None, **_: Any) -> None:
         function = CURRENT_FUNCTION.get()
         if function is None:
             return
         service = model.service_model.service_name
         operation = model.name
+        if service == "s3" and operation == "CreateBucket" and (context or {}).get("is_presign_request"):
+            # botocore builds a presigned POST's URL from CreateBucket's model; no bucket is
+            # created. The form itself is recorded by `on_presigned_post`.
+            return
         requests = tuple(iam_requests(service, operation, params))
         self.calls.append(Call(function, f"{service}:{operation}", requests))
+
+    def on_presigned_post(self, fields: dict[str, Any], conditions: list[Any]) -> None:
+        """A presigned POST: a PutObject S3 will authorise against the signer's role when the
+        form is posted, so it is the signing function's call (on the form's key)."""
+        function = CURRENT_FUNCTION.get()
+        if function is None:
+            return
+        bucket = next(c["bucket"] for c in conditions if isinstance(c, dict) and "bucket" in c)
+        keys = tuple((f"s3:{name}", str(fields[name])) for name in ("x-amz-server-side-encryption",) if name in fields)
+        request = IamRequest("s3:PutObject", f"{resource_arn(bucket)}/{fields['key']}", keys, "presigned POST")
+        self.calls.append(Call(function, "s3:PresignedPost", (request,)))
 
     def denials(self, roles: dict[str, dict[str, Any]], calls: list[Call] | None = None) -> list[str]:
         """One line per request a function's role does not allow."""
@@ -384,6 +402,13 @@ def _record_aws_calls() -> Iterator[Recorder]:
             "__call__",
             attributed(lambda f, *_: f.name, chalice_app.LambdaFunction.__call__),
         )
+        presign_post = botocore.signers.S3PostPresigner.generate_presigned_post
+
+        def recorded_post(signer: Any, request_dict: Any, fields: Any = None, conditions: Any = None, **kw: Any) -> Any:
+            RECORDER.on_presigned_post(fields or {}, conditions or [])
+            return presign_post(signer, request_dict, fields=fields, conditions=conditions, **kw)
+
+        mp.setattr(botocore.signers.S3PostPresigner, "generate_presigned_post", recorded_post)
         mp.setattr(retention, "sweep", attributed("retention_sweeper", retention.sweep))
         mp.setattr(rekeying, "run", attributed("pseudonym_rekey", rekeying.run))
         mp.setattr(backfill, "run", attributed("register_backfill", backfill.run))

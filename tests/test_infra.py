@@ -137,10 +137,25 @@ def test_authorizer_may_only_write_its_own_logs(sam: dict[str, Any]) -> None:
     assert not allowed(policy, "logs:PutLogEvents", group.replace("jwt_authorizer", "api_handler"))
 
 
-def test_api_handler_touches_no_uploads_or_reports(sam: dict[str, Any]) -> None:
-    # Partners read their reports with their own roles; the API never reads the bucket.
+def test_api_handler_only_signs_upload_forms_and_reads_nothing_in_the_bucket(sam: dict[str, Any]) -> None:
+    # Partners read their reports with their own roles; the API never reads the bucket. Its one
+    # S3 action is the PutObject a partner's presigned POST is made with (chalicelib/uploads.py),
+    # under incoming/ only; the form's conditions narrow it to one key of the partner's own.
     policy = function_roles(sam)["APIHandler"]
-    assert not any(a.startswith("s3:") for st in statements(policy) for a in as_list(st["Action"]))
+    s3 = [
+        (a, r)
+        for st in statements(policy)
+        for a in as_list(st["Action"])
+        if a.startswith("s3:")
+        for r in as_list(st["Resource"])
+    ]
+    bucket = fake_arn("UploadBucket", {"Type": "AWS::S3::Bucket"})
+    assert s3 == [("s3:PutObject", f"{bucket}/incoming/*")]
+    assert allowed(policy, "s3:PutObject", f"{bucket}/incoming/acme/0f1e/list.csv")
+    for elsewhere in ("reports/acme/run.json", "work/run-1/chunk-0", "list.csv"):
+        assert not allowed(policy, "s3:PutObject", f"{bucket}/{elsewhere}"), elsewhere
+    for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:ListBucket"):
+        assert not allowed(policy, action, f"{bucket}/incoming/acme/0f1e/list.csv"), action
     # Its queue calls: starting a campaign's materialisation and a mail job (messages naming a job).
     sqs = {
         (a, r)
@@ -557,6 +572,9 @@ def key_arn(logical: str) -> str:
     return fake_arn(logical, {"Type": "AWS::KMS::Key"})
 
 
+UPLOADS = f"arn:aws:s3:::ilopiste-{STAGE}-uploads-{ACCOUNT}"  # the bucket as the key policy names it
+
+
 def via(service: str, caller: str) -> dict[str, str]:
     return {
         "kms:ViaService": f"{service}.{REGION}.amazonaws.com",
@@ -611,10 +629,22 @@ def test_key_users_are_exactly_the_functions_that_reach_the_data(
                 )
                 context = via(service, callers[function])
                 caller = {"AWS": callers[function]}
-                may = key_allows(key_policy, key_arn(key_logical), caller, "kms:Decrypt", context, policy)
-                assert may == reaches, (
-                    f"{function} on {key_logical} via {service}: key use {may}, data access {reaches}"
+                # A role that only puts objects (the API signing a partner's upload form)
+                # needs the key to encrypt, never to decrypt.
+                reads = reaches and any(
+                    st["Effect"] == "Allow"
+                    and any(a.startswith(f"{service}:") and a != "s3:PutObject" for a in as_list(st["Action"]))
+                    and any(r == arn or r.startswith(f"{arn}/") for r in as_list(st["Resource"]) for arn in arns)
+                    for st in statements(policy)
                 )
+                may = key_allows(key_policy, key_arn(key_logical), caller, "kms:Decrypt", context, policy)
+                assert may == reads, f"{function} on {key_logical} via {service}: key use {may}, data access {reads}"
+                if service == "s3":
+                    upload = context | {"kms:EncryptionContext:aws:s3:arn": f"{UPLOADS}/incoming/acme/list.csv"}
+                    encrypts = key_allows(
+                        key_policy, key_arn(key_logical), caller, "kms:GenerateDataKey", upload, policy
+                    )
+                    assert encrypts == reaches, (function, key_logical, "kms:GenerateDataKey")
 
 
 def test_keys_are_used_only_through_their_service_and_only_by_this_stages_roles(
@@ -825,3 +855,40 @@ def test_ses_events_reach_mail_events_through_sns_and_its_queue(sam: dict[str, A
     assert not allowed(policy, "ses:SendEmail", "*")
     assert not allowed(policy, "dynamodb:Scan", table_arn("CustomersTable"))
     assert not allowed(policy, "dynamodb:DeleteItem", table_arn("CustomersTable"))
+
+
+def test_api_role_uses_the_uploads_key_only_to_encrypt_partner_uploads(
+    sam: dict[str, Any], keys: dict[str, dict[str, Any]]
+) -> None:
+    """The presigned POST is a PutObject by the API's role: S3 asks KMS for a data key on its
+    behalf, for an object under incoming/ and nothing else; it never decrypts."""
+    api = role_arns(sam)["APIHandler"]
+    identity = function_roles(sam)["APIHandler"]
+
+    def may(action: str, obj: str, caller: str = api, service: str = "s3") -> bool:
+        context = via(service, caller) | {"kms:EncryptionContext:aws:s3:arn": f"{UPLOADS}/{obj}"}
+        return key_allows(keys["UploadsKey"], key_arn("UploadsKey"), {"AWS": caller}, action, context, identity)
+
+    assert may("kms:GenerateDataKey", "incoming/acme/0f1e/list.csv")
+    assert not may("kms:Decrypt", "incoming/acme/0f1e/list.csv")
+    assert not may("kms:GenerateDataKey", "reports/acme/run.json")
+    assert not may("kms:GenerateDataKey", "work/run-1/chunk-0")
+    assert not may("kms:GenerateDataKey", "incoming/acme/0f1e/list.csv", service="dynamodb")
+    assert not may("kms:GenerateDataKey", "incoming/acme/x.csv", api.replace(f"/{STAGE}/", "/dev/"))
+
+
+def test_upload_bucket_lets_only_the_public_origin_post_from_a_browser(sam: dict[str, Any]) -> None:
+    rules = sam["Resources"]["UploadBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert len(rules) == 1
+    [rule] = rules
+    assert rule["AllowedMethods"] == ["POST"]
+    assert "AllowedHeaders" not in rule and "ExposedHeaders" not in rule
+    # The origin of PublicBaseUrl (the API's and the console's domain), never a wildcard.
+    [origin] = rule["AllowedOrigins"]
+    assert origin == {
+        "Fn::Join": ["", ["https://", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "PublicBaseUrl"}]}]}]]
+    }
+    base = sam["Parameters"]["PublicBaseUrl"]
+    for url in (base["Default"], "https://rekisteri.example.fi/console"):
+        assert re.match(base["AllowedPattern"], url)
+        assert "https://" + url.split("/")[2] == "https://" + url.removeprefix("https://").split("/")[0]

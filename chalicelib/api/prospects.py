@@ -4,7 +4,8 @@ Staff search, read, create, correct, verify and delete prospects, see every impo
 and put a phone number on the do-not-call list. A partner sees only the prospects its
 own imports brought, with the fields the register definition lets partners see (its own
 values: not the staff-only public source URL, not other partners' values), and only its
-own import runs. Every read or write of a prospect is audited with the field names it
+own import runs, and asks for a presigned POST to upload a file from the browser
+(`chalicelib.uploads`). Every read or write of a prospect is audited with the field names it
 touched; every partner read is also a handover recorded in the prospect's disclosure log
 (only what was recorded is shown), and a partner reads the Art. 19 notices of the
 prospects it received (`/partner/notifications`).
@@ -18,10 +19,10 @@ from typing import Annotated, Any
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib import disclosures, prospects, suppression
+from chalicelib import disclosures, partners, prospects, suppression, uploads
 from chalicelib.audit import Access
 from chalicelib.auth import PARTNER_ID
-from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.errors import Forbidden, NotFound, ValidationFailed
 from chalicelib.imports import runs
 from chalicelib.registers import PROSPECT, STAFF_ROLES, Role
 from chalicelib.validation import EmailSearch, StrictModel, checked_email, dump, schema
@@ -232,6 +233,27 @@ def partner_run(call: Call, run_id: str) -> dict[str, Any]:
     if run["partner_id"] != call.principal.partner_id:
         raise NotFound("No such import run.")
     return runs.summary(run)
+
+
+@route(
+    prospects_bp,
+    "/partner/uploads",
+    "POST",
+    PARTNER,
+    status=201,
+    summary="Get a 5-minute presigned POST to upload one .csv or .xlsx file under my own incoming/ prefix",
+    query=(),
+    body=uploads.UploadRequest,
+    response=uploads.PresignedUpload,
+)
+def partner_upload(call: Call) -> uploads.PresignedUpload:
+    request = call.body()
+    # The registry already admitted an active uploader; a data provider whose notice delivery
+    # is not recorded would have its file refused by the import: say so before it is sent.
+    refusal = partners.upload_refusal(call.principal.partner_id)
+    if refusal is not None:
+        raise Forbidden("This partner's uploads are not imported yet.", code=refusal)
+    return uploads.presign(call.principal.partner_id, request)
 
 
 @route(

@@ -6,7 +6,9 @@ from __future__ import annotations
 import email
 import email.policy
 import http.server
+import io
 import json
+import logging
 import os
 import threading
 import time
@@ -39,6 +41,21 @@ def setup_actor() -> Any:
     from chalicelib.auth import Principal
 
     return Actor(Principal(principal_id="test:setup", roles=frozenset()), "test-setup")
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the app logs, formatted exactly as Powertools writes it to CloudWatch."""
+    from chalicelib.logs import logger
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    try:
+        yield out
+    finally:
+        logger.removeHandler(handler)
 
 
 @pytest.fixture(scope="session")

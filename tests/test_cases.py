@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,7 +20,6 @@ from chalicelib import cases, clock, prospects, restriction, retention, store, s
 from chalicelib.audit import Actor
 from chalicelib.auth import ANONYMOUS, SYSTEM_SWEEPER, Principal
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.logs import logger
 from chalicelib.registers import Role
 from tests.aws_calls import as_function
 from tests.conftest import Stack, sent_mail, setup_actor
@@ -470,19 +468,6 @@ def test_the_sweeper_deletes_unverified_cases_after_30_days_and_closed_ones_afte
 
 
 # -- the nightly sweep: retention and the deadline alarms ---------------------------------
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """What the app logs, formatted exactly as Powertools writes it to CloudWatch."""
-    out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    try:
-        yield out
-    finally:
-        logger.removeHandler(handler)
 
 
 def _deadline_metrics(out: io.StringIO) -> dict[str, list[int]]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,6 @@ import boto3
 import pytest
 
 from chalicelib import secrets, suppression
-from chalicelib.logs import logger
 from chalicelib.secrets import MIN_KEY_BYTES, SecretUnusable, parse_keyring
 from tests.conftest import REGION, Stack, Tokens, call, setup_actor
 from tests.imports_helpers import csv_bytes, drain, prospect_items, runs_of, upload
@@ -76,19 +73,6 @@ def _put_secret(stack: Stack, setting: str, value: str) -> None:
     sm = boto3.client("secretsmanager", region_name=REGION)
     sm.put_secret_value(SecretId=stack.env[setting], SecretString=value)
     secrets.clear_cache()
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """What the app logs, formatted exactly as Powertools writes it to CloudWatch."""
-    out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    try:
-        yield out
-    finally:
-        logger.removeHandler(handler)
 
 
 def _unusable_filters(resources: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from http.cookies import CookieError, SimpleCookie
@@ -28,8 +29,9 @@ from urllib.parse import urlencode
 from chalice import Blueprint, Response
 
 from chalicelib import notice
-from chalicelib.errors import NotFound
+from chalicelib.errors import DomainError, NotFound
 from chalicelib.registers import CONTROLLER
+from chalicelib.secrets import SecretUnusable
 
 from .routing import Call, route
 
@@ -75,6 +77,18 @@ def wants_json(call: Call) -> bool:
     """JSON unless the client asks for HTML (a browser) without naming JSON."""
     accept = call.headers.get("accept", "")
     return "application/json" in accept or "text/html" not in accept
+
+
+def errors_as_page(call: Call, answer: Callable[[], Response], error_page: Callable[[int, str], Response]) -> Response:
+    """`answer()`, with a domain error (or an unusable secret: 503 `unavailable`) as
+    `error_page(status, code)` for a browser; a JSON client gets the JSON error."""
+    try:
+        return answer()
+    except (DomainError, SecretUnusable) as exc:
+        if wants_json(call):
+            raise
+        status, code = (503, "unavailable") if isinstance(exc, SecretUnusable) else (exc.status, exc.code)
+        return error_page(status, code)
 
 
 def _cookie(call: Call, name: str) -> str | None:

@@ -20,13 +20,12 @@ from chalice import Blueprint, Response
 from pydantic import Field, StrictStr
 
 from chalicelib import cases, partners, privacy_center, store, unsubscribe
-from chalicelib.errors import DomainError, ValidationFailed
+from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CONTROLLER, CUSTOMER, ORDER, PROSPECT, RESELLER_END_USER
 from chalicelib.restriction import Reason
-from chalicelib.secrets import SecretUnusable
 from chalicelib.validation import StrictModel, parse
 
-from .pages import page, page_lang, wants_json
+from .pages import errors_as_page, page, page_lang, wants_json
 from .routing import Call, json_response, route
 
 privacy_center_bp = Blueprint(__name__)
@@ -217,17 +216,15 @@ def _form_fields(call: Call) -> dict[str, str]:
 
 def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Response:
     """`answer()`, with its errors as a page in `lang` for a browser (JSON clients get JSON errors)."""
-    try:
-        return answer()
-    except (DomainError, SecretUnusable) as exc:
-        if wants_json(call):
-            raise
-        status, kind = (503, "unavailable") if isinstance(exc, SecretUnusable) else (exc.status, exc.code)
+
+    def error_page(status: int, kind: str) -> Response:
         if kind not in ("invalid_link", "invalid_session", "invalid_token", "unavailable"):
             kind = "error"
         text = T[lang]
         title = text["invalid_link_title"] if kind in ("invalid_link", "invalid_token") else text["error_title"]
         return _page(call, lang, title, _p(text[kind].format(contact=CONTROLLER.contact_email)), status)
+
+    return errors_as_page(call, answer, error_page)
 
 
 # -- the start page and requests -----------------------------------------------------------

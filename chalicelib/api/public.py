@@ -14,12 +14,11 @@ from pydantic import Field, StrictBool, StrictStr
 
 from chalicelib import cases, confirmations, customers, dormancy, notice, subjects, unsubscribe
 from chalicelib.auth import ANONYMOUS
-from chalicelib.errors import DomainError, ValidationFailed
+from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CONTROLLER, CUSTOMER, Role
-from chalicelib.secrets import SecretUnusable
 from chalicelib.validation import StrictModel, dump, schema
 
-from .pages import page, page_lang, wants_json
+from .pages import errors_as_page, page, page_lang, wants_json
 from .routing import Call, json_response, route
 
 public_bp = Blueprint(__name__)
@@ -197,17 +196,15 @@ def _confirm_form(action: str, token: str, lang: str, button: str) -> str:
 
 def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Response:
     """`answer()`, with its errors as a page in `lang` for a browser (JSON clients get JSON errors)."""
-    try:
-        return answer()
-    except (DomainError, SecretUnusable) as exc:
-        if wants_json(call):
-            raise
-        status, kind = (503, "unavailable") if isinstance(exc, SecretUnusable) else (exc.status, exc.code)
+
+    def error_page(status: int, kind: str) -> Response:
         text = _UNSUBSCRIBE_TEXT[lang]
         if kind not in ("invalid_token", "unavailable"):
             kind = "error"
         message = text[kind].format(contact=CONTROLLER.contact_email)
         return page(lang, text[f"{kind}_title"], f"<p>{html.escape(message)}</p>", status, call=call)
+
+    return errors_as_page(call, answer, error_page)
 
 
 @route(

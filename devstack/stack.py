@@ -321,6 +321,8 @@ class LocalStack:
             "sweep_request_file": str(self.sweep_request_file),
             # Every message the emulated SES accepted, one .eml file each (DESIGN §3).
             "outbox_dir": str(self.outbox_dir),
+            # The staff console (DESIGN §3): sign in there as a demo staff or DPO user.
+            "console_url": f"{self.api_url}/console",
             "mail_from": stack["mail_from"],
         }
         self._write_stack_file()

@@ -57,7 +57,7 @@ def test_prod_refuses_an_emulator_override(monkeypatch: pytest.MonkeyPatch, name
 def test_the_console_signs_in_against_the_regions_cognito_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     from chalicelib.config import settings
 
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.delenv("COGNITO_ENDPOINT", raising=False)
     settings.cache_clear()
     try:

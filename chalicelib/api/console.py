@@ -17,6 +17,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.config import settings
+from chalicelib.errors import NotAcceptable
 
 from . import pages
 from .routing import Call, route
@@ -54,6 +55,9 @@ def console_csp(cognito_endpoint: str) -> str:
     query=("lang",),
 )
 def console_page(call: Call) -> Response:
+    if pages.wants_json(call):
+        # Like the public pages, JSON unless a browser asks for HTML; this page has no JSON form.
+        raise NotAcceptable("The console is an HTML page: open it in a browser. Its settings: GET /console/config.")
     lang = pages.page_lang(call)
     text = _TEXT[lang]
     body = (

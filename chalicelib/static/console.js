@@ -3,11 +3,11 @@
    screens over the JSON API with the ID token.
 
    Tokens live only in this closure (the Cognito library gets an in-memory Storage): nothing in
-   localStorage, sessionStorage or cookies, and a reload means signing in again. The ID token is
+   web storage or cookies, and a reload means signing in again. The ID token is
    refreshed (REFRESH_TOKEN_AUTH) a minute before it expires; when that fails, back to the
    sign-in with a message. Sign-out revokes the session (GlobalSignOut) and forgets it.
    Every rule is the API's: this page only shows what the API answers, in the page's language.
-   No inline script or style, no innerHTML: elements are built with the DOM API. */
+   No inline script or style, and no markup parsed from data: elements are built with the DOM API. */
 (function () {
   "use strict";
 

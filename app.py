@@ -6,6 +6,7 @@ from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.call_lists import BINARY_TYPES, call_lists_bp
 from chalicelib.api.campaigns import campaigns_bp
 from chalicelib.api.cases import cases_bp
+from chalicelib.api.console import console_bp
 from chalicelib.api.dpo import dpo_bp
 from chalicelib.api.openapi import openapi_bp
 from chalicelib.api.pages import pages_bp
@@ -29,6 +30,7 @@ app.register_middleware(normalise_error_response, "http")
 app.register_blueprint(authorizer_bp)
 app.register_blueprint(public_bp)
 app.register_blueprint(pages_bp)
+app.register_blueprint(console_bp)
 app.register_blueprint(privacy_center_bp)
 app.register_blueprint(staff_bp)
 app.register_blueprint(dpo_bp)

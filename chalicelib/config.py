@@ -86,6 +86,10 @@ class Settings:
     ses_max_send_rate: float = 14.0
     # Consumer mail services: a prospect row at one of these is a private person (rejected).
     free_mail_domains: tuple[str, ...] = ()
+    # Where the staff console's browser code calls Cognito's user pool API (InitiateAuth,
+    # RespondToAuthChallenge, …): the region's public endpoint in AWS, the emulator locally.
+    # The console page's Content-Security-Policy allows exactly this origin.
+    cognito_endpoint: str = "https://cognito-idp.eu-north-1.amazonaws.com"
 
     @property
     def is_prod(self) -> bool:
@@ -103,6 +107,11 @@ class Settings:
 def issuer(region: str, pool_id: str) -> str:
     """The `iss` of a Cognito user pool's tokens (its JWKS lives below it)."""
     return f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+
+
+def cognito_endpoint(region: str) -> str:
+    """The Cognito user pool API's public endpoint in `region` (what browsers sign in against)."""
+    return f"https://cognito-idp.{region}.amazonaws.com"
 
 
 def jwks_url(region: str, pool_id: str) -> str:
@@ -145,9 +154,11 @@ def settings() -> Settings:
     region = require_eu_region(_region_from_env())
     pool = env.get("USER_POOL_ID", "")
     customer_pool = env.get("CUSTOMER_USER_POOL_ID", "")
-    if env.get("STAGE") == "prod" and (env.get("COGNITO_JWKS_URL") or env.get("CUSTOMER_COGNITO_JWKS_URL")):
-        # The override exists for the emulator; in prod it would let a setting choose the token signer.
-        raise RuntimeError("COGNITO_JWKS_URL and CUSTOMER_COGNITO_JWKS_URL must not be set in the prod stage.")
+    overrides = ("COGNITO_JWKS_URL", "CUSTOMER_COGNITO_JWKS_URL", "COGNITO_ENDPOINT")
+    if env.get("STAGE") == "prod" and any(env.get(name) for name in overrides):
+        # The overrides exist for the emulator; in prod they would let a setting choose the token
+        # signer, or where the console sends staff passwords.
+        raise RuntimeError("COGNITO_JWKS_URL, CUSTOMER_COGNITO_JWKS_URL and COGNITO_ENDPOINT must not be set in prod.")
     return Settings(
         stage=env.get("STAGE", "dev"),
         region=region,
@@ -176,4 +187,5 @@ def settings() -> Settings:
         public_base_url=(env.get("PUBLIC_BASE_URL") or "https://rekisteri.kuntotimpurit.fi").rstrip("/"),
         ses_max_send_rate=_rate(env.get("SES_MAX_SEND_RATE")),
         free_mail_domains=_domains(env.get("FREE_MAIL_DOMAINS")),
+        cognito_endpoint=(env.get("COGNITO_ENDPOINT") or cognito_endpoint(region)).rstrip("/"),
     )

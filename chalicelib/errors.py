@@ -34,6 +34,13 @@ class ValidationFailed(DomainError):
     code = "validation_failed"
 
 
+class NotAcceptable(DomainError):
+    """The resource has only an HTML representation and the client asked for JSON."""
+
+    status = 406
+    code = "not_acceptable"
+
+
 class Unauthenticated(DomainError):
     status = 401
     code = "unauthorized"

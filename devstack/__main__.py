@@ -37,9 +37,13 @@ def banner(stack: LocalStack) -> str:
     info = stack.info
     users = info["users"]
     ep = info["aws_endpoint_url"]
+    staff, dpo = users["staff"], users["dpo"]
     lines = [
         "",
         "Ilopiste local stack is up",
+        f"  open {info['console_url']} and sign in as {staff['username']} / {staff['password']}",
+        f"    (or the DPO: {dpo['username']} / {dpo['password']})",
+        "",
         f"  API                {info['api_url']}",
         f"  AWS emulator       {ep}   (region {info['region']})",
         f"  user pool          {info['user_pool_id']}   client {info['user_pool_client_id']}",
@@ -55,7 +59,6 @@ def banner(stack: LocalStack) -> str:
         extra = f" partner_id={user['partner_id']}" if "partner_id" in user else ""
         extra += f" customer_id={user['customer_id']}" if "customer_id" in user else ""
         lines.append(f"    {kind:<9} {user['username']:<14} {user['password']}{extra}")
-    staff = users["staff"]
     lines += [
         "  try:",
         "    export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=" + info["region"],

@@ -417,6 +417,8 @@ def app_environment(
     }
     if stack.get("aws_endpoint_url"):
         env["AWS_ENDPOINT_URL"] = stack["aws_endpoint_url"]
+        # The staff console's browser code signs in against the emulator's Cognito.
+        env["COGNITO_ENDPOINT"] = stack["aws_endpoint_url"]
         env["COGNITO_JWKS_URL"] = f"{stack['aws_endpoint_url']}/{stack['user_pool_id']}/.well-known/jwks.json"
         env["CUSTOMER_COGNITO_JWKS_URL"] = (
             f"{stack['aws_endpoint_url']}/{stack['customer_user_pool_id']}/.well-known/jwks.json"

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import requests
 
-from devstack import gateway, provision
+from devstack import cognito, gateway, provision
 from devstack.outbox import Outbox
 from devstack.worker import (
     CAMPAIGN_HANDLER,
@@ -143,6 +143,59 @@ def chalice_config_env(stage: str = CHALICE_STAGE) -> dict[str, str]:
     env = dict(config.get("environment_variables", {}))
     env.update(config.get("stages", {}).get(stage, {}).get("environment_variables", {}))
     return {k: str(v) for k, v in env.items()}
+
+
+COGNITO_TARGET = "AWSCognitoIdentityProviderService."
+
+
+def cognito_in_region(app: Any, region: str) -> Any:
+    """WSGI middleware: a browser's unsigned Cognito call (the staff console's InitiateAuth,
+    GlobalSignOut, …) reaches the stack's region.
+
+    In AWS the region is in the endpoint's host name (cognito-idp.<region>.amazonaws.com) and
+    these calls carry no signature; at the emulator's bare address moto would take them to
+    us-east-1, where GlobalSignOut finds no token. Naming the regional host does what AWS's
+    address does. Signed calls (boto3, the CLI) carry their region already and pass as they are.
+    """
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith(COGNITO_TARGET) and "HTTP_AUTHORIZATION" not in environ:
+            environ["HTTP_HOST"] = f"cognito-idp.{region}.amazonaws.com"
+        return app(environ, start_response)
+
+    return wrapped
+
+
+class RegionalMotoServer:
+    """moto's ThreadedMotoServer with `cognito_in_region` in front of its application."""
+
+    def __init__(self, region: str, ip_address: str, port: int, verbose: bool = False) -> None:
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        self.region = region
+        self._inner = ThreadedMotoServer(ip_address=ip_address, port=port, verbose=verbose)
+        self._inner._server_entry = self._server_entry  # type: ignore[method-assign]
+
+    def _server_entry(self) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        inner = self._inner
+        app = cognito_in_region(DomainDispatcherApplication(create_backend_app), self.region)
+        inner._server = make_server(inner._ip_address, inner._port, app, True, request_handler=MotoRequestHandler)
+        inner._server_ready_event.set()
+        inner._server.serve_forever()
+
+    def start(self) -> None:
+        self._inner.start()
+
+    def stop(self) -> None:
+        self._inner.stop()
 
 
 class PortInUse(RuntimeError):
@@ -268,6 +321,8 @@ class LocalStack:
             "sweep_request_file": str(self.sweep_request_file),
             # Every message the emulated SES accepted, one .eml file each (DESIGN §3).
             "outbox_dir": str(self.outbox_dir),
+            # The staff console (DESIGN §3): sign in there as a demo staff or DPO user.
+            "console_url": f"{self.api_url}/console",
             "mail_from": stack["mail_from"],
         }
         self._write_stack_file()
@@ -281,10 +336,14 @@ class LocalStack:
         os.environ["AWS_REGION"] = self.options.region
 
     def _start_emulator(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.aws_port, verbose=False)
+        # The staff console's sign-in is checked for real: its SRP password proof (devstack/
+        # cognito.py) and its TOTP codes (moto skips that check unless told).
+        cognito.install()
+        os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
+        self._moto = RegionalMotoServer(
+            self.options.region, ip_address=self.options.host, port=self.options.aws_port, verbose=False
+        )
         self._moto.start()
         log.info("AWS emulator (moto server) on %s", self.endpoint_url)
 

@@ -35,15 +35,35 @@ def test_app_refuses_to_start_outside_the_eu() -> None:
     assert "Refusing to start in region 'us-east-1'" in result.stderr
 
 
-def test_prod_refuses_a_jwks_override(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("COGNITO_JWKS_URL", "http://127.0.0.1:1/keys"), ("COGNITO_ENDPOINT", "http://127.0.0.1:1")],
+)
+def test_prod_refuses_an_emulator_override(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """Neither the token signer's keys nor where the console sends staff passwords can be moved in prod."""
     from chalicelib.config import settings
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
     monkeypatch.setenv("STAGE", "prod")
-    monkeypatch.setenv("COGNITO_JWKS_URL", "http://127.0.0.1:1/keys")
+    monkeypatch.setenv(name, value)
     settings.cache_clear()
     try:
-        with pytest.raises(RuntimeError, match="COGNITO_JWKS_URL"):
+        with pytest.raises(RuntimeError, match=name):
             settings()
+    finally:
+        settings.cache_clear()
+
+
+def test_the_console_signs_in_against_the_regions_cognito_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.config import settings
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.delenv("COGNITO_ENDPOINT", raising=False)
+    settings.cache_clear()
+    try:
+        assert settings().cognito_endpoint == "https://cognito-idp.eu-west-1.amazonaws.com"
+        monkeypatch.setenv("COGNITO_ENDPOINT", "http://127.0.0.1:5000/")
+        settings.cache_clear()
+        assert settings().cognito_endpoint == "http://127.0.0.1:5000"
     finally:
         settings.cache_clear()

@@ -40,7 +40,7 @@ from tests.template import (
 PARTNER_TEMPLATE = MERGE_TEMPLATE.parent / "partner-role.json"
 FUNCTIONS = tuple(FUNCTION_HANDLERS.values())
 # Settings chalicelib/config.py reads that the template need not set: local-stack only, or tunables with defaults.
-OPTIONAL_SETTINGS = {"COGNITO_JWKS_URL", "CUSTOMER_COGNITO_JWKS_URL", "FREE_MAIL_DOMAINS"}
+OPTIONAL_SETTINGS = {"COGNITO_JWKS_URL", "CUSTOMER_COGNITO_JWKS_URL", "COGNITO_ENDPOINT", "FREE_MAIL_DOMAINS"}
 DATA_TABLES = (
     "CustomersTable",
     "ProspectsTable",

@@ -176,3 +176,68 @@ def test_the_notice_page_shows_its_version_and_date(client: Any) -> None:
     body = _get(client, "/privacy-notice?lang=en").body.decode()
     date = notice.PUBLISHED[notice.version()]
     assert f'<code>{notice.version()}</code> (published <time datetime="{date}">{date}</time>)' in body
+
+
+# -- the staff console's page (chalicelib/api/console.py) -------------------------------------
+
+
+def test_the_public_pages_load_no_script(client: Any, tokens: Tokens) -> None:
+    for name, resp in _public_pages(client, tokens).items():
+        assert "<script" not in resp.body.decode(), name
+        assert "script-src" not in resp.headers["Content-Security-Policy"], name
+
+
+@pytest.mark.parametrize(("lang", "title"), [("fi", "Henkilökunnan työpöytä"), ("en", "Staff console")])
+def test_the_console_is_the_layout_with_its_two_scripts_and_their_policy(client: Any, lang: str, title: str) -> None:
+    from chalicelib.config import settings
+
+    resp = _get(client, f"/console?lang={lang}")
+    body = resp.body.decode()
+    assert resp.status_code == 200 and f'<html lang="{lang}">' in body and f"<h1>{title}</h1>" in body
+    scripts = re.findall(r'<script src="([^"]+)" defer></script>', body)
+    assert scripts == [f"assets/{pages.asset_name('cognito')}", f"assets/{pages.asset_name('console')}"]
+    assert body.count("<script") == 2, "no inline script"
+    assert 'data-config="console/config"' in body
+    csp = _csp(resp.headers["Content-Security-Policy"])
+    assert csp == {
+        **STRICT_CSP,
+        "script-src": "'self'",
+        "connect-src": f"'self' {settings().cognito_endpoint}",
+    }
+    assert resp.headers["Cache-Control"] == "no-store" and resp.headers["Content-Language"] == lang
+
+
+def test_a_json_client_is_told_the_console_is_a_page(client: Any) -> None:
+    status, body = call(client, "GET", "/console")
+    assert status == 406 and body["error"]["code"] == "not_acceptable"
+
+
+def test_the_console_config_names_the_staff_pool_and_cognitos_endpoint(client: Any) -> None:
+    from chalicelib.config import settings
+
+    status, config = call(client, "GET", "/console/config")
+    conf = settings()
+    assert status == 200 and config == {
+        "region": conf.region,
+        "user_pool_id": conf.user_pool_id,
+        "client_id": conf.user_pool_client_id,
+        "cognito_endpoint": conf.cognito_endpoint,
+    }
+    # The staff pool, never the customers' pool: customers do not sign in to the console.
+    assert config["user_pool_id"] != conf.customer_user_pool_id
+
+
+@pytest.mark.parametrize("stem", ["console", "cognito"])
+def test_the_console_scripts_are_assets_served_as_javascript(client: Any, stem: str) -> None:
+    name = pages.asset_name(stem)
+    source = next(p for p in (pages.STATIC_DIR, pages.STATIC_DIR / "vendor") if (p / f"{stem}.js").exists())
+    assert name == f"{stem}.{hashlib.sha256((source / f'{stem}.js').read_bytes()).hexdigest()[:12]}.js"
+    resp = client.http.get(f"/assets/{name}")
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_the_console_script_keeps_tokens_out_of_web_storage() -> None:
+    source = (pages.STATIC_DIR / "console.js").read_text()
+    for forbidden in ("localStorage", "sessionStorage", "document.cookie", "innerHTML", "eval("):
+        assert forbidden not in source, forbidden

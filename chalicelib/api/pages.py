@@ -145,14 +145,19 @@ class Asset:
     content_type: str
 
 
-CONTENT_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+CONTENT_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".js": "text/javascript; charset=utf-8",
+}
 
 
 @cache
 def assets() -> dict[str, Asset]:
-    """The static files by their served names (`site.<sha256[:12]>.css`), read once."""
+    """The static files by their served names (`site.<sha256[:12]>.css`), read once: those of
+    chalicelib/static/ and of its vendor/ folder (third-party code built by console/)."""
     found: dict[str, Asset] = {}
-    for path in sorted(STATIC_DIR.iterdir()):
+    for path in sorted([*STATIC_DIR.iterdir(), *(STATIC_DIR / "vendor").iterdir()]):
         if path.suffix not in CONTENT_TYPES:
             continue
         body = path.read_text(encoding="utf-8")
@@ -217,8 +222,12 @@ def published_line(lang: str) -> str:
     return line + (text["published"].format(date=date) if date else "")
 
 
-def document(lang: str, title: str, body_html: str, call: Call, here: str | None = None) -> str:
-    """The complete HTML document of a public page; `body_html` is already escaped HTML."""
+def document(
+    lang: str, title: str, body_html: str, call: Call, here: str | None = None, scripts: tuple[str, ...] = ()
+) -> str:
+    """The complete HTML document of a public page; `body_html` is already escaped HTML.
+    `scripts` names static script files (`console` → `assets/console.<digest>.js`) the page
+    loads, in order, deferred; the public pages have none."""
     e = html.escape
     text = _TEXT[lang]
     up = root(call)
@@ -240,7 +249,9 @@ def document(lang: str, title: str, body_html: str, call: Call, here: str | None
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)} – {e(c.trade_name)}</title>"
         f'<link rel="stylesheet" href="{up}assets/{e(stylesheet())}">'
-        f'<link rel="icon" href="{up}assets/{e(asset_name("icon"))}" type="image/svg+xml"></head><body>'
+        f'<link rel="icon" href="{up}assets/{e(asset_name("icon"))}" type="image/svg+xml">'
+        + "".join(f'<script src="{up}assets/{e(asset_name(stem))}" defer></script>' for stem in scripts)
+        + "</head><body>"
         f'<a class="skip" href="#main">{e(text["skip"])}</a>'
         f'<header class="site"><div class="wrap"><p class="brand">{e(c.trade_name)}'
         f' <span class="owner">{e(c.name)}</span></p>'
@@ -262,17 +273,20 @@ def page(
     call: Call,
     here: str | None = None,
     cache_control: str = "no-store",
+    csp: str = CSP,
+    scripts: tuple[str, ...] = (),
 ) -> Response:
     """A public page as a response, with the headers every page has.
 
     `here` is, for a page answered to a form's POST, the page (relative to the root) its
     language switch opens; a GET page's switch reloads it with `?lang=`. A `?lang=` in the
-    request is remembered in the `lang` cookie.
+    request is remembered in the `lang` cookie. A page with `scripts` (the staff console)
+    passes the `csp` that allows them; every other page keeps the script-free CSP.
     """
     headers: dict[str, str | list[str]] = {
         "Content-Type": "text/html; charset=utf-8",
         "Cache-Control": cache_control,
-        "Content-Security-Policy": CSP,
+        "Content-Security-Policy": csp,
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
         "Content-Language": lang,
@@ -280,4 +294,4 @@ def page(
     }
     if call.query.get("lang") in notice.LANGS:
         headers["Set-Cookie"] = lang_cookie(call.query["lang"])
-    return Response(body=document(lang, title, body_html, call, here), status_code=status, headers=headers)
+    return Response(body=document(lang, title, body_html, call, here, scripts), status_code=status, headers=headers)

@@ -1,0 +1,710 @@
+/* The staff console (GET /console): sign-in against the staff user pool with SRP, the
+   challenges Cognito may ask (a new password, TOTP set-up, a TOTP code), then the first staff
+   screens over the JSON API with the ID token.
+
+   Tokens live only in this closure (the Cognito library gets an in-memory Storage): nothing in
+   web storage or cookies, and a reload means signing in again. The ID token is
+   refreshed (REFRESH_TOKEN_AUTH) a minute before it expires; when that fails, back to the
+   sign-in with a message. Sign-out revokes the session (GlobalSignOut) and forgets it.
+   Every rule is the API's: this page only shows what the API answers, in the page's language.
+   No inline script or style, and no markup parsed from data: elements are built with the DOM API. */
+(function () {
+  "use strict";
+
+  const TEXT = {
+    fi: {
+      signInTitle: "Kirjaudu sisään",
+      username: "Käyttäjätunnus",
+      password: "Salasana",
+      signIn: "Kirjaudu",
+      newPasswordTitle: "Vaihda salasana",
+      newPasswordIntro: "Kirjaudut ensimmäistä kertaa. Valitse oma salasana (vähintään 12 merkkiä: iso ja pieni kirjain, numero ja erikoismerkki).",
+      newPassword: "Uusi salasana",
+      newPasswordAgain: "Uusi salasana uudelleen",
+      change: "Vaihda salasana",
+      mismatch: "Salasanat eivät ole samat.",
+      mfaSetupTitle: "Ota kaksivaiheinen tunnistautuminen käyttöön",
+      mfaSetupIntro: "Lisää tili todennussovellukseen (esim. Google Authenticator tai Microsoft Authenticator) avaamalla linkki tai syöttämällä salainen avain. Kirjoita sitten sovelluksen näyttämä kuusinumeroinen koodi.",
+      secret: "Salainen avain",
+      openInApp: "Avaa todennussovelluksessa",
+      code: "Kuusinumeroinen koodi",
+      confirm: "Vahvista",
+      totpTitle: "Kaksivaiheinen tunnistautuminen",
+      totpIntro: "Kirjoita todennussovelluksen näyttämä koodi.",
+      signedInAs: "Kirjautunut: {user}",
+      signOut: "Kirjaudu ulos",
+      signedOut: "Olet kirjautunut ulos.",
+      expired: "Istunto päättyi. Kirjaudu uudelleen.",
+      findTitle: "Etsi asiakas",
+      byOrg: "Organisaation nimi",
+      search: "Hae",
+      byEmail: "Yhteyshenkilön sähköpostiosoite",
+      searchEmail: "Hae sähköpostilla",
+      results: "Hakutulokset",
+      none: "Ei asiakkaita.",
+      more: "Näytä lisää",
+      open: "Avaa",
+      organization: "Organisaatio",
+      business_id: "Y-tunnus",
+      contact_name: "Yhteyshenkilö",
+      phone: "Puhelin",
+      email: "Sähköposti",
+      status: "Tila",
+      contract_end: "Sopimus päättyy",
+      statuses: { active: "voimassa", ended: "päättynyt", erased: "poistettu" },
+      back: "Takaisin hakuun",
+      correctTitle: "Korjaa tietoja",
+      save: "Tallenna korjaukset",
+      saved: "Korjaukset tallennettu.",
+      noChanges: "Ei muutoksia tallennettavaksi.",
+      contractTitle: "Sopimus",
+      endDate: "Päättymispäivä",
+      endContract: "Päätä sopimus",
+      ended: "Sopimus päätetty.",
+      reactivate: "Aktivoi uudelleen",
+      reactivated: "Sopimus aktivoitu uudelleen.",
+      auditTitle: "Tapahtumahistoria",
+      showAudit: "Näytä tapahtumahistoria",
+      when: "Aika",
+      action: "Tapahtuma",
+      who: "Tekijä",
+      fields: "Kentät",
+      loading: "Ladataan…",
+      errors: {
+        NotAuthorizedException: "Väärä käyttäjätunnus tai salasana.",
+        UserNotFoundException: "Väärä käyttäjätunnus tai salasana.",
+        CodeMismatchException: "Koodi ei kelpaa. Kirjoita sovelluksen nyt näyttämä koodi.",
+        EnableSoftwareTokenMFAException: "Koodi ei kelpaa. Kirjoita sovelluksen nyt näyttämä koodi.",
+        InvalidPasswordException: "Salasana ei täytä vaatimuksia (vähintään 12 merkkiä: iso ja pieni kirjain, numero ja erikoismerkki).",
+        ExpiredCodeException: "Koodi on vanhentunut. Kirjaudu uudelleen.",
+        TooManyRequestsException: "Liian monta yritystä. Odota hetki ja yritä uudelleen.",
+        LimitExceededException: "Liian monta yritystä. Odota hetki ja yritä uudelleen.",
+        network: "Yhteys ei onnistunut. Yritä uudelleen.",
+        unsupported: "Tätä tunnistautumistapaa ei tueta. Ota yhteyttä ylläpitoon.",
+        unauthorized: "Istunto ei ole voimassa. Kirjaudu uudelleen.",
+        forbidden: "Sinulla ei ole oikeutta tähän.",
+        not_found: "Tietoa ei löytynyt.",
+        validation_failed: "Tiedot eivät kelpaa: {detail}",
+        invalid_json: "Pyyntö ei kelpaa.",
+        conflict: "Tieto on muuttunut tai toiminto ei ole nyt mahdollinen: {detail}",
+        precondition_failed: "Tieto on muuttunut välillä. Avaa se uudelleen.",
+        service_unavailable: "Palvelu ei juuri nyt vastaa. Yritä hetken päästä uudelleen.",
+        other: "Virhe ({code}). Yritä uudelleen.",
+      },
+    },
+    en: {
+      signInTitle: "Sign in",
+      username: "Username",
+      password: "Password",
+      signIn: "Sign in",
+      newPasswordTitle: "Change your password",
+      newPasswordIntro: "This is your first sign-in. Choose your own password (at least 12 characters: upper and lower case, a number and a symbol).",
+      newPassword: "New password",
+      newPasswordAgain: "New password again",
+      change: "Change password",
+      mismatch: "The passwords differ.",
+      mfaSetupTitle: "Set up two-step verification",
+      mfaSetupIntro: "Add the account to an authenticator app (e.g. Google Authenticator or Microsoft Authenticator) by opening the link or entering the secret key. Then type the six-digit code the app shows.",
+      secret: "Secret key",
+      openInApp: "Open in an authenticator app",
+      code: "Six-digit code",
+      confirm: "Confirm",
+      totpTitle: "Two-step verification",
+      totpIntro: "Type the code your authenticator app shows.",
+      signedInAs: "Signed in as {user}",
+      signOut: "Sign out",
+      signedOut: "You have signed out.",
+      expired: "Your session ended. Please sign in again.",
+      findTitle: "Find a customer",
+      byOrg: "Organisation name",
+      search: "Search",
+      byEmail: "Contact person's email address",
+      searchEmail: "Search by email",
+      results: "Results",
+      none: "No customers.",
+      more: "Show more",
+      open: "Open",
+      organization: "Organisation",
+      business_id: "Business ID",
+      contact_name: "Contact person",
+      phone: "Phone",
+      email: "Email",
+      status: "Status",
+      contract_end: "Contract ends",
+      statuses: { active: "active", ended: "ended", erased: "erased" },
+      back: "Back to search",
+      correctTitle: "Correct data",
+      save: "Save corrections",
+      saved: "Corrections saved.",
+      noChanges: "Nothing changed to save.",
+      contractTitle: "Contract",
+      endDate: "End date",
+      endContract: "End the contract",
+      ended: "Contract ended.",
+      reactivate: "Re-activate",
+      reactivated: "Contract re-activated.",
+      auditTitle: "Audit history",
+      showAudit: "Show the audit history",
+      when: "Time",
+      action: "Action",
+      who: "By",
+      fields: "Fields",
+      loading: "Loading…",
+      errors: {
+        NotAuthorizedException: "Wrong username or password.",
+        UserNotFoundException: "Wrong username or password.",
+        CodeMismatchException: "The code is not valid. Type the code the app shows now.",
+        EnableSoftwareTokenMFAException: "The code is not valid. Type the code the app shows now.",
+        InvalidPasswordException: "The password does not meet the requirements (at least 12 characters: upper and lower case, a number and a symbol).",
+        ExpiredCodeException: "The code has expired. Please sign in again.",
+        TooManyRequestsException: "Too many attempts. Wait a moment and try again.",
+        LimitExceededException: "Too many attempts. Wait a moment and try again.",
+        network: "Could not connect. Please try again.",
+        unsupported: "This sign-in method is not supported. Contact the administrators.",
+        unauthorized: "Your session is not valid. Please sign in again.",
+        forbidden: "You may not do this.",
+        not_found: "Not found.",
+        validation_failed: "The data is not valid: {detail}",
+        invalid_json: "The request is not valid.",
+        conflict: "The record has changed or this cannot be done now: {detail}",
+        precondition_failed: "The record changed meanwhile. Open it again.",
+        service_unavailable: "The service is not answering just now. Try again shortly.",
+        other: "Error ({code}). Please try again.",
+      },
+    },
+  };
+
+  const EDITABLE = ["organization", "business_id", "contact_name", "phone", "email"];
+  const REFRESH_BEFORE_MS = 60 * 1000;
+
+  const root = document.getElementById("console");
+  const lang = document.documentElement.lang === "en" ? "en" : "fi";
+  const T = TEXT[lang];
+  const configUrl = new URL(root.dataset.config, document.baseURI);
+  const apiBase = new URL("..", configUrl);
+  const Cognito = window.IlopisteCognito;
+
+  // The Cognito library's Storage: this closure's memory only.
+  const memory = new Map();
+  const storage = {
+    setItem: (key, value) => memory.set(key, String(value)),
+    getItem: (key) => (memory.has(key) ? memory.get(key) : null),
+    removeItem: (key) => memory.delete(key),
+    clear: () => memory.clear(),
+  };
+
+  let pool = null;
+  let user = null;
+  let session = null;
+  let refreshTimer = null;
+  let totpSecret = "";
+
+  // -- building the page ----------------------------------------------------------------
+
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+      else if (key === "text") el.textContent = value;
+      else el.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child !== null && child !== undefined && child !== false) {
+        el.append(typeof child === "string" ? document.createTextNode(child) : child);
+      }
+    }
+    return el;
+  }
+
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, (_, key) => (values[key] === undefined ? "" : String(values[key])));
+  }
+
+  const messages = { alert: h("p", { role: "alert", class: "message error" }), status: h("p", { role: "status", class: "message" }) };
+
+  function say(text) {
+    messages.alert.textContent = "";
+    messages.status.textContent = text || "";
+  }
+
+  function fail(text) {
+    messages.status.textContent = "";
+    messages.alert.textContent = text || "";
+  }
+
+  function show(title, ...content) {
+    const heading = h("h2", { tabindex: "-1", id: "screen" }, title);
+    messages.alert.textContent = "";
+    messages.status.textContent = "";
+    root.replaceChildren(topBar(), heading, messages.alert, messages.status, ...content.filter(Boolean));
+    heading.focus();
+  }
+
+  function field(id, label, attrs) {
+    return h("p", { class: "field" }, h("label", { for: id }, label), h("input", { id, name: id, ...attrs }));
+  }
+
+  function form(onsubmit, ...content) {
+    return h("form", {
+      novalidate: true,
+      onsubmit: (event) => {
+        event.preventDefault();
+        onsubmit(new FormData(event.target));
+      },
+    }, ...content);
+  }
+
+  function topBar() {
+    if (!session) return h("div", { hidden: true });
+    return h(
+      "div",
+      { class: "console-bar" },
+      h("p", {}, fill(T.signedInAs, { user: claims().username })),
+      h("button", { type: "button", class: "secondary", onclick: signOut }, T.signOut),
+    );
+  }
+
+  // -- Cognito --------------------------------------------------------------------------
+
+  function cognitoError(err) {
+    if (!err) return T.errors.other.replace("{code}", "?");
+    if (err.code && T.errors[err.code]) return T.errors[err.code];
+    if (err.name === "TypeError" || err.code === "NetworkError") return T.errors.network;
+    return fill(T.errors.other, { code: err.code || err.name || "?" });
+  }
+
+  function claims() {
+    const payload = session.getIdToken().payload;
+    return {
+      username: payload["cognito:username"] || "",
+      groups: payload["cognito:groups"] || [],
+      exp: payload.exp,
+    };
+  }
+
+  function flow() {
+    return {
+      onSuccess: (result) => signedIn(result),
+      onFailure: (err) => signInScreen(cognitoError(err), true),
+      newPasswordRequired: () => newPasswordScreen(),
+      mfaSetup: () => user.associateSoftwareToken(associate()),
+      totpRequired: () => totpScreen(),
+      mfaRequired: () => signInScreen(T.errors.unsupported, true),
+      selectMFAType: () => user.sendMFASelectionAnswer("SOFTWARE_TOKEN_MFA", flow()),
+      customChallenge: () => signInScreen(T.errors.unsupported, true),
+    };
+  }
+
+  function associate() {
+    return {
+      associateSecretCode: (secret) => {
+        totpSecret = secret;
+        mfaSetupScreen();
+      },
+      onFailure: (err) => signInScreen(cognitoError(err), true),
+    };
+  }
+
+  function signIn(data) {
+    const username = String(data.get("username") || "").trim();
+    const password = String(data.get("password") || "");
+    forget();
+    user = new Cognito.CognitoUser({ Username: username, Pool: pool, Storage: storage });
+    user.setAuthenticationFlowType("USER_SRP_AUTH");
+    say(T.loading);
+    user.authenticateUser(new Cognito.AuthenticationDetails({ Username: username, Password: password }), flow());
+  }
+
+  function signedIn(result) {
+    session = result;
+    totpSecret = "";
+    scheduleRefresh();
+    searchScreen();
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    const expiresAt = session.getIdToken().getExpiration() * 1000;
+    const wait = Math.max(expiresAt - Date.now() - REFRESH_BEFORE_MS, 5000);
+    refreshTimer = setTimeout(refresh, wait);
+  }
+
+  function refresh() {
+    if (!session || !user) return;
+    user.refreshSession(session.getRefreshToken(), (err, renewed) => {
+      if (err || !renewed) {
+        expire();
+        return;
+      }
+      session = renewed;
+      scheduleRefresh();
+    });
+  }
+
+  function forget() {
+    clearTimeout(refreshTimer);
+    refreshTimer = null;
+    session = null;
+    totpSecret = "";
+    if (user) user.signInUserSession = null;
+    user = null;
+    memory.clear();
+  }
+
+  function expire() {
+    forget();
+    signInScreen(T.expired, false);
+  }
+
+  function signOut() {
+    const leaving = user;
+    const done = () => {
+      forget();
+      signInScreen(T.signedOut, false);
+    };
+    if (!leaving || !session) return done();
+    leaving.globalSignOut({ onSuccess: done, onFailure: done });
+  }
+
+  // -- the sign-in screens ----------------------------------------------------------------
+
+  function signInScreen(message, isError) {
+    if (isError) forget();
+    show(
+      T.signInTitle,
+      form(
+        signIn,
+        field("username", T.username, { autocomplete: "username", required: true, autocapitalize: "none" }),
+        field("password", T.password, { type: "password", autocomplete: "current-password", required: true }),
+        h("button", { type: "submit" }, T.signIn),
+      ),
+    );
+    if (isError) fail(message);
+    else say(message || "");
+  }
+
+  function newPasswordScreen() {
+    show(
+      T.newPasswordTitle,
+      h("p", {}, T.newPasswordIntro),
+      form(
+        (data) => {
+          const first = String(data.get("new-password") || "");
+          if (first !== String(data.get("new-password-again") || "")) return fail(T.mismatch);
+          say(T.loading);
+          user.completeNewPasswordChallenge(first, {}, flow());
+        },
+        field("new-password", T.newPassword, { type: "password", autocomplete: "new-password", required: true }),
+        field("new-password-again", T.newPasswordAgain, { type: "password", autocomplete: "new-password", required: true }),
+        h("button", { type: "submit" }, T.change),
+      ),
+    );
+  }
+
+  function codeField() {
+    return field("code", T.code, {
+      inputmode: "numeric",
+      autocomplete: "one-time-code",
+      pattern: "[0-9]{6}",
+      maxlength: "6",
+      required: true,
+    });
+  }
+
+  function mfaSetupScreen() {
+    const label = `Ilopiste:${user.getUsername()}`;
+    const link = `otpauth://totp/${encodeURIComponent(label)}?secret=${encodeURIComponent(totpSecret)}&issuer=Ilopiste`;
+    show(
+      T.mfaSetupTitle,
+      h("p", {}, T.mfaSetupIntro),
+      h("dl", {}, h("dt", {}, T.secret), h("dd", {}, h("code", { id: "totp-secret" }, totpSecret))),
+      h("p", {}, h("a", { href: link, id: "totp-link" }, T.openInApp)),
+      form(
+        (data) => {
+          say(T.loading);
+          user.verifySoftwareToken(String(data.get("code") || "").trim(), "Ilopiste", {
+            onSuccess: (result) => {
+              // The set-up as a challenge (MFA ON) answers with the session; signed in already
+              // (MFA optional), it answers with the status only.
+              const done = result && result.getIdToken ? result : user.getSignInUserSession();
+              if (!done) return signInScreen(T.expired, false);
+              session = done;
+              user.setUserMfaPreference(null, { PreferredMfa: true, Enabled: true }, (err) => {
+                if (err) return fail(cognitoError(err));
+                signedIn(done);
+              });
+            },
+            onFailure: (err) => fail(cognitoError(err)),
+          });
+        },
+        codeField(),
+        h("button", { type: "submit" }, T.confirm),
+      ),
+    );
+  }
+
+  function totpScreen() {
+    show(
+      T.totpTitle,
+      h("p", {}, T.totpIntro),
+      form(
+        (data) => {
+          say(T.loading);
+          const callbacks = flow();
+          callbacks.onFailure = (err) => fail(cognitoError(err));
+          user.sendMFACode(String(data.get("code") || "").trim(), callbacks, "SOFTWARE_TOKEN_MFA");
+        },
+        codeField(),
+        h("button", { type: "submit" }, T.confirm),
+      ),
+    );
+  }
+
+  // -- the API ----------------------------------------------------------------------------
+
+  async function api(method, path, body) {
+    const response = await fetch(new URL(path, apiBase), {
+      method,
+      headers: {
+        Accept: "application/json",
+        Authorization: `Bearer ${session.getIdToken().getJwtToken()}`,
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit",
+    });
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = (data && data.error) || {};
+      const err = new Error(error.code || String(response.status));
+      err.code = error.code || (response.status === 401 ? "unauthorized" : "other");
+      err.detail = error.message || "";
+      err.status = response.status;
+      throw err;
+    }
+    return data;
+  }
+
+  function apiError(err) {
+    if (err.status === 401) return expire();
+    if (err.name === "TypeError") return fail(T.errors.network);
+    const text = T.errors[err.code] || T.errors.other;
+    fail(fill(text, { code: err.code, detail: err.detail }));
+  }
+
+  // -- staff screens ----------------------------------------------------------------------
+
+  function statusText(status) {
+    return T.statuses[status] || status || "";
+  }
+
+  function searchScreen(message) {
+    const list = h("div", { id: "results" });
+    show(
+      T.findTitle,
+      form(
+        (data) => {
+          const q = String(data.get("q") || "").trim();
+          listCustomers(list, `customers?${new URLSearchParams({ q, limit: "25" })}`, true);
+        },
+        field("q", T.byOrg, { type: "search", autocomplete: "off" }),
+        h("button", { type: "submit" }, T.search),
+      ),
+      form(
+        (data) => {
+          const email = String(data.get("search-email") || "").trim();
+          say(T.loading);
+          api("POST", "customers/search", { email })
+            .then((page) => renderResults(list, page.items, null, true))
+            .catch(apiError);
+        },
+        field("search-email", T.byEmail, { type: "email", autocomplete: "off" }),
+        h("button", { type: "submit" }, T.searchEmail),
+      ),
+      list,
+    );
+    if (message) say(message);
+  }
+
+  function listCustomers(list, path, fresh) {
+    say(T.loading);
+    api("GET", path)
+      .then((page) => {
+        const next = page.next_cursor
+          ? () => {
+              const url = new URL(path, apiBase);
+              url.searchParams.set("cursor", page.next_cursor);
+              listCustomers(list, `customers?${url.searchParams}`, false);
+            }
+          : null;
+        renderResults(list, page.items, next, fresh);
+      })
+      .catch(apiError);
+  }
+
+  function renderResults(list, items, next, fresh) {
+    say("");
+    let body = list.querySelector("tbody");
+    if (fresh || !body) {
+      body = h("tbody");
+      list.replaceChildren(
+        h("h3", {}, T.results),
+        h(
+          "table",
+          {},
+          h("thead", {}, h("tr", {}, [T.organization, T.contact_name, T.status, ""].map((t) => h("th", { scope: "col" }, t)))),
+          body,
+        ),
+      );
+    }
+    list.querySelector(".more")?.remove();
+    for (const item of items) {
+      body.append(
+        h(
+          "tr",
+          {},
+          h("td", {}, item.organization || ""),
+          h("td", {}, item.contact_name || ""),
+          h("td", {}, statusText(item.status)),
+          h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => openCustomer(item.customer_id) }, T.open)),
+        ),
+      );
+    }
+    if (!body.children.length) list.replaceChildren(h("h3", {}, T.results), h("p", {}, T.none));
+    if (next) list.append(h("button", { type: "button", class: "more secondary", onclick: next }, T.more));
+  }
+
+  function openCustomer(customerId, message) {
+    say(T.loading);
+    api("GET", `customers/${encodeURIComponent(customerId)}`)
+      .then((customer) => customerScreen(customer, message))
+      .catch(apiError);
+  }
+
+  function customerScreen(customer, message) {
+    const id = customer.customer_id;
+    const details = h(
+      "dl",
+      { id: "customer" },
+      [...EDITABLE, "status", "contract_end"].flatMap((name) =>
+        customer[name] === undefined ? [] : [h("dt", {}, T[name]), h("dd", { "data-field": name }, name === "status" ? statusText(customer[name]) : String(customer[name]))],
+      ),
+    );
+    const correct = form(
+      (data) => {
+        const changes = {};
+        for (const name of EDITABLE) {
+          const value = String(data.get(name) || "").trim();
+          if (value !== String(customer[name] || "")) changes[name] = value;
+        }
+        if (!Object.keys(changes).length) return say(T.noChanges);
+        say(T.loading);
+        api("PATCH", `customers/${encodeURIComponent(id)}`, changes)
+          .then((updated) => customerScreen(updated, T.saved))
+          .catch(apiError);
+      },
+      ...EDITABLE.map((name) =>
+        field(`edit-${name}`, T[name], { name, value: customer[name] || "", type: name === "email" ? "email" : "text", autocomplete: "off" }),
+      ),
+      h("button", { type: "submit" }, T.save),
+    );
+    const contract =
+      customer.status === "active"
+        ? form(
+            (data) => {
+              say(T.loading);
+              api("POST", `customers/${encodeURIComponent(id)}/contract-end`, { end_date: String(data.get("end_date") || "") })
+                .then((updated) => customerScreen(updated, T.ended))
+                .catch(apiError);
+            },
+            field("end_date", T.endDate, { type: "date", required: true }),
+            h("button", { type: "submit" }, T.endContract),
+          )
+        : customer.status === "ended"
+          ? h(
+              "p",
+              {},
+              h("button", {
+                type: "button",
+                onclick: () => {
+                  say(T.loading);
+                  api("POST", `customers/${encodeURIComponent(id)}/reactivation`)
+                    .then((updated) => customerScreen(updated, T.reactivated))
+                    .catch(apiError);
+                },
+              }, T.reactivate),
+            )
+          : null;
+    const audit = h("div", { id: "audit" });
+    const isDpo = claims().groups.includes("dpo");
+    show(
+      customer.organization || id,
+      h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => searchScreen() }, T.back)),
+      details,
+      h("section", { "aria-labelledby": "correct-title" }, h("h3", { id: "correct-title" }, T.correctTitle), correct),
+      contract && h("section", { "aria-labelledby": "contract-title" }, h("h3", { id: "contract-title" }, T.contractTitle), contract),
+      isDpo &&
+        h(
+          "section",
+          { "aria-labelledby": "audit-title" },
+          h("h3", { id: "audit-title" }, T.auditTitle),
+          h("button", { type: "button", class: "secondary", onclick: () => loadAudit(audit, id, null, true) }, T.showAudit),
+          audit,
+        ),
+    );
+    if (message) say(message);
+  }
+
+  function loadAudit(box, id, cursor, fresh) {
+    say(T.loading);
+    const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
+    api("GET", `audit/records/customers/${encodeURIComponent(id)}?${query}`)
+      .then((page) => {
+        say("");
+        let body = box.querySelector("tbody");
+        if (fresh || !body) {
+          body = h("tbody");
+          box.replaceChildren(
+            h("table", {}, h("thead", {}, h("tr", {}, [T.when, T.action, T.who, T.fields].map((t) => h("th", { scope: "col" }, t)))), body),
+          );
+        }
+        box.querySelector(".more")?.remove();
+        for (const event of page.items || []) {
+          body.append(
+            h(
+              "tr",
+              {},
+              h("td", {}, String(event.at || event.timestamp || "")),
+              h("td", {}, String(event.action || "")),
+              h("td", {}, String(event.principal_id || "")),
+              h("td", {}, (event.fields || []).join(", ")),
+            ),
+          );
+        }
+        if (page.next_cursor) {
+          box.append(h("button", { type: "button", class: "more secondary", onclick: () => loadAudit(box, id, page.next_cursor, false) }, T.more));
+        }
+      })
+      .catch(apiError);
+  }
+
+  // -- start ------------------------------------------------------------------------------
+
+  fetch(configUrl, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "omit" })
+    .then((response) => response.json())
+    .then((config) => {
+      pool = new Cognito.CognitoUserPool({
+        UserPoolId: config.user_pool_id,
+        ClientId: config.client_id,
+        endpoint: `${config.cognito_endpoint}/`,
+        Storage: storage,
+      });
+      signInScreen("", false);
+    })
+    .catch(() => {
+      root.replaceChildren(messages.alert);
+      fail(T.errors.network);
+    });
+})();

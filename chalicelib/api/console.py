@@ -1,7 +1,8 @@
 """The staff console: one page shell and the sign-in settings its script reads.
 
 `GET /console` is the public layout (chalicelib/api/pages.py) with two scripts from the same
-origin: vendor/cognito.js (amazon-cognito-identity-js, built by console/) and console.js.
+origin: vendor/cognito.js (amazon-cognito-identity-js, built by console/), console.js (sign-in,
+the API, the page builders) and one console-<area>.js per screen family.
 Every datum the console shows comes from the JSON API with the signed-in person's ID token;
 the page itself holds nothing but the layout. Its Content-Security-Policy is the public
 pages' plus `script-src 'self'` and `connect-src 'self'` and the one Cognito endpoint the
@@ -24,7 +25,14 @@ from .routing import Call, route
 
 console_bp = Blueprint(__name__)
 
-SCRIPTS = ("cognito", "console")
+
+def scripts() -> tuple[str, ...]:
+    """The console's scripts in load order: the Cognito bundle, the core (sign-in, the API,
+    the page builders), then each area's `console-<area>.js`, which registers with the core."""
+    areas = sorted(p.stem for p in pages.STATIC_DIR.glob("console-*.js"))
+    return ("cognito", "console", *areas)
+
+
 _TEXT = {
     "fi": {
         "title": "Henkilökunnan työpöytä",
@@ -66,7 +74,7 @@ def console_page(call: Call) -> Response:
         f"<p>{html.escape(text['loading'])}</p></div>"
     )
     return pages.page(
-        lang, text["title"], body, call=call, csp=console_csp(settings().cognito_endpoint), scripts=SCRIPTS
+        lang, text["title"], body, call=call, csp=console_csp(settings().cognito_endpoint), scripts=scripts()
     )
 
 

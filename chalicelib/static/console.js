@@ -1,6 +1,8 @@
 /* The staff console (GET /console): sign-in against the staff user pool with SRP, the
-   challenges Cognito may ask (a new password, TOTP set-up, a TOTP code), then the first staff
-   screens over the JSON API with the ID token.
+   challenges Cognito may ask (a new password, TOTP set-up, a TOTP code), then the areas the
+   signed-in person's roles may use (each a console-<area>.js that calls
+   IlopisteConsole.register({id, roles, label: {fi, en}, start(kit)})), over the JSON API with
+   the ID token.
 
    Tokens live only in this closure (the Cognito library gets an in-memory Storage): nothing in
    web storage or cookies, and a reload means signing in again. The ID token is
@@ -32,43 +34,12 @@
       totpTitle: "Kaksivaiheinen tunnistautuminen",
       totpIntro: "Kirjoita todennussovelluksen näyttämä koodi.",
       signedInAs: "Kirjautunut: {user}",
+      areas: "Osiot",
+      noArea: "Tunnuksellesi ei ole tässä työpöydässä mitään. Ota yhteyttä ylläpitoon.",
+      more: "Näytä lisää",
       signOut: "Kirjaudu ulos",
       signedOut: "Olet kirjautunut ulos.",
       expired: "Istunto päättyi. Kirjaudu uudelleen.",
-      findTitle: "Etsi asiakas",
-      byOrg: "Organisaation nimi",
-      search: "Hae",
-      byEmail: "Yhteyshenkilön sähköpostiosoite",
-      searchEmail: "Hae sähköpostilla",
-      results: "Hakutulokset",
-      none: "Ei asiakkaita.",
-      more: "Näytä lisää",
-      open: "Avaa",
-      organization: "Organisaatio",
-      business_id: "Y-tunnus",
-      contact_name: "Yhteyshenkilö",
-      phone: "Puhelin",
-      email: "Sähköposti",
-      status: "Tila",
-      contract_end: "Sopimus päättyy",
-      statuses: { active: "voimassa", ended: "päättynyt", erased: "poistettu" },
-      back: "Takaisin hakuun",
-      correctTitle: "Korjaa tietoja",
-      save: "Tallenna korjaukset",
-      saved: "Korjaukset tallennettu.",
-      noChanges: "Ei muutoksia tallennettavaksi.",
-      contractTitle: "Sopimus",
-      endDate: "Päättymispäivä",
-      endContract: "Päätä sopimus",
-      ended: "Sopimus päätetty.",
-      reactivate: "Aktivoi uudelleen",
-      reactivated: "Sopimus aktivoitu uudelleen.",
-      auditTitle: "Tapahtumahistoria",
-      showAudit: "Näytä tapahtumahistoria",
-      when: "Aika",
-      action: "Tapahtuma",
-      who: "Tekijä",
-      fields: "Kentät",
       loading: "Ladataan…",
       errors: {
         NotAuthorizedException: "Väärä käyttäjätunnus tai salasana.",
@@ -112,43 +83,12 @@
       totpTitle: "Two-step verification",
       totpIntro: "Type the code your authenticator app shows.",
       signedInAs: "Signed in as {user}",
+      areas: "Sections",
+      noArea: "There is nothing in this console for your account. Contact the administrators.",
+      more: "Show more",
       signOut: "Sign out",
       signedOut: "You have signed out.",
       expired: "Your session ended. Please sign in again.",
-      findTitle: "Find a customer",
-      byOrg: "Organisation name",
-      search: "Search",
-      byEmail: "Contact person's email address",
-      searchEmail: "Search by email",
-      results: "Results",
-      none: "No customers.",
-      more: "Show more",
-      open: "Open",
-      organization: "Organisation",
-      business_id: "Business ID",
-      contact_name: "Contact person",
-      phone: "Phone",
-      email: "Email",
-      status: "Status",
-      contract_end: "Contract ends",
-      statuses: { active: "active", ended: "ended", erased: "erased" },
-      back: "Back to search",
-      correctTitle: "Correct data",
-      save: "Save corrections",
-      saved: "Corrections saved.",
-      noChanges: "Nothing changed to save.",
-      contractTitle: "Contract",
-      endDate: "End date",
-      endContract: "End the contract",
-      ended: "Contract ended.",
-      reactivate: "Re-activate",
-      reactivated: "Contract re-activated.",
-      auditTitle: "Audit history",
-      showAudit: "Show the audit history",
-      when: "Time",
-      action: "Action",
-      who: "By",
-      fields: "Fields",
       loading: "Loading…",
       errors: {
         NotAuthorizedException: "Wrong username or password.",
@@ -174,7 +114,6 @@
     },
   };
 
-  const EDITABLE = ["organization", "business_id", "contact_name", "phone", "email"];
   const REFRESH_BEFORE_MS = 60 * 1000;
 
   const root = document.getElementById("console");
@@ -198,6 +137,17 @@
   let session = null;
   let refreshTimer = null;
   let totpSecret = "";
+  let current = null;
+  const areas = [];
+
+  // What an area script gets: the page's language and texts, the builders and the API.
+  // `register` must be called while the scripts load (they come after this one).
+  window.IlopisteConsole = Object.freeze({
+    register(area) {
+      if (!area.id || !area.roles || !area.label || typeof area.start !== "function") throw new Error("bad area");
+      areas.push(area);
+    },
+  });
 
   // -- building the page ----------------------------------------------------------------
 
@@ -257,12 +207,64 @@
 
   function topBar() {
     if (!session) return h("div", { hidden: true });
+    const mine = myAreas();
     return h(
       "div",
       { class: "console-bar" },
+      mine.length > 1
+        ? h(
+            "nav",
+            { "aria-label": T.areas },
+            h(
+              "ul",
+              { class: "console-areas" },
+              mine.map((area) =>
+                h(
+                  "li",
+                  {},
+                  h(
+                    "button",
+                    {
+                      type: "button",
+                      class: "secondary",
+                      "aria-current": area.id === current ? "page" : null,
+                      onclick: () => openArea(area.id),
+                    },
+                    area.label[lang],
+                  ),
+                ),
+              ),
+            ),
+          )
+        : null,
       h("p", {}, fill(T.signedInAs, { user: claims().username })),
       h("button", { type: "button", class: "secondary", onclick: signOut }, T.signOut),
     );
+  }
+
+  // -- areas: each screen family is its own script (console-<area>.js) ------------------------
+
+  // Every role a principal may have, as the API derives it (chalicelib/auth.py): a partner's
+  // kind comes from its custom:partner_type attribute.
+  function rolesOf(payload) {
+    const groups = payload["cognito:groups"] || [];
+    const roles = groups.filter((g) => g === "staff" || g === "dpo");
+    if (groups.includes("partner")) {
+      const kind = payload["custom:partner_type"];
+      roles.push(kind === "reseller" ? "reseller" : kind === "marketing" ? "marketing" : "partner");
+    }
+    return roles;
+  }
+
+  function myAreas() {
+    const roles = claims().roles;
+    return areas.filter((area) => area.roles.some((role) => roles.includes(role)));
+  }
+
+  function openArea(id) {
+    const area = areas.find((a) => a.id === id);
+    current = id;
+    area.start(kit);
   }
 
   // -- Cognito --------------------------------------------------------------------------
@@ -279,6 +281,8 @@
     return {
       username: payload["cognito:username"] || "",
       groups: payload["cognito:groups"] || [],
+      roles: rolesOf(payload),
+      partnerId: payload["custom:partner_id"] || "",
       exp: payload.exp,
     };
   }
@@ -320,7 +324,9 @@
     session = result;
     totpSecret = "";
     scheduleRefresh();
-    searchScreen();
+    const mine = myAreas();
+    if (mine.length) openArea(mine[0].id);
+    else show(T.signInTitle, h("p", {}, T.noArea));
   }
 
   function scheduleRefresh() {
@@ -494,217 +500,41 @@
     fail(fill(text, { code: err.code, detail: err.detail }));
   }
 
-  // -- staff screens ----------------------------------------------------------------------
-
-  function statusText(status) {
-    return T.statuses[status] || status || "";
-  }
-
-  function searchScreen(message) {
-    const list = h("div", { id: "results" });
-    show(
-      T.findTitle,
-      form(
-        (data) => {
-          const q = String(data.get("q") || "").trim();
-          listCustomers(list, `customers?${new URLSearchParams({ q, limit: "25" })}`, true);
-        },
-        field("q", T.byOrg, { type: "search", autocomplete: "off" }),
-        h("button", { type: "submit" }, T.search),
-      ),
-      form(
-        (data) => {
-          const email = String(data.get("search-email") || "").trim();
-          say(T.loading);
-          api("POST", "customers/search", { email })
-            .then((page) => renderResults(list, page.items, null, true))
-            .catch(apiError);
-        },
-        field("search-email", T.byEmail, { type: "email", autocomplete: "off" }),
-        h("button", { type: "submit" }, T.searchEmail),
-      ),
-      list,
-    );
-    if (message) say(message);
-  }
-
-  function listCustomers(list, path, fresh) {
-    say(T.loading);
-    api("GET", path)
-      .then((page) => {
-        const next = page.next_cursor
-          ? () => {
-              const url = new URL(path, apiBase);
-              url.searchParams.set("cursor", page.next_cursor);
-              listCustomers(list, `customers?${url.searchParams}`, false);
-            }
-          : null;
-        renderResults(list, page.items, next, fresh);
-      })
-      .catch(apiError);
-  }
-
-  function renderResults(list, items, next, fresh) {
-    say("");
-    let body = list.querySelector("tbody");
-    if (fresh || !body) {
-      body = h("tbody");
-      list.replaceChildren(
-        h("h3", {}, T.results),
-        h(
-          "table",
-          {},
-          h("thead", {}, h("tr", {}, [T.organization, T.contact_name, T.status, ""].map((t) => h("th", { scope: "col" }, t)))),
-          body,
-        ),
-      );
-    }
-    list.querySelector(".more")?.remove();
-    for (const item of items) {
-      body.append(
-        h(
-          "tr",
-          {},
-          h("td", {}, item.organization || ""),
-          h("td", {}, item.contact_name || ""),
-          h("td", {}, statusText(item.status)),
-          h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => openCustomer(item.customer_id) }, T.open)),
-        ),
-      );
-    }
-    if (!body.children.length) list.replaceChildren(h("h3", {}, T.results), h("p", {}, T.none));
-    if (next) list.append(h("button", { type: "button", class: "more secondary", onclick: next }, T.more));
-  }
-
-  function openCustomer(customerId, message) {
-    say(T.loading);
-    api("GET", `customers/${encodeURIComponent(customerId)}`)
-      .then((customer) => customerScreen(customer, message))
-      .catch(apiError);
-  }
-
-  function customerScreen(customer, message) {
-    const id = customer.customer_id;
-    const details = h(
-      "dl",
-      { id: "customer" },
-      [...EDITABLE, "status", "contract_end"].flatMap((name) =>
-        customer[name] === undefined ? [] : [h("dt", {}, T[name]), h("dd", { "data-field": name }, name === "status" ? statusText(customer[name]) : String(customer[name]))],
-      ),
-    );
-    const correct = form(
-      (data) => {
-        const changes = {};
-        for (const name of EDITABLE) {
-          const value = String(data.get(name) || "").trim();
-          if (value !== String(customer[name] || "")) changes[name] = value;
-        }
-        if (!Object.keys(changes).length) return say(T.noChanges);
-        say(T.loading);
-        api("PATCH", `customers/${encodeURIComponent(id)}`, changes)
-          .then((updated) => customerScreen(updated, T.saved))
-          .catch(apiError);
-      },
-      ...EDITABLE.map((name) =>
-        field(`edit-${name}`, T[name], { name, value: customer[name] || "", type: name === "email" ? "email" : "text", autocomplete: "off" }),
-      ),
-      h("button", { type: "submit" }, T.save),
-    );
-    const contract =
-      customer.status === "active"
-        ? form(
-            (data) => {
-              say(T.loading);
-              api("POST", `customers/${encodeURIComponent(id)}/contract-end`, { end_date: String(data.get("end_date") || "") })
-                .then((updated) => customerScreen(updated, T.ended))
-                .catch(apiError);
-            },
-            field("end_date", T.endDate, { type: "date", required: true }),
-            h("button", { type: "submit" }, T.endContract),
-          )
-        : customer.status === "ended"
-          ? h(
-              "p",
-              {},
-              h("button", {
-                type: "button",
-                onclick: () => {
-                  say(T.loading);
-                  api("POST", `customers/${encodeURIComponent(id)}/reactivation`)
-                    .then((updated) => customerScreen(updated, T.reactivated))
-                    .catch(apiError);
-                },
-              }, T.reactivate),
-            )
-          : null;
-    const audit = h("div", { id: "audit" });
-    const isDpo = claims().groups.includes("dpo");
-    show(
-      customer.organization || id,
-      h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => searchScreen() }, T.back)),
-      details,
-      h("section", { "aria-labelledby": "correct-title" }, h("h3", { id: "correct-title" }, T.correctTitle), correct),
-      contract && h("section", { "aria-labelledby": "contract-title" }, h("h3", { id: "contract-title" }, T.contractTitle), contract),
-      isDpo &&
-        h(
-          "section",
-          { "aria-labelledby": "audit-title" },
-          h("h3", { id: "audit-title" }, T.auditTitle),
-          h("button", { type: "button", class: "secondary", onclick: () => loadAudit(audit, id, null, true) }, T.showAudit),
-          audit,
-        ),
-    );
-    if (message) say(message);
-  }
-
-  function loadAudit(box, id, cursor, fresh) {
-    say(T.loading);
-    const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
-    api("GET", `audit/records/customers/${encodeURIComponent(id)}?${query}`)
-      .then((page) => {
-        say("");
-        let body = box.querySelector("tbody");
-        if (fresh || !body) {
-          body = h("tbody");
-          box.replaceChildren(
-            h("table", {}, h("thead", {}, h("tr", {}, [T.when, T.action, T.who, T.fields].map((t) => h("th", { scope: "col" }, t)))), body),
-          );
-        }
-        box.querySelector(".more")?.remove();
-        for (const event of page.items || []) {
-          body.append(
-            h(
-              "tr",
-              {},
-              h("td", {}, String(event.at || event.timestamp || "")),
-              h("td", {}, String(event.action || "")),
-              h("td", {}, String(event.principal_id || "")),
-              h("td", {}, (event.fields || []).join(", ")),
-            ),
-          );
-        }
-        if (page.next_cursor) {
-          box.append(h("button", { type: "button", class: "more secondary", onclick: () => loadAudit(box, id, page.next_cursor, false) }, T.more));
-        }
-      })
-      .catch(apiError);
-  }
+  const kit = Object.freeze({
+    lang,
+    T,
+    apiBase,
+    h,
+    fill,
+    say,
+    fail,
+    show,
+    field,
+    form,
+    api,
+    apiError,
+    claims,
+  });
 
   // -- start ------------------------------------------------------------------------------
 
-  fetch(configUrl, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "omit" })
-    .then((response) => response.json())
-    .then((config) => {
-      pool = new Cognito.CognitoUserPool({
-        UserPoolId: config.user_pool_id,
-        ClientId: config.client_id,
-        endpoint: `${config.cognito_endpoint}/`,
-        Storage: storage,
+  // The area scripts load after this one (all deferred, in order); DOMContentLoaded comes
+  // after the last of them has registered.
+  document.addEventListener("DOMContentLoaded", () => {
+    fetch(configUrl, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "omit" })
+      .then((response) => response.json())
+      .then((config) => {
+        pool = new Cognito.CognitoUserPool({
+          UserPoolId: config.user_pool_id,
+          ClientId: config.client_id,
+          endpoint: `${config.cognito_endpoint}/`,
+          Storage: storage,
+        });
+        signInScreen("", false);
+      })
+      .catch(() => {
+        root.replaceChildren(messages.alert);
+        fail(T.errors.network);
       });
-      signInScreen("", false);
-    })
-    .catch(() => {
-      root.replaceChildren(messages.alert);
-      fail(T.errors.network);
-    });
+  });
 })();

@@ -61,6 +61,18 @@ def email_key(email: str) -> str:
     return normalise_email(email).lower()
 
 
+def ascii_address(email: str) -> str | None:
+    """The address as mail systems without SMTPUTF8 (Amazon SES) take it: an internationalised
+    domain in IDNA (punycode); None when the local part itself is not ASCII, which they cannot
+    deliver to at all."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(email, check_deliverability=False).ascii_email
+    except EmailNotValidError:
+        return None
+
+
 def checked_email(value: Any) -> str:
     """The normalised address of a request field, or a 400 naming the field but not the value."""
     if not isinstance(value, str):

@@ -30,3 +30,33 @@ def test_a_refused_send_keeps_its_code_but_not_the_recipient(stack: Stack, monke
     shown = "".join(traceback.TracebackException.from_exception(caught.value).format_exception_only())
     assert "maija.refused" not in shown and "maija.refused" not in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_an_internationalised_domain_is_sent_in_punycode(stack: Stack) -> None:
+    sent: list[dict[str, Any]] = []
+    client = store.client("sesv2")
+    real = client.send_email
+
+    def record(**kwargs: Any) -> Any:
+        sent.append(kwargs)
+        return real(**kwargs)
+
+    client.send_email = record  # type: ignore[method-assign]
+    try:
+        send(compose.message("pekka@ääkkönen.fi", compose.USERNAME_TAKEN), "registration_taken")
+    finally:
+        del client.send_email
+    [call] = sent
+    assert call["Destination"]["ToAddresses"] == ["pekka@xn--kknen-fraa0m.fi"]
+    assert b"To: pekka@xn--kknen-fraa0m.fi\r\n" in call["Content"]["Raw"]["Data"]
+
+
+def test_a_non_ascii_local_part_is_refused_as_ses_would_without_asking_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[Any] = []
+    monkeypatch.setattr(store.client("sesv2"), "send_email", lambda **kw: asked.append(kw))
+    with pytest.raises(ClientError) as caught:
+        send(compose.message("pää@kunta.fi", compose.USERNAME_TAKEN), "registration_taken")
+    assert caught.value.response["Error"]["Code"] == "MessageRejected" and asked == []
+    assert "pää" not in str(caught.value)

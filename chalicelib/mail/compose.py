@@ -26,6 +26,7 @@ from email.utils import format_datetime, make_msgid
 from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.registers import CONTROLLER
+from chalicelib.validation import ascii_address
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def message(to: str, template: Template, lang: str | None = None, **fields: str)
     msg = EmailMessage()
     sender = settings().mail_from
     msg["From"] = Address(f"{CONTROLLER.trade_name}", addr_spec=sender)
-    msg["To"] = to
+    msg["To"] = ascii_address(to) or to  # send() refuses what stays non-ASCII
     msg["Subject"] = template.subject[lang]
     msg["Date"] = format_datetime(clock.now())
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
@@ -188,7 +189,7 @@ def marketing(
     msg = EmailMessage()
     sender = settings().mail_from
     msg["From"] = Address(f"{CONTROLLER.trade_name}", addr_spec=sender)
-    msg["To"] = to
+    msg["To"] = ascii_address(to) or to  # send() refuses what stays non-ASCII
     msg["Subject"] = subject
     msg["Date"] = format_datetime(clock.now())
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])

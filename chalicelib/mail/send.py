@@ -23,12 +23,20 @@ def send(msg: EmailMessage, purpose: str, *, once: bool = False) -> str:
     the request exactly once (`store.send_once_client`), for callers that must never send a
     message twice and retry throttling themselves.
     """
+    to = str(msg["To"])
+    if not to.isascii():
+        # SES has no SMTPUTF8: an address whose local part is not ASCII (compose has already put
+        # an internationalised domain in punycode) is refused here as SES would refuse it, so
+        # every caller handles it as the address's refusal it is, and SES is not asked.
+        logger.warning("mail not sent: address not deliverable through SES", extra={"purpose": purpose})
+        error = {"Error": {"Code": "MessageRejected", "Message": f"The address cannot be sent to ({purpose})."}}
+        raise ClientError(error, "SendEmail")
     raw = msg.as_bytes(policy=_WIRE)
     try:
         client = store.send_once_client("sesv2") if once else store.client("sesv2")
         resp = client.send_email(
             FromEmailAddress=settings().mail_from,
-            Destination={"ToAddresses": [str(msg["To"])]},
+            Destination={"ToAddresses": [to]},
             Content={"Raw": {"Data": raw}},
         )
     except ClientError as exc:

@@ -1,0 +1,191 @@
+/* The staff console's import runs (GET /import-runs, /import-runs/{id}): every partner's runs,
+   newest first and paged, filtered by partner; one run with its state, counts, timings, its
+   rejected rows counted by reason and the report's key. A run still going is polled until it
+   ends. Registered with console.js (`kit`). */
+(function () {
+  "use strict";
+
+  const TEXT = {
+    fi: {
+      listTitle: "Tuontiajot",
+      partner: "Kumppanin tunnus (tyhjä: kaikki)",
+      partnerId: "Kumppani",
+      show: "Näytä",
+      none: "Ei tuontiajoja.",
+      open: "Avaa",
+      back: "Takaisin luetteloon",
+      received: "Vastaanotettu",
+      file: "Tiedosto",
+      state: "Tila",
+      rows: "Rivit",
+      started: "Aloitettu",
+      finished: "Valmis",
+      fullRefresh: "Täysi päivitys",
+      yes: "kyllä",
+      no: "ei",
+      counts: "Määrät",
+      rejected: "Hylätyt rivit syyn mukaan",
+      noRejected: "Ei hylättyjä rivejä.",
+      reason: "Syy",
+      count: "Rivejä",
+      failure: "Virhe",
+      report: "Raportti",
+      running: "Ajo on kesken; tila päivittyy.",
+    },
+    en: {
+      listTitle: "Import runs",
+      partner: "Partner ID (empty: all)",
+      partnerId: "Partner",
+      show: "Show",
+      none: "No import runs.",
+      open: "Open",
+      back: "Back to the list",
+      received: "Received",
+      file: "File",
+      state: "State",
+      rows: "Rows",
+      started: "Started",
+      finished: "Finished",
+      fullRefresh: "Full refresh",
+      yes: "yes",
+      no: "no",
+      counts: "Counts",
+      rejected: "Rejected rows by reason",
+      noRejected: "No rejected rows.",
+      reason: "Reason",
+      count: "Rows",
+      failure: "Failure",
+      report: "Report",
+      running: "The run is in progress; its state updates.",
+    },
+  };
+  const FINAL = ["done", "failed"]; // chalicelib/imports/runs.py STATES
+  const POLL_MS = 3000;
+
+  let T, h, say, show, field, form, api, apiError;
+  let partner = "";
+  let poll = null;
+
+  function bind(kit) {
+    ({ h, say, show, field, form, api, apiError } = kit);
+    T = { ...kit.T, ...TEXT[kit.lang] };
+  }
+
+  function total(counts) {
+    return Object.entries(counts || {})
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(", ");
+  }
+
+  function listScreen() {
+    clearTimeout(poll);
+    const list = h("div", { id: "runs" });
+    show(
+      T.listTitle,
+      form(
+        (data) => {
+          partner = String(data.get("run-partner") || "").trim();
+          loadRuns(list, null, true);
+        },
+        field("run-partner", T.partner, { type: "search", autocomplete: "off", value: partner }),
+        h("button", { type: "submit" }, T.show),
+      ),
+      list,
+    );
+    loadRuns(list, null, true);
+  }
+
+  function loadRuns(list, cursor, fresh) {
+    say(T.loading);
+    const query = new URLSearchParams({ limit: "25" });
+    if (partner) query.set("partner_id", partner);
+    if (cursor) query.set("cursor", cursor);
+    api("GET", `import-runs?${query}`)
+      .then((page) => {
+        say("");
+        let body = list.querySelector("tbody");
+        if (fresh || !body) {
+          body = h("tbody");
+          list.replaceChildren(
+            h("table", {}, h("thead", {}, h("tr", {}, [T.received, T.partnerId, T.file, T.state, T.rows, ""].map((t) => h("th", { scope: "col" }, t)))), body),
+          );
+        }
+        list.querySelector(".more")?.remove();
+        for (const run of page.items || []) {
+          body.append(
+            h(
+              "tr",
+              { "data-run": run.run_id },
+              h("td", {}, String(run.received_at || "")),
+              h("td", {}, String(run.partner_id || "")),
+              h("td", {}, String(run.file_name || "")),
+              h("td", {}, String(run.state || "")),
+              h("td", {}, total(run.counts)),
+              h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => openRun(run.run_id) }, T.open)),
+            ),
+          );
+        }
+        if (!body.children.length) list.replaceChildren(h("p", {}, T.none));
+        if (page.next_cursor) list.append(h("button", { type: "button", class: "more secondary", onclick: () => loadRuns(list, page.next_cursor, false) }, T.more));
+      })
+      .catch(apiError);
+  }
+
+  function openRun(id) {
+    clearTimeout(poll);
+    say(T.loading);
+    api("GET", `import-runs/${encodeURIComponent(id)}`)
+      .then((run) => runScreen(run))
+      .catch(apiError);
+  }
+
+  function runScreen(run) {
+    const rows = [
+      [T.partnerId, run.partner_id, "partner"],
+      [T.file, run.file_name, "file"],
+      [T.state, run.state, "state"],
+      [T.fullRefresh, run.full_refresh ? T.yes : T.no, "full_refresh"],
+      [T.received, run.received_at, "received"],
+      [T.started, run.started_at, "started"],
+      [T.finished, run.finished_at, "finished"],
+      [T.counts, total(run.counts), "counts"],
+      run.failure && [T.failure, typeof run.failure === "object" ? total(run.failure) : run.failure, "failure"],
+      run.report_key && [T.report, run.report_key, "report"],
+    ].filter((r) => r && r[1] !== undefined && r[1] !== null);
+    const rejected = Object.entries(run.rejected_by_reason || {});
+    show(
+      `${T.listTitle}: ${run.file_name || run.run_id}`,
+      h("p", {}, h("button", { type: "button", class: "secondary", onclick: listScreen }, T.back)),
+      h("dl", { id: "run" }, rows.flatMap(([label, value, key]) => [h("dt", {}, label), h("dd", { "data-field": key }, String(value))])),
+      h(
+        "section",
+        { "aria-labelledby": "rejected-title" },
+        h("h3", { id: "rejected-title" }, T.rejected),
+        rejected.length
+          ? h(
+              "table",
+              { id: "rejected" },
+              h("thead", {}, h("tr", {}, h("th", { scope: "col" }, T.reason), h("th", { scope: "col" }, T.count))),
+              h("tbody", {}, rejected.map(([reason, count]) => h("tr", {}, h("td", {}, reason), h("td", {}, String(count))))),
+            )
+          : h("p", {}, T.noRejected),
+      ),
+    );
+    if (!run.finished_at && !FINAL.includes(run.state)) {
+      say(T.running);
+      poll = setTimeout(() => {
+        if (document.getElementById("run")) openRun(run.run_id);
+      }, POLL_MS);
+    }
+  }
+
+  window.IlopisteConsole.register({
+    id: "imports",
+    roles: ["staff", "dpo"],
+    label: { fi: "Tuonnit", en: "Imports" },
+    start(kit) {
+      bind(kit);
+      listScreen();
+    },
+  });
+})();

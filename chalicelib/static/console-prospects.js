@@ -1,0 +1,313 @@
+/* The staff console's prospect screens: find a prospect (by organisation, or by email in a
+   POST body so the address is in no URL), view one with its sources and retention, its
+   restriction of processing marked (GDPR Art. 18: the ground, since when, the review date)
+   and any legal hold; restrict or change the restriction, lift it (the API tells the person
+   first); and for the DPO set and lift a legal hold with its reason. Every rule (which
+   ground, which date, who may) is the API's (chalicelib/api/restrictions.py, dpo.py). */
+(function () {
+  "use strict";
+
+  const TEXT = {
+    fi: {
+      findTitle: "Etsi prospekti",
+      byOrg: "Organisaation nimi",
+      search: "Hae",
+      byEmail: "Sähköpostiosoite",
+      searchEmail: "Hae sähköpostilla",
+      results: "Hakutulokset",
+      none: "Ei prospekteja.",
+      open: "Avaa",
+      back: "Takaisin hakuun",
+      organization: "Organisaatio",
+      contact_name: "Yhteyshenkilö",
+      title: "Titteli",
+      email: "Sähköposti",
+      phone: "Puhelin",
+      source_url: "Julkinen lähde",
+      first_seen: "Ensimmäinen lähde",
+      last_verified: "Viimeksi varmistettu",
+      retention_due_at: "Säilytetään",
+      sources: "Lähteet",
+      sourceStaff: "henkilökunta",
+      restricted: "Käsittely rajoitettu",
+      restrictedMark: "Rajoitettu",
+      notRestricted: "Ei rajoitettu",
+      reasonLabel: "Peruste",
+      since: "Alkaen",
+      until: "Tarkistetaan viimeistään",
+      by: "Asettanut",
+      restrictionTitle: "Käsittelyn rajoitus (Art. 18)",
+      restrict: "Rajoita käsittelyä",
+      change: "Muuta rajoitusta",
+      restrictedMsg: "Käsittely rajoitettu.",
+      lift: "Poista rajoitus",
+      toldOtherwise: "Henkilölle on kerrottu muuten (kirje tai puhelu): ei sähköpostia",
+      lifted: "Rajoitus poistettu; henkilölle kerrottiin.",
+      holdTitle: "Lakisääteinen säilytys (legal hold)",
+      held: "Säilytysvelvoite",
+      notHeld: "Ei säilytysvelvoitetta",
+      holdReason: "Syy (asia, ei henkilön tietoja)",
+      setHold: "Aseta säilytysvelvoite",
+      holdSet: "Säilytysvelvoite asetettu.",
+      liftHold: "Poista säilytysvelvoite",
+      holdLifted: "Säilytysvelvoite poistettu.",
+      reasons: {
+        accuracy_contested: "Henkilö kiistää tietojen paikkansapitävyyden (18(1)(a))",
+        unlawful_processing_opposed_erasure: "Lainvastainen käsittely, henkilö vastustaa poistamista (18(1)(b))",
+        needed_for_legal_claims: "Henkilö tarvitsee tietoja oikeusvaateeseen (18(1)(c))",
+        objection_pending: "Vastustus käsittelyssä (18(1)(d))",
+      },
+    },
+    en: {
+      findTitle: "Find a prospect",
+      byOrg: "Organisation name",
+      search: "Search",
+      byEmail: "Email address",
+      searchEmail: "Search by email",
+      results: "Results",
+      none: "No prospects.",
+      open: "Open",
+      back: "Back to search",
+      organization: "Organisation",
+      contact_name: "Contact person",
+      title: "Title",
+      email: "Email",
+      phone: "Phone",
+      source_url: "Public source",
+      first_seen: "First seen",
+      last_verified: "Last verified",
+      retention_due_at: "Kept until",
+      sources: "Sources",
+      sourceStaff: "staff",
+      restricted: "Processing restricted",
+      restrictedMark: "Restricted",
+      notRestricted: "Not restricted",
+      reasonLabel: "Ground",
+      since: "Since",
+      until: "Review by",
+      by: "Set by",
+      restrictionTitle: "Restriction of processing (Art. 18)",
+      restrict: "Restrict processing",
+      change: "Change the restriction",
+      restrictedMsg: "Processing restricted.",
+      lift: "Lift the restriction",
+      toldOtherwise: "The person was told another way (letter or phone): no email",
+      lifted: "Restriction lifted; the person was told.",
+      holdTitle: "Legal hold",
+      held: "Legal hold",
+      notHeld: "No legal hold",
+      holdReason: "Reason (the matter, not the person's data)",
+      setHold: "Set a legal hold",
+      holdSet: "Legal hold set.",
+      liftHold: "Lift the legal hold",
+      holdLifted: "Legal hold lifted.",
+      reasons: {
+        accuracy_contested: "The person contests the data's accuracy (18(1)(a))",
+        unlawful_processing_opposed_erasure: "Unlawful processing; the person opposes erasure (18(1)(b))",
+        needed_for_legal_claims: "The person needs the data for legal claims (18(1)(c))",
+        objection_pending: "An objection is being decided (18(1)(d))",
+      },
+    },
+  };
+
+  const SHOWN = ["organization", "contact_name", "title", "email", "phone", "source_url", "first_seen", "last_verified", "retention_due_at"];
+  const REASONS = ["accuracy_contested", "unlawful_processing_opposed_erasure", "needed_for_legal_claims", "objection_pending"];
+
+  let T, h, say, show, field, form, api, apiError, claims;
+
+  function bind(kit) {
+    ({ h, say, show, field, form, api, apiError, claims } = kit);
+    T = { ...kit.T, ...TEXT[kit.lang] };
+  }
+
+  function restrictionText(r) {
+    if (!r) return T.notRestricted;
+    const parts = [`${T.restrictedMark}: ${T.reasons[r.reason] || r.reason}`];
+    if (r.since) parts.push(`${T.since} ${r.since}`);
+    if (r.until) parts.push(`${T.until} ${r.until}`);
+    return parts.join(" · ");
+  }
+
+  // -- search -----------------------------------------------------------------------------
+
+  function searchScreen(message) {
+    const list = h("div", { id: "prospects" });
+    show(
+      T.findTitle,
+      form(
+        (data) => listProspects(list, String(data.get("prospect-q") || "").trim(), null, true),
+        field("prospect-q", T.byOrg, { type: "search", autocomplete: "off" }),
+        h("button", { type: "submit" }, T.search),
+      ),
+      form(
+        (data) => {
+          say(T.loading);
+          api("POST", "prospects/search", { email: String(data.get("prospect-email") || "").trim() })
+            .then((page) => {
+              say("");
+              renderResults(list, page.items || [], null, true);
+            })
+            .catch(apiError);
+        },
+        field("prospect-email", T.byEmail, { type: "email", autocomplete: "off" }),
+        h("button", { type: "submit" }, T.searchEmail),
+      ),
+      list,
+    );
+    if (message) say(message);
+  }
+
+  function listProspects(list, q, cursor, fresh) {
+    say(T.loading);
+    const query = new URLSearchParams({ limit: "25" });
+    if (q) query.set("q", q);
+    if (cursor) query.set("cursor", cursor);
+    api("GET", `prospects?${query}`)
+      .then((page) => {
+        say("");
+        renderResults(list, page.items || [], page.next_cursor ? () => listProspects(list, q, page.next_cursor, false) : null, fresh);
+      })
+      .catch(apiError);
+  }
+
+  function renderResults(list, items, next, fresh) {
+    let body = list.querySelector("tbody");
+    if (fresh || !body) {
+      body = h("tbody");
+      list.replaceChildren(
+        h("h3", {}, T.results),
+        h(
+          "table",
+          {},
+          h("thead", {}, h("tr", {}, [T.organization, T.contact_name, T.restricted, ""].map((t) => h("th", { scope: "col" }, t)))),
+          body,
+        ),
+      );
+    }
+    list.querySelector(".more")?.remove();
+    for (const item of items) {
+      body.append(
+        h(
+          "tr",
+          { "data-prospect": item.prospect_id },
+          h("td", {}, item.organization || ""),
+          h("td", {}, item.contact_name || ""),
+          h("td", {}, item.restricted ? T.restrictedMark : ""),
+          h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => openProspect(item.prospect_id) }, T.open)),
+        ),
+      );
+    }
+    if (!body.children.length) list.replaceChildren(h("h3", {}, T.results), h("p", {}, T.none));
+    if (next) list.append(h("button", { type: "button", class: "more secondary", onclick: next }, T.more));
+  }
+
+  // -- one prospect -----------------------------------------------------------------------
+
+  function openProspect(id, message) {
+    say(T.loading);
+    api("GET", `prospects/${encodeURIComponent(id)}`)
+      .then((prospect) => prospectScreen(prospect, message))
+      .catch(apiError);
+  }
+
+  function then(id, message) {
+    return (promise) => promise.then(() => openProspect(id, message)).catch(apiError);
+  }
+
+  function prospectScreen(p, message) {
+    const id = p.prospect_id;
+    const r = p.restriction || null;
+    const hold = p.legal_hold || null;
+    const details = h(
+      "dl",
+      { id: "prospect" },
+      SHOWN.flatMap((name) => (p[name] === undefined || p[name] === null ? [] : [h("dt", {}, T[name]), h("dd", { "data-field": name }, String(p[name]))])),
+      h("dt", {}, T.sources),
+      h(
+        "dd",
+        { "data-field": "sources" },
+        (p.sources || []).map((s) => (s.source === "partner" ? `${s.partner_id} (${s.first_seen || ""})` : T.sourceStaff)).join(", "),
+      ),
+      h("dt", {}, T.restricted),
+      h("dd", { "data-field": "restriction", class: r ? "marked" : null }, restrictionText(r)),
+      hold && h("dt", {}, T.held),
+      hold && h("dd", { "data-field": "legal_hold", class: "marked" }, `${hold.reason || ""} · ${hold.set_at || ""}`),
+    );
+    const restrictForm = form(
+      (data) => {
+        const until = String(data.get("restrict-until") || "");
+        say(T.loading);
+        then(id, T.restrictedMsg)(
+          api("PUT", `restrictions/prospect/${encodeURIComponent(id)}`, {
+            reason: String(data.get("restrict-reason") || ""),
+            ...(until ? { until } : {}),
+          }),
+        );
+      },
+      h(
+        "p",
+        { class: "field" },
+        h("label", { for: "restrict-reason" }, T.reasonLabel),
+        h(
+          "select",
+          { id: "restrict-reason", name: "restrict-reason" },
+          REASONS.map((reason) => h("option", { value: reason, selected: r && r.reason === reason }, T.reasons[reason])),
+        ),
+      ),
+      field("restrict-until", T.until, { type: "date", value: (r && r.until) || "" }),
+      h("button", { type: "submit" }, r ? T.change : T.restrict),
+    );
+    const liftForm =
+      r &&
+      form(
+        (data) => {
+          say(T.loading);
+          then(id, T.lifted)(
+            api("POST", `restrictions/prospect/${encodeURIComponent(id)}/lift`, { told_otherwise: data.get("told-otherwise") === "on" }),
+          );
+        },
+        h(
+          "p",
+          { class: "check" },
+          h("input", { type: "checkbox", id: "told-otherwise", name: "told-otherwise" }),
+          " ",
+          h("label", { for: "told-otherwise" }, T.toldOtherwise),
+        ),
+        h("button", { type: "submit", class: "secondary" }, T.lift),
+      );
+    const isDpo = claims().roles.includes("dpo");
+    const holdForm =
+      isDpo &&
+      form(
+        (data) => {
+          const reason = String(data.get("hold-reason") || "").trim();
+          say(T.loading);
+          then(id, hold ? T.holdLifted : T.holdSet)(
+            hold
+              ? api("POST", `legal-holds/prospect/${encodeURIComponent(id)}/lift`, { reason })
+              : api("PUT", `legal-holds/prospect/${encodeURIComponent(id)}`, { reason }),
+          );
+        },
+        field("hold-reason", T.holdReason, { type: "text", maxlength: "500", autocomplete: "off", required: true }),
+        h("button", { type: "submit" }, hold ? T.liftHold : T.setHold),
+      );
+    show(
+      p.organization || id,
+      h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => searchScreen() }, T.back)),
+      details,
+      h("section", { "aria-labelledby": "restriction-title" }, h("h3", { id: "restriction-title" }, T.restrictionTitle), restrictForm, liftForm),
+      holdForm && h("section", { "aria-labelledby": "hold-title" }, h("h3", { id: "hold-title" }, T.holdTitle), h("p", {}, hold ? T.held : T.notHeld), holdForm),
+    );
+    if (message) say(message);
+  }
+
+  window.IlopisteConsole.register({
+    id: "prospects",
+    roles: ["staff", "dpo"],
+    label: { fi: "Prospektit", en: "Prospects" },
+    start(kit) {
+      bind(kit);
+      searchScreen();
+    },
+  });
+})();

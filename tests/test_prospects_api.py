@@ -141,6 +141,7 @@ def test_a_partner_reads_its_own_runs_rejected_rows_page_by_page(client: Any, st
     run_id = runs_of(stack, "acme")[0]["run_id"]
     status, run = call(client, "GET", f"/partner/import-runs/{run_id}", tokens.partner)
     assert status == 200 and run["counts"]["rejected"] == 3
+    assert run["upload_key"] == "incoming/acme/virheet.csv"  # the portal finds its form's run by it
     status, first = call(client, "GET", f"/partner/import-runs/{run_id}/rejected-rows?limit=2", tokens.partner)
     assert status == 200 and [r["line"] for r in first["items"]] == [3, 4] and first["next_cursor"]
     assert all(r["reason"] for r in first["items"])

@@ -232,7 +232,7 @@ def partner_run(call: Call, run_id: str) -> dict[str, Any]:
     run = runs.get(_run_id(run_id))
     if run["partner_id"] != call.principal.partner_id:
         raise NotFound("No such import run.")
-    return runs.summary(run)
+    return runs.listed(run)
 
 
 @route(

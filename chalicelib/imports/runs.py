@@ -319,7 +319,6 @@ def summary(run: dict[str, Any]) -> dict[str, Any]:
         "run_id",
         "partner_id",
         "file_name",
-        "object_key",  # the upload's key: the portal finds its form's run by it
         "full_refresh",
         "state",
         "received_at",
@@ -333,6 +332,15 @@ def summary(run: dict[str, Any]) -> dict[str, Any]:
         "format",
     )
     return {k: plain(run[k]) for k in keys if k in run and run[k] is not None}
+
+
+def listed(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as the run lists show it: its summary and `upload_key`, the uploaded object's key
+    (the key of the partner portal's form: the portal finds its upload's run by it)."""
+    shown = summary(run)
+    if run.get("object_key"):
+        shown["upload_key"] = str(run["object_key"])
+    return shown
 
 
 def write_report(run: dict[str, Any], rejects: list[dict[str, Any]]) -> str:
@@ -397,7 +405,7 @@ def list_for_partner(partner_id: str, limit: int, cursor: str | None) -> dict[st
         ScanIndexForward=False,
         Limit=limit,
     )
-    return {"items": [summary(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
+    return {"items": [listed(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
 
 
 def list_all(limit: int, cursor: str | None) -> dict[str, Any]:

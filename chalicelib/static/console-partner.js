@@ -251,7 +251,7 @@
     api("GET", "partner/import-runs?limit=10")
       .then((page) => {
         if (!document.getElementById("runs")) return;
-        const run = (page.items || []).find((r) => r.object_key === key);
+        const run = (page.items || []).find((r) => r.upload_key === key);
         if (run) return runScreen(run);
         if (Date.now() - started > WAIT_FOR_RUN_MS) return say(T.tooLong);
         later("runs", () => findRun(key, started));

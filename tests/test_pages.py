@@ -231,7 +231,7 @@ def test_the_console_config_names_the_staff_pool_and_cognitos_endpoint(client: A
     assert config["user_pool_id"] != conf.customer_user_pool_id
 
 
-@pytest.mark.parametrize("stem", ["console", "cognito", "console-customers"])
+@pytest.mark.parametrize("stem", ["console", "cognito", "console-customers", "console-partner", "console-marketing"])
 def test_the_console_scripts_are_assets_served_as_javascript(client: Any, stem: str) -> None:
     name = pages.asset_name(stem)
     source = next(p for p in (pages.STATIC_DIR, pages.STATIC_DIR / "vendor") if (p / f"{stem}.js").exists())

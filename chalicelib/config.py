@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 # AWS regions physically inside the EU/EEA. London (eu-west-2) and Zurich
 # (eu-central-2) are outside the EEA, so the notice's promise excludes them.
@@ -90,6 +91,10 @@ class Settings:
     # RespondToAuthChallenge, …): the region's public endpoint in AWS, the emulator locally.
     # The console page's Content-Security-Policy allows exactly this origin.
     cognito_endpoint: str = "https://cognito-idp.eu-north-1.amazonaws.com"
+    # Where a browser posts a partner's upload form (chalicelib/uploads.py): the upload
+    # bucket's origin as the form's `url` names it, the regional virtual-hosted address in
+    # AWS, the emulator's address locally (path-style). The console's CSP allows exactly it.
+    upload_origin: str = ""
 
     @property
     def is_prod(self) -> bool:
@@ -112,6 +117,14 @@ def issuer(region: str, pool_id: str) -> str:
 def cognito_endpoint(region: str) -> str:
     """The Cognito user pool API's public endpoint in `region` (what browsers sign in against)."""
     return f"https://cognito-idp.{region}.amazonaws.com"
+
+
+def upload_origin(region: str, bucket: str, emulator: str | None) -> str:
+    """The origin a presigned upload form posts to (what `store.s3_signer` signs for)."""
+    if emulator:
+        parts = urlsplit(emulator)
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"https://{bucket}.s3.{region}.amazonaws.com"
 
 
 def jwks_url(region: str, pool_id: str) -> str:
@@ -188,4 +201,9 @@ def settings() -> Settings:
         ses_max_send_rate=_rate(env.get("SES_MAX_SEND_RATE")),
         free_mail_domains=_domains(env.get("FREE_MAIL_DOMAINS")),
         cognito_endpoint=(env.get("COGNITO_ENDPOINT") or cognito_endpoint(region)).rstrip("/"),
+        upload_origin=upload_origin(
+            region,
+            env.get("UPLOAD_BUCKET", ""),
+            env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
+        ),
     )

@@ -54,6 +54,24 @@ def test_prod_refuses_an_emulator_override(monkeypatch: pytest.MonkeyPatch, name
         settings.cache_clear()
 
 
+def test_the_console_uploads_to_the_buckets_regional_address_or_the_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.config import settings
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("UPLOAD_BUCKET", "ilopiste-dev-uploads-123")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    settings.cache_clear()
+    try:
+        # What store.s3_signer signs for in AWS: the bucket's regional virtual-hosted address.
+        assert settings().upload_origin == "https://ilopiste-dev-uploads-123.s3.eu-west-1.amazonaws.com"
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000/")
+        settings.cache_clear()
+        assert settings().upload_origin == "http://127.0.0.1:5000"
+    finally:
+        settings.cache_clear()
+
+
 def test_the_console_signs_in_against_the_regions_cognito_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     from chalicelib.config import settings
 

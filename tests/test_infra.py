@@ -40,7 +40,15 @@ from tests.template import (
 PARTNER_TEMPLATE = MERGE_TEMPLATE.parent / "partner-role.json"
 FUNCTIONS = tuple(FUNCTION_HANDLERS.values())
 # Settings chalicelib/config.py reads that the template need not set: local-stack only, or tunables with defaults.
-OPTIONAL_SETTINGS = {"COGNITO_JWKS_URL", "CUSTOMER_COGNITO_JWKS_URL", "COGNITO_ENDPOINT", "FREE_MAIL_DOMAINS"}
+# AWS_ENDPOINT_URL(_S3): boto's own emulator address (the local stack), never set in AWS.
+OPTIONAL_SETTINGS = {
+    "COGNITO_JWKS_URL",
+    "CUSTOMER_COGNITO_JWKS_URL",
+    "COGNITO_ENDPOINT",
+    "FREE_MAIL_DOMAINS",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+}
 DATA_TABLES = (
     "CustomersTable",
     "ProspectsTable",
@@ -137,10 +145,12 @@ def test_authorizer_may_only_write_its_own_logs(sam: dict[str, Any]) -> None:
     assert not allowed(policy, "logs:PutLogEvents", group.replace("jwt_authorizer", "api_handler"))
 
 
-def test_api_handler_only_signs_upload_forms_and_reads_nothing_in_the_bucket(sam: dict[str, Any]) -> None:
-    # Partners read their reports with their own roles; the API never reads the bucket. Its one
-    # S3 action is the PutObject a partner's presigned POST is made with (chalicelib/uploads.py),
-    # under incoming/ only; the form's conditions narrow it to one key of the partner's own.
+def test_api_handler_signs_upload_forms_and_reads_only_run_reports(sam: dict[str, Any]) -> None:
+    # Two S3 actions: the PutObject a partner's presigned POST is made with (chalicelib/uploads.py),
+    # under incoming/ only (the form's conditions narrow it to one key of the partner's own), and
+    # reading run reports (reports/ only) for a portal partner's rejected rows, which have no
+    # other home (GET /partner/import-runs/{run_id}/rejected-rows; the route checks the run is
+    # the caller's). Never the uploads themselves, the import's work files, a delete or a listing.
     policy = function_roles(sam)["APIHandler"]
     s3 = [
         (a, r)
@@ -150,12 +160,16 @@ def test_api_handler_only_signs_upload_forms_and_reads_nothing_in_the_bucket(sam
         for r in as_list(st["Resource"])
     ]
     bucket = fake_arn("UploadBucket", {"Type": "AWS::S3::Bucket"})
-    assert s3 == [("s3:PutObject", f"{bucket}/incoming/*")]
+    assert s3 == [("s3:PutObject", f"{bucket}/incoming/*"), ("s3:GetObject", f"{bucket}/reports/*")]
     assert allowed(policy, "s3:PutObject", f"{bucket}/incoming/acme/0f1e/list.csv")
+    assert allowed(policy, "s3:GetObject", f"{bucket}/reports/acme/20250101T000000Z-run.json")
     for elsewhere in ("reports/acme/run.json", "work/run-1/chunk-0", "list.csv"):
         assert not allowed(policy, "s3:PutObject", f"{bucket}/{elsewhere}"), elsewhere
     for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:ListBucket"):
         assert not allowed(policy, action, f"{bucket}/incoming/acme/0f1e/list.csv"), action
+        assert not allowed(policy, action, f"{bucket}/work/run-1/chunk-0"), action
+    for action in ("s3:DeleteObject", "s3:ListBucket", "s3:GetObjectVersion"):
+        assert not allowed(policy, action, f"{bucket}/reports/acme/run.json"), action
     # Its queue calls: starting a campaign's materialisation and a mail job (messages naming a job).
     sqs = {
         (a, r)
@@ -637,7 +651,11 @@ def test_key_users_are_exactly_the_functions_that_reach_the_data(
                     and any(r == arn or r.startswith(f"{arn}/") for r in as_list(st["Resource"]) for arn in arns)
                     for st in statements(policy)
                 )
-                may = key_allows(key_policy, key_arn(key_logical), caller, "kms:Decrypt", context, policy)
+                # A read in the bucket: a run's report, the one object every reader reads.
+                read = context | (
+                    {"kms:EncryptionContext:aws:s3:arn": f"{UPLOADS}/reports/acme/run.json"} if service == "s3" else {}
+                )
+                may = key_allows(key_policy, key_arn(key_logical), caller, "kms:Decrypt", read, policy)
                 assert may == reads, f"{function} on {key_logical} via {service}: key use {may}, data access {reads}"
                 if service == "s3":
                     upload = context | {"kms:EncryptionContext:aws:s3:arn": f"{UPLOADS}/incoming/acme/list.csv"}
@@ -645,6 +663,13 @@ def test_key_users_are_exactly_the_functions_that_reach_the_data(
                         key_policy, key_arn(key_logical), caller, "kms:GenerateDataKey", upload, policy
                     )
                     assert encrypts == reaches, (function, key_logical, "kms:GenerateDataKey")
+                    if function == "APIHandler":
+                        # The API reads reports only: never a partner's upload, never a work file.
+                        for key in ("incoming/acme/0f1e/list.csv", "work/run-1/chunk-0"):
+                            other = context | {"kms:EncryptionContext:aws:s3:arn": f"{UPLOADS}/{key}"}
+                            assert not key_allows(
+                                key_policy, key_arn(key_logical), caller, "kms:Decrypt", other, policy
+                            ), key
 
 
 def test_keys_are_used_only_through_their_service_and_only_by_this_stages_roles(

@@ -205,7 +205,7 @@ def test_the_console_is_the_layout_with_its_scripts_and_their_policy(client: Any
     assert csp == {
         **STRICT_CSP,
         "script-src": "'self'",
-        "connect-src": f"'self' {settings().cognito_endpoint}",
+        "connect-src": f"'self' {settings().cognito_endpoint} {settings().upload_origin}",
     }
     assert resp.headers["Cache-Control"] == "no-store" and resp.headers["Content-Language"] == lang
 
@@ -225,12 +225,13 @@ def test_the_console_config_names_the_staff_pool_and_cognitos_endpoint(client: A
         "user_pool_id": conf.user_pool_id,
         "client_id": conf.user_pool_client_id,
         "cognito_endpoint": conf.cognito_endpoint,
+        "upload_origin": conf.upload_origin,
     }
     # The staff pool, never the customers' pool: customers do not sign in to the console.
     assert config["user_pool_id"] != conf.customer_user_pool_id
 
 
-@pytest.mark.parametrize("stem", ["console", "cognito", "console-customers"])
+@pytest.mark.parametrize("stem", ["console", "cognito", "console-customers", "console-partner", "console-marketing"])
 def test_the_console_scripts_are_assets_served_as_javascript(client: Any, stem: str) -> None:
     name = pages.asset_name(stem)
     source = next(p for p in (pages.STATIC_DIR, pages.STATIC_DIR / "vendor") if (p / f"{stem}.js").exists())

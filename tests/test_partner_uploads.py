@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from chalicelib import uploads
+from chalicelib.config import settings
 from tests import aws_calls
 from tests.aws_calls import Recorder
 from tests.conftest import Stack, Tokens, call, register_partner
@@ -81,6 +82,7 @@ def test_a_partner_gets_a_form_for_one_key_under_its_own_prefix(stack: Stack, cl
     assert form["key"] == prefix + "Kevään lista.csv" and len(form["upload_id"]) == 32
     assert form["max_bytes"] == uploads.MAX_BYTES == 50 * 1024 * 1024
     assert form["url"] == f"https://{stack.info['upload_bucket']}.s3.eu-north-1.amazonaws.com/"
+    assert form["url"] == f"{settings().upload_origin}/"  # the one origin the console's CSP allows
     fields = form["fields"]
     assert fields["key"] == form["key"]
     assert fields["Content-Type"] == "text/csv" and fields["x-amz-server-side-encryption"] == "aws:kms"

@@ -129,6 +129,34 @@ def test_partner_sees_only_its_own_runs_staff_all(client: Any, stack: Stack, tok
     assert [r["run_id"] for r in filtered["items"]] == [beta_run["run_id"]]
 
 
+def test_a_partner_reads_its_own_runs_rejected_rows_page_by_page(client: Any, stack: Stack, tokens: Tokens) -> None:
+    bad = [
+        ["Ilman Sähköpostia Oy", "Eero Esimerkki", "Johtaja", "", ""],
+        ["Väärä Oy", "Vilma Väärä", "Johtaja", "ei-osoite", ""],
+        ["Yksityinen", "Pekka Posti", "Johtaja", "pekka@gmail.com", ""],
+    ]
+    upload(stack, "incoming/acme/virheet.csv", csv_bytes([ACME_ROWS[0], *bad]))
+    upload(stack, "incoming/beta/b.csv", csv_bytes(bad[:1]))
+    drain(stack)
+    run_id = runs_of(stack, "acme")[0]["run_id"]
+    status, run = call(client, "GET", f"/partner/import-runs/{run_id}", tokens.partner)
+    assert status == 200 and run["counts"]["rejected"] == 3
+    assert run["upload_key"] == "incoming/acme/virheet.csv"  # the portal finds its form's run by it
+    status, first = call(client, "GET", f"/partner/import-runs/{run_id}/rejected-rows?limit=2", tokens.partner)
+    assert status == 200 and [r["line"] for r in first["items"]] == [3, 4] and first["next_cursor"]
+    assert all(r["reason"] for r in first["items"])
+    path = f"/partner/import-runs/{run_id}/rejected-rows?limit=2&cursor={first['next_cursor']}"
+    status, second = call(client, "GET", path, tokens.partner)
+    assert status == 200 and [r["line"] for r in second["items"]] == [5] and second["next_cursor"] is None
+    # Only the lines, reasons and fields: no value from the partner's file.
+    assert {k for r in first["items"] + second["items"] for k in r} <= {"line", "reason", "field", "first_line"}
+    beta_run = runs_of(stack, "beta")[0]["run_id"]
+    status, body = call(client, "GET", f"/partner/import-runs/{beta_run}/rejected-rows", tokens.partner)
+    assert status == 404 and body["error"]["code"] == "not_found"
+    status, body = call(client, "GET", f"/partner/import-runs/{run_id}/rejected-rows?cursor=bm9wZQ", tokens.partner)
+    assert status == 400 and body["error"]["code"] == "invalid_cursor"
+
+
 def test_customer_and_anonymous_are_refused(client: Any, stack: Stack, tokens: Tokens) -> None:
     for path in ("/prospects", "/import-runs", "/partner/prospects", "/partner/import-runs"):
         status, body = call(client, "GET", path, tokens.customer)

@@ -5,9 +5,9 @@ origin: vendor/cognito.js (amazon-cognito-identity-js, built by console/), conso
 the API, the page builders) and one console-<area>.js per screen family.
 Every datum the console shows comes from the JSON API with the signed-in person's ID token;
 the page itself holds nothing but the layout. Its Content-Security-Policy is the public
-pages' plus `script-src 'self'` and `connect-src 'self'` and the one Cognito endpoint the
-console signs in against (`GET /console/config`, built from the settings): no inline script,
-no other origin.
+pages' plus `script-src 'self'` and `connect-src 'self'`, the one Cognito endpoint the
+console signs in against and the upload bucket's origin a partner's file is posted to
+(`GET /console/config`, built from the settings): no inline script, no other origin.
 """
 
 from __future__ import annotations
@@ -47,11 +47,13 @@ _TEXT = {
 }
 
 
-def console_csp(cognito_endpoint: str) -> str:
-    """The public pages' policy plus this page's scripts and the API and Cognito it calls."""
+def console_csp(cognito_endpoint: str, upload_origin: str) -> str:
+    """The public pages' policy plus this page's scripts and the API, Cognito and the upload
+    bucket (a partner's file goes straight there with a presigned POST) it calls."""
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        f"connect-src 'self' {cognito_endpoint}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        f"connect-src 'self' {cognito_endpoint} {upload_origin}; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
     )
 
 
@@ -73,16 +75,16 @@ def console_page(call: Call) -> Response:
         f'<div id="console" data-config="{pages.root(call)}console/config">'
         f"<p>{html.escape(text['loading'])}</p></div>"
     )
-    return pages.page(
-        lang, text["title"], body, call=call, csp=console_csp(settings().cognito_endpoint), scripts=scripts()
-    )
+    conf = settings()
+    csp = console_csp(conf.cognito_endpoint, conf.upload_origin)
+    return pages.page(lang, text["title"], body, call=call, csp=csp, scripts=scripts())
 
 
 @route(
     console_bp,
     "/console/config",
     "GET",
-    summary="Where and how the console signs in: the staff user pool, its app client and Cognito's endpoint",
+    summary="Where the console signs in (the staff pool, its app client, Cognito's endpoint) and posts uploads",
     query=(),
 )
 def console_config(call: Call) -> dict[str, Any]:
@@ -92,4 +94,5 @@ def console_config(call: Call) -> dict[str, Any]:
         "user_pool_id": conf.user_pool_id,
         "client_id": conf.user_pool_client_id,
         "cognito_endpoint": conf.cognito_endpoint,
+        "upload_origin": conf.upload_origin,
     }

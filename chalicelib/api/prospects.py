@@ -232,7 +232,22 @@ def partner_run(call: Call, run_id: str) -> dict[str, Any]:
     run = runs.get(_run_id(run_id))
     if run["partner_id"] != call.principal.partner_id:
         raise NotFound("No such import run.")
-    return runs.summary(run)
+    return runs.listed(run)
+
+
+@route(
+    prospects_bp,
+    "/partner/import-runs/{run_id}/rejected-rows",
+    "GET",
+    PARTNER,
+    summary="The rows one of my import runs rejected: line number, reason and field, from its report",
+    query=("limit", "cursor"),
+)
+def partner_run_rejects(call: Call, run_id: str) -> dict[str, Any]:
+    run = runs.get(_run_id(run_id))
+    if run["partner_id"] != call.principal.partner_id:
+        raise NotFound("No such import run.")
+    return runs.rejected_rows(run, call.limit(100), call.query.get("cursor"))
 
 
 @route(

@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 from chalicelib import clock, store
 from chalicelib.auth import PARTNER_ID as PARTNER_ID  # re-exported: API paths check it here too
 from chalicelib.config import settings
-from chalicelib.errors import NotFound
+from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.store import plain as plain  # re-exported: the one copy is in store
 
 INCOMING = "incoming/"
@@ -334,6 +334,15 @@ def summary(run: dict[str, Any]) -> dict[str, Any]:
     return {k: plain(run[k]) for k in keys if k in run and run[k] is not None}
 
 
+def listed(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as the run lists show it: its summary and `upload_key`, the uploaded object's key
+    (the key of the partner portal's form: the portal finds its upload's run by it)."""
+    shown = summary(run)
+    if run.get("object_key"):
+        shown["upload_key"] = str(run["object_key"])
+    return shown
+
+
 def write_report(run: dict[str, Any], rejects: list[dict[str, Any]]) -> str:
     """reports/<partner_id>/<received>-<run_id>.json (and .rejected.csv when any row was rejected)."""
     s3 = store.client("s3")
@@ -353,6 +362,35 @@ def write_report(run: dict[str, Any], rejects: list[dict[str, Any]]) -> str:
     return str(run["report_key"])
 
 
+def rejected_rows(run: dict[str, Any], limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of a finished run's rejected rows (`line`, `reason`, `field`, …) from its report.
+
+    The rows are in the report only (`reports/<partner_id>/…json`), in file order; the cursor
+    is the position in that list. No report yet (a run still going, or one that failed before
+    it wrote one), or one the lifecycle rule already removed: no rows.
+    """
+    start = store.decode_cursor(cursor, {"offset"})
+    offset = 0
+    if start:
+        raw = start["offset"]
+        if not (raw.isascii() and raw.isdigit()):
+            raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
+        offset = int(raw)
+    key = run.get("report_key")
+    if not key:
+        return {"items": [], "next_cursor": None}
+    try:
+        body = store.client("s3").get_object(Bucket=settings().upload_bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return {"items": [], "next_cursor": None}
+        raise
+    rows: list[dict[str, Any]] = json.loads(body).get("rejected_rows", [])
+    page = rows[offset : offset + limit]
+    more = offset + limit < len(rows)
+    return {"items": page, "next_cursor": store.encode_cursor({"offset": str(offset + limit)}) if more else None}
+
+
 # -- listing ------------------------------------------------------------------------------
 
 
@@ -367,7 +405,7 @@ def list_for_partner(partner_id: str, limit: int, cursor: str | None) -> dict[st
         ScanIndexForward=False,
         Limit=limit,
     )
-    return {"items": [summary(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
+    return {"items": [listed(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
 
 
 def list_all(limit: int, cursor: str | None) -> dict[str, Any]:

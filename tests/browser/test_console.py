@@ -287,7 +287,7 @@ def test_a_staff_member_signs_in_with_mfa_and_corrects_a_customer(
 
 
 def test_the_console_page_and_its_config(local_stack: RunningStack) -> None:
-    """The page's CSP names exactly the Cognito endpoint its config gives, and nothing else."""
+    """The page's CSP names exactly the Cognito endpoint and upload origin its config gives, and nothing else."""
     import requests
 
     base = local_stack.info["api_url"]
@@ -297,8 +297,10 @@ def test_the_console_page_and_its_config(local_stack: RunningStack) -> None:
         "user_pool_id": local_stack.info["user_pool_id"],
         "client_id": local_stack.info["user_pool_client_id"],
         "cognito_endpoint": local_stack.info["aws_endpoint_url"],
+        # A partner's upload goes straight to the bucket: locally the emulator's address too.
+        "upload_origin": local_stack.info["aws_endpoint_url"],
     }
     page: Any = requests.get(f"{base}/console", headers={"Accept": "text/html"}, timeout=10)
     csp = dict(d.strip().split(" ", 1) for d in page.headers["Content-Security-Policy"].split(";"))
-    assert csp["connect-src"] == f"'self' {config['cognito_endpoint']}"
+    assert csp["connect-src"] == f"'self' {config['cognito_endpoint']} {config['upload_origin']}"
     assert csp["script-src"] == "'self'" and csp["default-src"] == "'none'"

@@ -1,0 +1,446 @@
+/* The partner portal's screens. A data provider (and a reseller, which may upload too) sends
+   a contact list straight from the browser to the upload bucket with a presigned POST
+   (POST /partner/uploads: the form; the page's CSP allows exactly the bucket's origin), then
+   follows the import run (polling GET /partner/import-runs/{id} with a visible status) to its
+   report: the counts and the rejected rows with their line numbers and reasons
+   (GET /partner/import-runs/{id}/rejected-rows, page by page); earlier runs are listed page by
+   page. A reseller lists, adds and removes its end users (/partner/end-users). Every rule is
+   the API's (and S3's, for the form): this page shows what they answer. Registered with
+   console.js, which signs in and lends the page builders and the API (`kit`). */
+(function () {
+  "use strict";
+
+  const TEXT = {
+    fi: {
+      uploadTitle: "Lähetä yhteystietoluettelo",
+      uploadIntro: "Valitse .csv- tai .xlsx-tiedosto (enintään 50 Mt). Tiedosto tuodaan rekisteriin, ja näet sen jälkeen raportin: montako riviä tuotiin ja mitkä rivit hylättiin ja miksi.",
+      file: "Tiedosto",
+      send: "Lähetä",
+      chooseFile: "Valitse ensin tiedosto.",
+      sending: "Lähetetään tiedostoa…",
+      uploadRefused: "Tallennuspalvelu ei ottanut tiedostoa vastaan (tila {status}). Pyydä uusi lähetys ja yritä uudelleen.",
+      waiting: "Tiedosto vastaanotettu. Odotetaan tuonnin alkamista…",
+      tooLong: "Tuonti ei näy vielä. Katso tilanne myöhemmin aiemmista tuonneista.",
+      runTitle: "Tuonti: {file}",
+      state: "Tila",
+      states: { received: "vastaanotettu", running: "käynnissä", done: "valmis", failed: "epäonnistui" },
+      progress: "Tuonnin tila: {state}. Sivu päivittyy itsestään.",
+      finished: "Tuonti on valmis.",
+      failedRun: "Tuonti epäonnistui: {reason}",
+      fileName: "Tiedosto",
+      received: "Vastaanotettu",
+      finishedAt: "Valmistui",
+      countsTitle: "Rivit",
+      counts: {
+        rows: "Rivejä yhteensä",
+        inserted: "Lisätty",
+        updated: "Päivitetty",
+        unchanged: "Ennallaan",
+        reverified: "Vahvistettu uudelleen",
+        rejected: "Hylätty",
+        removed: "Poistettu",
+        kept_other_source: "Säilytetty (toinen lähde)",
+        kept_staff_verified: "Säilytetty (henkilökunnan vahvistama)",
+        held: "Pidätetty (käsittelyn rajoitus)",
+      },
+      rejectedTitle: "Hylätyt rivit",
+      noRejected: "Yhtään riviä ei hylätty.",
+      line: "Rivi",
+      reason: "Syy",
+      field: "Kenttä",
+      reasons: {
+        no_organisation: "organisaatio puuttuu",
+        free_mail_domain: "yksityinen sähköpostiosoite",
+        missing_email: "sähköpostiosoite puuttuu",
+        invalid_email: "sähköpostiosoite ei kelpaa",
+        missing_name: "nimi puuttuu",
+        not_imported: "ei tuoda",
+        erased_on_request: "poistettu henkilön pyynnöstä",
+        restricted: "käsittelyä rajoitettu",
+        duplicate_in_file: "sama henkilö aiemmin tiedostossa",
+        changed_meanwhile: "muuttui tuonnin aikana",
+      },
+      firstLine: "ensimmäinen rivillä {line}",
+      fields: { organization: "organisaatio", contact_name: "nimi", title: "titteli", email: "sähköposti", phone: "puhelin" },
+      runsTitle: "Aiemmat tuonnit",
+      noRuns: "Ei aiempia tuonteja.",
+      open: "Näytä raportti",
+      back: "Takaisin lähetykseen",
+      usersTitle: "Loppukäyttäjät",
+      usersIntro: "Loppukäyttäjistäsi tallennetaan vain nimi ja sähköpostiosoite.",
+      addTitle: "Lisää loppukäyttäjä",
+      name: "Nimi",
+      email: "Sähköposti",
+      add: "Lisää",
+      added: "Loppukäyttäjä lisätty.",
+      remove: "Poista",
+      removeNamed: "Poista {name}",
+      removed: "Loppukäyttäjä poistettu.",
+      noUsers: "Ei loppukäyttäjiä.",
+      errors: {
+        notice_not_delivered: "Tiedostojasi ei vielä tuoda: tietosuojaselosteen toimitusta ei ole kirjattu. Ota yhteyttä Ilopisteeseen.",
+        invalid_file_name: "Tiedoston nimi ei kelpaa: {detail}",
+        invalid_content_type: "Tiedoston tyyppi ei vastaa sen päätettä (.csv tai .xlsx).",
+      },
+    },
+    en: {
+      uploadTitle: "Send a contact list",
+      uploadIntro: "Choose a .csv or .xlsx file (at most 50 MB). The file is imported into the register, and you then see its report: how many rows were imported, and which rows were rejected and why.",
+      file: "File",
+      send: "Send",
+      chooseFile: "Choose a file first.",
+      sending: "Sending the file…",
+      uploadRefused: "The storage service did not accept the file (status {status}). Send it again.",
+      waiting: "File received. Waiting for the import to start…",
+      tooLong: "The import does not show yet. Look for it later among the earlier imports.",
+      runTitle: "Import: {file}",
+      state: "Status",
+      states: { received: "received", running: "running", done: "done", failed: "failed" },
+      progress: "Import status: {state}. This page updates by itself.",
+      finished: "The import is done.",
+      failedRun: "The import failed: {reason}",
+      fileName: "File",
+      received: "Received",
+      finishedAt: "Finished",
+      countsTitle: "Rows",
+      counts: {
+        rows: "Rows in all",
+        inserted: "Added",
+        updated: "Updated",
+        unchanged: "Unchanged",
+        reverified: "Re-verified",
+        rejected: "Rejected",
+        removed: "Removed",
+        kept_other_source: "Kept (another source)",
+        kept_staff_verified: "Kept (verified by staff)",
+        held: "Held (processing restricted)",
+      },
+      rejectedTitle: "Rejected rows",
+      noRejected: "No row was rejected.",
+      line: "Line",
+      reason: "Reason",
+      field: "Field",
+      reasons: {
+        no_organisation: "no organisation",
+        free_mail_domain: "a private email address",
+        missing_email: "no email address",
+        invalid_email: "invalid email address",
+        missing_name: "no name",
+        not_imported: "not imported",
+        erased_on_request: "erased at the person's request",
+        restricted: "processing restricted",
+        duplicate_in_file: "the same person earlier in the file",
+        changed_meanwhile: "changed during the import",
+      },
+      firstLine: "first on line {line}",
+      fields: { organization: "organisation", contact_name: "name", title: "title", email: "email", phone: "phone" },
+      runsTitle: "Earlier imports",
+      noRuns: "No earlier imports.",
+      open: "Show the report",
+      back: "Back to sending",
+      usersTitle: "End users",
+      usersIntro: "Only the name and email address of your end users are stored.",
+      addTitle: "Add an end user",
+      name: "Name",
+      email: "Email",
+      add: "Add",
+      added: "End user added.",
+      remove: "Remove",
+      removeNamed: "Remove {name}",
+      removed: "End user removed.",
+      noUsers: "No end users.",
+      errors: {
+        notice_not_delivered: "Your files are not imported yet: the delivery of the privacy notice is not on record. Contact Ilopiste.",
+        invalid_file_name: "The file name is not accepted: {detail}",
+        invalid_content_type: "The file's type does not fit its extension (.csv or .xlsx).",
+      },
+    },
+  };
+
+  const POLL_MS = 1500;
+  const WAIT_FOR_RUN_MS = 120000;
+
+  let T, h, fill, say, fail, show, field, form, api, apiError;
+  let poll = null; // the one timer this area runs (a run being followed)
+
+  function bind(kit) {
+    ({ h, fill, say, fail, show, field, form, api, apiError } = kit);
+    T = { ...kit.T, ...TEXT[kit.lang] };
+    stopPolling();
+  }
+
+  function stopPolling() {
+    if (poll) clearTimeout(poll);
+    poll = null;
+  }
+
+  // A poll's answer is shown only while its screen is (another area may have opened since).
+  function later(screenId, then) {
+    poll = setTimeout(() => {
+      poll = null;
+      if (document.getElementById(screenId)) then();
+    }, POLL_MS);
+  }
+
+  function failWith(err) {
+    const own = T.errors[err.code];
+    if (own && err.status !== 401) return fail(fill(own, { detail: err.detail }));
+    return apiError(err);
+  }
+
+  function cells(...values) {
+    return h("tr", {}, ...values.map((v) => h("td", {}, v === undefined || v === null ? "" : v)));
+  }
+
+  function table(headers, body) {
+    return h("table", {}, h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col" }, t)))), body);
+  }
+
+  function stateText(state) {
+    return T.states[state] || state || "";
+  }
+
+  // -- uploading ----------------------------------------------------------------------------
+
+  function uploadScreen(message) {
+    stopPolling();
+    const runsBox = h("div", { id: "runs" });
+    show(
+      T.uploadTitle,
+      h("p", {}, T.uploadIntro),
+      form(
+        (data) => {
+          const file = data.get("file");
+          if (!(file instanceof File) || !file.name) return fail(T.chooseFile);
+          send(file);
+        },
+        h("p", { class: "field" }, h("label", { for: "file" }, T.file), h("input", { id: "file", name: "file", type: "file", accept: ".csv,.xlsx", required: true })),
+        h("button", { type: "submit" }, T.send),
+      ),
+      h("section", { "aria-labelledby": "runs-title" }, h("h3", { id: "runs-title" }, T.runsTitle), runsBox),
+    );
+    if (message) say(message);
+    listRuns(runsBox, null, true);
+  }
+
+  async function send(file) {
+    say(T.sending);
+    let presigned;
+    try {
+      presigned = await api("POST", "partner/uploads", { file_name: file.name, ...(file.type ? { content_type: file.type } : {}) });
+    } catch (err) {
+      return failWith(err);
+    }
+    // The form's fields first, the file last: S3 reads the policy before the content.
+    const body = new FormData();
+    for (const [name, value] of Object.entries(presigned.fields)) body.append(name, value);
+    body.append("file", file);
+    let response;
+    try {
+      response = await fetch(presigned.url, { method: "POST", body, credentials: "omit", cache: "no-store" });
+    } catch (err) {
+      return fail(T.errors.network);
+    }
+    if (!response.ok) return fail(fill(T.uploadRefused, { status: response.status }));
+    say(T.waiting);
+    findRun(presigned.key, Date.now());
+  }
+
+  // The run of this upload: the newest runs are listed first; its object key is the form's.
+  function findRun(key, started) {
+    api("GET", "partner/import-runs?limit=10")
+      .then((page) => {
+        if (!document.getElementById("runs")) return;
+        const run = (page.items || []).find((r) => r.upload_key === key);
+        if (run) return runScreen(run);
+        if (Date.now() - started > WAIT_FOR_RUN_MS) return say(T.tooLong);
+        later("runs", () => findRun(key, started));
+      })
+      .catch(failWith);
+  }
+
+  function listRuns(box, cursor, fresh) {
+    const query = new URLSearchParams({ limit: "10", ...(cursor ? { cursor } : {}) });
+    api("GET", `partner/import-runs?${query}`)
+      .then((page) => {
+        let body = box.querySelector("tbody");
+        if (fresh || !body) {
+          body = h("tbody");
+          box.replaceChildren(table([T.fileName, T.received, T.state, ""], body));
+        }
+        box.querySelector(".more")?.remove();
+        for (const run of page.items || []) {
+          body.append(
+            h(
+              "tr",
+              {},
+              h("td", {}, run.file_name || ""),
+              h("td", {}, run.received_at || ""),
+              h("td", {}, stateText(run.state)),
+              h("td", {}, h("button", { type: "button", class: "secondary", "aria-label": `${T.open}: ${run.file_name || run.run_id}`, onclick: () => openRun(run.run_id) }, T.open)),
+            ),
+          );
+        }
+        if (!body.children.length) box.replaceChildren(h("p", {}, T.noRuns));
+        if (page.next_cursor) box.append(h("button", { type: "button", class: "more secondary", onclick: () => listRuns(box, page.next_cursor, false) }, T.more));
+      })
+      .catch(failWith);
+  }
+
+  function openRun(runId) {
+    stopPolling();
+    say(T.loading);
+    api("GET", `partner/import-runs/${encodeURIComponent(runId)}`).then(runScreen).catch(failWith);
+  }
+
+  // -- one run: its status while it goes, then its report ----------------------------------
+
+  function runScreen(run) {
+    stopPolling();
+    const going = run.state === "received" || run.state === "running";
+    const status = h("p", { id: "run-state" }, h("strong", {}, `${T.state}: `), h("span", { "data-state": run.state }, stateText(run.state)));
+    const details = h(
+      "dl",
+      { id: "run" },
+      h("dt", {}, T.fileName),
+      h("dd", {}, run.file_name || ""),
+      h("dt", {}, T.received),
+      h("dd", {}, run.received_at || ""),
+      run.finished_at ? [h("dt", {}, T.finishedAt), h("dd", {}, run.finished_at)] : [],
+    );
+    const counts = run.counts || {};
+    const countRows = Object.keys(T.counts)
+      .filter((name) => counts[name] !== undefined && (counts[name] || ["rows", "inserted", "rejected"].includes(name)))
+      .map((name) => h("tr", {}, h("th", { scope: "row" }, T.counts[name]), h("td", { "data-count": name }, String(counts[name]))));
+    const rejects = h("div", { id: "rejected" });
+    show(
+      fill(T.runTitle, { file: run.file_name || run.run_id }),
+      h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => uploadScreen() }, T.back)),
+      status,
+      details,
+      h("section", { "aria-labelledby": "counts-title" }, h("h3", { id: "counts-title" }, T.countsTitle), h("table", { id: "counts" }, h("tbody", {}, countRows))),
+      !going && h("section", { "aria-labelledby": "rejected-title" }, h("h3", { id: "rejected-title" }, T.rejectedTitle), rejects),
+    );
+    if (going) {
+      say(fill(T.progress, { state: stateText(run.state) }));
+      later("run-state", () => {
+        api("GET", `partner/import-runs/${encodeURIComponent(run.run_id)}`)
+          .then((next) => document.getElementById("run-state") && runScreen(next))
+          .catch(failWith);
+      });
+      return;
+    }
+    if (run.state === "failed") fail(fill(T.failedRun, { reason: (run.failure && run.failure.code) || "" }));
+    else say(T.finished);
+    if (counts.rejected) loadRejects(rejects, run.run_id, null, true);
+    else rejects.replaceChildren(h("p", {}, T.noRejected));
+  }
+
+  function reasonText(row) {
+    const reason = T.reasons[row.reason] || row.reason;
+    return row.first_line ? `${reason} (${fill(T.firstLine, { line: row.first_line })})` : reason;
+  }
+
+  function loadRejects(box, runId, cursor, fresh) {
+    const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
+    api("GET", `partner/import-runs/${encodeURIComponent(runId)}/rejected-rows?${query}`)
+      .then((page) => {
+        let body = box.querySelector("tbody");
+        if (fresh || !body) {
+          body = h("tbody");
+          box.replaceChildren(table([T.line, T.reason, T.field], body));
+        }
+        box.querySelector(".more")?.remove();
+        for (const row of page.items || []) body.append(cells(String(row.line), reasonText(row), T.fields[row.field] || row.field || ""));
+        if (!body.children.length) box.replaceChildren(h("p", {}, T.noRejected));
+        if (page.next_cursor) box.append(h("button", { type: "button", class: "more secondary", onclick: () => loadRejects(box, runId, page.next_cursor, false) }, T.more));
+      })
+      .catch(failWith);
+  }
+
+  // -- a reseller's end users --------------------------------------------------------------
+
+  function usersScreen(message) {
+    stopPolling();
+    const list = h("div", { id: "end-users" });
+    show(
+      T.usersTitle,
+      h("p", {}, T.usersIntro),
+      list,
+      h(
+        "section",
+        { "aria-labelledby": "add-title" },
+        h("h3", { id: "add-title" }, T.addTitle),
+        form(
+          (data) => {
+            const body = { name: String(data.get("name") || "").trim(), email: String(data.get("email") || "").trim() };
+            say(T.loading);
+            api("POST", "partner/end-users", body).then(() => usersScreen(T.added)).catch(failWith);
+          },
+          field("name", T.name, { type: "text", autocomplete: "off", required: true }),
+          field("email", T.email, { type: "email", autocomplete: "off", required: true }),
+          h("button", { type: "submit" }, T.add),
+        ),
+      ),
+    );
+    if (message) say(message);
+    listUsers(list, null, true);
+  }
+
+  function listUsers(box, cursor, fresh) {
+    const query = new URLSearchParams({ limit: "25", ...(cursor ? { cursor } : {}) });
+    api("GET", `partner/end-users?${query}`)
+      .then((page) => {
+        let body = box.querySelector("tbody");
+        if (fresh || !body) {
+          body = h("tbody");
+          box.replaceChildren(table([T.name, T.email, ""], body));
+        }
+        box.querySelector(".more")?.remove();
+        for (const user of page.items || []) {
+          const id = user.end_user_id || user.customer_id;
+          const label = user.name || user.email || id;
+          body.append(
+            h(
+              "tr",
+              {},
+              h("td", {}, user.name || ""),
+              h("td", {}, user.email || ""),
+              h("td", {}, h("button", {
+                type: "button",
+                class: "secondary",
+                "aria-label": fill(T.removeNamed, { name: label }),
+                onclick: () => {
+                  say(T.loading);
+                  api("DELETE", `partner/end-users/${encodeURIComponent(id)}`).then(() => usersScreen(T.removed)).catch(failWith);
+                },
+              }, T.remove)),
+            ),
+          );
+        }
+        if (!body.children.length) box.replaceChildren(h("p", {}, T.noUsers));
+        if (page.next_cursor) box.append(h("button", { type: "button", class: "more secondary", onclick: () => listUsers(box, page.next_cursor, false) }, T.more));
+      })
+      .catch(failWith);
+  }
+
+  window.IlopisteConsole.register({
+    id: "uploads",
+    roles: ["partner", "reseller"],
+    label: { fi: "Tiedostot", en: "Files" },
+    start(kit) {
+      bind(kit);
+      uploadScreen();
+    },
+  });
+
+  window.IlopisteConsole.register({
+    id: "end-users",
+    roles: ["reseller"],
+    label: { fi: "Loppukäyttäjät", en: "End users" },
+    start(kit) {
+      bind(kit);
+      usersScreen();
+    },
+  });
+})();

@@ -1,0 +1,292 @@
+"""The partner portal in a real Chromium against the local stack, in Finnish and in English.
+
+The demo data provider (demo-acme) signs in, uploads a small CSV with one bad row straight
+to the upload bucket (the presigned POST from `POST /partner/uploads`; the page's CSP allows
+exactly the bucket's origin), watches its import run finish and sees the rejected row with
+its line number and reason, then finds the run among its earlier imports. The demo reseller
+(demo-resello) adds an end user, sees it listed and removes it. Every screen: axe-core, no
+console error or CSP violation, a screenshot; no token in web storage.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Page, Request
+
+from tests.browser.conftest import Pages
+from tests.e2e.conftest import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+TITLE = {"fi": "Henkilökunnan työpöytä", "en": "Staff console"}
+T = {
+    "fi": {
+        "username": "Käyttäjätunnus",
+        "password": "Salasana",
+        "sign_in": "Kirjaudu",
+        "upload": "Lähetä yhteystietoluettelo",
+        "file": "Tiedosto",
+        "send": "Lähetä",
+        "run": "Tuonti: {file}",
+        "done": "valmis",
+        "finished": "Tuonti on valmis.",
+        "missing_email": "sähköpostiosoite puuttuu",
+        "back": "Takaisin lähetykseen",
+        "runs": "Aiemmat tuonnit",
+        "open": "Näytä raportti",
+        "users_area": "Loppukäyttäjät",
+        "users": "Loppukäyttäjät",
+        "name": "Nimi",
+        "email": "Sähköposti",
+        "add": "Lisää",
+        "added": "Loppukäyttäjä lisätty.",
+        "remove": "Poista {name}",
+        "removed": "Loppukäyttäjä poistettu.",
+    },
+    "en": {
+        "username": "Username",
+        "password": "Password",
+        "sign_in": "Sign in",
+        "upload": "Send a contact list",
+        "file": "File",
+        "send": "Send",
+        "run": "Import: {file}",
+        "done": "done",
+        "finished": "The import is done.",
+        "missing_email": "no email address",
+        "back": "Back to sending",
+        "runs": "Earlier imports",
+        "open": "Show the report",
+        "users_area": "End users",
+        "users": "End users",
+        "name": "Name",
+        "email": "Email",
+        "add": "Add",
+        "added": "End user added.",
+        "remove": "Remove {name}",
+        "removed": "End user removed.",
+    },
+}
+
+
+def _heading(page: Page, text: str) -> None:
+    page.get_by_role("heading", name=text, level=2).wait_for()
+
+
+def _sign_in(page: Pages, stack: RunningStack, kind: str, lang: str) -> Page:
+    user = stack.info["users"][kind]
+    tab = page.open()
+    response = tab.goto(f"{page.base_url}/console?lang={lang}")
+    assert response is not None and response.status == 200
+    tab.get_by_label(T[lang]["username"]).fill(user["username"])
+    tab.get_by_label(T[lang]["password"], exact=True).fill(user["password"])
+    tab.get_by_role("button", name=T[lang]["sign_in"], exact=True).click()
+    return tab
+
+
+def _no_tokens_stored(page: Page) -> None:
+    stored = page.evaluate("() => [Object.keys(localStorage).length, Object.keys(sessionStorage).length]")
+    assert stored == [0, 0]
+    assert "eyJ" not in page.evaluate("document.cookie")
+
+
+def _csv(tag: str) -> bytes:
+    rows = [
+        "Organisaatio;Nimi;Titteli;Sähköposti;Puhelin",
+        f"Selainkunta {tag};Aino Portaali;Hallintojohtaja;aino.{tag}@selainkunta.fi;",
+        f"Selainkunta {tag};Ilman Osoitetta;Talousjohtaja;;",  # line 3: no email address
+    ]
+    return ("\r\n".join(rows) + "\r\n").encode()
+
+
+@pytest.mark.parametrize("lang", ["fi", "en"])
+def test_a_partners_upload_through_the_portal_ends_in_a_visible_report(
+    desktop: Pages, local_stack: RunningStack, lang: str
+) -> None:
+    t = T[lang]
+    tag = secrets.token_hex(3)
+    file_name = f"portaali-{lang}-{tag}.csv"
+    posts: list[str] = []
+
+    def seen(request: Request) -> None:
+        if request.method == "POST":
+            posts.append(request.url)
+
+    page = _sign_in(desktop, local_stack, "partner", lang)
+    page.on("request", seen)
+    _heading(page, t["upload"])
+    desktop.check(page, f"partner-upload-{lang}", lang=lang, heading=TITLE[lang])
+
+    page.get_by_label(t["file"], exact=True).set_input_files(
+        {"name": file_name, "mimeType": "text/csv", "buffer": _csv(tag)}
+    )
+    page.get_by_role("button", name=t["send"], exact=True).click()
+    _heading(page, t["run"].format(file=file_name))
+    # The page polls the run and shows its state until it is done.
+    page.locator('#run-state [data-state="done"]').wait_for(timeout=60000)
+    page.get_by_role("status").filter(has_text=t["finished"]).wait_for()
+    assert page.locator('#counts [data-count="inserted"]').inner_text() == "1"
+    assert page.locator('#counts [data-count="rejected"]').inner_text() == "1"
+    row = page.locator("#rejected tbody tr")
+    row.first.wait_for()
+    assert row.count() == 1
+    cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+    assert cells[0] == "3" and cells[1] == t["missing_email"], cells
+    desktop.check(page, f"partner-report-{lang}", lang=lang, heading=TITLE[lang])
+    # The file went straight to the bucket (the emulator's address), not through the API.
+    bucket = local_stack.info["upload_bucket"]
+    assert any(u.startswith(local_stack.info["aws_endpoint_url"]) and bucket in u for u in posts), posts
+    _no_tokens_stored(page)
+
+    # The API has the same run; its report's rejected row is the one shown.
+    token = local_stack.login("partner")
+    status, runs = local_stack.http("GET", "/partner/import-runs?limit=10", token)
+    assert status == 200
+    [run] = [r for r in runs["items"] if r["file_name"] == file_name]
+    status, rejects = local_stack.http("GET", f"/partner/import-runs/{run['run_id']}/rejected-rows", token)
+    assert status == 200 and [(r["line"], r["reason"]) for r in rejects["items"]] == [(3, "missing_email")], rejects
+
+    # Back on the upload screen the run is among the earlier imports, and opens again.
+    page.get_by_role("button", name=t["back"]).click()
+    _heading(page, t["upload"])
+    listed = page.locator("#runs tbody tr").filter(has_text=file_name)
+    listed.wait_for()
+    assert t["done"] in listed.inner_text()
+    desktop.check(page, f"partner-runs-{lang}", lang=lang, heading=TITLE[lang])
+    listed.get_by_role("button").click()
+    _heading(page, t["run"].format(file=file_name))
+    page.locator("#rejected tbody tr").first.wait_for()
+
+
+@pytest.mark.parametrize("lang", ["fi", "en"])
+def test_a_reseller_adds_and_removes_an_end_user(desktop: Pages, local_stack: RunningStack, lang: str) -> None:
+    t = T[lang]
+    name = f"Eetu Loppukäyttäjä {secrets.token_hex(2)}"
+    email = f"eetu.{lang}.{secrets.token_hex(3)}@asiakas.example.com"
+    page = _sign_in(desktop, local_stack, "reseller", lang)
+    _heading(page, t["upload"])  # a reseller may upload too: its first area
+    page.get_by_role("navigation").get_by_role("button", name=t["users_area"]).click()
+    _heading(page, t["users"])
+    desktop.check(page, f"reseller-end-users-{lang}", lang=lang, heading=TITLE[lang])
+
+    page.get_by_label(t["name"], exact=True).fill(name)
+    page.get_by_label(t["email"], exact=True).fill(email)
+    page.get_by_role("button", name=t["add"], exact=True).click()
+    page.get_by_role("status").filter(has_text=t["added"]).wait_for()
+    page.get_by_role("cell", name=email).wait_for()
+    desktop.check(page, f"reseller-end-user-added-{lang}", lang=lang, heading=TITLE[lang])
+    token = local_stack.login("reseller")
+    status, listed = local_stack.http("GET", "/partner/end-users?limit=100", token)
+    assert status == 200 and email in [u["email"] for u in listed["items"]]
+
+    page.get_by_role("button", name=t["remove"].format(name=name)).click()
+    page.get_by_role("status").filter(has_text=t["removed"]).wait_for()
+    assert page.get_by_role("cell", name=email).count() == 0
+    desktop.check(page, f"reseller-end-user-removed-{lang}", lang=lang, heading=TITLE[lang])
+    status, listed = local_stack.http("GET", "/partner/end-users?limit=100", token)
+    assert status == 200 and email not in [u["email"] for u in listed["items"]]
+
+
+def test_the_upload_form_posts_to_the_one_origin_the_console_allows(local_stack: RunningStack) -> None:
+    """Locally the form's url is the emulator's path-style address: its origin is the one the
+    console's config names and its CSP allows (tests/browser/test_console.py checks the CSP)."""
+    config: Any = requests.get(f"{local_stack.info['api_url']}/console/config", timeout=10).json()
+    assert config["upload_origin"] == local_stack.info["aws_endpoint_url"]
+    status, form = local_stack.http("POST", "/partner/uploads", local_stack.login("partner"), {"file_name": "a.csv"})
+    assert status == 201 and form["url"].startswith(config["upload_origin"] + "/"), form["url"]
+
+
+CAMPAIGN_T = {
+    "fi": {
+        "campaigns": "Soittokampanjat",
+        "open": "Avaa {name}",
+        "script": "Soittajan ohje",
+        "outcome_for": "Tulos: {name}",
+        "objected": "kielsi suoramarkkinoinnin",
+        "record_for": "Kirjaa tulos: {name}",
+        "recorded": "Tulos kirjattu: {name}",
+        "final": "Henkilön tulos on jo lopullinen",
+    },
+    "en": {
+        "campaigns": "Phone campaigns",
+        "open": "Open {name}",
+        "script": "Caller script",
+        "outcome_for": "Outcome: {name}",
+        "objected": "objected to direct marketing",
+        "record_for": "Record the outcome: {name}",
+        "recorded": "Outcome recorded: {name}",
+        "final": "This person's outcome is final",
+    },
+}
+
+
+def _assigned_phone_campaign(stack: RunningStack, tag: str, person: str) -> str:
+    """Staff through the API: one prospect with a phone, a phone campaign selecting only them,
+    materialised by the stack's worker and assigned to the demo marketing partner (kampanja)."""
+    staff = stack.login("staff")
+    organization = f"Soittokunta {tag}"
+    prospect = {
+        "organization": organization,
+        "contact_name": person,
+        "title": "Hallintojohtaja",
+        "email": f"olli.{tag}@soittokunta.fi",
+        "phone": f"040 {int(tag, 16) % 10_000_000:07d}",
+    }
+    status, created = stack.http("POST", "/prospects", staff, prospect)
+    assert status == 201, created
+    body = {
+        "name": f"Syksyn soitot {tag}",
+        "purpose": "Palvelun esittely",
+        "channel": "phone",
+        "selection": {"organization": organization},
+    }
+    status, campaign = stack.http("POST", "/campaigns", staff, body)
+    assert status == 201, campaign
+    path = f"/campaigns/{campaign['campaign_id']}"
+    assert stack.http("POST", f"{path}/materialisation", staff)[0] == 202
+    got: dict[str, Any] = {}
+    for _ in range(120):  # a bound on waiting for the worker's long poll, not a speed claim
+        _, got = stack.http("GET", path, staff)
+        if got["status"] == "ready":
+            break
+        time.sleep(0.25)
+    assert got["status"] == "ready" and got["counts"]["audience"] == 1, got
+    status, assigned = stack.http("PUT", f"{path}/assignment", staff, {"partner_id": "kampanja"})
+    assert status == 200, assigned
+    return str(campaign["campaign_id"])
+
+
+@pytest.mark.parametrize("lang", ["fi", "en"])
+def test_a_phone_campaign_with_a_recorded_objection(desktop: Pages, local_stack: RunningStack, lang: str) -> None:
+    t = CAMPAIGN_T[lang]
+    tag = secrets.token_hex(3)
+    person = f"Olli Objektio {tag}"
+    campaign_id = _assigned_phone_campaign(local_stack, tag, person)
+    name = f"Syksyn soitot {tag}"
+
+    page = _sign_in(desktop, local_stack, "marketing", lang)
+    _heading(page, t["campaigns"])
+    page.get_by_role("button", name=t["open"].format(name=name)).wait_for()
+    desktop.check(page, f"marketing-campaigns-{lang}", lang=lang, heading=TITLE[lang])
+    page.get_by_role("button", name=t["open"].format(name=name)).click()
+    _heading(page, name)
+    page.get_by_role("heading", name=t["script"], level=3).wait_for()
+    page.get_by_role("cell", name=person, exact=True).wait_for()
+    page.locator("#script p").first.wait_for()
+    desktop.check(page, f"marketing-call-list-{lang}", lang=lang, heading=TITLE[lang])
+
+    page.get_by_label(t["outcome_for"].format(name=person), exact=True).select_option("objected")
+    page.get_by_role("button", name=t["record_for"].format(name=person)).click()
+    page.get_by_role("status").filter(has_text=t["recorded"].format(name=person)).wait_for()
+    assert page.locator('[data-outcome="objected"]').inner_text() == t["objected"]
+    desktop.check(page, f"marketing-objection-{lang}", lang=lang, heading=TITLE[lang])
+
+    # The API has the objection: the person is out of the audience for good.
+    token = local_stack.login("marketing")
+    status, audience = local_stack.http("GET", f"/marketing/campaigns/{campaign_id}/audience", token)
+    assert status == 200 and person not in [p.get("contact_name") for p in audience["items"]], audience

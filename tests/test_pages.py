@@ -187,7 +187,9 @@ def test_the_public_pages_load_no_script(client: Any, tokens: Tokens) -> None:
         assert "script-src" not in resp.headers["Content-Security-Policy"], name
 
 
-@pytest.mark.parametrize(("lang", "title"), [("fi", "Henkilökunnan työpöytä"), ("en", "Staff console")])
+@pytest.mark.parametrize(
+    ("lang", "title"), [("fi", "Henkilökunnan ja kumppanien työpöytä"), ("en", "Console for staff and partners")]
+)
 def test_the_console_is_the_layout_with_its_scripts_and_their_policy(client: Any, lang: str, title: str) -> None:
     from chalicelib.config import settings
 

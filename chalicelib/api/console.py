@@ -35,12 +35,12 @@ def scripts() -> tuple[str, ...]:
 
 _TEXT = {
     "fi": {
-        "title": "Henkilökunnan työpöytä",
+        "title": "Henkilökunnan ja kumppanien työpöytä",
         "noscript": "Työpöytä tarvitsee JavaScriptin. Salli se tälle sivustolle ja lataa sivu uudelleen.",
         "loading": "Ladataan…",
     },
     "en": {
-        "title": "Staff console",
+        "title": "Console for staff and partners",
         "noscript": "The console needs JavaScript. Allow it for this site and reload the page.",
         "loading": "Loading…",
     },

@@ -174,6 +174,18 @@ def get_run(call: Call, run_id: str) -> dict[str, Any]:
     return runs.summary(runs.get(_run_id(run_id)))
 
 
+@route(
+    prospects_bp,
+    "/import-runs/{run_id}/rejected-rows",
+    "GET",
+    STAFF,
+    summary="The rows an import run rejected: line number, reason and field, from its report",
+    query=("limit", "cursor"),
+)
+def run_rejects(call: Call, run_id: str) -> dict[str, Any]:
+    return runs.rejected_rows(runs.get(_run_id(run_id)), call.limit(100), call.query.get("cursor"))
+
+
 # -- partners ---------------------------------------------------------------------------
 
 

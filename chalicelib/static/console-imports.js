@@ -28,6 +28,10 @@
       noRejected: "Ei hylättyjä rivejä.",
       reason: "Syy",
       count: "Rivejä",
+      rejectedRows: "Hylätyt rivit",
+      line: "Rivi",
+      field: "Kenttä",
+      firstLine: "ensimmäinen rivillä {line}",
       failure: "Virhe",
       report: "Raportti",
       running: "Ajo on kesken; tila päivittyy.",
@@ -54,6 +58,10 @@
       noRejected: "No rejected rows.",
       reason: "Reason",
       count: "Rows",
+      rejectedRows: "Rejected rows",
+      line: "Line",
+      field: "Field",
+      firstLine: "first on line {line}",
       failure: "Failure",
       report: "Report",
       running: "The run is in progress; its state updates.",
@@ -62,12 +70,12 @@
   const FINAL = ["done", "failed"]; // chalicelib/imports/runs.py STATES
   const POLL_MS = 3000;
 
-  let T, h, say, show, field, form, api, apiError;
+  let T, h, fill, say, show, field, form, api, apiError;
   let partner = "";
   let poll = null;
 
   function bind(kit) {
-    ({ h, say, show, field, form, api, apiError } = kit);
+    ({ h, fill, say, show, field, form, api, apiError } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -153,6 +161,7 @@
       run.report_key && [T.report, run.report_key, "report"],
     ].filter((r) => r && r[1] !== undefined && r[1] !== null);
     const rejected = Object.entries(run.rejected_by_reason || {});
+    const rowsBox = h("div", { id: "rejected-rows" });
     show(
       `${T.listTitle}: ${run.file_name || run.run_id}`,
       h("p", {}, h("button", { type: "button", class: "secondary", onclick: listScreen }, T.back)),
@@ -170,13 +179,41 @@
             )
           : h("p", {}, T.noRejected),
       ),
+      rejected.length
+        ? h("section", { "aria-labelledby": "rejected-rows-title" }, h("h3", { id: "rejected-rows-title" }, T.rejectedRows), rowsBox)
+        : null,
     );
+    if (rejected.length) loadRejects(rowsBox, run.run_id, null, true);
     if (!run.finished_at && !FINAL.includes(run.state)) {
       say(T.running);
       poll = setTimeout(() => {
         if (document.getElementById("run")) openRun(run.run_id);
       }, POLL_MS);
     }
+  }
+
+  // The rows themselves, from the run's report, page by page (the line a partner can fix).
+  function loadRejects(box, runId, cursor, fresh) {
+    const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
+    api("GET", `import-runs/${encodeURIComponent(runId)}/rejected-rows?${query}`)
+      .then((page) => {
+        let body = box.querySelector("tbody");
+        if (fresh || !body) {
+          body = h("tbody");
+          box.replaceChildren(
+            h("table", {}, h("thead", {}, h("tr", {}, [T.line, T.reason, T.field].map((t) => h("th", { scope: "col" }, t)))), body),
+          );
+        }
+        box.querySelector(".more")?.remove();
+        for (const row of page.items || []) {
+          const reason = row.first_line ? `${row.reason} (${fill(T.firstLine, { line: row.first_line })})` : row.reason;
+          body.append(h("tr", {}, h("td", {}, String(row.line)), h("td", {}, reason), h("td", {}, row.field || "")));
+        }
+        if (page.next_cursor) {
+          box.append(h("button", { type: "button", class: "more secondary", onclick: () => loadRejects(box, runId, page.next_cursor, false) }, T.more));
+        }
+      })
+      .catch(apiError);
   }
 
   window.IlopisteConsole.register({

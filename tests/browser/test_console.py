@@ -30,7 +30,7 @@ from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
 
-TITLE = {"fi": "Henkilökunnan työpöytä", "en": "Staff console"}
+TITLE = {"fi": "Henkilökunnan ja kumppanien työpöytä", "en": "Console for staff and partners"}
 SCREENS = {
     "fi": {
         "sign_in": "Kirjaudu sisään",

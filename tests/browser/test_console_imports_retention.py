@@ -23,7 +23,7 @@ from tests.e2e.test_no_personal_data_in_logs import request_sweep
 
 pytestmark = pytest.mark.e2e
 
-TITLE = {"fi": "Henkilökunnan työpöytä", "en": "Staff console"}
+TITLE = {"fi": "Henkilökunnan ja kumppanien työpöytä", "en": "Console for staff and partners"}
 T = {
     "fi": {
         "username": "Käyttäjätunnus",
@@ -97,6 +97,10 @@ def test_staff_read_an_import_run_and_the_dpo_the_retention(
     page.get_by_role("heading", name=t["rejected"], level=3).wait_for()
     assert page.locator('#run [data-field="state"]').inner_text() == "done"
     assert page.locator("#rejected tbody tr").filter(has_text=reason).get_by_role("cell", name="1").count() == 1
+    # The rejected row itself, with the file's line number (the header is line 1).
+    line = page.locator("#rejected-rows tbody tr").filter(has_text=reason)
+    line.wait_for()
+    assert line.get_by_role("cell").first.inner_text() == "3"
     desktop.check(page, f"console-import-run-{lang}", lang=lang, heading=TITLE[lang])
 
     # The DPO: the last sweeps and a preview.

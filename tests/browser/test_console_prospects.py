@@ -22,7 +22,7 @@ from tests.e2e.test_no_personal_data_in_logs import wait_for
 
 pytestmark = pytest.mark.e2e
 
-TITLE = {"fi": "Henkilökunnan työpöytä", "en": "Staff console"}
+TITLE = {"fi": "Henkilökunnan ja kumppanien työpöytä", "en": "Console for staff and partners"}
 T = {
     "fi": {
         "username": "Käyttäjätunnus",

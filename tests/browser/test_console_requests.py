@@ -27,7 +27,7 @@ from tests.e2e.test_privacy_center_local_stack import _act, _link
 
 pytestmark = pytest.mark.e2e
 
-TITLE = {"fi": "Henkilökunnan työpöytä", "en": "Staff console"}
+TITLE = {"fi": "Henkilökunnan ja kumppanien työpöytä", "en": "Console for staff and partners"}
 T = {
     "fi": {
         "username": "Käyttäjätunnus",

@@ -1,6 +1,7 @@
 /* The staff console's customer screens: find a customer (by organisation, or by email in a
    POST body so the address is in no URL), view one, correct it, end and re-activate its
-   contract, and for the DPO its audit history. Registered with console.js, which signs in and
+   contract, set its services and prices, list and add its orders, and for the DPO its audit
+   history. Registered with console.js, which signs in and
    lends the page builders and the API (`kit`). */
 (function () {
   "use strict";
@@ -40,6 +41,24 @@
       action: "Tapahtuma",
       who: "Tekijä",
       fields: "Kentät",
+      servicesTitle: "Palvelut",
+      service: "Palvelu",
+      price: "Hinta (EUR)",
+      period: "Jakso",
+      periods: { month: "kuukausi", year: "vuosi", once: "kertamaksu" },
+      noServices: "Ei voimassa olevia palveluja.",
+      endService: "Lopeta {service}",
+      addService: "Lisää palvelu",
+      servicesSaved: "Palvelut tallennettu.",
+      ordersTitle: "Tilaukset",
+      showOrders: "Näytä tilaukset",
+      ordered: "Tilattu",
+      lines: "Rivit",
+      total: "Yhteensä",
+      noOrders: "Ei tilauksia.",
+      quantity: "Määrä",
+      addOrder: "Lisää tilaus",
+      orderAdded: "Tilaus lisätty.",
     },
     en: {
       findTitle: "Find a customer",
@@ -75,6 +94,24 @@
       action: "Action",
       who: "By",
       fields: "Fields",
+      servicesTitle: "Services",
+      service: "Service",
+      price: "Price (EUR)",
+      period: "Period",
+      periods: { month: "month", year: "year", once: "one-off" },
+      noServices: "No active services.",
+      endService: "End {service}",
+      addService: "Add a service",
+      servicesSaved: "Services saved.",
+      ordersTitle: "Orders",
+      showOrders: "Show the orders",
+      ordered: "Ordered",
+      lines: "Lines",
+      total: "Total",
+      noOrders: "No orders.",
+      quantity: "Quantity",
+      addOrder: "Add an order",
+      orderAdded: "Order added.",
     },
   };
 
@@ -228,6 +265,8 @@
               }, T.reactivate),
             )
           : null;
+    const services = servicesSection(customer);
+    const orders = ordersSection(customer);
     const audit = h("div", { id: "audit" });
     const isDpo = claims().groups.includes("dpo");
     show(
@@ -236,6 +275,8 @@
       details,
       h("section", { "aria-labelledby": "correct-title" }, h("h3", { id: "correct-title" }, T.correctTitle), correct),
       contract && h("section", { "aria-labelledby": "contract-title" }, h("h3", { id: "contract-title" }, T.contractTitle), contract),
+      services,
+      orders,
       isDpo &&
         h(
           "section",
@@ -246,6 +287,134 @@
         ),
     );
     if (message) say(message);
+  }
+
+  // The services the customer can order, with their prices: the list is set whole
+  // (PUT /customers/{id}/services), so ending one sends the list without it.
+  function servicesSection(customer) {
+    const id = customer.customer_id;
+    const current = customer.active_services || [];
+    const save = (list) => {
+      say(T.loading);
+      api("PUT", `customers/${encodeURIComponent(id)}/services`, { active_services: list })
+        .then((updated) => customerScreen(updated, T.servicesSaved))
+        .catch(apiError);
+    };
+    const rows = current.map((s) =>
+      h(
+        "tr",
+        { "data-service": s.service },
+        h("td", {}, s.service),
+        h("td", {}, `${s.price} ${s.currency || "EUR"}`),
+        h("td", {}, T.periods[s.period] || s.period || ""),
+        h("td", {}, h("button", {
+          type: "button",
+          class: "secondary",
+          onclick: () => save(current.filter((o) => o.service !== s.service)),
+        }, fill(T.endService, { service: s.service }))),
+      ),
+    );
+    const periodSelect = h(
+      "p",
+      { class: "field" },
+      h("label", { for: "service-period" }, T.period),
+      h("select", { id: "service-period", name: "service-period" }, Object.entries(T.periods).map(([value, text]) => h("option", { value }, text))),
+    );
+    return h(
+      "section",
+      { "aria-labelledby": "services-title" },
+      h("h3", { id: "services-title" }, T.servicesTitle),
+      rows.length
+        ? h("table", { id: "services" }, h("thead", {}, h("tr", {}, [T.service, T.price, T.period, ""].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows))
+        : h("p", { id: "services" }, T.noServices),
+      form(
+        (data) =>
+          save([
+            ...current,
+            {
+              service: String(data.get("service-name") || "").trim(),
+              price: String(data.get("service-price") || "").trim(),
+              period: String(data.get("service-period") || "month"),
+            },
+          ]),
+        field("service-name", T.service, { required: true, maxlength: "100", autocomplete: "off" }),
+        field("service-price", T.price, { required: true, inputmode: "decimal", autocomplete: "off" }),
+        periodSelect,
+        h("button", { type: "submit" }, T.addService),
+      ),
+    );
+  }
+
+  // Orders: listed page by page; a new one names active services and quantities (the API
+  // prices them and refuses anything else, and any order once the contract has ended).
+  function ordersSection(customer) {
+    const id = customer.customer_id;
+    const box = h("div", { id: "orders" });
+    const offered = (customer.active_services || []).map((s) => s.service);
+    const add =
+      customer.status === "active" && offered.length
+        ? form(
+            (data) => {
+              say(T.loading);
+              const items = [{ service: String(data.get("order-service") || ""), quantity: Number(data.get("order-quantity") || 0) }];
+              api("POST", `customers/${encodeURIComponent(id)}/orders`, { items })
+                .then(() => {
+                  say(T.orderAdded);
+                  loadOrders(box, id, null, true, T.orderAdded);
+                })
+                .catch(apiError);
+            },
+            h(
+              "p",
+              { class: "field" },
+              h("label", { for: "order-service" }, T.service),
+              h("select", { id: "order-service", name: "order-service" }, offered.map((name) => h("option", { value: name }, name))),
+            ),
+            field("order-quantity", T.quantity, { type: "number", min: "1", max: "10000", value: "1", required: true }),
+            h("button", { type: "submit" }, T.addOrder),
+          )
+        : null;
+    return h(
+      "section",
+      { "aria-labelledby": "orders-title" },
+      h("h3", { id: "orders-title" }, T.ordersTitle),
+      h("button", { type: "button", class: "secondary", onclick: () => loadOrders(box, id, null, true) }, T.showOrders),
+      box,
+      add,
+    );
+  }
+
+  function loadOrders(box, id, cursor, fresh, message) {
+    say(T.loading);
+    const query = new URLSearchParams({ limit: "25", ...(cursor ? { cursor } : {}) });
+    api("GET", `customers/${encodeURIComponent(id)}/orders?${query}`)
+      .then((page) => {
+        say(message || "");
+        let body = box.querySelector("tbody");
+        if (fresh || !body) {
+          body = h("tbody");
+          box.replaceChildren(
+            h("table", {}, h("thead", {}, h("tr", {}, [T.ordered, T.lines, T.total].map((t) => h("th", { scope: "col" }, t)))), body),
+          );
+        }
+        box.querySelector(".more")?.remove();
+        for (const order of page.items || []) {
+          body.append(
+            h(
+              "tr",
+              { "data-order": order.order_id },
+              h("td", {}, String(order.ordered_at || "")),
+              h("td", {}, (order.items || []).map((l) => `${l.service} × ${l.quantity} (${l.unit_price} ${l.currency || "EUR"})`).join(", ")),
+              h("td", {}, `${order.total || ""} ${order.currency || "EUR"}`),
+            ),
+          );
+        }
+        if (!body.children.length) box.replaceChildren(h("p", {}, T.noOrders));
+        if (page.next_cursor) {
+          box.append(h("button", { type: "button", class: "more secondary", onclick: () => loadOrders(box, id, page.next_cursor, false) }, T.more));
+        }
+      })
+      .catch(apiError);
   }
 
   function loadAudit(box, id, cursor, fresh) {

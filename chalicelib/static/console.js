@@ -261,8 +261,10 @@
     return areas.filter((area) => area.roles.some((role) => roles.includes(role)));
   }
 
+  // An id names one area among the caller's own: the marketing partner's "campaigns" and
+  // staff's "campaigns" are different scripts for different roles.
   function openArea(id) {
-    const area = areas.find((a) => a.id === id);
+    const area = myAreas().find((a) => a.id === id);
     current = id;
     area.start(kit);
   }

@@ -199,6 +199,7 @@ def test_the_console_is_the_layout_with_its_scripts_and_their_policy(client: Any
     scripts = re.findall(r'<script src="([^"]+)" defer></script>', body)
     areas = sorted(p.stem for p in pages.STATIC_DIR.glob("console-*.js"))
     assert "console-customers" in areas
+    assert areas.index("console-customers") < areas.index("console-staff-campaigns")  # Customers first
     expected = ["cognito", "console", *areas]  # the core registers nothing until the areas load after it
     assert scripts == [f"assets/{pages.asset_name(stem)}" for stem in expected]
     assert body.count("<script") == len(expected), "no inline script"
@@ -233,7 +234,10 @@ def test_the_console_config_names_the_staff_pool_and_cognitos_endpoint(client: A
     assert config["user_pool_id"] != conf.customer_user_pool_id
 
 
-@pytest.mark.parametrize("stem", ["console", "cognito", "console-customers", "console-partner", "console-marketing"])
+@pytest.mark.parametrize(
+    "stem",
+    ["console", "cognito", "console-customers", "console-partner", "console-marketing", "console-staff-campaigns"],
+)
 def test_the_console_scripts_are_assets_served_as_javascript(client: Any, stem: str) -> None:
     name = pages.asset_name(stem)
     source = next(p for p in (pages.STATIC_DIR, pages.STATIC_DIR / "vendor") if (p / f"{stem}.js").exists())

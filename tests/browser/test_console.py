@@ -26,11 +26,13 @@ import pytest
 from playwright.sync_api import Page, Request
 
 from tests.browser.conftest import Pages
+from tests.browser.console_pages import CONSOLE_TITLE as TITLE
+from tests.browser.console_pages import heading as _heading
+from tests.browser.console_pages import sign_in as _sign_in
 from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
 
-TITLE = {"fi": "Henkilökunnan ja kumppanien työpöytä", "en": "Console for staff and partners"}
 SCREENS = {
     "fi": {
         "sign_in": "Kirjaudu sisään",
@@ -156,10 +158,6 @@ def _code(secret: str) -> str:
     return totp.now()
 
 
-def _heading(page: Page, text: str) -> None:
-    page.get_by_role("heading", name=text, level=2).wait_for()
-
-
 def _no_tokens_stored(page: Page, name: str) -> None:
     stored = page.evaluate(
         "() => ({local: Object.keys(localStorage).length, session: Object.keys(sessionStorage).length,"
@@ -168,12 +166,6 @@ def _no_tokens_stored(page: Page, name: str) -> None:
     assert stored["local"] == 0 and stored["session"] == 0, f"{name}: web storage used: {stored}"
     assert "eyJ" not in stored["cookie"] and "ilopiste" not in stored["cookie"].lower(), f"{name}: {stored}"
     assert set(c.split("=", 1)[0].strip() for c in stored["cookie"].split(";") if c.strip()) <= {"lang"}, name
-
-
-def _sign_in(page: Page, t: dict[str, str], username: str, password: str) -> None:
-    page.get_by_label(t["username"]).fill(username)
-    page.get_by_label(t["password"], exact=True).fill(password)
-    page.get_by_role("button", name=t["sign_in"], exact=True).click()
 
 
 @pytest.mark.parametrize("lang", ["fi", "en"])

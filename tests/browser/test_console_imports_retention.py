@@ -11,19 +11,19 @@ retention area. Every screen: axe-core, no console error or CSP violation, a scr
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page
 
 from tests.browser.conftest import Pages
+from tests.browser.console_pages import CONSOLE_TITLE as TITLE
+from tests.browser.console_pages import sign_in_as as _sign_in
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_erasure_local_stack import HEADER, _upload_and_report
 from tests.e2e.test_no_personal_data_in_logs import request_sweep
 
 pytestmark = pytest.mark.e2e
 
-TITLE = {"fi": "Henkilökunnan ja kumppanien työpöytä", "en": "Console for staff and partners"}
 T = {
     "fi": {
         "username": "Käyttäjätunnus",
@@ -56,13 +56,6 @@ T = {
         "preview": "Preview",
     },
 }
-
-
-def _sign_in(page: Page, stack: RunningStack, t: dict[str, str], kind: str) -> None:
-    user: dict[str, Any] = stack.info["users"][kind]
-    page.get_by_label(t["username"]).fill(user["username"])
-    page.get_by_label(t["password"], exact=True).fill(user["password"])
-    page.get_by_role("button", name=t["sign_in"], exact=True).click()
 
 
 def _area(page: Page, name: str) -> None:

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Request
 
 from tests.browser.conftest import Pages
+from tests.browser.console_pages import CONSOLE_TITLE as TITLE
+from tests.browser.console_pages import heading as _heading
+from tests.browser.console_pages import sign_in_as as _sign_in
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_no_personal_data_in_logs import wait_for
 
 pytestmark = pytest.mark.e2e
 
-TITLE = {"fi": "Henkilökunnan ja kumppanien työpöytä", "en": "Console for staff and partners"}
 T = {
     "fi": {
         "username": "Käyttäjätunnus",
@@ -77,17 +78,6 @@ T = {
         "hold_lifted": "Legal hold lifted.",
     },
 }
-
-
-def _heading(page: Page, text: str) -> None:
-    page.get_by_role("heading", name=text, level=2).wait_for()
-
-
-def _sign_in(page: Page, stack: RunningStack, t: dict[str, str], kind: str) -> None:
-    user: dict[str, Any] = stack.info["users"][kind]
-    page.get_by_label(t["username"]).fill(user["username"])
-    page.get_by_label(t["password"], exact=True).fill(user["password"])
-    page.get_by_role("button", name=t["sign_in"], exact=True).click()
 
 
 def _open_area(page: Page, t: dict[str, str]) -> None:

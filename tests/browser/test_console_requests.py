@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import Page
 
 from tests.browser.conftest import Pages
+from tests.browser.console_pages import CONSOLE_TITLE as TITLE
+from tests.browser.console_pages import heading as _heading
+from tests.browser.console_pages import sign_in_as as _sign_in
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_privacy_center_local_stack import _act, _link
 
 pytestmark = pytest.mark.e2e
 
-TITLE = {"fi": "Henkilökunnan ja kumppanien työpöytä", "en": "Console for staff and partners"}
 T = {
     "fi": {
         "username": "Käyttäjätunnus",
@@ -72,10 +72,6 @@ T = {
 }
 
 
-def _heading(page: Page, text: str) -> None:
-    page.get_by_role("heading", name=text, level=2).wait_for()
-
-
 def _rectification_waiting_for_staff(stack: RunningStack, lang: str) -> tuple[str, str]:
     """A prospect's rectification through the privacy center, waiting for staff: (case id, prospect id)."""
     email = f"oikaisu.{lang}.{secrets.token_hex(3)}@pyyntokunta.fi"
@@ -105,13 +101,6 @@ def _make_overdue(stack: RunningStack, case_id: str) -> None:
     )
 
 
-def _sign_in(page: Page, stack: RunningStack, t: dict[str, str]) -> None:
-    user: dict[str, Any] = stack.info["users"]["staff"]
-    page.get_by_label(t["username"]).fill(user["username"])
-    page.get_by_label(t["password"], exact=True).fill(user["password"])
-    page.get_by_role("button", name=t["sign_in"], exact=True).click()
-
-
 @pytest.mark.parametrize("lang", ["fi", "en"])
 def test_a_request_case_from_the_privacy_center_link_to_closed(
     desktop: Pages, local_stack: RunningStack, lang: str
@@ -122,7 +111,7 @@ def test_a_request_case_from_the_privacy_center_link_to_closed(
 
     page = desktop.open()
     page.goto(f"{desktop.base_url}/console?lang={lang}")
-    _sign_in(page, local_stack, t)
+    _sign_in(page, local_stack, t, "staff")
     page.get_by_role("navigation").get_by_role("button", name=t["area"]).click()
     _heading(page, t["list"])
     first = page.locator("#cases tbody tr").first

@@ -19,11 +19,13 @@ import requests
 from playwright.sync_api import Page, Request
 
 from tests.browser.conftest import Pages
+from tests.browser.console_pages import CONSOLE_TITLE as TITLE
+from tests.browser.console_pages import heading as _heading
+from tests.browser.console_pages import sign_in
 from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
 
-TITLE = {"fi": "Henkilökunnan ja kumppanien työpöytä", "en": "Console for staff and partners"}
 T = {
     "fi": {
         "username": "Käyttäjätunnus",
@@ -74,18 +76,12 @@ T = {
 }
 
 
-def _heading(page: Page, text: str) -> None:
-    page.get_by_role("heading", name=text, level=2).wait_for()
-
-
 def _sign_in(page: Pages, stack: RunningStack, kind: str, lang: str) -> Page:
     user = stack.info["users"][kind]
     tab = page.open()
     response = tab.goto(f"{page.base_url}/console?lang={lang}")
     assert response is not None and response.status == 200
-    tab.get_by_label(T[lang]["username"]).fill(user["username"])
-    tab.get_by_label(T[lang]["password"], exact=True).fill(user["password"])
-    tab.get_by_role("button", name=T[lang]["sign_in"], exact=True).click()
+    sign_in(tab, T[lang], user["username"], user["password"])
     return tab
 
 

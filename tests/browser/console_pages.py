@@ -1,0 +1,29 @@
+"""What every console browser test does: the page's title, waiting for a screen, signing in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page
+
+from tests.e2e.conftest import RunningStack
+
+CONSOLE_TITLE = {"fi": "Henkilökunnan ja kumppanien työpöytä", "en": "Console for staff and partners"}
+
+
+def heading(page: Page, text: str) -> None:
+    """Wait for the screen titled `text` (each screen's title is its level-2 heading)."""
+    page.get_by_role("heading", name=text, level=2).wait_for()
+
+
+def sign_in(page: Page, t: dict[str, str], username: str, password: str) -> None:
+    """Fill the sign-in form (its labels in `t`: username, password, sign_in) and submit it."""
+    page.get_by_label(t["username"]).fill(username)
+    page.get_by_label(t["password"], exact=True).fill(password)
+    page.get_by_role("button", name=t["sign_in"], exact=True).click()
+
+
+def sign_in_as(page: Page, stack: RunningStack, t: dict[str, str], kind: str) -> None:
+    """Sign in as the local stack's demo user of `kind` (staff, dpo, partner, …)."""
+    user: dict[str, Any] = stack.info["users"][kind]
+    sign_in(page, t, user["username"], user["password"])

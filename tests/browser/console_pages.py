@@ -9,6 +9,11 @@ from playwright.sync_api import Page
 from tests.e2e.conftest import RunningStack
 
 CONSOLE_TITLE = {"fi": "Henkilökunnan ja kumppanien työpöytä", "en": "Console for staff and partners"}
+# The sign-in form's labels, for each test module's texts (`T = {"fi": {**SIGN_IN_TEXT["fi"], …}}`).
+SIGN_IN_TEXT = {
+    "fi": {"username": "Käyttäjätunnus", "password": "Salasana", "sign_in": "Kirjaudu"},
+    "en": {"username": "Username", "password": "Password", "sign_in": "Sign in"},
+}
 
 
 def heading(page: Page, text: str) -> None:

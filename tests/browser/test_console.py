@@ -27,6 +27,7 @@ from playwright.sync_api import Page, Request
 
 from tests.browser.conftest import Pages
 from tests.browser.console_pages import CONSOLE_TITLE as TITLE
+from tests.browser.console_pages import SIGN_IN_TEXT
 from tests.browser.console_pages import heading as _heading
 from tests.browser.console_pages import sign_in as _sign_in
 from tests.e2e.conftest import RunningStack
@@ -51,9 +52,7 @@ SCREENS = {
 }
 LABELS = {
     "fi": {
-        "username": "Käyttäjätunnus",
-        "password": "Salasana",
-        "sign_in": "Kirjaudu",
+        **SIGN_IN_TEXT["fi"],
         "new": "Uusi salasana",
         "again": "Uusi salasana uudelleen",
         "change": "Vaihda salasana",
@@ -71,9 +70,7 @@ LABELS = {
         "expired": "Istunto päättyi. Kirjaudu uudelleen.",
     },
     "en": {
-        "username": "Username",
-        "password": "Password",
-        "sign_in": "Sign in",
+        **SIGN_IN_TEXT["en"],
         "new": "New password",
         "again": "New password again",
         "change": "Change password",

@@ -18,6 +18,7 @@ from playwright.sync_api import Page
 
 from tests.browser.conftest import Pages
 from tests.browser.console_pages import CONSOLE_TITLE as TITLE
+from tests.browser.console_pages import SIGN_IN_TEXT
 from tests.browser.console_pages import heading as _heading
 from tests.browser.console_pages import sign_in_as as _sign_in
 from tests.e2e.conftest import RunningStack
@@ -26,9 +27,7 @@ pytestmark = pytest.mark.e2e
 
 T = {
     "fi": {
-        "username": "Käyttäjätunnus",
-        "password": "Salasana",
-        "sign_in": "Kirjaudu",
+        **SIGN_IN_TEXT["fi"],
         "campaigns": "Kampanjat",
         "customers": "Asiakkaat",
         "name": "Nimi",
@@ -64,9 +63,7 @@ T = {
         "status_active": "voimassa",
     },
     "en": {
-        "username": "Username",
-        "password": "Password",
-        "sign_in": "Sign in",
+        **SIGN_IN_TEXT["en"],
         "campaigns": "Campaigns",
         "customers": "Customers",
         "name": "Name",

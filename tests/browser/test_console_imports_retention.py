@@ -17,6 +17,7 @@ from playwright.sync_api import Page
 
 from tests.browser.conftest import Pages
 from tests.browser.console_pages import CONSOLE_TITLE as TITLE
+from tests.browser.console_pages import SIGN_IN_TEXT
 from tests.browser.console_pages import sign_in_as as _sign_in
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_erasure_local_stack import HEADER, _upload_and_report
@@ -26,9 +27,7 @@ pytestmark = pytest.mark.e2e
 
 T = {
     "fi": {
-        "username": "Käyttäjätunnus",
-        "password": "Salasana",
-        "sign_in": "Kirjaudu",
+        **SIGN_IN_TEXT["fi"],
         "sign_out": "Kirjaudu ulos",
         "imports": "Tuonnit",
         "runs": "Tuontiajot",
@@ -41,9 +40,7 @@ T = {
         "preview": "Esikatsele",
     },
     "en": {
-        "username": "Username",
-        "password": "Password",
-        "sign_in": "Sign in",
+        **SIGN_IN_TEXT["en"],
         "sign_out": "Sign out",
         "imports": "Imports",
         "runs": "Import runs",

@@ -21,6 +21,7 @@ import pytest
 
 from tests.browser.conftest import Pages
 from tests.browser.console_pages import CONSOLE_TITLE as TITLE
+from tests.browser.console_pages import SIGN_IN_TEXT
 from tests.browser.console_pages import heading as _heading
 from tests.browser.console_pages import sign_in_as as _sign_in
 from tests.e2e.conftest import RunningStack
@@ -30,9 +31,7 @@ pytestmark = pytest.mark.e2e
 
 T = {
     "fi": {
-        "username": "Käyttäjätunnus",
-        "password": "Salasana",
-        "sign_in": "Kirjaudu",
+        **SIGN_IN_TEXT["fi"],
         "area": "Pyynnöt",
         "list": "Rekisteröityjen pyynnöt",
         "overdue": "Myöhässä",
@@ -50,9 +49,7 @@ T = {
         "show": "Näytä",
     },
     "en": {
-        "username": "Username",
-        "password": "Password",
-        "sign_in": "Sign in",
+        **SIGN_IN_TEXT["en"],
         "area": "Requests",
         "list": "Data subject requests",
         "overdue": "Overdue",

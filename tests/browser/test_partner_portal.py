@@ -20,17 +20,15 @@ from playwright.sync_api import Page, Request
 
 from tests.browser.conftest import Pages
 from tests.browser.console_pages import CONSOLE_TITLE as TITLE
+from tests.browser.console_pages import SIGN_IN_TEXT, sign_in
 from tests.browser.console_pages import heading as _heading
-from tests.browser.console_pages import sign_in
 from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
 
 T = {
     "fi": {
-        "username": "Käyttäjätunnus",
-        "password": "Salasana",
-        "sign_in": "Kirjaudu",
+        **SIGN_IN_TEXT["fi"],
         "upload": "Lähetä yhteystietoluettelo",
         "file": "Tiedosto",
         "send": "Lähetä",
@@ -51,9 +49,7 @@ T = {
         "removed": "Loppukäyttäjä poistettu.",
     },
     "en": {
-        "username": "Username",
-        "password": "Password",
-        "sign_in": "Sign in",
+        **SIGN_IN_TEXT["en"],
         "upload": "Send a contact list",
         "file": "File",
         "send": "Send",

@@ -119,10 +119,10 @@
 
   const EDITABLE = ["organization", "business_id", "contact_name", "phone", "email"];
 
-  let T, h, fill, say, fail, show, field, form, api, apiError, claims, apiBase;
+  let T, h, fill, say, fail, show, field, form, api, apiError, claims, apiBase, more;
 
   function bind(kit) {
-    ({ h, fill, say, fail, show, field, form, api, apiError, claims, apiBase } = kit);
+    ({ h, fill, say, fail, show, field, form, api, apiError, claims, apiBase, more } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -189,7 +189,6 @@
         ),
       );
     }
-    list.querySelector(".more")?.remove();
     for (const item of items) {
       body.append(
         h(
@@ -203,7 +202,7 @@
       );
     }
     if (!body.children.length) list.replaceChildren(h("h3", {}, T.results), h("p", {}, T.none));
-    if (next) list.append(h("button", { type: "button", class: "more secondary", onclick: next }, T.more));
+    more(list, next);
   }
 
   function openCustomer(customerId, message) {
@@ -399,7 +398,6 @@
             h("table", {}, h("thead", {}, h("tr", {}, [T.ordered, T.lines, T.total].map((t) => h("th", { scope: "col" }, t)))), body),
           );
         }
-        box.querySelector(".more")?.remove();
         for (const order of page.items || []) {
           body.append(
             h(
@@ -412,9 +410,7 @@
           );
         }
         if (!body.children.length) box.replaceChildren(h("p", {}, T.noOrders));
-        if (page.next_cursor) {
-          box.append(h("button", { type: "button", class: "more secondary", onclick: () => loadOrders(box, id, page.next_cursor, false) }, T.more));
-        }
+        more(box, page.next_cursor && (() => loadOrders(box, id, page.next_cursor, false)));
       })
       .catch(apiError);
   }
@@ -432,7 +428,6 @@
             h("table", {}, h("thead", {}, h("tr", {}, [T.when, T.action, T.who, T.fields].map((t) => h("th", { scope: "col" }, t)))), body),
           );
         }
-        box.querySelector(".more")?.remove();
         for (const event of page.items || []) {
           body.append(
             h(
@@ -445,9 +440,7 @@
             ),
           );
         }
-        if (page.next_cursor) {
-          box.append(h("button", { type: "button", class: "more secondary", onclick: () => loadAudit(box, id, page.next_cursor, false) }, T.more));
-        }
+        more(box, page.next_cursor && (() => loadAudit(box, id, page.next_cursor, false)));
       })
       .catch(apiError);
   }

@@ -70,12 +70,12 @@
   const FINAL = ["done", "failed"]; // chalicelib/imports/runs.py STATES
   const POLL_MS = 3000;
 
-  let T, h, fill, say, show, field, form, api, apiError;
+  let T, h, fill, say, show, field, form, api, apiError, more;
   let partner = "";
   let poll = null;
 
   function bind(kit) {
-    ({ h, fill, say, show, field, form, api, apiError } = kit);
+    ({ h, fill, say, show, field, form, api, apiError, more } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -118,7 +118,6 @@
             h("table", {}, h("thead", {}, h("tr", {}, [T.received, T.partnerId, T.file, T.state, T.rows, ""].map((t) => h("th", { scope: "col" }, t)))), body),
           );
         }
-        list.querySelector(".more")?.remove();
         for (const run of page.items || []) {
           body.append(
             h(
@@ -134,7 +133,7 @@
           );
         }
         if (!body.children.length) list.replaceChildren(h("p", {}, T.none));
-        if (page.next_cursor) list.append(h("button", { type: "button", class: "more secondary", onclick: () => loadRuns(list, page.next_cursor, false) }, T.more));
+        more(list, page.next_cursor && (() => loadRuns(list, page.next_cursor, false)));
       })
       .catch(apiError);
   }
@@ -204,14 +203,11 @@
             h("table", {}, h("thead", {}, h("tr", {}, [T.line, T.reason, T.field].map((t) => h("th", { scope: "col" }, t)))), body),
           );
         }
-        box.querySelector(".more")?.remove();
         for (const row of page.items || []) {
           const reason = row.first_line ? `${row.reason} (${fill(T.firstLine, { line: row.first_line })})` : row.reason;
           body.append(h("tr", {}, h("td", {}, String(row.line)), h("td", {}, reason), h("td", {}, row.field || "")));
         }
-        if (page.next_cursor) {
-          box.append(h("button", { type: "button", class: "more secondary", onclick: () => loadRejects(box, runId, page.next_cursor, false) }, T.more));
-        }
+        more(box, page.next_cursor && (() => loadRejects(box, runId, page.next_cursor, false)));
       })
       .catch(apiError);
   }

@@ -98,10 +98,10 @@
 
   const COLUMNS = ["organization", "contact_name", "title", "phone", "email", "source"];
 
-  let T, lang, h, fill, say, fail, show, api, apiError;
+  let T, lang, h, fill, say, fail, show, api, apiError, more;
 
   function bind(kit) {
-    ({ lang, h, fill, say, fail, show, api, apiError } = kit);
+    ({ lang, h, fill, say, fail, show, api, apiError, more } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -134,7 +134,6 @@
           body = h("tbody");
           box.replaceChildren(h("table", {}, headRow([T.name, T.purpose, T.status, T.audience, ""]), body));
         }
-        box.querySelector(".more")?.remove();
         for (const c of page.items || []) {
           body.append(
             h(
@@ -149,7 +148,7 @@
           );
         }
         if (!body.children.length) box.replaceChildren(h("p", {}, T.none));
-        if (page.next_cursor) box.append(h("button", { type: "button", class: "more secondary", onclick: () => listCampaigns(box, page.next_cursor, false) }, T.more));
+        more(box, page.next_cursor && (() => listCampaigns(box, page.next_cursor, false)));
       })
       .catch(failWith);
   }
@@ -187,10 +186,9 @@
           body = h("tbody");
           box.replaceChildren(h("table", {}, headRow([...COLUMNS.map((c) => T[c]), T.outcome]), body));
         }
-        box.querySelector(".more")?.remove();
         for (const person of page.items || []) body.append(memberRow(campaignId, person));
         if (!body.children.length) box.replaceChildren(h("p", {}, T.noMembers));
-        if (page.next_cursor) box.append(h("button", { type: "button", class: "more secondary", onclick: () => listMembers(box, campaignId, page.next_cursor, false) }, T.more));
+        more(box, page.next_cursor && (() => listMembers(box, campaignId, page.next_cursor, false)));
       })
       .catch(failWith);
   }

@@ -160,11 +160,11 @@
   const POLL_MS = 1500;
   const WAIT_FOR_RUN_MS = 120000;
 
-  let T, h, fill, say, fail, show, field, form, api, apiError;
+  let T, h, fill, say, fail, show, field, form, api, apiError, more;
   let poll = null; // the one timer this area runs (a run being followed)
 
   function bind(kit) {
-    ({ h, fill, say, fail, show, field, form, api, apiError } = kit);
+    ({ h, fill, say, fail, show, field, form, api, apiError, more } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
     stopPolling();
   }
@@ -268,7 +268,6 @@
           body = h("tbody");
           box.replaceChildren(table([T.fileName, T.received, T.state, ""], body));
         }
-        box.querySelector(".more")?.remove();
         for (const run of page.items || []) {
           body.append(
             h(
@@ -282,7 +281,7 @@
           );
         }
         if (!body.children.length) box.replaceChildren(h("p", {}, T.noRuns));
-        if (page.next_cursor) box.append(h("button", { type: "button", class: "more secondary", onclick: () => listRuns(box, page.next_cursor, false) }, T.more));
+        more(box, page.next_cursor && (() => listRuns(box, page.next_cursor, false)));
       })
       .catch(failWith);
   }
@@ -350,10 +349,9 @@
           body = h("tbody");
           box.replaceChildren(table([T.line, T.reason, T.field], body));
         }
-        box.querySelector(".more")?.remove();
         for (const row of page.items || []) body.append(cells(String(row.line), reasonText(row), T.fields[row.field] || row.field || ""));
         if (!body.children.length) box.replaceChildren(h("p", {}, T.noRejected));
-        if (page.next_cursor) box.append(h("button", { type: "button", class: "more secondary", onclick: () => loadRejects(box, runId, page.next_cursor, false) }, T.more));
+        more(box, page.next_cursor && (() => loadRejects(box, runId, page.next_cursor, false)));
       })
       .catch(failWith);
   }
@@ -396,7 +394,6 @@
           body = h("tbody");
           box.replaceChildren(table([T.name, T.email, ""], body));
         }
-        box.querySelector(".more")?.remove();
         for (const user of page.items || []) {
           const id = user.end_user_id || user.customer_id;
           const label = user.name || user.email || id;
@@ -419,7 +416,7 @@
           );
         }
         if (!body.children.length) box.replaceChildren(h("p", {}, T.noUsers));
-        if (page.next_cursor) box.append(h("button", { type: "button", class: "more secondary", onclick: () => listUsers(box, page.next_cursor, false) }, T.more));
+        more(box, page.next_cursor && (() => listUsers(box, page.next_cursor, false)));
       })
       .catch(failWith);
   }

@@ -113,10 +113,10 @@
   const SHOWN = ["organization", "contact_name", "title", "email", "phone", "source_url", "first_seen", "last_verified", "retention_due_at"];
   const REASONS = ["accuracy_contested", "unlawful_processing_opposed_erasure", "needed_for_legal_claims", "objection_pending"];
 
-  let T, h, say, show, field, form, api, apiError, claims;
+  let T, h, say, show, field, form, api, apiError, claims, more;
 
   function bind(kit) {
-    ({ h, say, show, field, form, api, apiError, claims } = kit);
+    ({ h, say, show, field, form, api, apiError, claims, more } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -184,7 +184,6 @@
         ),
       );
     }
-    list.querySelector(".more")?.remove();
     for (const item of items) {
       body.append(
         h(
@@ -198,7 +197,7 @@
       );
     }
     if (!body.children.length) list.replaceChildren(h("h3", {}, T.results), h("p", {}, T.none));
-    if (next) list.append(h("button", { type: "button", class: "more secondary", onclick: next }, T.more));
+    more(list, next);
   }
 
   // -- one prospect -----------------------------------------------------------------------

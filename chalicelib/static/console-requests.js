@@ -199,11 +199,11 @@
   // How staff may say they delivered an answer (the privacy center's own channel answers itself).
   const DELIVERIES = ["email", "letter", "privacy_center", "in_response"];
 
-  let T, h, fill, say, show, field, form, api, apiError;
+  let T, h, fill, say, show, field, form, api, apiError, more;
   let filter = "";
 
   function bind(kit) {
-    ({ h, fill, say, show, field, form, api, apiError } = kit);
+    ({ h, fill, say, show, field, form, api, apiError, more } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -271,7 +271,6 @@
         ),
       );
     }
-    list.querySelector(".more")?.remove();
     for (const item of items) {
       body.append(
         h(
@@ -287,7 +286,7 @@
       );
     }
     if (!body.children.length) list.replaceChildren(h("p", {}, T.none));
-    if (next) list.append(h("button", { type: "button", class: "more secondary", onclick: next }, T.more));
+    more(list, next);
   }
 
   // -- one case ---------------------------------------------------------------------------

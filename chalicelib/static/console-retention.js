@@ -45,10 +45,10 @@
     },
   };
 
-  let T, h, fill, say, show, field, form, api, apiError;
+  let T, h, fill, say, show, field, form, api, apiError, more;
 
   function bind(kit) {
-    ({ h, fill, say, show, field, form, api, apiError } = kit);
+    ({ h, fill, say, show, field, form, api, apiError, more } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -109,7 +109,6 @@
       .then((page) => {
         say("");
         if (fresh) box.replaceChildren();
-        box.querySelector(".more")?.remove();
         for (const event of page.items || []) {
           const summary = event.summary || {};
           const failed = Object.keys(summary.failed_rules || {});
@@ -133,7 +132,7 @@
           );
         }
         if (!box.children.length) box.append(h("p", {}, T.none));
-        if (page.next_cursor) box.append(h("button", { type: "button", class: "more secondary", onclick: () => loadRuns(box, page.next_cursor, false) }, T.more));
+        more(box, page.next_cursor && (() => loadRuns(box, page.next_cursor, false)));
       })
       .catch(apiError);
   }

@@ -160,11 +160,11 @@
   };
   const POLL_MS = 2000;
 
-  let T, h, fill, say, show, field, form, api, apiError;
+  let T, h, fill, say, show, field, form, api, apiError, more;
   let poll = null; // the one timer this area runs (a campaign being followed)
 
   function bind(kit) {
-    ({ h, fill, say, show, field, form, api, apiError } = kit);
+    ({ h, fill, say, show, field, form, api, apiError, more } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -245,7 +245,6 @@
             h("table", {}, h("thead", {}, h("tr", {}, [T.name, T.channel, T.status, ""].map((t) => h("th", { scope: "col" }, t)))), body),
           );
         }
-        list.querySelector(".more")?.remove();
         for (const item of page.items || []) {
           body.append(
             h(
@@ -259,7 +258,7 @@
           );
         }
         if (!body.children.length) list.replaceChildren(h("p", {}, T.none));
-        if (page.next_cursor) list.append(h("button", { type: "button", class: "more secondary", onclick: () => loadCampaigns(list, page.next_cursor, false) }, T.more));
+        more(list, page.next_cursor && (() => loadCampaigns(list, page.next_cursor, false)));
       })
       .catch(apiError);
   }
@@ -412,7 +411,6 @@
             h("table", {}, h("thead", {}, h("tr", {}, [T.person, T.contactOrg, T.outcome].map((t) => h("th", { scope: "col" }, t)))), body),
           );
         }
-        box.querySelector(".more")?.remove();
         box.querySelector(".excluded")?.remove();
         for (const member of page.items || []) {
           const pid = member.prospect_id;
@@ -442,7 +440,7 @@
         }
         const left = excludedText(page.excluded);
         if (left) box.append(h("p", { class: "excluded" }, fill(T.pageExcluded, { list: left })));
-        if (page.next_cursor) box.append(h("button", { type: "button", class: "more secondary", onclick: () => loadAudience(box, id, page.next_cursor, false) }, T.more));
+        more(box, page.next_cursor && (() => loadAudience(box, id, page.next_cursor, false)));
       })
       .catch(apiError);
   }

@@ -502,6 +502,13 @@
     fail(fill(text, { code: err.code, detail: err.detail }));
   }
 
+  // A paged list's "more" button at the end of `box` (the previous one removed): `next` loads
+  // the next page; with no next page (`next` falsy) there is no button.
+  function more(box, next) {
+    box.querySelector(".more")?.remove();
+    if (next) box.append(h("button", { type: "button", class: "more secondary", onclick: next }, T.more));
+  }
+
   const kit = Object.freeze({
     lang,
     T,
@@ -513,6 +520,7 @@
     show,
     field,
     form,
+    more,
     api,
     apiError,
     claims,

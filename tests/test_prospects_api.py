@@ -155,6 +155,13 @@ def test_a_partner_reads_its_own_runs_rejected_rows_page_by_page(client: Any, st
     assert status == 404 and body["error"]["code"] == "not_found"
     status, body = call(client, "GET", f"/partner/import-runs/{run_id}/rejected-rows?cursor=bm9wZQ", tokens.partner)
     assert status == 400 and body["error"]["code"] == "invalid_cursor"
+    # Staff read any partner's run the same way (the API role reads reports/* only).
+    status, staff_view = call(client, "GET", f"/import-runs/{run_id}/rejected-rows", tokens.staff)
+    assert status == 200 and [r["line"] for r in staff_view["items"]] == [3, 4, 5]
+    status, body = call(client, "GET", f"/import-runs/{run_id}/rejected-rows", tokens.partner)
+    assert status == 403
+    status, body = call(client, "GET", "/import-runs/not-a-run/rejected-rows", tokens.staff)
+    assert 400 <= status < 500 and "error" in body
 
 
 def test_customer_and_anonymous_are_refused(client: Any, stack: Stack, tokens: Tokens) -> None:

@@ -70,19 +70,13 @@
   const FINAL = ["done", "failed"]; // chalicelib/imports/runs.py STATES
   const POLL_MS = 3000;
 
-  let T, h, fill, say, show, field, form, api, apiError, more;
+  let T, h, fill, say, show, field, form, api, apiError, pagedTable, label, counts;
   let partner = "";
   let poll = null;
 
   function bind(kit) {
-    ({ h, fill, say, show, field, form, api, apiError, more } = kit);
+    ({ h, fill, say, show, field, form, api, apiError, pagedTable, label, counts } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
-  }
-
-  function total(counts) {
-    return Object.entries(counts || {})
-      .map(([k, v]) => `${k}: ${v}`)
-      .join(", ");
   }
 
   function listScreen() {
@@ -93,49 +87,38 @@
       form(
         (data) => {
           partner = String(data.get("run-partner") || "").trim();
-          loadRuns(list, null, true);
+          loadRuns(list);
         },
         field("run-partner", T.partner, { type: "search", autocomplete: "off", value: partner }),
         h("button", { type: "submit" }, T.show),
       ),
       list,
     );
-    loadRuns(list, null, true);
+    loadRuns(list);
   }
 
-  function loadRuns(list, cursor, fresh) {
-    say(T.loading);
-    const query = new URLSearchParams({ limit: "25" });
-    if (partner) query.set("partner_id", partner);
-    if (cursor) query.set("cursor", cursor);
-    api("GET", `import-runs?${query}`)
-      .then((page) => {
-        say("");
-        let body = list.querySelector("tbody");
-        if (fresh || !body) {
-          body = h("tbody");
-          list.replaceChildren(
-            h("table", {}, h("thead", {}, h("tr", {}, [T.received, T.partnerId, T.file, T.state, T.rows, ""].map((t) => h("th", { scope: "col" }, t)))), body),
-          );
-        }
-        for (const run of page.items || []) {
-          body.append(
-            h(
-              "tr",
-              { "data-run": run.run_id },
-              h("td", {}, String(run.received_at || "")),
-              h("td", {}, String(run.partner_id || "")),
-              h("td", {}, String(run.file_name || "")),
-              h("td", {}, String(run.state || "")),
-              h("td", {}, total(run.counts)),
-              h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => openRun(run.run_id) }, T.open)),
-            ),
-          );
-        }
-        if (!body.children.length) list.replaceChildren(h("p", {}, T.none));
-        more(list, page.next_cursor && (() => loadRuns(list, page.next_cursor, false)));
-      })
-      .catch(apiError);
+  function loadRuns(list) {
+    pagedTable(list, {
+      columns: [T.received, T.partnerId, T.file, T.state, T.rows, ""],
+      empty: T.none,
+      load: (cursor) => {
+        const query = new URLSearchParams({ limit: "25" });
+        if (partner) query.set("partner_id", partner);
+        if (cursor) query.set("cursor", cursor);
+        return api("GET", `import-runs?${query}`);
+      },
+      row: (run) =>
+        h(
+          "tr",
+          { "data-run": run.run_id },
+          h("td", {}, String(run.received_at || "")),
+          h("td", {}, String(run.partner_id || "")),
+          h("td", {}, String(run.file_name || "")),
+          h("td", {}, label("runStates", run.state)),
+          h("td", {}, counts(run.counts)),
+          h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => openRun(run.run_id) }, T.open)),
+        ),
+    });
   }
 
   function openRun(id) {
@@ -150,13 +133,13 @@
     const rows = [
       [T.partnerId, run.partner_id, "partner"],
       [T.file, run.file_name, "file"],
-      [T.state, run.state, "state"],
+      [T.state, label("runStates", run.state), "state"],
       [T.fullRefresh, run.full_refresh ? T.yes : T.no, "full_refresh"],
       [T.received, run.received_at, "received"],
       [T.started, run.started_at, "started"],
       [T.finished, run.finished_at, "finished"],
-      [T.counts, total(run.counts), "counts"],
-      run.failure && [T.failure, typeof run.failure === "object" ? total(run.failure) : run.failure, "failure"],
+      [T.counts, counts(run.counts), "counts"],
+      run.failure && [T.failure, typeof run.failure === "object" ? run.failure.code || run.failure.message : run.failure, "failure"],
       run.report_key && [T.report, run.report_key, "report"],
     ].filter((r) => r && r[1] !== undefined && r[1] !== null);
     const rejected = Object.entries(run.rejected_by_reason || {});
@@ -174,7 +157,7 @@
               "table",
               { id: "rejected" },
               h("thead", {}, h("tr", {}, h("th", { scope: "col" }, T.reason), h("th", { scope: "col" }, T.count))),
-              h("tbody", {}, rejected.map(([reason, count]) => h("tr", {}, h("td", {}, reason), h("td", {}, String(count))))),
+              h("tbody", {}, rejected.map(([reason, count]) => h("tr", {}, h("td", {}, label("rejectReasons", reason)), h("td", {}, String(count))))),
             )
           : h("p", {}, T.noRejected),
       ),
@@ -182,7 +165,7 @@
         ? h("section", { "aria-labelledby": "rejected-rows-title" }, h("h3", { id: "rejected-rows-title" }, T.rejectedRows), rowsBox)
         : null,
     );
-    if (rejected.length) loadRejects(rowsBox, run.run_id, null, true);
+    if (rejected.length) loadRejects(rowsBox, run.run_id);
     if (!run.finished_at && !FINAL.includes(run.state)) {
       say(T.running);
       poll = setTimeout(() => {
@@ -192,24 +175,20 @@
   }
 
   // The rows themselves, from the run's report, page by page (the line a partner can fix).
-  function loadRejects(box, runId, cursor, fresh) {
-    const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
-    api("GET", `import-runs/${encodeURIComponent(runId)}/rejected-rows?${query}`)
-      .then((page) => {
-        let body = box.querySelector("tbody");
-        if (fresh || !body) {
-          body = h("tbody");
-          box.replaceChildren(
-            h("table", {}, h("thead", {}, h("tr", {}, [T.line, T.reason, T.field].map((t) => h("th", { scope: "col" }, t)))), body),
-          );
-        }
-        for (const row of page.items || []) {
-          const reason = row.first_line ? `${row.reason} (${fill(T.firstLine, { line: row.first_line })})` : row.reason;
-          body.append(h("tr", {}, h("td", {}, String(row.line)), h("td", {}, reason), h("td", {}, row.field || "")));
-        }
-        more(box, page.next_cursor && (() => loadRejects(box, runId, page.next_cursor, false)));
-      })
-      .catch(apiError);
+  function loadRejects(box, runId) {
+    pagedTable(box, {
+      columns: [T.line, T.reason, T.field],
+      empty: T.noRejected,
+      load: (cursor) => {
+        const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
+        return api("GET", `import-runs/${encodeURIComponent(runId)}/rejected-rows?${query}`);
+      },
+      row: (row) => {
+        const reason = label("rejectReasons", row.reason);
+        const text = row.first_line ? `${reason} (${fill(T.firstLine, { line: row.first_line })})` : reason;
+        return h("tr", {}, h("td", {}, String(row.line)), h("td", {}, text), h("td", {}, row.field || ""));
+      },
+    });
   }
 
   window.IlopisteConsole.register({

@@ -62,6 +62,33 @@
         service_unavailable: "Palvelu ei juuri nyt vastaa. Yritä hetken päästä uudelleen.",
         other: "Virhe ({code}). Yritä uudelleen.",
       },
+      // Codes the API answers with, shared by several areas (kit.label(group, code)).
+      runStates: { received: "vastaanotettu", running: "käynnissä", done: "valmis", failed: "epäonnistui" },
+      runCounts: {
+        rows: "rivejä",
+        inserted: "lisätty",
+        updated: "päivitetty",
+        unchanged: "ennallaan",
+        reverified: "vahvistettu ajantasaiseksi",
+        rejected: "hylätty",
+        removed: "poistettu",
+        kept_other_source: "säilytetty (muu lähde)",
+        kept_staff_verified: "säilytetty (henkilöstö vahvistanut)",
+        held: "säilytetty (oikeudellinen pito)",
+      },
+      rejectReasons: {
+        no_organisation: "organisaatio puuttuu",
+        missing_email: "sähköpostiosoite puuttuu",
+        invalid_email: "sähköpostiosoite ei kelpaa",
+        free_mail_domain: "yksityinen sähköpostiosoite (ei organisaation osoite)",
+        missing_name: "nimi puuttuu",
+        invalid_field: "arvo ei kelpaa: {field}",
+        not_imported: "henkilö on kieltänyt markkinoinnin",
+        erased_on_request: "henkilön tiedot on poistettu hänen pyynnöstään",
+        restricted: "käsittely on rajoitettu",
+        duplicate_in_file: "sama henkilö on tiedostossa jo aiemmin",
+        changed_meanwhile: "tieto muuttui tuonnin aikana",
+      },
     },
     en: {
       signInTitle: "Sign in",
@@ -110,6 +137,32 @@
         precondition_failed: "The record changed meanwhile. Open it again.",
         service_unavailable: "The service is not answering just now. Try again shortly.",
         other: "Error ({code}). Please try again.",
+      },
+      runStates: { received: "received", running: "running", done: "done", failed: "failed" },
+      runCounts: {
+        rows: "rows",
+        inserted: "added",
+        updated: "updated",
+        unchanged: "unchanged",
+        reverified: "confirmed current",
+        rejected: "rejected",
+        removed: "removed",
+        kept_other_source: "kept (another source)",
+        kept_staff_verified: "kept (verified by staff)",
+        held: "kept (legal hold)",
+      },
+      rejectReasons: {
+        no_organisation: "no organisation",
+        missing_email: "no email address",
+        invalid_email: "the email address is not valid",
+        free_mail_domain: "a private email address (not the organisation's)",
+        missing_name: "no name",
+        invalid_field: "not a valid value: {field}",
+        not_imported: "the person has objected to marketing",
+        erased_on_request: "the person's data was erased at their request",
+        restricted: "processing is restricted",
+        duplicate_in_file: "the same person is earlier in the file",
+        changed_meanwhile: "the record changed during the import",
       },
     },
   };
@@ -509,6 +562,53 @@
     if (next) box.append(h("button", { type: "button", class: "more secondary", onclick: next }, T.more));
   }
 
+  // A paged list in `box`: a table with `columns` (header texts) filled page by page from
+  // `load(cursor)` (a promise of {items, next_cursor}; `cursor` null for the first page), each
+  // item a row from `row(item)` (a <tr>), with the "more" button while pages remain and
+  // `empty` when the first page has none; `heading` (optional) goes above the table. Returns
+  // a function that loads it again from the first page. API errors go to `apiError`.
+  function pagedTable(box, { columns, load, row, empty, heading }) {
+    let body = null;
+    const top = () => (heading ? [h("h3", {}, heading)] : []);
+    function page(cursor) {
+      say(T.loading);
+      return load(cursor)
+        .then((data) => {
+          say("");
+          if (!cursor || !body) {
+            body = h("tbody");
+            const head = h("thead", {}, h("tr", {}, columns.map((t) => h("th", { scope: "col" }, t))));
+            box.replaceChildren(...top(), h("table", {}, head, body));
+          }
+          for (const item of (data && data.items) || []) body.append(row(item));
+          if (!body.children.length) box.replaceChildren(...top(), h("p", {}, empty));
+          more(box, data && data.next_cursor && (() => page(data.next_cursor)));
+        })
+        .catch(apiError);
+    }
+    page(null);
+    return () => page(null);
+  }
+
+  // The page's words for a code the API answers with (`group`: runStates, runCounts,
+  // rejectReasons, or an area's own table passed as an object); an unknown code shows as
+  // itself, so a code added to the API is never hidden.
+  function label(group, code) {
+    const table = typeof group === "string" ? T[group] || {} : group || {};
+    if (code === undefined || code === null) return "";
+    if (table[code]) return table[code];
+    const invalid = /^invalid_(\w+)$/.exec(String(code));
+    if (invalid && table.invalid_field) return fill(table.invalid_field, { field: invalid[1] });
+    return String(code);
+  }
+
+  // Counts as "label: n, …" in the page's words.
+  function counts(values) {
+    return Object.entries(values || {})
+      .map(([key, n]) => `${label("runCounts", key)}: ${n}`)
+      .join(", ");
+  }
+
   const kit = Object.freeze({
     lang,
     T,
@@ -521,6 +621,9 @@
     field,
     form,
     more,
+    pagedTable,
+    label,
+    counts,
     api,
     apiError,
     claims,

@@ -36,6 +36,8 @@ T = {
         "open": "Avaa",
         "rejected": "Hylätyt rivit syyn mukaan",
         "retention": "Säilytysajat",
+        "done": "valmis",
+        "invalid_email": "sähköpostiosoite ei kelpaa",
         "as_of": "Päivä (tyhjä: tänään)",
         "preview": "Esikatsele",
     },
@@ -49,6 +51,8 @@ T = {
         "open": "Open",
         "rejected": "Rejected rows by reason",
         "retention": "Retention",
+        "done": "done",
+        "invalid_email": "the email address is not valid",
         "as_of": "Day (empty: today)",
         "preview": "Preview",
     },
@@ -69,7 +73,8 @@ def test_staff_read_an_import_run_and_the_dpo_the_retention(
     body += "Tuontikunta;Ilman Osoitetta;Rehtori;ei-osoite;\r\n"
     report = _upload_and_report(local_stack, name, body)
     assert report["state"] == "done" and report["counts"]["rejected"] == 1, report
-    [reason] = report["rejected_by_reason"]
+    assert list(report["rejected_by_reason"]) == ["invalid_email"], report
+    reason = t["invalid_email"]  # the code in the page's words
 
     page = desktop.open()
     page.goto(f"{desktop.base_url}/console?lang={lang}")
@@ -85,7 +90,7 @@ def test_staff_read_an_import_run_and_the_dpo_the_retention(
 
     row.get_by_role("button", name=t["open"]).click()
     page.get_by_role("heading", name=t["rejected"], level=3).wait_for()
-    assert page.locator('#run [data-field="state"]').inner_text() == "done"
+    assert page.locator('#run [data-field="state"]').inner_text() == t["done"]
     assert page.locator("#rejected tbody tr").filter(has_text=reason).get_by_role("cell", name="1").count() == 1
     # The rejected row itself, with the file's line number (the header is line 1).
     line = page.locator("#rejected-rows tbody tr").filter(has_text=reason)

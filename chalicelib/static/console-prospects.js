@@ -14,6 +14,8 @@
       search: "Hae",
       byEmail: "Sähköpostiosoite",
       searchEmail: "Hae sähköpostilla",
+      byName: "Yhteyshenkilön nimi tai sen osa",
+      searchName: "Hae nimellä",
       results: "Hakutulokset",
       none: "Ei prospekteja.",
       open: "Avaa",
@@ -64,6 +66,8 @@
       search: "Search",
       byEmail: "Email address",
       searchEmail: "Search by email",
+      byName: "Contact person's name or part of it",
+      searchName: "Search by name",
       results: "Results",
       none: "No prospects.",
       open: "Open",
@@ -146,6 +150,15 @@
         },
         field("prospect-email", T.byEmail, { type: "email", autocomplete: "off" }),
         h("button", { type: "submit" }, T.searchEmail),
+      ),
+      // The name goes in a POST body, like the address: never in a URL or an access log.
+      form(
+        (data) => {
+          const name = String(data.get("prospect-name") || "").trim();
+          showResults(list, (cursor) => api("POST", "prospects/search", { name, ...(cursor ? { cursor } : {}) }));
+        },
+        field("prospect-name", T.byName, { type: "search", autocomplete: "off", minlength: "2", maxlength: "100" }),
+        h("button", { type: "submit" }, T.searchName),
       ),
       list,
     );

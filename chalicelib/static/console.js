@@ -168,6 +168,7 @@
   };
 
   const REFRESH_BEFORE_MS = 60 * 1000;
+  const EMPTY_PAGES_FOLLOWED = 20;
 
   const root = document.getElementById("console");
   // The page's language; the switch in the header changes it in place while signed in.
@@ -568,27 +569,32 @@
   // item a row from `row(item)` (a <tr>), with the "more" button while pages remain and
   // `empty` when the first page has none; `heading` (optional) goes above the table. Returns
   // a function that loads it again from the first page. API errors go to `apiError`.
+  // A filtered list (a name search) can answer a page with no items and a cursor: up to
+  // EMPTY_PAGES_FOLLOWED such pages in a row are read on before the "more" button is offered.
   function pagedTable(box, { columns, load, row, empty, heading }) {
     let body = null;
     const top = () => (heading ? [h("h3", {}, heading)] : []);
-    function page(cursor) {
+    function page(cursor, emptyInRow) {
       say(T.loading);
       return load(cursor)
         .then((data) => {
-          say("");
           if (!cursor || !body) {
             body = h("tbody");
             const head = h("thead", {}, h("tr", {}, columns.map((t) => h("th", { scope: "col" }, t))));
             box.replaceChildren(...top(), h("table", {}, head, body));
           }
-          for (const item of (data && data.items) || []) body.append(row(item));
+          const items = (data && data.items) || [];
+          const next = data && data.next_cursor;
+          if (!items.length && next && emptyInRow < EMPTY_PAGES_FOLLOWED) return page(next, emptyInRow + 1);
+          say("");
+          for (const item of items) body.append(row(item));
           if (!body.children.length) box.replaceChildren(...top(), h("p", {}, empty));
-          more(box, data && data.next_cursor && (() => page(data.next_cursor)));
+          more(box, next && (() => page(next, 0)));
         })
         .catch(apiError);
     }
-    page(null);
-    return () => page(null);
+    page(null, 0);
+    return () => page(null, 0);
   }
 
   // The page's words for a code the API answers with (`group`: runStates, runCounts,

@@ -353,7 +353,9 @@ def test_list_search_and_stable_cursor(client: Any, tokens: Tokens) -> None:
 
 def test_search_by_name_in_the_body_pages_and_is_audited(client: Any, tokens: Tokens, stack: Stack) -> None:
     made = [
-        _create(client, tokens, email=f"n{n}@nimi{n}.fi", username=f"nimi{n}", organization=f"Nimi {n}", contact_name=name)
+        _create(
+            client, tokens, email=f"n{n}@nimi{n}.fi", username=f"nimi{n}", organization=f"Nimi {n}", contact_name=name
+        )
         for n, name in enumerate(["Aino Kivimäki", "Eero Kivi", "Liisa Laine"])
     ]
     for typed in ("kivi", "Kivi", " kivi "):

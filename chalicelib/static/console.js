@@ -59,6 +59,7 @@
         invalid_json: "Pyyntö ei kelpaa.",
         conflict: "Tieto on muuttunut tai toiminto ei ole nyt mahdollinen: {detail}",
         precondition_failed: "Tieto on muuttunut välillä. Avaa se uudelleen.",
+        legal_hold: "Tieto on pidätetty (säilytysvelvoite tai henkilön pyytämä rajoitus, jolla tiedot säilytetään): sitä ei voi poistaa ennen kuin pidätys poistetaan.",
         service_unavailable: "Palvelu ei juuri nyt vastaa. Yritä hetken päästä uudelleen.",
         other: "Virhe ({code}). Yritä uudelleen.",
       },
@@ -88,6 +89,27 @@
         restricted: "käsittely on rajoitettu",
         duplicate_in_file: "sama henkilö on tiedostossa jo aiemmin",
         changed_meanwhile: "tieto muuttui tuonnin aikana",
+      },
+      auditActions: {
+        create: "lisätty",
+        read: "luettu",
+        list: "luettelossa",
+        search: "haettu",
+        update: "korjattu",
+        verify: "vahvistettu ajantasaiseksi",
+        delete: "poistettu",
+        erase: "poistettu (henkilötiedot)",
+        export: "viety (pääsyoikeus)",
+        restrict: "käsittely rajoitettu",
+        lift_restriction: "rajoitus poistettu",
+        legal_hold_set: "säilytysvelvoite asetettu",
+        legal_hold_lifted: "säilytysvelvoite poistettu",
+        end_contract: "sopimus päätetty",
+        reactivate: "aktivoitu uudelleen",
+        materialise: "kohderyhmässä",
+        email: "sähköposti lähetetty",
+        send: "lähetetty",
+        notify: "ilmoitettu",
       },
     },
     en: {
@@ -135,6 +157,7 @@
         invalid_json: "The request is not valid.",
         conflict: "The record has changed or this cannot be done now: {detail}",
         precondition_failed: "The record changed meanwhile. Open it again.",
+        legal_hold: "The record is held (a legal hold, or a restriction the person asked for to keep the data): it cannot be deleted until that is lifted.",
         service_unavailable: "The service is not answering just now. Try again shortly.",
         other: "Error ({code}). Please try again.",
       },
@@ -163,6 +186,27 @@
         restricted: "processing is restricted",
         duplicate_in_file: "the same person is earlier in the file",
         changed_meanwhile: "the record changed during the import",
+      },
+      auditActions: {
+        create: "created",
+        read: "read",
+        list: "listed",
+        search: "found by search",
+        update: "corrected",
+        verify: "confirmed current",
+        delete: "deleted",
+        erase: "erased (personal data)",
+        export: "exported (access request)",
+        restrict: "processing restricted",
+        lift_restriction: "restriction lifted",
+        legal_hold_set: "legal hold set",
+        legal_hold_lifted: "legal hold lifted",
+        end_contract: "contract ended",
+        reactivate: "re-activated",
+        materialise: "in a campaign audience",
+        email: "email sent",
+        send: "sent",
+        notify: "notified",
       },
     },
   };
@@ -598,7 +642,7 @@
   }
 
   // The page's words for a code the API answers with (`group`: runStates, runCounts,
-  // rejectReasons, or an area's own table passed as an object); an unknown code shows as
+  // rejectReasons, auditActions, or an area's own table passed as an object); an unknown code shows as
   // itself, so a code added to the API is never hidden.
   function label(group, code) {
     const table = typeof group === "string" ? T[group] || {} : group || {};

@@ -618,8 +618,16 @@
   function pagedTable(box, { columns, load, row, empty, heading }) {
     let body = null;
     const top = () => (heading ? [h("h3", {}, heading)] : []);
+    // Loading is said only where nothing else is: a message the area just gave ("saved", a
+    // run's end) stays while its list loads, and only "loading" is cleared when it arrives.
+    const loading = () => {
+      if (!messages.status.textContent) messages.status.textContent = T.loading;
+    };
+    const loaded = () => {
+      if (messages.status.textContent === T.loading) messages.status.textContent = "";
+    };
     function page(cursor, emptyInRow) {
-      say(T.loading);
+      loading();
       return load(cursor)
         .then((data) => {
           if (!cursor || !body) {
@@ -630,7 +638,7 @@
           const items = (data && data.items) || [];
           const next = data && data.next_cursor;
           if (!items.length && next && emptyInRow < EMPTY_PAGES_FOLLOWED) return page(next, emptyInRow + 1);
-          say("");
+          loaded();
           for (const item of items) body.append(row(item));
           if (!body.children.length) box.replaceChildren(...top(), h("p", {}, empty));
           more(box, next && (() => page(next, 0)));

@@ -11,7 +11,6 @@ console error or CSP violation, a screenshot; no token in web storage.
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 import pytest
@@ -191,94 +190,3 @@ def test_the_upload_form_posts_to_the_one_origin_the_console_allows(local_stack:
     assert config["upload_origin"] == local_stack.info["aws_endpoint_url"]
     status, form = local_stack.http("POST", "/partner/uploads", local_stack.login("partner"), {"file_name": "a.csv"})
     assert status == 201 and form["url"].startswith(config["upload_origin"] + "/"), form["url"]
-
-
-CAMPAIGN_T = {
-    "fi": {
-        "campaigns": "Soittokampanjat",
-        "open": "Avaa {name}",
-        "script": "Soittajan ohje",
-        "outcome_for": "Tulos: {name}",
-        "objected": "kielsi suoramarkkinoinnin",
-        "record_for": "Kirjaa tulos: {name}",
-        "recorded": "Tulos kirjattu: {name}",
-        "final": "Henkilön tulos on jo lopullinen",
-    },
-    "en": {
-        "campaigns": "Phone campaigns",
-        "open": "Open {name}",
-        "script": "Caller script",
-        "outcome_for": "Outcome: {name}",
-        "objected": "objected to direct marketing",
-        "record_for": "Record the outcome: {name}",
-        "recorded": "Outcome recorded: {name}",
-        "final": "This person's outcome is final",
-    },
-}
-
-
-def _assigned_phone_campaign(stack: RunningStack, tag: str, person: str) -> str:
-    """Staff through the API: one prospect with a phone, a phone campaign selecting only them,
-    materialised by the stack's worker and assigned to the demo marketing partner (kampanja)."""
-    staff = stack.login("staff")
-    organization = f"Soittokunta {tag}"
-    prospect = {
-        "organization": organization,
-        "contact_name": person,
-        "title": "Hallintojohtaja",
-        "email": f"olli.{tag}@soittokunta.fi",
-        "phone": f"040 {int(tag, 16) % 10_000_000:07d}",
-    }
-    status, created = stack.http("POST", "/prospects", staff, prospect)
-    assert status == 201, created
-    body = {
-        "name": f"Syksyn soitot {tag}",
-        "purpose": "Palvelun esittely",
-        "channel": "phone",
-        "selection": {"organization": organization},
-    }
-    status, campaign = stack.http("POST", "/campaigns", staff, body)
-    assert status == 201, campaign
-    path = f"/campaigns/{campaign['campaign_id']}"
-    assert stack.http("POST", f"{path}/materialisation", staff)[0] == 202
-    got: dict[str, Any] = {}
-    for _ in range(120):  # a bound on waiting for the worker's long poll, not a speed claim
-        _, got = stack.http("GET", path, staff)
-        if got["status"] == "ready":
-            break
-        time.sleep(0.25)
-    assert got["status"] == "ready" and got["counts"]["audience"] == 1, got
-    status, assigned = stack.http("PUT", f"{path}/assignment", staff, {"partner_id": "kampanja"})
-    assert status == 200, assigned
-    return str(campaign["campaign_id"])
-
-
-@pytest.mark.parametrize("lang", ["fi", "en"])
-def test_a_phone_campaign_with_a_recorded_objection(desktop: Pages, local_stack: RunningStack, lang: str) -> None:
-    t = CAMPAIGN_T[lang]
-    tag = secrets.token_hex(3)
-    person = f"Olli Objektio {tag}"
-    campaign_id = _assigned_phone_campaign(local_stack, tag, person)
-    name = f"Syksyn soitot {tag}"
-
-    page = _sign_in(desktop, local_stack, "marketing", lang)
-    _heading(page, t["campaigns"])
-    page.get_by_role("button", name=t["open"].format(name=name)).wait_for()
-    desktop.check(page, f"marketing-campaigns-{lang}", lang=lang, heading=TITLE[lang])
-    page.get_by_role("button", name=t["open"].format(name=name)).click()
-    _heading(page, name)
-    page.get_by_role("heading", name=t["script"], level=3).wait_for()
-    page.get_by_role("cell", name=person, exact=True).wait_for()
-    page.locator("#script p").first.wait_for()
-    desktop.check(page, f"marketing-call-list-{lang}", lang=lang, heading=TITLE[lang])
-
-    page.get_by_label(t["outcome_for"].format(name=person), exact=True).select_option("objected")
-    page.get_by_role("button", name=t["record_for"].format(name=person)).click()
-    page.get_by_role("status").filter(has_text=t["recorded"].format(name=person)).wait_for()
-    assert page.locator('[data-outcome="objected"]').inner_text() == t["objected"]
-    desktop.check(page, f"marketing-objection-{lang}", lang=lang, heading=TITLE[lang])
-
-    # The API has the objection: the person is out of the audience for good.
-    token = local_stack.login("marketing")
-    status, audience = local_stack.http("GET", f"/marketing/campaigns/{campaign_id}/audience", token)
-    assert status == 200 and person not in [p.get("contact_name") for p in audience["items"]], audience

@@ -3,20 +3,24 @@
 The demo data provider (demo-acme) signs in, uploads a small CSV with one bad row straight
 to the upload bucket (the presigned POST from `POST /partner/uploads`; the page's CSP allows
 exactly the bucket's origin), watches its import run finish and sees the rejected row with
-its line number and reason, then finds the run among its earlier imports. The demo reseller
+its line number and reason, then finds the run among its earlier imports; an .xlsx goes the same way to its report, its
+counts, states and reasons in the page's words. The demo reseller
 (demo-resello) adds an end user, sees it listed and removes it. Every screen: axe-core, no
 console error or CSP violation, a screenshot; no token in web storage.
 """
 
 from __future__ import annotations
 
+import io
 import secrets
 from typing import Any
 
 import pytest
 import requests
+from openpyxl import Workbook
 from playwright.sync_api import Page, Request
 
+from chalicelib.call_lists import XLSX_TYPE
 from tests.browser.conftest import Pages
 from tests.browser.console_pages import CONSOLE_TITLE as TITLE
 from tests.browser.console_pages import SIGN_IN_TEXT, sign_in
@@ -35,6 +39,8 @@ T = {
         "done": "valmis",
         "finished": "Tuonti on valmis.",
         "missing_email": "sähköpostiosoite puuttuu",
+        "inserted": "lisätty",
+        "rejected": "hylätty",
         "back": "Takaisin lähetykseen",
         "runs": "Aiemmat tuonnit",
         "open": "Näytä raportti",
@@ -56,6 +62,8 @@ T = {
         "done": "done",
         "finished": "The import is done.",
         "missing_email": "no email address",
+        "inserted": "added",
+        "rejected": "rejected",
         "back": "Back to sending",
         "runs": "Earlier imports",
         "open": "Show the report",
@@ -86,13 +94,27 @@ def _no_tokens_stored(page: Page) -> None:
     assert "eyJ" not in page.evaluate("document.cookie")
 
 
-def _csv(tag: str) -> bytes:
-    rows = [
-        "Organisaatio;Nimi;Titteli;Sähköposti;Puhelin",
-        f"Selainkunta {tag};Aino Portaali;Hallintojohtaja;aino.{tag}@selainkunta.fi;",
-        f"Selainkunta {tag};Ilman Osoitetta;Talousjohtaja;;",  # line 3: no email address
+def _rows(tag: str) -> list[list[str]]:
+    return [
+        ["Organisaatio", "Nimi", "Titteli", "Sähköposti", "Puhelin"],
+        [f"Selainkunta {tag}", "Aino Portaali", "Hallintojohtaja", f"aino.{tag}@selainkunta.fi", ""],
+        [f"Selainkunta {tag}", "Ilman Osoitetta", "Talousjohtaja", "", ""],  # line 3: no email address
     ]
-    return ("\r\n".join(rows) + "\r\n").encode()
+
+
+def _csv(tag: str) -> bytes:
+    return "".join(";".join(row) + "\r\n" for row in _rows(tag)).encode()
+
+
+def _xlsx(tag: str) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in _rows(tag):
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 @pytest.mark.parametrize("lang", ["fi", "en"])
@@ -152,6 +174,34 @@ def test_a_partners_upload_through_the_portal_ends_in_a_visible_report(
     listed.get_by_role("button").click()
     _heading(page, t["run"].format(file=file_name))
     page.locator("#rejected tbody tr").first.wait_for()
+
+
+def test_an_xlsx_upload_through_the_portal_ends_in_a_visible_report(desktop: Pages, local_stack: RunningStack) -> None:
+    lang = "en"
+    t = T[lang]
+    tag = secrets.token_hex(3)
+    file_name = f"portaali-{tag}.xlsx"
+    page = _sign_in(desktop, local_stack, "partner", lang)
+    _heading(page, t["upload"])
+    page.get_by_label(t["file"], exact=True).set_input_files(
+        {"name": file_name, "mimeType": XLSX_TYPE, "buffer": _xlsx(tag)}
+    )
+    page.get_by_role("button", name=t["send"], exact=True).click()
+    _heading(page, t["run"].format(file=file_name))
+    page.locator('#run-state [data-state="done"]').wait_for(timeout=60000)
+    page.get_by_role("status").filter(has_text=t["finished"]).wait_for()
+    assert page.locator('#run-state [data-state="done"]').inner_text() == t["done"]
+    # The counts under the core's words for them (kit.label("runCounts", …)).
+    counts = {
+        row.locator("th").inner_text().strip(): row.locator("td").inner_text().strip()
+        for row in page.locator("#counts tr").all()
+    }
+    assert counts[t["inserted"]] == "1" and counts[t["rejected"]] == "1", counts
+    row = page.locator("#rejected tbody tr")
+    row.first.wait_for()
+    cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+    assert row.count() == 1 and cells[:2] == ["3", t["missing_email"]], cells
+    desktop.check(page, "partner-report-xlsx-en", lang=lang, heading=TITLE[lang])
 
 
 @pytest.mark.parametrize("lang", ["fi", "en"])

@@ -5,7 +5,8 @@ Staff prepare a phone campaign through the API and assign it to the demo marketi
 the page and records an objection for one person; or downloads the call list as .xlsx and as
 CSV (the files opened here: the audience is in them), fills the outcome column of one of them
 (one `objected`, one code the API does not know) and sends it back through the page, which shows
-the rows applied and the row rejected with its line and reason. The API then has the objection.
+the rows applied and the row rejected with its line and reason (a file that is not the list is
+refused in the page's words). The API then has the objection.
 Every screen: axe-core, no console error or CSP violation (a download through a Blob URL
 included), a screenshot.
 """
@@ -49,6 +50,7 @@ T = {
         "send_back": "Lähetä tulokset",
         "result": "Soittolista luettu. Tuloksia kirjattu: {applied}; rivejä hylätty: {rejected}.",
         "unknown_outcome": "tuntematon tuloskoodi",
+        "missing_columns": "Tiedostosta puuttuu sarake prospect_id tai outcome.",
     },
     "en": {
         **SIGN_IN_TEXT["en"],
@@ -66,9 +68,11 @@ T = {
         "send_back": "Send the outcomes",
         "result": "The call list was read. Outcomes recorded: {applied}; rows rejected: {rejected}.",
         "unknown_outcome": "an unknown outcome code",
+        "missing_columns": "The file has no prospect_id or outcome column.",
     },
 }
 NAME_COLUMN = PROSPECT.field("contact_name").label.fi
+REFUSED = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
 
 
 def _sign_in(page: Pages, stack: RunningStack, lang: str) -> Page:
@@ -230,6 +234,16 @@ def test_a_call_list_downloaded_and_sent_back_with_an_objection(
         assert listed == {objecting: ids[objecting], unsure: ids[unsure]}, (kind, listed)
         assert all(not r[header.index(call_lists.OUTCOME_COLUMN)] for r in rows[1:]), kind
     desktop.check(page, f"marketing-call-list-downloaded-{lang}", lang=lang, heading=TITLE[lang])
+
+    # A file that is not the list (no prospect_id or outcome column): refused, in the page's words.
+    page.get_by_label(t["filled"], exact=True).set_input_files(
+        {"name": "muu-tiedosto.csv", "mimeType": "text/csv", "buffer": b"Nimi;Puhelin\r\nJoku;040 1\r\n"}
+    )
+    page.get_by_role("button", name=t["send_back"], exact=True).click()
+    page.get_by_role("alert").filter(has_text=t["missing_columns"]).wait_for()
+    # The API refused with a 400, which Chromium logs: expected here, once.
+    assert desktop.console_errors == [REFUSED], desktop.console_errors
+    desktop.console_errors.clear()
 
     # The list sent back: one objection, and one code the API does not know (rejected by line).
     body, lines = _filled(fmt, files[fmt], {ids[objecting]: "objected", ids[unsure]: "ehkä"})

@@ -113,10 +113,10 @@
   const SHOWN = ["organization", "contact_name", "title", "email", "phone", "source_url", "first_seen", "last_verified", "retention_due_at"];
   const REASONS = ["accuracy_contested", "unlawful_processing_opposed_erasure", "needed_for_legal_claims", "objection_pending"];
 
-  let T, h, say, show, field, form, api, apiError, claims, more;
+  let T, h, say, show, field, form, api, apiError, claims, pagedTable;
 
   function bind(kit) {
-    ({ h, say, show, field, form, api, apiError, claims, more } = kit);
+    ({ h, say, show, field, form, api, apiError, claims, pagedTable } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -135,19 +135,14 @@
     show(
       T.findTitle,
       form(
-        (data) => listProspects(list, String(data.get("prospect-q") || "").trim(), null, true),
+        (data) => listProspects(list, String(data.get("prospect-q") || "").trim()),
         field("prospect-q", T.byOrg, { type: "search", autocomplete: "off" }),
         h("button", { type: "submit" }, T.search),
       ),
       form(
         (data) => {
-          say(T.loading);
-          api("POST", "prospects/search", { email: String(data.get("prospect-email") || "").trim() })
-            .then((page) => {
-              say("");
-              renderResults(list, page.items || [], null, true);
-            })
-            .catch(apiError);
+          const email = String(data.get("prospect-email") || "").trim();
+          showResults(list, () => api("POST", "prospects/search", { email }));
         },
         field("prospect-email", T.byEmail, { type: "email", autocomplete: "off" }),
         h("button", { type: "submit" }, T.searchEmail),
@@ -157,35 +152,14 @@
     if (message) say(message);
   }
 
-  function listProspects(list, q, cursor, fresh) {
-    say(T.loading);
-    const query = new URLSearchParams({ limit: "25" });
-    if (q) query.set("q", q);
-    if (cursor) query.set("cursor", cursor);
-    api("GET", `prospects?${query}`)
-      .then((page) => {
-        say("");
-        renderResults(list, page.items || [], page.next_cursor ? () => listProspects(list, q, page.next_cursor, false) : null, fresh);
-      })
-      .catch(apiError);
-  }
-
-  function renderResults(list, items, next, fresh) {
-    let body = list.querySelector("tbody");
-    if (fresh || !body) {
-      body = h("tbody");
-      list.replaceChildren(
-        h("h3", {}, T.results),
-        h(
-          "table",
-          {},
-          h("thead", {}, h("tr", {}, [T.organization, T.contact_name, T.restricted, ""].map((t) => h("th", { scope: "col" }, t)))),
-          body,
-        ),
-      );
-    }
-    for (const item of items) {
-      body.append(
+  // The results: a page of the organisation search (`q`), or the email search's answer.
+  function showResults(list, load) {
+    pagedTable(list, {
+      heading: T.results,
+      columns: [T.organization, T.contact_name, T.restricted, ""],
+      empty: T.none,
+      load,
+      row: (item) =>
         h(
           "tr",
           { "data-prospect": item.prospect_id },
@@ -194,10 +168,16 @@
           h("td", {}, item.restricted ? T.restrictedMark : ""),
           h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => openProspect(item.prospect_id) }, T.open)),
         ),
-      );
-    }
-    if (!body.children.length) list.replaceChildren(h("h3", {}, T.results), h("p", {}, T.none));
-    more(list, next);
+    });
+  }
+
+  function listProspects(list, q) {
+    showResults(list, (cursor) => {
+      const query = new URLSearchParams({ limit: "25" });
+      if (q) query.set("q", q);
+      if (cursor) query.set("cursor", cursor);
+      return api("GET", `prospects?${query}`);
+    });
   }
 
   // -- one prospect -----------------------------------------------------------------------

@@ -170,8 +170,9 @@
   const REFRESH_BEFORE_MS = 60 * 1000;
 
   const root = document.getElementById("console");
-  const lang = document.documentElement.lang === "en" ? "en" : "fi";
-  const T = TEXT[lang];
+  // The page's language; the switch in the header changes it in place while signed in.
+  let lang = document.documentElement.lang === "en" ? "en" : "fi";
+  let T = TEXT[lang];
   const configUrl = new URL(root.dataset.config, document.baseURI);
   const apiBase = new URL("..", configUrl);
   const Cognito = window.IlopisteCognito;
@@ -679,7 +680,8 @@
       .join(", ");
   }
 
-  const kit = Object.freeze({
+  // What an area gets: made again when the language changes (the areas bind it on start).
+  const makeKit = () => Object.freeze({
     lang,
     T,
     apiBase,
@@ -699,6 +701,47 @@
     download,
     send,
     claims,
+  });
+  let kit = makeKit();
+
+  // -- the language switch ------------------------------------------------------------------
+
+  // Following the header's language link would load the page again and lose the session
+  // (tokens live only in this closure). Signed in, the page in the other language is fetched
+  // instead (which also remembers the choice in the `lang` cookie, as the link would), its
+  // frame (title, header, heading, footer) replaces this one's, and the area opens again in
+  // the new language. Signed out, the link works as on every public page.
+  function switchLanguage(to, href) {
+    if (to === lang || !TEXT[to]) return;
+    fetch(href, { headers: { Accept: "text/html" }, cache: "no-store", credentials: "same-origin" })
+      .then((response) => {
+        if (!response.ok) throw new TypeError("language switch");
+        return response.text();
+      })
+      .then((markup) => {
+        const page = new DOMParser().parseFromString(markup, "text/html");
+        for (const selector of ["a.skip", "header.site", "main > h1", "footer.site"]) {
+          const fresh = page.querySelector(selector);
+          const old = document.querySelector(selector);
+          if (fresh && old) old.replaceWith(document.importNode(fresh, true));
+        }
+        document.title = page.title;
+        document.documentElement.lang = to;
+        history.replaceState(history.state, "", href);
+        lang = to;
+        T = TEXT[lang];
+        kit = makeKit();
+        messages.alert.textContent = "";
+        if (current) openArea(current);
+      })
+      .catch(() => fail(T.errors.network));
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest("nav.langs a[hreflang]") : null;
+    if (!link || !session) return;
+    event.preventDefault();
+    switchLanguage(link.getAttribute("hreflang"), link.href);
   });
 
   // -- start ------------------------------------------------------------------------------

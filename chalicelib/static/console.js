@@ -601,6 +601,76 @@
     fail(fill(text, { code: err.code, detail: err.detail }));
   }
 
+  // A file the API answers (GET `path` with the ID token) saved as a download: its name from
+  // Content-Disposition, else `fallbackName`. `Accept: */*` because API Gateway returns a
+  // binary body only to a client that accepts it. The bytes go through a Blob object URL and a
+  // temporary <a download> (a navigation, which the CSP does not restrict), revoked soon
+  // after. Resolves to the file's name; an error is thrown as `api` throws it.
+  async function download(path, fallbackName) {
+    const response = await fetch(new URL(path, apiBase), {
+      method: "GET",
+      headers: { Accept: "*/*", Authorization: `Bearer ${session.getIdToken().getJwtToken()}` },
+      cache: "no-store",
+      credentials: "omit",
+    });
+    if (!response.ok) {
+      const data = await response.json().catch(() => null);
+      const error = (data && data.error) || {};
+      const err = new Error(error.code || String(response.status));
+      err.code = error.code || (response.status === 401 ? "unauthorized" : "other");
+      err.detail = error.message || "";
+      err.status = response.status;
+      throw err;
+    }
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+    const plain = /filename="?([^";]+)"?/i.exec(disposition);
+    let name = plain ? plain[1].trim() : fallbackName;
+    try {
+      if (encoded) name = decodeURIComponent(encoded[1].trim());
+    } catch (_) {
+      // A malformed encoded name: the plain one (or the fallback) stays.
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const link = h("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    try {
+      link.click();
+    } finally {
+      link.remove();
+      // The download reads the URL after the click returns: revoked once it surely has.
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    }
+    return name;
+  }
+
+  // A File or Blob sent as the request body (`method` `path`) with its own media type (or
+  // application/octet-stream when it has none) and the ID token; the JSON answer, or an
+  // error thrown as `api` throws it.
+  async function send(method, path, file) {
+    const response = await fetch(new URL(path, apiBase), {
+      method,
+      headers: {
+        Accept: "application/json",
+        Authorization: `Bearer ${session.getIdToken().getJwtToken()}`,
+        "Content-Type": file.type || "application/octet-stream",
+      },
+      body: file,
+      cache: "no-store",
+      credentials: "omit",
+    });
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = (data && data.error) || {};
+      const err = new Error(error.code || String(response.status));
+      err.code = error.code || (response.status === 401 ? "unauthorized" : "other");
+      err.detail = error.message || "";
+      err.status = response.status;
+      throw err;
+    }
+    return data;
+  }
+
   // A paged list's "more" button at the end of `box` (the previous one removed): `next` loads
   // the next page; with no next page (`next` falsy) there is no button.
   function more(box, next) {
@@ -686,6 +756,8 @@
     counts,
     api,
     apiError,
+    download,
+    send,
     claims,
   });
   let kit = makeKit();

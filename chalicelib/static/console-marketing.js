@@ -203,18 +203,6 @@
     return apiError(err);
   }
 
-  // `load` for a paged list that says `announce()` (if any) once the first page is shown: the
-  // paged list clears the status line as its page arrives, and a timer runs after that (all
-  // of a promise's reactions run before any timer).
-  function announcing(load, announce) {
-    return (cursor) =>
-      load(cursor).then((page) => {
-        const text = announce();
-        if (text) setTimeout(() => say(text), 0);
-        return page;
-      });
-  }
-
   // -- the campaigns --------------------------------------------------------------------
 
   function campaignsScreen() {
@@ -253,7 +241,6 @@
     const members = h("div", { id: "call-list" });
     const result = h("div", { id: "outcomes-result" });
     let reload = null;
-    let announce = null; // what to say once the list has been loaded again
     show(
       campaign.name || id,
       h("p", {}, h("button", { type: "button", class: "secondary", onclick: campaignsScreen }, T.back)),
@@ -261,7 +248,7 @@
       h("section", { "aria-labelledby": "script-title" }, h("h3", { id: "script-title" }, T.scriptTitle), script),
       fileSection(id, result, (answer) => {
         showResult(result, answer);
-        announce = fill(T.result, { applied: answer.counts.applied, rejected: answer.counts.rejected });
+        say(fill(T.result, { applied: answer.counts.applied, rejected: answer.counts.rejected }));
         // The list in the page as it stands after the outcomes (a final one takes a person out).
         reload();
       }),
@@ -273,17 +260,10 @@
     reload = pagedTable(members, {
       columns: [...COLUMNS.map((c) => T[c]), T.outcome],
       empty: T.noMembers,
-      load: announcing(
-        (cursor) => {
-          const query = new URLSearchParams({ limit: "25", ...(cursor ? { cursor } : {}) });
-          return api("GET", `marketing/campaigns/${encodeURIComponent(id)}/audience?${query}`);
-        },
-        () => {
-          const text = announce;
-          announce = null;
-          return text;
-        },
-      ),
+      load: (cursor) => {
+        const query = new URLSearchParams({ limit: "25", ...(cursor ? { cursor } : {}) });
+        return api("GET", `marketing/campaigns/${encodeURIComponent(id)}/audience?${query}`);
+      },
       row: (person) => memberRow(id, person),
     });
   }

@@ -146,21 +146,6 @@
     return label("runStates", state);
   }
 
-  // `load` for a paged list that calls `tell` (if any: it says or fails something) once the
-  // first page is shown: the paged list clears the messages as its page arrives, and a timer
-  // runs after that (all of a promise's reactions run before any timer).
-  function announcing(load, tell) {
-    return (cursor) =>
-      load(cursor).then((page) => {
-        if (tell && !cursor) setTimeout(tell, 0);
-        return page;
-      });
-  }
-
-  function saying(message) {
-    return message ? () => say(message) : null;
-  }
-
   // -- uploading ----------------------------------------------------------------------------
 
   function uploadScreen(message) {
@@ -220,13 +205,14 @@
   }
 
   function listRuns(box, message) {
+    if (message) say(message);
     pagedTable(box, {
       columns: [T.fileName, T.received, T.state, ""],
       empty: T.noRuns,
-      load: announcing((cursor) => {
+      load: (cursor) => {
         const query = new URLSearchParams({ limit: "10", ...(cursor ? { cursor } : {}) });
         return api("GET", `partner/import-runs?${query}`);
-      }, saying(message)),
+      },
       row: (run) =>
         h(
           "tr",
@@ -282,11 +268,9 @@
       });
       return;
     }
-    const tell =
-      run.state === "failed" ? () => fail(fill(T.failedRun, { reason: (run.failure && run.failure.code) || "" })) : () => say(T.finished);
-    tell();
-    // Told again once the rejected rows are shown (their list clears the messages as it loads).
-    if (counts.rejected) loadRejects(rejects, run.run_id, tell);
+    if (run.state === "failed") fail(fill(T.failedRun, { reason: (run.failure && run.failure.code) || "" }));
+    else say(T.finished);
+    if (counts.rejected) loadRejects(rejects, run.run_id);
     else rejects.replaceChildren(h("p", {}, T.noRejected));
   }
 
@@ -295,14 +279,14 @@
     return row.first_line ? `${reason} (${fill(T.firstLine, { line: row.first_line })})` : reason;
   }
 
-  function loadRejects(box, runId, tell) {
+  function loadRejects(box, runId) {
     pagedTable(box, {
       columns: [T.line, T.reason, T.field],
       empty: T.noRejected,
-      load: announcing((cursor) => {
+      load: (cursor) => {
         const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
         return api("GET", `partner/import-runs/${encodeURIComponent(runId)}/rejected-rows?${query}`);
-      }, tell),
+      },
       row: (row) => cells(String(row.line), reasonText(row), label(T.fields, row.field)),
     });
   }
@@ -336,13 +320,14 @@
   }
 
   function listUsers(box, message) {
+    if (message) say(message);
     pagedTable(box, {
       columns: [T.name, T.email, ""],
       empty: T.noUsers,
-      load: announcing((cursor) => {
+      load: (cursor) => {
         const query = new URLSearchParams({ limit: "25", ...(cursor ? { cursor } : {}) });
         return api("GET", `partner/end-users?${query}`);
-      }, saying(message)),
+      },
       row: (user) => {
         const id = user.end_user_id || user.customer_id;
         const who = user.name || user.email || id;

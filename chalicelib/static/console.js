@@ -570,6 +570,16 @@
 
   // -- the API ----------------------------------------------------------------------------
 
+  // The error `api`, `download` and `send` throw for a refused call: the API's code and text.
+  function refusal(response, data) {
+    const error = (data && data.error) || {};
+    const err = new Error(error.code || String(response.status));
+    err.code = error.code || (response.status === 401 ? "unauthorized" : "other");
+    err.detail = error.message || "";
+    err.status = response.status;
+    return err;
+  }
+
   async function api(method, path, body) {
     const response = await fetch(new URL(path, apiBase), {
       method,
@@ -584,12 +594,7 @@
     });
     const data = await response.json().catch(() => null);
     if (!response.ok) {
-      const error = (data && data.error) || {};
-      const err = new Error(error.code || String(response.status));
-      err.code = error.code || (response.status === 401 ? "unauthorized" : "other");
-      err.detail = error.message || "";
-      err.status = response.status;
-      throw err;
+      throw refusal(response, data);
     }
     return data;
   }
@@ -615,12 +620,7 @@
     });
     if (!response.ok) {
       const data = await response.json().catch(() => null);
-      const error = (data && data.error) || {};
-      const err = new Error(error.code || String(response.status));
-      err.code = error.code || (response.status === 401 ? "unauthorized" : "other");
-      err.detail = error.message || "";
-      err.status = response.status;
-      throw err;
+      throw refusal(response, data);
     }
     const disposition = response.headers.get("Content-Disposition") || "";
     const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
@@ -661,12 +661,7 @@
     });
     const data = await response.json().catch(() => null);
     if (!response.ok) {
-      const error = (data && data.error) || {};
-      const err = new Error(error.code || String(response.status));
-      err.code = error.code || (response.status === 401 ? "unauthorized" : "other");
-      err.detail = error.message || "";
-      err.status = response.status;
-      throw err;
+      throw refusal(response, data);
     }
     return data;
   }

@@ -272,11 +272,11 @@
     ["last_verified_to", "lastVerifiedTo"],
   ];
 
-  let T, h, fill, say, fail, show, field, form, api, apiError, pagedTable, label;
+  let T, h, fill, say, fail, show, field, form, api, apiError, pagedTable, label, partners;
   let poll = null; // the one timer this area runs (a campaign being followed)
 
   function bind(kit) {
-    ({ h, fill, say, fail, show, field, form, api, apiError, pagedTable, label } = kit);
+    ({ h, fill, say, fail, show, field, form, api, apiError, pagedTable, label, partners } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -318,20 +318,6 @@
       .join(", ");
   }
 
-  // Every partner in the registry (paged through), for the pickers; the API refuses any
-  // partner that may not be used, this only offers the likely ones.
-  function allPartners() {
-    const found = [];
-    const next = (cursor) => {
-      const query = new URLSearchParams({ limit: "100", ...(cursor ? { cursor } : {}) });
-      return api("GET", `partners?${query}`).then((data) => {
-        found.push(...(data.items || []));
-        return data.next_cursor ? next(data.next_cursor) : found;
-      });
-    };
-    return next(null);
-  }
-
   function partnerOption(p) {
     return [p.partner_id, fill(T.partnerOption, { name: p.name || p.partner_id, id: p.partner_id })];
   }
@@ -343,7 +329,7 @@
     const source = h("select", { id: "sel-source", name: "sel-source" }, options([["", T.anySource]], ""));
     if (sel.source_partner) source.append(...options([[sel.source_partner, sel.source_partner]], sel.source_partner));
     // The data providers, offered once the registry answers (a chosen one stays chosen).
-    allPartners()
+    partners()
       .then((list) => {
         for (const p of list) {
           if (p.kind === "data_provider" && p.partner_id !== sel.source_partner) source.append(...options([partnerOption(p)], ""));
@@ -511,7 +497,7 @@
   function assignSection(c) {
     const id = c.campaign_id;
     const box = h("div", { id: "assign-form" }, h("p", {}, T.loading));
-    allPartners()
+    partners()
       .then((list) => {
         const offered = list.filter((p) => p.kind === "marketing" && p.status === "active").map(partnerOption);
         if (!offered.length) return box.replaceChildren(h("p", {}, T.noPartners));

@@ -714,6 +714,20 @@
     return () => page(null, 0);
   }
 
+  // Every partner in the registry (GET /partners, paged through), for pickers (staff only):
+  // the API refuses a partner that may not be used; a picker only offers the likely ones.
+  function partners() {
+    const found = [];
+    const next = (cursor) => {
+      const query = new URLSearchParams({ limit: "100", ...(cursor ? { cursor } : {}) });
+      return api("GET", `partners?${query}`).then((data) => {
+        found.push(...(data.items || []));
+        return data.next_cursor ? next(data.next_cursor) : found;
+      });
+    };
+    return next(null);
+  }
+
   // The page's words for a code the API answers with (`group`: runStates, runCounts,
   // rejectReasons, auditActions, or an area's own table passed as an object); an unknown code shows as
   // itself, so a code added to the API is never hidden.
@@ -747,6 +761,7 @@
     form,
     more,
     pagedTable,
+    partners,
     label,
     counts,
     api,

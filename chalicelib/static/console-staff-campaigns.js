@@ -286,15 +286,6 @@
     return apiError(err);
   }
 
-  // A paged list's page: kit.pagedTable shows any error through the core's words, so a refusal
-  // of this area is shown here instead and the page left pending (nothing more to show).
-  function page(request) {
-    return request.catch((err) => {
-      refused(err);
-      return new Promise(() => {});
-    });
-  }
-
   function path(id, tail) {
     return `campaigns/${encodeURIComponent(id)}${tail || ""}`;
   }
@@ -410,7 +401,8 @@
     pagedTable(list, {
       columns: [T.name, T.channel, T.status, ""],
       empty: T.none,
-      load: (cursor) => page(api("GET", `campaigns?${new URLSearchParams({ limit: PAGE, ...(cursor ? { cursor } : {}) })}`)),
+      load: (cursor) => api("GET", `campaigns?${new URLSearchParams({ limit: PAGE, ...(cursor ? { cursor } : {}) })}`),
+      failure: refused,
       row: (item) =>
         h(
           "tr",
@@ -603,13 +595,14 @@
       columns: [T.person, T.contactOrg, T.latest, T.outcome],
       empty: T.noAudience,
       load: (cursor) =>
-        page(api("GET", path(id, `/audience?${new URLSearchParams({ limit: PAGE, ...(cursor ? { cursor } : {}) })}`))).then((data) => {
+        api("GET", path(id, `/audience?${new URLSearchParams({ limit: PAGE, ...(cursor ? { cursor } : {}) })}`)).then((data) => {
           // Who was left out is counted over the pages shown, never named.
           for (const [reason, n] of Object.entries(data.excluded || {})) excluded[reason] = (excluded[reason] || 0) + n;
           const text = excludedText(excluded);
           left.textContent = text ? fill(T.shownExcluded, { list: text }) : "";
           return data;
         }),
+      failure: refused,
       row: (member) => memberRow(id, member, recordedOne),
     });
   }
@@ -662,7 +655,8 @@
     pagedTable(box, {
       columns: [T.prospectId, T.outcome, T.recordedAt, T.recordedBy],
       empty: T.noOutcomes,
-      load: (cursor) => page(api("GET", path(id, `/outcomes?${new URLSearchParams({ limit: PAGE, ...(cursor ? { cursor } : {}) })}`))),
+      load: (cursor) => api("GET", path(id, `/outcomes?${new URLSearchParams({ limit: PAGE, ...(cursor ? { cursor } : {}) })}`)),
+      failure: refused,
       row: (item) =>
         h(
           "tr",

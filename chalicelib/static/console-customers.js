@@ -297,7 +297,7 @@
       form(
         (data) => {
           const q = String(data.get("q") || "").trim();
-          showResults(list, (cursor) => api("GET", `customers?${new URLSearchParams({ q, limit: "25", ...(cursor ? { cursor } : {}) })}`));
+          showResults(list, (cursor) => filledPage((c) => api("GET", `customers?${new URLSearchParams({ q, limit: "25", ...(c ? { cursor: c } : {}) })}`), cursor));
         },
         field("q", T.byOrg, { type: "search", autocomplete: "off" }),
         h("button", { type: "submit" }, T.search),
@@ -314,6 +314,16 @@
       list,
     );
     if (message) say(message);
+  }
+
+  // The API filters the organisation after reading a page (DynamoDB's Limit), so a page may
+  // hold none of the matches while more follow: read on, a few pages at most, until one has.
+  const MAX_EMPTY_PAGES = 10;
+
+  function filledPage(read, cursor, tries = 0) {
+    return read(cursor).then((page) =>
+      !(page.items || []).length && page.next_cursor && tries < MAX_EMPTY_PAGES ? filledPage(read, page.next_cursor, tries + 1) : page,
+    );
   }
 
   function showResults(list, load) {

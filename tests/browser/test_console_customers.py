@@ -7,7 +7,9 @@ number, and lift the restriction (the person is mailed first); staff are offered
 legal hold nor the audit history. The DPO sets a legal hold with its reason (marked, and in
 the API), reads the customer's audit history (staff's correction is there, with the field, in
 the page's words; so are the restriction with its ground and the hold), and lifts the hold.
-Every screen: axe-core, no console error or CSP violation, a screenshot.
+Long lists page: the search results by organisation (26 customers) and a customer's orders
+(26) show a page and a "more" button until all are shown. Every screen: axe-core, no console
+error or CSP violation, a screenshot.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ T = {
         "restrict_action": "käsittely rajoitettu",
         "lift_action": "rajoitus poistettu",
         "hold_action": "säilytysvelvoite asetettu",
+        "more": "Näytä lisää",
+        "show_orders": "Näytä tilaukset",
+        "status_active": "voimassa",
     },
     "en": {
         **SIGN_IN_TEXT["en"],
@@ -90,6 +95,9 @@ T = {
         "restrict_action": "processing restricted",
         "lift_action": "restriction lifted",
         "hold_action": "legal hold set",
+        "more": "Show more",
+        "show_orders": "Show the orders",
+        "status_active": "active",
     },
 }
 
@@ -186,3 +194,53 @@ def test_staff_restrict_a_customer_and_the_dpo_holds_it_and_reads_its_audit(
     page.get_by_role("status").filter(has_text=t["hold_lifted"]).wait_for()
     assert page.locator('#customer [data-field="legal_hold"]').count() == 0
     desktop.check(page, f"console-customer-hold-lifted-{lang}", lang=lang, heading=TITLE[lang])
+
+
+def _show_all(page: Page, box: str, t: dict[str, str]) -> None:
+    """Press the list's "more" button until the list has no more pages."""
+    more = page.locator(box).get_by_role("button", name=t["more"])
+    for _ in range(50):
+        page.wait_for_function("() => !document.querySelector('[role=status]').textContent")
+        if not more.count():
+            return
+        more.click()
+    raise AssertionError(f"{box}: still more pages after 50")
+
+
+@pytest.mark.parametrize("lang", ["fi", "en"])
+def test_long_lists_of_customers_and_orders_page(desktop: Pages, local_stack: RunningStack, lang: str) -> None:
+    t = T[lang]
+    token = secrets.token_hex(3)
+    org = f"Sivutus {lang} {token}"
+    ids = [_customer(local_stack, f"{org} {n:02d}", f"sivu.{n}.{token}@sivutus.fi") for n in range(26)]
+    staff = local_stack.login("staff")
+    services = {"active_services": [{"service": "Tuki", "price": "10.00", "period": "month"}]}
+    status, body = local_stack.http("PUT", f"/customers/{ids[0]}/services", staff, services)
+    assert status == 200, body
+    for _ in range(26):
+        status, body = local_stack.http(
+            "POST", f"/customers/{ids[0]}/orders", staff, {"items": [{"service": "Tuki", "quantity": 1}]}
+        )
+        assert status == 201, body
+
+    page = desktop.open()
+    page.goto(f"{desktop.base_url}/console?lang={lang}")
+    _sign_in(page, local_stack, t, "staff")
+    _heading(page, t["find"])
+    page.get_by_label(t["org"]).fill(org)
+    page.get_by_role("button", name=t["search"], exact=True).click()
+    page.locator("#results tbody tr").first.wait_for()
+    _show_all(page, "#results", t)
+    shown = page.locator("#results tbody tr")
+    assert sorted(r.get_attribute("data-customer") or "" for r in shown.all()) == sorted(ids)
+    assert set(page.locator("#results tbody td:nth-child(3)").all_inner_texts()) == {t["status_active"]}
+    desktop.check(page, f"console-customers-paged-{lang}", lang=lang, heading=TITLE[lang])
+
+    page.locator(f'#results tr[data-customer="{ids[0]}"]').get_by_role("button", name=t["open"]).click()
+    _heading(page, f"{org} 00")
+    page.get_by_role("button", name=t["show_orders"]).click()
+    page.locator("#orders tbody tr").first.wait_for()
+    assert page.locator("#orders tbody tr").count() == 25
+    _show_all(page, "#orders", t)
+    assert page.locator("#orders tbody tr").count() == 26
+    desktop.check(page, f"console-customer-orders-paged-{lang}", lang=lang, heading=TITLE[lang])

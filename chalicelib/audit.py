@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NotRequired
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
@@ -197,8 +197,12 @@ def _page(page: dict[str, Any]) -> dict[str, Any]:
     return {"items": [present(i) for i in page["items"]], "next_cursor": page["next_cursor"]}
 
 
-def by_record(register: str, record_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
-    """Newest-first events of one record."""
+def by_record(
+    register: str, record_id: str, limit: int, cursor: str | None, action: str | None = None
+) -> dict[str, Any]:
+    """Newest-first events of one record; only those of `action` when it is given (a page may
+    then hold fewer than `limit`: DynamoDB filters after reading the page)."""
+    only = {"FilterExpression": Attr("action").eq(action)} if action else {}
     return _page(
         store.query_page(
             store.audit(),
@@ -207,6 +211,7 @@ def by_record(register: str, record_id: str, limit: int, cursor: str | None) -> 
             KeyConditionExpression=Key("pk").eq(f"RECORD#{register}#{record_id}"),
             ScanIndexForward=False,
             Limit=limit,
+            **only,
         )
     )
 

@@ -277,8 +277,11 @@ def by_email(email: str, pk_prefix: str) -> list[dict[str, Any]]:
     return pseudonyms.items_by_email(store.customers(), email, pk_prefix)
 
 
-def list_customers(limit: int, cursor: str | None, q: str | None = None, status: str | None = None) -> dict[str, Any]:
-    """A page of customers, oldest first, with a cursor that stays valid as data changes."""
+def list_customers(
+    limit: int, cursor: str | None, q: str | None = None, status: str | None = None, name: str | None = None
+) -> dict[str, Any]:
+    """A page of customers, oldest first, with a cursor that stays valid as data changes;
+    `q` filters on the organisation, `name` on the contact person's name."""
     query: dict[str, Any] = {
         "IndexName": "by_list",
         "KeyConditionExpression": Key("list_pk").eq("CUSTOMER"),
@@ -289,6 +292,8 @@ def list_customers(limit: int, cursor: str | None, q: str | None = None, status:
         filters.append(Attr("org_search").contains(q.lower()))
     if status:
         filters.append(_status_filter(status))
+    if name:
+        filters.append(store.text_contains("contact_name", name))
     if filters:
         query["FilterExpression"] = functools.reduce(operator.and_, filters)
     page = store.query_page(store.customers(), cursor, {"pk", "sk", "list_pk", "list_sk"}, **query)

@@ -41,8 +41,10 @@ Whose values
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import operator
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -321,15 +323,19 @@ def by_email(email: str) -> list[dict[str, Any]]:
     return pseudonyms.items_by_email(store.prospects(), email, "PROSPECT#")
 
 
-def list_prospects(limit: int, cursor: str | None, q: str | None = None) -> dict[str, Any]:
-    """A page of prospects ordered by organisation; `q` filters on the organisation name."""
+def list_prospects(limit: int, cursor: str | None, q: str | None = None, name: str | None = None) -> dict[str, Any]:
+    """A page of prospects ordered by organisation; `q` filters on the organisation name,
+    `name` on the contact person's."""
     kwargs: dict[str, Any] = {
         "IndexName": "by_list",
         "KeyConditionExpression": Key("list_pk").eq(LIST_PK),
         "Limit": limit,
     }
-    if q:
-        kwargs["FilterExpression"] = Attr("org_search").contains(q.lower())
+    filters = ([Attr("org_search").contains(q.lower())] if q else []) + (
+        [store.text_contains("contact_name", name)] if name else []
+    )
+    if filters:
+        kwargs["FilterExpression"] = functools.reduce(operator.and_, filters)
     start = store.decode_cursor(cursor, {"pk", "sk", "list_pk", "list_sk"})
     if start:
         kwargs["ExclusiveStartKey"] = start

@@ -65,6 +65,7 @@ from chalicelib.registers import (
 SWEEP_HOUR = 2  # 02:00 Finnish wall-clock time
 SWEEPER = SYSTEM_SWEEPER  # defined once, in auth
 RUNS_RECORD = "retention_sweeper"  # audit record (register "system") that holds run summaries
+SWEEP_ACTION = "sweep"  # the action of a run's summary event on RUNS_RECORD
 SWEEP_ACTIONS = ("delete", "erase_contact", "delete_registration", "close_campaign", "notify_dormant")
 CAMPAIGN_RECORDS = "campaign_member"  # record type of the rules whose records are campaigns
 PAGE_SIZE = 500  # due items per index page: small items, well under Query's 1 MB page
@@ -737,12 +738,13 @@ def write_summary(summary: dict[str, Any]) -> None:
         "rules": {name: {k: v for k, v in c.items() if k != "record_ids"} for name, c in summary["rules"].items()}
     }
     key = audit.event_key(clock.sortable(), "sweep", summary["run_id"])
-    audit.append(SWEEPER, Access("sweep", "system", RUNS_RECORD), summary["run_id"], key=key, summary=counts)
+    audit.append(SWEEPER, Access(SWEEP_ACTION, "system", RUNS_RECORD), summary["run_id"], key=key, summary=counts)
 
 
 def last_runs(limit: int, cursor: str | None) -> dict[str, Any]:
-    """The newest sweep summaries (for the DPO)."""
-    page = audit.by_record("system", RUNS_RECORD, limit, cursor)
+    """The newest sweep summaries (for the DPO): the record's `sweep` events, not the audit of
+    the DPO's own previews, which is kept on the same record."""
+    page = audit.by_record("system", RUNS_RECORD, limit, cursor, action=SWEEP_ACTION)
     return {"items": store.plain(page["items"]), "next_cursor": page["next_cursor"]}
 
 

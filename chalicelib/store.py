@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+import operator
 import os
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
 import boto3
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -151,6 +153,18 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
         return None
     raw = json.dumps(last_key, sort_keys=True, separators=(",", ":"), default=str).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# Items a name search reads per request (a filter over the register's list index: no name is
+# indexed, so the search reads the list and a page may hold no match; follow its cursor).
+NAME_SEARCH_READ = 500
+
+
+def text_contains(attribute: str, text: str) -> Any:
+    """A filter: `attribute` contains `text` as typed, in lower case, or capitalised.
+    DynamoDB's `contains` is case-sensitive and names are stored as people wrote them."""
+    variants = sorted({text, text.lower(), text.title(), text.capitalize()})
+    return functools.reduce(operator.or_, (Attr(attribute).contains(v) for v in variants))
 
 
 def query_page(table: Any, cursor: str | None, key_names: set[str], **query: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from pydantic import (
     StrictBool,
     ValidationError,
     create_model,
+    model_validator,
 )
 
 from chalicelib.errors import ValidationFailed
@@ -156,10 +157,21 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=1000)
 
 
-class EmailSearch(StrictModel):
-    """A look-up by email address, sent in a body so addresses stay out of URLs and logs."""
+class RecordSearch(StrictModel):
+    """A look-up by email address or by a part of the contact person's name, sent in a body so
+    neither appears in URLs or logs: exactly one of them. A name search pages with `cursor`."""
 
-    email: Annotated[str, Field(max_length=254)]
+    email: Annotated[str, Field(max_length=254)] | None = None
+    name: Annotated[str, Field(min_length=2, max_length=100)] | None = None
+    cursor: Annotated[str, Field(max_length=2048)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RecordSearch:
+        if (self.email is None) == (self.name is None):
+            raise ValueError("Give either email or name.")
+        if self.cursor is not None and self.name is None:
+            raise ValueError("A cursor pages a name search only.")
+        return self
 
 
 class Address(StrictModel):

@@ -351,6 +351,28 @@ def test_list_search_and_stable_cursor(client: Any, tokens: Tokens) -> None:
     assert [c["customer_id"] for c in found["items"]] == [ids[3]]
 
 
+def test_search_by_name_in_the_body_pages_and_is_audited(client: Any, tokens: Tokens, stack: Stack) -> None:
+    made = [
+        _create(
+            client, tokens, email=f"n{n}@nimi{n}.fi", username=f"nimi{n}", organization=f"Nimi {n}", contact_name=name
+        )
+        for n, name in enumerate(["Aino Kivimäki", "Eero Kivi", "Liisa Laine"])
+    ]
+    for typed in ("kivi", "Kivi", " kivi "):
+        status, found = call(client, "POST", "/customers/search", tokens.staff, {"name": typed})
+        assert status == 200, found
+        assert sorted(c["contact_name"] for c in found["items"]) == ["Aino Kivimäki", "Eero Kivi"]
+    # A name search reads the list a page at a time; the cursor goes on in the body.
+    status, found = call(client, "POST", "/customers/search", tokens.staff, {"name": "Liisa"})
+    assert [c["customer_id"] for c in found["items"]] == [made[2]["customer_id"]]
+    assert found["next_cursor"] is None
+    assert any(e["action"] == "search" for e in _audit(stack, made[2]["customer_id"]))
+    for body in ({}, {"email": "a@b.fi", "name": "Liisa"}, {"name": "L"}, {"email": "a@b.fi", "cursor": "x"}):
+        status, bad = call(client, "POST", "/customers/search", tokens.staff, body)
+        assert status == 400 and bad["error"]["code"] == "validation_failed", (body, bad)
+        assert "Liisa" not in str(bad)
+
+
 def test_bad_queries_are_400(client: Any, tokens: Tokens) -> None:
     for query in (
         "limit=0",

@@ -51,6 +51,11 @@ def test_staff_creates_reads_updates_verifies_and_deletes(client: Any, stack: St
     assert status == 200 and [p["prospect_id"] for p in found["items"]] == [pid]
     status, page = call(client, "GET", "/prospects?q=hyvinvointi", tokens.staff)
     assert [p["prospect_id"] for p in page["items"]] == [pid]
+    for typed in ("virta", "Veera Virta", "veera"):
+        status, named = call(client, "POST", "/prospects/search", tokens.staff, {"name": typed})
+        assert status == 200 and [p["prospect_id"] for p in named["items"]] == [pid], named
+    status, named = call(client, "POST", "/prospects/search", tokens.staff, {"name": "Aalto"})
+    assert status == 200 and named["items"] == []
 
     status, upd = call(client, "PATCH", f"/prospects/{pid}", tokens.staff, {"title": "Hallintojohtaja"})
     assert status == 200 and upd["title"] == "Hallintojohtaja"

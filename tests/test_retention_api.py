@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import clock, retention, store
+from chalicelib import audit, clock, retention, store
 from tests.conftest import Tokens, call
 
 
@@ -65,6 +65,22 @@ def test_last_runs_show_counts_per_rule(client: Any, tokens: Tokens) -> None:
     assert latest["summary"]["rules"]["customer_grace"]["done"] == 1
     assert latest["summary"]["as_of"] == "2025-06-01"
     assert latest["summary"]["audit_events"]["mechanism"] == "ttl"
+
+
+def test_a_preview_is_audited_but_is_not_a_sweep(client: Any, tokens: Tokens) -> None:
+    retention.sweep(retention.parse_as_of("2025-06-01", today=retention.today(), is_prod=False))
+    for _ in range(3):
+        assert call(client, "GET", "/retention/preview?as_of=2025-07-01", tokens.dpo)[0] == 200
+    # The previews are on the runs record's audit trail, newest first, before the sweep...
+    trail = audit.by_record("system", retention.RUNS_RECORD, 10, None)["items"]
+    assert [e["action"] for e in trail] == ["preview", "preview", "preview", "sweep"]
+    # ...but the last sweeps list only the sweep, also when a page of 2 reads only previews.
+    status, runs = call(client, "GET", "/retention/runs", tokens.dpo)
+    assert status == 200 and [r["summary"]["as_of"] for r in runs["items"]] == ["2025-06-01"]
+    status, first = call(client, "GET", "/retention/runs?limit=2", tokens.dpo)
+    assert status == 200 and first["items"] == [] and first["next_cursor"]
+    status, rest = call(client, "GET", f"/retention/runs?limit=2&cursor={first['next_cursor']}", tokens.dpo)
+    assert [r["action"] for r in rest["items"]] == ["sweep"]
 
 
 def test_dpo_routes_refuse_staff_and_bad_input(client: Any, tokens: Tokens) -> None:

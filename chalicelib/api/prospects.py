@@ -19,13 +19,13 @@ from typing import Annotated, Any
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib import disclosures, partners, prospects, suppression, uploads
+from chalicelib import disclosures, partners, prospects, store, suppression, uploads
 from chalicelib.audit import Access
 from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import Forbidden, NotFound, ValidationFailed
 from chalicelib.imports import runs
 from chalicelib.registers import PROSPECT, STAFF_ROLES, Role
-from chalicelib.validation import EmailSearch, StrictModel, checked_email, dump, schema
+from chalicelib.validation import RecordSearch, StrictModel, checked_email, dump, schema
 
 from .routing import Call, route
 
@@ -88,12 +88,20 @@ def list_prospects(call: Call) -> dict[str, Any]:
     "/prospects/search",
     "POST",
     STAFF,
-    summary="Find a prospect by email (in the body: addresses stay out of URLs and logs)",
+    summary="Find prospects by email or the contact person's name (in the body: they stay out of URLs and logs)",
     query=(),
-    body=EmailSearch,
+    body=RecordSearch,
 )
 def search_prospects(call: Call) -> dict[str, Any]:
-    found = prospects.find_by_email(checked_email(call.body().email))
+    search = call.body()
+    if search.name is not None:
+        page = prospects.list_prospects(store.NAME_SEARCH_READ, search.cursor, name=search.name.strip())
+        shown = [prospects.present([i], call.principal.roles) for i in page["items"]]
+        call.audit(
+            Access("search", prospects.REGISTER, i["prospect_id"], prospects.personal_fields(i)) for i in page["items"]
+        )
+        return {"items": shown, "next_cursor": page["next_cursor"]}
+    found = prospects.find_by_email(checked_email(search.email))
     return {"items": [_shown(call, found, "search")] if found else [], "next_cursor": None}
 
 

@@ -7,12 +7,22 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib import accounts, audit, cases, confirmations, customers, service_messages, subjects, unsubscribe
+from chalicelib import (
+    accounts,
+    audit,
+    cases,
+    confirmations,
+    customers,
+    service_messages,
+    store,
+    subjects,
+    unsubscribe,
+)
 from chalicelib.audit import Access
 from chalicelib.auth import PARTNER_ID
 from chalicelib.errors import ValidationFailed
 from chalicelib.registers import CUSTOMER, ORDER, RESELLER_END_USER, STAFF_ROLES, Role
-from chalicelib.validation import ActiveServices, EmailSearch, IsoDate, StrictModel, checked_email, dump, schema
+from chalicelib.validation import ActiveServices, IsoDate, RecordSearch, StrictModel, checked_email, dump, schema
 
 from .routing import Call, route
 
@@ -65,12 +75,16 @@ def list_customers(call: Call) -> dict[str, Any]:
     "/customers/search",
     "POST",
     STAFF,
-    summary="Find a customer by contact email (in the body: addresses stay out of URLs and logs)",
+    summary="Find customers by contact email or name (in the body: they stay out of URLs and logs)",
     query=(),
-    body=EmailSearch,
+    body=RecordSearch,
 )
 def search_customers(call: Call) -> dict[str, Any]:
-    found = customers.find_by_email(checked_email(call.body().email))
+    search = call.body()
+    if search.name is not None:
+        page = customers.list_customers(store.NAME_SEARCH_READ, search.cursor, name=search.name.strip())
+        return {"items": read_records(call, page["items"], "search"), "next_cursor": page["next_cursor"]}
+    found = customers.find_by_email(checked_email(search.email))
     return {"items": read_records(call, [found] if found else [], "search"), "next_cursor": None}
 
 

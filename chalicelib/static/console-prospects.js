@@ -14,6 +14,8 @@
       search: "Hae",
       byEmail: "Sähköpostiosoite",
       searchEmail: "Hae sähköpostilla",
+      byName: "Yhteyshenkilön nimi tai sen osa",
+      searchName: "Hae nimellä",
       results: "Hakutulokset",
       none: "Ei prospekteja.",
       open: "Avaa",
@@ -64,6 +66,8 @@
       search: "Search",
       byEmail: "Email address",
       searchEmail: "Search by email",
+      byName: "Contact person's name or part of it",
+      searchName: "Search by name",
       results: "Results",
       none: "No prospects.",
       open: "Open",
@@ -113,10 +117,10 @@
   const SHOWN = ["organization", "contact_name", "title", "email", "phone", "source_url", "first_seen", "last_verified", "retention_due_at"];
   const REASONS = ["accuracy_contested", "unlawful_processing_opposed_erasure", "needed_for_legal_claims", "objection_pending"];
 
-  let T, h, say, show, field, form, api, apiError, claims, more;
+  let T, h, say, show, field, form, api, apiError, claims, pagedTable;
 
   function bind(kit) {
-    ({ h, say, show, field, form, api, apiError, claims, more } = kit);
+    ({ h, say, show, field, form, api, apiError, claims, pagedTable } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -135,57 +139,40 @@
     show(
       T.findTitle,
       form(
-        (data) => listProspects(list, String(data.get("prospect-q") || "").trim(), null, true),
+        (data) => listProspects(list, String(data.get("prospect-q") || "").trim()),
         field("prospect-q", T.byOrg, { type: "search", autocomplete: "off" }),
         h("button", { type: "submit" }, T.search),
       ),
       form(
         (data) => {
-          say(T.loading);
-          api("POST", "prospects/search", { email: String(data.get("prospect-email") || "").trim() })
-            .then((page) => {
-              say("");
-              renderResults(list, page.items || [], null, true);
-            })
-            .catch(apiError);
+          const email = String(data.get("prospect-email") || "").trim();
+          showResults(list, () => api("POST", "prospects/search", { email }));
         },
         field("prospect-email", T.byEmail, { type: "email", autocomplete: "off" }),
         h("button", { type: "submit" }, T.searchEmail),
+      ),
+      // The name goes in a POST body, like the address: never in a URL or an access log.
+      form(
+        (data) => {
+          const name = String(data.get("prospect-name") || "").trim();
+          showResults(list, (cursor) => api("POST", "prospects/search", { name, ...(cursor ? { cursor } : {}) }));
+        },
+        field("prospect-name", T.byName, { type: "search", autocomplete: "off", minlength: "2", maxlength: "100" }),
+        h("button", { type: "submit" }, T.searchName),
       ),
       list,
     );
     if (message) say(message);
   }
 
-  function listProspects(list, q, cursor, fresh) {
-    say(T.loading);
-    const query = new URLSearchParams({ limit: "25" });
-    if (q) query.set("q", q);
-    if (cursor) query.set("cursor", cursor);
-    api("GET", `prospects?${query}`)
-      .then((page) => {
-        say("");
-        renderResults(list, page.items || [], page.next_cursor ? () => listProspects(list, q, page.next_cursor, false) : null, fresh);
-      })
-      .catch(apiError);
-  }
-
-  function renderResults(list, items, next, fresh) {
-    let body = list.querySelector("tbody");
-    if (fresh || !body) {
-      body = h("tbody");
-      list.replaceChildren(
-        h("h3", {}, T.results),
-        h(
-          "table",
-          {},
-          h("thead", {}, h("tr", {}, [T.organization, T.contact_name, T.restricted, ""].map((t) => h("th", { scope: "col" }, t)))),
-          body,
-        ),
-      );
-    }
-    for (const item of items) {
-      body.append(
+  // The results: a page of the organisation search (`q`), or the email search's answer.
+  function showResults(list, load) {
+    pagedTable(list, {
+      heading: T.results,
+      columns: [T.organization, T.contact_name, T.restricted, ""],
+      empty: T.none,
+      load,
+      row: (item) =>
         h(
           "tr",
           { "data-prospect": item.prospect_id },
@@ -194,10 +181,16 @@
           h("td", {}, item.restricted ? T.restrictedMark : ""),
           h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => openProspect(item.prospect_id) }, T.open)),
         ),
-      );
-    }
-    if (!body.children.length) list.replaceChildren(h("h3", {}, T.results), h("p", {}, T.none));
-    more(list, next);
+    });
+  }
+
+  function listProspects(list, q) {
+    showResults(list, (cursor) => {
+      const query = new URLSearchParams({ limit: "25" });
+      if (q) query.set("q", q);
+      if (cursor) query.set("cursor", cursor);
+      return api("GET", `prospects?${query}`);
+    });
   }
 
   // -- one prospect -----------------------------------------------------------------------

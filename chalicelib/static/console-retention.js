@@ -1,6 +1,9 @@
 /* The DPO's retention screens (chalicelib/api/dpo.py): the preview of what a sweep on a day
    would do (GET /retention/preview, changing nothing) and the last sweeps with their counts
-   per rule (GET /retention/runs, paged). Registered with console.js (`kit`). */
+   per rule (GET /retention/runs, paged). A rule is named in the page's words as the privacy
+   notice states it (GET /privacy-notice as JSON: its data, event, period and what then
+   happens), so the DPO reads the same schedule the people read. Registered with console.js
+   (`kit`). */
 (function () {
   "use strict";
 
@@ -15,7 +18,6 @@
       held: "Pidätetty",
       done: "Tehty",
       changed: "Muuttunut",
-      action: "Toimenpide",
       itemsRead: "Luettuja rivejä: {n}",
       runsTitle: "Viimeisimmät ajot",
       at: "Aika",
@@ -23,6 +25,8 @@
       failed: "Epäonnistuneet säännöt",
       none: "Ei ajoja.",
       dryRun: " (kuiva-ajo)",
+      ruleText: "{data}: {event}, {after} → {then}",
+      audit: "Lokitapahtumat (poistuvat DynamoDB:n TTL:llä)",
     },
     en: {
       title: "Retention",
@@ -34,7 +38,6 @@
       held: "Held",
       done: "Done",
       changed: "Changed",
-      action: "Action",
       itemsRead: "Items read: {n}",
       runsTitle: "The last sweeps",
       at: "Time",
@@ -42,18 +45,44 @@
       failed: "Failed rules",
       none: "No sweeps.",
       dryRun: " (dry run)",
+      ruleText: "{data}: {event}, {after} → {then}",
+      audit: "Audit events (expire by DynamoDB TTL)",
     },
   };
 
-  let T, h, fill, say, show, field, form, api, apiError, more;
+  let T, h, fill, say, show, field, form, api, apiError, more, lang;
+  // The notice's schedule per language: {rule code: {data, event, after, then}}.
+  const schedules = {};
 
   function bind(kit) {
-    ({ h, fill, say, show, field, form, api, apiError, more } = kit);
+    ({ h, fill, say, show, field, form, api, apiError, more, lang } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
+  function loadSchedule() {
+    if (schedules[lang]) return Promise.resolve(schedules[lang]);
+    return api("GET", `privacy-notice?${new URLSearchParams({ lang })}`).then((doc) => {
+      const rules = {};
+      for (const register of doc.registers || []) for (const rule of register.retention || []) rules[rule.rule] = rule;
+      schedules[lang] = rules;
+      return rules;
+    });
+  }
+
+  // A rule's cell: the notice's words, the code kept as data-rule (and for a rule the notice
+  // does not list, the code itself).
+  function ruleCell(name) {
+    const rule = (schedules[lang] || {})[name];
+    if (name === "audit_events") return h("td", { "data-rule": name }, T.audit);
+    return h("td", { "data-rule": name }, rule ? fill(T.ruleText, rule) : name);
+  }
+
   function cell(value) {
-    return h("td", {}, value === undefined || value === null ? "" : String(value));
+    return h("td", { class: "num" }, value === undefined || value === null ? "" : String(value));
+  }
+
+  function header(texts) {
+    return h("thead", {}, h("tr", {}, texts.map((t, i) => h("th", { scope: "col", class: i ? "num" : null }, t))));
   }
 
   function screen() {
@@ -74,7 +103,9 @@
       ),
       h("section", { "aria-labelledby": "sweeps-title" }, h("h3", { id: "sweeps-title" }, T.runsTitle), runs),
     );
-    loadRuns(runs, null, true);
+    loadSchedule()
+      .catch(() => ({})) // without the notice, rules show by their codes
+      .then(() => loadRuns(runs, null, true));
   }
 
   function loadPreview(box, asOf) {
@@ -87,12 +118,12 @@
           h(
             "table",
             {},
-            h("thead", {}, h("tr", {}, [T.rule, T.due, T.held, T.action].map((t) => h("th", { scope: "col" }, t)))),
+            header([T.rule, T.due, T.held]),
             h(
               "tbody",
               {},
               Object.entries(result.rules || {}).map(([name, rule]) =>
-                h("tr", { "data-rule": name }, cell(name), cell(rule.due), cell(rule.held), cell(`${rule.action || ""} ${rule.after || ""}`.trim())),
+                h("tr", { "data-rule": name }, ruleCell(name), cell(rule.due), cell(rule.held)),
               ),
             ),
           ),
@@ -121,16 +152,19 @@
               h(
                 "table",
                 {},
-                h("thead", {}, h("tr", {}, [T.rule, T.due, T.done, T.held, T.changed].map((t) => h("th", { scope: "col" }, t)))),
+                header([T.rule, T.due, T.done, T.held, T.changed]),
                 h(
                   "tbody",
                   {},
-                  Object.entries(summary.rules || {}).map(([name, c]) => h("tr", {}, cell(name), cell(c.due), cell(c.done), cell(c.held), cell(c.changed))),
+                  Object.entries(summary.rules || {}).map(([name, c]) => h("tr", {}, ruleCell(name), cell(c.due), cell(c.done), cell(c.held), cell(c.changed))),
                 ),
               ),
             ),
           );
         }
+        // A page can come back empty with a cursor (the API filters the record's events after
+        // reading a page): read on rather than show an empty page.
+        if (!(page.items || []).length && page.next_cursor) return loadRuns(box, page.next_cursor, false);
         if (!box.children.length) box.append(h("p", {}, T.none));
         more(box, page.next_cursor && (() => loadRuns(box, page.next_cursor, false)));
       })

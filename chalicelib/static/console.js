@@ -168,10 +168,12 @@
   };
 
   const REFRESH_BEFORE_MS = 60 * 1000;
+  const EMPTY_PAGES_FOLLOWED = 20;
 
   const root = document.getElementById("console");
-  const lang = document.documentElement.lang === "en" ? "en" : "fi";
-  const T = TEXT[lang];
+  // The page's language; the switch in the header changes it in place while signed in.
+  let lang = document.documentElement.lang === "en" ? "en" : "fi";
+  let T = TEXT[lang];
   const configUrl = new URL(root.dataset.config, document.baseURI);
   const apiBase = new URL("..", configUrl);
   const Cognito = window.IlopisteCognito;
@@ -567,27 +569,32 @@
   // item a row from `row(item)` (a <tr>), with the "more" button while pages remain and
   // `empty` when the first page has none; `heading` (optional) goes above the table. Returns
   // a function that loads it again from the first page. API errors go to `apiError`.
+  // A filtered list (a name search) can answer a page with no items and a cursor: up to
+  // EMPTY_PAGES_FOLLOWED such pages in a row are read on before the "more" button is offered.
   function pagedTable(box, { columns, load, row, empty, heading }) {
     let body = null;
     const top = () => (heading ? [h("h3", {}, heading)] : []);
-    function page(cursor) {
+    function page(cursor, emptyInRow) {
       say(T.loading);
       return load(cursor)
         .then((data) => {
-          say("");
           if (!cursor || !body) {
             body = h("tbody");
             const head = h("thead", {}, h("tr", {}, columns.map((t) => h("th", { scope: "col" }, t))));
             box.replaceChildren(...top(), h("table", {}, head, body));
           }
-          for (const item of (data && data.items) || []) body.append(row(item));
+          const items = (data && data.items) || [];
+          const next = data && data.next_cursor;
+          if (!items.length && next && emptyInRow < EMPTY_PAGES_FOLLOWED) return page(next, emptyInRow + 1);
+          say("");
+          for (const item of items) body.append(row(item));
           if (!body.children.length) box.replaceChildren(...top(), h("p", {}, empty));
-          more(box, data && data.next_cursor && (() => page(data.next_cursor)));
+          more(box, next && (() => page(next, 0)));
         })
         .catch(apiError);
     }
-    page(null);
-    return () => page(null);
+    page(null, 0);
+    return () => page(null, 0);
   }
 
   // The page's words for a code the API answers with (`group`: runStates, runCounts,
@@ -609,7 +616,8 @@
       .join(", ");
   }
 
-  const kit = Object.freeze({
+  // What an area gets: made again when the language changes (the areas bind it on start).
+  const makeKit = () => Object.freeze({
     lang,
     T,
     apiBase,
@@ -627,6 +635,47 @@
     api,
     apiError,
     claims,
+  });
+  let kit = makeKit();
+
+  // -- the language switch ------------------------------------------------------------------
+
+  // Following the header's language link would load the page again and lose the session
+  // (tokens live only in this closure). Signed in, the page in the other language is fetched
+  // instead (which also remembers the choice in the `lang` cookie, as the link would), its
+  // frame (title, header, heading, footer) replaces this one's, and the area opens again in
+  // the new language. Signed out, the link works as on every public page.
+  function switchLanguage(to, href) {
+    if (to === lang || !TEXT[to]) return;
+    fetch(href, { headers: { Accept: "text/html" }, cache: "no-store", credentials: "same-origin" })
+      .then((response) => {
+        if (!response.ok) throw new TypeError("language switch");
+        return response.text();
+      })
+      .then((markup) => {
+        const page = new DOMParser().parseFromString(markup, "text/html");
+        for (const selector of ["a.skip", "header.site", "main > h1", "footer.site"]) {
+          const fresh = page.querySelector(selector);
+          const old = document.querySelector(selector);
+          if (fresh && old) old.replaceWith(document.importNode(fresh, true));
+        }
+        document.title = page.title;
+        document.documentElement.lang = to;
+        history.replaceState(history.state, "", href);
+        lang = to;
+        T = TEXT[lang];
+        kit = makeKit();
+        messages.alert.textContent = "";
+        if (current) openArea(current);
+      })
+      .catch(() => fail(T.errors.network));
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest("nav.langs a[hreflang]") : null;
+    if (!link || !session) return;
+    event.preventDefault();
+    switchLanguage(link.getAttribute("hreflang"), link.href);
   });
 
   // -- start ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
+import requests
 from playwright.sync_api import Page
 
 from tests.browser.conftest import Pages
@@ -112,4 +113,11 @@ def test_staff_read_an_import_run_and_the_dpo_the_retention(
     page.get_by_role("button", name=t["preview"]).click()
     page.locator("#preview tbody tr").first.wait_for()
     assert "2027-01-15" in page.locator("#preview").inner_text()
+    # Each rule in the notice's own words, in the page's language.
+    notice = requests.get(
+        f"{desktop.base_url}/privacy-notice", params={"lang": lang}, headers={"Accept": "application/json"}, timeout=30
+    ).json()
+    [grace] = [r for reg in notice["registers"] for r in reg["retention"] if r["rule"] == "customer_grace"]
+    shown = page.locator('#preview td[data-rule="customer_grace"]').inner_text()
+    assert grace["event"] in shown and grace["after"] in shown and grace["then"] in shown, shown
     desktop.check(page, f"console-retention-{lang}", lang=lang, heading=TITLE[lang])

@@ -35,6 +35,8 @@ T = {
         "search": "Hae",
         "email": "Sähköpostiosoite",
         "search_email": "Hae sähköpostilla",
+        "name": "Yhteyshenkilön nimi tai sen osa",
+        "search_name": "Hae nimellä",
         "open": "Avaa",
         "ground": "Peruste",
         "until": "Tarkistetaan viimeistään",
@@ -59,6 +61,8 @@ T = {
         "search": "Search",
         "email": "Email address",
         "search_email": "Search by email",
+        "name": "Contact person's name or part of it",
+        "search_name": "Search by name",
         "open": "Open",
         "ground": "Ground",
         "until": "Review by",
@@ -89,7 +93,8 @@ def test_staff_restrict_and_lift_and_the_dpo_holds_a_prospect(
     t = T[lang]
     org = f"Rajoituskunta {lang} {secrets.token_hex(3)}"
     email = f"rajoitus.{lang}.{secrets.token_hex(3)}@rajoituskunta.fi"
-    new = {"organization": org, "contact_name": "Riitta Rajoittaja", "title": "Rehtori", "email": email}
+    surname = "Rajoittaja" + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8))
+    new = {"organization": org, "contact_name": f"Riitta {surname}", "title": "Rehtori", "email": email}
     status, created = local_stack.http("POST", "/prospects", local_stack.login("staff"), new)
     assert status == 201, created
     prospect_id = created["prospect_id"]
@@ -113,7 +118,16 @@ def test_staff_restrict_and_lift_and_the_dpo_holds_a_prospect(
     row = page.locator(f'#prospects tr[data-prospect="{prospect_id}"]')
     row.wait_for()
     assert page.locator("#prospects tbody tr").count() == 1
+    # By a part of the name, typed in lower case: also in a POST body, never in a URL.
+    page.get_by_label(t["name"]).fill(surname.lower())
+    page.get_by_role("button", name=t["search_name"]).click()
+    page.locator(f'#prospects tr[data-prospect="{prospect_id}"]').wait_for()
+    assert page.locator("#prospects tbody tr").count() == 1
     assert not [u for u in urls if "rajoituskunta.fi" in u], "the email address was in a URL"
+    assert not [u for u in urls if surname.lower() in u.lower()], "the name was in a URL"
+    page.get_by_label(t["email"]).fill(email)
+    page.get_by_role("button", name=t["search_email"]).click()
+    row.wait_for()
     desktop.check(page, f"console-prospects-results-{lang}", lang=lang, heading=TITLE[lang])
 
     row.get_by_role("button", name=t["open"]).click()

@@ -1,10 +1,11 @@
-/* The staff console's customer screens: find a customer (by organisation, or by email in a
-   POST body so the address is in no URL), view one, correct it, end and re-activate its
-   contract, set its services and prices, list and add its orders; its restriction of
-   processing (GDPR Art. 18: restrict with a ground, lift after telling the person) and any
-   legal hold, marked; for the DPO, set and lift a legal hold and read the audit history.
-   Every rule (which ground, who may) is the API's (chalicelib/api/restrictions.py, dpo.py).
-   Registered with console.js, which signs in and lends the page builders and the API (`kit`). */
+/* The staff console's customer screens: find a customer (by organisation, or by email or
+   the contact person's name in a POST body so neither is in a URL), view one, correct it,
+   end and re-activate its contract, set its services and prices, list and add its orders;
+   its restriction of processing (GDPR Art. 18: restrict with a ground, lift after telling
+   the person) and any legal hold, marked; for the DPO, set and lift a legal hold and read
+   the audit history. Every rule (which ground, who may) is the API's
+   (chalicelib/api/restrictions.py, dpo.py). Registered with console.js, which signs in and
+   lends the page builders and the API (`kit`). */
 (function () {
   "use strict";
 
@@ -15,6 +16,8 @@
       search: "Hae",
       byEmail: "Yhteyshenkilön sähköpostiosoite",
       searchEmail: "Hae sähköpostilla",
+      byName: "Yhteyshenkilön nimi tai sen osa",
+      searchName: "Hae nimellä",
       results: "Hakutulokset",
       none: "Ei asiakkaita.",
       open: "Avaa",
@@ -140,6 +143,8 @@
       search: "Search",
       byEmail: "Contact person's email address",
       searchEmail: "Search by email",
+      byName: "Contact person's name or part of it",
+      searchName: "Search by name",
       results: "Results",
       none: "No customers.",
       open: "Open",
@@ -297,7 +302,7 @@
       form(
         (data) => {
           const q = String(data.get("q") || "").trim();
-          showResults(list, (cursor) => filledPage((c) => api("GET", `customers?${new URLSearchParams({ q, limit: "25", ...(c ? { cursor: c } : {}) })}`), cursor));
+          showResults(list, (cursor) => api("GET", `customers?${new URLSearchParams({ q, limit: "25", ...(cursor ? { cursor } : {}) })}`));
         },
         field("q", T.byOrg, { type: "search", autocomplete: "off" }),
         h("button", { type: "submit" }, T.search),
@@ -311,19 +316,18 @@
         field("search-email", T.byEmail, { type: "email", autocomplete: "off" }),
         h("button", { type: "submit" }, T.searchEmail),
       ),
+      // The name goes in a POST body, like the address: never in a URL or an access log.
+      form(
+        (data) => {
+          const name = String(data.get("search-name") || "").trim();
+          showResults(list, (cursor) => api("POST", "customers/search", { name, ...(cursor ? { cursor } : {}) }));
+        },
+        field("search-name", T.byName, { type: "search", autocomplete: "off", minlength: "2", maxlength: "100" }),
+        h("button", { type: "submit" }, T.searchName),
+      ),
       list,
     );
     if (message) say(message);
-  }
-
-  // The API filters the organisation after reading a page (DynamoDB's Limit), so a page may
-  // hold none of the matches while more follow: read on, a few pages at most, until one has.
-  const MAX_EMPTY_PAGES = 10;
-
-  function filledPage(read, cursor, tries = 0) {
-    return read(cursor).then((page) =>
-      !(page.items || []).length && page.next_cursor && tries < MAX_EMPTY_PAGES ? filledPage(read, page.next_cursor, tries + 1) : page,
-    );
   }
 
   function showResults(list, load) {

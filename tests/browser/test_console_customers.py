@@ -1,7 +1,8 @@
 """The staff console's customer screens in a real Chromium, in Finnish and in English: a
 customer's restriction of processing, the DPO's legal hold and the DPO's audit history.
 
-Staff find a customer by organisation, open it, restrict its processing with a ground and a
+Staff find a customer by organisation and by a part of the contact person's name (in a POST
+body, never a URL), open it, restrict its processing with a ground and a
 review date (the page marks it, in the results too, and so does the API), correct its phone
 number, and lift the restriction (the person is mailed first); staff are offered neither the
 legal hold nor the audit history. The DPO sets a legal hold with its reason (marked, and in
@@ -38,6 +39,8 @@ T = {
         "find": "Etsi asiakas",
         "org": "Organisaation nimi",
         "search": "Hae",
+        "name": "Yhteyshenkilön nimi tai sen osa",
+        "search_name": "Hae nimellä",
         "open": "Avaa",
         "ground": "Peruste",
         "until": "Tarkistetaan viimeistään",
@@ -72,6 +75,8 @@ T = {
         "find": "Find a customer",
         "org": "Organisation name",
         "search": "Search",
+        "name": "Contact person's name or part of it",
+        "search_name": "Search by name",
         "open": "Open",
         "ground": "Ground",
         "until": "Review by",
@@ -102,10 +107,10 @@ T = {
 }
 
 
-def _customer(stack: RunningStack, org: str, email: str) -> str:
+def _customer(stack: RunningStack, org: str, email: str, name: str = "Rauni Rajoitettu") -> str:
     body = {
         "organization": org,
-        "contact_name": "Rauni Rajoitettu",
+        "contact_name": name,
         "email": email,
         "phone": "040 222 3333",
         "username": f"asiakas-{secrets.token_hex(4)}",
@@ -131,11 +136,21 @@ def test_staff_restrict_a_customer_and_the_dpo_holds_it_and_reads_its_audit(
     t = T[lang]
     org = f"Rajoitusasiakas {lang} {secrets.token_hex(3)}"
     email = f"rajoitus.{lang}.{secrets.token_hex(3)}@rajoitusasiakas.fi"
-    customer_id = _customer(local_stack, org, email)
+    surname = "Rajoit" + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8))
+    customer_id = _customer(local_stack, org, email, f"Rauni {surname}")
+    urls: list[str] = []
 
     page = desktop.open()
+    page.on("request", lambda request: urls.append(request.url))
     page.goto(f"{desktop.base_url}/console?lang={lang}")
     _sign_in(page, local_stack, t, "staff")
+    _heading(page, t["find"])
+    page.get_by_label(t["name"]).fill(surname.lower()[:-2])
+    page.get_by_role("button", name=t["search_name"]).click()
+    page.locator(f'#results tr[data-customer="{customer_id}"]').wait_for()
+    assert page.locator("#results tbody tr").count() == 1
+    assert not [u for u in urls if surname.lower()[:-2] in u.lower()], "the name was in a URL"
+    desktop.check(page, f"console-customers-by-name-{lang}", lang=lang, heading=TITLE[lang])
     _open_customer(page, t, org, customer_id)
     assert page.locator('#customer [data-field="restriction"]').inner_text() == t["not_restricted"]
     assert page.get_by_role("button", name=t["set_hold"]).count() == 0, "staff are offered the DPO's legal hold"

@@ -9,9 +9,10 @@ open it (what the person asked is shown), carry it out (the answer summary names
 record, and the prospect's title changed), close it saying the answer went by email, and the
 case shows done; the list of done cases has it.
 
-A case staff opened for a letter waits for the person and resumes, has its deadline extended
-once (a second extension, from a screen opened before the first, is refused in the page's
-words), and is refused with a reason; each step shows in the case's steps in the page's words.
+A case staff opened for a letter is verified (staff checked who wrote), waits for the person
+and resumes, has its deadline extended once (a second extension, from a screen opened before
+the first, is refused in the page's words), and is refused with a reason; each step shows in
+the case's steps in the page's words.
 Every screen: axe-core, no console error or CSP violation, a screenshot.
 """
 
@@ -77,6 +78,9 @@ T = {
         "step_refused": "Evätty",
         "case_closed": "Pyyntö on jo suljettu.",
         "verified_step": "Henkilöllisyys varmistettu: henkilökunnan tarkistama",
+        "unverified": "varmistamatta",
+        "verify": "Henkilöllisyys tarkistettu",
+        "verified": "Henkilöllisyys kirjattu tarkistetuksi.",
     },
     "en": {
         **SIGN_IN_TEXT["en"],
@@ -120,6 +124,9 @@ T = {
         "step_refused": "Refused",
         "case_closed": "The request is already closed.",
         "verified_step": "Identity verified: checked by staff",
+        "unverified": "unverified",
+        "verify": "Identity checked",
+        "verified": "Identity recorded as checked.",
     },
 }
 
@@ -207,11 +214,11 @@ def test_a_request_case_from_the_privacy_center_link_to_closed(
 
 
 def _letter_case(stack: RunningStack, lang: str) -> str:
-    """An erasure asked by letter, the person's identity checked by staff: an open case."""
+    """An erasure asked by letter, the person's identity not yet checked: an unverified case."""
     email = f"kirje.{lang}.{secrets.token_hex(3)}@pyyntokunta.fi"
-    body = {"type": "erasure", "email": email, "channel": "staff_letter", "lang": lang, "verified_by": "staff_checked"}
+    body = {"type": "erasure", "email": email, "channel": "staff_letter", "lang": lang}
     status, created = stack.http("POST", "/cases", stack.login("staff"), body)
-    assert status == 201 and created["status"] == "open", created
+    assert status == 201 and created["status"] == "unverified", created
     return str(created["case_id"])
 
 
@@ -240,6 +247,12 @@ def test_staff_wait_resume_extend_once_and_refuse_a_case(desktop: Pages, local_s
     page = desktop.open()
     page.goto(f"{desktop.base_url}/console?lang={lang}")
     _open_case(page, local_stack, t, case_id)
+    assert page.locator('#case [data-field="status"]').inner_text() == t["unverified"]
+
+    # Staff checked who the person is (the letter's signature, say): the case opens.
+    page.get_by_role("button", name=t["verify"]).click()
+    page.get_by_role("status").filter(has_text=t["verified"]).wait_for()
+    assert page.locator('#case [data-field="status"]').inner_text() == t["open_status"]
     assert _steps(page)[-1] == t["verified_step"], _steps(page)
 
     # Waiting for the person stops the clock; the person answers and it runs again.

@@ -326,6 +326,9 @@ def test_the_list_sent_back_applies_good_rows_reports_bad_ones_and_is_idempotent
     status, body = send_back(client, path, tokens.staff, ("\ufeff" + text).encode(), "text/csv")
     assert status == 200, body
     assert body["counts"]["applied"] == 1 and campaigns.member(campaign_id, ake)["outcome"] == "no_answer"
+    # ...also sent as application/octet-stream: the content tells a CSV from a workbook.
+    status, body = send_back(client, path, tokens.staff, ("\ufeff" + text).encode(), "application/octet-stream")
+    assert status == 200 and body["counts"]["unchanged"] == 1, body
 
     # A person not in this campaign is reported, not created
     stranger = "b" * 32

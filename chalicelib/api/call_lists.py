@@ -87,11 +87,15 @@ def _download(call: Call, campaign: dict[str, Any], recipient: str | None) -> Re
     )
 
 
+_XLSX_MAGIC = b"PK\x03\x04"  # a workbook is a zip archive
+
+
 def _upload(call: Call, campaign: dict[str, Any]) -> dict[str, Any]:
-    kind = call.headers.get("content-type", "").split(";")[0].strip().lower()
-    name = "outcomes.csv" if kind == call_lists.CSV_TYPE else "outcomes.xlsx"
     if not call.raw_body:
         raise ValidationFailed("Send the call list file as the request body.", code="empty_file")
+    # Told apart by content, not by the media type: browsers and mail programs label a CSV
+    # as application/vnd.ms-excel or application/octet-stream as often as text/csv.
+    name = "outcomes.xlsx" if call.raw_body[:4] == _XLSX_MAGIC else "outcomes.csv"
     return call_lists.apply_upload(campaign, call.raw_body, name, call.actor)
 
 

@@ -23,7 +23,6 @@
       tooLong: "Tuonti ei näy vielä. Katso tilanne myöhemmin aiemmista tuonneista.",
       runTitle: "Tuonti: {file}",
       state: "Tila",
-      states: { received: "vastaanotettu", running: "käynnissä", done: "valmis", failed: "epäonnistui" },
       progress: "Tuonnin tila: {state}. Sivu päivittyy itsestään.",
       finished: "Tuonti on valmis.",
       failedRun: "Tuonti epäonnistui: {reason}",
@@ -31,35 +30,11 @@
       received: "Vastaanotettu",
       finishedAt: "Valmistui",
       countsTitle: "Rivit",
-      counts: {
-        rows: "Rivejä yhteensä",
-        inserted: "Lisätty",
-        updated: "Päivitetty",
-        unchanged: "Ennallaan",
-        reverified: "Vahvistettu uudelleen",
-        rejected: "Hylätty",
-        removed: "Poistettu",
-        kept_other_source: "Säilytetty (toinen lähde)",
-        kept_staff_verified: "Säilytetty (henkilökunnan vahvistama)",
-        held: "Pidätetty (käsittelyn rajoitus)",
-      },
       rejectedTitle: "Hylätyt rivit",
       noRejected: "Yhtään riviä ei hylätty.",
       line: "Rivi",
       reason: "Syy",
       field: "Kenttä",
-      reasons: {
-        no_organisation: "organisaatio puuttuu",
-        free_mail_domain: "yksityinen sähköpostiosoite",
-        missing_email: "sähköpostiosoite puuttuu",
-        invalid_email: "sähköpostiosoite ei kelpaa",
-        missing_name: "nimi puuttuu",
-        not_imported: "ei tuoda",
-        erased_on_request: "poistettu henkilön pyynnöstä",
-        restricted: "käsittelyä rajoitettu",
-        duplicate_in_file: "sama henkilö aiemmin tiedostossa",
-        changed_meanwhile: "muuttui tuonnin aikana",
-      },
       firstLine: "ensimmäinen rivillä {line}",
       fields: { organization: "organisaatio", contact_name: "nimi", title: "titteli", email: "sähköposti", phone: "puhelin" },
       runsTitle: "Aiemmat tuonnit",
@@ -95,7 +70,6 @@
       tooLong: "The import does not show yet. Look for it later among the earlier imports.",
       runTitle: "Import: {file}",
       state: "Status",
-      states: { received: "received", running: "running", done: "done", failed: "failed" },
       progress: "Import status: {state}. This page updates by itself.",
       finished: "The import is done.",
       failedRun: "The import failed: {reason}",
@@ -103,35 +77,11 @@
       received: "Received",
       finishedAt: "Finished",
       countsTitle: "Rows",
-      counts: {
-        rows: "Rows in all",
-        inserted: "Added",
-        updated: "Updated",
-        unchanged: "Unchanged",
-        reverified: "Re-verified",
-        rejected: "Rejected",
-        removed: "Removed",
-        kept_other_source: "Kept (another source)",
-        kept_staff_verified: "Kept (verified by staff)",
-        held: "Held (processing restricted)",
-      },
       rejectedTitle: "Rejected rows",
       noRejected: "No row was rejected.",
       line: "Line",
       reason: "Reason",
       field: "Field",
-      reasons: {
-        no_organisation: "no organisation",
-        free_mail_domain: "a private email address",
-        missing_email: "no email address",
-        invalid_email: "invalid email address",
-        missing_name: "no name",
-        not_imported: "not imported",
-        erased_on_request: "erased at the person's request",
-        restricted: "processing restricted",
-        duplicate_in_file: "the same person earlier in the file",
-        changed_meanwhile: "changed during the import",
-      },
       firstLine: "first on line {line}",
       fields: { organization: "organisation", contact_name: "name", title: "title", email: "email", phone: "phone" },
       runsTitle: "Earlier imports",
@@ -160,11 +110,11 @@
   const POLL_MS = 1500;
   const WAIT_FOR_RUN_MS = 120000;
 
-  let T, h, fill, say, fail, show, field, form, api, apiError, more;
+  let T, h, fill, say, fail, show, field, form, api, apiError, pagedTable, label;
   let poll = null; // the one timer this area runs (a run being followed)
 
   function bind(kit) {
-    ({ h, fill, say, fail, show, field, form, api, apiError, more } = kit);
+    ({ h, fill, say, fail, show, field, form, api, apiError, pagedTable, label } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
     stopPolling();
   }
@@ -192,12 +142,8 @@
     return h("tr", {}, ...values.map((v) => h("td", {}, v === undefined || v === null ? "" : v)));
   }
 
-  function table(headers, body) {
-    return h("table", {}, h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col" }, t)))), body);
-  }
-
   function stateText(state) {
-    return T.states[state] || state || "";
+    return label("runStates", state);
   }
 
   // -- uploading ----------------------------------------------------------------------------
@@ -219,8 +165,7 @@
       ),
       h("section", { "aria-labelledby": "runs-title" }, h("h3", { id: "runs-title" }, T.runsTitle), runsBox),
     );
-    if (message) say(message);
-    listRuns(runsBox, null, true);
+    listRuns(runsBox, message);
   }
 
   async function send(file) {
@@ -259,31 +204,25 @@
       .catch(failWith);
   }
 
-  function listRuns(box, cursor, fresh) {
-    const query = new URLSearchParams({ limit: "10", ...(cursor ? { cursor } : {}) });
-    api("GET", `partner/import-runs?${query}`)
-      .then((page) => {
-        let body = box.querySelector("tbody");
-        if (fresh || !body) {
-          body = h("tbody");
-          box.replaceChildren(table([T.fileName, T.received, T.state, ""], body));
-        }
-        for (const run of page.items || []) {
-          body.append(
-            h(
-              "tr",
-              {},
-              h("td", {}, run.file_name || ""),
-              h("td", {}, run.received_at || ""),
-              h("td", {}, stateText(run.state)),
-              h("td", {}, h("button", { type: "button", class: "secondary", "aria-label": `${T.open}: ${run.file_name || run.run_id}`, onclick: () => openRun(run.run_id) }, T.open)),
-            ),
-          );
-        }
-        if (!body.children.length) box.replaceChildren(h("p", {}, T.noRuns));
-        more(box, page.next_cursor && (() => listRuns(box, page.next_cursor, false)));
-      })
-      .catch(failWith);
+  function listRuns(box, message) {
+    if (message) say(message);
+    pagedTable(box, {
+      columns: [T.fileName, T.received, T.state, ""],
+      empty: T.noRuns,
+      load: (cursor) => {
+        const query = new URLSearchParams({ limit: "10", ...(cursor ? { cursor } : {}) });
+        return api("GET", `partner/import-runs?${query}`);
+      },
+      row: (run) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, run.file_name || ""),
+          h("td", {}, run.received_at || ""),
+          h("td", {}, stateText(run.state)),
+          h("td", {}, h("button", { type: "button", class: "secondary", "aria-label": `${T.open}: ${run.file_name || run.run_id}`, onclick: () => openRun(run.run_id) }, T.open)),
+        ),
+    });
   }
 
   function openRun(runId) {
@@ -308,9 +247,9 @@
       run.finished_at ? [h("dt", {}, T.finishedAt), h("dd", {}, run.finished_at)] : [],
     );
     const counts = run.counts || {};
-    const countRows = Object.keys(T.counts)
+    const countRows = Object.keys(T.runCounts)
       .filter((name) => counts[name] !== undefined && (counts[name] || ["rows", "inserted", "rejected"].includes(name)))
-      .map((name) => h("tr", {}, h("th", { scope: "row" }, T.counts[name]), h("td", { "data-count": name }, String(counts[name]))));
+      .map((name) => h("tr", {}, h("th", { scope: "row" }, label("runCounts", name)), h("td", { "data-count": name }, String(counts[name]))));
     const rejects = h("div", { id: "rejected" });
     show(
       fill(T.runTitle, { file: run.file_name || run.run_id }),
@@ -331,29 +270,25 @@
     }
     if (run.state === "failed") fail(fill(T.failedRun, { reason: (run.failure && run.failure.code) || "" }));
     else say(T.finished);
-    if (counts.rejected) loadRejects(rejects, run.run_id, null, true);
+    if (counts.rejected) loadRejects(rejects, run.run_id);
     else rejects.replaceChildren(h("p", {}, T.noRejected));
   }
 
   function reasonText(row) {
-    const reason = T.reasons[row.reason] || row.reason;
+    const reason = label("rejectReasons", row.reason);
     return row.first_line ? `${reason} (${fill(T.firstLine, { line: row.first_line })})` : reason;
   }
 
-  function loadRejects(box, runId, cursor, fresh) {
-    const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
-    api("GET", `partner/import-runs/${encodeURIComponent(runId)}/rejected-rows?${query}`)
-      .then((page) => {
-        let body = box.querySelector("tbody");
-        if (fresh || !body) {
-          body = h("tbody");
-          box.replaceChildren(table([T.line, T.reason, T.field], body));
-        }
-        for (const row of page.items || []) body.append(cells(String(row.line), reasonText(row), T.fields[row.field] || row.field || ""));
-        if (!body.children.length) box.replaceChildren(h("p", {}, T.noRejected));
-        more(box, page.next_cursor && (() => loadRejects(box, runId, page.next_cursor, false)));
-      })
-      .catch(failWith);
+  function loadRejects(box, runId) {
+    pagedTable(box, {
+      columns: [T.line, T.reason, T.field],
+      empty: T.noRejected,
+      load: (cursor) => {
+        const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
+        return api("GET", `partner/import-runs/${encodeURIComponent(runId)}/rejected-rows?${query}`);
+      },
+      row: (row) => cells(String(row.line), reasonText(row), label(T.fields, row.field)),
+    });
   }
 
   // -- a reseller's end users --------------------------------------------------------------
@@ -381,44 +316,38 @@
         ),
       ),
     );
-    if (message) say(message);
-    listUsers(list, null, true);
+    listUsers(list, message);
   }
 
-  function listUsers(box, cursor, fresh) {
-    const query = new URLSearchParams({ limit: "25", ...(cursor ? { cursor } : {}) });
-    api("GET", `partner/end-users?${query}`)
-      .then((page) => {
-        let body = box.querySelector("tbody");
-        if (fresh || !body) {
-          body = h("tbody");
-          box.replaceChildren(table([T.name, T.email, ""], body));
-        }
-        for (const user of page.items || []) {
-          const id = user.end_user_id || user.customer_id;
-          const label = user.name || user.email || id;
-          body.append(
-            h(
-              "tr",
-              {},
-              h("td", {}, user.name || ""),
-              h("td", {}, user.email || ""),
-              h("td", {}, h("button", {
-                type: "button",
-                class: "secondary",
-                "aria-label": fill(T.removeNamed, { name: label }),
-                onclick: () => {
-                  say(T.loading);
-                  api("DELETE", `partner/end-users/${encodeURIComponent(id)}`).then(() => usersScreen(T.removed)).catch(failWith);
-                },
-              }, T.remove)),
-            ),
-          );
-        }
-        if (!body.children.length) box.replaceChildren(h("p", {}, T.noUsers));
-        more(box, page.next_cursor && (() => listUsers(box, page.next_cursor, false)));
-      })
-      .catch(failWith);
+  function listUsers(box, message) {
+    if (message) say(message);
+    pagedTable(box, {
+      columns: [T.name, T.email, ""],
+      empty: T.noUsers,
+      load: (cursor) => {
+        const query = new URLSearchParams({ limit: "25", ...(cursor ? { cursor } : {}) });
+        return api("GET", `partner/end-users?${query}`);
+      },
+      row: (user) => {
+        const id = user.end_user_id || user.customer_id;
+        const who = user.name || user.email || id;
+        return h(
+          "tr",
+          {},
+          h("td", {}, user.name || ""),
+          h("td", {}, user.email || ""),
+          h("td", {}, h("button", {
+            type: "button",
+            class: "secondary",
+            "aria-label": fill(T.removeNamed, { name: who }),
+            onclick: () => {
+              say(T.loading);
+              api("DELETE", `partner/end-users/${encodeURIComponent(id)}`).then(() => usersScreen(T.removed)).catch(failWith);
+            },
+          }, T.remove)),
+        );
+      },
+    });
   }
 
   window.IlopisteConsole.register({

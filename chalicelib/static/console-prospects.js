@@ -1,9 +1,11 @@
-/* The staff console's prospect screens: find a prospect (by organisation, or by email in a
-   POST body so the address is in no URL), view one with its sources and retention, its
+/* The staff console's prospect screens: find a prospect (by organisation, or by email or name
+   in a POST body so neither is in a URL), view one with its sources and retention, its
    restriction of processing marked (GDPR Art. 18: the ground, since when, the review date)
-   and any legal hold; restrict or change the restriction, lift it (the API tells the person
-   first); and for the DPO set and lift a legal hold with its reason. Every rule (which
-   ground, which date, who may) is the API's (chalicelib/api/restrictions.py, dpo.py). */
+   and any legal hold; correct it (which also confirms it current), confirm it current, delete
+   it; restrict or change the restriction, lift it (the API tells the person first); and for
+   the DPO its audit history and a legal hold set and lifted with its reason. Every rule
+   (which ground, which date, who may, what a hold refuses) is the API's
+   (chalicelib/api/prospects.py, restrictions.py, dpo.py). */
 (function () {
   "use strict";
 
@@ -53,6 +55,25 @@
       holdSet: "Säilytysvelvoite asetettu.",
       liftHold: "Poista säilytysvelvoite",
       holdLifted: "Säilytysvelvoite poistettu.",
+      correctTitle: "Korjaa tiedot",
+      correctIntro: "Tallennus myös vahvistaa tiedot ajantasaisiksi. Sähköpostiosoite on prospektin tunniste: sitä ei voi muuttaa.",
+      save: "Tallenna",
+      saved: "Tiedot tallennettu.",
+      nothingChanged: "Mitään ei muutettu.",
+      verify: "Vahvista ajantasaiseksi",
+      verified: "Vahvistettu ajantasaiseksi; säilytysaika alkoi alusta.",
+      deleteTitle: "Poista prospekti",
+      deleteIntro: "Poistaa prospektin, sen lähteet ja luovutusloki. Ei voi perua.",
+      delete: "Poista prospekti",
+      confirmDelete: "Vahvista poisto",
+      deleted: "Prospekti poistettu.",
+      auditTitle: "Tapahtumahistoria",
+      showAudit: "Näytä tapahtumahistoria",
+      when: "Aika",
+      action: "Tapahtuma",
+      who: "Kuka",
+      fields: "Kentät",
+      noEvents: "Ei tapahtumia.",
       reasons: {
         accuracy_contested: "Henkilö kiistää tietojen paikkansapitävyyden (18(1)(a))",
         unlawful_processing_opposed_erasure: "Lainvastainen käsittely, henkilö vastustaa poistamista (18(1)(b))",
@@ -105,6 +126,25 @@
       holdSet: "Legal hold set.",
       liftHold: "Lift the legal hold",
       holdLifted: "Legal hold lifted.",
+      correctTitle: "Correct the data",
+      correctIntro: "Saving also confirms the data current. The email address is the prospect's identity: it cannot change.",
+      save: "Save",
+      saved: "Saved.",
+      nothingChanged: "Nothing was changed.",
+      verify: "Confirm current",
+      verified: "Confirmed current; the retention period starts again.",
+      deleteTitle: "Delete the prospect",
+      deleteIntro: "Deletes the prospect, its sources and its disclosure log. This cannot be undone.",
+      delete: "Delete the prospect",
+      confirmDelete: "Confirm the deletion",
+      deleted: "Prospect deleted.",
+      auditTitle: "Audit history",
+      showAudit: "Show the audit history",
+      when: "Time",
+      action: "Event",
+      who: "By",
+      fields: "Fields",
+      noEvents: "No events.",
       reasons: {
         accuracy_contested: "The person contests the data's accuracy (18(1)(a))",
         unlawful_processing_opposed_erasure: "Unlawful processing; the person opposes erasure (18(1)(b))",
@@ -115,12 +155,15 @@
   };
 
   const SHOWN = ["organization", "contact_name", "title", "email", "phone", "source_url", "first_seen", "last_verified", "retention_due_at"];
+  // What staff may correct (the email is the identity; the rest is the API's to check).
+  const EDITABLE = ["organization", "contact_name", "title", "phone", "source_url"];
+  const REQUIRED = ["organization", "contact_name"];
   const REASONS = ["accuracy_contested", "unlawful_processing_opposed_erasure", "needed_for_legal_claims", "objection_pending"];
 
-  let T, h, say, show, field, form, api, apiError, claims, pagedTable;
+  let T, h, say, show, field, form, api, apiError, claims, pagedTable, label;
 
   function bind(kit) {
-    ({ h, say, show, field, form, api, apiError, claims, pagedTable } = kit);
+    ({ h, say, show, field, form, api, apiError, claims, pagedTable, label } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -283,12 +326,107 @@
         field("hold-reason", T.holdReason, { type: "text", maxlength: "500", autocomplete: "off", required: true }),
         h("button", { type: "submit" }, hold ? T.liftHold : T.setHold),
       );
+    const correctForm = form(
+      (data) => {
+        // Only what changed; an emptied optional field is removed (null), as the API reads it.
+        const changes = {};
+        for (const name of EDITABLE) {
+          const value = String(data.get(`prospect-${name}`) || "").trim();
+          if (value === String(p[name] || "")) continue;
+          changes[name] = value === "" && !REQUIRED.includes(name) ? null : value;
+        }
+        if (!Object.keys(changes).length) return say(T.nothingChanged);
+        say(T.loading);
+        then(id, T.saved)(api("PATCH", `prospects/${encodeURIComponent(id)}`, changes));
+      },
+      h("p", {}, T.correctIntro),
+      EDITABLE.map((name) =>
+        field(`prospect-${name}`, T[name], {
+          type: name === "phone" ? "tel" : name === "source_url" ? "url" : "text",
+          value: p[name] || "",
+          required: REQUIRED.includes(name),
+          autocomplete: "off",
+        }),
+      ),
+      h("button", { type: "submit" }, T.save),
+      " ",
+      h("button", { type: "button", class: "secondary", onclick: () => then(id, T.verified)(api("POST", `prospects/${encodeURIComponent(id)}/verification`)) }, T.verify),
+    );
+    const deleteBox = h("div", { id: "delete-prospect" });
+    deleteBox.append(
+      h("p", {}, T.deleteIntro),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          onclick: (event) => {
+            // A second, explicit step: deleting cannot be undone.
+            event.target.replaceWith(
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "danger",
+                  onclick: () => {
+                    say(T.loading);
+                    api("DELETE", `prospects/${encodeURIComponent(id)}`)
+                      .then(() => searchScreen(T.deleted))
+                      .catch(apiError);
+                  },
+                },
+                T.confirmDelete,
+              ),
+            );
+            deleteBox.querySelector("button")?.focus();
+          },
+        },
+        T.delete,
+      ),
+    );
+    const audit = isDpo && h("div", { id: "audit" });
+    const auditRow = (event) =>
+      h(
+        "tr",
+        {},
+        h("td", {}, String(event.at || event.timestamp || "")),
+        h("td", {}, label("auditActions", event.action)),
+        h("td", {}, String(event.principal_id || "")),
+        h("td", {}, (event.fields || []).map((f) => T[f] || f).join(", ")),
+      );
     show(
       p.organization || id,
       h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => searchScreen() }, T.back)),
       details,
+      h("section", { "aria-labelledby": "correct-title" }, h("h3", { id: "correct-title" }, T.correctTitle), correctForm),
       h("section", { "aria-labelledby": "restriction-title" }, h("h3", { id: "restriction-title" }, T.restrictionTitle), restrictForm, liftForm),
       holdForm && h("section", { "aria-labelledby": "hold-title" }, h("h3", { id: "hold-title" }, T.holdTitle), h("p", {}, hold ? T.held : T.notHeld), holdForm),
+      audit &&
+        h(
+          "section",
+          { "aria-labelledby": "audit-title" },
+          h("h3", { id: "audit-title" }, T.auditTitle),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "secondary",
+              onclick: () =>
+                pagedTable(audit, {
+                  columns: [T.when, T.action, T.who, T.fields],
+                  empty: T.noEvents,
+                  row: auditRow,
+                  load: (cursor) => {
+                    const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
+                    return api("GET", `audit/records/prospects/${encodeURIComponent(id)}?${query}`);
+                  },
+                }),
+            },
+            T.showAudit,
+          ),
+          audit,
+        ),
+      h("section", { "aria-labelledby": "delete-title" }, h("h3", { id: "delete-title" }, T.deleteTitle), deleteBox),
     );
     if (message) say(message);
   }

@@ -59,6 +59,7 @@
         invalid_json: "Pyyntö ei kelpaa.",
         conflict: "Tieto on muuttunut tai toiminto ei ole nyt mahdollinen: {detail}",
         precondition_failed: "Tieto on muuttunut välillä. Avaa se uudelleen.",
+        legal_hold: "Tieto on pidätetty (säilytysvelvoite tai henkilön pyytämä rajoitus, jolla tiedot säilytetään): sitä ei voi poistaa ennen kuin pidätys poistetaan.",
         service_unavailable: "Palvelu ei juuri nyt vastaa. Yritä hetken päästä uudelleen.",
         other: "Virhe ({code}). Yritä uudelleen.",
       },
@@ -88,6 +89,27 @@
         restricted: "käsittely on rajoitettu",
         duplicate_in_file: "sama henkilö on tiedostossa jo aiemmin",
         changed_meanwhile: "tieto muuttui tuonnin aikana",
+      },
+      auditActions: {
+        create: "lisätty",
+        read: "luettu",
+        list: "luettelossa",
+        search: "haettu",
+        update: "korjattu",
+        verify: "vahvistettu ajantasaiseksi",
+        delete: "poistettu",
+        erase: "poistettu (henkilötiedot)",
+        export: "viety (pääsyoikeus)",
+        restrict: "käsittely rajoitettu",
+        lift_restriction: "rajoitus poistettu",
+        legal_hold_set: "säilytysvelvoite asetettu",
+        legal_hold_lifted: "säilytysvelvoite poistettu",
+        end_contract: "sopimus päätetty",
+        reactivate: "aktivoitu uudelleen",
+        materialise: "kohderyhmässä",
+        email: "sähköposti lähetetty",
+        send: "lähetetty",
+        notify: "ilmoitettu",
       },
     },
     en: {
@@ -135,6 +157,7 @@
         invalid_json: "The request is not valid.",
         conflict: "The record has changed or this cannot be done now: {detail}",
         precondition_failed: "The record changed meanwhile. Open it again.",
+        legal_hold: "The record is held (a legal hold, or a restriction the person asked for to keep the data): it cannot be deleted until that is lifted.",
         service_unavailable: "The service is not answering just now. Try again shortly.",
         other: "Error ({code}). Please try again.",
       },
@@ -163,6 +186,27 @@
         restricted: "processing is restricted",
         duplicate_in_file: "the same person is earlier in the file",
         changed_meanwhile: "the record changed during the import",
+      },
+      auditActions: {
+        create: "created",
+        read: "read",
+        list: "listed",
+        search: "found by search",
+        update: "corrected",
+        verify: "confirmed current",
+        delete: "deleted",
+        erase: "erased (personal data)",
+        export: "exported (access request)",
+        restrict: "processing restricted",
+        lift_restriction: "restriction lifted",
+        legal_hold_set: "legal hold set",
+        legal_hold_lifted: "legal hold lifted",
+        end_contract: "contract ended",
+        reactivate: "re-activated",
+        materialise: "in a campaign audience",
+        email: "email sent",
+        send: "sent",
+        notify: "notified",
       },
     },
   };
@@ -526,6 +570,16 @@
 
   // -- the API ----------------------------------------------------------------------------
 
+  // The error `api`, `download` and `send` throw for a refused call: the API's code and text.
+  function refusal(response, data) {
+    const error = (data && data.error) || {};
+    const err = new Error(error.code || String(response.status));
+    err.code = error.code || (response.status === 401 ? "unauthorized" : "other");
+    err.detail = error.message || "";
+    err.status = response.status;
+    return err;
+  }
+
   async function api(method, path, body) {
     const response = await fetch(new URL(path, apiBase), {
       method,
@@ -540,12 +594,7 @@
     });
     const data = await response.json().catch(() => null);
     if (!response.ok) {
-      const error = (data && data.error) || {};
-      const err = new Error(error.code || String(response.status));
-      err.code = error.code || (response.status === 401 ? "unauthorized" : "other");
-      err.detail = error.message || "";
-      err.status = response.status;
-      throw err;
+      throw refusal(response, data);
     }
     return data;
   }
@@ -555,6 +604,66 @@
     if (err.name === "TypeError") return fail(T.errors.network);
     const text = T.errors[err.code] || T.errors.other;
     fail(fill(text, { code: err.code, detail: err.detail }));
+  }
+
+  // A file the API answers (GET `path` with the ID token) saved as a download: its name from
+  // Content-Disposition, else `fallbackName`. `Accept: */*` because API Gateway returns a
+  // binary body only to a client that accepts it. The bytes go through a Blob object URL and a
+  // temporary <a download> (a navigation, which the CSP does not restrict), revoked soon
+  // after. Resolves to the file's name; an error is thrown as `api` throws it.
+  async function download(path, fallbackName) {
+    const response = await fetch(new URL(path, apiBase), {
+      method: "GET",
+      headers: { Accept: "*/*", Authorization: `Bearer ${session.getIdToken().getJwtToken()}` },
+      cache: "no-store",
+      credentials: "omit",
+    });
+    if (!response.ok) {
+      const data = await response.json().catch(() => null);
+      throw refusal(response, data);
+    }
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+    const plain = /filename="?([^";]+)"?/i.exec(disposition);
+    let name = plain ? plain[1].trim() : fallbackName;
+    try {
+      if (encoded) name = decodeURIComponent(encoded[1].trim());
+    } catch (_) {
+      // A malformed encoded name: the plain one (or the fallback) stays.
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const link = h("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    try {
+      link.click();
+    } finally {
+      link.remove();
+      // The download reads the URL after the click returns: revoked once it surely has.
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    }
+    return name;
+  }
+
+  // A File or Blob sent as the request body (`method` `path`) with its own media type (or
+  // application/octet-stream when it has none) and the ID token; the JSON answer, or an
+  // error thrown as `api` throws it.
+  async function send(method, path, file) {
+    const response = await fetch(new URL(path, apiBase), {
+      method,
+      headers: {
+        Accept: "application/json",
+        Authorization: `Bearer ${session.getIdToken().getJwtToken()}`,
+        "Content-Type": file.type || "application/octet-stream",
+      },
+      body: file,
+      cache: "no-store",
+      credentials: "omit",
+    });
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      throw refusal(response, data);
+    }
+    return data;
   }
 
   // A paged list's "more" button at the end of `box` (the previous one removed): `next` loads
@@ -574,8 +683,16 @@
   function pagedTable(box, { columns, load, row, empty, heading }) {
     let body = null;
     const top = () => (heading ? [h("h3", {}, heading)] : []);
+    // Loading is said only where nothing else is: a message the area just gave ("saved", a
+    // run's end) stays while its list loads, and only "loading" is cleared when it arrives.
+    const loading = () => {
+      if (!messages.status.textContent) messages.status.textContent = T.loading;
+    };
+    const loaded = () => {
+      if (messages.status.textContent === T.loading) messages.status.textContent = "";
+    };
     function page(cursor, emptyInRow) {
-      say(T.loading);
+      loading();
       return load(cursor)
         .then((data) => {
           if (!cursor || !body) {
@@ -586,7 +703,7 @@
           const items = (data && data.items) || [];
           const next = data && data.next_cursor;
           if (!items.length && next && emptyInRow < EMPTY_PAGES_FOLLOWED) return page(next, emptyInRow + 1);
-          say("");
+          loaded();
           for (const item of items) body.append(row(item));
           if (!body.children.length) box.replaceChildren(...top(), h("p", {}, empty));
           more(box, next && (() => page(next, 0)));
@@ -598,7 +715,7 @@
   }
 
   // The page's words for a code the API answers with (`group`: runStates, runCounts,
-  // rejectReasons, or an area's own table passed as an object); an unknown code shows as
+  // rejectReasons, auditActions, or an area's own table passed as an object); an unknown code shows as
   // itself, so a code added to the API is never hidden.
   function label(group, code) {
     const table = typeof group === "string" ? T[group] || {} : group || {};
@@ -634,6 +751,8 @@
     counts,
     api,
     apiError,
+    download,
+    send,
     claims,
   });
   let kit = makeKit();

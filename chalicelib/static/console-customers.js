@@ -580,16 +580,15 @@
     );
   }
 
-  // `message` (the order just added) is said once the first page is in, not over an error.
+  // `message` (the order just added) stays while the list loads (the core clears only "loading").
   function loadOrders(box, id, message) {
+    if (message) say(message);
     pagedTable(box, {
       columns: [T.ordered, T.lines, T.total],
       empty: T.noOrders,
       load: (cursor) => {
         const query = new URLSearchParams({ limit: "25", ...(cursor ? { cursor } : {}) });
-        const page = api("GET", `customers/${encodeURIComponent(id)}/orders?${query}`);
-        // After pagedTable has cleared its "loading" (a task later than its own then).
-        return message && !cursor ? page.then((data) => (setTimeout(() => say(message)), data)) : page;
+        return api("GET", `customers/${encodeURIComponent(id)}/orders?${query}`);
       },
       row: (order) =>
         h(

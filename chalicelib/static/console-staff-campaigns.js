@@ -272,10 +272,11 @@
     ["last_verified_to", "lastVerifiedTo"],
   ];
 
-  let T, h, fill, say, fail, show, field, form, api, apiError, pagedTable, label, partners;
+  let T, kit, h, fill, say, fail, show, field, form, api, apiError, pagedTable, label, partners;
   let poll = null; // the one timer this area runs (a campaign being followed)
 
-  function bind(kit) {
+  function bind(given) {
+    kit = given;
     ({ h, fill, say, fail, show, field, form, api, apiError, pagedTable, label, partners } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
@@ -548,6 +549,8 @@
       const reloadOutcomes = () => (outcomesBox.dataset.shown ? showOutcomes(outcomesBox, id) : null);
       sections.push(section("audience", T.audienceTitle, button(T.showAudience, () => showAudience(box, left, id, reloadOutcomes), true), box, left));
       sections.push(outcomesSection(id, outcomesBox));
+      // Staff may call the list themselves: the same file the marketing partner gets.
+      sections.push(window.IlopisteCallListFiles.section(kit, `campaigns/${encodeURIComponent(id)}`, { sent: reloadOutcomes, failure: refused }));
     }
     if (phone && c.status === "closed") sections.push(outcomesSection(id, h("div", { id: "outcomes" })));
     if (!phone && c.status === "ready" && !c.sending) sections.push(sendSection(c));

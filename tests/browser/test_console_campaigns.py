@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
+from chalicelib import call_lists
+from tests.browser.call_list_files import download, filled, rows_of_csv
 from tests.browser.conftest import Pages
 from tests.browser.console_pages import CONSOLE_TITLE as TITLE
 from tests.browser.console_pages import SIGN_IN_TEXT
@@ -47,6 +49,11 @@ T = {
         "first_seen_to": "Rekisteriin tullut viimeistään",
         "last_verified_from": "Viimeksi vahvistettu aikaisintaan",
         "last_verified_to": "Viimeksi vahvistettu viimeistään",
+        "download_csv": "Lataa CSV-tiedostona",
+        "downloaded": "Soittolista ladattu: {name}.",
+        "filled": "Täytetty soittolista (.xlsx tai .csv)",
+        "send_back": "Lähetä tulokset",
+        "result": "Soittolista luettu. Tuloksia kirjattu: {applied}; rivejä hylätty: {rejected}.",
         "create": "Luo kampanja",
         "status_draft": "luonnos",
         "save": "Tallenna muutokset",
@@ -111,6 +118,11 @@ T = {
         "first_seen_to": "Entered the register on or before",
         "last_verified_from": "Last verified on or after",
         "last_verified_to": "Last verified on or before",
+        "download_csv": "Download as CSV",
+        "downloaded": "Call list downloaded: {name}.",
+        "filled": "Filled call list (.xlsx or .csv)",
+        "send_back": "Send the outcomes",
+        "result": "The call list was read. Outcomes recorded: {applied}; rows rejected: {rejected}.",
         "create": "Create the campaign",
         "status_draft": "draft",
         "save": "Save the changes",
@@ -329,6 +341,20 @@ def test_staff_run_a_phone_campaign_and_read_the_partners_objection(
     assert t["objected"] in objection.inner_text()
     page.locator(f'#outcomes tr[data-prospect="{talous["prospect_id"]}"][data-outcome="no_answer"]').wait_for()
     desktop.check(page, f"console-campaign-outcomes-{lang}", lang=lang, heading=TITLE[lang])
+
+    # Staff may call the list themselves: the same file as the partner's, downloaded (the
+    # objector no longer on it) and sent back filled; the outcome shows at once.
+    data = download(page, t, "download_csv", "csv")
+    rows = rows_of_csv(data)
+    assert [r[rows[0].index(call_lists.ID_COLUMN)] for r in rows[1:]] == [talous["prospect_id"]], rows
+    body, _ = filled("csv", data, {talous["prospect_id"]: "reached"})
+    page.get_by_label(t["filled"], exact=True).set_input_files(
+        {"name": "soittolista.csv", "mimeType": "text/csv", "buffer": body}
+    )
+    page.get_by_role("button", name=t["send_back"]).click()
+    _status(page, t["result"].format(applied=1, rejected=0))
+    page.locator(f'#outcomes tr[data-prospect="{talous["prospect_id"]}"][data-outcome="reached"]').wait_for()
+    desktop.check(page, f"console-campaign-file-{lang}", lang=lang, heading=TITLE[lang])
 
     # Back to the list: the new campaign is there, newest first, in the page's words.
     page.get_by_role("button", name=t["back"]).click()

@@ -97,8 +97,9 @@
     },
   };
 
-  // The media type a list sent back goes with, by its extension (a browser may label a .csv
-  // application/vnd.ms-excel; the API tells them apart by content anyway).
+  // The media type a list goes back with, by its extension: the API accepts the two types (and
+  // application/octet-stream) and reads the content; a browser may label a .csv
+  // application/vnd.ms-excel, which the API would refuse as a media type.
   const FILE_TYPES = {
     xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     csv: "text/csv",
@@ -138,7 +139,7 @@
   // back was read (the answer already shown and said); `failure(err)` takes any error that is
   // not a file's own (default: kit.apiError).
   function section(kit, base, { sent, failure } = {}) {
-    const { h, fill, say, fail, download, send } = kit;
+    const { h, fill, say, fail, form, action, download, send } = kit;
     const T = { ...kit.T, ...TEXT[kit.lang] };
     const failWith = (err) => {
       const own = T.errors[err.code];
@@ -148,43 +149,36 @@
     const result = h("div", { id: "outcomes-result" });
     const fetchAs = (format) => () => {
       say(T.loading);
-      download(`${base}/call-list?format=${format}`, `soittolista.${format}`)
+      return download(`${base}/call-list?format=${format}`, `soittolista.${format}`)
         .then((name) => say(fill(T.downloaded, { name })))
         .catch(failWith);
+    };
+    const downloadButton = (format, text) => {
+      const button = action(text, fetchAs(format), { secondary: true });
+      button.id = `download-${format}`;
+      return button;
     };
     return h(
       "section",
       { "aria-labelledby": "file-title", id: "call-list-file" },
       h("h3", { id: "file-title" }, T.fileTitle),
       h("p", {}, T.fileIntro),
-      h(
-        "p",
-        {},
-        h("button", { type: "button", class: "secondary", id: "download-xlsx", onclick: fetchAs("xlsx") }, T.downloadXlsx),
-        " ",
-        h("button", { type: "button", class: "secondary", id: "download-csv", onclick: fetchAs("csv") }, T.downloadCsv),
-      ),
+      h("p", {}, downloadButton("xlsx", T.downloadXlsx), " ", downloadButton("csv", T.downloadCsv)),
       h("h4", {}, T.sendBackTitle),
-      h(
-        "form",
-        {
-          novalidate: true,
-          onsubmit: (event) => {
-            event.preventDefault();
-            const file = new FormData(event.target).get("outcomes-file");
-            if (!(file instanceof File) || !file.name) return fail(T.chooseFile);
-            const extension = file.name.split(".").pop().toLowerCase();
-            const body = FILE_TYPES[extension] ? new Blob([file], { type: FILE_TYPES[extension] }) : file;
-            result.replaceChildren();
-            say(T.sending);
-            send("POST", `${base}/outcomes`, body)
-              .then((answer) => {
-                showResult(kit, T, result, answer);
-                say(fill(T.result, { applied: answer.counts.applied, rejected: answer.counts.rejected }));
-                if (sent) sent(answer);
-              })
-              .catch(failWith);
-          },
+      form(
+        (data) => {
+          const file = data.get("outcomes-file");
+          if (!(file instanceof File) || !file.name) return fail(T.chooseFile);
+          const type = FILE_TYPES[file.name.split(".").pop().toLowerCase()] || "application/octet-stream";
+          result.replaceChildren();
+          say(T.sending);
+          return send("POST", `${base}/outcomes`, new Blob([file], { type }))
+            .then((answer) => {
+              showResult(kit, T, result, answer);
+              say(fill(T.result, { applied: answer.counts.applied, rejected: answer.counts.rejected }));
+              if (sent) sent(answer);
+            })
+            .catch(failWith);
         },
         h(
           "p",

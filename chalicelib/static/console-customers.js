@@ -234,12 +234,13 @@
   };
 
   const EDITABLE = ["organization", "business_id", "contact_name", "phone", "email"];
+  const REQUIRED = ["organization", "contact_name", "email"]; // the register's required fields
   const REASONS = ["accuracy_contested", "unlawful_processing_opposed_erasure", "needed_for_legal_claims", "objection_pending"];
 
-  let T, h, fill, say, fail, show, field, form, api, kitApiError, claims, pagedTable, label;
+  let T, h, fill, say, fail, show, field, form, api, kitApiError, claims, pagedTable, label, changes;
 
   function bind(kit) {
-    ({ h, fill, say, fail, show, field, form, api, claims, pagedTable, label } = kit);
+    ({ h, fill, say, fail, show, field, form, api, claims, pagedTable, label, changes } = kit);
     kitApiError = kit.apiError;
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
@@ -351,14 +352,10 @@
     );
     const correct = form(
       (data) => {
-        const changes = {};
-        for (const name of EDITABLE) {
-          const value = String(data.get(name) || "").trim();
-          if (value !== String(customer[name] || "")) changes[name] = value;
-        }
-        if (!Object.keys(changes).length) return say(T.noChanges);
+        const changed = changes(customer, EDITABLE, REQUIRED, (name) => data.get(name));
+        if (!Object.keys(changed).length) return say(T.noChanges);
         say(T.loading);
-        api("PATCH", `customers/${encodeURIComponent(id)}`, changes)
+        return api("PATCH", `customers/${encodeURIComponent(id)}`, changed)
           .then((updated) => customerScreen(updated, T.saved))
           .catch(apiError);
       },

@@ -158,7 +158,7 @@
         (data) => {
           const file = data.get("file");
           if (!(file instanceof File) || !file.name) return fail(T.chooseFile);
-          send(file);
+          return send(file);
         },
         h("p", { class: "field" }, h("label", { for: "file" }, T.file), h("input", { id: "file", name: "file", type: "file", accept: ".csv,.xlsx", required: true })),
         h("button", { type: "submit" }, T.send),

@@ -160,10 +160,10 @@
   const REQUIRED = ["organization", "contact_name"];
   const REASONS = ["accuracy_contested", "unlawful_processing_opposed_erasure", "needed_for_legal_claims", "objection_pending"];
 
-  let T, h, say, show, field, form, api, apiError, claims, pagedTable, label;
+  let T, h, say, show, field, form, api, apiError, claims, pagedTable, label, changes;
 
   function bind(kit) {
-    ({ h, say, show, field, form, api, apiError, claims, pagedTable, label } = kit);
+    ({ h, say, show, field, form, api, apiError, claims, pagedTable, label, changes } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -328,16 +328,10 @@
       );
     const correctForm = form(
       (data) => {
-        // Only what changed; an emptied optional field is removed (null), as the API reads it.
-        const changes = {};
-        for (const name of EDITABLE) {
-          const value = String(data.get(`prospect-${name}`) || "").trim();
-          if (value === String(p[name] || "")) continue;
-          changes[name] = value === "" && !REQUIRED.includes(name) ? null : value;
-        }
-        if (!Object.keys(changes).length) return say(T.nothingChanged);
+        const changed = changes(p, EDITABLE, REQUIRED, (name) => data.get(`prospect-${name}`));
+        if (!Object.keys(changed).length) return say(T.nothingChanged);
         say(T.loading);
-        then(id, T.saved)(api("PATCH", `prospects/${encodeURIComponent(id)}`, changes));
+        return then(id, T.saved)(api("PATCH", `prospects/${encodeURIComponent(id)}`, changed));
       },
       h("p", {}, T.correctIntro),
       EDITABLE.map((name) =>

@@ -44,6 +44,7 @@
       actTitle: "Käsittely",
       verify: "Henkilöllisyys tarkistettu",
       verified: "Henkilöllisyys kirjattu tarkistetuksi.",
+      confirmErasure: "Vahvista: poista henkilön tiedot",
       carryOut: "Toteuta pyyntö",
       carriedOut: "Pyyntö toteutettu.",
       answerTitle: "Vastauksen yhteenveto",
@@ -189,6 +190,7 @@
       actTitle: "Handling",
       verify: "Identity checked",
       verified: "Identity recorded as checked.",
+      confirmErasure: "Confirm: erase the person's data",
       carryOut: "Carry out the request",
       carriedOut: "Request carried out.",
       answerTitle: "Answer summary",
@@ -301,11 +303,11 @@
   // How staff may say they delivered an answer (the privacy center's own channel answers itself).
   const DELIVERIES = ["email", "letter", "privacy_center", "in_response"];
 
-  let T, h, fill, say, fail, show, field, form, api, kitApiError, pagedTable, label;
+  let T, h, fill, say, fail, show, field, form, api, kitApiError, pagedTable, label, action;
   let filter = "";
 
   function bind(kit) {
-    ({ h, fill, say, fail, show, field, form, api, pagedTable, label } = kit);
+    ({ h, fill, say, fail, show, field, form, api, pagedTable, label, action } = kit);
     kitApiError = kit.apiError;
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
@@ -505,21 +507,14 @@
     }
     if (item.status === "open") {
       if (!item.outcome) {
-        out.push(
-          h(
-            "p",
-            {},
-            h("button", {
-              type: "button",
-              onclick: () => {
-                say(T.loading);
-                api("POST", `cases/${encodeURIComponent(id)}/carry-out`, {})
-                  .then((done) => openCase(id, T.carriedOut, done.answer))
-                  .catch(apiError);
-              },
-            }, T.carryOut),
-          ),
-        );
+        // Carrying out an erasure deletes the person's data: it takes a second, explicit click.
+        const carry = () => {
+          say(T.loading);
+          return api("POST", `cases/${encodeURIComponent(id)}/carry-out`, {})
+            .then((done) => openCase(id, T.carriedOut, done.answer))
+            .catch(apiError);
+        };
+        out.push(h("p", {}, action(T.carryOut, carry, { confirm: item.type === "erasure" ? T.confirmErasure : null })));
       }
       out.push(
         h("h4", {}, T.close),

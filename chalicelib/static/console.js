@@ -37,6 +37,7 @@
       areas: "Osiot",
       noArea: "Tunnuksellesi ei ole tässä työpöydässä mitään. Ota yhteyttä ylläpitoon.",
       more: "Näytä lisää",
+      noneYet: "Tähän mennessä luetuista ei löytynyt mitään. Hae lisää.",
       signOut: "Kirjaudu ulos",
       signedOut: "Olet kirjautunut ulos.",
       expired: "Istunto päättyi. Kirjaudu uudelleen.",
@@ -135,6 +136,7 @@
       areas: "Sections",
       noArea: "There is nothing in this console for your account. Contact the administrators.",
       more: "Show more",
+      noneYet: "Nothing found among the records read so far. Search further.",
       signOut: "Sign out",
       signedOut: "You have signed out.",
       expired: "Your session ended. Please sign in again.",
@@ -213,6 +215,7 @@
 
   const REFRESH_BEFORE_MS = 60 * 1000;
   const EMPTY_PAGES_FOLLOWED = 20;
+  const listGenerations = new WeakMap(); // box → the newest pagedTable shown in it
 
   const root = document.getElementById("console");
   // The page's language; the switch in the header changes it in place while signed in.
@@ -299,9 +302,48 @@
       novalidate: true,
       onsubmit: (event) => {
         event.preventDefault();
-        onsubmit(new FormData(event.target));
+        const sent = event.target;
+        const busy = sent.querySelectorAll("button[type=submit]");
+        if ([...busy].some((b) => b.disabled)) return;
+        // A handler that answers with its promise keeps the form's buttons off until it
+        // settles: a double click does not upload a file, or send a list, twice.
+        const result = onsubmit(new FormData(sent));
+        if (result && typeof result.then === "function") {
+          busy.forEach((b) => (b.disabled = true));
+          Promise.resolve(result)
+            .catch(() => {})
+            .then(() => busy.forEach((b) => (b.disabled = false)));
+        }
       },
     }, ...content);
+  }
+
+  // A step's button: off while `run()`'s promise is pending (a double click does one step).
+  // With `confirm` (a text), the first click only offers a second, explicit button of that
+  // text: for a step that cannot be undone.
+  function action(text, run, { secondary = false, confirm = null } = {}) {
+    const act = (button) => {
+      if (button.disabled) return;
+      const result = run();
+      if (result && typeof result.then === "function") {
+        button.disabled = true;
+        Promise.resolve(result)
+          .catch(() => {})
+          .then(() => (button.disabled = false));
+      }
+    };
+    const button = h("button", {
+      type: "button",
+      class: secondary ? "secondary" : null,
+      onclick: () => {
+        if (!confirm) return act(button);
+        const sure = h("button", { type: "button", class: "danger", onclick: () => act(sure) }, confirm);
+        button.replaceWith(sure);
+        sure.focus();
+        return undefined;
+      },
+    }, text);
+    return button;
   }
 
   function topBar() {
@@ -580,12 +622,26 @@
     return err;
   }
 
+  // The session a call starts in: an answer that arrives after sign-out (or expiry) is
+  // dropped, never drawn over the sign-in screen; apiError ignores the `signed_out` error.
+  function signedOut() {
+    const err = new Error("signed_out");
+    err.code = "signed_out";
+    return err;
+  }
+
+  function bearer(started) {
+    if (!started || started !== session) throw signedOut();
+    return `Bearer ${started.getIdToken().getJwtToken()}`;
+  }
+
   async function api(method, path, body) {
+    const started = session;
     const response = await fetch(new URL(path, apiBase), {
       method,
       headers: {
         Accept: "application/json",
-        Authorization: `Bearer ${session.getIdToken().getJwtToken()}`,
+        Authorization: bearer(started),
         ...(body === undefined ? {} : { "Content-Type": "application/json" }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -593,6 +649,7 @@
       credentials: "omit",
     });
     const data = await response.json().catch(() => null);
+    if (started !== session) throw signedOut();
     if (!response.ok) {
       throw refusal(response, data);
     }
@@ -600,6 +657,7 @@
   }
 
   function apiError(err) {
+    if (err.code === "signed_out") return undefined;
     if (err.status === 401) return expire();
     if (err.name === "TypeError") return fail(T.errors.network);
     const text = T.errors[err.code] || T.errors.other;
@@ -612,12 +670,14 @@
   // temporary <a download> (a navigation, which the CSP does not restrict), revoked soon
   // after. Resolves to the file's name; an error is thrown as `api` throws it.
   async function download(path, fallbackName) {
+    const started = session;
     const response = await fetch(new URL(path, apiBase), {
       method: "GET",
-      headers: { Accept: "*/*", Authorization: `Bearer ${session.getIdToken().getJwtToken()}` },
+      headers: { Accept: "*/*", Authorization: bearer(started) },
       cache: "no-store",
       credentials: "omit",
     });
+    if (started !== session) throw signedOut();
     if (!response.ok) {
       const data = await response.json().catch(() => null);
       throw refusal(response, data);
@@ -648,11 +708,12 @@
   // application/octet-stream when it has none) and the ID token; the JSON answer, or an
   // error thrown as `api` throws it.
   async function send(method, path, file) {
+    const started = session;
     const response = await fetch(new URL(path, apiBase), {
       method,
       headers: {
         Accept: "application/json",
-        Authorization: `Bearer ${session.getIdToken().getJwtToken()}`,
+        Authorization: bearer(started),
         "Content-Type": file.type || "application/octet-stream",
       },
       body: file,
@@ -660,6 +721,7 @@
       credentials: "omit",
     });
     const data = await response.json().catch(() => null);
+    if (started !== session) throw signedOut();
     if (!response.ok) {
       throw refusal(response, data);
     }
@@ -670,7 +732,17 @@
   // the next page; with no next page (`next` falsy) there is no button.
   function more(box, next) {
     box.querySelector(".more")?.remove();
-    if (next) box.append(h("button", { type: "button", class: "more secondary", onclick: next }, T.more));
+    if (!next) return;
+    // One click, one page: the button goes as it is used (the next page brings a new one).
+    const button = h("button", {
+      type: "button",
+      class: "more secondary",
+      onclick: () => {
+        button.remove();
+        next();
+      },
+    }, T.more);
+    box.append(button);
   }
 
   // A paged list in `box`: a table with `columns` (header texts) filled page by page from
@@ -682,6 +754,10 @@
   // A filtered list (a name search) can answer a page with no items and a cursor: up to
   // EMPTY_PAGES_FOLLOWED such pages in a row are read on before the "more" button is offered.
   function pagedTable(box, { columns, load, row, empty, heading, failure }) {
+    // The newest list shown in `box` wins: an older search answering late is dropped.
+    const generation = (listGenerations.get(box) || 0) + 1;
+    listGenerations.set(box, generation);
+    const current = () => listGenerations.get(box) === generation;
     let body = null;
     const top = () => (heading ? [h("h3", {}, heading)] : []);
     // Loading is said only where nothing else is: a message the area just gave ("saved", a
@@ -696,23 +772,45 @@
       loading();
       return load(cursor)
         .then((data) => {
-          if (!cursor || !body) {
-            body = h("tbody");
-            const head = h("thead", {}, h("tr", {}, columns.map((t) => h("th", { scope: "col" }, t))));
-            box.replaceChildren(...top(), h("table", {}, head, body));
-          }
+          if (!current()) return undefined;
           const items = (data && data.items) || [];
           const next = data && data.next_cursor;
           if (!items.length && next && emptyInRow < EMPTY_PAGES_FOLLOWED) return page(next, emptyInRow + 1);
           loaded();
+          if (!body || !body.isConnected) {
+            if (!items.length) {
+              // Nothing yet: "none" only when the list has ended, else "none so far" and more.
+              box.replaceChildren(...top(), h("p", {}, next ? T.noneYet : empty));
+              return more(box, next && (() => page(next, 0)));
+            }
+            body = h("tbody");
+            const head = h("thead", {}, h("tr", {}, columns.map((t) => h("th", { scope: "col" }, t))));
+            box.replaceChildren(...top(), h("table", {}, head, body));
+          }
           for (const item of items) body.append(row(item));
-          if (!body.children.length) box.replaceChildren(...top(), h("p", {}, empty));
-          more(box, next && (() => page(next, 0)));
+          return more(box, next && (() => page(next, 0)));
         })
-        .catch(failure || apiError);
+        .catch((err) => (current() ? (failure || apiError)(err) : undefined));
     }
     page(null, 0);
-    return () => page(null, 0);
+    return () => {
+      listGenerations.set(box, generation);
+      body = null;
+      return page(null, 0);
+    };
+  }
+
+  // What a correction form changed: each of `names` whose trimmed value (`valueOf(name)`)
+  // differs from the record's; an emptied optional field as null (the API removes it), an
+  // emptied required one as "" (the API refuses it, in the page's words).
+  function changes(record, names, required, valueOf) {
+    const out = {};
+    for (const name of names) {
+      const value = String(valueOf(name) || "").trim();
+      if (value === String(record[name] ?? "")) continue;
+      out[name] = value === "" && !required.includes(name) ? null : value;
+    }
+    return out;
   }
 
   // Every partner in the registry (GET /partners, paged through), for pickers (staff only):
@@ -735,7 +833,7 @@
   function label(group, code) {
     const table = typeof group === "string" ? T[group] || {} : group || {};
     if (code === undefined || code === null) return "";
-    if (table[code]) return table[code];
+    if (Object.hasOwn(table, code) && typeof table[code] === "string") return table[code];
     const invalid = /^invalid_(\w+)$/.exec(String(code));
     if (invalid && table.invalid_field) return fill(table.invalid_field, { field: invalid[1] });
     return String(code);
@@ -760,8 +858,10 @@
     show,
     field,
     form,
+    action,
     more,
     pagedTable,
+    changes,
     partners,
     label,
     counts,
@@ -784,7 +884,12 @@
     if (to === lang || !TEXT[to]) return;
     fetch(href, { headers: { Accept: "text/html" }, cache: "no-store", credentials: "same-origin" })
       .then((response) => {
-        if (!response.ok) throw new TypeError("language switch");
+        // Only this site's own console page is parsed (DOMParser runs no script; the CSP
+        // would refuse an inline one anyway).
+        const type = response.headers.get("Content-Type") || "";
+        if (!response.ok || new URL(response.url).origin !== location.origin || !type.startsWith("text/html")) {
+          throw new TypeError("language switch");
+        }
         return response.text();
       })
       .then((markup) => {
@@ -801,9 +906,16 @@
         T = TEXT[lang];
         kit = makeKit();
         messages.alert.textContent = "";
-        if (current) openArea(current);
+        return true;
       })
-      .catch(() => fail(T.errors.network));
+      .then(
+        (switched) => {
+          if (!switched || !session) return;
+          if (current) openArea(current);
+          else show(T.signInTitle, h("p", {}, T.noArea));
+        },
+        () => fail(T.errors.network),
+      );
   }
 
   document.addEventListener("click", (event) => {

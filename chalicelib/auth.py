@@ -13,7 +13,6 @@ import json
 import re
 import time
 from collections.abc import Iterable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -82,6 +81,7 @@ SYSTEM_MAIL_EVENTS = Principal(principal_id="system:mail_events", roles=frozense
 
 JWKS_LIFESPAN = 3600  # seconds a fetched key set is fresh
 JWKS_TIMEOUT = 5  # seconds for one fetch
+JWKS_RETRY = 60  # seconds before a failed refresh of a stale set is tried again
 _JWKS_MAX_BYTES = 1 << 20
 
 
@@ -91,9 +91,10 @@ class JwksKeys:
     What PyJWKClient(cache_keys=True, lifespan=3600, timeout=5) did, without `cryptography`:
     the set is fetched on first use and kept; an unknown `kid` costs exactly one refetch (a
     key the pool just rotated in); a set older than `JWKS_LIFESPAN` is refetched on its next
-    use, and if that fetch fails the keys already held keep working, as PyJWKClient's key
-    cache kept them. Only RSA keys for signatures (`use` "sig" or absent, as RFC 7517 allows
-    and the emulator sends) and for RS256 (`alg` "RS256" or absent) are taken.
+    use, and if that fetch fails the keys already held keep working (as PyJWKClient's key
+    cache kept them) and the refresh is retried after `JWKS_RETRY`. Only RSA keys for
+    signatures (`use` "sig" or absent, as RFC 7517 allows and the emulator sends) and for
+    RS256 (`alg` "RS256" or absent) are taken.
     """
 
     def __init__(self, url: str) -> None:
@@ -111,9 +112,12 @@ class JwksKeys:
         if kid not in self._keys:
             self._fetch()
         elif stale:
-            # If the pool cannot be reached, the key held is still its key as far as we know.
-            with suppress(PyJWKClientError):
+            try:
                 self._fetch()
+            except PyJWKClientError:
+                # The key held is still the pool's as far as we know; try again in a minute,
+                # not on every token (each try can cost the whole timeout).
+                self._fetched_at = time.monotonic() - JWKS_LIFESPAN + JWKS_RETRY
         if kid not in self._keys:
             raise PyJWKClientError("No signing key matches the token's kid.")
         return self._keys[kid]

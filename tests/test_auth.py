@@ -235,22 +235,28 @@ def test_jwks_keys_are_cached_and_an_unknown_kid_costs_one_refetch(jwks_server: 
     assert jwks_server.fetches == 3  # a token naming no key fetches nothing
 
 
-def test_a_stale_jwks_is_refetched_and_an_unreachable_pool_keeps_the_held_keys(
-    jwks_server: _JwksServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_stale_jwks_is_refetched_and_an_unreachable_pool_keeps_the_held_keys(jwks_server: _JwksServer) -> None:
     from jwt.exceptions import PyJWKClientConnectionError, PyJWKClientError
 
     keys = auth.JwksKeys(jwks_server.url)
     keys.key("a")
-    later = time.monotonic() + auth.JWKS_LIFESPAN + 1
-    monkeypatch.setattr(auth.time, "monotonic", lambda: later)
+
+    def age_the_set() -> None:
+        keys._fetched_at = time.monotonic() - auth.JWKS_LIFESPAN - 1
+
+    age_the_set()
     jwks_server.down = True
     assert keys.key("a") is not None and jwks_server.fetches == 2  # tried, failed, kept
     with pytest.raises(PyJWKClientConnectionError):
         keys.key("new")  # an unknown kid while the pool is down: refused
+    assert jwks_server.fetches == 3
+    assert keys.key("a") is not None and jwks_server.fetches == 3  # the failed refresh waits a minute
     jwks_server.down = False
+    age_the_set()  # the minute has passed
+    assert keys.key("a") is not None and jwks_server.fetches == 4  # retried, fresh again
+    assert keys.key("a") is not None and jwks_server.fetches == 4
     jwks_server.keys = [{**jwks_server.keys[0], "kid": "c"}]  # the pool dropped "a"
-    monkeypatch.setattr(auth.time, "monotonic", lambda: later + auth.JWKS_LIFESPAN + 1)
+    age_the_set()
     with pytest.raises(PyJWKClientError):  # no longer the pool's: no longer trusted
         keys.key("a")
 
@@ -275,15 +281,16 @@ def test_only_rsa_signing_keys_for_rs256_are_taken(jwks_server: _JwksServer) -> 
             keys.key(kid)
 
 
-def test_an_unreachable_jwks_refuses_the_token(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_jwks_refuses_the_token(stack: Stack) -> None:
     from chalicelib.config import settings
 
-    monkeypatch.setenv("COGNITO_JWKS_URL", "http://127.0.0.1:9/jwks.json")
-    settings.cache_clear()
-    auth._jwks.cache_clear()
-    try:
-        with pytest.raises(Unauthenticated):
-            auth.verify_token(emulator_token(stack))
-    finally:
+    # Its own MonkeyPatch, undone before the stack's: the `monkeypatch` fixture may be set up
+    # before `stack` (an autouse fixture uses it) and would then put the URL back after it.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COGNITO_JWKS_URL", "http://127.0.0.1:9/jwks.json")
         settings.cache_clear()
         auth._jwks.cache_clear()
+        with pytest.raises(Unauthenticated):
+            auth.verify_token(emulator_token(stack))
+    settings.cache_clear()
+    auth._jwks.cache_clear()

@@ -29,15 +29,16 @@ browser:  ## tests/browser drive the distribution's Chromium (Playwright cannot 
 	@test -x $(CHROMIUM)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check app.py chalicelib devstack tests bench
-	$(VENV)/bin/ruff format --check app.py chalicelib devstack tests bench
+	$(VENV)/bin/ruff check app.py chalicelib devstack tests bench infra
+	$(VENV)/bin/ruff format --check app.py chalicelib devstack tests bench infra
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy app.py chalicelib
+	$(VENV)/bin/mypy app.py chalicelib infra/prune_package.py
 
 package: $(STAMP)  ## the deployable CloudFormation template and Lambda bundle in dist/
 	rm -rf dist
 	AWS_DEFAULT_REGION=eu-north-1 $(VENV)/bin/chalice package --stage prod --merge-template infra/resources.json dist
+	$(PY) infra/prune_package.py dist/deployment.zip  # what no function uses (Chalice cannot leave it out)
 
 cfn-lint: package
 	$(VENV)/bin/cfn-lint dist/sam.json infra/partner-role.json

@@ -13,7 +13,7 @@ Three figures, measured in one run on this machine, with no real AWS (moto only)
    start pays). One extra run with `-X importtime` says where the API's import time goes,
    by top-level package.
 2. **Package size**: `chalice package --stage prod --merge-template infra/resources.json`
-   (what `make package` runs) into a temporary directory; deployment.zip's zipped and
+   and infra/prune_package.py (what `make package` runs) into a temporary directory; deployment.zip's zipped and
    unzipped size and its five biggest top-level entries, beside Lambda's limits.
 3. **Latency**: `python -m devstack` on free ports with a temporary state directory (as
    tests/e2e/conftest.py starts it), logins through the emulated Cognito
@@ -74,7 +74,7 @@ IMPORT_PROBE = (
 # Each function: the module its Lambda imports (the handler string's module in dist/sam.json),
 # then what its first event imports on first use.
 FUNCTION_IMPORTS: dict[str, tuple[str, ...]] = {
-    "jwt_authorizer": ("chalicelib.api.authorizer", "jwt"),
+    "jwt_authorizer": ("chalicelib.api.authorizer", "jwt", "chalicelib.rs256"),
     "api_handler": ("app",),
     "partner_import": ("chalicelib.events", "aws_lambda_powertools.utilities.batch", "chalicelib.imports.messages"),
     "retention_sweeper": ("chalicelib.events", "chalicelib.retention"),
@@ -183,7 +183,7 @@ def _top_level(name: str) -> str:
 
 
 def _chalice_package(out_dir: Path) -> float:
-    """`chalice package` for prod into `out_dir`; returns the seconds it took."""
+    """`chalice package` for prod into `out_dir`, then the pruning `make package` does; the seconds it took."""
     chalice = Path(sys.executable).parent / "chalice"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["AWS_DEFAULT_REGION"] = REGION
@@ -199,6 +199,16 @@ def _chalice_package(out_dir: Path) -> float:
     )
     if done.returncode != 0:
         raise RuntimeError(f"chalice package failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    pruned = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "infra/prune_package.py", str(out_dir / "deployment.zip")],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if pruned.returncode != 0:
+        raise RuntimeError(f"prune_package failed (exit {pruned.returncode}): {pruned.stderr[-2000:]}")
     return time.perf_counter() - started
 
 

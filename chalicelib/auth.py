@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.registers import Role
-
-if TYPE_CHECKING:
-    from jwt import PyJWKClient
 
 # Group → roles granted. dpo includes staff; a reseller is also a partner.
 _GROUP_ROLES: dict[str, frozenset[Role]] = {
@@ -81,12 +79,83 @@ SYSTEM_MAIL_SENDER = Principal(principal_id="system:mail_sender", roles=frozense
 SYSTEM_MAIL_EVENTS = Principal(principal_id="system:mail_events", roles=frozenset())
 
 
-@lru_cache(maxsize=4)
-def _jwks_client(url: str) -> PyJWKClient:
-    from jwt import PyJWKClient
+JWKS_LIFESPAN = 3600  # seconds a fetched key set is fresh
+JWKS_TIMEOUT = 5  # seconds for one fetch
+JWKS_RETRY = 60  # seconds before a failed refresh of a stale set is tried again
+_JWKS_MAX_BYTES = 1 << 20
 
-    # Keys are cached for the container's life; an unknown `kid` triggers one refetch.
-    return PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
+
+class JwksKeys:
+    """One pool's signing keys, fetched from its JWKS URL and kept in the container.
+
+    What PyJWKClient(cache_keys=True, lifespan=3600, timeout=5) did, without `cryptography`:
+    the set is fetched on first use and kept; an unknown `kid` costs exactly one refetch (a
+    key the pool just rotated in); a set older than `JWKS_LIFESPAN` is refetched on its next
+    use, and if that fetch fails the keys already held keep working (as PyJWKClient's key
+    cache kept them) and the refresh is retried after `JWKS_RETRY`. Only RSA keys for
+    signatures (`use` "sig" or absent, as RFC 7517 allows and the emulator sends) and for
+    RS256 (`alg` "RS256" or absent) are taken.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._keys: dict[str, Any] = {}
+        self._fetched_at: float | None = None
+
+    def key(self, kid: object) -> Any:
+        """The public key for `kid`; `PyJWKClientError` if the pool has none (or cannot be reached)."""
+        from jwt.exceptions import PyJWKClientError
+
+        if not isinstance(kid, str) or not kid:
+            raise PyJWKClientError("The token names no key.")
+        stale = self._fetched_at is None or time.monotonic() - self._fetched_at >= JWKS_LIFESPAN
+        if kid not in self._keys:
+            self._fetch()
+        elif stale:
+            try:
+                self._fetch()
+            except PyJWKClientError:
+                # The key held is still the pool's as far as we know; try again in a minute,
+                # not on every token (each try can cost the whole timeout).
+                self._fetched_at = time.monotonic() - JWKS_LIFESPAN + JWKS_RETRY
+        if kid not in self._keys:
+            raise PyJWKClientError("No signing key matches the token's kid.")
+        return self._keys[kid]
+
+    def _fetch(self) -> None:
+        from urllib.request import urlopen
+
+        from jwt.exceptions import InvalidKeyError, PyJWKClientConnectionError, PyJWKClientError
+
+        from chalicelib.rs256 import ALGORITHM, public_key
+
+        try:
+            with urlopen(self.url, timeout=JWKS_TIMEOUT) as response:  # noqa: S310 (the pool's URL, from settings)
+                document = json.loads(response.read(_JWKS_MAX_BYTES))
+        except (OSError, ValueError) as exc:
+            raise PyJWKClientConnectionError(f"The JWKS could not be fetched: {type(exc).__name__}") from None
+        entries = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            raise PyJWKClientError("The JWKS has no keys.")
+        keys: dict[str, Any] = {}
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
+                continue
+            signing = entry.get("use", "sig") == "sig" and entry.get("alg", ALGORITHM) == ALGORITHM
+            if entry.get("kty") != "RSA" or not signing:
+                continue
+            try:
+                keys[entry["kid"]] = public_key(entry)
+            except InvalidKeyError:
+                continue
+        # The pool's current set replaces the held one: a key it dropped is no longer trusted.
+        self._keys, self._fetched_at = keys, time.monotonic()
+
+
+@lru_cache(maxsize=4)
+def _jwks(url: str) -> JwksKeys:
+    """The key cache of one JWKS URL (the staff pool's, the customer pool's)."""
+    return JwksKeys(url)
 
 
 def principal_from_claims(claims: dict[str, Any], *, customer_pool: bool = False) -> Principal:
@@ -136,24 +205,26 @@ def verify_token(token: str) -> Principal:
         token = token[7:].strip()
     if not token:
         raise Unauthenticated("Missing token.")
-    # PyJWT and its crypto backend load here, in the authorizer's Lambda only: the API
+    # PyJWT and its RS256 backend load here, in the authorizer's Lambda only: the API
     # handler imports this module for `Principal` and never verifies a token itself.
     import jwt
+
+    from chalicelib.rs256 import ALGORITHM, DECODER
 
     conf = settings()
     try:
         # The issuer only chooses which pool's keys and client to check against; it is verified.
-        unverified_issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        unverified_issuer = DECODER.decode(token, options={"verify_signature": False}).get("iss")
         customer_pool = bool(conf.customer_user_pool_id) and unverified_issuer == conf.customer_token_issuer
         if customer_pool:
             jwks_url, audience, issuer = conf.customer_jwks_url, conf.customer_user_pool_client_id, unverified_issuer
         else:
             jwks_url, audience, issuer = conf.jwks_url, conf.user_pool_client_id, conf.token_issuer
-        signing_key = _jwks_client(jwks_url).get_signing_key_from_jwt(token)
-        claims = jwt.decode(
+        signing_key = _jwks(jwks_url).key(jwt.get_unverified_header(token).get("kid"))
+        claims = DECODER.decode(
             token,
-            signing_key.key,
-            algorithms=["RS256"],
+            signing_key,
+            algorithms=[ALGORITHM],
             audience=audience,
             issuer=issuer,
             options={"require": ["exp", "iat", "iss", "aud", "sub", "token_use"]},

@@ -74,10 +74,9 @@ from urllib.parse import urlencode, urlparse
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from chalicelib import cases, clock, pseudonyms, restriction, store, subjects
+from chalicelib.aead import InvalidSeal, seal, unseal
 from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
 from chalicelib.errors import NotFound, ValidationFailed
@@ -375,7 +374,7 @@ def seal_session(case_id: str, email: str, lang: str) -> tuple[str, Session]:
     ring = keyring(settings().unsubscribe_secret)
     payload = json.dumps({"c": case_id, "e": email, "l": lang, "x": expires}, separators=(",", ":")).encode()
     nonce = os.urandom(12)
-    sealed = AESGCM(_session_key(ring.current_key)).encrypt(nonce, payload, ring.current.encode())
+    sealed = seal(_session_key(ring.current_key), nonce, payload, ring.current.encode())
     return f"{ring.current}.{_b64(nonce + sealed)}", session
 
 
@@ -389,8 +388,8 @@ def open_session(token: object) -> Session:
         raise InvalidSession()
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        payload = json.loads(AESGCM(_session_key(secret)).decrypt(raw[:12], raw[12:], version.encode()))
-    except (binascii.Error, InvalidTag, ValueError):
+        payload = json.loads(unseal(_session_key(secret), raw[:12], raw[12:], version.encode()))
+    except (binascii.Error, InvalidSeal, ValueError):
         raise InvalidSession() from None
     if not isinstance(payload, dict):
         raise InvalidSession()

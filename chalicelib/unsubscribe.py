@@ -26,9 +26,7 @@ import json
 import os
 from urllib.parse import urlencode
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from chalicelib.aead import InvalidSeal, seal, unseal
 from chalicelib.config import settings
 from chalicelib.errors import ValidationFailed
 from chalicelib.secrets import keyring
@@ -55,7 +53,7 @@ def issue(email: str) -> str:
     ring = keyring(settings().unsubscribe_secret)
     payload = json.dumps({"e": email_key(email)}, separators=(",", ":")).encode()
     nonce = os.urandom(12)
-    sealed = AESGCM(_key(ring.current_key)).encrypt(nonce, payload, ring.current.encode())
+    sealed = seal(_key(ring.current_key), nonce, payload, ring.current.encode())
     return f"{ring.current}.{_b64(nonce + sealed)}"
 
 
@@ -96,8 +94,8 @@ def read(token: object) -> str:
     if len(raw) < 12 + 16:
         raise _invalid()
     try:
-        payload = json.loads(AESGCM(_key(secret)).decrypt(raw[:12], raw[12:], version.encode()))
-    except (InvalidTag, ValueError):
+        payload = json.loads(unseal(_key(secret), raw[:12], raw[12:], version.encode()))
+    except (InvalidSeal, ValueError):  # altered or foreign, or not JSON
         raise _invalid() from None
     if not isinstance(payload, dict) or not isinstance(payload.get("e"), str):
         raise _invalid()

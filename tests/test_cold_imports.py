@@ -40,7 +40,7 @@ DOMAIN = (
     "chalicelib.imports",
 )
 HTTP_LAYER = ("chalicelib.api",)
-TOKEN_CHECK = ("jwt", "cryptography")
+TOKEN_CHECK = ("jwt", "Crypto", "cryptography")
 
 # What each function's cold import must not load.
 MUST_NOT_LOAD = {

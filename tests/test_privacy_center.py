@@ -411,3 +411,31 @@ def test_pages_are_in_the_persons_language(client: Any, lang: str) -> None:
     assert page.status_code == 200 and f'<html lang="{lang}">'.encode() in page.body
     assert b'<meta name="viewport"' in page.body and b'<label for="email">' in page.body
     assert page.headers["Content-Language"] == lang
+
+
+def test_a_session_sealed_before_pycryptodome_still_opens(stack: Stack) -> None:
+    """A session token sealed by the old code (cryptography's AESGCM) opens with the new code."""
+    import base64
+    import hashlib
+    import hmac
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from chalicelib.config import settings
+    from chalicelib.secrets import keyring
+
+    ring = keyring(settings().unsubscribe_secret)
+    expires = int((clock.now() + timedelta(minutes=5)).timestamp())
+    payload = json.dumps({"c": "case-1", "e": CUSTOMER_EMAIL, "l": "en", "x": expires}, separators=(",", ":"))
+    key = hmac.new(ring.current_key, b"ilopiste/case-session/v1", hashlib.sha256).digest()
+    nonce = os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, payload.encode(), ring.current.encode())
+    old = f"{ring.current}." + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+    session = privacy_center.open_session(old)
+    assert (session.case_id, session.email, session.lang, session.expires) == ("case-1", CUSTOMER_EMAIL, "en", expires)
+    # The new code's sessions open with the old code too (a deploy mid-session changes nothing).
+    new, _ = privacy_center.seal_session("case-2", CUSTOMER_EMAIL, "fi")
+    version, body = new.split(".")
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    assert json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], version.encode()))["c"] == "case-2"

@@ -204,3 +204,63 @@ def test_a_browser_gets_an_unavailable_page_when_the_key_is_unusable(client: Any
     secrets.clear_cache()
     page = _is_page(_browser_get(client, f"/unsubscribe?token={quote(token)}&lang=en"), 503, "en")
     assert "Temporarily unavailable" in page
+
+
+def _sealed_by_cryptography(key: bytes, context: bytes, version: str, payload: bytes) -> str:
+    """A token exactly as the code before issue 13 sealed it: cryptography's AESGCM, the key
+    HMAC-SHA256(secret, context), the key version as associated data, nonce || ciphertext || tag."""
+    import base64
+    import hashlib
+    import hmac
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    sealed = AESGCM(hmac.new(key, context, hashlib.sha256).digest()).encrypt(nonce, payload, version.encode())
+    return f"{version}." + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+
+def test_a_link_mailed_before_pycryptodome_still_opens(stack: Stack) -> None:
+    """Links never expire: one sealed by the old code (cryptography's AESGCM) reads with the new."""
+    import base64
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from chalicelib.config import settings
+    from chalicelib.secrets import keyring
+
+    ring = keyring(settings().unsubscribe_secret)
+    payload = json.dumps({"e": EMAIL}, separators=(",", ":")).encode()
+    old = _sealed_by_cryptography(ring.current_key, b"ilopiste/unsubscribe/v1", ring.current, payload)
+    assert unsubscribe.read(old) == EMAIL
+    # And the other way: what the new code issues, the old code would have read.
+    new = unsubscribe.issue(EMAIL)
+    version, body = new.split(".")
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    opened = AESGCM(unsubscribe._key(ring.keys[version])).decrypt(raw[:12], raw[12:], version.encode())
+    assert json.loads(opened) == {"e": EMAIL}
+    # A wrong key version as associated data, or one flipped bit, is refused.
+    for bad in (old.replace(f"{ring.current}.", "v9.", 1), old[:-2] + ("A" if old[-2] != "A" else "B") + old[-1]):
+        with pytest.raises(ValidationFailed):
+            unsubscribe.read(bad)
+
+
+def test_aead_is_byte_for_byte_the_old_format() -> None:
+    """chalicelib.aead seals exactly what cryptography's AESGCM sealed, and opens it."""
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from chalicelib import aead
+
+    key, nonce = os.urandom(32), os.urandom(12)
+    for plaintext, aad in ((b"", b""), (b'{"e":"a@b.fi"}', b"v1"), (os.urandom(1000), b"v12")):
+        old = AESGCM(key).encrypt(nonce, plaintext, aad)
+        assert aead.seal(key, nonce, plaintext, aad) == old
+        assert aead.unseal(key, nonce, old, aad) == plaintext
+        for wrong in ((os.urandom(32), nonce, old, aad), (key, nonce, old, aad + b"x"), (key, nonce, old[:-1], aad)):
+            with pytest.raises(aead.InvalidSeal):
+                aead.unseal(*wrong)
+    with pytest.raises(aead.InvalidSeal):
+        aead.unseal(key, nonce, b"short", b"")

@@ -88,9 +88,11 @@ def _uploads(stack: dict[str, Any], count: int) -> list[str]:
         deadline = time.monotonic() + 30
         while True:
             got = sqs.receive_message(QueueUrl=stack["import_queue_url"], MaxNumberOfMessages=1, WaitTimeSeconds=1)
-            if got.get("Messages"):
-                message = got["Messages"][0]
+            message = (got.get("Messages") or [None])[0]
+            if message:
                 sqs.delete_message(QueueUrl=stack["import_queue_url"], ReceiptHandle=message["ReceiptHandle"])
+                if json.loads(message["Body"]).get("Event") == "s3:TestEvent":
+                    continue  # S3's message when the notification was set up, not an upload
                 bodies.append(message["Body"])
                 break
             if time.monotonic() > deadline:

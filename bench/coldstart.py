@@ -24,7 +24,8 @@ own devstack in the same emulator. One uncounted run of each first (bytecode com
 cached, as in a Lambda package), then RUNS rounds, interleaved, so load on the machine hits
 all alike; medians, and each median's ratio to the bare app's.
 
-Knob: BENCH_COLDSTART_RUNS (default 15; fewer while developing).
+Knobs: BENCH_COLDSTART_RUNS (default 15; fewer while developing), BENCH_COLDSTART_BEFORE (the
+commit to compare with, default BEFORE).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
-BEFORE = "97a2614"  # the commit before issue 13's change (docs/benchmarks.md)
+# The commit before issue 13's change (docs/benchmarks.md); BENCH_COLDSTART_BEFORE compares another.
+BEFORE = os.environ.get("BENCH_COLDSTART_BEFORE", "97a2614")
 REGION = "eu-north-1"
 FUNCTIONS_BEFORE = ("jwt_authorizer", "api_handler", "partner_import", "retention_sweeper")
 FUNCTIONS_AFTER = (*FUNCTIONS_BEFORE, "art14_notices", "register_backfill", "pseudonym_rekey")

@@ -45,8 +45,16 @@ TOKEN_CHECK = ("jwt", "cryptography")
 # What each function's cold import must not load.
 MUST_NOT_LOAD = {
     # The route policy (route_policy.json) and the JWT check only; PyJWT itself loads on the
-    # first token, as it would at import: that cost is the authorizer's own.
-    "jwt_authorizer": (*SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN, "chalicelib.api.routing"),
+    # first token, as it would at import: that cost is the authorizer's own. Powertools'
+    # logger loads with the first refused token only.
+    "jwt_authorizer": (
+        *SPREADSHEETS,
+        *IMPORT_PIPELINE,
+        *VALIDATION,
+        *DOMAIN,
+        "chalicelib.api.routing",
+        "aws_lambda_powertools",
+    ),
     "partner_import": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
     "retention_sweeper": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
     "art14_notices": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator, Field, model_validator
 
@@ -73,6 +73,7 @@ CLOSED_RULE = "campaign_closed"
 # audit event fit one transaction (100 items) and a profile look-up one BatchGetItem.
 PAGE = 98
 DELETE_BATCH = 99  # members deleted per transaction, beside the campaign's condition check
+OUTCOME_READS = 10  # queries one page of recorded outcomes may take (members without one are skipped)
 RESERVE_SECONDS = 20.0  # time kept back when a materialisation invocation stops to continue
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -782,6 +783,36 @@ def current_audience(campaign_id: str, limit: int, cursor: str | None) -> dict[s
         "next_cursor": page["next_cursor"],
         "excluded": excluded,
     }
+
+
+def recorded_outcomes(campaign_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of the members whose call outcome is recorded: `{"items", "next_cursor"}`.
+
+    Unlike the audience, this reads the member items only, in any state the campaign is in,
+    so the outcome of a person no longer in the audience (an objection removes them) is
+    still shown: `prospect_id`, `outcome`, `outcome_at`, `outcome_by`, never a profile value.
+    Members without an outcome are skipped: a page reads on (at most `OUTCOME_READS`
+    queries) until it holds `limit` items, so it may still hold fewer: follow `next_cursor`.
+    """
+    get(campaign_id)
+    found: list[dict[str, Any]] = []
+    for _ in range(OUTCOME_READS):
+        # Limit counts the members read, not those kept, so the page never exceeds `limit`.
+        page = store.query_page(
+            store.campaigns(),
+            cursor,
+            {"pk", "sk"},
+            KeyConditionExpression=Key("pk").eq(pk(campaign_id)) & Key("sk").begins_with(MEMBER_PREFIX),
+            FilterExpression=Attr("outcome").exists(),
+            Limit=limit - len(found),
+        )
+        found.extend(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor or len(found) >= limit:
+            break
+    shown = ("prospect_id", "outcome", "outcome_at", "outcome_by")
+    items = [store.plain({k: m[k] for k in shown if k in m}) for m in found]
+    return {"items": items, "next_cursor": cursor}
 
 
 # -- retention (the sweeper's steps; chalicelib/retention.py calls them) ------------------

@@ -12,6 +12,7 @@ import functools
 import json
 import operator
 import os
+from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -155,9 +156,27 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-# Items a name search reads per request (a filter over the register's list index: no name is
-# indexed, so the search reads the list and a page may hold no match; follow its cursor).
-NAME_SEARCH_READ = 500
+# A name search is a filter over the register's list index (no name is indexed): one request
+# reads the list NAME_SEARCH_PAGE items at a time until NAME_SEARCH_MATCHES are found or
+# NAME_SEARCH_READ items are read, so an answer holds at most MATCHES + PAGE - 1 records and
+# may hold none with a cursor to follow.
+NAME_SEARCH_PAGE = 100
+NAME_SEARCH_MATCHES = 25
+NAME_SEARCH_READ = 1000
+
+
+def gather_matches(read_page: Callable[[int, str | None], dict[str, Any]], cursor: str | None) -> dict[str, Any]:
+    """Pages of a filtered list (`read_page(limit, cursor)`, the limit counting items read)
+    until enough matches or the read budget: `{"items", "next_cursor"}`."""
+    items: list[dict[str, Any]] = []
+    read = 0
+    while True:
+        page = read_page(NAME_SEARCH_PAGE, cursor)
+        items.extend(page["items"])
+        read += NAME_SEARCH_PAGE
+        cursor = page["next_cursor"]
+        if not cursor or len(items) >= NAME_SEARCH_MATCHES or read >= NAME_SEARCH_READ:
+            return {"items": items, "next_cursor": cursor}
 
 
 def text_contains(attribute: str, text: str) -> Any:

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     HttpUrl,
     StrictBool,
+    StringConstraints,
     ValidationError,
     create_model,
     model_validator,
@@ -164,7 +165,8 @@ class RecordSearch(StrictModel):
     neither appears in URLs or logs: exactly one of them. A name search pages with `cursor`."""
 
     email: Annotated[str, Field(max_length=254)] | None = None
-    name: Annotated[str, Field(min_length=2, max_length=100)] | None = None
+    # Stripped before its length is checked: a blank name would match every record.
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)] | None = None
     cursor: Annotated[str, Field(max_length=2048)] | None = None
 
     @model_validator(mode="after")

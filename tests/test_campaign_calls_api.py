@@ -292,6 +292,49 @@ def test_an_outcome_for_someone_no_longer_in_the_audience_is_refused(client: Any
     assert status == 400  # no free text about the person
 
 
+def test_staff_read_the_outcomes_recorded_also_of_people_gone_from_the_audience(
+    client: Any, stack: Stack, tokens: Tokens
+) -> None:
+    joro, marta, ake = add_people(client, tokens)
+    campaign_id = phone_campaign(client, tokens)
+    path = f"/campaigns/{campaign_id}"
+    assert outcome(client, campaign_id, joro, tokens.marketing, "objected", marketing=True)[0] == 200
+    assert outcome(client, campaign_id, marta, tokens.staff, "no_answer")[0] == 200
+
+    # The audience shows each member's latest outcome; the objector is no longer in it.
+    status, page = call(client, "GET", f"{path}/audience", tokens.staff)
+    assert status == 200, page
+    by_id = {m["prospect_id"]: m for m in page["items"]}
+    assert set(by_id) == {marta, ake}
+    assert by_id[marta]["outcome"] == "no_answer" and by_id[marta]["outcome_at"]
+    assert "outcome" not in by_id[ake]
+
+    # The outcomes: codes and times only, the objection recorded by the partner included,
+    # paged (a page of one) and each one an audited read.
+    seen: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        status, page = call(client, "GET", f"{path}/outcomes?limit=1{cursor}", tokens.staff)
+        assert status == 200, page
+        assert len(page["items"]) <= 1
+        seen.extend(page["items"])
+        if not page["next_cursor"]:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert {i["prospect_id"]: i["outcome"] for i in seen} == {joro: "objected", marta: "no_answer"}
+    assert all(set(i) == {"prospect_id", "outcome", "outcome_at", "outcome_by"} for i in seen), seen
+    status, events = call(client, "GET", f"/audit/records/prospects/{joro}", tokens.dpo)
+    assert any(e["action"] == "read" and e["fields"] == ["contact_outcome"] for e in events["items"]), events
+
+    # Still readable once the campaign is closed; an unknown campaign or a bad cursor is a 4xx.
+    assert call(client, "POST", f"{path}/closure", tokens.staff)[0] == 200
+    status, page = call(client, "GET", f"{path}/outcomes", tokens.staff)
+    assert status == 200 and len(page["items"]) == 2, page
+    assert call(client, "GET", f"/campaigns/{'b' * 32}/outcomes", tokens.staff)[0] == 404
+    assert call(client, "GET", f"{path}/outcomes?cursor=nonsense", tokens.staff)[0] == 400
+    assert call(client, "GET", f"{path}/outcomes", tokens.marketing)[0] == 403
+
+
 def _setup_actor() -> Any:
     from tests.conftest import setup_actor
 

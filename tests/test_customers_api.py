@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import pytest
 from boto3.dynamodb.conditions import Key
 
-from chalicelib import clock, customers, pseudonyms
+from chalicelib import clock, customers, pseudonyms, store
 from tests.conftest import REGION, Stack, Tokens, call, register_partner, registration_body, sent_mail
 
 NEW_CUSTOMER = {
@@ -367,10 +368,59 @@ def test_search_by_name_in_the_body_pages_and_is_audited(client: Any, tokens: To
     assert [c["customer_id"] for c in found["items"]] == [made[2]["customer_id"]]
     assert found["next_cursor"] is None
     assert any(e["action"] == "search" for e in _audit(stack, made[2]["customer_id"]))
-    for body in ({}, {"email": "a@b.fi", "name": "Liisa"}, {"name": "L"}, {"email": "a@b.fi", "cursor": "x"}):
+    bad_bodies = (
+        {},
+        {"email": "a@b.fi", "name": "Liisa"},
+        {"name": "L"},
+        {"name": "   "},  # blank would match everyone
+        {"name": " a "},
+        {"email": "a@b.fi", "cursor": "x"},
+    )
+    for body in bad_bodies:
         status, bad = call(client, "POST", "/customers/search", tokens.staff, body)
         assert status == 400 and bad["error"]["code"] == "validation_failed", (body, bad)
         assert "Liisa" not in str(bad)
+
+
+def test_a_broad_name_search_answers_a_bounded_page_and_a_cursor(
+    client: Any, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "NAME_SEARCH_PAGE", 2)
+    monkeypatch.setattr(store, "NAME_SEARCH_MATCHES", 3)
+    monkeypatch.setattr(store, "NAME_SEARCH_READ", 6)
+    for n in range(5):
+        _create(
+            client,
+            tokens,
+            email=f"v{n}@virta{n}.fi",
+            username=f"virta{n}",
+            organization=f"V {n}",
+            contact_name="Ville Virta",
+        )
+    for n in range(7):
+        _create(
+            client, tokens, email=f"m{n}@muu{n}.fi", username=f"muu{n}", organization=f"M {n}", contact_name="Muu Nimi"
+        )
+    found: list[str] = []
+    cursor = None
+    sizes = []
+    while True:
+        status, page = call(
+            client,
+            "POST",
+            "/customers/search",
+            tokens.staff,
+            {"name": "virta", "cursor": cursor} if cursor else {"name": "virta"},
+        )
+        assert status == 200, page
+        sizes.append(len(page["items"]))
+        found += [c["customer_id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(found) == len(set(found)) == 5
+    # At most MATCHES + PAGE - 1 per answer; a page of "Muu Nimi" rows only answers none.
+    assert max(sizes) <= 4 and len(sizes) >= 2, sizes
 
 
 def test_bad_queries_are_400(client: Any, tokens: Tokens) -> None:

@@ -1,7 +1,8 @@
 """Routes for phone campaigns' call lists and outcomes: staff, and the assigned marketing partner.
 
-Staff (the register's named persons) download any phone campaign's call list and record
-outcomes; their reads are audited, not disclosures. A marketing partner (`/marketing/…`)
+Staff (the register's named persons) download any phone campaign's call list, record
+outcomes and read those recorded (by staff or the partner, also of people no longer in the
+audience); their reads are audited, not disclosures. A marketing partner (`/marketing/…`)
 sees only the campaigns assigned to it while the assignment is open, and within them only
 the current audience with the partner-visible fields: every person handed to it is first
 recorded in the disclosure log (`campaign_audience` for a read of the audience, `call_list`
@@ -151,6 +152,23 @@ def staff_script(call: Call, campaign_id: str) -> dict[str, Any]:
 def staff_outcome(call: Call, campaign_id: str, prospect_id: str) -> dict[str, Any]:
     outcome = call.body().outcome
     return call_lists.apply_outcome(campaigns.get(campaign_id), _prospect_id(prospect_id), outcome, call.actor)
+
+
+@route(
+    call_lists_bp,
+    "/campaigns/{campaign_id}/outcomes",
+    "GET",
+    STAFF,
+    summary="The call outcomes recorded for the campaign's members, also of those no longer in its audience",
+    query=("limit", "cursor"),
+)
+def staff_outcomes(call: Call, campaign_id: str) -> dict[str, Any]:
+    page = campaigns.recorded_outcomes(campaign_id, call.limit(), call.query.get("cursor"))
+    # Each person's outcome shown is an audited read, as an audience read is.
+    call.audit(
+        Access("read", prospects.REGISTER, str(item["prospect_id"]), ("contact_outcome",)) for item in page["items"]
+    )
+    return page
 
 
 @route(

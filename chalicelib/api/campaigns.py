@@ -2,7 +2,8 @@
 
 Staff create a campaign (a draft with its selection), change it while it is a draft, start
 its materialisation (a queued job: 202), read its current audience (exclusions re-checked
-at every read; every prospect shown is an audited read), hand it to a marketing partner
+at every read; every prospect shown is an audited read; with each member's latest call
+outcome), hand it to a marketing partner
 and close that assignment, and close the campaign. Every change is audited in the same
 transaction as the write (the caller as `call.actor`).
 """
@@ -103,7 +104,9 @@ def campaign_audience(call: Call, campaign_id: str) -> dict[str, Any]:
     for member, profile in page["items"]:
         shown = prospects.present([profile], call.principal.roles)
         shown.pop("sources", None)  # a profile alone does not list its sources
-        items.append({**shown, "added_at": member["added_at"]})
+        # The latest call outcome recorded for the person, if any (chalicelib/call_lists.py).
+        recorded = {k: member[k] for k in ("outcome", "outcome_at") if k in member}
+        items.append({**shown, "added_at": member["added_at"], **recorded})
     call.audit(
         Access("read", prospects.REGISTER, profile["prospect_id"], prospects.personal_fields(profile))
         for _, profile in page["items"]

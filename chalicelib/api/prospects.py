@@ -95,7 +95,9 @@ def list_prospects(call: Call) -> dict[str, Any]:
 def search_prospects(call: Call) -> dict[str, Any]:
     search = call.body()
     if search.name is not None:
-        page = prospects.list_prospects(store.NAME_SEARCH_READ, search.cursor, name=search.name.strip())
+        page = store.gather_matches(
+            lambda limit, cursor: prospects.list_prospects(limit, cursor, name=search.name), search.cursor
+        )
         shown = [prospects.present([i], call.principal.roles) for i in page["items"]]
         call.audit(
             Access("search", prospects.REGISTER, i["prospect_id"], prospects.personal_fields(i)) for i in page["items"]

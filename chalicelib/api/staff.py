@@ -82,7 +82,9 @@ def list_customers(call: Call) -> dict[str, Any]:
 def search_customers(call: Call) -> dict[str, Any]:
     search = call.body()
     if search.name is not None:
-        page = customers.list_customers(store.NAME_SEARCH_READ, search.cursor, name=search.name.strip())
+        page = store.gather_matches(
+            lambda limit, cursor: customers.list_customers(limit, cursor, name=search.name), search.cursor
+        )
         return {"items": read_records(call, page["items"], "search"), "next_cursor": page["next_cursor"]}
     found = customers.find_by_email(checked_email(search.email))
     return {"items": read_records(call, [found] if found else [], "search"), "next_cursor": None}

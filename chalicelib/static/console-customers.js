@@ -1,7 +1,10 @@
-/* The staff console's customer screens: find a customer (by organisation, or by email in a
-   POST body so the address is in no URL), view one, correct it, end and re-activate its
-   contract, set its services and prices, list and add its orders, and for the DPO its audit
-   history. Registered with console.js, which signs in and
+/* The staff console's customer screens: find a customer (by organisation, or by email or
+   the contact person's name in a POST body so neither is in a URL), view one, correct it,
+   end and re-activate its contract, set its services and prices, list and add its orders;
+   its restriction of processing (GDPR Art. 18: restrict with a ground, lift after telling
+   the person) and any legal hold, marked; for the DPO, set and lift a legal hold and read
+   the audit history. Every rule (which ground, who may) is the API's
+   (chalicelib/api/restrictions.py, dpo.py). Registered with console.js, which signs in and
    lends the page builders and the API (`kit`). */
 (function () {
   "use strict";
@@ -13,6 +16,8 @@
       search: "Hae",
       byEmail: "Yhteyshenkilön sähköpostiosoite",
       searchEmail: "Hae sähköpostilla",
+      byName: "Yhteyshenkilön nimi tai sen osa",
+      searchName: "Hae nimellä",
       results: "Hakutulokset",
       none: "Ei asiakkaita.",
       open: "Avaa",
@@ -60,6 +65,62 @@
       quantity: "Määrä",
       addOrder: "Lisää tilaus",
       orderAdded: "Tilaus lisätty.",
+      reasonCol: "Syy",
+      noAudit: "Ei tapahtumia.",
+      // Field names in audit events beyond the editable ones.
+      fieldNames: {
+        username: "käyttäjätunnus",
+        status: "tila",
+        contract_end: "sopimuksen päättyminen",
+        active_services: "palvelut",
+        items: "tilausrivit",
+        consent_service_messages: "suostumus palveluviesteihin",
+        consent_history: "suostumushistoria",
+        email_change: "sähköpostiosoitteen vaihto",
+        last_seen_at: "viimeksi käytetty",
+      },
+      restricted: "Käsittely rajoitettu",
+      restrictedMark: "Rajoitettu",
+      notRestricted: "Ei rajoitettu",
+      reasonLabel: "Peruste",
+      since: "Alkaen",
+      until: "Tarkistetaan viimeistään",
+      restrictionTitle: "Käsittelyn rajoitus (Art. 18)",
+      restrict: "Rajoita käsittelyä",
+      change: "Muuta rajoitusta",
+      restrictedMsg: "Käsittely rajoitettu.",
+      lift: "Poista rajoitus",
+      toldOtherwise: "Henkilölle on kerrottu muuten (kirje tai puhelu): ei sähköpostia",
+      lifted: "Rajoitus poistettu; henkilölle kerrottiin.",
+      holdTitle: "Lakisääteinen säilytys (legal hold)",
+      held: "Säilytysvelvoite",
+      notHeld: "Ei säilytysvelvoitetta",
+      holdReason: "Syy (asia, ei henkilön tietoja)",
+      setHold: "Aseta säilytysvelvoite",
+      holdSet: "Säilytysvelvoite asetettu.",
+      liftHold: "Poista säilytysvelvoite",
+      holdLifted: "Säilytysvelvoite poistettu.",
+      reasons: {
+        accuracy_contested: "Henkilö kiistää tietojen paikkansapitävyyden (18(1)(a))",
+        unlawful_processing_opposed_erasure: "Lainvastainen käsittely, henkilö vastustaa poistamista (18(1)(b))",
+        needed_for_legal_claims: "Henkilö tarvitsee tietoja oikeusvaateeseen (18(1)(c))",
+        objection_pending: "Vastustus käsittelyssä (18(1)(d))",
+      },
+      // Audit actions on a customer beyond the core's shared ones (kit.T.auditActions).
+      moreActions: {
+        consent_request: "suostumusta pyydetty",
+        service_message: "palveluviesti",
+        dormant_notice: "ilmoitus käyttämättömästä tilistä",
+        keep_account: "tili pidetään",
+        schedule_deletion: "poisto ajastettu",
+        retention_review: "säilytys tarkistettu",
+        rekey: "avaimet vaihdettu",
+      },
+      // The API's refusals here (409s), in the page's words.
+      refusals: {
+        not_restricted: "Käsittelyä ei ole rajoitettu.",
+        person_not_told: "Henkilölle ei voitu lähettää sähköpostia; rajoitusta ei poistettu. Kerro hänelle muuten ja merkitse se.",
+      },
     },
     en: {
       findTitle: "Find a customer",
@@ -67,6 +128,8 @@
       search: "Search",
       byEmail: "Contact person's email address",
       searchEmail: "Search by email",
+      byName: "Contact person's name or part of it",
+      searchName: "Search by name",
       results: "Results",
       none: "No customers.",
       open: "Open",
@@ -114,21 +177,93 @@
       quantity: "Quantity",
       addOrder: "Add an order",
       orderAdded: "Order added.",
+      reasonCol: "Reason",
+      noAudit: "No events.",
+      fieldNames: {
+        username: "username",
+        status: "status",
+        contract_end: "contract end",
+        active_services: "services",
+        items: "order lines",
+        consent_service_messages: "consent to service messages",
+        consent_history: "consent history",
+        email_change: "email address change",
+        last_seen_at: "last seen",
+      },
+      restricted: "Processing restricted",
+      restrictedMark: "Restricted",
+      notRestricted: "Not restricted",
+      reasonLabel: "Ground",
+      since: "Since",
+      until: "Review by",
+      restrictionTitle: "Restriction of processing (Art. 18)",
+      restrict: "Restrict processing",
+      change: "Change the restriction",
+      restrictedMsg: "Processing restricted.",
+      lift: "Lift the restriction",
+      toldOtherwise: "The person was told another way (letter or phone): no email",
+      lifted: "Restriction lifted; the person was told.",
+      holdTitle: "Legal hold",
+      held: "Legal hold",
+      notHeld: "No legal hold",
+      holdReason: "Reason (the matter, not the person's data)",
+      setHold: "Set a legal hold",
+      holdSet: "Legal hold set.",
+      liftHold: "Lift the legal hold",
+      holdLifted: "Legal hold lifted.",
+      reasons: {
+        accuracy_contested: "The person contests the data's accuracy (18(1)(a))",
+        unlawful_processing_opposed_erasure: "Unlawful processing; the person opposes erasure (18(1)(b))",
+        needed_for_legal_claims: "The person needs the data for legal claims (18(1)(c))",
+        objection_pending: "An objection is being decided (18(1)(d))",
+      },
+      moreActions: {
+        consent_request: "consent asked",
+        service_message: "service message",
+        dormant_notice: "dormant account notice",
+        keep_account: "account kept",
+        schedule_deletion: "deletion scheduled",
+        retention_review: "retention reviewed",
+        rekey: "keys rotated",
+      },
+      refusals: {
+        not_restricted: "Processing is not restricted.",
+        person_not_told: "The email to the person could not be sent; the restriction is not lifted. Tell them another way and say so.",
+      },
     },
   };
 
   const EDITABLE = ["organization", "business_id", "contact_name", "phone", "email"];
+  const REASONS = ["accuracy_contested", "unlawful_processing_opposed_erasure", "needed_for_legal_claims", "objection_pending"];
 
-  let T, h, fill, say, fail, show, field, form, api, apiError, claims, apiBase, more;
+  let T, h, fill, say, fail, show, field, form, api, kitApiError, claims, pagedTable, label;
 
   function bind(kit) {
-    ({ h, fill, say, fail, show, field, form, api, apiError, claims, apiBase, more } = kit);
+    ({ h, fill, say, fail, show, field, form, api, claims, pagedTable, label } = kit);
+    kitApiError = kit.apiError;
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
-  function statusText(status) {
-    return T.statuses[status] || status || "";
+  // A refusal of this area's API (a 409 code) in the page's words; anything else as the core says it.
+  function apiError(err) {
+    if (err && err.status === 409 && T.refusals[err.code]) return fail(T.refusals[err.code]);
+    return kitApiError(err);
   }
+
+  // The page's words for a field name the API answers with (audit events name fields).
+  function fieldText(name) {
+    return EDITABLE.includes(name) ? T[name] : label(T.fieldNames, name);
+  }
+
+  function restrictionText(r) {
+    if (!r) return T.notRestricted;
+    const parts = [`${T.restrictedMark}: ${label(T.reasons, r.reason)}`];
+    if (r.since) parts.push(`${T.since} ${r.since}`);
+    if (r.until) parts.push(`${T.until} ${r.until}`);
+    return parts.join(" · ");
+  }
+
+  // -- search -----------------------------------------------------------------------------
 
   function searchScreen(message) {
     const list = h("div", { id: "results" });
@@ -137,7 +272,7 @@
       form(
         (data) => {
           const q = String(data.get("q") || "").trim();
-          listCustomers(list, `customers?${new URLSearchParams({ q, limit: "25" })}`, true);
+          showResults(list, (cursor) => api("GET", `customers?${new URLSearchParams({ q, limit: "25", ...(cursor ? { cursor } : {}) })}`));
         },
         field("q", T.byOrg, { type: "search", autocomplete: "off" }),
         h("button", { type: "submit" }, T.search),
@@ -145,65 +280,46 @@
       form(
         (data) => {
           const email = String(data.get("search-email") || "").trim();
-          say(T.loading);
-          api("POST", "customers/search", { email })
-            .then((page) => renderResults(list, page.items, null, true))
-            .catch(apiError);
+          // One page: the address goes in the body, never a URL.
+          showResults(list, () => api("POST", "customers/search", { email }));
         },
         field("search-email", T.byEmail, { type: "email", autocomplete: "off" }),
         h("button", { type: "submit" }, T.searchEmail),
+      ),
+      // The name goes in a POST body, like the address: never in a URL or an access log.
+      form(
+        (data) => {
+          const name = String(data.get("search-name") || "").trim();
+          showResults(list, (cursor) => api("POST", "customers/search", { name, ...(cursor ? { cursor } : {}) }));
+        },
+        field("search-name", T.byName, { type: "search", autocomplete: "off", minlength: "2", maxlength: "100" }),
+        h("button", { type: "submit" }, T.searchName),
       ),
       list,
     );
     if (message) say(message);
   }
 
-  function listCustomers(list, path, fresh) {
-    say(T.loading);
-    api("GET", path)
-      .then((page) => {
-        const next = page.next_cursor
-          ? () => {
-              const url = new URL(path, apiBase);
-              url.searchParams.set("cursor", page.next_cursor);
-              listCustomers(list, `customers?${url.searchParams}`, false);
-            }
-          : null;
-        renderResults(list, page.items, next, fresh);
-      })
-      .catch(apiError);
-  }
-
-  function renderResults(list, items, next, fresh) {
-    say("");
-    let body = list.querySelector("tbody");
-    if (fresh || !body) {
-      body = h("tbody");
-      list.replaceChildren(
-        h("h3", {}, T.results),
-        h(
-          "table",
-          {},
-          h("thead", {}, h("tr", {}, [T.organization, T.contact_name, T.status, ""].map((t) => h("th", { scope: "col" }, t)))),
-          body,
-        ),
-      );
-    }
-    for (const item of items) {
-      body.append(
+  function showResults(list, load) {
+    pagedTable(list, {
+      heading: T.results,
+      columns: [T.organization, T.contact_name, T.status, T.restricted, ""],
+      empty: T.none,
+      load,
+      row: (item) =>
         h(
           "tr",
-          {},
+          { "data-customer": item.customer_id },
           h("td", {}, item.organization || ""),
           h("td", {}, item.contact_name || ""),
-          h("td", {}, statusText(item.status)),
+          h("td", {}, label(T.statuses, item.status)),
+          h("td", {}, item.restricted ? T.restrictedMark : ""),
           h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => openCustomer(item.customer_id) }, T.open)),
         ),
-      );
-    }
-    if (!body.children.length) list.replaceChildren(h("h3", {}, T.results), h("p", {}, T.none));
-    more(list, next);
+    });
   }
+
+  // -- one customer -----------------------------------------------------------------------
 
   function openCustomer(customerId, message) {
     say(T.loading);
@@ -212,14 +328,26 @@
       .catch(apiError);
   }
 
+  function then(id, message) {
+    return (promise) => promise.then(() => openCustomer(id, message)).catch(apiError);
+  }
+
   function customerScreen(customer, message) {
     const id = customer.customer_id;
+    const r = customer.restriction || null;
+    const hold = customer.legal_hold || null;
     const details = h(
       "dl",
       { id: "customer" },
       [...EDITABLE, "status", "contract_end"].flatMap((name) =>
-        customer[name] === undefined ? [] : [h("dt", {}, T[name]), h("dd", { "data-field": name }, name === "status" ? statusText(customer[name]) : String(customer[name]))],
+        customer[name] === undefined || customer[name] === null
+          ? []
+          : [h("dt", {}, T[name]), h("dd", { "data-field": name }, name === "status" ? label(T.statuses, customer[name]) : String(customer[name]))],
       ),
+      h("dt", {}, T.restricted),
+      h("dd", { "data-field": "restriction", class: r ? "marked" : null }, restrictionText(r)),
+      hold && h("dt", {}, T.held),
+      hold && h("dd", { "data-field": "legal_hold", class: "marked" }, `${hold.reason || ""} · ${hold.set_at || ""}`),
     );
     const correct = form(
       (data) => {
@@ -266,28 +394,98 @@
               }, T.reactivate),
             )
           : null;
-    const services = servicesSection(customer);
-    const orders = ordersSection(customer);
+    const isDpo = claims().roles.includes("dpo");
     const audit = h("div", { id: "audit" });
-    const isDpo = claims().groups.includes("dpo");
     show(
       customer.organization || id,
       h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => searchScreen() }, T.back)),
       details,
       h("section", { "aria-labelledby": "correct-title" }, h("h3", { id: "correct-title" }, T.correctTitle), correct),
       contract && h("section", { "aria-labelledby": "contract-title" }, h("h3", { id: "contract-title" }, T.contractTitle), contract),
-      services,
-      orders,
+      restrictionSection(customer),
+      isDpo && holdSection(customer),
+      servicesSection(customer),
+      ordersSection(customer),
       isDpo &&
         h(
           "section",
           { "aria-labelledby": "audit-title" },
           h("h3", { id: "audit-title" }, T.auditTitle),
-          h("button", { type: "button", class: "secondary", onclick: () => loadAudit(audit, id, null, true) }, T.showAudit),
+          h("button", { type: "button", class: "secondary", onclick: () => loadAudit(audit, id) }, T.showAudit),
           audit,
         ),
     );
     if (message) say(message);
+  }
+
+  // Art. 18: restrict with a ground (again: change it), lift after telling the person (the API
+  // mails them; `told_otherwise` when they were told by letter or phone).
+  function restrictionSection(customer) {
+    const id = customer.customer_id;
+    const r = customer.restriction || null;
+    const restrictForm = form(
+      (data) => {
+        const until = String(data.get("restrict-until") || "");
+        say(T.loading);
+        then(id, T.restrictedMsg)(
+          api("PUT", `restrictions/customer/${encodeURIComponent(id)}`, {
+            reason: String(data.get("restrict-reason") || ""),
+            ...(until ? { until } : {}),
+          }),
+        );
+      },
+      h(
+        "p",
+        { class: "field" },
+        h("label", { for: "restrict-reason" }, T.reasonLabel),
+        h(
+          "select",
+          { id: "restrict-reason", name: "restrict-reason" },
+          REASONS.map((reason) => h("option", { value: reason, selected: r && r.reason === reason }, label(T.reasons, reason))),
+        ),
+      ),
+      field("restrict-until", T.until, { type: "date", value: (r && r.until) || "" }),
+      h("button", { type: "submit" }, r ? T.change : T.restrict),
+    );
+    const liftForm =
+      r &&
+      form(
+        (data) => {
+          say(T.loading);
+          then(id, T.lifted)(
+            api("POST", `restrictions/customer/${encodeURIComponent(id)}/lift`, { told_otherwise: data.get("told-otherwise") === "on" }),
+          );
+        },
+        h(
+          "p",
+          { class: "check" },
+          h("input", { type: "checkbox", id: "told-otherwise", name: "told-otherwise" }),
+          " ",
+          h("label", { for: "told-otherwise" }, T.toldOtherwise),
+        ),
+        h("button", { type: "submit", class: "secondary" }, T.lift),
+      );
+    return h("section", { "aria-labelledby": "restriction-title" }, h("h3", { id: "restriction-title" }, T.restrictionTitle), restrictForm, liftForm);
+  }
+
+  // The DPO's legal hold on the customer's profile and orders (the API refuses anyone else).
+  function holdSection(customer) {
+    const id = customer.customer_id;
+    const hold = customer.legal_hold || null;
+    const holdForm = form(
+      (data) => {
+        const reason = String(data.get("hold-reason") || "").trim();
+        say(T.loading);
+        then(id, hold ? T.holdLifted : T.holdSet)(
+          hold
+            ? api("POST", `legal-holds/customer/${encodeURIComponent(id)}/lift`, { reason })
+            : api("PUT", `legal-holds/customer/${encodeURIComponent(id)}`, { reason }),
+        );
+      },
+      field("hold-reason", T.holdReason, { type: "text", maxlength: "500", autocomplete: "off", required: true }),
+      h("button", { type: "submit" }, hold ? T.liftHold : T.setHold),
+    );
+    return h("section", { "aria-labelledby": "hold-title" }, h("h3", { id: "hold-title" }, T.holdTitle), h("p", {}, hold ? T.held : T.notHeld), holdForm);
   }
 
   // The services the customer can order, with their prices: the list is set whole
@@ -307,7 +505,7 @@
         { "data-service": s.service },
         h("td", {}, s.service),
         h("td", {}, `${s.price} ${s.currency || "EUR"}`),
-        h("td", {}, T.periods[s.period] || s.period || ""),
+        h("td", {}, label(T.periods, s.period)),
         h("td", {}, h("button", {
           type: "button",
           class: "secondary",
@@ -359,10 +557,7 @@
               say(T.loading);
               const items = [{ service: String(data.get("order-service") || ""), quantity: Number(data.get("order-quantity") || 0) }];
               api("POST", `customers/${encodeURIComponent(id)}/orders`, { items })
-                .then(() => {
-                  say(T.orderAdded);
-                  loadOrders(box, id, null, true, T.orderAdded);
-                })
+                .then(() => loadOrders(box, id, T.orderAdded))
                 .catch(apiError);
             },
             h(
@@ -379,70 +574,54 @@
       "section",
       { "aria-labelledby": "orders-title" },
       h("h3", { id: "orders-title" }, T.ordersTitle),
-      h("button", { type: "button", class: "secondary", onclick: () => loadOrders(box, id, null, true) }, T.showOrders),
+      h("button", { type: "button", class: "secondary", onclick: () => loadOrders(box, id) }, T.showOrders),
       box,
       add,
     );
   }
 
-  function loadOrders(box, id, cursor, fresh, message) {
-    say(T.loading);
-    const query = new URLSearchParams({ limit: "25", ...(cursor ? { cursor } : {}) });
-    api("GET", `customers/${encodeURIComponent(id)}/orders?${query}`)
-      .then((page) => {
-        say(message || "");
-        let body = box.querySelector("tbody");
-        if (fresh || !body) {
-          body = h("tbody");
-          box.replaceChildren(
-            h("table", {}, h("thead", {}, h("tr", {}, [T.ordered, T.lines, T.total].map((t) => h("th", { scope: "col" }, t)))), body),
-          );
-        }
-        for (const order of page.items || []) {
-          body.append(
-            h(
-              "tr",
-              { "data-order": order.order_id },
-              h("td", {}, String(order.ordered_at || "")),
-              h("td", {}, (order.items || []).map((l) => `${l.service} × ${l.quantity} (${l.unit_price} ${l.currency || "EUR"})`).join(", ")),
-              h("td", {}, `${order.total || ""} ${order.currency || "EUR"}`),
-            ),
-          );
-        }
-        if (!body.children.length) box.replaceChildren(h("p", {}, T.noOrders));
-        more(box, page.next_cursor && (() => loadOrders(box, id, page.next_cursor, false)));
-      })
-      .catch(apiError);
+  // `message` (the order just added) stays while the list loads (the core clears only "loading").
+  function loadOrders(box, id, message) {
+    if (message) say(message);
+    pagedTable(box, {
+      columns: [T.ordered, T.lines, T.total],
+      empty: T.noOrders,
+      load: (cursor) => {
+        const query = new URLSearchParams({ limit: "25", ...(cursor ? { cursor } : {}) });
+        return api("GET", `customers/${encodeURIComponent(id)}/orders?${query}`);
+      },
+      row: (order) =>
+        h(
+          "tr",
+          { "data-order": order.order_id },
+          h("td", {}, String(order.ordered_at || "")),
+          h("td", {}, (order.items || []).map((l) => `${l.service} × ${l.quantity} (${l.unit_price} ${l.currency || "EUR"})`).join(", ")),
+          h("td", {}, `${order.total || ""} ${order.currency || "EUR"}`),
+        ),
+    });
   }
 
-  function loadAudit(box, id, cursor, fresh) {
-    say(T.loading);
-    const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
-    api("GET", `audit/records/customers/${encodeURIComponent(id)}?${query}`)
-      .then((page) => {
-        say("");
-        let body = box.querySelector("tbody");
-        if (fresh || !body) {
-          body = h("tbody");
-          box.replaceChildren(
-            h("table", {}, h("thead", {}, h("tr", {}, [T.when, T.action, T.who, T.fields].map((t) => h("th", { scope: "col" }, t)))), body),
-          );
-        }
-        for (const event of page.items || []) {
-          body.append(
-            h(
-              "tr",
-              {},
-              h("td", {}, String(event.at || event.timestamp || "")),
-              h("td", {}, String(event.action || "")),
-              h("td", {}, String(event.principal_id || "")),
-              h("td", {}, (event.fields || []).join(", ")),
-            ),
-          );
-        }
-        more(box, page.next_cursor && (() => loadAudit(box, id, page.next_cursor, false)));
-      })
-      .catch(apiError);
+  // The DPO's audit history of the customer, newest first: actions, fields and reasons
+  // (a restriction's ground, a legal hold's reason) in the page's words.
+  function loadAudit(box, id) {
+    pagedTable(box, {
+      columns: [T.when, T.action, T.who, T.fields, T.reasonCol],
+      empty: T.noAudit,
+      load: (cursor) => {
+        const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
+        return api("GET", `audit/records/customers/${encodeURIComponent(id)}?${query}`);
+      },
+      row: (event) =>
+        h(
+          "tr",
+          { "data-action": String(event.action || "") },
+          h("td", {}, String(event.at || "")),
+          h("td", {}, label({ ...T.auditActions, ...T.moreActions }, event.action)),
+          h("td", {}, String(event.principal_id || "")),
+          h("td", {}, (event.fields || []).map(fieldText).join(", ")),
+          h("td", {}, label(T.reasons, event.reason)),
+        ),
+    });
   }
 
   window.IlopisteConsole.register({

@@ -1,5 +1,5 @@
 /* The staff console's import runs (GET /import-runs, /import-runs/{id}): every partner's runs,
-   newest first and paged, filtered by partner; one run with its state, counts, timings, its
+   newest first and paged, filtered by a partner picked from the registry; one run with its state, counts, timings, its
    rejected rows counted by reason and the report's key. A run still going is polled until it
    ends. Registered with console.js (`kit`). */
 (function () {
@@ -8,7 +8,8 @@
   const TEXT = {
     fi: {
       listTitle: "Tuontiajot",
-      partner: "Kumppanin tunnus (tyhjä: kaikki)",
+      partner: "Kumppani",
+      allPartners: "Kaikki kumppanit",
       partnerId: "Kumppani",
       show: "Näytä",
       none: "Ei tuontiajoja.",
@@ -38,7 +39,8 @@
     },
     en: {
       listTitle: "Import runs",
-      partner: "Partner ID (empty: all)",
+      partner: "Partner",
+      allPartners: "All partners",
       partnerId: "Partner",
       show: "Show",
       none: "No import runs.",
@@ -70,18 +72,24 @@
   const FINAL = ["done", "failed"]; // chalicelib/imports/runs.py STATES
   const POLL_MS = 3000;
 
-  let T, h, fill, say, show, field, form, api, apiError, pagedTable, label, counts;
+  let T, h, fill, say, show, field, form, api, apiError, pagedTable, label, counts, partners;
   let partner = "";
   let poll = null;
 
   function bind(kit) {
-    ({ h, fill, say, show, field, form, api, apiError, pagedTable, label, counts } = kit);
+    ({ h, fill, say, show, field, form, api, apiError, pagedTable, label, counts, partners } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
   function listScreen() {
     clearTimeout(poll);
     const list = h("div", { id: "runs" });
+    const picker = h(
+      "select",
+      { id: "run-partner", name: "run-partner" },
+      h("option", { value: "" }, T.allPartners),
+      partner ? h("option", { value: partner, selected: true }, partner) : null,
+    );
     show(
       T.listTitle,
       form(
@@ -89,12 +97,21 @@
           partner = String(data.get("run-partner") || "").trim();
           loadRuns(list);
         },
-        field("run-partner", T.partner, { type: "search", autocomplete: "off", value: partner }),
+        h("p", { class: "field" }, h("label", { for: "run-partner" }, T.partner), picker),
         h("button", { type: "submit" }, T.show),
       ),
       list,
     );
     loadRuns(list);
+    // The partners that send files (data providers, resellers), once the registry answers.
+    partners()
+      .then((all) => {
+        for (const p of all) {
+          if (p.kind === "marketing" || p.partner_id === partner) continue;
+          picker.append(h("option", { value: p.partner_id }, `${p.name || p.partner_id} (${p.partner_id})`));
+        }
+      })
+      .catch(apiError);
   }
 
   function loadRuns(list) {

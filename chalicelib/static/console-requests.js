@@ -100,6 +100,59 @@
         staff_checked: "henkilökunnan tarkistama",
         unsubscribe_link: "allekirjoitettu linkki",
       },
+      // A step's name in `actions` is "what" or "what:detail" (chalicelib/cases.py).
+      steps: {
+        received: "Vastaanotettu",
+        verified: "Henkilöllisyys varmistettu: {detail}",
+        waiting_for_person: "Jäi odottamaan henkilöä",
+        resumed: "Jatkui; odotettiin {detail} pv",
+        extended: "Määräaikaa jatkettu {detail} kk",
+        carried_out: "Toteutettu: {detail}",
+        closed: "Suljettu tehtynä",
+        refused: "Evätty",
+      },
+      // What carrying a request out did (chalicelib/subjects.py, cases.py).
+      outcomes: {
+        found: "tiedot koottu",
+        nothing_found: "tietoja ei löytynyt",
+        rectified: "tiedot oikaistu",
+        nothing_to_rectify: "ei oikaistavaa",
+        erased: "tiedot poistettu",
+        held: "tiedot säilytetään (säilytysvelvoite)",
+        kept_only: "tiedot säilytetään (lakisääteinen peruste)",
+        objection_recorded: "vastustus kirjattu",
+        restricted: "käsittely rajoitettu",
+        already_restricted: "käsittely oli jo rajoitettu",
+      },
+      // The answer's parts (chalicelib/subjects.py, cases.py).
+      answerKeys: {
+        updated: "Oikaistu",
+        not_changed: "Ei muutettu",
+        erased: "Poistettu",
+        kept: "Säilytetty",
+        held: "Säilytysvelvoitteen alaisena",
+        restricted: "Rajoitettu",
+        already_restricted: "Jo rajoitettu",
+        prospects_removed: "Prospekteja poistettu",
+        prospects_held: "Prospekteja säilytetty",
+        suppressed: "Kieltolistalla",
+        numbers_do_not_call: "Numeroita soittokieltolistalle",
+        generated_at: "Koottu",
+        parts: "Rekisterit",
+        suppression: "Kieltolista",
+        do_not_call: "Soittokielto",
+        do_not_re_add: "Ei lisätä uudelleen",
+      },
+      // The API's refusals of a step (409s of chalicelib/cases.py), in the page's words.
+      refusals: {
+        case_not_open: "Vain avointa pyyntöä voi käsitellä näin. Avaa pyyntö uudelleen nähdäksesi sen tilan.",
+        case_not_unverified: "Henkilöllisyys on jo kirjattu. Avaa pyyntö uudelleen.",
+        case_not_waiting: "Pyyntö ei odota henkilöä. Avaa pyyntö uudelleen.",
+        case_closed: "Pyyntö on jo suljettu.",
+        already_extended: "Määräaikaa on jo jatkettu kerran; toista kertaa ei voi jatkaa.",
+        extension_too_late: "Eräpäivä on jo mennyt; määräaikaa ei voi enää jatkaa.",
+        person_not_told: "Viestiä henkilölle ei voitu lähettää; pyyntöä ei muutettu. Yritä myöhemmin uudelleen.",
+      },
     },
     en: {
       listTitle: "Data subject requests",
@@ -192,6 +245,55 @@
         staff_checked: "checked by staff",
         unsubscribe_link: "signed link",
       },
+      steps: {
+        received: "Received",
+        verified: "Identity verified: {detail}",
+        waiting_for_person: "Waiting for the person",
+        resumed: "Resumed after {detail} days",
+        extended: "Deadline extended by {detail} months",
+        carried_out: "Carried out: {detail}",
+        closed: "Closed as done",
+        refused: "Refused",
+      },
+      outcomes: {
+        found: "data gathered",
+        nothing_found: "no data found",
+        rectified: "data rectified",
+        nothing_to_rectify: "nothing to rectify",
+        erased: "data erased",
+        held: "data kept (legal hold)",
+        kept_only: "data kept (a legal ground)",
+        objection_recorded: "objection recorded",
+        restricted: "processing restricted",
+        already_restricted: "processing was already restricted",
+      },
+      answerKeys: {
+        updated: "Rectified",
+        not_changed: "Not changed",
+        erased: "Erased",
+        kept: "Kept",
+        held: "Under a legal hold",
+        restricted: "Restricted",
+        already_restricted: "Already restricted",
+        prospects_removed: "Prospects removed",
+        prospects_held: "Prospects kept",
+        suppressed: "On the suppression list",
+        numbers_do_not_call: "Numbers put on the do-not-call list",
+        generated_at: "Gathered",
+        parts: "Registers",
+        suppression: "Suppression list",
+        do_not_call: "Do not call",
+        do_not_re_add: "Do not re-add",
+      },
+      refusals: {
+        case_not_open: "Only an open request can be handled this way. Open the request again to see its status.",
+        case_not_unverified: "The identity has already been recorded. Open the request again.",
+        case_not_waiting: "The request is not waiting for the person. Open the request again.",
+        case_closed: "The request is already closed.",
+        already_extended: "The deadline has already been extended once; it cannot be extended again.",
+        extension_too_late: "The due date has passed; the deadline can no longer be extended.",
+        person_not_told: "The message to the person could not be sent; the request is unchanged. Try again later.",
+      },
     },
   };
 
@@ -199,22 +301,37 @@
   // How staff may say they delivered an answer (the privacy center's own channel answers itself).
   const DELIVERIES = ["email", "letter", "privacy_center", "in_response"];
 
-  let T, h, fill, say, show, field, form, api, apiError, more;
+  let T, h, fill, say, fail, show, field, form, api, kitApiError, pagedTable, label;
   let filter = "";
 
   function bind(kit) {
-    ({ h, fill, say, show, field, form, api, apiError, more } = kit);
+    ({ h, fill, say, fail, show, field, form, api, pagedTable, label } = kit);
+    kitApiError = kit.apiError;
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
-  const named = (table, key) => (key === undefined || key === null ? "" : table[key] || String(key));
+  // A refused step in the page's words (the API's 409 code); anything else as the core says it.
+  function apiError(err) {
+    if (err && err.status === 409 && T.refusals[err.code]) return fail(T.refusals[err.code]);
+    return kitApiError(err);
+  }
 
-  function choice(id, label, options, value) {
+  // A step as the page says it: "what" or "what:detail", the detail itself a code for some.
+  function stepText(what) {
+    const text = String(what || "");
+    const cut = text.indexOf(":");
+    const name = cut < 0 ? text : text.slice(0, cut);
+    const raw = cut < 0 ? "" : text.slice(cut + 1);
+    const detail = name === "verified" ? label(T.methods, raw) : name === "carried_out" ? label(T.outcomes, raw) : raw;
+    return T.steps[name] ? fill(T.steps[name], { detail }) : text;
+  }
+
+  function choice(id, text, options, value) {
     return h(
       "p",
       { class: "field" },
-      h("label", { for: id }, label),
-      h("select", { id, name: id }, options.map(([v, text]) => h("option", { value: v, selected: v === value }, text))),
+      h("label", { for: id }, text),
+      h("select", { id, name: id }, options.map(([v, optionText]) => h("option", { value: v, selected: v === value }, optionText))),
     );
   }
 
@@ -228,65 +345,45 @@
 
   // -- the list ---------------------------------------------------------------------------
 
-  function listScreen(message) {
+  function listScreen() {
     const list = h("div", { id: "cases" });
     show(
       T.listTitle,
       form(
         (data) => {
           filter = String(data.get("case-status") || "");
-          loadCases(list, null, true);
+          loadCases(list);
         },
-        choice("case-status", T.filter, [["", T.filterActive], ...STATUSES.map((s) => [s, T.statuses[s]])], filter),
+        choice("case-status", T.filter, [["", T.filterActive], ...STATUSES.map((s) => [s, label(T.statuses, s)])], filter),
         h("button", { type: "submit" }, T.show),
       ),
       list,
     );
-    loadCases(list, null, true, message);
+    loadCases(list);
   }
 
-  function loadCases(list, cursor, fresh, message) {
-    say(T.loading);
-    const query = new URLSearchParams({ limit: "25" });
-    if (filter) query.set("status", filter);
-    if (cursor) query.set("cursor", cursor);
-    api("GET", `cases?${query}`)
-      .then((page) => {
-        say(message || "");
-        renderCases(list, page.items || [], page.next_cursor ? () => loadCases(list, page.next_cursor, false) : null, fresh);
-      })
-      .catch(apiError);
-  }
-
-  function renderCases(list, items, next, fresh) {
-    let body = list.querySelector("tbody");
-    if (fresh || !body) {
-      body = h("tbody");
-      list.replaceChildren(
-        h(
-          "table",
-          {},
-          h("thead", {}, h("tr", {}, [T.due, T.type, T.status, T.channel, T.received, ""].map((t) => h("th", { scope: "col" }, t)))),
-          body,
-        ),
-      );
-    }
-    for (const item of items) {
-      body.append(
+  function loadCases(list) {
+    pagedTable(list, {
+      columns: [T.due, T.type, T.status, T.channel, T.received, ""],
+      empty: T.none,
+      load: (cursor) => {
+        const query = new URLSearchParams({ limit: "25" });
+        if (filter) query.set("status", filter);
+        if (cursor) query.set("cursor", cursor);
+        return api("GET", `cases?${query}`);
+      },
+      row: (item) =>
         h(
           "tr",
           { "data-case": item.case_id, class: item.overdue ? "overdue" : item.soon_due ? "soon-due" : null },
           h("td", {}, item.due_at ? dueText(item) : String(item.closed_at || "").slice(0, 10)),
-          h("td", {}, named(T.types, item.type)),
-          h("td", {}, named(T.statuses, item.status)),
-          h("td", {}, named(T.channels, item.channel)),
+          h("td", {}, label(T.types, item.type)),
+          h("td", {}, label(T.statuses, item.status)),
+          h("td", {}, label(T.channels, item.channel)),
           h("td", {}, String(item.received_on || item.received_at || "")),
           h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => openCase(item.case_id) }, T.open)),
         ),
-      );
-    }
-    if (!body.children.length) list.replaceChildren(h("p", {}, T.none));
-    more(list, next);
+    });
   }
 
   // -- one case ---------------------------------------------------------------------------
@@ -318,22 +415,23 @@
 
   function caseScreen(item, message, answer) {
     const rows = [
-      [T.type, named(T.types, item.type), "type"],
-      [T.status, named(T.statuses, item.status), "status"],
-      [T.channel, named(T.channels, item.channel), "channel"],
+      [T.type, label(T.types, item.type), "type"],
+      [T.status, label(T.statuses, item.status), "status"],
+      [T.channel, label(T.channels, item.channel), "channel"],
       [T.received, String(item.received_on || item.received_at || ""), "received"],
       [T.due, dueText(item), "due"],
       [
         T.verification,
-        item.verification && item.verification.method ? `${named(T.methods, item.verification.method)} ${item.verification.at || ""}`.trim() : T.unverifiedYet,
+        item.verification && item.verification.method ? `${label(T.methods, item.verification.method)} ${item.verification.at || ""}`.trim() : T.unverifiedYet,
         "verification",
       ],
       item.details && [T.asked, describe(item.details), "details"],
       item.extension && [T.extension, fill(T.extensionText, { months: item.extension.months, reason: item.extension.reason || "" }), "extension"],
       item.waiting_reason && item.status === "waiting_for_person" && [T.waiting, String(item.waiting_reason), "waiting"],
       item.handler && [T.handler, String(item.handler), "handler"],
-      item.outcome && [T.outcome, String(item.outcome), "outcome"],
-      item.delivery && [T.delivery, named(T.deliveries, item.delivery), "delivery"],
+      // After carrying out, the outcome is a code; once closed, it is staff's own words.
+      item.outcome && [T.outcome, label(T.outcomes, item.outcome), "outcome"],
+      item.delivery && [T.delivery, label(T.deliveries, item.delivery), "delivery"],
       item.refusal_reason && [T.refusal, String(item.refusal_reason), "refusal"],
       item.closed_at && [T.closed, String(item.closed_at), "closed"],
       item.kept_until && [T.keptUntil, String(item.kept_until), "kept"],
@@ -341,7 +439,7 @@
     const details = h(
       "dl",
       { id: "case" },
-      rows.flatMap(([label, value, key]) => [h("dt", {}, label), h("dd", { "data-field": key }, value)]),
+      rows.flatMap(([text, value, key]) => [h("dt", {}, text), h("dd", { "data-field": key }, value)]),
     );
     const steps = h(
       "table",
@@ -350,11 +448,13 @@
       h(
         "tbody",
         {},
-        (item.actions || []).map((a) => h("tr", {}, h("td", {}, String(a.at || "")), h("td", {}, String(a.action || a.what || "")), h("td", {}, String(a.by || a.principal_id || "")))),
+        (item.actions || []).map((a) =>
+          h("tr", { "data-step": String(a.what || a.action || "") }, h("td", {}, String(a.at || "")), h("td", {}, stepText(a.what || a.action)), h("td", {}, String(a.by || a.principal_id || ""))),
+        ),
       ),
     );
     show(
-      `${named(T.types, item.type)} · ${item.received_on || ""}`,
+      `${label(T.types, item.type)} · ${item.received_on || ""}`,
       h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => listScreen() }, T.back)),
       details,
       answer && answerSummary(answer),
@@ -374,7 +474,7 @@
         "dl",
         {},
         entries.flatMap(([key, value]) => [
-          h("dt", {}, key),
+          h("dt", {}, label(T.answerKeys, key)),
           h(
             "dd",
             {},
@@ -389,10 +489,10 @@
     );
   }
 
-  function reasonForm(id, label, button, onreason) {
+  function reasonForm(id, text, button, onreason) {
     return form(
       (data) => onreason(String(data.get(id) || "").trim()),
-      field(id, label, { type: "text", maxlength: "500", autocomplete: "off", required: true }),
+      field(id, text, { type: "text", maxlength: "500", autocomplete: "off", required: true }),
       h("button", { type: "submit" }, button),
     );
   }
@@ -427,26 +527,27 @@
           (data) =>
             step(id, "close", { outcome: String(data.get("close-outcome") || "").trim(), delivery: String(data.get("close-delivery") || "") }, T.closedMsg),
           field("close-outcome", T.outcomeText, { type: "text", maxlength: "500", autocomplete: "off", required: true, value: item.outcome || "" }),
-          choice("close-delivery", T.deliveryChoice, DELIVERIES.map((d) => [d, T.deliveries[d]]), item.channel === "privacy_center" ? "email" : "letter"),
+          choice("close-delivery", T.deliveryChoice, DELIVERIES.map((d) => [d, label(T.deliveries, d)]), item.channel === "privacy_center" ? "email" : "letter"),
           h("button", { type: "submit" }, T.close),
         ),
         h("h4", {}, T.wait),
         reasonForm("wait-reason", T.waitReason, T.wait, (reason) => step(id, "wait", { reason }, T.waited)),
       );
-      if (!item.extension) {
-        out.push(
-          h("h4", {}, T.extend),
-          form(
-            (data) => step(id, "extend", { months: Number(data.get("extend-months") || 1), reason: String(data.get("extend-reason") || "").trim() }, T.extended),
-            choice("extend-months", T.months, [["1", "1"], ["2", "2"]], "1"),
-            field("extend-reason", T.extendReason, { type: "text", maxlength: "500", autocomplete: "off", required: true }),
-            h("button", { type: "submit" }, T.extend),
-          ),
-        );
-      }
     }
     if (item.status === "waiting_for_person") {
       out.push(h("p", {}, h("button", { type: "button", onclick: () => step(id, "resume", undefined, T.resumed) }, T.resume)));
+    }
+    // Once only (Art. 12(3)): offered while no extension is recorded; the API refuses a second.
+    if (["open", "waiting_for_person"].includes(item.status) && !item.extension) {
+      out.push(
+        h("h4", {}, T.extend),
+        form(
+          (data) => step(id, "extend", { months: Number(data.get("extend-months") || 1), reason: String(data.get("extend-reason") || "").trim() }, T.extended),
+          choice("extend-months", T.months, [["1", "1"], ["2", "2"]], "1"),
+          field("extend-reason", T.extendReason, { type: "text", maxlength: "500", autocomplete: "off", required: true }),
+          h("button", { type: "submit" }, T.extend),
+        ),
+      );
     }
     if (["unverified", "open", "waiting_for_person"].includes(item.status)) {
       out.push(h("h4", {}, T.refuse), reasonForm("refuse-reason", T.refuseReason, T.refuse, (reason) => step(id, "refuse", { reason }, T.refused)));

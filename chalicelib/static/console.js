@@ -677,10 +677,11 @@
   // `load(cursor)` (a promise of {items, next_cursor}; `cursor` null for the first page), each
   // item a row from `row(item)` (a <tr>), with the "more" button while pages remain and
   // `empty` when the first page has none; `heading` (optional) goes above the table. Returns
-  // a function that loads it again from the first page. API errors go to `apiError`.
+  // a function that loads it again from the first page. API errors go to `failure` (an
+  // area's own words for its refusals), else to `apiError`.
   // A filtered list (a name search) can answer a page with no items and a cursor: up to
   // EMPTY_PAGES_FOLLOWED such pages in a row are read on before the "more" button is offered.
-  function pagedTable(box, { columns, load, row, empty, heading }) {
+  function pagedTable(box, { columns, load, row, empty, heading, failure }) {
     let body = null;
     const top = () => (heading ? [h("h3", {}, heading)] : []);
     // Loading is said only where nothing else is: a message the area just gave ("saved", a
@@ -708,10 +709,24 @@
           if (!body.children.length) box.replaceChildren(...top(), h("p", {}, empty));
           more(box, next && (() => page(next, 0)));
         })
-        .catch(apiError);
+        .catch(failure || apiError);
     }
     page(null, 0);
     return () => page(null, 0);
+  }
+
+  // Every partner in the registry (GET /partners, paged through), for pickers (staff only):
+  // the API refuses a partner that may not be used; a picker only offers the likely ones.
+  function partners() {
+    const found = [];
+    const next = (cursor) => {
+      const query = new URLSearchParams({ limit: "100", ...(cursor ? { cursor } : {}) });
+      return api("GET", `partners?${query}`).then((data) => {
+        found.push(...(data.items || []));
+        return data.next_cursor ? next(data.next_cursor) : found;
+      });
+    };
+    return next(null);
   }
 
   // The page's words for a code the API answers with (`group`: runStates, runCounts,
@@ -747,6 +762,7 @@
     form,
     more,
     pagedTable,
+    partners,
     label,
     counts,
     api,

@@ -32,7 +32,7 @@ T = {
         "sign_out": "Kirjaudu ulos",
         "imports": "Tuonnit",
         "runs": "Tuontiajot",
-        "partner": "Kumppanin tunnus (tyhjä: kaikki)",
+        "partner": "Kumppani",
         "show": "Näytä",
         "open": "Avaa",
         "rejected": "Hylätyt rivit syyn mukaan",
@@ -47,7 +47,7 @@ T = {
         "sign_out": "Sign out",
         "imports": "Imports",
         "runs": "Import runs",
-        "partner": "Partner ID (empty: all)",
+        "partner": "Partner",
         "show": "Show",
         "open": "Open",
         "rejected": "Rejected rows by reason",
@@ -82,7 +82,8 @@ def test_staff_read_an_import_run_and_the_dpo_the_retention(
     _sign_in(page, local_stack, t, "staff")
     _area(page, t["imports"])
     page.get_by_role("heading", name=t["runs"], level=2).wait_for()
-    page.get_by_label(t["partner"]).fill("acme")
+    page.locator('#run-partner option[value="acme"]').wait_for(state="attached")
+    page.get_by_label(t["partner"], exact=True).select_option("acme")
     page.get_by_role("button", name=t["show"]).click()
     row = page.locator("#runs tr").filter(has_text=name)
     row.wait_for()

@@ -13,18 +13,16 @@ included), a screenshot.
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 import time
 from typing import Any
 
 import pytest
-from openpyxl import load_workbook
 from playwright.sync_api import Page
 
 from chalicelib import call_lists
 from chalicelib.registers import PROSPECT
+from tests.browser.call_list_files import MEDIA_TYPES, download, filled, rows_of_csv, rows_of_xlsx
 from tests.browser.conftest import Pages
 from tests.browser.console_pages import CONSOLE_TITLE as TITLE
 from tests.browser.console_pages import SIGN_IN_TEXT, sign_in
@@ -160,60 +158,6 @@ def test_a_phone_campaign_with_a_recorded_objection(desktop: Pages, local_stack:
     assert status == 200 and person not in [p.get("contact_name") for p in audience["items"]], audience
 
 
-def _rows_of_xlsx(data: bytes) -> list[list[Any]]:
-    sheet = load_workbook(io.BytesIO(data))[call_lists.LIST_SHEET]
-    return [list(row) for row in sheet.iter_rows(values_only=True)]
-
-
-def _rows_of_csv(data: bytes) -> list[list[Any]]:
-    return [list(row) for row in csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";")]
-
-
-def _download(page: Page, t: dict[str, str], button: str, fmt: str) -> bytes:
-    """Click a download button; the browser saves the file the page names (and says so)."""
-    with page.expect_download() as got:
-        page.get_by_role("button", name=t[button], exact=True).click()
-    download = got.value
-    name = download.suggested_filename
-    assert name.startswith("soittolista-") and name.endswith(f".{fmt}"), name
-    page.get_by_role("status").filter(has_text=t["downloaded"].format(name=name)).wait_for()
-    with open(download.path(), "rb") as saved:
-        return saved.read()
-
-
-def _filled(fmt: str, data: bytes, outcomes: dict[str, str]) -> tuple[bytes, dict[str, int]]:
-    """The downloaded file with its outcome column filled for the people in `outcomes` (by
-    prospect id), as a spreadsheet program would save it; and each one's line in it."""
-    lines: dict[str, int] = {}
-    if fmt == "xlsx":
-        book = load_workbook(io.BytesIO(data))
-        sheet = book[call_lists.LIST_SHEET]
-        header = [c.value for c in sheet[1]]
-        id_col, outcome_col = header.index(call_lists.ID_COLUMN), header.index(call_lists.OUTCOME_COLUMN)
-        for line in range(2, sheet.max_row + 1):
-            pid = sheet.cell(line, id_col + 1).value
-            if pid in outcomes:
-                sheet.cell(line, outcome_col + 1).value = outcomes[pid]
-                lines[pid] = line
-        out = io.BytesIO()
-        book.save(out)
-        return out.getvalue(), lines
-    rows = _rows_of_csv(data)
-    id_col, outcome_col = rows[0].index(call_lists.ID_COLUMN), rows[0].index(call_lists.OUTCOME_COLUMN)
-    for line, row in enumerate(rows[1:], start=2):
-        if row[id_col] in outcomes:
-            row[outcome_col] = outcomes[row[id_col]]
-            lines[row[id_col]] = line
-    text = io.StringIO()
-    csv.writer(text, delimiter=";", lineterminator="\r\n").writerows(rows)
-    return ("\ufeff" + text.getvalue()).encode("utf-8"), lines
-
-
-# A browser names a file's type by its extension as the machine knows it: Windows with Excel
-# calls a .csv application/vnd.ms-excel. The page sends it as what its extension says.
-MEDIA_TYPES = {"xlsx": call_lists.XLSX_TYPE, "csv": "application/vnd.ms-excel"}
-
-
 @pytest.mark.parametrize(("lang", "fmt"), [("fi", "xlsx"), ("en", "csv")])
 def test_a_call_list_downloaded_and_sent_back_with_an_objection(
     desktop: Pages, local_stack: RunningStack, lang: str, fmt: str
@@ -227,8 +171,8 @@ def test_a_call_list_downloaded_and_sent_back_with_an_objection(
     _open_campaign(page, t, name, objecting)
 
     # Both formats download, and hold the audience (with the ids and the empty outcome column).
-    files = {"xlsx": _download(page, t, "download_xlsx", "xlsx"), "csv": _download(page, t, "download_csv", "csv")}
-    for kind, rows in (("xlsx", _rows_of_xlsx(files["xlsx"])), ("csv", _rows_of_csv(files["csv"]))):
+    files = {"xlsx": download(page, t, "download_xlsx", "xlsx"), "csv": download(page, t, "download_csv", "csv")}
+    for kind, rows in (("xlsx", rows_of_xlsx(files["xlsx"])), ("csv", rows_of_csv(files["csv"]))):
         header = rows[0]
         listed = {r[header.index(NAME_COLUMN)]: r[header.index(call_lists.ID_COLUMN)] for r in rows[1:]}
         assert listed == {objecting: ids[objecting], unsure: ids[unsure]}, (kind, listed)
@@ -246,7 +190,7 @@ def test_a_call_list_downloaded_and_sent_back_with_an_objection(
     desktop.console_errors.clear()
 
     # The list sent back: one objection, and one code the API does not know (rejected by line).
-    body, lines = _filled(fmt, files[fmt], {ids[objecting]: "objected", ids[unsure]: "ehkä"})
+    body, lines = filled(fmt, files[fmt], {ids[objecting]: "objected", ids[unsure]: "ehkä"})
     page.get_by_label(t["filled"], exact=True).set_input_files(
         {"name": f"soittolista-taytetty.{fmt}", "mimeType": MEDIA_TYPES[fmt], "buffer": body}
     )

@@ -155,7 +155,9 @@ IsoDate = Annotated[date, BeforeValidator(iso_date)]
 class StrictModel(BaseModel):
     """Refuses unknown fields: a typo or an extra field is an error, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", str_max_length=1000)
+    # Each model builds its validator on first use, not at import: a cold start pays only for
+    # the models of the route it serves (docs/architecture.md).
+    model_config = ConfigDict(extra="forbid", str_max_length=1000, defer_build=True)
 
 
 class RecordSearch(StrictModel):

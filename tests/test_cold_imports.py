@@ -45,8 +45,16 @@ TOKEN_CHECK = ("jwt", "Crypto", "cryptography")
 # What each function's cold import must not load.
 MUST_NOT_LOAD = {
     # The route policy (route_policy.json) and the JWT check only; PyJWT itself loads on the
-    # first token, as it would at import: that cost is the authorizer's own.
-    "jwt_authorizer": (*SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN, "chalicelib.api.routing"),
+    # first token, as it would at import: that cost is the authorizer's own. Powertools'
+    # logger loads with the first refused token only.
+    "jwt_authorizer": (
+        *SPREADSHEETS,
+        *IMPORT_PIPELINE,
+        *VALIDATION,
+        *DOMAIN,
+        "chalicelib.api.routing",
+        "aws_lambda_powertools",
+    ),
     "partner_import": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
     "retention_sweeper": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
     "art14_notices": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
@@ -128,3 +136,32 @@ def test_the_authorizer_alone_knows_the_route_policy() -> None:
     routes = [tuple(r) for r in json.loads(run_fresh(script))]
     assert ("/customers/*", "GET") in routes
     assert all(not path.startswith("/me") for path, _ in routes)
+
+
+def test_the_api_builds_no_request_validator_at_import() -> None:
+    """Each route's body model builds its validator when a request first needs it
+    (`defer_build` on StrictModel), so a cold start pays only for the route it serves."""
+    script = (
+        "import json, app; from chalicelib.api.routing import ROUTES;"
+        "bodies = [r.body for r in ROUTES if r.body is not None];"
+        "print(json.dumps([len(bodies), sorted(b.__name__ for b in bodies if b.__pydantic_complete__)]))"
+    )
+    declared, built = json.loads(run_fresh(script))
+    assert declared > 20  # the check sees the routes' models
+    assert built == []
+
+
+def test_a_deferred_validator_still_refuses_bad_input() -> None:
+    script = (
+        "import json, app; from chalicelib.campaigns import NewCampaign; from pydantic import ValidationError\n"
+        "try:\n    NewCampaign.model_validate({'name': 'x', 'purpose': 'y', 'channel': 'fax'})\n"
+        "except ValidationError as exc:\n    print(json.dumps([e['loc'][0] for e in exc.errors()]))"
+    )
+    assert json.loads(run_fresh(script)) == ["channel"]
+
+
+def test_the_api_import_leaves_garbage_collection_on() -> None:
+    """app.py turns collection off while its modules load; it must be back on afterwards,
+    with what the import built frozen (never scanned again)."""
+    script = "import gc, app; print(gc.isenabled(), gc.get_freeze_count() > 0)"
+    assert run_fresh(script).split() == ["True", "True"]

@@ -7,7 +7,6 @@ from chalice.app import AuthRequest
 
 from chalicelib.auth import allowed_routes, verify_token
 from chalicelib.errors import DomainError
-from chalicelib.logs import logger
 
 authorizer_bp = Blueprint(__name__)
 
@@ -25,6 +24,10 @@ def jwt_authorizer(auth_request: AuthRequest) -> AuthResponse:
     try:
         principal = verify_token(auth_request.token or "")
     except DomainError as exc:
+        # Powertools loads with the first refusal: a valid token never needs it, and the
+        # authorizer runs before the first request of every new API container.
+        from chalicelib.logs import logger
+
         # Only the reason code is logged: the token itself is a credential.
         logger.info("token refused", reason=exc.code)
         raise Unauthorized() from None

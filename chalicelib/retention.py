@@ -66,6 +66,7 @@ SWEEP_HOUR = 2  # 02:00 Finnish wall-clock time
 SWEEPER = SYSTEM_SWEEPER  # defined once, in auth
 RUNS_RECORD = "retention_sweeper"  # audit record (register "system") that holds run summaries
 SWEEP_ACTION = "sweep"  # the action of a run's summary event on RUNS_RECORD
+PREVIEWS_RECORD = "retention_preview"  # audit record of the DPO's previews (kept apart from the runs)
 SWEEP_ACTIONS = ("delete", "erase_contact", "delete_registration", "close_campaign", "notify_dormant")
 CAMPAIGN_RECORDS = "campaign_member"  # record type of the rules whose records are campaigns
 PAGE_SIZE = 500  # due items per index page: small items, well under Query's 1 MB page
@@ -742,8 +743,8 @@ def write_summary(summary: dict[str, Any]) -> None:
 
 
 def last_runs(limit: int, cursor: str | None) -> dict[str, Any]:
-    """The newest sweep summaries (for the DPO): the record's `sweep` events, not the audit of
-    the DPO's own previews, which is kept on the same record."""
+    """The newest sweep summaries (for the DPO): the record's `sweep` events. Previews are
+    audited on their own record; those audited before that, on this one, are filtered out."""
     page = audit.by_record("system", RUNS_RECORD, limit, cursor, action=SWEEP_ACTION)
     return {"items": store.plain(page["items"]), "next_cursor": page["next_cursor"]}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import audit, clock, retention, store
+from chalicelib import audit, auth, clock, retention, store
+from chalicelib.audit import Access
 from tests.conftest import Tokens, call
 
 
@@ -71,15 +72,18 @@ def test_a_preview_is_audited_but_is_not_a_sweep(client: Any, tokens: Tokens) ->
     retention.sweep(retention.parse_as_of("2025-06-01", today=retention.today(), is_prod=False))
     for _ in range(3):
         assert call(client, "GET", "/retention/preview?as_of=2025-07-01", tokens.dpo)[0] == 200
-    # The previews are on the runs record's audit trail, newest first, before the sweep...
+    # The previews have their own audit record; the runs record holds the sweep only.
+    previews = audit.by_record("system", retention.PREVIEWS_RECORD, 10, None)["items"]
+    assert [e["action"] for e in previews] == ["preview"] * 3
     trail = audit.by_record("system", retention.RUNS_RECORD, 10, None)["items"]
-    assert [e["action"] for e in trail] == ["preview", "preview", "preview", "sweep"]
-    # ...but the last sweeps list only the sweep, also when a page of 2 reads only previews.
+    assert [e["action"] for e in trail] == ["sweep"]
+    # A preview audited on the runs record before they were kept apart is still not a sweep.
+    audit.append(auth.ANONYMOUS, Access("preview", "system", retention.RUNS_RECORD), "old-preview")
     status, runs = call(client, "GET", "/retention/runs", tokens.dpo)
     assert status == 200 and [r["summary"]["as_of"] for r in runs["items"]] == ["2025-06-01"]
-    status, first = call(client, "GET", "/retention/runs?limit=2", tokens.dpo)
+    status, first = call(client, "GET", "/retention/runs?limit=1", tokens.dpo)
     assert status == 200 and first["items"] == [] and first["next_cursor"]
-    status, rest = call(client, "GET", f"/retention/runs?limit=2&cursor={first['next_cursor']}", tokens.dpo)
+    status, rest = call(client, "GET", f"/retention/runs?limit=1&cursor={first['next_cursor']}", tokens.dpo)
     assert [r["action"] for r in rest["items"]] == ["sweep"]
 
 

@@ -51,7 +51,7 @@ def retention_runs(call: Call) -> dict[str, Any]:
 def retention_preview(call: Call) -> dict[str, Any]:
     as_of = retention.parse_as_of(call.query.get("as_of"), today=retention.today(), is_prod=False)
     result = retention.preview(as_of)
-    call.audit([Access("preview", "system", retention.RUNS_RECORD)])
+    call.audit([Access("preview", "system", retention.PREVIEWS_RECORD)])
     return result
 
 

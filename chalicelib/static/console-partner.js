@@ -239,7 +239,7 @@
     const status = h("p", { id: "run-state" }, h("strong", {}, `${T.state}: `), h("span", { "data-state": run.state }, stateText(run.state)));
     const details = h(
       "dl",
-      { id: "run" },
+      { id: "run", "data-run": run.run_id },
       h("dt", {}, T.fileName),
       h("dd", {}, run.file_name || ""),
       h("dt", {}, T.received),
@@ -263,7 +263,8 @@
       say(fill(T.progress, { state: stateText(run.state) }));
       later("run-state", () => {
         api("GET", `partner/import-runs/${encodeURIComponent(run.run_id)}`)
-          .then((next) => document.getElementById("run-state") && runScreen(next))
+          // Only while this run's screen is shown (the person may have opened another run).
+          .then((next) => document.querySelector(`#run[data-run="${CSS.escape(run.run_id)}"]`) && runScreen(next))
           .catch(failWith);
       });
       return;

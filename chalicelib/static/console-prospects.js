@@ -386,7 +386,7 @@
         h("td", {}, String(event.at || event.timestamp || "")),
         h("td", {}, label("auditActions", event.action)),
         h("td", {}, String(event.principal_id || "")),
-        h("td", {}, (event.fields || []).map((f) => T[f] || f).join(", ")),
+        h("td", {}, (event.fields || []).map((f) => (EDITABLE.includes(f) || f === "email" ? T[f] : f)).join(", ")),
       );
     show(
       p.organization || id,

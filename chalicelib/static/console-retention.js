@@ -132,7 +132,7 @@
       .catch(apiError);
   }
 
-  function loadRuns(box, cursor, fresh) {
+  function loadRuns(box, cursor, fresh, emptyInRow = 0) {
     say(T.loading);
     const query = new URLSearchParams({ limit: "10" });
     if (cursor) query.set("cursor", cursor);
@@ -162,9 +162,9 @@
             ),
           );
         }
-        // A page can come back empty with a cursor (the API filters the record's events after
-        // reading a page): read on rather than show an empty page.
-        if (!(page.items || []).length && page.next_cursor) return loadRuns(box, page.next_cursor, false);
+        // A page can come back empty with a cursor (the API filters out previews audited on the
+        // runs record before they had their own; at most 20 such pages are read on at once).
+        if (!(page.items || []).length && page.next_cursor && emptyInRow < 20) return loadRuns(box, page.next_cursor, false, emptyInRow + 1);
         if (!box.children.length) box.append(h("p", {}, T.none));
         more(box, page.next_cursor && (() => loadRuns(box, page.next_cursor, false)));
       })

@@ -4,6 +4,8 @@ is remembered in the `lang` cookie like on every public page, so a reload opens 
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from tests.browser.conftest import Pages
@@ -13,13 +15,37 @@ from tests.e2e.conftest import RunningStack
 pytestmark = pytest.mark.e2e
 
 T = {
-    "fi": {**SIGN_IN_TEXT["fi"], "prospects": "Prospektit", "find": "Etsi prospekti", "signed_in": "Kirjautunut: "},
-    "en": {**SIGN_IN_TEXT["en"], "prospects": "Prospects", "find": "Find a prospect", "signed_in": "Signed in as "},
+    "fi": {
+        **SIGN_IN_TEXT["fi"],
+        "prospects": "Prospektit",
+        "find": "Etsi prospekti",
+        "signed_in": "Kirjautunut: ",
+        "org": "Organisaation nimi",
+        "search": "Hae",
+    },
+    "en": {
+        **SIGN_IN_TEXT["en"],
+        "prospects": "Prospects",
+        "find": "Find a prospect",
+        "signed_in": "Signed in as ",
+        "org": "Organisation name",
+        "search": "Search",
+    },
 }
 SWITCH = {"fi": "Suomi", "en": "English"}
 
 
 def test_switching_language_keeps_the_session_and_the_area(desktop: Pages, local_stack: RunningStack) -> None:
+    org = f"Kielikunta {secrets.token_hex(3)}"
+    new = {
+        "organization": org,
+        "contact_name": "Kaarlo Kieli",
+        "title": "Rehtori",
+        "email": f"kaarlo.{secrets.token_hex(3)}@kielikunta.fi",
+    }
+    status, created = local_stack.http("POST", "/prospects", local_stack.login("staff"), new)
+    assert status == 201, created
+    prospect_id = created["prospect_id"]
     page = desktop.open()
     page.goto(f"{desktop.base_url}/console?lang=fi")
     sign_in_as(page, local_stack, T["fi"], "staff")
@@ -40,8 +66,9 @@ def test_switching_language_keeps_the_session_and_the_area(desktop: Pages, local
         assert cookies.get("lang") == lang
         desktop.check(page, f"console-language-{lang}", lang=lang, heading=CONSOLE_TITLE[lang])
         # Still signed in: the API answers the area's calls with the same session.
-        page.get_by_role("button", name=T[lang]["prospects"]).click()
-        heading(page, t["find"])
+        page.get_by_label(t["org"]).fill(org)
+        page.get_by_role("button", name=t["search"], exact=True).click()
+        page.locator(f'#prospects tr[data-prospect="{prospect_id}"]').wait_for()
 
     # A reload opens in the remembered language, at the sign-in (the tokens were only in memory).
     page.get_by_role("link", name=SWITCH["en"]).click()

@@ -3,7 +3,8 @@
    (GET …/call-list?format=…: every person in it a recorded disclosure) and sent back with its
    outcome column filled (POST …/outcomes, the file itself as the body), the answer shown as
    counts and each rejected line with why. Not an area: the campaign screens of both build
-   their file section with `IlopisteCallListFiles.section(kit, base, {sent, failure})`. Every
+   their file section with `IlopisteCallListFiles.section(kit, base, {sent, failure})`, and
+   name a call's outcome with `IlopisteCallListFiles.outcomes(lang)`. Every
    rule (what a file sent back must hold, what each outcome does) is the API's. */
 (function () {
   "use strict";
@@ -39,6 +40,14 @@
         not_found: "henkilö ei kuulu tähän kampanjaan",
         not_in_audience: "henkilö ei ole enää soittolistalla",
         outcome_final: "henkilön tulos on jo lopullinen",
+      },
+      outcomes: {
+        reached: "tavoitettu, keskusteltu",
+        no_answer: "ei vastannut",
+        objected: "kielsi suoramarkkinoinnin",
+        wrong_person: "väärä henkilö",
+        left_organisation: "ei enää organisaatiossa",
+        do_not_call: "ei puheluita tähän numeroon",
       },
       errors: {
         missing_columns: "Tiedostosta puuttuu sarake prospect_id tai outcome. Lähetä soittolista sellaisena kuin se ladattiin, tulokset täytettyinä.",
@@ -82,6 +91,14 @@
         not_found: "the person is not in this campaign",
         not_in_audience: "the person is no longer on the call list",
         outcome_final: "the person's outcome is already final",
+      },
+      outcomes: {
+        reached: "reached, talked",
+        no_answer: "no answer",
+        objected: "objected to direct marketing",
+        wrong_person: "wrong person",
+        left_organisation: "left the organisation",
+        do_not_call: "no calls to this number",
       },
       errors: {
         missing_columns: "The file has no prospect_id or outcome column. Send the call list as it was downloaded, with its outcomes filled in.",
@@ -192,5 +209,10 @@
     );
   }
 
-  window.IlopisteCallListFiles = Object.freeze({ section });
+  // A call's outcome codes in `lang`'s words: one wording for staff and the partner.
+  function outcomes(lang) {
+    return { ...TEXT[lang === "en" ? "en" : "fi"].outcomes };
+  }
+
+  window.IlopisteCallListFiles = Object.freeze({ section, outcomes });
 })();

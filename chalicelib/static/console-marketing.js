@@ -40,14 +40,6 @@
       recorded: "Tulos kirjattu: {name}, {outcome}.",
       unchanged: "Sama tulos oli jo kirjattu: {name}.",
       chooseFirst: "Valitse ensin tulos.",
-      outcomes: {
-        reached: "tavoitettu, keskusteltu",
-        no_answer: "ei vastannut",
-        objected: "kielsi suoramarkkinoinnin",
-        wrong_person: "väärä henkilö",
-        left_organisation: "ei enää organisaatiossa",
-        do_not_call: "ei puheluita tähän numeroon",
-      },
       statuses: { ready: "valmis", materialising: "muodostetaan", draft: "luonnos", closed: "suljettu" },
       errors: {
         outcome_final: "Henkilön tulos on jo lopullinen, eikä sitä voi enää muuttaa.",
@@ -84,14 +76,6 @@
       recorded: "Outcome recorded: {name}, {outcome}.",
       unchanged: "The same outcome was already recorded: {name}.",
       chooseFirst: "Choose an outcome first.",
-      outcomes: {
-        reached: "reached, talked",
-        no_answer: "no answer",
-        objected: "objected to direct marketing",
-        wrong_person: "wrong person",
-        left_organisation: "left the organisation",
-        do_not_call: "no calls to this number",
-      },
       statuses: { ready: "ready", materialising: "being formed", draft: "draft", closed: "closed" },
       errors: {
         outcome_final: "This person's outcome is final and can no longer be changed.",
@@ -109,7 +93,7 @@
   function bind(given) {
     kit = given;
     ({ lang, h, fill, say, fail, show, api, apiError, pagedTable, label } = kit);
-    T = { ...kit.T, ...TEXT[kit.lang] };
+    T = { ...kit.T, ...TEXT[kit.lang], outcomes: window.IlopisteCallListFiles.outcomes(kit.lang) };
   }
 
   function failWith(err) {

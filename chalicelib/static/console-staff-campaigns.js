@@ -79,14 +79,6 @@
       choose: "Valitse tulos",
       chooseFirst: "Valitse ensin tulos.",
       outcomeAt: "{outcome}, {at}",
-      outcomes: {
-        reached: "tavoitettu",
-        no_answer: "ei vastannut",
-        objected: "kielsi markkinoinnin",
-        wrong_person: "väärä henkilö",
-        left_organisation: "lähtenyt organisaatiosta",
-        do_not_call: "ei soittoja",
-      },
       record: "Kirjaa tulos",
       recorded: "Tulos kirjattu.",
       unchanged: "Sama tulos oli jo kirjattu.",
@@ -204,14 +196,6 @@
       choose: "Choose an outcome",
       chooseFirst: "Choose an outcome first.",
       outcomeAt: "{outcome}, {at}",
-      outcomes: {
-        reached: "reached",
-        no_answer: "no answer",
-        objected: "objected to marketing",
-        wrong_person: "wrong person",
-        left_organisation: "left the organisation",
-        do_not_call: "do not call",
-      },
       record: "Record the outcome",
       recorded: "Outcome recorded.",
       unchanged: "The same outcome was recorded already.",
@@ -278,7 +262,7 @@
   function bind(given) {
     kit = given;
     ({ h, fill, say, fail, show, field, form, api, apiError, pagedTable, label, partners } = kit);
-    T = { ...kit.T, ...TEXT[kit.lang] };
+    T = { ...kit.T, ...TEXT[kit.lang], outcomes: window.IlopisteCallListFiles.outcomes(kit.lang) };
   }
 
   // An API error: a refusal of this area's steps in the page's words, anything else as the core says.

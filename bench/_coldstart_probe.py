@@ -17,7 +17,12 @@ import time
 import uuid
 from typing import Any
 
-sys.path[0] = os.getcwd()  # the tree under test, not bench/ of the tree running the benchmark
+# The tree under test, not bench/ of the tree running the benchmark. Run as deployed (`-I -S`,
+# BENCH_SYS_PATH set) the path has no script folder: the package, then what the runtime gives.
+if os.environ.get("BENCH_SYS_PATH"):
+    sys.path[:0] = [os.getcwd(), *os.environ["BENCH_SYS_PATH"].split(os.pathsep)]
+else:
+    sys.path[0] = os.getcwd()
 
 # The module and handler each Lambda's handler string names (dist/sam.json).
 HANDLERS = {

@@ -182,15 +182,16 @@ def _top_level(name: str) -> str:
     return name.split("/", 1)[0]
 
 
-def _chalice_package(out_dir: Path) -> float:
-    """`chalice package` for prod into `out_dir`, then the pruning `make package` does; the seconds it took."""
+def _chalice_package(out_dir: Path, project: Path = PROJECT_DIR) -> float:
+    """`chalice package` for prod of `project` into `out_dir`, then the pruning `make package`
+    does (if the project has it: an older commit may not); the seconds it took."""
     chalice = Path(sys.executable).parent / "chalice"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["AWS_DEFAULT_REGION"] = REGION
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603 - the venv's chalice, fixed arguments
         [str(chalice), "package", "--stage", "prod", "--merge-template", "infra/resources.json", str(out_dir)],
-        cwd=PROJECT_DIR,
+        cwd=project,
         env=env,
         capture_output=True,
         text=True,
@@ -199,9 +200,11 @@ def _chalice_package(out_dir: Path) -> float:
     )
     if done.returncode != 0:
         raise RuntimeError(f"chalice package failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    if not (project / "infra" / "prune_package.py").exists():
+        return time.perf_counter() - started
     pruned = subprocess.run(  # noqa: S603 - our own interpreter and script
         [sys.executable, "infra/prune_package.py", str(out_dir / "deployment.zip")],
-        cwd=PROJECT_DIR,
+        cwd=project,
         capture_output=True,
         text=True,
         timeout=300,

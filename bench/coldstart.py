@@ -24,8 +24,18 @@ own devstack in the same emulator. One uncounted run of each first (bytecode com
 cached, as in a Lambda package), then RUNS rounds, interleaved, so load on the machine hits
 all alike; medians, and each median's ratio to the bare app's.
 
+Each tree runs as Lambda runs it (BENCH_COLDSTART_FROM=package, the default): its prod
+deployment package built as `make package` builds it (`chalice package`, then the pruning step
+where the tree has one), extracted, and the probe in `python -I -S -B` with only the package
+and what the Lambda runtime provides (boto3, botocore and their dependencies, linked from this
+venv) on its path: no site-packages, so the dev venv's extra packages (`cryptography`, which
+PyJWT would load when present) are not imported, and no bytecode is written or read, as in
+Lambda's read-only /var/task with a package that ships none. The bare app runs the same way
+with the chalice runtime of the current package. BENCH_COLDSTART_FROM=tree runs the source
+trees in this venv instead (quicker, but not what Lambda loads).
+
 Knobs: BENCH_COLDSTART_RUNS (default 15; fewer while developing), BENCH_COLDSTART_BEFORE (the
-commit to compare with, default BEFORE).
+commit to compare with, default BEFORE), BENCH_COLDSTART_FROM (package or tree).
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +63,9 @@ BEFORE = os.environ.get("BENCH_COLDSTART_BEFORE", "97a2614")
 REGION = "eu-north-1"
 FUNCTIONS_BEFORE = ("jwt_authorizer", "api_handler", "partner_import", "retention_sweeper")
 FUNCTIONS_AFTER = (*FUNCTIONS_BEFORE, "art14_notices", "register_backfill", "pseudonym_rekey")
+FROM = os.environ.get("BENCH_COLDSTART_FROM", "package")
+# What the Lambda Python runtime provides beside the package (requirements.txt leaves these out).
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 TARGETS = {"jwt_authorizer_over_bare_max": 4.0, "api_handler_ratio_of_before_max": 0.6}
 
 BARE_APP = '''"""A bare Chalice app with one route: the floor the functions are compared with."""
@@ -128,10 +142,10 @@ def worktree_of(commit: str) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(cwd: Path, env: dict[str, str], *args: str) -> dict[str, Any]:
-    """This interpreter running a bench script in `cwd`; its JSON answer."""
+def _run(cwd: Path, env: dict[str, str], *args: str, flags: tuple[str, ...] = ()) -> dict[str, Any]:
+    """This interpreter (with `flags`) running a bench script in `cwd`; its JSON answer."""
     done = subprocess.run(  # noqa: S603 - this interpreter, our own scripts
-        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, *flags, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:2])} failed in {cwd} (exit {done.returncode}): {done.stderr[-3000:]}")
@@ -184,8 +198,17 @@ def _check(function: str, answers: list[Any]) -> str:
 class Probe:
     """One function of one tree: its working directory, environment and event files."""
 
-    def __init__(self, name: str, function: str, cwd: Path, env: dict[str, str], event_files: list[Path]) -> None:
+    def __init__(
+        self,
+        name: str,
+        function: str,
+        cwd: Path,
+        env: dict[str, str],
+        event_files: list[Path],
+        flags: tuple[str, ...] = (),
+    ) -> None:
         self.name, self.function, self.cwd, self.env, self.event_files = name, function, cwd, env, event_files
+        self.flags = flags
         self.samples: list[float] = []
         self.cpu_samples: list[float] = []
         self.answered = ""
@@ -194,13 +217,67 @@ class Probe:
         """One cold start with the n-th event file (the import's uploads differ per run):
         its wall-clock seconds and the probe process's CPU seconds."""
         event_file = self.event_files[n % len(self.event_files)]
-        answer = _run(self.cwd, self.env, str(BENCH_DIR / "_coldstart_probe.py"), self.function, str(event_file))
+        probe = str(BENCH_DIR / "_coldstart_probe.py")
+        answer = _run(self.cwd, self.env, probe, self.function, str(event_file), flags=self.flags)
         self.answered = _check(self.function, answer["answers"])
         return float(answer["seconds"]), float(answer["cpu_seconds"])
 
 
-def _probes(label: str, tree: Path, functions: tuple[str, ...], setup: dict[str, Any], out: Path) -> list[Probe]:
+def _runtime(out: Path) -> Path:
+    """A folder holding only what the Lambda runtime provides, linked from this venv."""
+    import importlib.util
+
+    runtime = out / "runtime"
+    runtime.mkdir()
+    for name in RUNTIME_PROVIDED:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"{name} is not in this venv")
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        (runtime / source.name).symlink_to(source)
+    return runtime
+
+
+def _as_deployed(tree: Path, out: Path) -> Path:
+    """The tree's prod deployment package, built as `make package` builds it, extracted."""
+    from bench.api import _chalice_package
+
+    dist = out / "dist"
+    for attempt in range(3):  # a torn zip from Chalice's shared dependency cache is rebuilt
+        shutil.rmtree(dist, ignore_errors=True)
+        _chalice_package(dist, tree)
+        try:
+            with zipfile.ZipFile(dist / "deployment.zip") as archive:
+                archive.extractall(out / "task")
+            break
+        except zipfile.BadZipFile:
+            if attempt == 2:
+                raise
+            time.sleep(5)
+    return out / "task"
+
+
+def _lambda_env(env: dict[str, str], runtime: Path, *more: Path) -> dict[str, str]:
+    """`env` for a probe run as Lambda runs it: the path the probe puts after the package."""
+    return env | {"BENCH_SYS_PATH": os.pathsep.join(str(p) for p in (*more, runtime))}
+
+
+LAMBDA_FLAGS = ("-I", "-S", "-B")  # no site-packages, no user site, no bytecode written
+
+
+def _probes(
+    label: str,
+    tree: Path,
+    functions: tuple[str, ...],
+    setup: dict[str, Any],
+    out: Path,
+    runtime: Path | None = None,
+) -> list[Probe]:
     env = _base_env() | setup["env"]
+    flags: tuple[str, ...] = ()
+    if runtime is not None:  # as deployed: `tree` is the extracted package
+        env, flags = _lambda_env(env, runtime), LAMBDA_FLAGS
     probes = []
     for function in functions:
         event = setup["events"][function]
@@ -210,7 +287,7 @@ def _probes(label: str, tree: Path, functions: tuple[str, ...], setup: dict[str,
             path = out / f"{label}-{function}-{n}.json"
             path.write_text(json.dumps(item))
             files.append(path)
-        probes.append(Probe(f"{function} ({label})", function, tree, env, files))
+        probes.append(Probe(f"{function} ({label})", function, tree, env, files, flags))
     return probes
 
 
@@ -245,12 +322,21 @@ def cold_starts(runs: int) -> dict[str, Any]:
         (out / "bare.json").write_text(json.dumps(_api_event("/")))
         setup_env = _base_env()
         setups = {}
-        for label, tree in (("after", PROJECT_DIR), ("before", before)):
+        trees = (("after", PROJECT_DIR), ("before", before))
+        for label, tree in trees:
             script = str(BENCH_DIR / "_coldstart_setup.py")
             setups[label] = _run(tree, setup_env, script, url, f"cs-{label}", str(runs + 1))
-        probes = [Probe("bare_chalice", "bare_chalice", bare_dir, _base_env(), [out / "bare.json"])]
-        probes += _probes("before", before, FUNCTIONS_BEFORE, setups["before"], out)
-        probes += _probes("after", PROJECT_DIR, FUNCTIONS_AFTER, setups["after"], out)
+        if FROM == "package":
+            runtime = _runtime(out)
+            deployed = {label: _as_deployed(tree, out / f"package-{label}") for label, tree in trees}
+            bare_env = _lambda_env(_base_env(), runtime, deployed["after"])  # its chalice runtime
+            probes = [Probe("bare_chalice", "bare_chalice", bare_dir, bare_env, [out / "bare.json"], LAMBDA_FLAGS)]
+            probes += _probes("before", deployed["before"], FUNCTIONS_BEFORE, setups["before"], out, runtime)
+            probes += _probes("after", deployed["after"], FUNCTIONS_AFTER, setups["after"], out, runtime)
+        else:
+            probes = [Probe("bare_chalice", "bare_chalice", bare_dir, _base_env(), [out / "bare.json"])]
+            probes += _probes("before", before, FUNCTIONS_BEFORE, setups["before"], out)
+            probes += _probes("after", PROJECT_DIR, FUNCTIONS_AFTER, setups["after"], out)
         for probe in probes:  # uncounted: compile and cache bytecode, fill the page cache
             probe.once(0)
         for n in range(1, runs + 1):  # interleaved, so load on the machine hits all alike
@@ -282,6 +368,7 @@ def cold_starts(runs: int) -> dict[str, Any]:
         functions[function] = row
     return {
         "runs": runs,
+        "from": FROM,
         "bare_chalice": {
             "median_ms": bare,
             "min_ms": round(min(probes[0].samples) * 1000, 1),

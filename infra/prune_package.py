@@ -6,9 +6,9 @@ so this rewrites dist/deployment.zip without (issue 13; docs/benchmarks.md "Pack
 - dnspython (`dns/`): email-validator imports it only to check deliverability, and every
   address is validated with `check_deliverability=False` (chalicelib/validation.py);
 - the parts of pycryptodome (`Crypto/`) the code does not use: it needs AES-GCM
-  (chalicelib/aead.py), SHA-256, RSA public keys and PKCS#1 v1.5 signatures
-  (chalicelib/rs256.py). `KEEP_CRYPTO` lists what those load, with each accelerated native
-  variant (AES-NI, CLMUL GHASH, SHA-NI, BMI2/ADX), which pycryptodome picks at run time by
+  (chalicelib/aead.py) alone (RS256 is verified with `pow` and `hashlib`, chalicelib/rs256.py).
+  `KEEP_CRYPTO` lists what that loads, with each accelerated native variant (AES-NI, CLMUL
+  GHASH, SHA-NI, BMI2/ADX), which pycryptodome picks at run time by
   the CPU and silently replaces by the portable one when missing; its self-tests and every
   other cipher, hash, curve and protocol go;
 - `__pycache__` folders (the runtime compiles what it imports; a local cache of another
@@ -37,7 +37,7 @@ KEEP_CRYPTO = (
     "Crypto/__init__.py",
     "Crypto/py.typed",
     "Crypto/Util/*",  # raw API loader, cpuid, number, asn1, strxor: used by all below
-    "Crypto/Math/*",  # RSA's integers (portable and BMI2/ADX native)
+    "Crypto/Math/*",  # Crypto.Util.number's integers (portable and BMI2/ADX native)
     "Crypto/Random/*",
     "Crypto/Cipher/__init__.py",
     "Crypto/Cipher/AES.py",
@@ -55,10 +55,6 @@ KEEP_CRYPTO = (
     "Crypto/Hash/_SHA256_shani.*",
     "Crypto/Hash/_ghash_portable.*",
     "Crypto/Hash/_ghash_clmul.*",
-    "Crypto/PublicKey/__init__.py",
-    "Crypto/PublicKey/RSA.py",
-    "Crypto/Signature/__init__.py",
-    "Crypto/Signature/pkcs1_15.py",
 )
 MB = 1024 * 1024  # as bench/api.py and docs/benchmarks.md count
 # Whole top-level entries no function imports.

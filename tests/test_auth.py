@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -174,11 +175,44 @@ def test_a_token_of_another_algorithm_is_refused_with_a_known_kid(stack: Stack, 
 
 
 def test_the_rs256_algorithm_takes_only_an_rsa_key_object() -> None:
-    from chalicelib.rs256 import PycryptodomeRS256
+    from chalicelib.rs256 import RS256
 
     for key in ("secret", b"secret", _emulator_public_pem()):
         with pytest.raises(jwt.InvalidKeyError):
-            PycryptodomeRS256().prepare_key(key)
+            RS256().prepare_key(key)
+
+
+@pytest.mark.parametrize("bits", [2048, 3072, 4096])
+def test_rs256_verification_agrees_with_cryptography(bits: int) -> None:
+    """The verifier (pow + hashlib, RFC 8017 §8.2.2) against signatures `cryptography` makes:
+    a good one verifies; a changed message, a changed signature, another key, PSS padding, a
+    SHA-512 signature, a signature of the wrong length or not below the modulus do not."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from chalicelib.rs256 import RsaPublicKey, public_key
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    numbers = private.public_key().public_numbers()
+    key = RsaPublicKey(numbers.n, numbers.e)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key().public_numbers()
+    message = b"header.payload"
+    good = private.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    assert key.verifies(message, good)
+    assert not key.verifies(message + b"x", good)
+    assert not key.verifies(message, good[:-1] + bytes([good[-1] ^ 1]))
+    assert not RsaPublicKey(other.n, other.e).verifies(message, good)
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    assert not key.verifies(message, private.sign(message, pss, hashes.SHA256()))
+    assert not key.verifies(message, private.sign(message, padding.PKCS1v15(), hashes.SHA512()))
+    assert not key.verifies(message, good[1:])
+    assert not key.verifies(message, numbers.n.to_bytes(len(good), "big"))
+    # A JWK's n and e make the same key; an even modulus, an even or too small exponent do not.
+    b64 = lambda v: base64.urlsafe_b64encode(v.to_bytes((v.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()  # noqa: E731
+    assert public_key({"kty": "RSA", "n": b64(numbers.n), "e": b64(numbers.e)}) == key
+    for n, e in ((numbers.n + 1, numbers.e), (numbers.n, 65536), (numbers.n, 1)):
+        with pytest.raises(jwt.InvalidKeyError):
+            public_key({"kty": "RSA", "n": b64(n), "e": b64(e)})
 
 
 class _JwksServer:

@@ -81,25 +81,7 @@
       },
       restricted: "Käsittely rajoitettu",
       restrictedMark: "Rajoitettu",
-      notRestricted: "Ei rajoitettu",
-      reasonLabel: "Peruste",
-      since: "Alkaen",
-      until: "Tarkistetaan viimeistään",
-      restrictionTitle: "Käsittelyn rajoitus (Art. 18)",
-      restrict: "Rajoita käsittelyä",
-      change: "Muuta rajoitusta",
-      restrictedMsg: "Käsittely rajoitettu.",
-      lift: "Poista rajoitus",
-      toldOtherwise: "Henkilölle on kerrottu muuten (kirje tai puhelu): ei sähköpostia",
-      lifted: "Rajoitus poistettu; henkilölle kerrottiin.",
-      holdTitle: "Lakisääteinen säilytys (legal hold)",
       held: "Säilytysvelvoite",
-      notHeld: "Ei säilytysvelvoitetta",
-      holdReason: "Syy (asia, ei henkilön tietoja)",
-      setHold: "Aseta säilytysvelvoite",
-      holdSet: "Säilytysvelvoite asetettu.",
-      liftHold: "Poista säilytysvelvoite",
-      holdLifted: "Säilytysvelvoite poistettu.",
       reasons: {
         accuracy_contested: "Henkilö kiistää tietojen paikkansapitävyyden (18(1)(a))",
         unlawful_processing_opposed_erasure: "Lainvastainen käsittely, henkilö vastustaa poistamista (18(1)(b))",
@@ -192,25 +174,7 @@
       },
       restricted: "Processing restricted",
       restrictedMark: "Restricted",
-      notRestricted: "Not restricted",
-      reasonLabel: "Ground",
-      since: "Since",
-      until: "Review by",
-      restrictionTitle: "Restriction of processing (Art. 18)",
-      restrict: "Restrict processing",
-      change: "Change the restriction",
-      restrictedMsg: "Processing restricted.",
-      lift: "Lift the restriction",
-      toldOtherwise: "The person was told another way (letter or phone): no email",
-      lifted: "Restriction lifted; the person was told.",
-      holdTitle: "Legal hold",
       held: "Legal hold",
-      notHeld: "No legal hold",
-      holdReason: "Reason (the matter, not the person's data)",
-      setHold: "Set a legal hold",
-      holdSet: "Legal hold set.",
-      liftHold: "Lift the legal hold",
-      holdLifted: "Legal hold lifted.",
       reasons: {
         accuracy_contested: "The person contests the data's accuracy (18(1)(a))",
         unlawful_processing_opposed_erasure: "Unlawful processing; the person opposes erasure (18(1)(b))",
@@ -235,11 +199,13 @@
 
   const EDITABLE = ["organization", "business_id", "contact_name", "phone", "email"];
   const REQUIRED = ["organization", "contact_name", "email"]; // the register's required fields
-  const REASONS = ["accuracy_contested", "unlawful_processing_opposed_erasure", "needed_for_legal_claims", "objection_pending"];
 
-  let T, h, fill, say, fail, show, field, form, api, kitApiError, claims, pagedTable, label, changes;
+  let T, kit, h, fill, say, fail, show, field, form, api, kitApiError, claims, pagedTable, label, changes;
+  let holds; // console-record-holds.js (loads after this script): restriction and legal hold
 
-  function bind(kit) {
+  function bind(given) {
+    kit = given;
+    holds = window.IlopisteRecordHolds;
     ({ h, fill, say, fail, show, field, form, api, claims, pagedTable, label, changes } = kit);
     kitApiError = kit.apiError;
     T = { ...kit.T, ...TEXT[kit.lang] };
@@ -257,12 +223,9 @@
   }
 
   function restrictionText(r) {
-    if (!r) return T.notRestricted;
-    const parts = [`${T.restrictedMark}: ${label(T.reasons, r.reason)}`];
-    if (r.since) parts.push(`${T.since} ${r.since}`);
-    if (r.until) parts.push(`${T.until} ${r.until}`);
-    return parts.join(" · ");
+    return holds.restrictionText(kit, r);
   }
+
 
   // -- search -----------------------------------------------------------------------------
 
@@ -399,8 +362,8 @@
       details,
       h("section", { "aria-labelledby": "correct-title" }, h("h3", { id: "correct-title" }, T.correctTitle), correct),
       contract && h("section", { "aria-labelledby": "contract-title" }, h("h3", { id: "contract-title" }, T.contractTitle), contract),
-      restrictionSection(customer),
-      isDpo && holdSection(customer),
+      holds.restrictionSection(kit, "customer", customer.customer_id, customer.restriction || null, (m) => then(customer.customer_id, m)),
+      isDpo && holds.holdSection(kit, "customer", customer.customer_id, customer.legal_hold || null, (m) => then(customer.customer_id, m)),
       servicesSection(customer),
       ordersSection(customer),
       isDpo &&
@@ -413,76 +376,6 @@
         ),
     );
     if (message) say(message);
-  }
-
-  // Art. 18: restrict with a ground (again: change it), lift after telling the person (the API
-  // mails them; `told_otherwise` when they were told by letter or phone).
-  function restrictionSection(customer) {
-    const id = customer.customer_id;
-    const r = customer.restriction || null;
-    const restrictForm = form(
-      (data) => {
-        const until = String(data.get("restrict-until") || "");
-        say(T.loading);
-        then(id, T.restrictedMsg)(
-          api("PUT", `restrictions/customer/${encodeURIComponent(id)}`, {
-            reason: String(data.get("restrict-reason") || ""),
-            ...(until ? { until } : {}),
-          }),
-        );
-      },
-      h(
-        "p",
-        { class: "field" },
-        h("label", { for: "restrict-reason" }, T.reasonLabel),
-        h(
-          "select",
-          { id: "restrict-reason", name: "restrict-reason" },
-          REASONS.map((reason) => h("option", { value: reason, selected: r && r.reason === reason }, label(T.reasons, reason))),
-        ),
-      ),
-      field("restrict-until", T.until, { type: "date", value: (r && r.until) || "" }),
-      h("button", { type: "submit" }, r ? T.change : T.restrict),
-    );
-    const liftForm =
-      r &&
-      form(
-        (data) => {
-          say(T.loading);
-          then(id, T.lifted)(
-            api("POST", `restrictions/customer/${encodeURIComponent(id)}/lift`, { told_otherwise: data.get("told-otherwise") === "on" }),
-          );
-        },
-        h(
-          "p",
-          { class: "check" },
-          h("input", { type: "checkbox", id: "told-otherwise", name: "told-otherwise" }),
-          " ",
-          h("label", { for: "told-otherwise" }, T.toldOtherwise),
-        ),
-        h("button", { type: "submit", class: "secondary" }, T.lift),
-      );
-    return h("section", { "aria-labelledby": "restriction-title" }, h("h3", { id: "restriction-title" }, T.restrictionTitle), restrictForm, liftForm);
-  }
-
-  // The DPO's legal hold on the customer's profile and orders (the API refuses anyone else).
-  function holdSection(customer) {
-    const id = customer.customer_id;
-    const hold = customer.legal_hold || null;
-    const holdForm = form(
-      (data) => {
-        const reason = String(data.get("hold-reason") || "").trim();
-        say(T.loading);
-        then(id, hold ? T.holdLifted : T.holdSet)(
-          hold
-            ? api("POST", `legal-holds/customer/${encodeURIComponent(id)}/lift`, { reason })
-            : api("PUT", `legal-holds/customer/${encodeURIComponent(id)}`, { reason }),
-        );
-      },
-      field("hold-reason", T.holdReason, { type: "text", maxlength: "500", autocomplete: "off", required: true }),
-      h("button", { type: "submit" }, hold ? T.liftHold : T.setHold),
-    );
-    return h("section", { "aria-labelledby": "hold-title" }, h("h3", { id: "hold-title" }, T.holdTitle), h("p", {}, hold ? T.held : T.notHeld), holdForm);
   }
 
   // The services the customer can order, with their prices: the list is set whole

@@ -30,9 +30,6 @@
       reason: "Syy",
       count: "Rivejä",
       rejectedRows: "Hylätyt rivit",
-      line: "Rivi",
-      field: "Kenttä",
-      firstLine: "ensimmäinen rivillä {line}",
       failure: "Virhe",
       report: "Raportti",
       running: "Ajo on kesken; tila päivittyy.",
@@ -61,9 +58,6 @@
       reason: "Reason",
       count: "Rows",
       rejectedRows: "Rejected rows",
-      line: "Line",
-      field: "Field",
-      firstLine: "first on line {line}",
       failure: "Failure",
       report: "Report",
       running: "The run is in progress; its state updates.",
@@ -72,12 +66,12 @@
   const FINAL = ["done", "failed"]; // chalicelib/imports/runs.py STATES
   const POLL_MS = 3000;
 
-  let T, h, fill, say, show, field, form, api, apiError, pagedTable, label, counts, partners;
+  let T, h, fill, say, show, field, form, api, apiError, pagedTable, rejectedRows, label, counts, partners;
   let partner = "";
   let poll = null;
 
   function bind(kit) {
-    ({ h, fill, say, show, field, form, api, apiError, pagedTable, label, counts, partners } = kit);
+    ({ h, fill, say, show, field, form, api, apiError, pagedTable, rejectedRows, label, counts, partners } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -182,30 +176,13 @@
         ? h("section", { "aria-labelledby": "rejected-rows-title" }, h("h3", { id: "rejected-rows-title" }, T.rejectedRows), rowsBox)
         : null,
     );
-    if (rejected.length) loadRejects(rowsBox, run.run_id);
+    if (rejected.length) rejectedRows(rowsBox, `import-runs/${encodeURIComponent(run.run_id)}/rejected-rows`);
     if (!run.finished_at && !FINAL.includes(run.state)) {
       say(T.running);
       poll = setTimeout(() => {
         if (document.getElementById("run")) openRun(run.run_id);
       }, POLL_MS);
     }
-  }
-
-  // The rows themselves, from the run's report, page by page (the line a partner can fix).
-  function loadRejects(box, runId) {
-    pagedTable(box, {
-      columns: [T.line, T.reason, T.field],
-      empty: T.noRejected,
-      load: (cursor) => {
-        const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
-        return api("GET", `import-runs/${encodeURIComponent(runId)}/rejected-rows?${query}`);
-      },
-      row: (row) => {
-        const reason = label("rejectReasons", row.reason);
-        const text = row.first_line ? `${reason} (${fill(T.firstLine, { line: row.first_line })})` : reason;
-        return h("tr", {}, h("td", {}, String(row.line)), h("td", {}, text), h("td", {}, row.field || ""));
-      },
-    });
   }
 
   window.IlopisteConsole.register({

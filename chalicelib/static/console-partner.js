@@ -32,11 +32,6 @@
       countsTitle: "Rivit",
       rejectedTitle: "Hylätyt rivit",
       noRejected: "Yhtään riviä ei hylätty.",
-      line: "Rivi",
-      reason: "Syy",
-      field: "Kenttä",
-      firstLine: "ensimmäinen rivillä {line}",
-      fields: { organization: "organisaatio", contact_name: "nimi", title: "titteli", email: "sähköposti", phone: "puhelin" },
       runsTitle: "Aiemmat tuonnit",
       noRuns: "Ei aiempia tuonteja.",
       open: "Näytä raportti",
@@ -79,11 +74,6 @@
       countsTitle: "Rows",
       rejectedTitle: "Rejected rows",
       noRejected: "No row was rejected.",
-      line: "Line",
-      reason: "Reason",
-      field: "Field",
-      firstLine: "first on line {line}",
-      fields: { organization: "organisation", contact_name: "name", title: "title", email: "email", phone: "phone" },
       runsTitle: "Earlier imports",
       noRuns: "No earlier imports.",
       open: "Show the report",
@@ -110,11 +100,11 @@
   const POLL_MS = 1500;
   const WAIT_FOR_RUN_MS = 120000;
 
-  let T, h, fill, say, fail, show, field, form, api, apiError, pagedTable, label;
+  let T, h, fill, say, fail, show, field, form, api, apiError, pagedTable, rejectedRows, label;
   let poll = null; // the one timer this area runs (a run being followed)
 
   function bind(kit) {
-    ({ h, fill, say, fail, show, field, form, api, apiError, pagedTable, label } = kit);
+    ({ h, fill, say, fail, show, field, form, api, apiError, pagedTable, rejectedRows, label } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
     stopPolling();
   }
@@ -271,25 +261,8 @@
     }
     if (run.state === "failed") fail(fill(T.failedRun, { reason: (run.failure && run.failure.code) || "" }));
     else say(T.finished);
-    if (counts.rejected) loadRejects(rejects, run.run_id);
+    if (counts.rejected) rejectedRows(rejects, `partner/import-runs/${encodeURIComponent(run.run_id)}/rejected-rows`);
     else rejects.replaceChildren(h("p", {}, T.noRejected));
-  }
-
-  function reasonText(row) {
-    const reason = label("rejectReasons", row.reason);
-    return row.first_line ? `${reason} (${fill(T.firstLine, { line: row.first_line })})` : reason;
-  }
-
-  function loadRejects(box, runId) {
-    pagedTable(box, {
-      columns: [T.line, T.reason, T.field],
-      empty: T.noRejected,
-      load: (cursor) => {
-        const query = new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) });
-        return api("GET", `partner/import-runs/${encodeURIComponent(runId)}/rejected-rows?${query}`);
-      },
-      row: (row) => cells(String(row.line), reasonText(row), label(T.fields, row.field)),
-    });
   }
 
   // -- a reseller's end users --------------------------------------------------------------

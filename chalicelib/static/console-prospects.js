@@ -35,26 +35,7 @@
       sourceStaff: "henkilökunta",
       restricted: "Käsittely rajoitettu",
       restrictedMark: "Rajoitettu",
-      notRestricted: "Ei rajoitettu",
-      reasonLabel: "Peruste",
-      since: "Alkaen",
-      until: "Tarkistetaan viimeistään",
-      by: "Asettanut",
-      restrictionTitle: "Käsittelyn rajoitus (Art. 18)",
-      restrict: "Rajoita käsittelyä",
-      change: "Muuta rajoitusta",
-      restrictedMsg: "Käsittely rajoitettu.",
-      lift: "Poista rajoitus",
-      toldOtherwise: "Henkilölle on kerrottu muuten (kirje tai puhelu): ei sähköpostia",
-      lifted: "Rajoitus poistettu; henkilölle kerrottiin.",
-      holdTitle: "Lakisääteinen säilytys (legal hold)",
       held: "Säilytysvelvoite",
-      notHeld: "Ei säilytysvelvoitetta",
-      holdReason: "Syy (asia, ei henkilön tietoja)",
-      setHold: "Aseta säilytysvelvoite",
-      holdSet: "Säilytysvelvoite asetettu.",
-      liftHold: "Poista säilytysvelvoite",
-      holdLifted: "Säilytysvelvoite poistettu.",
       correctTitle: "Korjaa tiedot",
       correctIntro: "Tallennus myös vahvistaa tiedot ajantasaisiksi. Sähköpostiosoite on prospektin tunniste: sitä ei voi muuttaa.",
       save: "Tallenna",
@@ -74,12 +55,6 @@
       who: "Kuka",
       fields: "Kentät",
       noEvents: "Ei tapahtumia.",
-      reasons: {
-        accuracy_contested: "Henkilö kiistää tietojen paikkansapitävyyden (18(1)(a))",
-        unlawful_processing_opposed_erasure: "Lainvastainen käsittely, henkilö vastustaa poistamista (18(1)(b))",
-        needed_for_legal_claims: "Henkilö tarvitsee tietoja oikeusvaateeseen (18(1)(c))",
-        objection_pending: "Vastustus käsittelyssä (18(1)(d))",
-      },
     },
     en: {
       findTitle: "Find a prospect",
@@ -106,26 +81,7 @@
       sourceStaff: "staff",
       restricted: "Processing restricted",
       restrictedMark: "Restricted",
-      notRestricted: "Not restricted",
-      reasonLabel: "Ground",
-      since: "Since",
-      until: "Review by",
-      by: "Set by",
-      restrictionTitle: "Restriction of processing (Art. 18)",
-      restrict: "Restrict processing",
-      change: "Change the restriction",
-      restrictedMsg: "Processing restricted.",
-      lift: "Lift the restriction",
-      toldOtherwise: "The person was told another way (letter or phone): no email",
-      lifted: "Restriction lifted; the person was told.",
-      holdTitle: "Legal hold",
       held: "Legal hold",
-      notHeld: "No legal hold",
-      holdReason: "Reason (the matter, not the person's data)",
-      setHold: "Set a legal hold",
-      holdSet: "Legal hold set.",
-      liftHold: "Lift the legal hold",
-      holdLifted: "Legal hold lifted.",
       correctTitle: "Correct the data",
       correctIntro: "Saving also confirms the data current. The email address is the prospect's identity: it cannot change.",
       save: "Save",
@@ -145,12 +101,6 @@
       who: "By",
       fields: "Fields",
       noEvents: "No events.",
-      reasons: {
-        accuracy_contested: "The person contests the data's accuracy (18(1)(a))",
-        unlawful_processing_opposed_erasure: "Unlawful processing; the person opposes erasure (18(1)(b))",
-        needed_for_legal_claims: "The person needs the data for legal claims (18(1)(c))",
-        objection_pending: "An objection is being decided (18(1)(d))",
-      },
     },
   };
 
@@ -158,22 +108,21 @@
   // What staff may correct (the email is the identity; the rest is the API's to check).
   const EDITABLE = ["organization", "contact_name", "title", "phone", "source_url"];
   const REQUIRED = ["organization", "contact_name"];
-  const REASONS = ["accuracy_contested", "unlawful_processing_opposed_erasure", "needed_for_legal_claims", "objection_pending"];
 
-  let T, h, say, show, field, form, api, apiError, claims, pagedTable, label, changes;
+  let T, kit, h, say, show, field, form, api, apiError, claims, pagedTable, label, changes;
+  let holds; // console-record-holds.js (loads after this script): restriction and legal hold
 
-  function bind(kit) {
+  function bind(given) {
+    kit = given;
+    holds = window.IlopisteRecordHolds;
     ({ h, say, show, field, form, api, apiError, claims, pagedTable, label, changes } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
   function restrictionText(r) {
-    if (!r) return T.notRestricted;
-    const parts = [`${T.restrictedMark}: ${T.reasons[r.reason] || r.reason}`];
-    if (r.since) parts.push(`${T.since} ${r.since}`);
-    if (r.until) parts.push(`${T.until} ${r.until}`);
-    return parts.join(" · ");
+    return holds.restrictionText(kit, r);
   }
+
 
   // -- search -----------------------------------------------------------------------------
 
@@ -268,64 +217,7 @@
       hold && h("dt", {}, T.held),
       hold && h("dd", { "data-field": "legal_hold", class: "marked" }, `${hold.reason || ""} · ${hold.set_at || ""}`),
     );
-    const restrictForm = form(
-      (data) => {
-        const until = String(data.get("restrict-until") || "");
-        say(T.loading);
-        then(id, T.restrictedMsg)(
-          api("PUT", `restrictions/prospect/${encodeURIComponent(id)}`, {
-            reason: String(data.get("restrict-reason") || ""),
-            ...(until ? { until } : {}),
-          }),
-        );
-      },
-      h(
-        "p",
-        { class: "field" },
-        h("label", { for: "restrict-reason" }, T.reasonLabel),
-        h(
-          "select",
-          { id: "restrict-reason", name: "restrict-reason" },
-          REASONS.map((reason) => h("option", { value: reason, selected: r && r.reason === reason }, T.reasons[reason])),
-        ),
-      ),
-      field("restrict-until", T.until, { type: "date", value: (r && r.until) || "" }),
-      h("button", { type: "submit" }, r ? T.change : T.restrict),
-    );
-    const liftForm =
-      r &&
-      form(
-        (data) => {
-          say(T.loading);
-          then(id, T.lifted)(
-            api("POST", `restrictions/prospect/${encodeURIComponent(id)}/lift`, { told_otherwise: data.get("told-otherwise") === "on" }),
-          );
-        },
-        h(
-          "p",
-          { class: "check" },
-          h("input", { type: "checkbox", id: "told-otherwise", name: "told-otherwise" }),
-          " ",
-          h("label", { for: "told-otherwise" }, T.toldOtherwise),
-        ),
-        h("button", { type: "submit", class: "secondary" }, T.lift),
-      );
     const isDpo = claims().roles.includes("dpo");
-    const holdForm =
-      isDpo &&
-      form(
-        (data) => {
-          const reason = String(data.get("hold-reason") || "").trim();
-          say(T.loading);
-          then(id, hold ? T.holdLifted : T.holdSet)(
-            hold
-              ? api("POST", `legal-holds/prospect/${encodeURIComponent(id)}/lift`, { reason })
-              : api("PUT", `legal-holds/prospect/${encodeURIComponent(id)}`, { reason }),
-          );
-        },
-        field("hold-reason", T.holdReason, { type: "text", maxlength: "500", autocomplete: "off", required: true }),
-        h("button", { type: "submit" }, hold ? T.liftHold : T.setHold),
-      );
     const correctForm = form(
       (data) => {
         const changed = changes(p, EDITABLE, REQUIRED, (name) => data.get(`prospect-${name}`));
@@ -393,8 +285,8 @@
       h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => searchScreen() }, T.back)),
       details,
       h("section", { "aria-labelledby": "correct-title" }, h("h3", { id: "correct-title" }, T.correctTitle), correctForm),
-      h("section", { "aria-labelledby": "restriction-title" }, h("h3", { id: "restriction-title" }, T.restrictionTitle), restrictForm, liftForm),
-      holdForm && h("section", { "aria-labelledby": "hold-title" }, h("h3", { id: "hold-title" }, T.holdTitle), h("p", {}, hold ? T.held : T.notHeld), holdForm),
+      holds.restrictionSection(kit, "prospect", id, r, (m) => then(id, m)),
+      isDpo && holds.holdSection(kit, "prospect", id, hold, (m) => then(id, m)),
       audit &&
         h(
           "section",

@@ -91,6 +91,14 @@
         duplicate_in_file: "sama henkilö on tiedostossa jo aiemmin",
         changed_meanwhile: "tieto muuttui tuonnin aikana",
       },
+      rejectedRows: {
+        line: "Rivi",
+        reason: "Syy",
+        field: "Kenttä",
+        none: "Yhtään riviä ei hylätty.",
+        firstLine: "ensimmäinen rivillä {line}",
+        fields: { organization: "organisaatio", contact_name: "nimi", title: "titteli", email: "sähköposti", phone: "puhelin" },
+      },
       auditActions: {
         create: "lisätty",
         read: "luettu",
@@ -188,6 +196,14 @@
         restricted: "processing is restricted",
         duplicate_in_file: "the same person is earlier in the file",
         changed_meanwhile: "the record changed during the import",
+      },
+      rejectedRows: {
+        line: "Line",
+        reason: "Reason",
+        field: "Field",
+        none: "No row was rejected.",
+        firstLine: "first on line {line}",
+        fields: { organization: "organisation", contact_name: "name", title: "title", email: "email", phone: "phone" },
       },
       auditActions: {
         create: "created",
@@ -635,25 +651,24 @@
     return `Bearer ${started.getIdToken().getJwtToken()}`;
   }
 
-  async function api(method, path, body) {
+  // One call that answers JSON, with the session's token: `body` sent as it is, as `type`.
+  async function request(method, path, body, type) {
     const started = session;
     const response = await fetch(new URL(path, apiBase), {
       method,
-      headers: {
-        Accept: "application/json",
-        Authorization: bearer(started),
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { Accept: "application/json", Authorization: bearer(started), ...(type ? { "Content-Type": type } : {}) },
+      body,
       cache: "no-store",
       credentials: "omit",
     });
     const data = await response.json().catch(() => null);
     if (started !== session) throw signedOut();
-    if (!response.ok) {
-      throw refusal(response, data);
-    }
+    if (!response.ok) throw refusal(response, data);
     return data;
+  }
+
+  function api(method, path, body) {
+    return body === undefined ? request(method, path) : request(method, path, JSON.stringify(body), "application/json");
   }
 
   function apiError(err) {
@@ -707,26 +722,10 @@
   // A File or Blob sent as the request body (`method` `path`) with its own media type (or
   // application/octet-stream when it has none) and the ID token; the JSON answer, or an
   // error thrown as `api` throws it.
-  async function send(method, path, file) {
-    const started = session;
-    const response = await fetch(new URL(path, apiBase), {
-      method,
-      headers: {
-        Accept: "application/json",
-        Authorization: bearer(started),
-        "Content-Type": file.type || "application/octet-stream",
-      },
-      body: file,
-      cache: "no-store",
-      credentials: "omit",
-    });
-    const data = await response.json().catch(() => null);
-    if (started !== session) throw signedOut();
-    if (!response.ok) {
-      throw refusal(response, data);
-    }
-    return data;
+  function send(method, path, file) {
+    return request(method, path, file, file.type || "application/octet-stream");
   }
+
 
   // A paged list's "more" button at the end of `box` (the previous one removed): `next` loads
   // the next page; with no next page (`next` falsy) there is no button.
@@ -800,6 +799,22 @@
     };
   }
 
+  // An import run's rejected rows from its report (`path`: the staff or the partner route),
+  // page by page: the file's line, why (a duplicate with the line it repeats) and the field.
+  function rejectedRows(box, path) {
+    const R = T.rejectedRows;
+    return pagedTable(box, {
+      columns: [R.line, R.reason, R.field],
+      empty: R.none,
+      load: (cursor) => api("GET", `${path}?${new URLSearchParams({ limit: "50", ...(cursor ? { cursor } : {}) })}`),
+      row: (row) => {
+        const reason = label("rejectReasons", row.reason);
+        const why = row.first_line ? `${reason} (${fill(R.firstLine, { line: row.first_line })})` : reason;
+        return h("tr", {}, h("td", {}, String(row.line)), h("td", {}, why), h("td", {}, label(R.fields, row.field)));
+      },
+    });
+  }
+
   // What a correction form changed: each of `names` whose trimmed value (`valueOf(name)`)
   // differs from the record's; an emptied optional field as null (the API removes it), an
   // emptied required one as "" (the API refuses it, in the page's words).
@@ -861,6 +876,7 @@
     action,
     more,
     pagedTable,
+    rejectedRows,
     changes,
     partners,
     label,

@@ -32,3 +32,20 @@ def sign_in_as(page: Page, stack: RunningStack, t: dict[str, str], kind: str) ->
     """Sign in as the local stack's demo user of `kind` (staff, dpo, partner, …)."""
     user: dict[str, Any] = stack.info["users"][kind]
     sign_in(page, t, user["username"], user["password"])
+
+
+def restrict(page: Page, t: dict[str, str], record: str, ground: str, review: str) -> str:
+    """Restrict the open record (`record`: the details list's id, `customer` or `prospect`) with
+    a ground and a review date through the shared restriction section; its marked line."""
+    page.get_by_label(t["ground"]).select_option(ground)
+    page.get_by_label(t["until"]).fill(review)
+    page.get_by_role("button", name=t["restrict"]).click()
+    page.get_by_role("status").filter(has_text=t["restricted"]).wait_for()
+    return page.locator(f'#{record} [data-field="restriction"]').inner_text()
+
+
+def lift_restriction(page: Page, t: dict[str, str], record: str) -> None:
+    """Lift the open record's restriction (the API mails the person) and see it unmarked."""
+    page.get_by_role("button", name=t["lift"]).click()
+    page.get_by_role("status").filter(has_text=t["lifted"]).wait_for()
+    assert page.locator(f'#{record} [data-field="restriction"]').inner_text() == t["not_restricted"]

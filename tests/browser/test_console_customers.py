@@ -23,7 +23,7 @@ from playwright.sync_api import Page
 
 from tests.browser.conftest import Pages
 from tests.browser.console_pages import CONSOLE_TITLE as TITLE
-from tests.browser.console_pages import SIGN_IN_TEXT
+from tests.browser.console_pages import SIGN_IN_TEXT, lift_restriction, restrict
 from tests.browser.console_pages import heading as _heading
 from tests.browser.console_pages import sign_in_as as _sign_in
 from tests.e2e.conftest import RunningStack
@@ -159,11 +159,7 @@ def test_staff_restrict_a_customer_and_the_dpo_holds_it_and_reads_its_audit(
 
     # Restricted with a ground and a review date: marked here and in the API.
     review = (date.today() + timedelta(days=45)).isoformat()
-    page.get_by_label(t["ground"]).select_option("objection_pending")
-    page.get_by_label(t["until"]).fill(review)
-    page.get_by_role("button", name=t["restrict"]).click()
-    page.get_by_role("status").filter(has_text=t["restricted"]).wait_for()
-    mark = page.locator('#customer [data-field="restriction"]').inner_text()
+    mark = restrict(page, t, "customer", "objection_pending", review)
     assert mark.startswith(t["mark"]) and t["ground_text"] in mark and review in mark, mark
     desktop.check(page, f"console-customer-restricted-{lang}", lang=lang, heading=TITLE[lang])
     status, stored = local_stack.http("GET", f"/customers/{customer_id}", local_stack.login("staff"))
@@ -177,9 +173,7 @@ def test_staff_restrict_a_customer_and_the_dpo_holds_it_and_reads_its_audit(
     assert page.locator('#customer [data-field="restriction"]').inner_text().startswith(t["mark"])
 
     # Lifted: the person is mailed first.
-    page.get_by_role("button", name=t["lift"]).click()
-    page.get_by_role("status").filter(has_text=t["lifted"]).wait_for()
-    assert page.locator('#customer [data-field="restriction"]').inner_text() == t["not_restricted"]
+    lift_restriction(page, t, "customer")
     wait_for("the lift's message to the person", lambda: local_stack.outbox(email) or None)
 
     # The DPO: a legal hold with its reason, marked; the audit history; the hold lifted.
@@ -197,8 +191,8 @@ def test_staff_restrict_a_customer_and_the_dpo_holds_it_and_reads_its_audit(
     correction = page.locator('#audit tr[data-action="update"]').filter(has_text=t["phone"])
     correction.first.wait_for()
     assert t["updated"] in correction.first.inner_text()
-    restrict = page.locator('#audit tr[data-action="restrict"]')
-    assert t["restrict_action"] in restrict.inner_text() and t["ground_text"] in restrict.inner_text()
+    restricted_event = page.locator('#audit tr[data-action="restrict"]')
+    assert t["restrict_action"] in restricted_event.inner_text() and t["ground_text"] in restricted_event.inner_text()
     assert t["lift_action"] in page.locator('#audit tr[data-action="lift_restriction"]').inner_text()
     held = page.locator('#audit tr[data-action="legal_hold_set"]')
     assert t["hold_action"] in held.inner_text() and "Riita-asia 2026/31" in held.inner_text()

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, Request
 
 from tests.browser.conftest import Pages
 from tests.browser.console_pages import CONSOLE_TITLE as TITLE
-from tests.browser.console_pages import SIGN_IN_TEXT
+from tests.browser.console_pages import SIGN_IN_TEXT, lift_restriction, restrict
 from tests.browser.console_pages import heading as _heading
 from tests.browser.console_pages import sign_in_as as _sign_in
 from tests.e2e.conftest import RunningStack
@@ -136,20 +136,14 @@ def test_staff_restrict_and_lift_and_the_dpo_holds_a_prospect(
     desktop.check(page, f"console-prospect-{lang}", lang=lang, heading=TITLE[lang])
 
     review = (date.today() + timedelta(days=60)).isoformat()
-    page.get_by_label(t["ground"]).select_option("accuracy_contested")
-    page.get_by_label(t["until"]).fill(review)
-    page.get_by_role("button", name=t["restrict"]).click()
-    page.get_by_role("status").filter(has_text=t["restricted"]).wait_for()
-    mark = page.locator('#prospect [data-field="restriction"]').inner_text()
+    mark = restrict(page, t, "prospect", "accuracy_contested", review)
     assert mark.startswith(t["mark"]) and "18(1)(a)" in mark and review in mark, mark
     desktop.check(page, f"console-prospect-restricted-{lang}", lang=lang, heading=TITLE[lang])
     status, stored = local_stack.http("GET", f"/prospects/{prospect_id}", local_stack.login("staff"))
     assert status == 200 and stored["restriction"]["reason"] == "accuracy_contested", stored
     assert stored["restriction"]["until"] == review
 
-    page.get_by_role("button", name=t["lift"]).click()
-    page.get_by_role("status").filter(has_text=t["lifted"]).wait_for()
-    assert page.locator('#prospect [data-field="restriction"]').inner_text() == t["not_restricted"]
+    lift_restriction(page, t, "prospect")
     wait_for("the lift's message to the person", lambda: local_stack.outbox(email) or None)
     assert page.get_by_role("button", name=t["set_hold"]).count() == 0, "staff are not offered the DPO's legal hold"
 

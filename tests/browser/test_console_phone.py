@@ -1,5 +1,6 @@
-"""The console on a phone (390x844): the sign-in, a staff member's working screens and a
-partner's upload screen are laid out at the phone's width with nothing scrolling sideways,
+"""The console on a phone (390x844): the sign-in, a staff member's working screens (customers,
+requests, prospects, campaigns, imports), the DPO's retention, a marketing partner's campaigns
+and a partner's upload screen are laid out at the phone's width with nothing scrolling sideways,
 accessible (axe) and screenshotted (`console-phone-*`)."""
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ T = {
     "request_list": "Rekisteröityjen pyynnöt",
     "upload": "Lähetä yhteystietoluettelo",
     "sign_out": "Kirjaudu ulos",
+    "prospects": "Prospektit",
+    "find_prospect": "Etsi prospekti",
+    "campaigns": "Kampanjat",
+    "imports": "Tuonnit",
+    "import_runs": "Tuontiajot",
+    "phone_campaigns": "Soittokampanjat",
+    "retention": "Säilytysajat",
 }
 
 
@@ -39,6 +47,25 @@ def test_the_console_fits_a_phone_for_staff_and_for_a_partner(phone: Pages, loca
     page.get_by_role("navigation").get_by_role("button", name=T["requests"]).click()
     heading(page, T["request_list"])
     _seen(phone, page, "console-phone-requests")
+    for area, title, name in (
+        ("prospects", "find_prospect", "console-phone-prospects"),
+        ("campaigns", "campaigns", "console-phone-campaigns"),
+        ("imports", "import_runs", "console-phone-imports"),
+    ):
+        page.get_by_role("navigation").get_by_role("button", name=T[area]).click()
+        heading(page, T[title])
+        _seen(phone, page, name)
+    page.get_by_role("button", name=T["sign_out"]).click()
+
+    sign_in_as(page, local_stack, T, "dpo")
+    page.get_by_role("navigation").get_by_role("button", name=T["retention"]).click()
+    heading(page, T["retention"])
+    _seen(phone, page, "console-phone-retention")
+    page.get_by_role("button", name=T["sign_out"]).click()
+
+    sign_in_as(page, local_stack, T, "marketing")
+    heading(page, T["phone_campaigns"])
+    _seen(phone, page, "console-phone-marketing")
     page.get_by_role("button", name=T["sign_out"]).click()
 
     sign_in_as(page, local_stack, T, "partner")

@@ -158,11 +158,8 @@
   function section(kit, base, { sent, failure } = {}) {
     const { h, fill, say, fail, form, action, download, send } = kit;
     const T = { ...kit.T, ...TEXT[kit.lang] };
-    const failWith = (err) => {
-      const own = T.errors[err.code];
-      if (own && err.status !== 401) return fail(own);
-      return (failure || kit.apiError)(err);
-    };
+    // A file's own refusals in these words; any other error as the screen handles it.
+    const failWith = (err) => (Object.hasOwn(T.errors, err.code) && err.status !== 401 ? fail(T.errors[err.code]) : (failure || kit.apiError)(err));
     const result = h("div", { id: "outcomes-result" });
     const fetchAs = (format) => () => {
       say(T.loading);

@@ -200,21 +200,19 @@
   const EDITABLE = ["organization", "business_id", "contact_name", "phone", "email"];
   const REQUIRED = ["organization", "contact_name", "email"]; // the register's required fields
 
-  let T, kit, h, fill, say, fail, show, field, form, api, kitApiError, claims, pagedTable, label, changes;
+  let T, kit, h, fill, say, fail, show, field, form, api, claims, pagedTable, label, changes, searchForms;
   let holds; // console-record-holds.js (loads after this script): restriction and legal hold
 
   function bind(given) {
     kit = given;
     holds = window.IlopisteRecordHolds;
-    ({ h, fill, say, fail, show, field, form, api, claims, pagedTable, label, changes } = kit);
-    kitApiError = kit.apiError;
+    ({ h, fill, say, fail, show, field, form, api, claims, pagedTable, label, changes, searchForms } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
-  // A refusal of this area's API (a 409 code) in the page's words; anything else as the core says it.
+  // A refusal of this area's API in the page's words; anything else as the core says it.
   function apiError(err) {
-    if (err && err.status === 409 && T.refusals[err.code]) return fail(T.refusals[err.code]);
-    return kitApiError(err);
+    return kit.refusals(T.refusals)(err);
   }
 
   // The page's words for a field name the API answers with (audit events name fields).
@@ -233,32 +231,7 @@
     const list = h("div", { id: "results" });
     show(
       T.findTitle,
-      form(
-        (data) => {
-          const q = String(data.get("q") || "").trim();
-          showResults(list, (cursor) => api("GET", `customers?${new URLSearchParams({ q, limit: "25", ...(cursor ? { cursor } : {}) })}`));
-        },
-        field("q", T.byOrg, { type: "search", autocomplete: "off" }),
-        h("button", { type: "submit" }, T.search),
-      ),
-      form(
-        (data) => {
-          const email = String(data.get("search-email") || "").trim();
-          // One page: the address goes in the body, never a URL.
-          showResults(list, () => api("POST", "customers/search", { email }));
-        },
-        field("search-email", T.byEmail, { type: "email", autocomplete: "off" }),
-        h("button", { type: "submit" }, T.searchEmail),
-      ),
-      // The name goes in a POST body, like the address: never in a URL or an access log.
-      form(
-        (data) => {
-          const name = String(data.get("search-name") || "").trim();
-          showResults(list, (cursor) => api("POST", "customers/search", { name, ...(cursor ? { cursor } : {}) }));
-        },
-        field("search-name", T.byName, { type: "search", autocomplete: "off", minlength: "2", maxlength: "100" }),
-        h("button", { type: "submit" }, T.searchName),
-      ),
+      ...searchForms("customers", "search", T, (load) => showResults(list, load)),
       list,
     );
     if (message) say(message);

@@ -88,18 +88,16 @@
 
   const COLUMNS = ["organization", "contact_name", "title", "phone", "email", "source"];
 
-  let T, kit, lang, h, fill, say, fail, show, api, apiError, pagedTable, label;
+  let T, kit, lang, h, fill, say, fail, show, api, pagedTable, label;
 
   function bind(given) {
     kit = given;
-    ({ lang, h, fill, say, fail, show, api, apiError, pagedTable, label } = kit);
+    ({ lang, h, fill, say, fail, show, api, pagedTable, label } = kit);
     T = { ...kit.T, ...TEXT[kit.lang], outcomes: window.IlopisteCallListFiles.outcomes(kit.lang) };
   }
 
   function failWith(err) {
-    const own = T.errors[err.code];
-    if (own && err.status !== 401) return fail(own);
-    return apiError(err);
+    return kit.refusals(T.errors)(err);
   }
 
   // -- the campaigns --------------------------------------------------------------------

@@ -100,11 +100,11 @@
   const POLL_MS = 1500;
   const WAIT_FOR_RUN_MS = 120000;
 
-  let T, h, fill, say, fail, show, field, form, api, apiError, pagedTable, rejectedRows, label;
+  let T, h, fill, say, fail, show, field, form, api, refusals, pagedTable, rejectedRows, label;
   let poll = null; // the one timer this area runs (a run being followed)
 
   function bind(kit) {
-    ({ h, fill, say, fail, show, field, form, api, apiError, pagedTable, rejectedRows, label } = kit);
+    ({ h, fill, say, fail, show, field, form, api, refusals, pagedTable, rejectedRows, label } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
     stopPolling();
   }
@@ -123,9 +123,7 @@
   }
 
   function failWith(err) {
-    const own = T.errors[err.code];
-    if (own && err.status !== 401) return fail(fill(own, { detail: err.detail }));
-    return apiError(err);
+    return refusals(T.errors)(err);
   }
 
   function cells(...values) {

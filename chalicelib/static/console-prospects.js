@@ -109,13 +109,13 @@
   const EDITABLE = ["organization", "contact_name", "title", "phone", "source_url"];
   const REQUIRED = ["organization", "contact_name"];
 
-  let T, kit, h, say, show, field, form, api, apiError, claims, pagedTable, label, changes;
+  let T, kit, h, say, show, field, form, api, apiError, claims, pagedTable, label, changes, searchForms;
   let holds; // console-record-holds.js (loads after this script): restriction and legal hold
 
   function bind(given) {
     kit = given;
     holds = window.IlopisteRecordHolds;
-    ({ h, say, show, field, form, api, apiError, claims, pagedTable, label, changes } = kit);
+    ({ h, say, show, field, form, api, apiError, claims, pagedTable, label, changes, searchForms } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
@@ -130,34 +130,13 @@
     const list = h("div", { id: "prospects" });
     show(
       T.findTitle,
-      form(
-        (data) => listProspects(list, String(data.get("prospect-q") || "").trim()),
-        field("prospect-q", T.byOrg, { type: "search", autocomplete: "off" }),
-        h("button", { type: "submit" }, T.search),
-      ),
-      form(
-        (data) => {
-          const email = String(data.get("prospect-email") || "").trim();
-          showResults(list, () => api("POST", "prospects/search", { email }));
-        },
-        field("prospect-email", T.byEmail, { type: "email", autocomplete: "off" }),
-        h("button", { type: "submit" }, T.searchEmail),
-      ),
-      // The name goes in a POST body, like the address: never in a URL or an access log.
-      form(
-        (data) => {
-          const name = String(data.get("prospect-name") || "").trim();
-          showResults(list, (cursor) => api("POST", "prospects/search", { name, ...(cursor ? { cursor } : {}) }));
-        },
-        field("prospect-name", T.byName, { type: "search", autocomplete: "off", minlength: "2", maxlength: "100" }),
-        h("button", { type: "submit" }, T.searchName),
-      ),
+      ...searchForms("prospects", "prospect", T, (load) => showResults(list, load)),
       list,
     );
     if (message) say(message);
   }
 
-  // The results: a page of the organisation search (`q`), or the email search's answer.
+  // The results of any of the three searches (kit.searchForms), page by page.
   function showResults(list, load) {
     pagedTable(list, {
       heading: T.results,
@@ -173,15 +152,6 @@
           h("td", {}, item.restricted ? T.restrictedMark : ""),
           h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => openProspect(item.prospect_id) }, T.open)),
         ),
-    });
-  }
-
-  function listProspects(list, q) {
-    showResults(list, (cursor) => {
-      const query = new URLSearchParams({ limit: "25" });
-      if (q) query.set("q", q);
-      if (cursor) query.set("cursor", cursor);
-      return api("GET", `prospects?${query}`);
     });
   }
 

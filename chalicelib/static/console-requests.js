@@ -303,19 +303,17 @@
   // How staff may say they delivered an answer (the privacy center's own channel answers itself).
   const DELIVERIES = ["email", "letter", "privacy_center", "in_response"];
 
-  let T, h, fill, say, fail, show, field, form, api, kitApiError, pagedTable, label, action;
+  let T, h, fill, say, fail, show, field, form, api, refusals, pagedTable, label, action;
   let filter = "";
 
   function bind(kit) {
-    ({ h, fill, say, fail, show, field, form, api, pagedTable, label, action } = kit);
-    kitApiError = kit.apiError;
+    ({ h, fill, say, fail, show, field, form, api, refusals, pagedTable, label, action } = kit);
     T = { ...kit.T, ...TEXT[kit.lang] };
   }
 
-  // A refused step in the page's words (the API's 409 code); anything else as the core says it.
+  // A refused step in the page's words; anything else as the core says it.
   function apiError(err) {
-    if (err && err.status === 409 && T.refusals[err.code]) return fail(T.refusals[err.code]);
-    return kitApiError(err);
+    return refusals(T.refusals)(err);
   }
 
   // A step as the page says it: "what" or "what:detail", the detail itself a code for some.

@@ -267,8 +267,7 @@
 
   // An API error: a refusal of this area's steps in the page's words, anything else as the core says.
   function refused(err) {
-    if (err && err.status && err.status !== 401 && T.refusals[err.code]) return fail(label(T.refusals, err.code));
-    return apiError(err);
+    return kit.refusals(T.refusals)(err);
   }
 
   function path(id, tail) {

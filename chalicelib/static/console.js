@@ -727,6 +727,16 @@
   }
 
 
+  // A handler for an area's API errors: a refusal whose code is in the area's `table` in its
+  // words (`{detail}` filled in), anything else (and 401: the session) as apiError says it.
+  function refusals(table) {
+    return (err) => {
+      const own = err && err.status && err.status !== 401 && Object.hasOwn(table, err.code) ? table[err.code] : null;
+      if (own) return fail(fill(own, { detail: err.detail }));
+      return apiError(err);
+    };
+  }
+
   // A paged list's "more" button at the end of `box` (the previous one removed): `next` loads
   // the next page; with no next page (`next` falsy) there is no button.
   function more(box, next) {
@@ -815,6 +825,34 @@
     });
   }
 
+  // The three ways to find a record of a register (`path`: "customers" or "prospects"): by
+  // organisation (GET ?q=, paged), by email, by part of the contact's name (POST …/search: in
+  // the body, never in a URL or an access log). Each answer goes to `results(load)`; `words`
+  // holds the labels (byOrg, search, byEmail, searchEmail, byName, searchName); field ids
+  // start with `prefix`.
+  function searchForms(path, prefix, words, results) {
+    const value = (data, name) => String(data.get(`${prefix}-${name}`) || "").trim();
+    const paged = (query) => (cursor) => api("GET", `${path}?${new URLSearchParams({ ...query, limit: "25", ...(cursor ? { cursor } : {}) })}`);
+    const searched = (body) => (cursor) => api("POST", `${path}/search`, { ...body, ...(cursor ? { cursor } : {}) });
+    return [
+      form(
+        (data) => results(paged(value(data, "q") ? { q: value(data, "q") } : {})),
+        field(`${prefix}-q`, words.byOrg, { type: "search", autocomplete: "off" }),
+        h("button", { type: "submit" }, words.search),
+      ),
+      form(
+        (data) => results(searched({ email: value(data, "email") })),
+        field(`${prefix}-email`, words.byEmail, { type: "email", autocomplete: "off" }),
+        h("button", { type: "submit" }, words.searchEmail),
+      ),
+      form(
+        (data) => results(searched({ name: value(data, "name") })),
+        field(`${prefix}-name`, words.byName, { type: "search", autocomplete: "off", minlength: "2", maxlength: "100" }),
+        h("button", { type: "submit" }, words.searchName),
+      ),
+    ];
+  }
+
   // What a correction form changed: each of `names` whose trimmed value (`valueOf(name)`)
   // differs from the record's; an emptied optional field as null (the API removes it), an
   // emptied required one as "" (the API refuses it, in the page's words).
@@ -876,6 +914,7 @@
     action,
     more,
     pagedTable,
+    searchForms,
     rejectedRows,
     changes,
     partners,
@@ -883,6 +922,7 @@
     counts,
     api,
     apiError,
+    refusals,
     download,
     send,
     claims,

@@ -174,11 +174,22 @@ def _dynamodb(operation: str, params: dict[str, Any]) -> list[IamRequest]:
         if params.get("IndexName"):
             arn = f"{arn}/index/{params['IndexName']}"
         return [IamRequest(f"dynamodb:{operation}", arn, _leading_key(params))]
-    if operation in ("BatchGetItem", "BatchWriteItem"):
+    if operation == "BatchWriteItem":
+        # IAM evaluates `dynamodb:LeadingKeys` for each put and delete of the batch.
         return [
-            IamRequest(f"dynamodb:{operation}", resource_arn(table), part=f"{operation} item {n}")
-            for table, items in params["RequestItems"].items()
-            for n, _ in enumerate(items if operation == "BatchWriteItem" else [items])
+            IamRequest(
+                "dynamodb:BatchWriteItem",
+                resource_arn(table),
+                _leading_key(next(iter(request.values()), {})),
+                part=f"{operation} item {n}",
+            )
+            for table, requests in params["RequestItems"].items()
+            for n, request in enumerate(requests)
+        ]
+    if operation == "BatchGetItem":
+        return [
+            IamRequest(f"dynamodb:{operation}", resource_arn(table), part=f"{operation} table {n}")
+            for n, table in enumerate(params["RequestItems"])
         ]
     if operation in ("TransactWriteItems", "TransactGetItems"):
         requests = []

@@ -84,11 +84,17 @@ class Plan:
     after: int = 0
     every: int = 1  # with `every` = k, only each k-th matching request fails
     url_contains: str = ""  # only requests whose URL holds this (an S3 key, say)
+    body_contains: str = ""  # only requests whose body holds this (a DynamoDB table's name, say)
     seen: int = 0
     injected: int = 0
 
-    def matches(self, service: str, operation: str, url: str) -> bool:
-        return self.service == service and self.operation in ("*", operation) and self.url_contains in url
+    def matches(self, service: str, operation: str, url: str, body: bytes) -> bool:
+        return (
+            self.service == service
+            and self.operation in ("*", operation)
+            and self.url_contains in url
+            and self.body_contains.encode() in body
+        )
 
     def fires(self) -> bool:
         """Count one matching request; True if this one should fail."""
@@ -152,8 +158,9 @@ class FaultInjector:
         after: int = 0,
         every: int = 1,
         url_contains: str = "",
+        body_contains: str = "",
     ) -> Plan:
-        plan = Plan(service, operation, fault, times, after, every, url_contains)
+        plan = Plan(service, operation, fault, times, after, every, url_contains, body_contains)
         self.plans.append(plan)
         return plan
 
@@ -169,7 +176,8 @@ class FaultInjector:
         token = self._transaction_token(operation, request)
         if token and token in self._committed_tokens:
             return _ok(request.url)  # DynamoDB: the same token again succeeds without writing
-        plan = next((p for p in self.plans if p.matches(service, operation, request.url) and p.fires()), None)
+        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        plan = next((p for p in self.plans if p.matches(service, operation, request.url, body) and p.fires()), None)
         if plan is None:
             return self._emulate(event_name, request, token)
         self.injected[(service, operation)] += 1

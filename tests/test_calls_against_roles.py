@@ -164,6 +164,23 @@ def test_batches_index_queries_and_unknown_names(names: dict[str, str]) -> None:
         ("dynamodb:BatchWriteItem", CUSTOMERS),
     }
     assert len(batch) == 3
+    # Each put or delete of a batch carries its partition key, as IAM evaluates LeadingKeys per item.
+    keyed = iam_requests(
+        "dynamodb",
+        "BatchWriteItem",
+        {
+            "RequestItems": {
+                names["audit"]: [
+                    {"PutRequest": {"Item": {"pk": {"S": "RECORD#prospects#p1"}, "sk": {"S": "e"}}}},
+                    {"DeleteRequest": {"Key": {"pk": {"S": "RECORD#customers#c1"}, "sk": {"S": "e"}}}},
+                ]
+            }
+        },
+    )
+    assert [r.context for r in keyed] == [
+        (("dynamodb:LeadingKeys", "RECORD#prospects#p1"),),
+        (("dynamodb:LeadingKeys", "RECORD#customers#c1"),),
+    ]
     (query,) = iam_requests("dynamodb", "Query", {"TableName": names["customers"], "IndexName": "by_email"})
     assert query.resource == f"{CUSTOMERS}/index/by_email"
     (stray,) = iam_requests("dynamodb", "GetItem", {"TableName": "some-other-table"})

@@ -124,6 +124,11 @@ def test_partner_import_has_nothing_on_the_customers_table(sam: dict[str, Any]) 
     assert not allowed(resolved, "dynamodb:PutItem", table_arn("SuppressionTable"))
     assert allowed(resolved, "dynamodb:PutItem", table_arn("AuditTable"))
     assert not allowed(resolved, "dynamodb:DeleteItem", table_arn("AuditTable"))
+    # Row events go out in batches, only into prospects' audit records (a batch may also delete).
+    audit = table_arn("AuditTable")
+    assert allowed(resolved, "dynamodb:BatchWriteItem", audit, {"dynamodb:LeadingKeys": "RECORD#prospects#p1"})
+    for record in ("RECORD#customers#c1", "RECORD#system#sweeps", "RECORD#partners#acme"):
+        assert not allowed(resolved, "dynamodb:BatchWriteItem", audit, {"dynamodb:LeadingKeys": record})
     bucket = fake_arn("UploadBucket", {"Type": "AWS::S3::Bucket"})
     assert allowed(resolved, "s3:GetObject", f"{bucket}/incoming/acme/list.csv")
     assert allowed(resolved, "s3:PutObject", f"{bucket}/reports/acme/run.json")

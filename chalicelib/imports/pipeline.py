@@ -41,9 +41,10 @@ Writes against concurrent changes
     was deleted, created or changed by staff or another run since the chunk was read is
     dropped (``changed_meanwhile``, imported again by the partner's next file), and a legal
     hold set meanwhile is carried over. This costs one
-    extra read per write batch, nothing when nothing changes, and keeps write requests ≈
-    ceil(changed rows / 25); the window left is the milliseconds between that read and the
-    write (closing it needs a conditional write per item, 25× the requests).
+    consistent read (and one suppression look-up) per 100 writes (`RECHECK_WINDOW`: four
+    write requests), nothing when nothing changes, and keeps write requests ≈ ceil(changed
+    rows / 25); the window left is the milliseconds between that read and the writes
+    (closing it needs a conditional write per item, 25× the requests).
 
 Crash safety
     Every written item records the run and the file line that wrote it. A redelivery
@@ -53,13 +54,12 @@ Crash safety
 
 Audit: exactly one event per change
     A row's event has a deterministic key (run, line, action: `audit.event_key`) and is
-    written after the row's batch, with a conditional PutItem (`audit.put_once`). A run
-    that dies between the two re-reads the row on redelivery, recognises it as its own
-    write and writes the event again: the one that is missing is added, one already there
-    stays as it is. Cost: one PutItem (1 WCU) per new or changed row, as many write units
-    as batching them, but one request per row instead of one per 25 (BatchWriteItem
-    cannot be conditional; TransactWriteItems would cost twice the write units). A
-    removal (full refresh) writes its event in the same transaction as the removal.
+    written after the row's batch, 25 events a BatchWriteItem with no condition: the key is
+    new to this run. A run that dies between the two re-reads the row on redelivery,
+    recognises it as its own write and writes its event alone, on the condition that the key
+    is not recorded (`audit.put_once`): the one that is missing is added, one already there
+    stays as it is. A removal (full refresh) writes its event in the same transaction as the
+    removal.
 
 Full refresh
     At the end of a full-refresh file (``runs.FULL_REFRESH``) the partner's prospects
@@ -69,8 +69,8 @@ Full refresh
     a legal hold. When another partner supports it and the PROFILE held the leaving
     partner's values (not staff's), the PROFILE takes that partner's values from its
     SOURCE item, so no outdated values stay behind. The prospects seen in the file are
-    kept as 64-bit fingerprints of their ids (in memory, ~60 bytes per distinct row, and
-    in work files between invocations).
+    kept as 64-bit fingerprints of their ids (in memory 8 bytes per distinct row, in a
+    sorted array: `seen.SeenRows`; in work files between invocations).
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ from chalicelib.config import settings
 from chalicelib.errors import Conflict
 from chalicelib.imports import runs
 from chalicelib.imports.read import OutOfTime, UnreadableFile, Upload
+from chalicelib.imports.seen import SeenRows
 from chalicelib.registers import PROSPECT
 from chalicelib.validation import email_key, normalise_email, schema
 
@@ -103,6 +104,12 @@ REVERIFY_AFTER_DAYS = 30
 ERASED_ON_REQUEST = "erased_on_request"  # the reject reason of a row whose person was erased on request
 BATCH_WRITE_MAX = 25
 BATCH_GET_MAX = 100
+# Writes re-checked together, then sent 25 a request: a row's two items (its PROFILE and the
+# partner's own item) are two keys, so 100 writes are one consistent read of 100 keys and one
+# suppression look-up of 50 addresses for 4 write requests (one re-check per request before).
+RECHECK_WINDOW = 4 * BATCH_WRITE_MAX
+# The partner's items read per page in a full refresh's removal phase, each page checkpointed.
+REMOVAL_PAGE = 500
 RETRYABLE = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -189,22 +196,22 @@ class ItemWriter:
 
     def put(self, item: dict[str, Any], guard: Guard | None = None) -> None:
         self.pending.append(Pending(item, guard))
-        if len(self.pending) >= BATCH_WRITE_MAX:
-            self._write(self.pending[:BATCH_WRITE_MAX])
-            self.pending = self.pending[BATCH_WRITE_MAX:]
+        if len(self.pending) >= RECHECK_WINDOW:
+            self._write(self.pending[:RECHECK_WINDOW])
+            self.pending = self.pending[RECHECK_WINDOW:]
 
     def flush(self) -> None:
         while self.pending:
-            self._write(self.pending[:BATCH_WRITE_MAX])
-            self.pending = self.pending[BATCH_WRITE_MAX:]
+            self._write(self.pending[:RECHECK_WINDOW])
+            self.pending = self.pending[RECHECK_WINDOW:]
 
     def _write(self, entries: list[Pending]) -> None:
         """Re-check the entries against the table as it is now, then send what still holds."""
         if self.recheck is not None:
             entries = self.recheck(entries)
         batch = [{"PutRequest": {"Item": store.typed_item(e.item)}} for e in entries]
-        if batch:
-            self._send(batch)
+        for start in range(0, len(batch), BATCH_WRITE_MAX):
+            self._send(batch[start : start + BATCH_WRITE_MAX])
 
     def _send(self, batch: list[dict[str, Any]]) -> None:
         attempt = 0
@@ -338,15 +345,18 @@ class Importer:
     remaining: Callable[[], float] = lambda: 900.0
     sleep: Callable[[float], None] = lambda seconds: pause(seconds)
     writer: ItemWriter | None = None
-    seen: set[int] = field(default_factory=set)
+    seen: SeenRows = field(default_factory=SeenRows)
     rejects: list[dict[str, Any]] = field(default_factory=list)
-    accesses: list[tuple[Access, str]] = field(default_factory=list)  # with each event's key
+    # Each written row's access, its event's key, and whether this run wrote the row before a
+    # crash (then its event may be recorded already).
+    accesses: list[tuple[Access, str, bool]] = field(default_factory=list)
     _window_start: int = 0
     _window_seen: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.writer is None:
             self.writer = ItemWriter(settings().prospects_table, sleep=self.sleep, recheck=self._recheck)
+        self.events = ItemWriter(store.audit().name, sleep=self.sleep)
         self.partner = str(self.run["partner_id"])
         self.run_id = str(self.run["run_id"])
         self.actor = audit.Actor(SYSTEM_IMPORT, self.run_id)
@@ -537,7 +547,7 @@ class Importer:
                 self.counts["inserted" if inserted else "updated"] += 1
                 action = "create" if inserted else "update"
                 access = Access(action, prospects.REGISTER, pid, prospects.personal_fields(row.values))
-                self.accesses.append((access, self._row_key(row.line, action)))
+                self.accesses.append((access, self._row_key(row.line, action), True))
                 if profile is None or (holds_values and profile.get("content_hash") != mine.get("content_hash")):
                     # The crash fell between the partner's item and the PROFILE beside it.
                     self._put_profile(
@@ -611,7 +621,7 @@ class Importer:
         action = "create" if kind == "inserted" else "update"
         access = Access(action, prospects.REGISTER, row.prospect_id, fields)
         key = self._row_key(row.line, action)
-        self.accesses.append((access, key))
+        self.accesses.append((access, key, False))
         # The PROFILE goes first, so a SOURCE item never exists without it (`_recheck`).
         self._put_profile(profile, row, access)
         phone = row.values.get("phone")
@@ -694,7 +704,7 @@ class Importer:
             return  # the row's own item decides what the row counts and reports
         self.counts[guard.kind] -= 1
         self._reject(guard.line, Reject(reason))
-        self.accesses = [(a, k) for a, k in self.accesses if a is not guard.access]
+        self.accesses = [entry for entry in self.accesses if entry[0] is not guard.access]
 
     def _hand_over_profile(
         self,
@@ -758,9 +768,20 @@ class Importer:
         return item
 
     def _flush_audit(self) -> None:
-        """Write the events of the rows written so far, each once (after their items)."""
-        for access, key in self.accesses:
-            audit.put_once(audit.event(SYSTEM_IMPORT, access, self.run_id, key=key))
+        """Write the events of the rows written so far, each once, after their items.
+
+        An event's key (run, line, action) is new to this run unless this run wrote the row
+        before a crash, so events go out 25 a BatchWriteItem, with no condition to check. The
+        event of a row written before a crash may be recorded already: it is written alone, on
+        the condition that its key is not (`audit.put_once`), so none is doubled or rewritten.
+        """
+        for access, key, recovered in self.accesses:
+            item = audit.event(SYSTEM_IMPORT, access, self.run_id, key=key)
+            if recovered:
+                audit.put_once(item)
+            else:
+                self.events.put(item)
+        self.events.flush()
         self.accesses = []
 
     # ---- phase 2: removal (full refresh only)
@@ -776,7 +797,7 @@ class Importer:
                 "IndexName": "by_source",
                 "KeyConditionExpression": "source_partner = :p",
                 "ExpressionAttributeValues": {":p": self.partner},
-                "Limit": 100,
+                "Limit": REMOVAL_PAGE,
             }
             if cursor:
                 kwargs["ExclusiveStartKey"] = cursor

@@ -1,0 +1,46 @@
+"""chalicelib/imports/seen.py: the people a file has brought, in 8 bytes each."""
+
+from __future__ import annotations
+
+import random
+
+from chalicelib.imports.seen import SeenRows
+
+
+def test_membership_across_merges_matches_a_set() -> None:
+    rng = random.Random(13)
+    seen, reference = SeenRows(buffer=64), set()
+    for _ in range(5000):
+        fingerprint = rng.getrandbits(64)
+        if rng.random() < 0.2 and reference:
+            fingerprint = rng.choice(sorted(reference))  # again: must be found, and held once
+        assert (fingerprint in seen) == (fingerprint in reference)
+        seen.add(fingerprint)
+        reference.add(fingerprint)
+    assert len(seen) == len(reference)
+    assert all(f in seen for f in reference)
+    assert 0 not in seen and 2**64 - 1 not in seen
+
+
+def test_the_extremes_of_64_bits_are_held() -> None:
+    seen = SeenRows(buffer=2)
+    seen.update([0, 2**64 - 1, 5])
+    assert 0 in seen and 2**64 - 1 in seen and 5 in seen and 6 not in seen
+    assert len(seen) == 3
+
+
+def test_memory_is_eight_bytes_a_person_past_the_buffer() -> None:
+    """What stays is the sorted array: 8 bytes per distinct fingerprint, no object per row."""
+    seen = SeenRows(buffer=1024)
+    rng = random.Random(5)
+    seen.update(rng.getrandbits(64) for _ in range(100_000))
+    held_in_array = len(seen) - len(seen._recent)
+    assert len(seen._recent) < 1024
+    assert seen.nbytes() == 8 * held_in_array
+
+
+def test_an_empty_set_is_falsy_and_finds_nothing() -> None:
+    seen = SeenRows()
+    assert not seen and 42 not in seen
+    seen.add(42)
+    assert seen and 42 in seen

@@ -71,7 +71,16 @@ MUST_NOT_LOAD = {
 # What each function's domain loads on its first event must still leave out the others' parts.
 FIRST_EVENT_MUST_NOT_LOAD = {
     "chalicelib.retention": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE),
-    "chalicelib.imports.messages": (*HTTP_LAYER, *TOKEN_CHECK, "chalicelib.retention", "chalicelib.notice"),
+    # A CSV upload reads no workbook: openpyxl loads with the first .xlsx.
+    "chalicelib.imports.messages": (
+        *HTTP_LAYER,
+        *TOKEN_CHECK,
+        "chalicelib.retention",
+        "chalicelib.notice",
+        "openpyxl",
+        "et_xmlfile",
+        "chalicelib.imports.xlsx",
+    ),
     "chalicelib.rekeying": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, "chalicelib.retention"),
     "chalicelib.campaigns": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, "chalicelib.retention"),
     "chalicelib.mail.jobs": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, "chalicelib.retention"),

@@ -187,6 +187,18 @@ out = {}
 # 1. Every handler module and what first events load, from the package alone.
 for name in json.loads(handlers):
     importlib.import_module(name)
+# ... each with its bytecode in the package (a cold start must not compile what it loads).
+def _has_bytecode(path):
+    cached = importlib.util.cache_from_source(path)
+    if not os.path.exists(cached):
+        return False
+    with open(cached, "rb") as fh:
+        return fh.read(8) == importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little")
+out["without_bytecode"] = sorted(
+    module.__file__[len(task) + 1:] for module in list(sys.modules.values())
+    if (getattr(module, "__file__", None) or "").startswith(task) and module.__file__.endswith(".py")
+    and not _has_bytecode(module.__file__)
+)
 # 2. Every pycryptodome module left in imports (no dangling import after the pruning).
 # (Python modules only: its .so files are loaded by ctypes, not imported, and are used below.)
 from pathlib import Path
@@ -292,6 +304,8 @@ def test_the_pruned_package_runs_every_function(
     assert result.returncode == 0, result.stderr[-4000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["absent"] == [], "the package must not carry these"
+    # A module a cold start loads without bytecode: add it to COMPILE in infra/prune_package.py.
+    assert found["without_bytecode"] == []
     assert found["crypto_modules"] > 10
     assert found["unsubscribe"] == "maija.meikalainen@example.fi"
     assert found["session"] == ["case-1", "maija@example.fi", "fi"]
@@ -313,5 +327,14 @@ def test_the_package_is_lean() -> None:
     with zipfile.ZipFile(archive) as zf:
         names = zf.namelist()
     assert not [n for n in names if n.startswith(("dns/", "cryptography/", "cffi/", "Crypto/SelfTest/"))]
-    assert not [n for n in names if "/__pycache__/" in f"/{n}"]
+    # Bytecode only as the pruner writes it: unchecked-hash pycs of the sources beside them,
+    # for this (the runtime's) Python; nothing cached by another build.
+    with zipfile.ZipFile(archive) as zf:
+        for name in (n for n in names if "/__pycache__/" in f"/{n}"):
+            folder, _, file = name.rpartition("__pycache__/")
+            module, tag, ext = file.rsplit(".", 2)
+            assert (tag, ext) == (sys.implementation.cache_tag, "pyc"), name
+            source = zf.read(f"{folder}{module}.py")
+            unchecked = importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little")
+            assert zf.read(name)[:16] == unchecked + importlib.util.source_hash(source), name
     assert "Crypto/Cipher/_raw_aesni.abi3.so" in names  # the accelerated variants stay

@@ -25,8 +25,6 @@ from typing import IO, Any
 
 from charset_normalizer import from_bytes
 
-from chalicelib.imports import xlsx
-
 # Re-exported: callers catch them as read.OutOfTime / read.UnreadableFile.
 from chalicelib.imports.errors import OutOfTime as OutOfTime
 from chalicelib.imports.errors import UnreadableFile as UnreadableFile
@@ -283,6 +281,9 @@ def _xlsx_rows(body: IO[bytes], out_of_time: Callable[[], bool], header_rule: He
         spool.seek(0)
         check_inflation(spool)
         spool.seek(0)
+        # openpyxl loads with the first workbook: a CSV upload's cold start does without it.
+        from chalicelib.imports import xlsx
+
         sheet = xlsx.open_sheet(spool, out_of_time)
     except BaseException:
         spool.close()

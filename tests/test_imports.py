@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -209,6 +210,36 @@ def test_formula_cells_are_escaped_in_written_csv() -> None:
         "5",
     ]
     assert "'=cmd" in rejects_csv([{"line": 2, "reason": "=cmd|' /C calc'!A0"}]).decode("utf-8-sig")
+
+
+def test_the_report_is_written_from_a_stream_of_rejected_rows(stack: Stack) -> None:
+    """The report takes the rejected rows as they come (one window in memory at a time)."""
+    from chalicelib.imports import runs
+
+    run = {"run_id": "r1", "partner_id": "acme", "received_at": "2026-12-03T10:00:00Z", "state": "done"}
+    consumed: list[int] = []
+
+    def rejects() -> Iterator[dict[str, Any]]:
+        for line in range(2, 2002):
+            consumed.append(line)
+            yield {"line": line, "reason": "invalid_email", "field": "email"}
+
+    key = runs.write_report(run, rejects())
+    assert consumed == list(range(2, 2002))
+    body = s3().get_object(Bucket=stack.info["upload_bucket"], Key=key)["Body"].read()
+    written = json.loads(body)
+    assert written["run_id"] == "r1" and written["state"] == "done"
+    assert written["rejected_rows"] == [{"line": n, "reason": "invalid_email", "field": "email"} for n in consumed]
+    table = s3().get_object(Bucket=stack.info["upload_bucket"], Key=key.replace(".json", ".rejected.csv"))
+    lines = table["Body"].read().decode("utf-8-sig").splitlines()
+    assert lines[0] == "line;reason;field" and lines[1] == "2;invalid_email;email" and len(lines) == 2001
+
+    clean = runs.write_report({**run, "run_id": "r2"}, iter(()))
+    assert (
+        json.loads(s3().get_object(Bucket=stack.info["upload_bucket"], Key=clean)["Body"].read())["rejected_rows"] == []
+    )
+    listed = s3().list_objects_v2(Bucket=stack.info["upload_bucket"], Prefix="reports/acme/")["Contents"]
+    assert not [o for o in listed if "r2" in o["Key"] and o["Key"].endswith(".csv")]
 
 
 # -- idempotency, crashes, big files ---------------------------------------------------------

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -251,14 +251,20 @@ def delete_upload(run: dict[str, Any]) -> None:
                 s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
 
 
+def _rejects(run_id: str) -> Iterator[dict[str, Any]]:
+    """The run's rejected rows in line order, one checkpoint window in memory at a time.
+
+    Each window's file holds the rows of its own stretch of the file (named by its first row,
+    so they list in order), so sorting within each window orders them all.
+    """
+    for chunk in runs.work_objects(run_id, "rejects/"):
+        yield from sorted(json.loads(chunk), key=lambda r: int(r["line"]))
+
+
 def complete(run: dict[str, Any], state: str, failure: dict[str, Any] | None = None) -> None:
     """Report, delete the raw upload and the work files, and close the run."""
-    rejects: list[dict[str, Any]] = []
-    for chunk in runs.work_objects(run["run_id"], "rejects/"):
-        rejects.extend(json.loads(chunk))
-    rejects.sort(key=lambda r: int(r["line"]))
     runs.close(run, state, failure)
-    runs.write_report(run, rejects)
+    runs.write_report(run, _rejects(str(run["run_id"])))
     if state == "done" or (failure and not failure.get("retryable")):
         delete_upload(run)  # personal data must not linger; the lifecycle rule is the backstop
         runs.delete_work(run["run_id"])

@@ -26,7 +26,8 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
@@ -309,8 +310,12 @@ def rejects_csv(rejects: list[dict[str, Any]]) -> bytes:
     writer = csv.writer(out, delimiter=";")
     writer.writerow(["line", "reason", "field"])
     for r in rejects:
-        writer.writerow([csv_cell(r.get("line")), csv_cell(r.get("reason")), csv_cell(r.get("field", ""))])
+        writer.writerow(_csv_row(r))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _csv_row(reject: dict[str, Any]) -> list[str]:
+    return [csv_cell(reject.get("line")), csv_cell(reject.get("reason")), csv_cell(reject.get("field", ""))]
 
 
 def summary(run: dict[str, Any]) -> dict[str, Any]:
@@ -343,22 +348,37 @@ def listed(run: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def write_report(run: dict[str, Any], rejects: list[dict[str, Any]]) -> str:
-    """reports/<partner_id>/<received>-<run_id>.json (and .rejected.csv when any row was rejected)."""
+def write_report(run: dict[str, Any], rejects: Iterable[dict[str, Any]]) -> str:
+    """reports/<partner_id>/<received>-<run_id>.json (and .rejected.csv when any row was rejected).
+
+    The rejected rows stream through temporary files (Lambda's /tmp), so a file whose every
+    row is rejected takes no more memory to report than one with none.
+    """
     s3 = store.client("s3")
     bucket = settings().upload_bucket
     stamp = run["received_at"].replace(":", "").replace("-", "")
     base = f"{REPORTS}{run['partner_id']}/{stamp}-{run['run_id']}"
     run["report_key"] = f"{base}.json"
-    body = {**summary(run), "rejected_rows": rejects}
-    s3.put_object(
-        Bucket=bucket,
-        Key=run["report_key"],
-        Body=json.dumps(body, ensure_ascii=False, indent=1, default=str).encode(),
-        ContentType="application/json",
-    )
-    if rejects:
-        s3.put_object(Bucket=bucket, Key=f"{base}.rejected.csv", Body=rejects_csv(rejects), ContentType="text/csv")
+    with tempfile.TemporaryFile() as report, tempfile.TemporaryFile() as table:
+        head = json.dumps(summary(run), ensure_ascii=False, indent=1, default=str)
+        report.write(head.removesuffix("\n}").encode() + b',\n "rejected_rows": [')
+        table.write(rejects_csv([]))
+        rows = io.TextIOWrapper(table, encoding="utf-8", newline="")
+        writer = csv.writer(rows, delimiter=";")
+        count = 0
+        for row in rejects:
+            report.write((",\n  " if count else "\n  ").encode())
+            report.write(json.dumps(row, ensure_ascii=False, default=str).encode())
+            writer.writerow(_csv_row(row))
+            count += 1
+        report.write(b"\n ]\n}" if count else b"]\n}")
+        report.seek(0)
+        s3.put_object(Bucket=bucket, Key=run["report_key"], Body=report, ContentType="application/json")
+        rows.flush()
+        if count:
+            table.seek(0)
+            s3.put_object(Bucket=bucket, Key=f"{base}.rejected.csv", Body=table, ContentType="text/csv")
+        rows.detach()
     return str(run["report_key"])
 
 

@@ -35,6 +35,21 @@ def prepare_environment() -> None:
         os.environ.pop(var, None)
 
 
+def data_provider(partner_id: str) -> dict[str, Any]:
+    """A registered, active data provider whose notice delivery is recorded: its uploads import."""
+    from chalicelib import clock, notice
+
+    return {
+        "partner_id": partner_id,
+        "name": "Bench Oy",
+        "kind": "data_provider",
+        "contact": {"email": "info@bench.example.com"},
+        "country": "FI",
+        "notice_delivered_at": clock.local_date().isoformat(),
+        "notice_version": notice.version(),
+    }
+
+
 def email(i: int) -> str:
     """The i-th bench person's address (5,000 organisations)."""
     return f"henkilo{i}@organisaatio{i % 5000}.fi"

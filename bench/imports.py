@@ -94,7 +94,8 @@ def run() -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib import clock, notice, store
+    from bench._emulator import data_provider
+    from chalicelib import store
     from devstack import provision
 
     os.environ.update(
@@ -112,17 +113,7 @@ def run() -> dict[str, Any]:
         provision.register_partners(
             boto3.client("dynamodb", region_name=REGION),
             stack["tables"]["partners"],
-            [
-                {
-                    "partner_id": "bench",
-                    "name": "Bench Oy",
-                    "kind": "data_provider",
-                    "contact": {"email": "info@bench.example.com"},
-                    "country": "FI",
-                    "notice_delivered_at": clock.local_date().isoformat(),
-                    "notice_version": notice.version(),
-                }
-            ],
+            [data_provider("bench")],
         )
         os.environ.update(provision.app_environment(stack, stage="bench"))
         store.reset()

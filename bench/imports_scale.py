@@ -276,7 +276,6 @@ def _one(size: int, folder: Path, timeout: float) -> dict[str, Any]:
     """A first import of the list, then next month's list (10% changed) as a full refresh."""
     import boto3
 
-    from chalicelib import clock, notice
     from devstack import provision
 
     path, changed_path = folder / f"lista-{size}.csv", folder / f"lista-{size}-changed.csv"
@@ -289,17 +288,7 @@ def _one(size: int, folder: Path, timeout: float) -> dict[str, Any]:
         provision.register_partners(
             boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint),
             emulated.tables["partners"],
-            [
-                {
-                    "partner_id": PARTNER,
-                    "name": "Bench Oy",
-                    "kind": "data_provider",
-                    "contact": {"email": "info@bench.example.com"},
-                    "country": "FI",
-                    "notice_delivered_at": clock.local_date().isoformat(),
-                    "notice_version": notice.version(),
-                }
-            ],
+            [emulator.data_provider(PARTNER)],
         )
         _baseline_tables(endpoint)
         s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)

@@ -20,7 +20,7 @@ from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.errors import Forbidden, Unauthenticated
-from chalicelib.registers import Role
+from chalicelib.roles import Role
 
 # Group → roles granted. dpo includes staff; a reseller is also a partner.
 _GROUP_ROLES: dict[str, frozenset[Role]] = {

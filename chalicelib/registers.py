@@ -11,18 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-
-class Role(StrEnum):
-    """Kinds of principal (DESIGN §2)."""
-
-    ANONYMOUS = "anonymous"
-    CUSTOMER = "customer"
-    PARTNER = "partner"
-    RESELLER = "reseller"
-    # A partner of kind `marketing`: works only on the campaigns assigned to it.
-    MARKETING = "marketing"
-    STAFF = "staff"
-    DPO = "dpo"
+from chalicelib.roles import Role as Role  # re-exported: most modules take it from here
 
 
 class Kind(StrEnum):

@@ -54,6 +54,7 @@ MUST_NOT_LOAD = {
         *DOMAIN,
         "chalicelib.api.routing",
         "aws_lambda_powertools",
+        "chalicelib.registers",  # builds every register's definition: roles are in chalicelib.roles
     ),
     "partner_import": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),
     "retention_sweeper": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE, *VALIDATION, *DOMAIN),

@@ -46,6 +46,9 @@ from bench._emulator import REGION
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_IMPORT_SCALE_ROWS", "100000,1000000").split(","))
 BASELINE_ROWS = int(os.environ.get("BENCH_IMPORT_BASELINE_ROWS", "100000"))
+# The changed list is imported again at sizes up to this (the steady state; at 1,000,000 rows
+# it would add most of an hour under the emulator).
+CHANGED_UP_TO = int(os.environ.get("BENCH_IMPORT_SCALE_CHANGED_UP_TO", "1000000"))
 PARTNER = "bench"
 KEY = f"incoming/{PARTNER}/full-lista.csv"
 BAD_EVERY = 100
@@ -71,6 +74,13 @@ def write_csv(path: Path, rows: int, changed: bool = False) -> dict[str, int]:
                 title, counts["changed"] = "Hallituksen puheenjohtaja", counts["changed"] + 1
             out.write(f"Organisaatio {i % 5000} Oy;Henkilö Nro{i} Äyräpää;{title};{address};\r\n")
     return dict(counts)
+
+
+def _upload(s3: Any, bucket: str, path: Path) -> None:
+    """One PutObject, as a partner's presigned POST is: moto notifies a multipart upload twice
+    (S3 once), which would start two runs of the same file."""
+    with path.open("rb") as body:
+        s3.put_object(Bucket=bucket, Key=KEY, Body=body)
 
 
 def _rss_mib() -> float:
@@ -292,30 +302,34 @@ def _one(size: int, folder: Path, timeout: float) -> dict[str, Any]:
         )
         _baseline_tables(endpoint)
         s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
-        s3.upload_file(str(path), env["UPLOAD_BUCKET"], KEY)  # the bucket notifies the import queue
+        _upload(s3, env["UPLOAD_BUCKET"], path)  # the bucket notifies the import queue
         first = _in_worker(_import_worker, env, timeout)
-        changed = write_csv(changed_path, size, changed=True)
-        s3.upload_file(str(changed_path), env["UPLOAD_BUCKET"], KEY)  # a new version: a new run
-        again = _in_worker(_import_worker, env, timeout)
+        again, changed = None, {}
+        if size <= CHANGED_UP_TO:
+            changed = write_csv(changed_path, size, changed=True)
+            _upload(s3, env["UPLOAD_BUCKET"], changed_path)  # a new version: a new run
+            again = _in_worker(_import_worker, env, timeout)
+            changed_path.unlink()
         baseline = _in_worker(_baseline_worker, env, str(path), min(size, BASELINE_ROWS))
     path.unlink()
-    changed_path.unlink()
     # The figures are only worth reporting if the imports are right.
     rejected = {"free_mail_domain": made["bad"], "duplicate_in_file": made["duplicate"]}
     for imported in (first, again):
-        assert imported["state"] == "done", imported
-        assert int(imported["counts"]["rows"]) == size and imported["rejected_by_reason"] == rejected
+        if imported is not None:
+            assert imported["state"] == "done", imported
+            assert int(imported["counts"]["rows"]) == size and imported["rejected_by_reason"] == rejected
     assert int(first["counts"]["inserted"]) == made["good"], (first["counts"], made)
-    assert int(again["counts"]["updated"]) == changed["changed"], (again["counts"], changed)
-    assert int(again["counts"]["unchanged"]) == made["good"] - changed["changed"]
-    assert int(again["counts"]["removed"]) == 0
+    if again is not None:
+        assert int(again["counts"]["updated"]) == changed["changed"], (again["counts"], changed)
+        assert int(again["counts"]["unchanged"]) == made["good"] - changed["changed"]
+        assert int(again["counts"]["removed"]) == 0
     assert baseline["people"] == made["good"]
     return {
         "rows": size,
         "file_mib": round(file_mib, 1),
         "rows_good_bad_duplicate": [made["good"], made["bad"], made["duplicate"]],
         **_figures(first, size),
-        "ten_percent_changed": {"rows_changed": changed["changed"], **_figures(again, size)},
+        "ten_percent_changed": {"rows_changed": changed["changed"], **_figures(again, size)} if again else None,
         "baseline": baseline
         | {
             "working_set_mib": round(baseline["peak_rss_mib"] - baseline["rss_after_load_mib"], 1),
@@ -337,7 +351,11 @@ def run() -> dict[str, Any]:
         "working_set_mib": largest["working_set_mib"],
         "peak_rss_mib": largest["peak_rss_mib"],
         "dynamodb_requests_per_row": largest["dynamodb_requests_per_row"],
-        "ten_percent_changed_requests_per_row": largest["ten_percent_changed"]["dynamodb_requests_per_row"],
+        "ten_percent_changed_requests_per_row": max(
+            (r["ten_percent_changed"] for r in runs if r["ten_percent_changed"]), key=lambda c: c["counts"]["rows"]
+        )["dynamodb_requests_per_row"]
+        if any(r["ten_percent_changed"] for r in runs)
+        else None,
         "baseline_requests_per_row": largest["baseline"]["requests_per_row_written"],
         "segments": largest["segments"],
         "follow_up_messages": largest["follow_up_messages"],

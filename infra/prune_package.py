@@ -11,8 +11,8 @@ so this rewrites dist/deployment.zip without (issue 13; docs/benchmarks.md "Pack
   GHASH, SHA-NI, BMI2/ADX), which pycryptodome picks at run time by
   the CPU and silently replaces by the portable one when missing; its self-tests and every
   other cipher, hash, curve and protocol go;
-- `__pycache__` folders (the runtime compiles what it imports; a local cache of another
-  build must not ride along), packages' own test folders, and `.pyi` type stubs.
+- `__pycache__` folders (a local cache of another build must not ride along: the bytecode
+  shipped is written below), packages' own test folders, and `.pyi` type stubs.
 
 Then it adds bytecode for what cold starts load (`COMPILE`): Lambda's `/var/task` is
 read-only and a package without bytecode makes every cold start compile each module it
@@ -158,7 +158,8 @@ def compiled(name: str) -> bool:
 
 def bytecode(source: bytes, name: str) -> bytes:
     """An unchecked-hash pyc of `source` (PEP 552: magic, flags 0b01, source hash, code)."""
-    code = compile(source, f"/var/task/{name}", "exec", dont_inherit=True)
+    # optimize=0 whatever this interpreter's -O: asserts stay, as the runtime runs without -O.
+    code = compile(source, f"/var/task/{name}", "exec", dont_inherit=True, optimize=0)
     flags = (0b01).to_bytes(4, "little")  # hash-based, check_source off
     return importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source) + marshal.dumps(code)
 
@@ -166,9 +167,11 @@ def bytecode(source: bytes, name: str) -> bytes:
 def check_runtime(template: Path) -> None:
     """Bytecode is only read by the Python version that wrote it: this must be the runtime's."""
     mine = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    document = json.loads(template.read_text())
+    default = document.get("Globals", {}).get("Function", {}).get("Runtime")
     runtimes = {
-        res["Properties"]["Runtime"]
-        for res in json.loads(template.read_text())["Resources"].values()
+        res["Properties"].get("Runtime", default)
+        for res in document["Resources"].values()
         if res.get("Type") == "AWS::Serverless::Function"
     }
     if runtimes != {mine}:

@@ -139,6 +139,49 @@ def test_events_lost_with_a_dead_delivery_are_written_by_the_redelivery(
     assert all(events[pid] == 1 for pid in written) and set(events.values()) == {1}
 
 
+def test_a_redelivery_after_a_crash_never_rewrites_a_recorded_event(stack: Stack, faults: f.FaultInjector) -> None:
+    """A delivery writes its first window's rows and their events, then dies before its
+    checkpoint. Meanwhile one of those prospects is deleted, so the redelivery creates it
+    again, with the same event key (run, line, create): the event recorded by the dead
+    delivery stays as it was (the redelivery puts its first window's events on condition)."""
+    upload(stack, "incoming/acme/lista.csv", csv_bytes(_rows()))
+    # The window's report chunk is the last write before its checkpoint: it fails for good.
+    faults.inject("s3", "PutObject", f.S3_INTERNAL_ERROR, times=f.RETRY_BUDGET, url_contains="/rejects/")
+    batch = [m for m in receive(stack) if "Records" in m["Body"]]
+    assert invoke(stack, batch)["batchItemFailures"]
+    [run] = runs_of(stack, "acme")
+    assert run["checkpoint"]["row"] == 0 and run["checkpoint"]["writing"] is True
+    written = sorted({i["prospect_id"] for i in prospect_items(stack)})
+    assert written and sum(_import_events(stack).values()) == len(written)
+    gone = written[0]
+    audit = stack.table("audit")
+    [event] = audit.query(KeyConditionExpression=Key("pk").eq(f"RECORD#prospects#{gone}"))["Items"]
+    audit.update_item(
+        Key={"pk": event["pk"], "sk": event["sk"]},
+        UpdateExpression="SET marker = :m",
+        ExpressionAttributeValues={":m": "as recorded"},
+    )
+    register = stack.table("prospects")
+    for item in register.query(KeyConditionExpression=Key("pk").eq(f"PROSPECT#{gone}"))["Items"]:
+        register.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})  # its PROFILE and the partner's item
+    url = stack.info["import_queue_url"]
+    for m in batch:
+        sqs().change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    drain(stack)
+    _assert_imported_exactly(stack, "acme", "lista.csv")
+    [again] = audit.query(KeyConditionExpression=Key("pk").eq(f"RECORD#prospects#{gone}"))["Items"]
+    assert again == {**event, "marker": "as recorded"}  # not rewritten by the redelivery
+    assert "writing" not in runs_of(stack, "acme")[0]["checkpoint"]
+
+
+def test_a_clean_run_writes_no_event_alone(stack: Stack, faults: f.FaultInjector) -> None:
+    """Without a crash, every row event goes out in a batch: no conditional PutItem on the audit table."""
+    upload(stack, "incoming/acme/lista.csv", csv_bytes(_rows()))
+    drain(stack)
+    _assert_imported_exactly(stack, "acme", "lista.csv")
+    assert faults.calls[("dynamodb", "PutItem")] == 1  # the run record's creation only
+
+
 @pytest.mark.parametrize("fault", [*f.S3_FAULTS, f.LOST_REPLY], ids=lambda x: x.code or x.kind)
 def test_import_under_s3_faults_is_exact(stack: Stack, faults: f.FaultInjector, fault: f.Fault) -> None:
     """GetObject of the upload, work-file puts, lists and gets, the report, the deletions."""

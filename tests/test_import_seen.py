@@ -44,3 +44,20 @@ def test_an_empty_set_is_falsy_and_finds_nothing() -> None:
     assert not seen and 42 not in seen
     seen.add(42)
     assert seen and 42 in seen
+
+
+def test_work_files_load_in_one_merge_with_what_is_held() -> None:
+    """A resuming segment loads earlier windows' files (unsorted, overlapping) at once."""
+    from array import array
+
+    rng = random.Random(9)
+    windows = [[rng.getrandbits(64) for _ in range(300)] for _ in range(5)]
+    windows[3][:50] = windows[1][:50]  # a person kept under two windows (several key versions)
+    seen = SeenRows(buffer=64)
+    held = [rng.getrandbits(64) for _ in range(100)]
+    seen.update(held)
+    seen.load(array("Q", w).tobytes() for w in windows)
+    everyone = set(held).union(*windows)
+    assert len(seen) == len(everyone) and all(f in seen for f in everyone)
+    assert not seen._recent and list(seen._sorted) == sorted(everyone)
+    assert seen.add(held[0]) is False and seen.add(1) is True

@@ -538,6 +538,24 @@ def test_full_refresh_removes_outdated_contacts_except_verified_other_source_or_
     )
 
 
+def test_a_full_refresh_hands_over_within_a_page_of_removals(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time is asked after each removal: segments of 3 end mid-page, and the next starts after it."""
+    from chalicelib.imports import messages, pipeline
+
+    names = [f"R{n}x" for n in range(12)]
+    upload(stack, "incoming/acme/a.csv", csv_bytes([_row(n) for n in names]))
+    drain(stack)
+    monkeypatch.setattr(messages, "DEFAULT_LIMITS", pipeline.Limits(segment_rows=3))
+    upload(stack, "incoming/acme/full-b.csv", csv_bytes([_row(names[0])]))
+    drain(stack)
+    [run] = [r for r in runs_of(stack, "acme") if r["full_refresh"]]
+    assert run["state"] == "done" and int(run["counts"]["removed"]) == 11
+    assert int(run["checkpoint"]["segment"]) == 3  # 11 removals, 3 a segment (one page of 500): 3 hand-overs
+    assert [i["email"].lower() for i in prospect_items(stack)] == [f"{names[0].lower()}@{names[0].lower()}.fi"]
+    deletes = [e for e in stack.table("audit").scan()["Items"] if e["action"] == "delete"]
+    assert len(deletes) == 11 and len({e["record_id"] for e in deletes}) == 11
+
+
 def test_incremental_upload_removes_nothing(stack: Stack) -> None:
     upload(stack, "incoming/acme/a.csv", csv_bytes([_row("Aa"), _row("Bb")]))
     drain(stack)

@@ -158,3 +158,36 @@ def test_same_message_delivered_twice_at_once_is_refused_by_the_lease(
     assert second == [[f"busy:{run['run_id']}"]]
     assert first == [f"done:{run['run_id']}"]
     assert run["counts"]["inserted"] == 1 and run["counts"]["rejected"] == 0
+
+
+def test_writes_left_after_a_retry_or_a_slow_request_are_rechecked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One re-check covers the requests sent right after it, not those after a retry or a delay."""
+    from chalicelib.imports import pipeline
+
+    class Client:
+        requests = 0
+
+        def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 (boto3 name)
+            self.requests += 1
+            (items,) = RequestItems.values()
+            return {"UnprocessedItems": {"t": items[:5]}} if self.requests == 1 else {}
+
+    def run(fresh_seconds: float) -> list[int]:
+        monkeypatch.setattr(pipeline, "RECHECK_FRESH_SECONDS", fresh_seconds)
+        rechecked: list[int] = []
+
+        def recheck(entries: list[Any]) -> list[Any]:
+            rechecked.append(len(entries))
+            return entries
+
+        writer = pipeline.ItemWriter("t", client=Client(), sleep=lambda _: None, recheck=recheck)
+        for n in range(100):
+            writer.put({"pk": f"PROSPECT#{n}", "sk": "PROFILE"})
+        writer.flush()
+        assert writer.items_written == 100
+        return rechecked
+
+    # The first request is partly throttled: the 75 not yet sent are re-checked again.
+    assert run(60.0) == [100, 75]
+    # Every request slower than the freshness limit: the rest is re-checked before each.
+    assert run(-1.0) == [100, 75, 50, 25]

@@ -129,6 +129,7 @@ def test_partner_import_has_nothing_on_the_customers_table(sam: dict[str, Any]) 
     assert allowed(resolved, "dynamodb:BatchWriteItem", audit, {"dynamodb:LeadingKeys": "RECORD#prospects#p1"})
     for record in ("RECORD#customers#c1", "RECORD#system#sweeps", "RECORD#partners#acme"):
         assert not allowed(resolved, "dynamodb:BatchWriteItem", audit, {"dynamodb:LeadingKeys": record})
+    assert not allowed(resolved, "dynamodb:BatchWriteItem", audit)  # no key given: not "for all of none"
     bucket = fake_arn("UploadBucket", {"Type": "AWS::S3::Bucket"})
     assert allowed(resolved, "s3:GetObject", f"{bucket}/incoming/acme/list.csv")
     assert allowed(resolved, "s3:PutObject", f"{bucket}/reports/acme/run.json")

@@ -41,10 +41,11 @@ Writes against concurrent changes
     was deleted, created or changed by staff or another run since the chunk was read is
     dropped (``changed_meanwhile``, imported again by the partner's next file), and a legal
     hold set meanwhile is carried over. This costs one
-    consistent read (and one suppression look-up) per 100 writes (`RECHECK_WINDOW`: four
+    consistent read (and the suppression look-ups) per 100 writes (`RECHECK_WINDOW`: four
     write requests), nothing when nothing changes, and keeps write requests ≈ ceil(changed
-    rows / 25); the window left is the milliseconds between that read and the writes
-    (closing it needs a conditional write per item, 25× the requests).
+    rows / 25); the window left is the milliseconds between that read and the writes (writes
+    still to send after a retried request, or `RECHECK_FRESH_SECONDS` after the read, are
+    re-checked again; closing the window needs a conditional write per item, 25× the requests).
 
 Crash safety
     Every written item records the run and the file line that wrote it. A redelivery
@@ -55,11 +56,13 @@ Crash safety
 Audit: exactly one event per change
     A row's event has a deterministic key (run, line, action: `audit.event_key`) and is
     written after the row's batch, 25 events a BatchWriteItem with no condition: the key is
-    new to this run. A run that dies between the two re-reads the row on redelivery,
-    recognises it as its own write and writes its event alone, on the condition that the key
-    is not recorded (`audit.put_once`): the one that is missing is added, one already there
-    stays as it is. A removal (full refresh) writes its event in the same transaction as the
-    removal.
+    new to this run. Before a window's first write the run is marked (`runs.mark_writing`;
+    the window's checkpoint clears it). A delivery that finds the mark follows one that died
+    mid-window: it writes its first window's events alone, each on the condition that the key
+    is not recorded (`audit.put_once`), as it does for any row it recognises as this run's
+    own write. So an event that is missing is added and one already there stays as it is,
+    even for a row changed or deleted meanwhile and written again. A removal (full refresh)
+    writes its event in the same transaction as the removal.
 
 Full refresh
     At the end of a full-refresh file (``runs.FULL_REFRESH``) the partner's prospects
@@ -108,7 +111,9 @@ BATCH_GET_MAX = 100
 # partner's own item) are two keys, so 100 writes are one consistent read of 100 keys and one
 # suppression look-up of 50 addresses for 4 write requests (one re-check per request before).
 RECHECK_WINDOW = 4 * BATCH_WRITE_MAX
-# The partner's items read per page in a full refresh's removal phase, each page checkpointed.
+RECHECK_FRESH_SECONDS = 0.2  # past this (or after a retry) the writes left are re-checked again
+# The partner's items read per page in a full refresh's removal phase; a page is checkpointed
+# when done, or where the time ran out within it.
 REMOVAL_PAGE = 500
 RETRYABLE = {
     "ProvisionedThroughputExceededException",
@@ -206,12 +211,21 @@ class ItemWriter:
             self.pending = self.pending[RECHECK_WINDOW:]
 
     def _write(self, entries: list[Pending]) -> None:
-        """Re-check the entries against the table as it is now, then send what still holds."""
-        if self.recheck is not None:
-            entries = self.recheck(entries)
-        batch = [{"PutRequest": {"Item": store.typed_item(e.item)}} for e in entries]
-        for start in range(0, len(batch), BATCH_WRITE_MAX):
-            self._send(batch[start : start + BATCH_WRITE_MAX])
+        """Re-check the entries against the table as it is now, then send what still holds.
+
+        The re-check holds for the requests sent right after it; entries still to send once a
+        request had to be retried, or once `RECHECK_FRESH_SECONDS` have passed, are re-checked
+        again first, so a slow or throttled batch does not widen the window it closes.
+        """
+        while entries:
+            if self.recheck is not None:
+                entries = self.recheck(entries)
+            checked, retries = time.monotonic(), self.retries
+            while entries:
+                batch, entries = entries[:BATCH_WRITE_MAX], entries[BATCH_WRITE_MAX:]
+                self._send([{"PutRequest": {"Item": store.typed_item(e.item)}} for e in batch])
+                if self.retries != retries or time.monotonic() - checked > RECHECK_FRESH_SECONDS:
+                    break
 
     def _send(self, batch: list[dict[str, Any]]) -> None:
         attempt = 0
@@ -364,6 +378,10 @@ class Importer:
         self.run_sortable = clock.sortable(received)
         self.free_mail = frozenset(settings().free_mail_domains)
         self.counts: dict[str, int] = {k: int(v) for k, v in self.run["counts"].items()}
+        # A delivery before this one began writing past the checkpoint and did not reach the
+        # next: rows of the first window may be written with their events (see `_flush_audit`).
+        self.recovering = bool(self.run["checkpoint"].get("writing"))
+        self._marked = False  # this window's writes are recorded as begun (`runs.mark_writing`)
         self.by_reason: dict[str, int] = {k: int(v) for k, v in self.run.get("rejected_by_reason", {}).items()}
 
     @property
@@ -378,8 +396,7 @@ class Importer:
 
     def load_seen(self) -> None:
         """Fingerprints of the rows earlier invocations of this run processed."""
-        for body in runs.work_objects(self.run_id, "seen/"):
-            self.seen.update(array("Q", body))
+        self.seen.load(runs.work_objects(self.run_id, "seen/"))
 
     def import_rows(self, upload: Upload) -> bool:
         """Process rows from the checkpoint; True when the file is done, False to continue.
@@ -431,6 +448,12 @@ class Importer:
     def _after_rows(self) -> str:
         return "removal" if self.run.get("full_refresh") else "finish"
 
+    def _writing(self) -> None:
+        """Before the window's first write: mark the run, so a redelivery knows rows may be written."""
+        if not self._marked:
+            runs.mark_writing(self.run_id, self.owner)
+            self._marked = True
+
     def _save(self, done_rows: int, phase: str) -> None:
         """Flush writes and audit, persist this window's rejects and fingerprints, checkpoint."""
         assert self.writer is not None
@@ -442,10 +465,11 @@ class Importer:
         if self._window_seen:
             runs.put_work(self.run_id, f"seen/{name}.bin", array("Q", self._window_seen).tobytes())
         self.rejects, self._window_seen = [], []
-        checkpoint = {**self.checkpoint, "row": done_rows, "phase": phase}
+        checkpoint = {k: v for k, v in self.checkpoint.items() if k != "writing"} | {"row": done_rows, "phase": phase}
         self.run.update(checkpoint=checkpoint, counts=dict(self.counts), rejected_by_reason=dict(self.by_reason))
         runs.save_progress(self.run, self.owner)
         self._window_start = done_rows
+        self.recovering = self._marked = False  # the next window starts clean
 
     def _reject(self, line: int, reject: Reject, **extra: Any) -> None:
         self.counts["rejected"] += 1
@@ -502,8 +526,7 @@ class Importer:
         """Count a skipped row's person as seen, under every id they may have (full refresh)."""
         for pid in row.candidates:
             fp = fingerprint(pid)
-            if fp not in self.seen:
-                self.seen.add(fp)
+            if self.seen.add(fp):
                 self._window_seen.append(fp)
 
     def _upsert(self, row: _Row, existing: dict[tuple[str, str], dict[str, Any]]) -> None:
@@ -600,6 +623,7 @@ class Importer:
     def _put_profile(self, write: _ProfileWrite, row: _Row, access: Access) -> None:
         """Queue the PROFILE beside the row's own item (re-checked against what was read, uncounted)."""
         assert self.writer is not None
+        self._writing()
         guard = Guard(
             row.line, "", row.email_norm, write.expected, access, "", write.reverify, True, row.values.get("phone")
         )
@@ -643,7 +667,7 @@ class Importer:
         meanwhile (``not_imported``), or whose item was deleted, created or changed by staff or
         another run since the chunk was read (``changed_meanwhile``), is dropped and reported,
         never re-created or overwritten; kept attributes (first seen, staff verification,
-        legal hold) are taken from the fresh read. The window left is this read to the write.
+        legal hold) are taken from the fresh read. The window left is this read to the writes.
         """
         guarded = [e for e in entries if e.guard is not None]
         if not guarded:
@@ -770,14 +794,18 @@ class Importer:
     def _flush_audit(self) -> None:
         """Write the events of the rows written so far, each once, after their items.
 
-        An event's key (run, line, action) is new to this run unless this run wrote the row
-        before a crash, so events go out 25 a BatchWriteItem, with no condition to check. The
-        event of a row written before a crash may be recorded already: it is written alone, on
-        the condition that its key is not (`audit.put_once`), so none is doubled or rewritten.
+        An event's key (run, line, action) is new to this run unless a delivery before this
+        one wrote the row before a crash, so events go out 25 a BatchWriteItem, with no
+        condition to check. After such a crash (the run's `checkpoint.writing` mark, set before
+        a window's first write and cleared by its checkpoint) every event of the first window
+        may be recorded already, also one whose row was changed meanwhile and is written
+        again: those are written alone, on the condition that the key is not recorded
+        (`audit.put_once`), as is the event of a row recognised as this run's own write. So
+        none is doubled or rewritten.
         """
         for access, key, recovered in self.accesses:
             item = audit.event(SYSTEM_IMPORT, access, self.run_id, key=key)
-            if recovered:
+            if recovered or self.recovering:
                 audit.put_once(item)
             else:
                 self.events.put(item)
@@ -802,18 +830,23 @@ class Importer:
             if cursor:
                 kwargs["ExclusiveStartKey"] = cursor
             page = store.prospects().query(**kwargs)
-            for item in page["Items"]:
+            cursor, stopped = page.get("LastEvaluatedKey"), False
+            for n, item in enumerate(page["Items"], 1):
                 if fingerprint(str(item["prospect_id"])) not in self.seen:
                     self._remove(item)
-            segment_rows += len(page["Items"])
-            cursor = page.get("LastEvaluatedKey")
+                segment_rows += 1
+                if n < len(page["Items"]) and self._out_of_time(segment_rows):
+                    # Time is asked after every item (a removal is a transaction): the next
+                    # segment starts after this one, the index's key of it as the cursor.
+                    cursor, stopped = {"source_partner": self.partner, "pk": item["pk"], "sk": item["sk"]}, True
+                    break
             self._flush_audit()
             checkpoint = {**self.checkpoint, "removal_cursor": cursor, "phase": "removal" if cursor else "finish"}
             self.run.update(checkpoint=checkpoint, counts=dict(self.counts), rejected_by_reason=dict(self.by_reason))
             runs.save_progress(self.run, self.owner)
             if not cursor:
                 return True
-            if self._out_of_time(segment_rows):
+            if stopped or self._out_of_time(segment_rows):
                 return False
 
     def _remove(self, item: dict[str, Any]) -> None:

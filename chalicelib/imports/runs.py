@@ -187,6 +187,22 @@ def save_progress(run: dict[str, Any], owner: str) -> None:
     )
 
 
+def mark_writing(run_id: str, owner: str) -> None:
+    """Record that writes past the last checkpoint have begun (`checkpoint.writing`).
+
+    A delivery that finds the mark resumes after a crash in which rows may have been written
+    with their audit events: it writes the events of its first window one by one, each on
+    the condition that it is not recorded (chalicelib/imports/pipeline.py). The next
+    checkpoint clears it.
+    """
+    store.import_runs().update_item(
+        Key={"run_id": run_id},
+        UpdateExpression="SET checkpoint.writing = :t",
+        ConditionExpression="lease_owner = :owner",
+        ExpressionAttributeValues={":t": True, ":owner": owner},
+    )
+
+
 def hand_over(run: dict[str, Any], owner: str) -> int:
     """End this invocation's segment: the next segment number, lease released."""
     segment = int(run["checkpoint"].get("segment", 0)) + 1

@@ -242,6 +242,49 @@ def test_the_report_is_written_from_a_stream_of_rejected_rows(stack: Stack) -> N
     assert not [o for o in listed if "r2" in o["Key"] and o["Key"].endswith(".csv")]
 
 
+def test_rejected_rows_are_paged_from_where_the_last_page_ended(stack: Stack) -> None:
+    """A page reads the report from the cursor's byte position on, never the report whole."""
+    from chalicelib import store
+    from chalicelib.errors import ValidationFailed
+    from chalicelib.imports import runs
+
+    run = {"run_id": "r3", "partner_id": "acme", "received_at": "2026-12-03T10:00:00Z", "state": "done"}
+    rows = [{"line": n, "reason": "invalid_email", "field": "email"} for n in range(2, 2502)]
+    run["report_key"] = runs.write_report(run, iter(rows))
+    ranges: list[str | None] = []
+    s3_client = store.client("s3")
+    s3_client.meta.events.register(
+        "before-parameter-build.s3.GetObject", lambda params, **_: ranges.append(params.get("Range"))
+    )
+    paged, cursor = [], None
+    while True:
+        page = runs.rejected_rows(run, 1000, cursor)
+        paged += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert paged == rows
+    assert ranges[0] is None and all(r and r.startswith("bytes=") for r in ranges[1:]) and len(ranges) == 3
+    for bad in (runs._cursor("from", 10**9), runs._cursor("from", -1), store.encode_cursor({"at": "1"})):
+        with pytest.raises(ValidationFailed):
+            runs.rejected_rows(run, 10, bad)
+
+
+def test_rejected_rows_of_a_report_in_the_older_layout_are_paged_by_index(stack: Stack) -> None:
+    """Reports written before one row a line (kept 90 days) are read whole, paged by row index."""
+    from chalicelib.imports import runs
+
+    rows = [{"line": n, "reason": "missing_name", "field": "contact_name"} for n in range(2, 9)]
+    key = "reports/acme/20261201T100000Z-old.json"
+    body = json.dumps({"run_id": "old", "rejected_rows": rows}, ensure_ascii=False, indent=1).encode()
+    s3().put_object(Bucket=stack.info["upload_bucket"], Key=key, Body=body)
+    run = {"run_id": "old", "report_key": key}
+    first = runs.rejected_rows(run, 5, None)
+    assert first["items"] == rows[:5] and first["next_cursor"]
+    second = runs.rejected_rows(run, 5, first["next_cursor"])
+    assert second == {"items": rows[5:], "next_cursor": None}
+
+
 # -- idempotency, crashes, big files ---------------------------------------------------------
 
 

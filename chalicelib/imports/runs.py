@@ -401,30 +401,103 @@ def write_report(run: dict[str, Any], rejects: Iterable[dict[str, Any]]) -> str:
 def rejected_rows(run: dict[str, Any], limit: int, cursor: str | None) -> dict[str, Any]:
     """A page of a finished run's rejected rows (`line`, `reason`, `field`, …) from its report.
 
-    The rows are in the report only (`reports/<partner_id>/…json`), in file order; the cursor
-    is the position in that list. No report yet (a run still going, or one that failed before
-    it wrote one), or one the lifecycle rule already removed: no rows.
+    The rows are in the report only (`reports/<partner_id>/…json`), in file order, one per line
+    after its `"rejected_rows": [` line (`write_report`). A page is read line by line from where
+    the last one ended, the cursor holding that byte position (`from`) for a ranged GET, so a
+    page of a million-row report costs what a page of a small one does. A report written
+    before that layout (each row over several lines) is read whole, its cursor the row index
+    (`offset`). No report yet (a run still going, or one that failed before it wrote one), or
+    one the lifecycle rule already removed: no rows.
     """
-    start = store.decode_cursor(cursor, {"offset"})
-    offset = 0
-    if start:
-        raw = start["offset"]
-        if not (raw.isascii() and raw.isdigit()):
-            raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
-        offset = int(raw)
+    position, offset = _report_cursor(cursor)
     key = run.get("report_key")
     if not key:
         return {"items": [], "next_cursor": None}
-    try:
-        body = store.client("s3").get_object(Bucket=settings().upload_bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+    body = _report_body(str(key), position)
+    if body is None:
+        return {"items": [], "next_cursor": None}
+    if offset is None:
+        page = _rows_by_line(body, position, limit)
+        body.close()
+        if page is not None:
+            return page
+        body = _report_body(str(key), None)  # the older layout: read whole
+        if body is None:
             return {"items": [], "next_cursor": None}
+    rows: list[dict[str, Any]] = json.loads(body.read()).get("rejected_rows", [])
+    start = offset or 0
+    more = start + limit < len(rows)
+    return {"items": rows[start : start + limit], "next_cursor": _cursor("offset", start + limit) if more else None}
+
+
+_ROWS_LINE = b'"rejected_rows": ['
+
+
+def _report_cursor(cursor: str | None) -> tuple[int | None, int | None]:
+    """(byte position, row index) from a page cursor: one of them, or neither for the first page."""
+    if not cursor:
+        return None, None
+    try:
+        decoded = store.decode_cursor(cursor, {"from"})
+        name = "from"
+    except ValidationFailed:
+        decoded, name = store.decode_cursor(cursor, {"offset"}), "offset"
+    raw = (decoded or {}).get(name, "")
+    if not (raw.isascii() and raw.isdigit()):
+        raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
+    return (int(raw), None) if name == "from" else (None, int(raw))
+
+
+def _cursor(name: str, value: int) -> str | None:
+    return store.encode_cursor({name: str(value)})
+
+
+def _report_body(key: str, position: int | None) -> Any:
+    """The report's body as a stream (from `position` on), or None when it is gone."""
+    kwargs: dict[str, Any] = {"Bucket": settings().upload_bucket, "Key": key}
+    if position is not None:
+        kwargs["Range"] = f"bytes={position}-"
+    try:
+        return store.client("s3").get_object(**kwargs)["Body"]
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code in ("NoSuchKey", "404"):
+            return None
+        if code == "InvalidRange":  # a position past the report's end: not a cursor it gave
+            raise ValidationFailed("The cursor is not valid.", code="invalid_cursor") from None
         raise
-    rows: list[dict[str, Any]] = json.loads(body).get("rejected_rows", [])
-    page = rows[offset : offset + limit]
-    more = offset + limit < len(rows)
-    return {"items": page, "next_cursor": store.encode_cursor({"offset": str(offset + limit)}) if more else None}
+
+
+def _rows_by_line(body: Any, position: int | None, limit: int) -> dict[str, Any] | None:
+    """Up to `limit` rows from a one-row-a-line report, from `position` (None: the first row).
+
+    None when the report has the older layout (a row that is not one line of JSON).
+    """
+    lines = body.iter_lines(chunk_size=64 * 1024, keepends=True)
+    at = position or 0
+    if position is None:
+        for line in lines:
+            at += len(line)
+            if line.strip() == _ROWS_LINE:
+                break
+        else:
+            return {"items": [], "next_cursor": None}  # "rejected_rows": [] — none
+    items: list[dict[str, Any]] = []
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith(b"]"):
+            break
+        if len(items) == limit:
+            return {"items": items, "next_cursor": _cursor("from", at)}
+        try:
+            row = json.loads(text.removesuffix(b","))
+        except ValueError:
+            return None
+        if not isinstance(row, dict):
+            return None
+        items.append(row)
+        at += len(line)
+    return {"items": items, "next_cursor": None}
 
 
 # -- listing ------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ Retention (enforced by the nightly sweeper, `sweep_retention`; docs/retention-an
     verified is deleted `UNVERIFIED_KEEP_DAYS` (30) days after it was received.
 
 Every change is ONE TransactWriteItems: the case item (conditional on the version read)
-and its audit event (register `cases`). The domain functions a case carries out
+and its audit event (register `cases`); a verification by the privacy center's one-time link
+also uses the link up with its own event (`verify_by_link`). The domain functions a case carries out
 (chalicelib/subjects.py, chalicelib/restriction.py) write their own changes with their own
 events, as they do for every caller.
 """
@@ -91,6 +92,9 @@ RULE_CLOSED = "case_closed"
 RULE_UNVERIFIED = "case_unverified"
 MAX_TEXT = 500  # an outcome, a reason: a sentence or two, not a document
 MAX_DETAILS_BYTES = 10_000
+# The privacy center's one-time link on an unverified case: its keyed hash, expiry and wrong
+# tries (chalicelib/privacy_center.py writes it; `verify_by_link` uses it up).
+LINK = "link"
 # Types that `carry_out` closes by itself: nothing in them needs a person's judgement.
 SELF_CLOSING = frozenset({"access", "portability", "objection"})
 # Channels where the person is the caller, so the answer reaches them in the response itself.
@@ -353,18 +357,27 @@ def _event(actor: Actor, case: dict[str, Any], action: str, fields: tuple[str, .
     return actor.put(Access(action, REGISTER, str(case["case_id"]), fields), request=request)
 
 
-def _save(
-    before: dict[str, Any] | None, after: dict[str, Any], actor: Actor, action: str, fields: tuple[str, ...] = ()
-) -> None:
-    """Write the case as `after` with its audit event in one transaction, on the condition
-    that it is still the version `before` read (or, for a new case, that none exists)."""
+def _put(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
+    """The Put of the case as `after`, on the condition that it is still the version `before`
+    read (or, for a new case, that none exists)."""
     put: dict[str, Any] = {"TableName": store.request_cases().name, "Item": store.typed_item(after)}
     if before is None:
         put["ConditionExpression"] = "attribute_not_exists(case_id)"
     else:
         put["ConditionExpression"] = "version = :v"
         put["ExpressionAttributeValues"] = store.typed({":v": before["version"]})
-    store.transact([{"Put": put}, _event(actor, after, action, fields)], "The case changed meanwhile; try again.")
+    return put
+
+
+_CHANGED = "The case changed meanwhile; try again."
+
+
+def _save(
+    before: dict[str, Any] | None, after: dict[str, Any], actor: Actor, action: str, fields: tuple[str, ...] = ()
+) -> None:
+    """Write the case as `after` with its audit event in one transaction, on the condition
+    that it is still the version `before` read (or, for a new case, that none exists)."""
+    store.transact([{"Put": _put(before, after)}, _event(actor, after, action, fields)], _CHANGED)
 
 
 def _next(case: dict[str, Any], actor: Actor, what: str) -> dict[str, Any]:
@@ -392,7 +405,7 @@ def _close(after: dict[str, Any], status: str) -> None:
     after["retention_rule"] = RULE_CLOSED
     after["retention_due_at"] = _closed_keep_until(clock.local_date(now)).isoformat()
     # The privacy center's one-time link (its keyed hash) has no use once the case is closed.
-    for name in ("queue", "contact", "details", "paused_since", "link"):
+    for name in ("queue", "contact", "details", "paused_since", LINK):
         after.pop(name, None)
 
 
@@ -456,18 +469,47 @@ def open_case(
     return view(case)
 
 
-def verify(case_id: str, method: str, actor: Actor) -> dict[str, Any]:
-    """The person's identity is verified (`method`): unverified -> open. 409
-    `case_not_unverified` otherwise."""
-    _choice(method, VERIFICATION_METHODS, "method")
-    case = get(case_id)
+def _verified(case: dict[str, Any], method: str, actor: Actor) -> dict[str, Any]:
+    """The case's next version once verified by `method` (409 `case_not_unverified` unless it
+    waits for verification): open, and no longer under the unverified case's retention rule."""
     _require(case, ("unverified",), "case_not_unverified", "The case is not waiting for verification.")
     after = _next(case, actor, f"verified:{method}")
     after["status"] = "open"
     after["verification"] = {"state": "verified", "method": method, "at": clock.iso()}
     after.pop("retention_rule", None)
     after.pop("retention_due_at", None)
+    return after
+
+
+def verify(case_id: str, method: str, actor: Actor) -> dict[str, Any]:
+    """The person's identity is verified (`method`): unverified -> open. 409
+    `case_not_unverified` otherwise."""
+    _choice(method, VERIFICATION_METHODS, "method")
+    case = get(case_id)
+    after = _verified(case, method, actor)
     _save(case, after, actor, "verify")
+    return view(after)
+
+
+def verify_by_link(case: dict[str, Any], code_hash: str, actor: Actor) -> dict[str, Any]:
+    """The privacy center's one-time link proved the address: verify `case` (as the caller
+    read it, its link's `code_hash` matched) by `email_link` and use the link up.
+
+    ONE transaction: the case without its `link`, on the condition that it is still the
+    version and status read and holds that hash, with both audit events (`link_used`,
+    `verify`). So either the link is spent and the case open, or nothing changed and the
+    link still works: a failure between the two can no longer strand the person with a
+    spent link and an unverified case. A second redeemer of the same link, or a case changed
+    meanwhile, gets `Conflict` (409); the caller decides what to tell.
+    """
+    after = _verified(case, "email_link", actor)
+    after.pop(LINK, None)
+    put = _put(case, after)
+    put["ConditionExpression"] += " AND #s = :unverified AND #l.code_hash = :hash"
+    put["ExpressionAttributeNames"] = {"#s": "status", "#l": LINK}
+    put["ExpressionAttributeValues"] |= store.typed({":unverified": "unverified", ":hash": code_hash})
+    used = actor.put(Access("link_used", REGISTER, str(case["case_id"]), (LINK,)))
+    store.transact([{"Put": put}, used, _event(actor, after, "verify")], _CHANGED)
     return view(after)
 
 

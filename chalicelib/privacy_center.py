@@ -7,16 +7,18 @@ The path of a request
     registers are never looked up before the address is proven, so the answer and the work
     done (a case, a link, a message) are the same for a stranger and for a person we hold,
     and the route is no existence oracle. `redeem()` — the POST behind the link's page;
-    mail scanners prefetch GETs, so opening the link changes nothing — uses the link up,
-    verifies the case (`cases.verify(..., "email_link")`) and gives a session for that case.
+    mail scanners prefetch GETs, so opening the link changes nothing — uses the link up and
+    verifies the case in one transaction (`cases.verify_by_link`) and gives a session for
+    that case.
 
 The one-time link (`LinkCode`)
     `<case_id>.<secret>`: 256 random bits; the case keeps only a keyed hash of the secret
     (HMAC-SHA256 under the pseudonym keyring, like confirmation codes), its expiry
     (`LINK_HOURS`) and a count of wrong tries, in the case item's `link` map. The link
-    works once (redeeming removes `link` in the same transaction as its audit event, on the
-    condition that the hash is still there, so two racing clicks cannot both win) and no
-    more after `MAX_ATTEMPTS` wrong secrets for the case. Every failure (unknown case, wrong
+    works once (redeeming removes `link` in the transaction that verifies the case, with
+    both audit events, on the condition that the hash is still there and the case unchanged,
+    so two racing clicks cannot both win, and a failed redemption leaves the link usable)
+    and no more after `MAX_ATTEMPTS` wrong secrets for the case. Every failure (unknown case, wrong
     secret, expired, used, locked, malformed) is one answer, `InvalidLink`, so the link
     page tells nobody which cases exist.
 
@@ -79,7 +81,7 @@ from chalicelib import cases, clock, pseudonyms, restriction, store, subjects
 from chalicelib.aead import InvalidSeal, seal, unseal
 from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
-from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.logs import logger
 from chalicelib.mail import compose
 from chalicelib.mail.compose import Template
@@ -99,7 +101,7 @@ PAGE_PATH = "/privacy-center"
 LINK_PATH = "/privacy-center/link"
 COOKIE = "case_session"
 HEADER = "x-case-session"
-LINK_ATTRIBUTE = "link"
+LINK_ATTRIBUTE = cases.LINK
 _CONTEXT = b"ilopiste/case-session/v1"
 _MAX_SESSION = 2048
 _LINK = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{40,64})$")
@@ -265,25 +267,6 @@ def _count_miss(case_id: str, kept: dict[str, Any]) -> None:
             raise
 
 
-def _use_link(case_id: str, kept: dict[str, Any], actor: Actor) -> None:
-    """Remove the link (it works once) with the audit event; a second redeemer loses the race."""
-    update = {
-        "TableName": store.request_cases().name,
-        "Key": _case_key(case_id),
-        "UpdateExpression": "SET version = version + :one REMOVE #l",
-        "ConditionExpression": "#l.code_hash = :hash",
-        "ExpressionAttributeNames": {"#l": LINK_ATTRIBUTE},
-        "ExpressionAttributeValues": store.typed({":hash": kept["code_hash"], ":one": 1}),
-    }
-    access = Access("link_used", cases.REGISTER, case_id, (LINK_ATTRIBUTE,))
-    try:
-        store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
-    except ClientError as exc:
-        if store.condition_failed(exc):
-            raise InvalidLink() from None
-        raise
-
-
 # -- requests ---------------------------------------------------------------------------------
 
 
@@ -338,7 +321,8 @@ def _recent_requests(email: str) -> int:
 
 
 def redeem(token: object, actor: Actor) -> tuple[str, Session]:
-    """Use the link up, verify its case, and return a session token for it (and the session)."""
+    """Use the link up and verify its case (one transaction), and return a session token for
+    it (and the session)."""
     case_id, secret = _parse_link(token)
     try:
         case = cases.get(case_id)
@@ -350,10 +334,13 @@ def redeem(token: object, actor: Actor) -> tuple[str, Session]:
     if not _matches(secret, kept):
         _count_miss(case_id, kept)
         raise InvalidLink()
-    email = cases.contact_of(case_id)
-    _use_link(case_id, kept, actor)
-    cases.verify(case_id, METHOD, actor)
-    return seal_session(case_id, email, compose.lang_or_default(case.get("lang")))
+    try:
+        # The link used up and the case verified together, or neither (the link stays usable).
+        cases.verify_by_link(case, str(kept["code_hash"]), actor)
+    except Conflict:
+        raise InvalidLink() from None  # a second redeemer, or the case changed meanwhile
+    # The case read was unverified, so it still had its contact (closing removes it).
+    return seal_session(case_id, str(case["contact"]), compose.lang_or_default(case.get("lang")))
 
 
 # -- the case session ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chalicelib import (
@@ -24,6 +25,7 @@ from chalicelib import (
     unsubscribe,
 )
 from chalicelib.api.privacy_center import PURPOSE_NAMES
+from tests import faults as f
 from tests.conftest import Stack, Tokens, call, register_partner, sent_mail, setup_actor
 
 PROSPECT_EMAIL = "pekka.prospekti@kunta.fi"
@@ -178,6 +180,100 @@ def test_a_tampered_or_misdirected_link_does_not_verify(client: Any, tokens: Tok
         assert status == 400 and body["error"]["code"] == "invalid_link", token
     assert cases.get(other.split(".")[0])["link"]["attempts"] == 1  # a wrong try counts against that case
     assert _redeem(client, other)[0] == 200 and _redeem(client, mine)[0] == 200
+
+
+def _case_events(case_id: str) -> list[str]:
+    """The actions of the case's audit events, sorted."""
+    items = store.audit().query(KeyConditionExpression=Key("pk").eq(f"RECORD#cases#{case_id}"), ConsistentRead=True)
+    return sorted(str(i["action"]) for i in items["Items"])
+
+
+def _still_usable(case_id: str, attempts: int = 0) -> None:
+    """The case waits for verification with its link in place (the right secret still works)."""
+    case = cases.get(case_id)
+    assert case["status"] == "unverified" and case["verification"] == {"state": "unverified"}
+    assert case["link"]["code_hash"] and case["link"]["attempts"] == attempts
+    assert case["retention_rule"] == cases.RULE_UNVERIFIED
+
+
+@pytest.fixture
+def faults(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> f.FaultInjector:
+    return f.install(monkeypatch)
+
+
+def test_redeeming_uses_the_link_and_verifies_the_case_in_one_transaction(
+    client: Any, tokens: Tokens, faults: f.FaultInjector
+) -> None:
+    token = _ask(client, STRANGER)
+    case_id = token.split(".")[0]
+    assert _case_events(case_id) == ["create", "link_sent"]
+    transactions = faults.calls[("dynamodb", "TransactWriteItems")]
+    status, body = _redeem(client, token)
+    assert status == 200, body
+    assert faults.calls[("dynamodb", "TransactWriteItems")] == transactions + 1
+    assert _case_events(case_id) == ["create", "link_sent", "link_used", "verify"]  # exactly the two
+    case = cases.get(case_id)
+    assert case["status"] == "open" and case["verification"]["method"] == "email_link" and "link" not in case
+    assert "retention_rule" not in case and "retention_due_at" not in case
+    assert [a["what"] for a in case["actions"]] == ["received", "verified:email_link"]
+
+
+@pytest.mark.parametrize("fault", [f.INTERNAL_SERVER_ERROR, f.THROTTLING], ids=["500", "throttled"])
+def test_a_failed_redemption_leaves_the_link_usable_and_the_case_unverified(
+    client: Any, tokens: Tokens, faults: f.FaultInjector, fault: f.Fault
+) -> None:
+    token = _ask(client, STRANGER)
+    case_id = token.split(".")[0]
+    # The transaction that verifies (before, the second of two: the link was spent by then).
+    faults.inject("dynamodb", "TransactWriteItems", fault, times=f.RETRY_BUDGET, body_contains='"verify"')
+    status, body = _redeem(client, token)
+    assert faults.total() == f.RETRY_BUDGET
+    assert status == 503 and body["error"]["code"] == "service_unavailable", body
+    _still_usable(case_id)
+    assert _case_events(case_id) == ["create", "link_sent"]  # neither event
+    faults.clear()
+    status, body = _redeem(client, token)  # the person clicks again
+    assert status == 200 and body["case"]["status"] == "open", body
+    assert _case_events(case_id) == ["create", "link_sent", "link_used", "verify"]
+
+
+def test_a_case_changed_meanwhile_is_not_verified_and_its_link_still_works(
+    client: Any, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = _ask(client, STRANGER)
+    case_id = token.split(".")[0]
+    real = cases.verify_by_link
+
+    def after_a_wrong_try(case: dict[str, Any], code_hash: str, actor: Any) -> dict[str, Any]:
+        monkeypatch.setattr(cases, "verify_by_link", real)
+        privacy_center._count_miss(case_id, case["link"])  # someone's wrong secret, between read and write
+        return real(case, code_hash, actor)
+
+    monkeypatch.setattr(cases, "verify_by_link", after_a_wrong_try)
+    status, body = _redeem(client, token)
+    assert status == 400 and body["error"]["code"] == "invalid_link", body
+    _still_usable(case_id, attempts=1)
+    assert _case_events(case_id) == ["create", "link_sent"]
+    assert _redeem(client, token)[0] == 200
+
+
+def test_of_two_racing_redeemers_one_wins(client: Any, tokens: Tokens, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = _ask(client, STRANGER)
+    case_id = token.split(".")[0]
+    real = cases.verify_by_link
+    won: list[privacy_center.Session] = []
+
+    def overtaken(case: dict[str, Any], code_hash: str, actor: Any) -> dict[str, Any]:
+        monkeypatch.setattr(cases, "verify_by_link", real)
+        won.append(privacy_center.redeem(token, setup_actor())[1])  # the other click gets there first
+        return real(case, code_hash, actor)
+
+    monkeypatch.setattr(cases, "verify_by_link", overtaken)
+    status, body = _redeem(client, token)
+    assert status == 400 and body["error"]["code"] == "invalid_link", body
+    assert [s.case_id for s in won] == [case_id]
+    assert cases.get(case_id)["status"] == "open"
+    assert _case_events(case_id) == ["create", "link_sent", "link_used", "verify"]
 
 
 # -- the session ------------------------------------------------------------------------------

@@ -255,6 +255,8 @@ class RouteSpec:
     content_types: tuple[str, ...] = ("application/json",)
     # The success body's documented shape (a pydantic model or TypedDict), if declared.
     response: Any = None
+    # A browser's cross-site request is refused (403 `cross_origin_request`, routing.route).
+    same_origin: bool = False
 
     @property
     def public(self) -> bool:

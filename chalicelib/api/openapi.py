@@ -80,6 +80,10 @@ def _operation(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
         op["responses"]["403"] = _error("The caller's role may not use this route.")
     else:
         op["security"] = []
+    if spec.same_origin:
+        op["responses"]["403"] = _error(
+            "`cross_origin_request`: a browser sent it from another site's page (Sec-Fetch-Site, Origin)."
+        )
     if spec.response is not None:
         name = spec.response.__name__
         schema = TypeAdapter(spec.response).json_schema(ref_template="#/components/schemas/{model}")

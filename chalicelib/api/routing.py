@@ -29,6 +29,7 @@ from chalicelib.registers import Role
 from chalicelib.secrets import SecretUnusable
 from chalicelib.validation import parse
 
+from . import cross_origin
 from .authorizer import jwt_authorizer
 
 MAX_PAGE = 100
@@ -190,12 +191,20 @@ def route(
     body: type[BaseModel] | None = None,
     query: Iterable[str] | None = None,
     response: Any = None,
+    same_origin: bool = False,
+    refused_page: Callable[[Call, DomainError], Response] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare one route method; `roles` empty means anyone may call it.
 
     `body` is the request model (`call.body()` validates against it); `query` the accepted
     query parameters (others are refused with 400). Both also feed the OpenAPI document, as
     does `response`, the success body's shape (a pydantic model or TypedDict).
+
+    `same_origin`: a browser's cross-site request (chalicelib/api/cross_origin.py) is refused
+    with 403 `cross_origin_request` before the handler runs; for an anonymous route a browser
+    posts forms to (a session given by its answer is login CSRF's target). `refused_page`
+    answers that refusal instead of the JSON error, as Go's deny handler does: a route whose
+    errors are pages to a browser shows it as one (it re-raises the error for a JSON client).
     """
     allowed = frozenset(roles)
     accepted_query = None if query is None else tuple(query)
@@ -215,8 +224,20 @@ def route(
                 operation_id=handler.__name__,
                 content_types=tuple(types),
                 response=response,
+                same_origin=same_origin,
             )
         )
+
+        def answer(call: Call, **params: str) -> Any:
+            """The handler's answer, unless `same_origin` refuses the request first."""
+            if same_origin:
+                try:
+                    cross_origin.check(call.method, call.headers)
+                except cross_origin.CrossOriginRequest as refusal:
+                    if refused_page is None:
+                        raise
+                    return refused_page(call, refusal)
+            return handler(call, **params)
 
         @functools.wraps(handler)
         def view(**params: str) -> Response:
@@ -241,7 +262,7 @@ def route(
                 admit_partner(principal, allowed)
                 if accepted_query is not None:
                     call.only_query(*accepted_query)
-                result = handler(call, **params)
+                result = answer(call, **params)
                 response = result if isinstance(result, Response) else json_response(result, status=status)
             except DomainError as exc:
                 response = error_response(exc)

@@ -31,7 +31,10 @@ The case session
     who has just seen their access export must still be able to download it or object
     within the session. A browser gets it as a cookie (`HttpOnly; Secure; SameSite=Strict`,
     path-scoped to the privacy center: no script reads it, no other site's form sends it,
-    no other route sees it); a JSON client sends it in the `X-Case-Session` header. No
+    no other route sees it); a JSON client sends it in the `X-Case-Session` header. No other
+    site's form can have one *set* either (its own link posted from the victim's browser:
+    login CSRF): the center's form routes refuse a browser's cross-site post
+    (chalicelib/api/cross_origin.py). No
     server-side session table: the session cannot outlive its expiry, and everything it
     does is a case function that checks the case's own state.
 

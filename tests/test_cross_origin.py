@@ -1,10 +1,13 @@
-"""The cross-site check (chalicelib/api/cross_origin.py): Go's CrossOriginProtection rule."""
+"""The cross-site check (chalicelib/api/cross_origin.py): Go's CrossOriginProtection rule, and
+the routes that use it. The privacy center's requests through it: tests/test_privacy_center.py."""
 
 from __future__ import annotations
 
 import pytest
 
+import app  # noqa: F401  (declares every route)
 from chalicelib.api import cross_origin
+from chalicelib.auth import ROUTES
 
 HOST = "rekisterit.ilopiste.test"
 
@@ -47,3 +50,14 @@ def test_the_rule(method: str, headers: dict[str, str], allowed: bool) -> None:
         with pytest.raises(cross_origin.CrossOriginRequest) as refused:
             cross_origin.check(method, headers)
         assert (refused.value.status, refused.value.code) == (403, "cross_origin_request")
+
+
+def test_the_privacy_centers_form_posts_use_it_and_the_one_click_unsubscribe_does_not() -> None:
+    checked = {(s.method, s.path) for s in ROUTES if s.same_origin}
+    assert checked == {
+        ("POST", "/privacy-center/requests"),
+        ("POST", "/privacy-center/link"),
+        ("POST", "/privacy-center/case/actions"),
+    }
+    # RFC 8058: the mail provider's servers send it.
+    assert ("POST", "/unsubscribe/one-click") not in checked

@@ -474,6 +474,76 @@ def _all_cases() -> list[dict[str, Any]]:
     return list(store.request_cases().scan(ConsistentRead=True)["Items"])
 
 
+# -- cross-site form posts (chalicelib/api/cross_origin.py) ------------------------------------
+
+HOST = "rekisterit.ilopiste.test"
+
+
+def _post(client: Any, path: str, body: str, **headers: str) -> Any:
+    return client.http.post(path, headers={**FORM, "Host": HOST, **headers}, body=body.encode())
+
+
+def test_a_cross_site_form_post_is_refused_on_each_route_and_changes_nothing(client: Any, tokens: Tokens) -> None:
+    _prospect(client, tokens)
+    token = _ask(client, STRANGER)
+    session, _ = _session(client, PROSPECT_EMAIL)
+    cookie = f"{privacy_center.COOKIE}={session}"
+    opened, mailed = len(_all_cases()), len(sent_mail(PROSPECT_EMAIL))
+    cross = {"Sec-Fetch-Site": "cross-site", "Accept-Language": "en"}  # the page: the browser's language
+    refused = [
+        _post(client, "/privacy-center/requests", f"email={quote(PROSPECT_EMAIL)}&type=erasure&lang=fi", **cross),
+        _post(client, "/privacy-center/link", f"token={quote(token)}&lang=fi", **cross),  # login CSRF
+        _post(client, "/privacy-center/case/actions", "type=objection&lang=fi", Cookie=cookie, **cross),
+    ]
+    for resp in refused:
+        assert resp.status_code == 403, resp.body
+        assert b"The form was sent from another site, so nothing was done." in resp.body  # the center's error page
+        assert b'<html lang="en">' in resp.body and "Set-Cookie" not in resp.headers
+        assert PROSPECT_EMAIL.encode() not in resp.body and token.encode() not in resp.body
+    _still_usable(token.split(".")[0])  # the link was not used
+    assert len(_all_cases()) == opened and len(sent_mail(PROSPECT_EMAIL)) == mailed  # no case, no link, no objection
+    assert not suppression.is_suppressed(PROSPECT_EMAIL)
+    # A JSON client that says it is a cross-site page gets the JSON error; same-site is another site too.
+    for site in ("cross-site", "same-site"):
+        resp = client.http.post(
+            "/privacy-center/link",
+            headers={"Content-Type": "application/json", "Sec-Fetch-Site": site},
+            body=json.dumps({"token": token}).encode(),
+        )
+        assert resp.status_code == 403 and json.loads(resp.body)["error"]["code"] == "cross_origin_request"
+    _still_usable(token.split(".")[0])
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "same-origin"},  # our own page's form
+        {"Sec-Fetch-Site": "none"},  # the person's own navigation
+        {"Sec-Fetch-Site": "same-origin", "Origin": "https://elsewhere.test"},  # the browser's word counts
+        {"Origin": f"https://{HOST}"},  # an older browser, from our own page
+        {},  # not a browser: an API client
+    ],
+    ids=["same-origin", "none", "fetch-site-over-origin", "origin-matches", "no-headers"],
+)
+def test_a_post_from_our_own_pages_or_no_browser_passes(client: Any, tokens: Tokens, headers: dict[str, str]) -> None:
+    resp = _post(client, "/privacy-center/requests", f"email={quote(STRANGER)}&type=access&lang=fi", **headers)
+    assert resp.status_code == 202, resp.body
+    resp = _post(client, "/privacy-center/link", f"token={quote(_token(STRANGER))}", **headers)
+    assert resp.status_code == 303 and resp.headers["Set-Cookie"].startswith("case_session="), resp.body
+    cookie = resp.headers["Set-Cookie"].split(";")[0]
+    resp = _post(client, "/privacy-center/case/actions", "type=objection", Cookie=cookie, **headers)
+    assert resp.status_code == 200, resp.body
+    assert suppression.is_suppressed(STRANGER)
+
+
+@pytest.mark.parametrize("origin", ["https://elsewhere.test", "null", f"http://{HOST}:8443"])
+def test_an_older_browsers_post_from_another_origin_is_refused(client: Any, tokens: Tokens, origin: str) -> None:
+    token = _ask(client, STRANGER)
+    resp = _post(client, "/privacy-center/link", f"token={quote(token)}", Origin=origin)
+    assert resp.status_code == 403 and b"toiselta sivustolta" in resp.body  # Finnish by default
+    _still_usable(token.split(".")[0])
+
+
 # -- the link in messages -------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from chalice import Blueprint, Response
 from pydantic import Field, StrictStr
 
 from chalicelib import cases, partners, privacy_center, store, unsubscribe
-from chalicelib.errors import ValidationFailed
+from chalicelib.errors import DomainError, ValidationFailed
 from chalicelib.registers import CONTROLLER, CUSTOMER, ORDER, PROSPECT, RESELLER_END_USER
 from chalicelib.restriction import Reason
 from chalicelib.validation import StrictModel, parse
@@ -91,6 +91,9 @@ T = {
         "invalid_token": "Linkki on virheellinen tai katkennut. Avaa linkki viestistä kokonaan tai kirjoita meille: "
         "{contact}.",
         "unavailable": "Mitään ei muutettu. Yritä hetken kuluttua uudelleen tai kirjoita meille: {contact}.",
+        "cross_origin_request": "Lomake lähetettiin toiselta sivustolta, joten mitään ei tehty. Avaa "
+        "tietosuojakeskus suoraan osoitteestamme tai viestin linkistä ja yritä uudelleen, tai kirjoita meille: "
+        "{contact}.",
         "error": "Pyyntöä ei voitu käsitellä. Tarkista tiedot ja yritä uudelleen tai kirjoita meille: {contact}.",
     },
     "en": {
@@ -146,6 +149,8 @@ T = {
         "invalid_token": "The link is invalid or incomplete. Open the whole link from the message or write to us: "
         "{contact}.",
         "unavailable": "Nothing was changed. Please try again shortly, or write to us: {contact}.",
+        "cross_origin_request": "The form was sent from another site, so nothing was done. Open the privacy "
+        "center at our own address or from the link in our message and try again, or write to us: {contact}.",
         "error": "The request could not be handled. Check what you entered and try again, or write to us: {contact}.",
     },
 }
@@ -218,13 +223,23 @@ def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Respo
     """`answer()`, with its errors as a page in `lang` for a browser (JSON clients get JSON errors)."""
 
     def error_page(status: int, kind: str) -> Response:
-        if kind not in ("invalid_link", "invalid_session", "invalid_token", "unavailable"):
+        if kind not in ("invalid_link", "invalid_session", "invalid_token", "unavailable", "cross_origin_request"):
             kind = "error"
         text = T[lang]
         title = text["invalid_link_title"] if kind in ("invalid_link", "invalid_token") else text["error_title"]
         return _page(call, lang, title, _p(text[kind].format(contact=CONTROLLER.contact_email)), status)
 
     return errors_as_page(call, answer, error_page)
+
+
+def _refused(call: Call, error: DomainError) -> Response:
+    """A form post refused before its handler (a cross-site one): the error page to a browser."""
+
+    def refuse() -> Response:
+        raise error
+
+    # In the browser's own language: the form's `lang` is the other site's choice.
+    return _for_browser(call, page_lang(call), refuse)
 
 
 # -- the start page and requests -----------------------------------------------------------
@@ -294,6 +309,8 @@ class PrivacyRequest(StrictModel):
     content_types=["application/json", _FORM],
     query=(),
     body=PrivacyRequest,
+    same_origin=True,
+    refused_page=_refused,
 )
 def make_request(call: Call) -> Response:
     form = _form_fields(call) if _is_form(call) else None
@@ -352,6 +369,8 @@ class LinkRedemption(StrictModel):
     content_types=["application/json", _FORM],
     query=(),
     body=LinkRedemption,
+    same_origin=True,  # login CSRF: another site's form would give the browser a session for its own link
+    refused_page=_refused,
 )
 def redeem_link(call: Call) -> Response:
     form = _form_fields(call) if _is_form(call) else None
@@ -478,6 +497,8 @@ def _action_from_form(form: dict[str, str]) -> dict[str, Any]:
     content_types=["application/json", _FORM],
     query=(),
     body=CaseAction,
+    same_origin=True,
+    refused_page=_refused,
 )
 def case_action(call: Call) -> Response:
     form = _form_fields(call) if _is_form(call) else None

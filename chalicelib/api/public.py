@@ -316,6 +316,9 @@ def _one_click_fields(content_type: str, raw: bytes) -> list[tuple[str, str]]:
     summary="One-click objection to direct marketing (RFC 8058; the link of List-Unsubscribe)",
     content_types=["application/x-www-form-urlencoded", "multipart/form-data"],
     query=("token",),
+    # Not `same_origin`: RFC 8058's one-click POST is sent by the mail provider's servers (or a
+    # webmail page on its own origin), never from our pages; the signed token in the URL is
+    # the authority, and no session is given.
 )
 def unsubscribe_one_click(call: Call) -> dict[str, Any]:
     """The mail client's POST of `List-Unsubscribe=One-Click` to the URL in the message's

@@ -89,6 +89,19 @@ def test_registration_past_the_retry_budget_leaves_nothing_and_can_be_retried(
     assert len(_profiles(stack, "h@firma.fi")) == 1
 
 
+def test_a_connection_reset_past_the_retry_budget_is_a_clean_503(
+    client: Any, stack: Stack, faults: f.FaultInjector
+) -> None:
+    """A reset left after botocore's retries (`ConnectionClosedError`, an `HTTPClientError`,
+    not a `ConnectionError`) is AWS unavailable, not a bug: 503, nothing written."""
+    before = _items(stack)
+    faults.inject("dynamodb", "TransactWriteItems", f.CONNECTION_RESET, times=f.RETRY_BUDGET)
+    status, body = call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))
+    _assert_clean_error(status, body, "h@firma.fi", "heikki")
+    assert _items(stack) == before
+    assert call(client, "POST", "/registrations", None, registration_body("heikki", "h@firma.fi"))[0] == 202
+
+
 def test_registration_whose_login_cannot_be_created_is_rolled_back(
     client: Any, stack: Stack, faults: f.FaultInjector
 ) -> None:

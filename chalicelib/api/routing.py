@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from chalice import Blueprint, Response
 from pydantic import BaseModel
@@ -129,8 +129,9 @@ _TRANSIENT_CODES = frozenset(
 
 
 def is_transient(exc: Exception) -> bool:
-    """True for AWS throttling and availability errors (left after botocore's retries)."""
-    if isinstance(exc, BotoConnectionError):
+    """True for AWS throttling and availability errors (left after botocore's retries): a
+    connection refused, reset or timed out (`HTTPClientError`: closed, read timeout) as well."""
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
         return True
     return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _TRANSIENT_CODES
 
@@ -274,11 +275,13 @@ def route(
                     {"error": {"code": "service_unavailable", "message": "Temporarily unavailable."}}, status=503
                 )
                 outcome = "secret_unusable"
-            except (ClientError, BotoConnectionError) as exc:
+            except (ClientError, BotoConnectionError, HTTPClientError) as exc:
                 if not is_transient(exc):
                     raise
                 # AWS stayed throttled or unreachable past the retry budget: nothing was
-                # half-written (transactions, conditional writes), so the client may retry.
+                # half-written (transactions, conditional writes), so the client may retry
+                # (a write whose reply was lost may have happened: its retry meets the
+                # conditions that a second write would break, never a duplicate).
                 response = json_response(
                     {"error": {"code": "service_unavailable", "message": "Temporarily unavailable; retry shortly."}},
                     status=503,

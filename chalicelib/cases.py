@@ -60,7 +60,7 @@ from chalicelib.logs import logger
 from chalicelib.mail import compose
 from chalicelib.mail.case_texts import EXTENDED, KIND_NAMES, REFUSED
 from chalicelib.mail.send import send
-from chalicelib.registers import CASE_CLOSED_RETENTION, CASE_UNVERIFIED_RETENTION, STAFF_ROLES
+from chalicelib.registers import CASE_CLOSED_RETENTION, CASE_UNVERIFIED_RETENTION, CASE_WAITING_RETENTION, STAFF_ROLES
 from chalicelib.subjects import Answer
 from chalicelib.validation import checked_email, parse
 
@@ -88,8 +88,10 @@ SOON_DAYS = 7
 EXTENSION_MONTHS = (1, 2)
 CLOSED_KEEP_MONTHS = CASE_CLOSED_RETENTION.months
 UNVERIFIED_KEEP_DAYS = CASE_UNVERIFIED_RETENTION.days
+WAITING_LAPSE_DAYS = CASE_WAITING_RETENTION.days
 RULE_CLOSED = "case_closed"
 RULE_UNVERIFIED = "case_unverified"
+RULE_WAITING = "case_waiting"
 MAX_TEXT = 500  # an outcome, a reason: a sentence or two, not a document
 MAX_DETAILS_BYTES = 10_000
 # The privacy center's one-time link on an unverified case: its keyed hash, expiry and wrong
@@ -179,7 +181,10 @@ def view(case: dict[str, Any]) -> dict[str, Any]:
     shown: dict[str, Any] = store.plain({k: case[k] for k in VIEW_FIELDS if k in case})
     if "details" in case:
         shown["details"] = asked(case)
-    if case.get("retention_due_at"):
+    if case.get("retention_rule") == RULE_WAITING:
+        # Not a keeping period: the day the case is closed unless the person answers.
+        shown["lapses_on"] = str(case["retention_due_at"])
+    elif case.get("retention_due_at"):
         shown["kept_until"] = str(case["retention_due_at"])
     if case.get("status") in ACTIVE:
         today = clock.local_date()
@@ -515,21 +520,26 @@ def verify_by_link(case: dict[str, Any], code_hash: str, actor: Actor) -> dict[s
 
 def wait_for_person(case_id: str, reason: str, actor: Actor) -> dict[str, Any]:
     """The controller waits for the person (e.g. a missing detail): open -> waiting_for_person,
-    the clock stopped from today. 409 `case_not_open` otherwise."""
+    the clock stopped from today, and the case under `RULE_WAITING`: it lapses (the sweep
+    closes it) `WAITING_LAPSE_DAYS` days from today unless the person answers first. 409
+    `case_not_open` otherwise."""
     text = _text(reason, "reason")
     case = get(case_id)
     _require(case, ("open",), "case_not_open", "Only an open case can wait for the person.")
+    today = clock.local_date()
     after = _next(case, actor, "waiting_for_person")
     after["status"] = "waiting_for_person"
-    after["paused_since"] = clock.local_date().isoformat()
+    after["paused_since"] = today.isoformat()
     after["waiting_reason"] = text
+    after["retention_rule"] = RULE_WAITING
+    after["retention_due_at"] = (today + timedelta(days=WAITING_LAPSE_DAYS)).isoformat()
     _save(case, after, actor, "wait")
     return view(after)
 
 
 def resume(case_id: str, actor: Actor) -> dict[str, Any]:
     """The person answered: waiting_for_person -> open, the days waited added to the due
-    date. 409 `case_not_waiting` otherwise."""
+    date, no longer under `RULE_WAITING`. 409 `case_not_waiting` otherwise."""
     case = get(case_id)
     _require(case, ("waiting_for_person",), "case_not_waiting", "The case is not waiting for the person.")
     waited = max(0, (clock.local_date() - date.fromisoformat(str(case["paused_since"]))).days)
@@ -539,6 +549,8 @@ def resume(case_id: str, actor: Actor) -> dict[str, Any]:
     after["due_at"] = _due_of(after).isoformat()
     after.pop("paused_since", None)
     after.pop("waiting_reason", None)
+    after.pop("retention_rule", None)
+    after.pop("retention_due_at", None)
     _save(case, after, actor, "resume")
     return view(after)
 

@@ -1071,6 +1071,10 @@ BACKUP_RETENTION = Period(days=35)
 # a request whose sender never verified it is deleted a month after it came.
 CASE_CLOSED_RETENTION = Period(months=36)
 CASE_UNVERIFIED_RETENTION = Period(days=30)
+# A case waiting for the person's answer (a missing detail, proof of identity: Art. 12(6)) is
+# closed when none comes within this period, so an address nobody answers from is not kept
+# for ever: as long as the longest extension Art. 12(3) gives the controller (two months).
+CASE_WAITING_RETENTION = Period(days=60)
 
 
 def register(key: str) -> Register:

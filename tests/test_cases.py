@@ -337,6 +337,24 @@ def test_waiting_for_the_person_stops_the_clock() -> None:
     assert [e["action"] for e in _events(case["case_id"])] == ["create", "wait", "resume"]
 
 
+def test_waiting_puts_the_case_under_the_lapse_rule_and_resuming_takes_it_off() -> None:
+    case = _open(day=date(2028, 3, 1))
+    with clock.frozen(_at(date(2028, 3, 6), 23)):  # 23:00 Helsinki: still the 6th in Finland
+        waiting = cases.wait_for_person(case["case_id"], "Please say which customer number.", STAFF)
+    stored = cases.get(case["case_id"])
+    assert stored["retention_rule"] == cases.RULE_WAITING and cases.WAITING_LAPSE_DAYS == 60
+    assert stored["retention_due_at"] == "2028-05-05"  # 6 March + 60 days
+    assert waiting["lapses_on"] == "2028-05-05" and "kept_until" not in waiting  # not a keeping period
+    with clock.frozen(_at(date(2028, 3, 20))):
+        resumed = cases.resume(case["case_id"], STAFF)
+    stored = cases.get(case["case_id"])
+    assert "retention_rule" not in stored and "retention_due_at" not in stored
+    assert "lapses_on" not in resumed
+    with clock.frozen(_at(date(2028, 3, 25))):
+        cases.wait_for_person(case["case_id"], "And the invoice number?", STAFF)
+    assert cases.get(case["case_id"])["retention_due_at"] == "2028-05-24"  # a new wait counts anew
+
+
 # -- the extension -----------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ allow it. The deadline arithmetic itself is tested in tests/test_cases.py."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -75,10 +76,13 @@ def test_wait_resume_extend_close_and_refuse_through_the_api(client: Any, tokens
 
     status, waiting = _step(client, tokens.staff, case_id, "wait", {"reason": "Which organisation?"})
     assert status == 200 and waiting["status"] == "waiting_for_person"
+    lapses = date.fromisoformat(waiting["paused_since"]) + timedelta(days=60)
+    assert waiting["lapses_on"] == lapses.isoformat() and "kept_until" not in waiting
     status, refused = _step(client, tokens.staff, case_id, "carry-out")
     assert status == 409 and refused["error"]["code"] == "case_not_open"
     status, resumed = call(client, "POST", f"/cases/{case_id}/resume", tokens.staff)
     assert status == 200 and resumed["status"] == "open" and resumed["paused_days"] == 0
+    assert "lapses_on" not in resumed
     status, refused = call(client, "POST", f"/cases/{case_id}/resume", tokens.staff)
     assert status == 409 and refused["error"]["code"] == "case_not_waiting"
 

@@ -9,8 +9,10 @@ and how the answer was delivered. Staff and the DPO work the list by due date.
 Statuses
     unverified -> open (`verify`) -> done (`carry_out` where no judgement is needed, or
     `close`) | refused (`refuse`, from any active status); open <-> waiting_for_person
-    (`wait_for_person` / `resume`). Closed cases (done, refused) change no more. A transition
-    from the wrong status is a 409 with a code saying which (`case_not_open`, ...).
+    (`wait_for_person` / `resume`); waiting_for_person -> done (`LAPSED_NO_ANSWER`: the
+    nightly sweep, when no answer came within `WAITING_LAPSE_DAYS`). Closed cases (done,
+    refused) change no more. A transition from the wrong status is a 409 with a code saying
+    which (`case_not_open`, ...).
 
 The deadline (Art. 12(3), counted as Regulation (EEC, Euratom) No 1182/71 counts periods)
     A request received on Finnish date D is due on the same day of the month one month
@@ -34,7 +36,15 @@ Retention (enforced by the nightly sweeper, `sweep_retention`; docs/retention-an
     A closed case is kept `CLOSED_KEEP_MONTHS` (36) months from closing: the controller's
     proof of how it answered (Art. 5(2)), for the general 3-year limitation period of
     Finnish law (Act on the Limitation of Debts 728/2003, 4 §). A case that is never
-    verified is deleted `UNVERIFIED_KEEP_DAYS` (30) days after it was received.
+    verified is deleted `UNVERIFIED_KEEP_DAYS` (30) days after it was received. A case
+    waiting for the person (`RULE_WAITING`, from `wait_for_person` until `resume`) lapses
+    `WAITING_LAPSE_DAYS` (60) days after the wait began: the person is mailed that it is
+    closed for want of their answer and that they may make a new request, then the sweep
+    closes it `done` (`LAPSED_NO_ANSWER`), which removes the address and details and starts
+    the closed case's period. Sixty days, because it is as long as the longest extension
+    Art. 12(3) gives the controller: the person gets as long to answer as the controller may
+    take beyond the first month, enough for a letter both ways or to find a document; and
+    an address nobody answers from is not kept in an active case for ever.
 
 Every change is ONE TransactWriteItems: the case item (conditional on the version read)
 and its audit event (register `cases`); a verification by the privacy center's one-time link
@@ -49,16 +59,18 @@ import json
 import uuid
 from datetime import date, timedelta
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from chalicelib import audit, clock, customers, prospects, pseudonyms, restriction, retention, store, subjects
 from chalicelib.audit import Access, Actor
+from chalicelib.config import settings
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.logs import logger
 from chalicelib.mail import compose
-from chalicelib.mail.case_texts import EXTENDED, KIND_NAMES, REFUSED
+from chalicelib.mail.case_texts import EXTENDED, KIND_NAMES, LAPSED, REFUSED
 from chalicelib.mail.send import send
 from chalicelib.registers import CASE_CLOSED_RETENTION, CASE_UNVERIFIED_RETENTION, CASE_WAITING_RETENTION, STAFF_ROLES
 from chalicelib.subjects import Answer
@@ -92,6 +104,10 @@ WAITING_LAPSE_DAYS = CASE_WAITING_RETENTION.days
 RULE_CLOSED = "case_closed"
 RULE_UNVERIFIED = "case_unverified"
 RULE_WAITING = "case_waiting"
+LAPSED_NO_ANSWER = "lapsed_no_answer"  # the outcome of a case closed because the person never answered
+# The privacy center's page (chalicelib/privacy_center.py, which builds on this module, takes
+# its path from here): where the lapse message tells the person to make a new request.
+PRIVACY_CENTER_PATH = "/privacy-center"
 MAX_TEXT = 500  # an outcome, a reason: a sentence or two, not a document
 MAX_DETAILS_BYTES = 10_000
 # The privacy center's one-time link on an unverified case: its keyed hash, expiry and wrong
@@ -356,10 +372,13 @@ def _action(actor: Actor, what: str) -> dict[str, str]:
     return {"at": clock.iso(), "by": actor.principal.principal_id, "what": what}
 
 
-def _event(actor: Actor, case: dict[str, Any], action: str, fields: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The audit event of one step: the case's type, channel and status, never the person."""
+def _event(
+    actor: Actor, case: dict[str, Any], action: str, fields: tuple[str, ...] = (), *, key: str | None = None
+) -> dict[str, Any]:
+    """The audit event of one step: the case's type, channel and status, never the person.
+    `key`: a deterministic event key (`audit.event_key`), for the sweep's steps."""
     request = {"type": case["type"], "channel": case["channel"], "status": case["status"]}
-    return actor.put(Access(action, REGISTER, str(case["case_id"]), fields), request=request)
+    return actor.put(Access(action, REGISTER, str(case["case_id"]), fields), key=key, request=request)
 
 
 def _put(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
@@ -769,17 +788,27 @@ def carry_out(case_id: str, actor: Actor, *, changes: Any = None) -> tuple[dict[
 # -- retention ---------------------------------------------------------------------------
 
 
+def privacy_center_url(lang: str) -> str:
+    """The privacy center's page in `lang`, where a person makes a new request."""
+    return f"{settings().public_base_url}{PRIVACY_CENTER_PATH}?{urlencode({'lang': lang})}"
+
+
 def sweep_retention(as_of: date, actor: Actor, run_key: str, *, dry_run: bool = False) -> dict[str, dict[str, int]]:
-    """Delete the cases whose keeping period is over on `as_of` (both rules), each with its
-    audit event in one transaction; the counts per rule. `run_key` (the sweep run's
-    `audit.event_key` base) makes each event's key deterministic, so a re-run records a
-    deletion once. A case that changed meanwhile (verified) is left for its new rule.
+    """Apply the case rules due on `as_of`, each case's change with its audit event in one
+    transaction; the counts per rule. A case past its keeping period (`RULE_UNVERIFIED`,
+    `RULE_CLOSED`) is deleted; a waiting case past its lapse date (`RULE_WAITING`) is closed
+    (`_lapse`), and its counts also say how many could not be told (`not_told`). `run_key`
+    (the sweep run's `audit.event_key` base) makes each event's key deterministic, so a
+    re-run records a step once. A case that changed meanwhile (verified, resumed) is left for
+    its new rule and counted `changed`. `dry_run` counts only.
     """
     cutoff = (as_of + timedelta(days=1)).isoformat()
     counts: dict[str, dict[str, int]] = {}
     table = store.request_cases()
-    for rule in (RULE_UNVERIFIED, RULE_CLOSED):
+    for rule in (RULE_UNVERIFIED, RULE_WAITING, RULE_CLOSED):
         count = counts.setdefault(rule, {"due": 0, "done": 0, "changed": 0})
+        if rule == RULE_WAITING:
+            count["not_told"] = 0
         due = store.query_all(
             table,
             IndexName="retention_due",
@@ -789,22 +818,79 @@ def sweep_retention(as_of: date, actor: Actor, run_key: str, *, dry_run: bool = 
             count["due"] += 1
             if dry_run:
                 continue
-            delete = {
-                "Delete": {
-                    "TableName": table.name,
-                    "Key": store.typed({"case_id": item["case_id"]}),
-                    "ConditionExpression": "retention_rule = :rule AND retention_due_at < :cutoff",
-                    "ExpressionAttributeValues": store.typed({":rule": rule, ":cutoff": cutoff}),
-                }
-            }
-            event = actor.put(
-                Access("delete", REGISTER, str(item["case_id"]), ("case",)),
-                key=audit.event_key(run_key, rule),
-            )
+            key = audit.event_key(run_key, rule)
             try:
-                store.transact([delete, event], "The case changed meanwhile.")
+                if rule == RULE_WAITING:
+                    _lapse(str(item["case_id"]), cutoff, actor, key)
+                else:
+                    _delete_due(table, str(item["case_id"]), rule, cutoff, actor, key)
+            except PersonNotTold:
+                count["not_told"] += 1  # left waiting; the next night tries again
+                continue
             except Conflict:
                 count["changed"] += 1
                 continue
             count["done"] += 1
     return counts
+
+
+def _delete_due(table: Any, case_id: str, rule: str, cutoff: str, actor: Actor, key: str) -> None:
+    """Delete a case past its keeping period under `rule`, on the condition that it still is,
+    with its audit event; `Conflict` if it changed meanwhile (e.g. verified)."""
+    delete = {
+        "Delete": {
+            "TableName": table.name,
+            "Key": store.typed({"case_id": case_id}),
+            "ConditionExpression": "retention_rule = :rule AND retention_due_at < :cutoff",
+            "ExpressionAttributeValues": store.typed({":rule": rule, ":cutoff": cutoff}),
+        }
+    }
+    event = actor.put(Access("delete", REGISTER, case_id, ("case",)), key=key)
+    store.transact([delete, event], "The case changed meanwhile.")
+
+
+def _lapse(case_id: str, cutoff: str, actor: Actor, key: str) -> None:
+    """Close a case that waited for the person past its lapse date: `done` with the outcome
+    `LAPSED_NO_ANSWER`, delivered by `email`, through `_close` (contact and details go, the
+    closed case's period starts), with its audit event (`lapse`, deterministic `key`).
+
+    The index holds keys only, so the case is read first: one resumed, closed or changed
+    meanwhile is `CaseConflict` and nobody is mailed. The person is told first, as `refuse`
+    does (`_tell`): an SES refusal is `PersonNotTold` and nothing changes (the case stays
+    waiting and the next night tries again). The close is conditional on the version read
+    and the status still waiting, so a case resumed between the read and the write is left
+    as staff made it (`Conflict`), though the message has gone.
+    """
+    try:
+        case = get(case_id)
+    except NotFound:
+        raise CaseConflict("The case changed meanwhile.", code="case_not_waiting") from None
+    if (
+        case.get("status") != "waiting_for_person"
+        or case.get("retention_rule") != RULE_WAITING
+        or str(case.get("retention_due_at", "")) >= cutoff
+    ):
+        raise CaseConflict("The case is not waiting past its lapse date.", code="case_not_waiting")
+    lang = compose.lang_or_default(str(case.get("lang")))
+    after = _next(case, actor, "lapsed")
+    after["outcome"] = LAPSED_NO_ANSWER
+    after["delivery"] = "email"
+    # Told before the close, as a refusal is. A run that dies between the message and the
+    # transaction leaves the case waiting and due, and the next run tells the person again:
+    # they may get the message twice. Nothing in the case steps prevents that; claiming the
+    # case before the send (as campaign messages are claimed) would instead let a crash close
+    # a case whose person was never told, and the person is to be told before it closes.
+    _tell(
+        case,
+        LAPSED,
+        "case_lapsed",
+        asked=_date_text(date.fromisoformat(str(case["paused_since"])), lang),
+        days=str(WAITING_LAPSE_DAYS),
+        center=privacy_center_url(lang),
+    )
+    _close(after, "done")
+    put = _put(case, after)
+    put["ConditionExpression"] += " AND #s = :waiting"
+    put["ExpressionAttributeNames"] = {"#s": "status"}
+    put["ExpressionAttributeValues"] |= store.typed({":waiting": "waiting_for_person"})
+    store.transact([{"Put": put}, _event(actor, after, "lapse", ("contact",), key=key)], _CHANGED)

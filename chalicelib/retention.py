@@ -711,14 +711,20 @@ def sweep(
 
 
 CASES_STEP = "request_cases"  # the run's step for request cases, reported like a rule when it fails
+PERSON_NOT_TOLD = "person_not_told"  # the step's failure when a lapsed case's person could not be mailed
 # The log line the template's metric filters read the deadline alarms' figures from (infra/resources.json).
 DEADLINES_LOG_MESSAGE = "request_case_deadlines"
 
 
 def _sweep_cases(as_of: date, run: SweepRun, *, dry_run: bool, failed: dict[str, str]) -> dict[str, Any]:
     """Request cases past their keeping period deleted (chalicelib/cases.py: 30 days for one
-    never verified, 36 months from closing), then the deadline alarms' figures logged: how
-    many open cases are overdue and how many due within a week, as of now."""
+    never verified, 36 months from closing) and waiting cases past their lapse date (60 days
+    without the person's answer) closed, the person told first; then the deadline alarms'
+    figures logged: how many open cases are overdue and how many due within a week, as of now.
+
+    A lapse whose message SES refused leaves its case waiting (its address kept) and fails
+    the step as `person_not_told`, after the other cases are done: it alarms, as an unused
+    account's refused notice does, so staff close the case or reach the person otherwise."""
     from chalicelib import cases  # cases builds on subjects, which builds on this module
 
     done: dict[str, Any] = {}
@@ -730,6 +736,8 @@ def _sweep_cases(as_of: date, run: SweepRun, *, dry_run: bool, failed: dict[str,
         failed[CASES_STEP] = failure_code(exc)
         return done
     logger.info(DEADLINES_LOG_MESSAGE, extra=done["deadlines"])
+    if any(counts.get("not_told") for counts in done["rules"].values()):
+        failed[CASES_STEP] = PERSON_NOT_TOLD
     return done
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import accounts, clock, customers
+from chalicelib import accounts, cases, clock, customers
 from tests import aws_calls
 from tests.aws_calls import IamRequest, Recorder, iam_requests
 from tests.campaigns_helpers import drain_campaigns
@@ -23,6 +23,7 @@ from tests.template import fake_arn, table_arn
 
 CUSTOMERS = table_arn("CustomersTable")
 PROSPECTS = table_arn("ProspectsTable")
+REQUEST_CASES = table_arn("RequestCasesTable")
 BUCKET = fake_arn("UploadBucket", {"Type": "AWS::S3::Bucket"})
 
 
@@ -46,6 +47,16 @@ def erase_due_customer(tokens: Tokens) -> None:
         customers.end_contract(item["customer_id"], date(2024, 1, 15), setup_actor())
 
 
+def lapse_waiting_case() -> None:
+    """A request case that has waited for the person's answer past its period: the sweeper
+    mails the person and closes it."""
+    with clock.frozen(datetime(2025, 10, 1, 9, tzinfo=UTC)):
+        case = cases.open_case(
+            "access", "odottaja@kunta.fi", "staff_letter", setup_actor(), verified_by="staff_checked"
+        )
+        cases.wait_for_person(case["case_id"], "Which customer number?", setup_actor())
+
+
 def test_every_function_is_attributed_and_its_calls_expanded(
     stack: Stack, client: Any, tokens: Tokens, calls_against_roles: Recorder
 ) -> None:
@@ -57,8 +68,10 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     upload(stack, "incoming/acme/list.csv", csv_bytes([["Kunta", "Olli Ohto", "Johtaja", "olli@kunta.fi", ""]]))
     drain(stack)
     erase_due_customer(tokens)
+    lapse_waiting_case()
     result = client.lambda_.invoke("retention_sweeper", {"as_of": "2026-01-01"}).payload
     assert result["rules"]["customer_grace"]["done"] == 1
+    assert result["request_cases"]["rules"][cases.RULE_WAITING]["done"] == 1
     # The test client gives a pure function 3 seconds: enough to start, maybe not to finish.
     assert "rekeyed" in client.lambda_.invoke("pseudonym_rekey", {}).payload
     assert "customers" in client.lambda_.invoke("register_backfill", {}).payload
@@ -93,6 +106,9 @@ def test_every_function_is_attributed_and_its_calls_expanded(
     assert ("dynamodb:Query", f"{CUSTOMERS}/index/retention_due") in sweeper
     customer_pool = fake_arn("CustomerUserPool", {"Type": "AWS::Cognito::UserPool"})
     assert ("cognito-idp:AdminDeleteUser", customer_pool) in sweeper
+    # A lapsed case: read (the index holds keys only), then closed by a Put in its transaction.
+    assert {("dynamodb:GetItem", REQUEST_CASES), ("dynamodb:PutItem", REQUEST_CASES)} <= sweeper
+    assert "ses:SendEmail" in {action for action, _ in sweeper}
     materialiser = requests_of(calls_against_roles, "campaign_materialiser", start)
     assert ("dynamodb:Query", f"{PROSPECTS}/index/by_list") in materialiser
     assert ("dynamodb:PutItem", table_arn("CampaignsTable")) in materialiser  # the page's member

@@ -16,9 +16,10 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib import cases, clock, prospects, restriction, retention, store, suppression
+from chalicelib import audit, cases, clock, prospects, restriction, retention, store, suppression
 from chalicelib.audit import Actor
 from chalicelib.auth import ANONYMOUS, SYSTEM_SWEEPER, Principal
+from chalicelib.config import settings
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.registers import Role
 from tests.aws_calls import as_function
@@ -543,6 +544,148 @@ def test_a_failing_case_step_is_reported_like_a_rule(monkeypatch: pytest.MonkeyP
     with as_function(None):
         summary = retention.sweep(clock.local_date())
     assert summary["failed_rules"] == {retention.CASES_STEP: "ThrottlingException"}
+
+
+# -- a wait that lapses -------------------------------------------------------------------
+
+WAIT_BEGAN = date(2028, 3, 6)
+LAPSES_ON = date(2028, 5, 5)  # 60 days on
+
+
+def _waiting(kind: str = "access", email: str = "aija@kunta.fi", *, lang: str = "en", **kw: Any) -> str:
+    case = _open(kind, email, day=date(2028, 3, 1), lang=lang, **kw)
+    with clock.frozen(_at(WAIT_BEGAN)):
+        cases.wait_for_person(case["case_id"], "Please say which customer number.", STAFF)
+    return str(case["case_id"])
+
+
+def _night(day: date, *, dry_run: bool = False) -> dict[str, Any]:
+    """The nightly sweep of `day`, as the sweeper function runs it at 02:00; the case step's counts."""
+    with as_function("retention_sweeper"), clock.frozen(_at(day, 2)):
+        summary = retention.sweep(day, dry_run=dry_run)
+    return dict(summary)
+
+
+def _text_of(msg: Any) -> str:
+    return str(msg.get_body(preferencelist=("plain",)).get_content())
+
+
+def test_a_wait_with_no_answer_lapses_on_its_day_the_person_told_once_in_their_language() -> None:
+    case_id = _waiting(lang="en")
+    summary = _night(LAPSES_ON - timedelta(days=1))
+    assert summary["request_cases"]["rules"][cases.RULE_WAITING] == {"due": 0, "done": 0, "changed": 0, "not_told": 0}
+    assert cases.get(case_id)["status"] == "waiting_for_person" and sent_mail() == []
+
+    summary = _night(LAPSES_ON, dry_run=True)
+    assert summary["request_cases"]["rules"][cases.RULE_WAITING] == {"due": 1, "done": 0, "changed": 0, "not_told": 0}
+    assert cases.get(case_id)["status"] == "waiting_for_person" and sent_mail() == []
+
+    summary = _night(LAPSES_ON)
+    assert summary["failed_rules"] == {}
+    assert summary["request_cases"]["rules"][cases.RULE_WAITING] == {"due": 1, "done": 1, "changed": 0, "not_told": 0}
+    stored = cases.get(case_id)
+    assert stored["status"] == "done" and stored["outcome"] == cases.LAPSED_NO_ANSWER
+    assert stored["delivery"] == "email" and stored["closed_at"].startswith("2028-05-04T23:")  # 02:00 Helsinki
+    assert "contact" not in stored and "queue" not in stored and "paused_since" not in stored
+    assert stored["retention_rule"] == cases.RULE_CLOSED and stored["retention_due_at"] == "2031-05-05"
+    assert stored["actions"][-1]["what"] == "lapsed" and stored["actions"][-1]["by"] == SYSTEM_SWEEPER.principal_id
+    [msg] = sent_mail("aija@kunta.fi")
+    text = _text_of(msg)
+    assert msg["Content-Language"] == "en" and "closed" in msg["Subject"]
+    assert "on 2028-03-06 for further information" in text and "within 60 days" in text
+    assert "make a new request" in text and f"{settings().public_base_url}/privacy-center?lang=en\r\n" in text
+    assert case_id in text and "Article 12(4)" in text
+    events = _events(case_id)
+    assert [e["action"] for e in events] == ["create", "wait", "lapse"]
+    lapse = events[-1]
+    assert lapse["principal_id"] == SYSTEM_SWEEPER.principal_id and lapse["fields"] == ["contact"]
+    assert lapse["sk"].endswith(f"#{cases.RULE_WAITING}")  # the run's deterministic key
+    assert lapse["request"] == {"type": "access", "channel": "staff_letter", "status": "done"}
+
+    # The same night again (Lambda retries a failed run): the case is closed, nothing is due.
+    summary = _night(LAPSES_ON)
+    assert summary["request_cases"]["rules"][cases.RULE_WAITING]["due"] == 0
+    assert len(sent_mail("aija@kunta.fi")) == 1 and [e["action"] for e in _events(case_id)].count("lapse") == 1
+
+
+def test_a_rerun_with_the_same_run_key_records_the_lapse_once() -> None:
+    case_id = _waiting()
+    sweeper = Actor(SYSTEM_SWEEPER, "run-1")
+    with as_function("retention_sweeper"), clock.frozen(_at(LAPSES_ON, 2)):
+        assert cases.sweep_retention(LAPSES_ON, sweeper, "k1")[cases.RULE_WAITING]["done"] == 1
+        assert cases.sweep_retention(LAPSES_ON, sweeper, "k1")[cases.RULE_WAITING]["due"] == 0
+    lapses = [e for e in _events(case_id) if e["action"] == "lapse"]
+    assert [e["sk"] for e in lapses] == [audit.event_key("k1", cases.RULE_WAITING)]  # the run's own key
+    assert len(sent_mail("aija@kunta.fi")) == 1
+
+
+def test_the_lapse_message_is_finnish_by_default_and_the_details_go() -> None:
+    case_id = _waiting("rectification", "sari@sote.fi", lang="fi", details={"changes": {"contact_name": "Sari S"}})
+    assert "details" in cases.get(case_id)
+    _night(LAPSES_ON + timedelta(days=3))  # a night missed: the next one closes it
+    stored = cases.get(case_id)
+    assert stored["status"] == "done" and "details" not in stored and "contact" not in stored
+    assert stored["retention_due_at"] == "2031-05-08"  # 36 months from the day it was closed
+    [msg] = sent_mail("sari@sote.fi")
+    text = _text_of(msg)
+    assert msg["Content-Language"] == "fi" and "suljettu" in msg["Subject"]
+    assert "6.3.2028" in text and "60 päivän" in text and "tietojen oikaiseminen" in text
+    assert "uuden pyynnön" in text and "/privacy-center?lang=fi" in text
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["resumed-before-the-read", "resumed-after-the-read"])
+def test_a_case_resumed_meanwhile_is_left_as_staff_made_it(monkeypatch: pytest.MonkeyPatch, stale: bool) -> None:
+    case_id = _waiting()
+    read = cases.get
+    raced: list[str] = []
+
+    def racing_get(wanted: str) -> dict[str, Any]:
+        """The person answers and staff resume the case while the sweep reaches it."""
+        if raced:
+            return read(wanted)
+        raced.append(wanted)
+        before = read(wanted)
+        with as_function("api_handler"):
+            cases.resume(wanted, STAFF)
+        return before if stale else read(wanted)
+
+    monkeypatch.setattr(cases, "get", racing_get)
+    summary = _night(LAPSES_ON)
+    assert summary["request_cases"]["rules"][cases.RULE_WAITING] == {"due": 1, "done": 0, "changed": 1, "not_told": 0}
+    stored = read(case_id)
+    assert stored["status"] == "open" and stored["contact"] == "aija@kunta.fi" and "retention_rule" not in stored
+    assert [e["action"] for e in _events(case_id)] == ["create", "wait", "resume"]
+    # Read before the resume, the message went before the close was refused (the version
+    # changed); read after it, nobody is mailed.
+    assert len(sent_mail("aija@kunta.fi")) == (1 if stale else 0)
+
+
+def test_a_lapse_the_person_could_not_be_told_leaves_the_case_waiting_and_alarms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case_id = _waiting()
+    never = _open(email="b@kunta.fi", day=LAPSES_ON - timedelta(days=30), verified=None)  # due the same night
+    sent = cases.send
+
+    def rejected(*_: Any, **__: Any) -> str:
+        raise ClientError({"Error": {"Code": "MessageRejected", "Message": "x"}}, "SendEmail")
+
+    monkeypatch.setattr(cases, "send", rejected)
+    summary = _night(LAPSES_ON)
+    assert summary["failed_rules"] == {retention.CASES_STEP: retention.PERSON_NOT_TOLD}
+    assert summary["request_cases"]["rules"][cases.RULE_WAITING] == {"due": 1, "done": 0, "changed": 0, "not_told": 1}
+    assert summary["request_cases"]["rules"][cases.RULE_UNVERIFIED]["done"] == 1  # the rest of the step ran
+    assert "deadlines" in summary["request_cases"]
+    with pytest.raises(NotFound):
+        cases.get(never["case_id"])
+    stored = cases.get(case_id)
+    assert stored["status"] == "waiting_for_person" and stored["contact"] == "aija@kunta.fi"
+    assert [e["action"] for e in _events(case_id)] == ["create", "wait"]
+
+    monkeypatch.setattr(cases, "send", sent)  # SES takes it the next night
+    summary = _night(LAPSES_ON + timedelta(days=1))
+    assert summary["failed_rules"] == {}
+    assert cases.get(case_id)["status"] == "done" and len(sent_mail("aija@kunta.fi")) == 1
 
 
 # -- the refusal (Art. 12(4)) --------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Texts of the messages a person gets about their own data subject request case
-(chalicelib/cases.py): the notice that the answer's deadline is extended (GDPR Art. 12(3)), and
-the notice that the request is refused, with the reasons and the remedies (Art. 12(4))."""
+(chalicelib/cases.py): the notice that the answer's deadline is extended (GDPR Art. 12(3)), the
+notice that the request is refused, with the reasons and the remedies (Art. 12(4)), and the
+notice that a case waiting for the person's answer is closed because none came."""
 
 from __future__ import annotations
 
@@ -47,6 +48,33 @@ REFUSED = Template(
         "Protection Regulation requires, we tell you that you can lodge a complaint with a "
         "supervisory authority, in Finland the Office of the Data Protection Ombudsman "
         "(tietosuoja.fi), and seek a judicial remedy.",
+    },
+)
+
+# The nightly sweep closes a case that waited for the person's answer past its period
+# (`cases.RULE_WAITING`). Not acting on the request, so the remedies are stated as in a
+# refusal (Art. 12(4)); what staff asked for is not quoted: it was written as a note for staff.
+LAPSED = Template(
+    subject={
+        "fi": "Tietosuojapyyntösi on suljettu, koska emme saaneet vastaustasi",
+        "en": "Your data protection request has been closed: we did not receive your answer",
+    },
+    body={
+        "fi": "Hei,\n\nsaimme {received} pyyntösi ({kind}), joka koskee tietojasi rekisterissämme. "
+        "Sen käsittelemiseksi pyysimme sinulta {asked} lisätietoa tai henkilöllisyytesi vahvistamista, "
+        "mutta emme saaneet vastaustasi {days} päivän kuluessa. Siksi olemme sulkeneet pyyntösi, eikä "
+        "sitä käsitellä pidemmälle.\n\nPyyntösi numero on {case}. Voit tehdä uuden pyynnön milloin "
+        "tahansa tietosuojakeskuksessamme:\n\n{center}\n\nEU:n tietosuoja-asetuksen 12 artiklan 4 "
+        "kohdan mukaisesti kerromme, että voit tehdä valituksen valvontaviranomaiselle, Suomessa "
+        "tietosuojavaltuutetun toimistolle (tietosuoja.fi), ja hakea muutosta tuomioistuimelta.",
+        "en": "Hello,\n\nwe received your request ({kind}) about your data in our register on "
+        "{received}. To handle it, we asked you on {asked} for further information or to confirm your "
+        "identity, but we did not receive your answer within {days} days. We have therefore closed "
+        "your request, and it will not be handled further.\n\nYour request's number is {case}. You "
+        "can make a new request at any time in our privacy center:\n\n{center}\n\nAs Article 12(4) "
+        "of the EU General Data Protection Regulation requires, we tell you that you can lodge a "
+        "complaint with a supervisory authority, in Finland the Office of the Data Protection "
+        "Ombudsman (tietosuoja.fi), and seek a judicial remedy.",
     },
 )
 

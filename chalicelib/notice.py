@@ -19,6 +19,7 @@ from chalicelib.registers import (
     BACKUP_RETENTION,
     CASE_CLOSED_RETENTION,
     CASE_UNVERIFIED_RETENTION,
+    CASE_WAITING_RETENTION,
     CONTROLLER,
     DORMANT_NOTICE_PERIOD,
     DORMANT_PERIOD,
@@ -343,7 +344,10 @@ def records_of_processing() -> dict[str, Any]:
             "the request's type, channel, dates, verification, status, handler and outcome",
             "retention": f"closed cases {CASE_CLOSED_RETENTION.text.en} from closing (the general limitation "
             "period of Finnish law, 728/2003 4 §), the address and the request's details removed at closing; "
-            f"a case never verified {CASE_UNVERIFIED_RETENTION.text.en} from receipt; deleted by the nightly sweep",
+            f"a case waiting for the person's answer closed after {CASE_WAITING_RETENTION.text.en} with no "
+            "answer (the person is told first, and that they may make a new request), then kept as a closed "
+            f"case; a case never verified {CASE_UNVERIFIED_RETENTION.text.en} from receipt; applied by the "
+            "nightly sweep",
         },
         "audit_log": {
             "categories": "staff and system principals' accesses (field names only)",

@@ -198,4 +198,5 @@ def test_the_art30_record_states_what_cases_hold_and_how_long(client: Any, token
     cases = record["request_cases"]
     assert "keyed (HMAC) hash" in cases["categories_of_personal_data"]
     assert "3 years from closing" in cases["retention"] and "30 days from receipt" in cases["retention"]
+    assert "waiting for the person's answer closed after 60 days with no answer" in cases["retention"]
     assert cases["legal_basis"].startswith("GDPR 6(1)(c)")

@@ -30,6 +30,7 @@
       extension: "Jatkettu",
       extensionText: "{months} kk: {reason}",
       waiting: "Odottaa henkilöä",
+      lapsesOn: "Suljetaan, ellei henkilö vastaa",
       handler: "Käsittelijä",
       outcome: "Lopputulos",
       delivery: "Vastaus toimitettu",
@@ -110,6 +111,7 @@
         extended: "Määräaikaa jatkettu {detail} kk",
         carried_out: "Toteutettu: {detail}",
         closed: "Suljettu tehtynä",
+        lapsed: "Suljettu: henkilö ei vastannut",
         refused: "Evätty",
       },
       // What carrying a request out did (chalicelib/subjects.py, cases.py).
@@ -124,6 +126,7 @@
         objection_recorded: "vastustus kirjattu",
         restricted: "käsittely rajoitettu",
         already_restricted: "käsittely oli jo rajoitettu",
+        lapsed_no_answer: "henkilö ei vastannut määräajassa",
       },
       // The answer's parts (chalicelib/subjects.py, cases.py).
       answerKeys: {
@@ -176,6 +179,7 @@
       extension: "Extended",
       extensionText: "{months} months: {reason}",
       waiting: "Waiting for the person",
+      lapsesOn: "Closed unless the person answers by",
       handler: "Handler",
       outcome: "Outcome",
       delivery: "Answer delivered",
@@ -255,6 +259,7 @@
         extended: "Deadline extended by {detail} months",
         carried_out: "Carried out: {detail}",
         closed: "Closed as done",
+        lapsed: "Closed: the person did not answer",
         refused: "Refused",
       },
       outcomes: {
@@ -268,6 +273,7 @@
         objection_recorded: "objection recorded",
         restricted: "processing restricted",
         already_restricted: "processing was already restricted",
+        lapsed_no_answer: "the person did not answer in time",
       },
       answerKeys: {
         updated: "Rectified",
@@ -428,6 +434,8 @@
       item.details && [T.asked, describe(item.details), "details"],
       item.extension && [T.extension, fill(T.extensionText, { months: item.extension.months, reason: item.extension.reason || "" }), "extension"],
       item.waiting_reason && item.status === "waiting_for_person" && [T.waiting, String(item.waiting_reason), "waiting"],
+      // The day the nightly sweep closes a waiting case (the person told), unless resumed first.
+      item.lapses_on && [T.lapsesOn, String(item.lapses_on), "lapses"],
       item.handler && [T.handler, String(item.handler), "handler"],
       // After carrying out, the outcome is a code; once closed, it is staff's own words.
       item.outcome && [T.outcome, label(T.outcomes, item.outcome), "outcome"],

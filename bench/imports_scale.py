@@ -4,8 +4,9 @@ For each size (`BENCH_IMPORT_SCALE_ROWS`, default "100000,1000000") a fresh emul
 (bench/_emulator.py: moto's server in its own process) gets a data provider and the file
 `full-lista.csv` (a full refresh, so the seen-rows set is used twice: for duplicates in the
 file and to find who is missing) with every 100th row bad (a consumer address) and every
-1,000th row a duplicate: first as a first import (every person new), then as next month's
-list with every 10th good row changed (the steady state: most rows unchanged). For each
+1,000th row a duplicate: first as a first import (every person new), then, at sizes up to
+`BENCH_IMPORT_SCALE_CHANGED_UP_TO` (default 100,000), as next month's list with every 10th
+good row changed (the steady state: most rows unchanged). For each
 import a worker process started fresh (`spawn`, so its memory is its own: no parent pages,
 no emulator) plays the Lambda: it takes the queue's messages one at a time as invocations
 of `partner_import`'s time budget (its `lambda_timeout`, 150 s: the import checkpoints and
@@ -21,7 +22,7 @@ reports:
 Beside it, in the same run, a naive baseline in a worker of its own: the same rows read
 and checked by the same rules, a Python `set` of the people seen, and for each good row one
 PutItem of the prospect and one PutItem of its audit event. Its writes go to tables of its
-own; it sends them for its first `BENCH_IMPORT_BASELINE_ROWS` (default 100,000) people
+own; it sends them for its first `BENCH_IMPORT_BASELINE_ROWS` (default 20,000) people
 only, since its requests per row are 2 whatever the size and the rest would take hours under
 the emulator, and reads and checks the whole file for its memory.
 
@@ -45,10 +46,10 @@ from bench import _emulator as emulator
 from bench._emulator import REGION
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_IMPORT_SCALE_ROWS", "100000,1000000").split(","))
-BASELINE_ROWS = int(os.environ.get("BENCH_IMPORT_BASELINE_ROWS", "100000"))
+BASELINE_ROWS = int(os.environ.get("BENCH_IMPORT_BASELINE_ROWS", "20000"))
 # The changed list is imported again at sizes up to this (the steady state; at 1,000,000 rows
-# it would add most of an hour under the emulator).
-CHANGED_UP_TO = int(os.environ.get("BENCH_IMPORT_SCALE_CHANGED_UP_TO", "1000000"))
+# it would add more than an hour under the emulator, so by default it is not).
+CHANGED_UP_TO = int(os.environ.get("BENCH_IMPORT_SCALE_CHANGED_UP_TO", "100000"))
 PARTNER = "bench"
 KEY = f"incoming/{PARTNER}/full-lista.csv"
 BAD_EVERY = 100

@@ -34,9 +34,9 @@ def test_memory_is_eight_bytes_a_person_past_the_buffer() -> None:
     seen = SeenRows(buffer=1024)
     rng = random.Random(5)
     seen.update(rng.getrandbits(64) for _ in range(100_000))
-    held_in_array = len(seen) - len(seen._recent)
+    held_in_arrays = len(seen) - len(seen._recent)
     assert len(seen._recent) < 1024
-    assert seen.nbytes() == 8 * held_in_array
+    assert seen.nbytes() == 8 * held_in_arrays
 
 
 def test_an_empty_set_is_falsy_and_finds_nothing() -> None:
@@ -46,8 +46,8 @@ def test_an_empty_set_is_falsy_and_finds_nothing() -> None:
     assert seen and 42 in seen
 
 
-def test_work_files_load_in_one_merge_with_what_is_held() -> None:
-    """A resuming segment loads earlier windows' files (unsorted, overlapping) at once."""
+def test_work_files_load_once_each_with_what_is_held() -> None:
+    """A resuming segment loads earlier windows' files (unsorted, overlapping), each person once."""
     from array import array
 
     rng = random.Random(9)
@@ -59,5 +59,25 @@ def test_work_files_load_in_one_merge_with_what_is_held() -> None:
     seen.load(array("Q", w).tobytes() for w in windows)
     everyone = set(held).union(*windows)
     assert len(seen) == len(everyone) and all(f in seen for f in everyone)
-    assert not seen._recent and list(seen._sorted) == sorted(everyone)
+    assert not seen._recent and sorted(f for bucket in seen._buckets for f in bucket) == sorted(everyone)
+    assert all(list(bucket) == sorted(bucket) for bucket in seen._buckets)
     assert seen.add(held[0]) is False and seen.add(1) is True
+
+
+def test_loading_holds_each_person_about_once() -> None:
+    """Loading 200,000 people from 50 work files peaks near 8 bytes a person, not twice that."""
+    import tracemalloc
+    from array import array
+
+    rng = random.Random(3)
+    windows = [array("Q", (rng.getrandbits(64) for _ in range(4000))).tobytes() for _ in range(50)]
+    people = 50 * 4000
+    seen = SeenRows()
+    tracemalloc.start()
+    try:
+        seen.load(iter(windows))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(seen) == people
+    assert peak < 10 * people + 512 * 1024, peak  # the old merged-beside-the-windows load: > 16

@@ -73,7 +73,7 @@ Full refresh
     partner's values (not staff's), the PROFILE takes that partner's values from its
     SOURCE item, so no outdated values stay behind. The prospects seen in the file are
     kept as 64-bit fingerprints of their ids (in memory 8 bytes per distinct row, in a
-    sorted array: `seen.SeenRows`; in work files between invocations).
+    sorted arrays: `seen.SeenRows`; in work files between invocations).
 """
 
 from __future__ import annotations

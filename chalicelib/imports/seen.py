@@ -2,38 +2,40 @@
 
 The import needs them twice: to spot the same person again in the file, and at the end of a
 full refresh to tell who is missing. A Python `set[int]` costs about 60 bytes per row (a
-1,000,000-row file: ~60 MiB, a Python object per row); here the fingerprints live in one
-sorted `array('Q')`, searched by bisection, with the newest few in a small set that is
-merged into the array when it fills. Memory is 8 bytes per distinct person plus the buffer,
-and twice the array for the moment of a merge (the new array is built beside the old).
+1,000,000-row file: ~60 MiB, a Python object per row); here the fingerprints live in sorted
+`array('Q')`s, searched by bisection, with the newest few in a small set that is merged into
+the arrays when it fills. The arrays are 256 buckets by the fingerprint's top byte (hashes
+spread evenly), so a merge or a load rebuilds one bucket at a time: memory is 8 bytes per
+distinct person, plus the buffer and about 1/256 of the set while a bucket is rebuilt.
 """
 
 from __future__ import annotations
 
-import heapq
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
 
 BUFFER = 1 << 16  # fingerprints held as Python ints before a merge (~4 MiB)
+_SHIFT = 56  # a fingerprint's bucket is its top byte: 256 buckets
 
 
 class SeenRows:
     """A set of 64-bit fingerprints: membership and adding, in flat memory."""
 
     def __init__(self, buffer: int = BUFFER) -> None:
-        self._sorted = array("Q")
+        self._buckets = [array("Q") for _ in range(1 << (64 - _SHIFT))]
         self._recent: set[int] = set()
         self._buffer = buffer
 
     def __contains__(self, fingerprint: int) -> bool:
         if fingerprint in self._recent:
             return True
-        at = bisect_left(self._sorted, fingerprint)  # type: ignore[call-overload]
-        return at < len(self._sorted) and bool(self._sorted[at] == fingerprint)
+        bucket = self._buckets[fingerprint >> _SHIFT]
+        at = bisect_left(bucket, fingerprint)  # type: ignore[call-overload]
+        return at < len(bucket) and bool(bucket[at] == fingerprint)
 
     def __len__(self) -> int:
-        return len(self._sorted) + len(self._recent)
+        return sum(len(bucket) for bucket in self._buckets) + len(self._recent)
 
     def add(self, fingerprint: int) -> bool:
         """Add one fingerprint; False if it was held already."""
@@ -41,7 +43,8 @@ class SeenRows:
             return False
         self._recent.add(fingerprint)
         if len(self._recent) >= self._buffer:
-            self._merge()
+            self._merge(self._recent)
+            self._recent = set()
         return True
 
     def update(self, fingerprints: Iterable[int]) -> None:
@@ -51,23 +54,33 @@ class SeenRows:
     def load(self, windows: Iterable[bytes]) -> None:
         """Add earlier invocations' fingerprints (each work file an `array('Q')`'s bytes) at once.
 
-        Each window is sorted alone, then all are merged with what is held in one pass, rather
-        than added one by one: a segment resuming at row 900,000 loads in one merge.
+        The windows are read one at a time into per-bucket arrays (8 bytes a fingerprint, no
+        object per row), then each bucket is rebuilt once: a segment resuming at row 900,000
+        holds its 900,000 fingerprints once, not once per window and again merged.
         """
-        sorted_runs = [self._sorted, array("Q", sorted(self._recent))]
-        sorted_runs += [array("Q", sorted(array("Q", body))) for body in windows]
-        merged, last = array("Q"), None
-        for fingerprint in heapq.merge(*sorted_runs):
-            if fingerprint != last:
-                merged.append(fingerprint)
-                last = fingerprint
-        self._sorted, self._recent = merged, set()
+        additions = [array("Q") for _ in self._buckets]
+        for body in windows:
+            for fingerprint in array("Q", body):
+                additions[fingerprint >> _SHIFT].append(fingerprint)
+        for fingerprint in self._recent:
+            additions[fingerprint >> _SHIFT].append(fingerprint)
+        self._recent = set()
+        for at in range(len(self._buckets)):
+            added, additions[at] = additions[at], array("Q")  # freed bucket by bucket
+            if added:
+                self._rebuild(at, added)
 
     def nbytes(self) -> int:
-        """The array's bytes (what stays; the buffer is bounded by `buffer`)."""
-        return self._sorted.buffer_info()[1] * self._sorted.itemsize
+        """The arrays' bytes (what stays; the buffer is bounded by `buffer`)."""
+        return sum(bucket.buffer_info()[1] * bucket.itemsize for bucket in self._buckets)
 
-    def _merge(self) -> None:
-        # A streaming merge into a new array: no list of every fingerprint is ever built.
-        self._sorted = array("Q", heapq.merge(self._sorted, sorted(self._recent)))
-        self._recent = set()
+    def _merge(self, fingerprints: Iterable[int]) -> None:
+        by_bucket: dict[int, list[int]] = {}
+        for fingerprint in fingerprints:
+            by_bucket.setdefault(fingerprint >> _SHIFT, []).append(fingerprint)
+        for at, added in by_bucket.items():
+            self._rebuild(at, added)
+
+    def _rebuild(self, at: int, added: Iterable[int]) -> None:
+        # Only this bucket exists twice for the moment (~1/256 of the set); duplicates go.
+        self._buckets[at] = array("Q", sorted(set(self._buckets[at]).union(added)))

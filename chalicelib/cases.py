@@ -74,6 +74,7 @@ from chalicelib.mail.case_texts import EXTENDED, KIND_NAMES, LAPSED, REFUSED
 from chalicelib.mail.send import send
 from chalicelib.registers import CASE_CLOSED_RETENTION, CASE_UNVERIFIED_RETENTION, CASE_WAITING_RETENTION, STAFF_ROLES
 from chalicelib.subjects import Answer
+from chalicelib.unsubscribe import PRIVACY_CENTER_PATH  # where the lapse message sends the person
 from chalicelib.validation import checked_email, parse
 
 CASE_TYPES = ("access", "rectification", "erasure", "restriction", "objection", "portability")
@@ -86,7 +87,8 @@ CHANNELS = (
     "unsubscribe_link",
     "one_click_unsubscribe",
 )
-VERIFICATION_METHODS = ("email_link", "signed_in", "staff_checked", "unsubscribe_link")
+LINK_METHOD = "email_link"  # the privacy center's one-time link proved the address
+VERIFICATION_METHODS = (LINK_METHOD, "signed_in", "staff_checked", "unsubscribe_link")
 ACTIVE = ("unverified", "open", "waiting_for_person")
 CLOSED = ("done", "refused")
 STATUSES = ACTIVE + CLOSED
@@ -105,9 +107,6 @@ RULE_CLOSED = "case_closed"
 RULE_UNVERIFIED = "case_unverified"
 RULE_WAITING = "case_waiting"
 LAPSED_NO_ANSWER = "lapsed_no_answer"  # the outcome of a case closed because the person never answered
-# The privacy center's page (chalicelib/privacy_center.py, which builds on this module, takes
-# its path from here): where the lapse message tells the person to make a new request.
-PRIVACY_CENTER_PATH = "/privacy-center"
 MAX_TEXT = 500  # an outcome, a reason: a sentence or two, not a document
 MAX_DETAILS_BYTES = 10_000
 # The privacy center's one-time link on an unverified case: its keyed hash, expiry and wrong
@@ -526,7 +525,7 @@ def verify_by_link(case: dict[str, Any], code_hash: str, actor: Actor) -> dict[s
     spent link and an unverified case. A second redeemer of the same link, or a case changed
     meanwhile, gets `Conflict` (409); the caller decides what to tell.
     """
-    after = _verified(case, "email_link", actor)
+    after = _verified(case, LINK_METHOD, actor)
     after.pop(LINK, None)
     put = _put(case, after)
     put["ConditionExpression"] += " AND #s = :unverified AND #l.code_hash = :hash"

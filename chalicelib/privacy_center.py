@@ -80,7 +80,7 @@ from urllib.parse import urlencode, urlparse
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from chalicelib import cases, clock, pseudonyms, restriction, store, subjects
+from chalicelib import cases, clock, pseudonyms, restriction, store, subjects, unsubscribe
 from chalicelib.aead import InvalidSeal, seal, unseal
 from chalicelib.audit import Access, Actor
 from chalicelib.config import settings
@@ -99,12 +99,10 @@ LINKS_PER_ADDRESS_PER_DAY = 3
 MAX_ATTEMPTS = 5
 SESSION_MINUTES = 30
 CHANNEL = "privacy_center"
-METHOD = "email_link"
-PAGE_PATH = cases.PRIVACY_CENTER_PATH
+PAGE_PATH = unsubscribe.PRIVACY_CENTER_PATH
 LINK_PATH = "/privacy-center/link"
 COOKIE = "case_session"
 HEADER = "x-case-session"
-LINK_ATTRIBUTE = cases.LINK
 _CONTEXT = b"ilopiste/case-session/v1"
 _MAX_SESSION = 2048
 _LINK = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{40,64})$")
@@ -248,10 +246,10 @@ def _store_link(case_id: str, kept: dict[str, Any], actor: Actor) -> None:
         "Key": _case_key(case_id),
         "UpdateExpression": "SET #l = :link, version = version + :one",
         "ConditionExpression": "attribute_exists(case_id) AND #s = :unverified",
-        "ExpressionAttributeNames": {"#l": LINK_ATTRIBUTE, "#s": "status"},
+        "ExpressionAttributeNames": {"#l": cases.LINK, "#s": "status"},
         "ExpressionAttributeValues": store.typed({":link": kept, ":unverified": "unverified", ":one": 1}),
     }
-    access = Access("link_sent", cases.REGISTER, case_id, (LINK_ATTRIBUTE,))
+    access = Access("link_sent", cases.REGISTER, case_id, (cases.LINK,))
     store.client("dynamodb").transact_write_items(TransactItems=[{"Update": update}, actor.put(access)])
 
 
@@ -262,7 +260,7 @@ def _count_miss(case_id: str, kept: dict[str, Any]) -> None:
             Key={"case_id": case_id},
             UpdateExpression="SET #l.attempts = #l.attempts + :one, version = version + :one",
             ConditionExpression="#l.code_hash = :hash",
-            ExpressionAttributeNames={"#l": LINK_ATTRIBUTE},
+            ExpressionAttributeNames={"#l": cases.LINK},
             ExpressionAttributeValues={":one": 1, ":hash": kept["code_hash"]},
         )
     except ClientError as exc:
@@ -331,7 +329,7 @@ def redeem(token: object, actor: Actor) -> tuple[str, Session]:
         case = cases.get(case_id)
     except NotFound:
         raise InvalidLink() from None
-    kept = case.get(LINK_ATTRIBUTE)
+    kept = case.get(cases.LINK)
     if not isinstance(kept, dict) or not _usable(kept) or case.get("status") != "unverified":
         raise InvalidLink()
     if not _matches(secret, kept):
@@ -489,7 +487,7 @@ def act(
             CHANNEL,
             actor,
             lang=session.lang,
-            verified_by=METHOD,
+            verified_by=cases.LINK_METHOD,
             details={"from_case": session.case_id, **asked},
         )
         case_id = str(opened["case_id"])

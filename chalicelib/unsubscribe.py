@@ -36,7 +36,7 @@ _CONTEXT = b"ilopiste/unsubscribe/v1"
 _MAX_TOKEN = 1024
 ONE_CLICK_PATH = "/unsubscribe/one-click"
 PAGE_PATH = "/unsubscribe"
-PRIVACY_CENTER_PATH = "/privacy-center"
+PRIVACY_CENTER_PATH = "/privacy-center"  # also where request cases (chalicelib/cases.py) send the person
 
 
 def _key(secret: bytes) -> bytes:

@@ -422,6 +422,7 @@ PERSON_FIELDS = (
     "status",
     "due_at",
     "days_left",
+    "lapses_on",
     "extension",
     "outcome",
     "refusal_reason",

@@ -415,6 +415,21 @@ def test_erasure_of_a_customer_waits_for_staff(client: Any, tokens: Tokens) -> N
     assert status == 200 and me["customer"]["email"] == CUSTOMER_EMAIL
 
 
+def test_a_case_waiting_for_the_person_shows_the_day_it_closes_unless_they_answer(client: Any, tokens: Tokens) -> None:
+    session, case_id = _session(client, CUSTOMER_EMAIL, "erasure")
+    status, body = _act(client, session, {"type": "erasure"})
+    assert status == 200 and "lapses_on" not in body["case"], body
+    status, waiting = call(client, "POST", f"/cases/{case_id}/wait", tokens.staff, {"reason": "Asiakassopimus kesken"})
+    assert status == 200 and waiting["lapses_on"], waiting
+    resp = client.http.get("/privacy-center/case", headers={"X-Case-Session": session})
+    shown = json.loads(resp.body)["case"]
+    assert shown["status"] == "waiting_for_person" and shown["lapses_on"] == waiting["lapses_on"]
+    assert "waiting_reason" not in shown  # staff's own note; staff ask the person themselves
+    page = client.http.get("/privacy-center/case?lang=en", headers={"X-Case-Session": session, "Accept": "text/html"})
+    assert page.status_code == 200
+    assert f"If it has not reached us by {waiting['lapses_on']}, we close the request" in page.body.decode()
+
+
 def test_rectification_goes_to_staff_with_the_asked_changes(client: Any, tokens: Tokens) -> None:
     _prospect(client, tokens)
     session, case_id = _session(client, PROSPECT_EMAIL)

@@ -57,6 +57,8 @@ T = {
         "confirm": "Vahvista",
         "case_title": "Pyyntösi",
         "case_text": "Pyyntö: {kind}. Tila: {status}. Vastaamme viimeistään {due}.",
+        "lapses": "Odotamme vastaustasi. Jos emme saa sitä {date} mennessä, suljemme pyynnön; voit silloin "
+        "tehdä uuden.",
         "session_note": "Istunto on voimassa {minutes} minuuttia.",
         "show": "Näytä tietoni",
         "download": "Lataa tietoni (JSON)",
@@ -115,6 +117,8 @@ T = {
         "confirm": "Confirm",
         "case_title": "Your request",
         "case_text": "Request: {kind}. Status: {status}. We answer by {due} at the latest.",
+        "lapses": "We are waiting for your answer. If it has not reached us by {date}, we close the request; "
+        "you can then make a new one.",
         "session_note": "This session is valid for {minutes} minutes.",
         "show": "Show my data",
         "download": "Download my data (JSON)",
@@ -428,6 +432,8 @@ def _case_page(call: Call) -> Response:
     text = T[lang]
     status = STATUS_NAMES[lang].get(str(case.get("status")), str(case.get("status")))
     body = _p(text["case_text"].format(kind=_kind_name(lang, case.get("type")), status=status, due=_due(case)))
+    if case.get("lapses_on"):  # waiting for the person: the nightly sweep closes it on that day
+        body += _p(text["lapses"].format(date=case["lapses_on"]))
     body += _p(text["known"].format(email=unsubscribe.masked(session.email)))
     body += _p(text["session_note"].format(minutes=privacy_center.SESSION_MINUTES))
     body += _action_forms(lang)

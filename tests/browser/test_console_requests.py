@@ -19,8 +19,9 @@ Every screen: axe-core, no console error or CSP violation, a screenshot.
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page
@@ -236,6 +237,28 @@ def _open_case(page: Page, stack: RunningStack, t: dict[str, str], case_id: str)
     page.get_by_role("heading", level=2).filter(has_text=t["erasure"]).wait_for()
 
 
+def _sixty_days_on() -> str:
+    return (datetime.now(ZoneInfo("Europe/Helsinki")).date() + timedelta(days=60)).isoformat()
+
+
+def test_a_waiting_case_on_a_phone_shows_its_lapse_day(phone: Pages, local_stack: RunningStack) -> None:
+    """At 390 px the case's details, the lapse day among them, fit the screen."""
+    t = T["fi"]
+    case_id = _letter_case(local_stack, "fi")
+    staff = local_stack.login("staff")
+    status, verified = local_stack.http("POST", f"/cases/{case_id}/verify", staff, {})
+    assert status == 200 and verified["status"] == "open", verified
+    status, waiting = local_stack.http("POST", f"/cases/{case_id}/wait", staff, {"reason": "Allekirjoitettu kirje"})
+    assert status == 200 and waiting["status"] == "waiting_for_person", waiting
+    page = phone.open()
+    page.goto(f"{phone.base_url}/console?lang=fi")
+    _open_case(page, local_stack, t, case_id)
+    assert page.locator('#case [data-field="status"]').inner_text() == t["waiting"]
+    assert page.locator('#case [data-field="lapses"]').inner_text() == _sixty_days_on()
+    phone.check(page, "console-case-waiting-phone-fi", lang="fi", heading=TITLE["fi"])
+    phone.no_horizontal_scroll(page, "console-case-waiting-phone-fi")
+
+
 def _steps(page: Page) -> list[str]:
     return [s.strip() for s in page.locator("#case-steps tbody tr td:nth-child(2)").all_inner_texts()]
 
@@ -261,11 +284,14 @@ def test_staff_wait_resume_extend_once_and_refuse_a_case(desktop: Pages, local_s
     page.get_by_role("status").filter(has_text=t["waited"]).wait_for()
     assert page.locator('#case [data-field="status"]').inner_text() == t["waiting"]
     assert page.locator('#case [data-field="waiting"]').is_visible()
+    # Closed by the nightly sweep 60 days on (the Finnish day), unless the person answers first.
+    assert page.locator('#case [data-field="lapses"]').inner_text() == _sixty_days_on()
     assert _steps(page)[-1] == t["step_waiting"]
     desktop.check(page, f"console-case-waiting-{lang}", lang=lang, heading=TITLE[lang])
     page.get_by_role("button", name=t["resume"]).click()
     page.get_by_role("status").filter(has_text=t["resumed"]).wait_for()
     assert page.locator('#case [data-field="status"]').inner_text() == t["open_status"]
+    assert page.locator('#case [data-field="lapses"]').count() == 0, "a resumed case still shows a lapse day"
     assert _steps(page)[-1] == t["step_resumed"]
 
     # A second screen opened on the case now, before the extension.

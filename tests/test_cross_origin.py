@@ -52,12 +52,14 @@ def test_the_rule(method: str, headers: dict[str, str], allowed: bool) -> None:
         assert (refused.value.status, refused.value.code) == (403, "cross_origin_request")
 
 
-def test_the_privacy_centers_form_posts_use_it_and_the_one_click_unsubscribe_does_not() -> None:
+def test_the_public_form_posts_use_it_and_the_one_click_unsubscribe_does_not() -> None:
     checked = {(s.method, s.path) for s in ROUTES if s.same_origin}
     assert checked == {
         ("POST", "/privacy-center/requests"),
         ("POST", "/privacy-center/link"),
         ("POST", "/privacy-center/case/actions"),
+        ("POST", "/unsubscribe"),
+        ("POST", "/keep-account"),
     }
     # RFC 8058: the mail provider's servers send it.
     assert ("POST", "/unsubscribe/one-click") not in checked

@@ -6,6 +6,7 @@ Helsinki time of that day, as the schedule does.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -161,6 +162,27 @@ def test_a_browser_keeps_the_account_with_the_pages_form(client: Any, stack: Sta
         "/keep-account", body=form, headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
     )
     assert again.status_code == 400 and "This link does not work" in again.body.decode()
+
+
+def test_a_keep_form_posted_from_another_site_keeps_nothing(client: Any, stack: Stack) -> None:
+    cid = _customer(client)
+    _sweep(NOTICE_DAY)
+    before = _stamp(stack, cid)
+    form = urlencode({"token": _keep_token(), "lang": "en"})
+    html = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html", "Accept-Language": "en"}
+    with clock.frozen(_at(NOTICE_DAY, 12)):
+        resp = client.http.post("/keep-account", body=form, headers={**html, "Origin": "https://elsewhere.test"})
+        assert resp.status_code == 403 and "the form was sent from another site" in resp.body.decode()
+        assert _stamp(stack, cid) == before
+        as_json = client.http.post(
+            "/keep-account",
+            body=json.dumps({"token": _keep_token()}),
+            headers={"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"},
+        )
+        assert as_json.status_code == 403 and json.loads(as_json.body)["error"]["code"] == "cross_origin_request"
+        assert _stamp(stack, cid) == before
+        kept = client.http.post("/keep-account", body=form, headers={**html, "Sec-Fetch-Site": "same-origin"})
+    assert kept.status_code == 200 and _stamp(stack, cid) == ("customer_dormant", "2030-01-15")
 
 
 def test_a_sign_in_pushes_the_date_once_a_day_and_voids_a_notice(client: Any, stack: Stack) -> None:

@@ -64,6 +64,22 @@ def test_browser_form_post(client: Any, tokens: Tokens) -> None:
     assert suppression.is_suppressed("someone@kunta.fi")
 
 
+def test_a_confirm_form_posted_from_another_site_changes_nothing(client: Any, tokens: Tokens) -> None:
+    token = link(client, tokens, "toinen@kunta.fi")
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html", "Accept-Language": "en"}
+    resp = client.http.post(
+        "/unsubscribe", headers={**form, "Sec-Fetch-Site": "cross-site"}, body=f"token={quote(token)}&lang=fi".encode()
+    )
+    assert resp.status_code == 403 and b'<html lang="en">' in resp.body
+    assert b"Nothing was changed. Open the link from the message again" in resp.body
+    assert token.encode() not in resp.body and not suppression.is_suppressed("toinen@kunta.fi")
+    # From our own confirm page it is done.
+    resp = client.http.post(
+        "/unsubscribe", headers={**form, "Sec-Fetch-Site": "same-origin"}, body=f"token={quote(token)}".encode()
+    )
+    assert resp.status_code == 200 and suppression.is_suppressed("toinen@kunta.fi")
+
+
 def test_tampered_and_malformed_tokens_are_400(client: Any, tokens: Tokens) -> None:
     token = link(client, tokens)
     version, body = token.split(".")

@@ -14,7 +14,7 @@ from pydantic import Field, StrictBool, StrictStr
 
 from chalicelib import cases, confirmations, customers, dormancy, notice, subjects, unsubscribe
 from chalicelib.auth import ANONYMOUS
-from chalicelib.errors import ValidationFailed
+from chalicelib.errors import DomainError, ValidationFailed
 from chalicelib.registers import CONTROLLER, CUSTOMER, Role
 from chalicelib.validation import StrictModel, dump, schema
 
@@ -207,6 +207,16 @@ def _for_browser(call: Call, lang: str, answer: Callable[[], Response]) -> Respo
     return errors_as_page(call, answer, error_page)
 
 
+def _refused(call: Call, error: DomainError) -> Response:
+    """A confirm form posted from another site: nothing done, the error page in the browser's
+    language ("open the link from the message again"); a JSON client gets the JSON error."""
+
+    def refuse() -> Response:
+        raise error
+
+    return _for_browser(call, page_lang(call), refuse)
+
+
 @route(
     public_bp,
     "/unsubscribe",
@@ -258,6 +268,10 @@ class UnsubscribeRequest(StrictModel):
     content_types=["application/json", "application/x-www-form-urlencoded"],
     query=(),
     body=UnsubscribeRequest,
+    # Our own confirm page posts here; another site's form would need the person's own signed
+    # token, but nothing is done on a foreign page's say-so either way.
+    same_origin=True,
+    refused_page=_refused,
 )
 def unsubscribe_confirm(call: Call) -> Any:
     form: dict[str, list[str]] = {}
@@ -346,6 +360,9 @@ _KEEP_TEXT = {
         "invalid": "Linkki ei ole voimassa: se on vanhentunut tai jo käytetty, tai tili on jo poistettu. "
         "Kirjaudu sisään tai kirjoita meille: {contact}.",
         "invalid_title": "Linkki ei toimi",
+        "refused": "Mitään ei muutettu: lomake lähetettiin toiselta sivustolta. Avaa viestimme linkki "
+        "uudelleen tai kirjoita meille: {contact}.",
+        "refused_title": "Tiliä ei säilytetty",
     },
     "en": {
         "title": "Keep your customer account",
@@ -357,6 +374,9 @@ _KEEP_TEXT = {
         "invalid": "This link is not valid: it has expired or been used, or the account has been erased. "
         "Sign in, or write to us: {contact}.",
         "invalid_title": "This link does not work",
+        "refused": "Nothing was changed: the form was sent from another site. Open the link in our message "
+        "again, or write to us: {contact}.",
+        "refused_title": "The account was not kept",
     },
 }
 
@@ -371,6 +391,16 @@ def _keep_page(call: Call, lang: str, answer: Callable[[], Response]) -> Respons
         text = _KEEP_TEXT[lang]
         body = f"<p>{html.escape(text['invalid'].format(contact=CONTROLLER.contact_email))}</p>"
         return page(lang, text["invalid_title"], body, 400, call=call)
+
+
+def _keep_refused(call: Call, error: DomainError) -> Response:
+    """A keep-account form posted from another site: nothing done (a page, or the JSON error)."""
+    if wants_json(call):
+        raise error
+    lang = page_lang(call)
+    text = _KEEP_TEXT[lang]
+    body = f"<p>{html.escape(text['refused'].format(contact=CONTROLLER.contact_email))}</p>"
+    return page(lang, text["refused_title"], body, error.status, call=call)
 
 
 @route(
@@ -411,6 +441,8 @@ class KeepAccount(StrictModel):
     content_types=["application/json", "application/x-www-form-urlencoded"],
     query=(),
     body=KeepAccount,
+    same_origin=True,  # as /unsubscribe: our own page's form only
+    refused_page=_keep_refused,
 )
 def keep_account(call: Call) -> Any:
     form: dict[str, list[str]] = {}

@@ -106,6 +106,12 @@ WAITING_LAPSE_DAYS = CASE_WAITING_RETENTION.days
 RULE_CLOSED = "case_closed"
 RULE_UNVERIFIED = "case_unverified"
 RULE_WAITING = "case_waiting"
+# The sweep's case rules in the order it applies them: what it does to a due case, and when.
+RETENTION_RULES = {
+    RULE_UNVERIFIED: ("delete", CASE_UNVERIFIED_RETENTION),
+    RULE_WAITING: ("close_and_tell", CASE_WAITING_RETENTION),
+    RULE_CLOSED: ("delete", CASE_CLOSED_RETENTION),
+}
 LAPSED_NO_ANSWER = "lapsed_no_answer"  # the outcome of a case closed because the person never answered
 MAX_TEXT = 500  # an outcome, a reason: a sentence or two, not a document
 MAX_DETAILS_BYTES = 10_000
@@ -804,7 +810,7 @@ def sweep_retention(as_of: date, actor: Actor, run_key: str, *, dry_run: bool = 
     cutoff = (as_of + timedelta(days=1)).isoformat()
     counts: dict[str, dict[str, int]] = {}
     table = store.request_cases()
-    for rule in (RULE_UNVERIFIED, RULE_WAITING, RULE_CLOSED):
+    for rule in RETENTION_RULES:
         count = counts.setdefault(rule, {"due": 0, "done": 0, "changed": 0})
         if rule == RULE_WAITING:
             count["not_told"] = 0

@@ -777,12 +777,35 @@ def preview(as_of: date, page_size: int = PAGE_SIZE) -> dict[str, Any]:
             "action": rule.rule.action,
             "after": rule.rule.after.text.en,
         }
+    rules |= _preview_cases(as_of, reads)
     return {
         "as_of": as_of.isoformat(),
         "rules": rules,
         "items_read": reads.items,
         AUDIT_RULE: {"mechanism": "ttl", "after_months": AUDIT_RETENTION.months},
     }
+
+
+def _preview_cases(as_of: date, reads: ReadCounter) -> dict[str, Any]:
+    """The request case rules' due counts on `as_of` (`cases.sweep_retention`'s dry run). The
+    cases are not in the public notice's schedule, so each carries its period in both languages
+    for the console; a case is never under a legal hold."""
+    from chalicelib import cases  # cases builds on subjects, which builds on this module
+
+    counts = cases.sweep_retention(as_of, Actor(SWEEPER, "preview"), "", dry_run=True)  # counts only
+    shown: dict[str, Any] = {}
+    for name, (action, period) in cases.RETENTION_RULES.items():
+        due = counts[name]["due"]
+        reads.items += due  # a Query of the keys-only index on its keys: each item read is due
+        shown[name] = {
+            "due": due,
+            "held": 0,
+            "record_ids": [],
+            "action": action,
+            "after": period.text.en,
+            "period": {"fi": period.text.fi, "en": period.text.en},
+        }
+    return shown
 
 
 # -- legal holds -----------------------------------------------------------------------

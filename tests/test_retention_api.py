@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import audit, auth, clock, retention, store
+from chalicelib import audit, auth, cases, clock, retention, store
 from chalicelib.audit import Access
-from tests.conftest import Tokens, call
+from tests.conftest import Tokens, call, sent_mail, setup_actor
 
 
 def end_contract(client: Any, tokens: Tokens, day: str) -> None:
@@ -55,6 +55,30 @@ def test_hold_set_and_lifted_with_reasons_in_the_audit_trail(client: Any, tokens
     }
     profile = store.customers().get_item(Key={"pk": f"CUSTOMER#{tokens.customer_id}", "sk": "PROFILE"})["Item"]
     assert profile["status"] == "ended"  # a preview changes nothing
+
+
+def test_the_preview_counts_the_request_case_rules_and_changes_nothing(client: Any, tokens: Tokens) -> None:
+    with clock.frozen(datetime(2026, 1, 1, 9, tzinfo=UTC)):
+        waiting = cases.open_case(
+            "access", "odottaja@kunta.fi", "staff_letter", setup_actor(), verified_by="staff_checked"
+        )
+        cases.wait_for_person(waiting["case_id"], "Mikä asiakasnumero?", setup_actor())
+        cases.open_case("erasure", "vahvistamaton@kunta.fi", "staff_letter", setup_actor())
+    status, preview = call(client, "GET", "/retention/preview?as_of=2026-03-02", tokens.dpo)
+    assert status == 200, preview
+    assert preview["rules"]["case_waiting"] == {
+        "due": 1,
+        "held": 0,
+        "record_ids": [],
+        "action": "close_and_tell",
+        "after": "60 days",
+        "period": {"fi": "60 päivää", "en": "60 days"},
+    }
+    assert preview["rules"]["case_unverified"]["due"] == 1 and preview["rules"]["case_closed"]["due"] == 0
+    status, early = call(client, "GET", "/retention/preview?as_of=2026-01-30", tokens.dpo)
+    assert early["rules"]["case_waiting"]["due"] == 0 and early["rules"]["case_unverified"]["due"] == 0
+    assert cases.get(waiting["case_id"])["status"] == "waiting_for_person"  # a preview changes nothing
+    assert not sent_mail("odottaja@kunta.fi")
 
 
 def test_last_runs_show_counts_per_rule(client: Any, tokens: Tokens) -> None:

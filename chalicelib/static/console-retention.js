@@ -27,6 +27,12 @@
       dryRun: " (kuiva-ajo)",
       ruleText: "{data}: {event}, {after} → {then}",
       audit: "Lokitapahtumat (poistuvat DynamoDB:n TTL:llä)",
+      // Request cases are not in the notice's schedule; the preview gives their periods.
+      caseRules: {
+        case_unverified: "Tietopyyntö, jota ei vahvistettu: {period} saapumisesta → poistetaan",
+        case_waiting: "Henkilön vastausta odottava pyyntö: {period} odotuksen alusta → henkilölle kerrotaan, pyyntö suljetaan",
+        case_closed: "Suljettu pyyntö: {period} sulkemisesta → poistetaan",
+      },
     },
     en: {
       title: "Retention",
@@ -47,6 +53,11 @@
       dryRun: " (dry run)",
       ruleText: "{data}: {event}, {after} → {then}",
       audit: "Audit events (expire by DynamoDB TTL)",
+      caseRules: {
+        case_unverified: "A request never verified: {period} from receipt → deleted",
+        case_waiting: "A request waiting for the person's answer: {period} from the wait → the person told, the request closed",
+        case_closed: "A closed request: {period} from closing → deleted",
+      },
     },
   };
 
@@ -69,11 +80,15 @@
     });
   }
 
-  // A rule's cell: the notice's words, the code kept as data-rule (and for a rule the notice
-  // does not list, the code itself).
-  function ruleCell(name) {
+  // A rule's cell: the notice's words, the code kept as data-rule; a request case rule in the
+  // page's words with the period the preview gives (`shown`); any other rule the notice does not
+  // list, the code itself.
+  function ruleCell(name, shown) {
     const rule = (schedules[lang] || {})[name];
     if (name === "audit_events") return h("td", { "data-rule": name }, T.audit);
+    if (!rule && T.caseRules[name] && shown && shown.period) {
+      return h("td", { "data-rule": name }, fill(T.caseRules[name], { period: shown.period[lang] || shown.after }));
+    }
     return h("td", { "data-rule": name }, rule ? fill(T.ruleText, rule) : name);
   }
 
@@ -123,7 +138,7 @@
               "tbody",
               {},
               Object.entries(result.rules || {}).map(([name, rule]) =>
-                h("tr", { "data-rule": name }, ruleCell(name), cell(rule.due), cell(rule.held)),
+                h("tr", { "data-rule": name }, ruleCell(name, rule), cell(rule.due), cell(rule.held)),
               ),
             ),
           ),

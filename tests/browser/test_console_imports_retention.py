@@ -41,6 +41,7 @@ T = {
         "invalid_email": "sähköpostiosoite ei kelpaa",
         "as_of": "Päivä (tyhjä: tänään)",
         "preview": "Esikatsele",
+        "case_waiting": "Henkilön vastausta odottava pyyntö: 60 päivää odotuksen alusta",
     },
     "en": {
         **SIGN_IN_TEXT["en"],
@@ -56,6 +57,7 @@ T = {
         "invalid_email": "the email address is not valid",
         "as_of": "Day (empty: today)",
         "preview": "Preview",
+        "case_waiting": "A request waiting for the person's answer: 60 days from the wait",
     },
 }
 
@@ -121,4 +123,7 @@ def test_staff_read_an_import_run_and_the_dpo_the_retention(
     [grace] = [r for reg in notice["registers"] for r in reg["retention"] if r["rule"] == "customer_grace"]
     shown = page.locator('#preview td[data-rule="customer_grace"]').inner_text()
     assert grace["event"] in shown and grace["after"] in shown and grace["then"] in shown, shown
+    # The request case rules (not in the notice) in the page's words, with their periods.
+    waiting = page.locator('#preview td[data-rule="case_waiting"]').inner_text()
+    assert t["case_waiting"] in waiting and "case_waiting" not in waiting, waiting
     desktop.check(page, f"console-retention-{lang}", lang=lang, heading=TITLE[lang])

@@ -74,7 +74,6 @@ from chalicelib.mail.case_texts import EXTENDED, KIND_NAMES, LAPSED, REFUSED
 from chalicelib.mail.send import send
 from chalicelib.registers import CASE_CLOSED_RETENTION, CASE_UNVERIFIED_RETENTION, CASE_WAITING_RETENTION, STAFF_ROLES
 from chalicelib.subjects import Answer
-from chalicelib.unsubscribe import PRIVACY_CENTER_PATH  # where the lapse message sends the person
 from chalicelib.validation import checked_email, parse
 
 CASE_TYPES = ("access", "rectification", "erasure", "restriction", "objection", "portability")
@@ -795,6 +794,9 @@ def carry_out(case_id: str, actor: Actor, *, changes: Any = None) -> tuple[dict[
 
 def privacy_center_url(lang: str) -> str:
     """The privacy center's page in `lang`, where a person makes a new request."""
+    # Imported here: unsubscribe loads the AES code, which the sweeper's first event must not.
+    from chalicelib.unsubscribe import PRIVACY_CENTER_PATH
+
     return f"{settings().public_base_url}{PRIVACY_CENTER_PATH}?{urlencode({'lang': lang})}"
 
 

@@ -72,6 +72,8 @@ MUST_NOT_LOAD = {
 # What each function's domain loads on its first event must still leave out the others' parts.
 FIRST_EVENT_MUST_NOT_LOAD = {
     "chalicelib.retention": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE),
+    # The sweep's request case step (imported on its first event): no AES code (TOKEN_CHECK's Crypto).
+    "chalicelib.cases": (*HTTP_LAYER, *TOKEN_CHECK, *SPREADSHEETS, *IMPORT_PIPELINE),
     # A CSV upload reads no workbook: openpyxl loads with the first .xlsx.
     "chalicelib.imports.messages": (
         *HTTP_LAYER,

@@ -57,8 +57,8 @@ T = {
         "confirm": "Vahvista",
         "case_title": "Pyyntösi",
         "case_text": "Pyyntö: {kind}. Tila: {status}. Vastaamme viimeistään {due}.",
-        "lapses": "Odotamme vastaustasi. Jos emme saa sitä {date} mennessä, suljemme pyynnön; voit silloin "
-        "tehdä uuden.",
+        "lapses": "Odotamme vastaustasi. Jos se ei ole tullut meille ennen {date}, suljemme pyynnön sinä "
+        "päivänä; voit silloin tehdä uuden.",
         "session_note": "Istunto on voimassa {minutes} minuuttia.",
         "show": "Näytä tietoni",
         "download": "Lataa tietoni (JSON)",
@@ -117,8 +117,8 @@ T = {
         "confirm": "Confirm",
         "case_title": "Your request",
         "case_text": "Request: {kind}. Status: {status}. We answer by {due} at the latest.",
-        "lapses": "We are waiting for your answer. If it has not reached us by {date}, we close the request; "
-        "you can then make a new one.",
+        "lapses": "We are waiting for your answer. If it has not reached us before {date}, we close the "
+        "request on that day; you can then make a new one.",
         "session_note": "This session is valid for {minutes} minutes.",
         "show": "Show my data",
         "download": "Download my data (JSON)",

@@ -72,7 +72,7 @@ Full refresh
     a legal hold. When another partner supports it and the PROFILE held the leaving
     partner's values (not staff's), the PROFILE takes that partner's values from its
     SOURCE item, so no outdated values stay behind. The prospects seen in the file are
-    kept as 64-bit fingerprints of their ids (in memory 8 bytes per distinct row, in a
+    kept as 64-bit fingerprints of their ids (in memory 8 bytes per distinct row, in
     sorted arrays: `seen.SeenRows`; in work files between invocations).
 """
 

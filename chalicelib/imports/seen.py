@@ -14,6 +14,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
+from itertools import chain
 
 BUFFER = 1 << 16  # fingerprints held as Python ints before a merge (~4 MiB)
 _SHIFT = 56  # a fingerprint's bucket is its top byte: 256 buckets
@@ -75,12 +76,15 @@ class SeenRows:
         return sum(bucket.buffer_info()[1] * bucket.itemsize for bucket in self._buckets)
 
     def _merge(self, fingerprints: Iterable[int]) -> None:
+        # `add` let in only fingerprints not held: each bucket is its sorted run and the new
+        # ones sorted, which Python's sort merges in linear time.
         by_bucket: dict[int, list[int]] = {}
         for fingerprint in fingerprints:
             by_bucket.setdefault(fingerprint >> _SHIFT, []).append(fingerprint)
         for at, added in by_bucket.items():
-            self._rebuild(at, added)
+            self._buckets[at] = array("Q", sorted(chain(self._buckets[at], sorted(added))))
 
     def _rebuild(self, at: int, added: Iterable[int]) -> None:
-        # Only this bucket exists twice for the moment (~1/256 of the set); duplicates go.
+        # Work files may hold a person twice (several key versions): duplicates go here. Only
+        # this bucket exists twice for the moment (~1/256 of the set).
         self._buckets[at] = array("Q", sorted(set(self._buckets[at]).union(added)))

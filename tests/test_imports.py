@@ -799,3 +799,23 @@ def test_a_partner_sees_only_what_it_sent_never_staff_corrections_or_other_partn
     beta = stack.user("beta-reader", ["partner"], partner_id="beta", partner_type="data_provider")
     [theirs] = call(client, "GET", "/partner/prospects", beta)[1]["items"]
     assert theirs["title"] == "Eri titteli" and theirs["last_verified"] == "2025-09-01T09:00:00Z"
+
+
+def test_a_finished_segment_frees_its_seen_rows_without_the_cyclic_gc(stack: Stack) -> None:
+    """A warm Lambda's next segment loads the whole seen-rows set again: the last one's must
+    be gone by then, freed as the invocation returns, not whenever the cyclic GC next runs."""
+    import gc
+
+    from chalicelib.imports.seen import SeenRows
+
+    register_partner(stack, "kierto", "data_provider")
+    rows = [["Kiertokunta", f"Henkilö {i}", "Rehtori", f"henkilo{i}@kiertokunta.fi", ""] for i in range(60)]
+    gc.collect()
+    gc.disable()
+    try:
+        upload(stack, "incoming/kierto/full-lista.csv", csv_bytes(rows))
+        drain(stack)
+        left = sum(isinstance(o, SeenRows) for o in gc.get_objects())
+    finally:
+        gc.enable()
+    assert left == 0

@@ -81,6 +81,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import weakref
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -349,6 +350,19 @@ class _ProfileWrite:
     reverify: bool = False  # only its verification moves; the stored PROFILE is kept
 
 
+def _weakly(method: Callable[[list[Pending]], list[Pending]]) -> Callable[[list[Pending]], list[Pending]]:
+    """`method`, called through a weak reference to its object."""
+    ref = weakref.WeakMethod(method)
+
+    def call(entries: list[Pending]) -> list[Pending]:
+        bound = ref()
+        if bound is None:  # the writer outlived its importer: nothing can be re-checked
+            raise RuntimeError("The importer of this writer is gone.")
+        return bound(entries)
+
+    return call
+
+
 @dataclass
 class Importer:
     """One invocation's work on one run: rows from the checkpoint on, then removal."""
@@ -369,7 +383,10 @@ class Importer:
 
     def __post_init__(self) -> None:
         if self.writer is None:
-            self.writer = ItemWriter(settings().prospects_table, sleep=self.sleep, recheck=self._recheck)
+            # Called back weakly: a bound method would be a cycle (importer -> writer -> importer)
+            # that keeps each segment's seen-rows set alive until the cyclic GC runs, so a warm
+            # Lambda's next segment would hold two sets at once.
+            self.writer = ItemWriter(settings().prospects_table, sleep=self.sleep, recheck=_weakly(self._recheck))
         self.events = ItemWriter(store.audit().name, sleep=self.sleep)
         self.partner = str(self.run["partner_id"])
         self.run_id = str(self.run["run_id"])
